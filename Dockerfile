@@ -1,0 +1,14 @@
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libsqlite3-mod-spatialite libimage-exiftool-perl \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY gis ./gis
+COPY data ./data
+COPY field_app ./field_app
+RUN pip install --no-cache-dir ".[scale]"
+ENV SPATIALITE_LIBRARY_PATH=mod_spatialite
+EXPOSE 8000
+CMD ["redline", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,124 @@
+"""`redline check`: stateless file in → file out, any OGR input, output format from the extension."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gis.engine import CheckInputs, CheckResult, check
+from gis.errors import RedlineInputError
+from gis.rules import RuleSet
+from gis.sources import detect_encoding, read_source
+
+OUTPUT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV",
+                  ".parquet": "Parquet"}
+
+
+@dataclass(frozen=True)
+class CheckFiles:
+    """Paths of the layers of one check; only houses and farmland are required."""
+
+    houses: Path
+    farmland: Path
+    cultivated: Path | None = None
+    baseline: Path | None = None
+    approvals: Path | None = None
+    households: Path | None = None
+    plots: Path | None = None
+
+
+def _rename_case_insensitive(frame: pd.DataFrame, wanted: dict[str, tuple[str, ...]]) -> pd.DataFrame:
+    """Rename the first matching source column (any case) to each wanted name."""
+    by_lower = {c.lower(): c for c in frame.columns}
+    renames = {}
+    for target, candidates in wanted.items():
+        hit = next((by_lower[c.lower()] for c in candidates if c.lower() in by_lower), None)
+        if hit is not None and hit != target:
+            renames[hit] = target
+    return frame.rename(columns=renames)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    enc = detect_encoding(path)
+    try:
+        return pd.DataFrame(pyogrio.read_dataframe(path, read_geometry=False, **({"encoding": enc} if enc else {})))
+    except Exception as exc:
+        raise RedlineInputError(f"cannot read: {exc}", source=str(path)) from exc
+
+
+def load_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None) -> CheckInputs:
+    """Read and normalise every input layer to the engine's column names."""
+    houses = read_source(files.houses, src_crs=src_crs)
+    id_names = (id_field,) if id_field else ("id", "house_id", "BSM", "fid", "OBJECTID")
+    houses = _rename_case_insensitive(houses, {"house_id": id_names, "built_on": ("built_on",),
+                                               "household_id": ("household_id",), "use": ("use",)})
+    if "house_id" not in houses.columns:
+        if id_field:
+            raise RedlineInputError(f"no field {id_field!r}", source=str(files.houses), field=id_field)
+        houses["house_id"] = houses["_row"]
+    if houses["house_id"].isna().any():
+        row = int(houses.loc[houses["house_id"].isna(), "_row"].iloc[0])
+        raise RedlineInputError("empty id", source=str(files.houses), row=row, field="house_id")
+
+    def layer(path: Path | None, wanted: dict[str, tuple[str, ...]]) -> gpd.GeoDataFrame | None:
+        if path is None:
+            return None
+        return _rename_case_insensitive(read_source(path, src_crs=src_crs), wanted)
+
+    cultivated = layer(files.cultivated, {"dlbm": ("DLBM",)})
+    if cultivated is not None and "dlbm" not in cultivated.columns:
+        raise RedlineInputError("no DLBM field", source=str(files.cultivated), field="DLBM")
+    households = None
+    if files.households is not None:
+        households = _rename_case_insensitive(_read_table(files.households),
+                                              {"household_id": ("household_id", "id"),
+                                               "homesteads_elsewhere": ("homesteads_elsewhere",)})
+    return CheckInputs(
+        houses=houses,
+        farmland=layer(files.farmland, {}),  # type: ignore[arg-type]
+        cultivated=cultivated,
+        baseline=layer(files.baseline, {}),
+        approvals=layer(files.approvals, {"approved_on": ("approved_on", "PZRQ")}),
+        households=households,
+        plots=layer(files.plots, {"plot_id": ("plot_id", "DKBM", "id")}),
+    )
+
+
+def write_result(result: CheckResult, out: Path) -> None:
+    """Write per-house results to `out` in the format its extension names (plot areas beside, in GPKG)."""
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise RedlineInputError(f"unknown output format {suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}",
+                                source=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    houses = result.houses.copy()
+    houses["house_id"] = houses["house_id"].astype(str)
+    if suffix == ".parquet":
+        houses.to_parquet(out)
+    elif suffix == ".csv":
+        frame = pd.DataFrame(houses.drop(columns="geometry"))
+        frame["wkt"] = houses.geometry.to_wkt()
+        frame.to_csv(out, index=False)
+    else:
+        if out.exists():
+            out.unlink()
+        pyogrio.write_dataframe(houses, out, layer="houses" if suffix == ".gpkg" else None,
+                                driver=OUTPUT_FORMATS[suffix])
+        if suffix == ".gpkg" and not result.plot_areas.empty:
+            pyogrio.write_dataframe(result.plot_areas.astype({"house_id": str, "plot_id": str}), out,
+                                    layer="plot_areas", driver="GPKG", append=True)
+
+
+def run_check(files: CheckFiles, out: Path, rules: RuleSet, *, crs: str | None = None, id_field: str | None = None,
+              src_crs: str | None = None, progress: Callable[[int], None] | None = None,
+              workers: int | None = None) -> CheckResult:
+    """Read, check, write; return the result (for the summary)."""
+    inputs = load_inputs(files, id_field=id_field, src_crs=src_crs)
+    result = check(inputs, rules, crs=crs, progress=progress, workers=workers)
+    write_result(result, out)
+    return result

@@ -1,0 +1,201 @@
+"""The `redline` command line (Typer): database, imports, checks, scans, the demo and the server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from api.settings import get_settings
+from gis.errors import RedlineInputError
+from gis.rules import MU_M2, RuleSet
+
+app = typer.Typer(help="Redline: rural houses on farmland — check, queue, track.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+log = logging.getLogger("redline")
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+#: The demo county's layers in import order (townships first: houses are located in villages).
+DEMO_LAYERS = [("townships", "townships.parquet"), ("dltb", "dltb.parquet"), ("farmland", "farmland.parquet"),
+               ("households", "households.csv"), ("houses", "houses.parquet"), ("baseline", "baseline.parquet"),
+               ("approvals", "approvals.parquet"), ("plots", "plots.parquet")]
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+def _factory():  # type: ignore[no-untyped-def]
+    from api.database import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(get_settings().resolved_database_url))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema (SpatiaLite file by default; REDLINE_DATABASE_URL for PostGIS)."""
+    from api.database import make_engine
+    from api.migrate import upgrade
+
+    url = get_settings().resolved_database_url
+    upgrade(make_engine(url), revision)
+    _echo(f"database at {revision}: {url}")
+
+
+@app.command("import")
+def import_cmd(
+    kind: Annotated[str, typer.Argument(help="townships|farmland|dltb|houses|baseline|households|approvals|plots")],
+    path: Annotated[Path, typer.Argument(help="any OGR source: .gpkg, .shp, .zip, .geojson, .parquet, .gdb, .csv")],
+    layer: Annotated[str | None, typer.Option(help="layer name in a multi-layer source")] = None,
+    src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4490")] = None,
+    id_field: Annotated[str | None, typer.Option(help="the source's own id field (idempotent re-imports)")] = None,
+    field: Annotated[list[str] | None, typer.Option(help="map a field: model_column=SOURCE_FIELD (repeatable)")] = None,
+) -> None:
+    """Import one layer into the database, in one transaction; re-importing adds nothing."""
+    from api.importing import import_layer
+
+    overrides = {}
+    for item in field or []:
+        if "=" not in item:
+            _fail(RedlineInputError(f"--field takes model_column=SOURCE_FIELD, got {item!r}"))
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = v.strip()
+    bar = tqdm(total=0, unit="rows", disable=not sys.stderr.isatty(), desc=f"import {kind}")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = import_layer(_factory(), kind, path, layer=layer, src_crs=src_crs, id_field=id_field,
+                              field_map=overrides, progress=progress)
+    except RedlineInputError as exc:
+        bar.close()
+        _fail(exc)
+        return
+    bar.close()
+    _echo(f"{kind}: read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+          f"repaired {report.repaired}, dropped {report.dropped}")
+    for row in report.problems.itertuples():
+        _echo(f"  {row.action}: {row.source} row {row.row} field {row.field}: {row.reason}")
+
+
+def _rules(cutoff: str | None, min_area: float | None) -> RuleSet:
+    s = get_settings()
+    try:
+        when = dt.date.fromisoformat(cutoff) if cutoff else s.cutoff
+    except ValueError:
+        _fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {cutoff!r}", field="cutoff"))
+        raise
+    return RuleSet(cutoff=when, min_area_m2=s.min_area_m2 if min_area is None else min_area,
+                   homestead_standard_m2=s.homestead_standard_m2)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    _echo(f"{'disposition':<10} {'houses':>7} {'footprint m²':>14} {'farmland m²':>13} {'farmland 亩':>11} "
+          f"{'to demolish m²':>15}")
+    for disposition, row in summary.iterrows():
+        _echo(f"{disposition:<10} {int(row.houses):>7} {row.footprint_m2:>14.1f} {row.farmland_m2:>13.1f} "
+              f"{row.farmland_m2 / MU_M2:>11.2f} {row.unapproved_after_cutoff_m2:>15.1f}")
+
+
+@app.command("check")
+def check_cmd(
+    farmland: Annotated[Path, typer.Option(help="permanent basic farmland polygons")],
+    houses: Annotated[Path, typer.Option(help="house footprints (id field: id, or --id-field)")],
+    out: Annotated[Path, typer.Option(help="output: .gpkg .geojson .csv .parquet")],
+    cultivated: Annotated[Path | None, typer.Option(help="三调 DLTB parcels with DLBM")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="footprints on imagery at the cutoff")] = None,
+    approvals: Annotated[Path | None, typer.Option(help="approvals with approved_on")] = None,
+    households: Annotated[Path | None, typer.Option(help="household register (household_id)")] = None,
+    plots: Annotated[Path | None, typer.Option(help="contracted plots (plot_id)")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="cutoff date, inclusive (default 2020-07-03)")] = None,
+    min_area: Annotated[float | None, typer.Option(help="smallest overlap that counts, m² (default 1.0)")] = None,
+    crs: Annotated[str | None, typer.Option(help="projected CRS for areas (default: the houses' GK zone)")] = None,
+    id_field: Annotated[str | None, typer.Option(help="house id field")] = None,
+    src_crs: Annotated[str | None, typer.Option(help="CRS of inputs that declare none")] = None,
+    workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+) -> None:
+    """Check house footprints against farmland and cultivated land: file in, file out, no database."""
+    from api.checkfiles import CheckFiles, run_check
+
+    rules = _rules(cutoff, min_area)
+    files = CheckFiles(houses=houses, farmland=farmland, cultivated=cultivated, baseline=baseline,
+                       approvals=approvals, households=households, plots=plots)
+    bar = tqdm(unit="houses", disable=not sys.stderr.isatty(), desc="check")
+    try:
+        result = run_check(files, out, rules, crs=crs, id_field=id_field, src_crs=src_crs,
+                           progress=bar.update, workers=workers)
+    except RedlineInputError as exc:
+        bar.close()
+        _fail(exc)
+        return
+    bar.close()
+    _echo(f"{len(result.houses)} houses checked in {result.houses.crs.name}; results in {out}")
+    _print_summary(result.summary())
+    for row in result.repairs.itertuples():
+        _echo(f"  {row.action}: {row.source} row {row.row}: {row.reason}")
+
+
+@app.command("scan")
+def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None) -> None:
+    """Check every stored house and queue one case per violating house (idempotent)."""
+    from api.scanning import scan
+
+    report = scan(_factory(), get_settings().rules, workers=workers)
+    _echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
+          f"updated {report.updated}, no longer violating {report.cleared}")
+    _print_summary(report.result.summary())
+
+
+@app.command("serve")
+def serve_cmd(host: str | None = None, port: int | None = None) -> None:
+    """Serve the API, the review map (/map) and the field app (/field)."""
+    import uvicorn
+
+    s = get_settings()
+    uvicorn.run("api.main:create_app", factory=True, host=host or s.host, port=port or s.port, log_level="info")
+
+
+@app.command("demo")
+def demo_cmd(
+    serve: Annotated[bool, typer.Option(help="serve after loading")] = True,
+    port: int | None = None,
+) -> None:
+    """Create the embedded database, import the demo county, scan it and serve the map."""
+    from api.database import make_engine, make_sessionmaker
+    from api.importing import import_layer
+    from api.migrate import upgrade
+    from api.scanning import scan
+
+    s = get_settings()
+    engine = make_engine(s.resolved_database_url)
+    _echo(f"database: {s.resolved_database_url}")
+    upgrade(engine)
+    factory = make_sessionmaker(engine)
+    for kind, name in DEMO_LAYERS:
+        report = import_layer(factory, kind, DEMO_DIR / name)
+        _echo(f"  {kind:<10} {report.rows_read:>6} rows (new {report.inserted}, updated {report.updated})")
+    report = scan(factory, s.rules)
+    _echo(f"scan: {report.houses} houses, {report.violations} violations, {report.created} new cases")
+    _print_summary(report.result.summary())
+    if serve:
+        port = port or s.port
+        _echo(f"\nRedline demo: open http://{s.host}:{port}/map  (API docs: http://{s.host}:{port}/docs)")
+        serve_cmd(host=s.host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,67 @@
+"""Database engines for both targets: embedded SQLite + SpatiaLite, and PostGIS.
+
+The pyenv CPython here cannot load SQLite extensions, so SQLite goes through `pysqlite3` (a build that
+can) and GeoAlchemy2 loads `mod_spatialite` on every new connection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def _sqlite_module() -> Any:
+    """The SQLite DB-API module that can load extensions."""
+    try:
+        import pysqlite3.dbapi2 as sqlite  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - a Python built with extension loading works too
+        import sqlite3 as sqlite
+    return sqlite
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    """Tell whether an engine or URL is the embedded SQLite/SpatiaLite backend."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `url`; for SQLite, create the file's folder and load SpatiaLite."""
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    from geoalchemy2 import load_spatialite
+
+    os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, module=_sqlite_module(), connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        load_spatialite(dbapi_conn)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory; services own the transaction (`with factory.begin()`)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error."""
+    with factory.begin() as session:
+        yield session

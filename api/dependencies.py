@@ -1,0 +1,25 @@
+"""FastAPI dependencies: one database session per request, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.settings import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for this request; read-only routes need no transaction of their own."""
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

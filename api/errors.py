@@ -1,0 +1,36 @@
+"""Domain errors and the one table that maps them to HTTP status codes, with a consistent JSON body."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gis.errors import RedlineInputError
+
+
+class RedlineError(Exception):
+    """Base of the API's domain errors."""
+
+
+class NotFound(RedlineError):
+    """The thing asked for does not exist (or is outside the caller's scope)."""
+
+
+class InvalidQuery(RedlineError):
+    """A query parameter is malformed (e.g. a bbox with three numbers)."""
+
+
+STATUS_CODES: dict[type[Exception], int] = {
+    NotFound: 404,
+    InvalidQuery: 422,
+    RedlineInputError: 422,
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every domain error as {"error": {"type", "message"}} with its status code."""
+    for exc_type, status in STATUS_CODES.items():
+        def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse(status_code=status,
+                                content={"error": {"type": type(exc).__name__, "message": str(exc)}})
+        app.add_exception_handler(exc_type, handler)  # type: ignore[arg-type]

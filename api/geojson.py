@@ -1,0 +1,37 @@
+"""GeoJSON for the web: geometries leave the county CRS for EPSG:4326 here and only here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import geopandas as gpd
+from pyproj import Transformer
+
+from api.errors import InvalidQuery
+from api.models import SRID
+
+WEB_CRS = "EPSG:4326"
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse 'minlon,minlat,maxlon,maxlat' (EPSG:4326) and return it in the county CRS."""
+    if not text:
+        return None
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InvalidQuery(f"bbox must be minlon,minlat,maxlon,maxlat, got {text!r}") from exc
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidQuery(f"bbox out of range or inverted: {text!r}")
+    to_county = Transformer.from_crs(WEB_CRS, f"EPSG:{SRID}", always_xy=True)
+    xs, ys = to_county.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def feature_collection(gdf: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
+    """A FeatureCollection in EPSG:4326 (coordinates to ~1 cm), with extra top-level members."""
+    web = gdf.to_crs(WEB_CRS) if len(gdf) else gdf.set_crs(WEB_CRS, allow_override=True)
+    collection = json.loads(web.to_json(drop_id=True, to_wgs84=False))
+    collection.update(extra)
+    return collection  # type: ignore[no-any-return]

@@ -1,0 +1,46 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.database import make_engine, make_sessionmaker
+from api.errors import install_error_handlers
+from api.routes import cases, layers, maps
+from api.settings import Settings, get_settings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app on `settings` (default: from the environment); the schema must be migrated."""
+    settings = settings or get_settings()
+    app = FastAPI(title="Redline", version="0.1.0",
+                  description="Rural houses on cultivated land and permanent basic farmland: "
+                              "checks, cases and the review map.")
+    engine = make_engine(settings.resolved_database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (cases, layers, maps):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/map")
+
+    return app

@@ -1,0 +1,198 @@
+"""The persistence model: one set of tables for SpatiaLite and PostGIS.
+
+Geometries are stored in the county's projected CGCS2000 CRS (`REDLINE_SRID`, default EPSG:4546), so
+areas computed by either database or by shapely on loaded rows are in m². Every imported row keeps its
+source's own id in `source_key`, which makes re-imports idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from api.settings import get_settings
+
+SRID = get_settings().srid
+
+
+def polygons() -> Geometry:
+    """A MULTIPOLYGON column in the county CRS with a spatial index."""
+    return Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all Redline tables."""
+
+
+class Imported:
+    """Columns every imported layer has: its own id in the source, and the planar area."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    #: The source's other fields as JSON (UTF-8 text, Chinese kept as is): nothing read is lost.
+    attrs: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminArea(Base, Imported):
+    """A township (乡镇) or village (行政村) with its administrative code (12 digits)."""
+
+    __tablename__ = "admin_areas"
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))  # township | village
+    township_code: Mapped[str] = mapped_column(String(12), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Farmland(Base, Imported):
+    """A permanent basic farmland polygon (永久基本农田图斑, YJJBNTTB)."""
+
+    __tablename__ = "farmland"
+    bsm: Mapped[str | None] = mapped_column(String(40))
+    dlbm: Mapped[str | None] = mapped_column(String(10))
+    zldwdm: Mapped[str | None] = mapped_column(String(19))
+    tbmj: Mapped[float | None] = mapped_column(Float)  # official, ellipsoidal (m²)
+    jbntmj: Mapped[float | None] = mapped_column(Float)  # official farmland area (JBNTMJ / YJJBNTMJ)
+    area_m2: Mapped[float] = mapped_column(Float)  # planar, in the county CRS
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class LandParcel(Base, Imported):
+    """A 三调 land-survey parcel (DLTB) with its land-class code."""
+
+    __tablename__ = "land_parcels"
+    bsm: Mapped[str | None] = mapped_column(String(40))
+    tbbh: Mapped[str | None] = mapped_column(String(20))
+    dlbm: Mapped[str] = mapped_column(String(10), index=True)
+    dlmc: Mapped[str | None] = mapped_column(String(60))
+    qsdwdm: Mapped[str | None] = mapped_column(String(19))
+    qsdwmc: Mapped[str | None] = mapped_column(String(100))
+    zldwdm: Mapped[str | None] = mapped_column(String(19), index=True)
+    zldwmc: Mapped[str | None] = mapped_column(String(100))
+    tbmj: Mapped[float | None] = mapped_column(Float)
+    kcdlbm: Mapped[str | None] = mapped_column(String(10))
+    kcxs: Mapped[float | None] = mapped_column(Float)
+    kcmj: Mapped[float | None] = mapped_column(Float)
+    tbdlmj: Mapped[float | None] = mapped_column(Float)
+    gdlx: Mapped[str | None] = mapped_column(String(4))
+    gdpdjb: Mapped[str | None] = mapped_column(String(4))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Household(Base, Imported):
+    """A rural household (户), the unit of one-household-one-homestead."""
+
+    __tablename__ = "households"
+    head_name: Mapped[str | None] = mapped_column(String(60))
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    members: Mapped[int | None] = mapped_column(Integer)
+    homesteads_elsewhere: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class House(Base, Imported):
+    """A house footprint, from imagery or survey, with what is declared about it."""
+
+    __tablename__ = "houses"
+    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    built_on: Mapped[dt.date | None] = mapped_column(Date)
+    builder_type: Mapped[str | None] = mapped_column(String(20))  # farmer | non_farmer | collective | enterprise
+    use: Mapped[str | None] = mapped_column(String(40))
+    floors: Mapped[int | None] = mapped_column(Integer)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class BaselineFootprint(Base, Imported):
+    """A footprint as seen on imagery at the cutoff (2020-07): what existed then is stock."""
+
+    __tablename__ = "baseline_footprints"
+    imaged_on: Mapped[dt.date | None] = mapped_column(Date)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Approval(Base, Imported):
+    """An approval: homestead (宅基地审批), land conversion (农转用) or planning permit."""
+
+    __tablename__ = "approvals"
+    kind: Mapped[str] = mapped_column(String(20))  # homestead | land_conversion | planning
+    body: Mapped[str | None] = mapped_column(String(100))
+    approved_on: Mapped[dt.date | None] = mapped_column(Date)
+    approved_area_m2: Mapped[float | None] = mapped_column(Float)
+    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class ContractedPlot(Base, Imported):
+    """A contracted plot of cultivated land (承包地)."""
+
+    __tablename__ = "contracted_plots"
+    contractor_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    contract_area_m2: Mapped[float | None] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class User(Base):
+    """A person who uses Redline, with one role and (for township roles) one township."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))  # inspector | township_officer | county_reviewer | admin
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImportRun(Base):
+    """One import of one source: what was read, stored, repaired and dropped."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    repaired: Mapped[int] = mapped_column(Integer)
+    dropped: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str] = mapped_column(Text)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Case(Base):
+    """A violation queued for enforcement: one per violating house (or per imported lead)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), unique=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    footprint_m2: Mapped[float] = mapped_column(Float)
+    farmland_m2: Mapped[float] = mapped_column(Float)
+    cultivated_m2: Mapped[float] = mapped_column(Float)
+    after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    farmland_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    unapproved_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(24), index=True)
+    disposition: Mapped[str] = mapped_column(String(12), index=True)
+    rules: Mapped[str] = mapped_column(String(20))
+    date_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    still_violating: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(polygons(), nullable=False)

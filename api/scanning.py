@@ -1,0 +1,107 @@
+"""`redline scan`: the check engine over the database, turning violating houses into cases.
+
+Idempotent: one case per house; re-running updates measures and adds nothing. A house that stops
+violating (a new approval, a corrected footprint) is flagged on its case (`still_violating = false`),
+never deleted: a case is a record of enforcement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import models
+from api.repository import read_frame, read_table, to_db_geometry
+from gis.engine import CheckInputs, CheckResult, check
+from gis.rules import RuleSet
+
+CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "farmland_after_cutoff_m2",
+                 "unapproved_after_cutoff_m2", "period", "disposition", "rules", "date_conflict"]
+
+
+@dataclass
+class ScanReport:
+    """What a scan did."""
+
+    houses: int
+    violations: int
+    created: int
+    updated: int
+    cleared: int
+    result: CheckResult
+
+
+def load_inputs(session: Session) -> CheckInputs:
+    """Read every layer the engine needs from the database (county CRS, ids as the sources gave them)."""
+    houses = read_frame(session, models.House, ["built_on", "household_key", "use", "township_code",
+                                                "village_code"])
+    houses = houses.rename(columns={"source_key": "house_id", "household_key": "household_id"})
+    parcels = read_frame(session, models.LandParcel, ["dlbm"])
+    approvals = read_frame(session, models.Approval, ["approved_on", "kind"])
+    baseline = read_frame(session, models.BaselineFootprint)
+    plots = read_frame(session, models.ContractedPlot).rename(columns={"source_key": "plot_id"})
+    households = read_table(session, models.Household, ["source_key", "homesteads_elsewhere"]).rename(
+        columns={"source_key": "household_id"})
+    return CheckInputs(
+        houses=houses,
+        farmland=read_frame(session, models.Farmland),
+        cultivated=parcels if len(parcels) else None,
+        baseline=baseline if len(baseline) else None,
+        approvals=approvals if len(approvals) else None,
+        households=households if len(households) else None,
+        plots=plots if len(plots) else None,
+    )
+
+
+def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
+    """Per violating house, the case columns (house's db id, codes, measures, geometry)."""
+    res = result.houses.merge(houses[["house_id", "id", "township_code", "village_code"]], on="house_id")
+    res = res[res["violation"].to_numpy(dtype=bool)]
+    values = pd.DataFrame({
+        "house_id": res["id"].astype(int).to_numpy(),
+        "code": ("RL-" + res["township_code"].fillna("000000000000").astype(str) + "-" + res["house_id"].astype(str))
+        .to_numpy(),
+        "township_code": res["township_code"].to_numpy(), "village_code": res["village_code"].to_numpy(),
+        **{c: res[c].to_numpy() for c in CASE_MEASURES},
+    })
+    values["date_conflict"] = values["date_conflict"].astype(bool)
+    for c in ("after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2"):
+        values[c] = values[c].astype(object).where(values[c].notna(), None)
+    values["geom"] = to_db_geometry(res.geometry.to_numpy())
+    return values
+
+
+def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: dt.datetime | None = None,
+         workers: int | None = None) -> ScanReport:
+    """Check every stored house and create or update one case per violating house, in one transaction."""
+    now = now or dt.datetime.now(dt.UTC)
+    with factory.begin() as session:
+        inputs = load_inputs(session)
+        if inputs.houses.empty:
+            empty = check(inputs, rules, workers=workers)
+            return ScanReport(0, 0, 0, 0, 0, empty)
+        result = check(inputs, rules, workers=workers)
+        values = _case_values(result, inputs.houses)
+        table = models.Case.__table__
+        existing = dict(session.execute(select(table.c.house_id, table.c.id)).all())
+        is_known = values["house_id"].isin(list(existing)).to_numpy()
+        new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now)
+        if len(new):
+            session.execute(table.insert(), new.astype(object).where(new.notna(), None).to_dict("records"))
+        known = values[is_known].drop(columns=["code", "geom"]).assign(still_violating=True, scanned_at=now)
+        known["_id"] = known["house_id"].map(existing)
+        if len(known):
+            cols = [c for c in known.columns if c not in ("_id", "house_id")]
+            stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+            session.connection().execute(stmt, known.astype(object).where(known.notna(), None).to_dict("records"))
+        gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
+        if len(gone):
+            session.execute(update(table).where(table.c.house_id.in_(gone.tolist()))
+                            .values(still_violating=False, scanned_at=now))
+        return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
+                          updated=len(known), cleared=len(gone), result=result)

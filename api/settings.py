@@ -1,0 +1,53 @@
+"""Settings, read from the environment (prefix REDLINE_) and an optional `.env` file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gis.rules import CUTOFF, RuleSet
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may change; the defaults run the embedded demo on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="REDLINE_", env_file=".env", extra="ignore")
+
+    #: SQLAlchemy URL. Empty: a SpatiaLite file under `var_dir`. PostGIS: postgresql+psycopg://...
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    #: The county's projected CGCS2000 CRS: every stored geometry and every area is in it.
+    srid: int = 4546
+    cutoff: dt.date = CUTOFF
+    min_area_m2: float = Field(1.0, ge=0)
+    homestead_standard_m2: float = Field(130.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Basemap tile URL template for the maps; empty means no basemap (works offline).
+    tile_url: str = ""
+    tile_attribution: str = ""
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SpatiaLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'redline.sqlite').resolve()}"
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set these settings describe."""
+        return RuleSet(cutoff=self.cutoff, min_area_m2=self.min_area_m2,
+                       homestead_standard_m2=self.homestead_standard_m2)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache after changing the environment)."""
+    os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+    return Settings()

@@ -1,0 +1,1 @@
+"""Demo data: a seeded synthetic county and its generator."""

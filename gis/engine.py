@@ -1,0 +1,397 @@
+"""The check engine: how much of each house lies on farmland, when it was built, and what follows.
+
+Input and output are GeoDataFrames; nothing here reads files or talks to a database, so the same
+function runs in `redline check`, in `redline scan` and per partition on a Dask cluster.
+
+Column conventions of the inputs (after import mapping):
+- houses: `house_id`, geometry; optional `built_on` (date the construction started), `household_id`,
+  `use` (missing means a rural residence / homestead).
+- farmland (永久基本农田): geometry.
+- cultivated (三调 DLTB): `dlbm`, geometry.
+- baseline (footprints on imagery at the cutoff): geometry.
+- approvals: `approved_on`, geometry; optional `approval_id`, `kind`.
+- households: `household_id`, optional `homesteads_elsewhere` (homesteads held outside these houses).
+- plots (contracted cultivated land): `plot_id`, geometry.
+All areas are in m² of one projected CRS (CGCS2000 Gauss-Kruger by default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
+from gis.errors import MissingCRSError, RedlineInputError
+from gis.geometry import clean_polygons, polygonal_part
+from gis.overlay import (
+    Layer,
+    area_or_zero,
+    clip_union,
+    intersect_or_none,
+    subtract_or_keep,
+    union_groups,
+    union_or_either,
+)
+from gis.rules import Disposition, Period, Prohibition, RuleSet
+
+#: Values of the house `use` field that mean a homestead (宅基地上的住宅).
+HOMESTEAD_USES = frozenset({"", "residential", "homestead", "house", "住宅", "宅基地", "农村住宅", "农房"})
+
+RESULT_COLUMNS = [
+    "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2",
+    "after_cutoff_m2", "farmland_after_cutoff_m2", "cultivated_after_cutoff_m2",
+    "unapproved_after_cutoff_m2", "period", "date_conflict", "violation", "disposition", "rules",
+    "plot_areas",
+]
+
+
+@dataclass
+class CheckInputs:
+    """The layers of one check; only houses and farmland are required."""
+
+    houses: gpd.GeoDataFrame
+    farmland: gpd.GeoDataFrame
+    cultivated: gpd.GeoDataFrame | None = None
+    baseline: gpd.GeoDataFrame | None = None
+    approvals: gpd.GeoDataFrame | None = None
+    households: pd.DataFrame | None = None
+    plots: gpd.GeoDataFrame | None = None
+
+
+@dataclass
+class CheckResult:
+    """Per-house results, house × plot areas, and every geometry repair or drop made on the way."""
+
+    houses: gpd.GeoDataFrame
+    plot_areas: pd.DataFrame
+    repairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def summary(self) -> pd.DataFrame:
+        """Counts and areas per disposition (m² and 亩)."""
+        h = self.houses
+        g = h.groupby("disposition", observed=True).agg(
+            houses=("house_id", "size"),
+            footprint_m2=("footprint_m2", "sum"),
+            farmland_m2=("farmland_m2", "sum"),
+            cultivated_m2=("cultivated_m2", "sum"),
+            unapproved_after_cutoff_m2=("unapproved_after_cutoff_m2", "sum"),
+        )
+        return g.reindex([d.value for d in Disposition], fill_value=0)
+
+
+def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS,
+             repairs: list[pd.DataFrame]) -> gpd.GeoDataFrame | None:
+    """Reproject a layer to the working CRS and clean its polygons, recording every repair."""
+    if gdf is None:
+        return None
+    if "_row" not in gdf.columns:
+        gdf = gdf.copy()
+        gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
+    gdf = to_projected(gdf, crs, source=name)
+    clean, report = clean_polygons(gdf, source=name)
+    if len(report):
+        repairs.append(report)
+    return clean
+
+
+def working_crs(houses: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:
+    """The projected CRS all areas are measured in: the given one, the houses' own, or their GK zone."""
+    if crs is not None:
+        return CRS.from_user_input(crs)
+    if houses.crs is None:
+        raise MissingCRSError("houses have no CRS; give one (--src-crs) or a projected --crs", source="houses")
+    own = CRS.from_user_input(houses.crs)
+    return own if own.is_projected else zone_for_frame(houses)
+
+
+def _dates(values: pd.Series | None, n: int, what: str) -> np.ndarray:
+    """Parse a date column to datetime64[D]; NaT where missing. A value that is not a date is an error."""
+    if values is None:
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    parsed = pd.to_datetime(values, errors="coerce")
+    bad = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise RedlineInputError(f"not a date: {values.iloc[row - 1]!r}", source=what, row=row,
+                                field=values.name if isinstance(values.name, str) else None)
+    return parsed.to_numpy().astype("datetime64[D]")
+
+
+def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str | int | None = None,
+          workers: int | None = None, progress: Callable[[int], None] | None = None) -> CheckResult:
+    """Check every house against farmland and cultivated land; see the module docstring for columns.
+
+    Returns one row per (clean) house with the columns in `RESULT_COLUMNS` plus the geometry.
+    `workers` threads share the work (shapely releases the GIL); default: the number of cores.
+    `progress` is called with the number of houses finished after each slice.
+    """
+    rules = rules or RuleSet()
+    work_crs = working_crs(inputs.houses, crs)
+    if not work_crs.is_projected:
+        raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
+    repairs: list[pd.DataFrame] = []
+    houses = _prepare(inputs.houses, "houses", work_crs, repairs)
+    assert houses is not None
+    if "house_id" not in houses.columns:
+        raise RedlineInputError("no house_id column", source="houses", field="house_id")
+    dup = houses["house_id"].duplicated(keep="first")
+    if dup.any():
+        first = houses.loc[dup].iloc[0]
+        raise RedlineInputError(f"house_id {first['house_id']!r} is not unique", source="houses",
+                                row=int(first["_row"]), field="house_id")
+    layers = {
+        name: _prepare(getattr(inputs, name), name, work_crs, repairs)
+        for name in ("farmland", "cultivated", "baseline", "approvals", "plots")
+    }
+    farmland = layers["farmland"]
+    assert farmland is not None
+    require_projected(houses, "houses")
+
+    cultivated = layers["cultivated"]
+    if cultivated is not None:
+        if "dlbm" not in cultivated.columns:
+            raise RedlineInputError("no DLBM (land-class code) column", source="cultivated", field="dlbm")
+        codes = cultivated["dlbm"].astype(str).str.strip()
+        cultivated = cultivated.loc[codes.isin(rules.cultivated_codes).to_numpy()]
+
+    approvals = layers["approvals"]
+    ctx = _Context(
+        rules=rules,
+        farmland=Layer(farmland.geometry.to_numpy()),
+        cultivated=Layer(cultivated.geometry.to_numpy()) if cultivated is not None else None,
+        baseline=Layer(layers["baseline"].geometry.to_numpy()) if layers["baseline"] is not None else None,
+        approvals=Layer(approvals.geometry.to_numpy()) if approvals is not None else None,
+        approval_dates=(_dates(approvals.get("approved_on"), len(approvals), "approvals")
+                        if approvals is not None else None),
+        plots=Layer(layers["plots"].geometry.to_numpy()) if layers["plots"] is not None else None,
+    )
+    built_on = _dates(houses.get("built_on"), len(houses), "houses")
+    other_homesteads = _other_homesteads(houses, inputs.households)
+    uses = houses["use"].fillna("").astype(str).str.strip().str.lower() if "use" in houses else None
+    homestead = uses.isin(HOMESTEAD_USES).to_numpy() if uses is not None else np.ones(len(houses), bool)
+
+    geoms = houses.geometry.to_numpy()
+    chunks = _chunks(len(geoms), workers)
+    def run(sl: slice) -> dict[str, np.ndarray]:
+        measured = _measure(ctx, geoms[sl], built_on[sl], homestead[sl], other_homesteads[sl])
+        if progress is not None:
+            progress(sl.stop - sl.start)
+        return measured
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), workers or os.cpu_count() or 1))) as pool:
+        parts = list(pool.map(run, chunks))
+    measured = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+    out = gpd.GeoDataFrame(
+        {"house_id": houses["house_id"].to_numpy(), **{k: v for k, v in measured.items() if k != "_plots"}},
+        geometry=houses.geometry.to_numpy(), crs=work_crs,
+    )
+    plot_areas = _plot_areas(ctx, geoms, houses["house_id"].to_numpy(),
+                             layers["plots"]["plot_id"].to_numpy() if layers["plots"] is not None
+                             and "plot_id" in layers["plots"] else None)
+    out["plot_areas"] = _plot_area_text(out["house_id"], plot_areas)
+    out = out[[*RESULT_COLUMNS, "geometry"]]
+    report = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame(
+        columns=["source", "row", "field", "action", "reason"])
+    return CheckResult(houses=out, plot_areas=plot_areas, repairs=report)
+
+
+@dataclass
+class _Context:
+    rules: RuleSet
+    farmland: Layer
+    cultivated: Layer | None
+    baseline: Layer | None
+    approvals: Layer | None
+    approval_dates: np.ndarray | None
+    plots: Layer | None
+
+
+def _chunks(n: int, workers: int | None) -> list[slice]:
+    """Split n houses into contiguous slices, a few per worker so the threads stay busy."""
+    workers = workers or os.cpu_count() or 1
+    if n == 0:
+        return [slice(0, 0)]  # one empty slice: the result still has every column
+    count = 1 if workers == 1 or n < 20_000 else workers * 4
+    bounds = np.linspace(0, n, count + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
+    """Per house: homesteads its household holds besides this one (other houses + registered elsewhere)."""
+    n = len(houses)
+    if "household_id" not in houses.columns:
+        return np.zeros(n, dtype=int)
+    hh = houses["household_id"]
+    known = hh.notna() & (hh.astype(str).str.strip() != "")
+    sizes = hh[known].map(hh[known].value_counts())
+    others = np.zeros(n, dtype=int)
+    others[known.to_numpy()] = sizes.to_numpy() - 1
+    if households is not None and "homesteads_elsewhere" in households.columns:
+        register = households.set_index(households["household_id"].astype(str))["homesteads_elsewhere"]
+        register = pd.to_numeric(register, errors="coerce").fillna(0).astype(int)
+        extra = hh.astype(str).map(register).fillna(0).astype(int).to_numpy()
+        others += np.where(known.to_numpy(), extra, 0)
+    return others
+
+
+def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: np.ndarray,
+             other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
+    """All per-house measures for one slice of houses (the thread-parallel unit)."""
+    rules = ctx.rules
+    n = len(geoms)
+    min_area = rules.min_area_m2
+    footprint = area_or_zero(geoms)
+    on_farmland = clip_union(geoms, ctx.farmland)
+    on_cultivated = (clip_union(geoms, ctx.cultivated) if ctx.cultivated is not None
+                     else np.full(n, None, dtype=object))
+    farmland_m2 = area_or_zero(on_farmland)
+    cultivated_m2 = area_or_zero(on_cultivated)
+
+    # Period: imagery (baseline) beats a declared date; with neither the period is unknown.
+    cutoff = np.datetime64(rules.cutoff, "D")
+    declared = ~np.isnat(built_on)
+    declared_after = declared & (built_on >= cutoff)
+    period = np.full(n, Period.UNKNOWN.value, dtype=object)
+    after_cutoff_m2 = np.full(n, np.nan)
+    new_part = np.full(n, None, dtype=object)
+    date_conflict = np.zeros(n, dtype=bool)
+    if ctx.baseline is not None:
+        old_part = clip_union(geoms, ctx.baseline)
+        new_part = subtract_or_keep(geoms, old_part)
+        after_cutoff_m2 = area_or_zero(new_part)
+        old_m2 = area_or_zero(old_part)
+        period[:] = Period.EXTENDED_AFTER_CUTOFF.value
+        period[after_cutoff_m2 < min_area] = Period.BEFORE_CUTOFF.value
+        period[old_m2 < min_area] = Period.AFTER_CUTOFF.value
+        date_conflict = (declared_after & (period == Period.BEFORE_CUTOFF.value)) | (
+            declared & ~declared_after & (period == Period.AFTER_CUTOFF.value))
+    else:
+        period[declared] = Period.BEFORE_CUTOFF.value
+        period[declared_after] = Period.AFTER_CUTOFF.value
+        new_part[declared_after] = geoms[declared_after]
+        after_cutoff_m2[declared] = np.where(declared_after[declared], footprint[declared], 0.0)
+    known = period != Period.UNKNOWN.value
+
+    # Approvals: valid ones (dated on or before the start of construction) legalise cultivated land,
+    # never permanent basic farmland (an approval there is itself prohibition 8).
+    approved = np.full(n, None, dtype=object)
+    approval_after_building = np.zeros(n, dtype=bool)
+    has_approval = np.zeros(n, dtype=bool)
+    if ctx.approvals is not None and ctx.approval_dates is not None:
+        hi, ai = ctx.approvals.pairs(geoms)
+        if len(hi):
+            overlap = area_or_zero(shapely.intersection(geoms[hi], ctx.approvals.geoms[ai]))
+            real = overlap >= min_area
+            hi, ai = hi[real], ai[real]
+            has_approval[hi] = True
+            adate = ctx.approval_dates[ai]
+            late = ~np.isnat(adate) & ~np.isnat(built_on[hi]) & (adate > built_on[hi])
+            approval_after_building[hi[late]] = True
+            valid_pairs = ~late & ~np.isnat(adate)
+            if valid_pairs.any():
+                order = np.argsort(hi[valid_pairs], kind="stable")
+                vh, va = hi[valid_pairs][order], ai[valid_pairs][order]
+                pieces = polygonal_part(shapely.intersection(geoms[vh], ctx.approvals.geoms[va]))
+                approved = union_groups(vh, pieces, n)
+    approved = subtract_or_keep(approved, on_farmland)
+    approved_m2 = area_or_zero(approved)
+
+    unapproved_cultivated = subtract_or_keep(on_cultivated, approved)
+    occupied = union_or_either(on_farmland, unapproved_cultivated)
+    violation = (farmland_m2 >= min_area) | (area_or_zero(unapproved_cultivated) >= min_area)
+
+    farmland_after = np.where(known, area_or_zero(intersect_or_none(on_farmland, new_part)), np.nan)
+    cultivated_after = np.where(known, area_or_zero(intersect_or_none(on_cultivated, new_part)), np.nan)
+    unapproved_after = np.where(known, area_or_zero(intersect_or_none(occupied, new_part)), np.nan)
+
+    disposition = np.full(n, Disposition.NONE.value, dtype=object)
+    is_new = np.isin(period, [Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value])
+    disposition[violation & ~known] = Disposition.VERIFY.value
+    disposition[violation & known] = Disposition.CLASSIFY.value
+    demolish = violation & is_new & (np.nan_to_num(unapproved_after) >= min_area)
+    disposition[demolish] = Disposition.DEMOLISH.value
+
+    # 八不准 codes the data can show.
+    codes = np.zeros((n, 9), dtype=bool)
+    codes[:, Prohibition.PERMANENT_FARMLAND] = farmland_m2 >= min_area
+    codes[:, Prohibition.SEIZE_OR_OVER_OCCUPY] = (
+        homestead & (cultivated_m2 >= min_area) & violation & (footprint > rules.homestead_standard_m2))
+    if ctx.plots is not None:
+        on_plots = subtract_or_keep(clip_union(geoms, ctx.plots), approved)
+        codes[:, Prohibition.CONTRACTED_LAND] = area_or_zero(on_plots) >= min_area
+    codes[:, Prohibition.ONE_HOUSEHOLD_ONE_HOMESTEAD] = violation & homestead & (other_homesteads > 0)
+    codes[:, Prohibition.ILLEGAL_APPROVAL] = (has_approval & (farmland_m2 >= min_area)) | approval_after_building
+    rule_text = _codes_text(codes)
+
+    return {
+        "footprint_m2": footprint,
+        "farmland_m2": farmland_m2,
+        "cultivated_m2": cultivated_m2,
+        "approved_m2": approved_m2,
+        "after_cutoff_m2": after_cutoff_m2,
+        "farmland_after_cutoff_m2": farmland_after,
+        "cultivated_after_cutoff_m2": cultivated_after,
+        "unapproved_after_cutoff_m2": unapproved_after,
+        "period": period,
+        "date_conflict": date_conflict,
+        "violation": violation,
+        "disposition": disposition,
+        "rules": rule_text,
+    }
+
+
+def _codes_text(codes: np.ndarray) -> np.ndarray:
+    """Render a boolean (n, 9) code matrix as '1,4,6' strings, column by column (vectorised)."""
+    text = pd.Series([""] * len(codes), dtype=object)
+    for code in range(1, codes.shape[1]):
+        hit = codes[:, code]
+        text = text.where(~hit, text + np.where(text == "", "", ",") + str(code))
+    return text.to_numpy(dtype=object)
+
+
+def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,
+                plot_ids: np.ndarray | None) -> pd.DataFrame:
+    """Long table of the house area on each contracted plot it touches (m², > 0 only)."""
+    empty = pd.DataFrame({"house_id": pd.Series(dtype=object), "plot_id": pd.Series(dtype=object),
+                          "area_m2": pd.Series(dtype=float)})
+    if ctx.plots is None:
+        return empty
+    hi, pi = ctx.plots.pairs(geoms)
+    if len(hi) == 0:
+        return empty
+    area = area_or_zero(shapely.intersection(geoms[hi], ctx.plots.geoms[pi]))
+    keep = area > 0
+    ids = plot_ids[pi[keep]] if plot_ids is not None else pi[keep] + 1
+    return pd.DataFrame({"house_id": house_ids[hi[keep]], "plot_id": ids, "area_m2": area[keep]})
+
+
+def _plot_area_text(house_ids: pd.Series, plot_areas: pd.DataFrame) -> pd.Series:
+    """'P1:12.50;P2:3.20' per house: the plot areas in one readable column."""
+    if plot_areas.empty:
+        return pd.Series([""] * len(house_ids), index=house_ids.index, dtype=object)
+    text = (plot_areas.assign(t=plot_areas["plot_id"].astype(str) + ":" + plot_areas["area_m2"].round(2)
+                              .map("{:.2f}".format))
+            .groupby("house_id")["t"].agg(";".join))
+    return house_ids.map(text).fillna("")
+
+
+def cutoff_from_text(text: str) -> dt.date:
+    """Parse an ISO date given on the command line."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise RedlineInputError(f"not an ISO date (YYYY-MM-DD): {text!r}", field="cutoff") from exc
+
+
+__all__ = ["RESULT_COLUMNS", "CheckInputs", "CheckResult", "check", "cutoff_from_text", "same_crs"]

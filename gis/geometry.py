@@ -1,0 +1,85 @@
+"""Polygon hygiene: repair invalid polygons, keep their polygonal parts, drop empties, and say so per row.
+
+Footprints and farmland come from digitising by hand; bow-ties, self-touching rings and stray lines are
+normal. Areas of invalid polygons are wrong (a bow-tie's signed parts cancel), so every layer passes
+through `clean_polygons` before any area is taken.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import GeometryType
+
+_POLYGONAL = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
+
+REPORT_COLUMNS = ["source", "row", "field", "action", "reason"]
+
+
+def polygonal_part(geoms: np.ndarray) -> np.ndarray:
+    """Return the polygonal part of each geometry as a (Multi)Polygon, or None where there is none.
+
+    Collections (what `make_valid` returns for a bow-tie with a dangling edge) are split, their polygons
+    kept and regrouped per input, all vectorised.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.full(len(geoms), None, dtype=object)
+    types = shapely.get_type_id(geoms)
+    direct = np.isin(types, _POLYGONAL)
+    out[direct] = geoms[direct]
+    mixed = np.flatnonzero(types == GeometryType.GEOMETRYCOLLECTION)
+    if len(mixed):
+        parts, owner = shapely.get_parts(geoms[mixed], return_index=True)
+        # Nested multipolygons inside a collection are split once more.
+        parts, owner2 = shapely.get_parts(parts, return_index=True)
+        owner = owner[owner2]
+        keep = shapely.get_type_id(parts) == GeometryType.POLYGON
+        if keep.any():
+            regrouped = shapely.multipolygons(parts[keep], indices=owner[keep])
+            present = np.unique(owner[keep])
+            out[mixed[present]] = regrouped
+    return out
+
+
+def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input",
+                   row_column: str = "_row") -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Repair a polygon layer; return the clean layer and a report of every repair and drop.
+
+    - Z/M values are dropped (areas are planar).
+    - Invalid polygons are made valid (`make_valid`, structure method) and keep their polygonal parts.
+    - Missing, empty, non-polygonal or zero-area features are dropped.
+    The report has one row per touched feature: source, row, field, action (`repaired`/`dropped`), reason.
+    """
+    geoms = shapely.force_2d(gdf.geometry.to_numpy())
+    rows = gdf[row_column].to_numpy() if row_column in gdf.columns else np.arange(1, len(gdf) + 1)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    valid = shapely.is_valid(geoms)
+    invalid = ~valid & ~missing
+    reasons = np.full(len(geoms), "", dtype=object)
+    if invalid.any():
+        reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+    poly = polygonal_part(geoms)
+    poly_missing = shapely.is_missing(poly)
+    area = np.where(poly_missing, 0.0, shapely.area(np.where(poly_missing, None, poly)))
+    drop = missing | poly_missing | (area <= 0.0)
+    type_names = np.asarray(gdf.geometry.geom_type.fillna("none"), dtype=object)
+
+    report = []
+    for i in np.flatnonzero(drop):
+        if missing[i]:
+            why = "empty or missing geometry"
+        elif invalid[i]:
+            why = f"invalid ({reasons[i]}) with no polygonal part after repair"
+        else:
+            why = f"not a polygon ({type_names[i]})" if poly_missing[i] else "zero area"
+        report.append((source, int(rows[i]), "geometry", "dropped", why))
+    for i in np.flatnonzero(invalid & ~drop):
+        report.append((source, int(rows[i]), "geometry", "repaired", str(reasons[i])))
+
+    out = gdf.loc[~drop].copy()
+    out[out.geometry.name] = gpd.GeoSeries(poly[~drop], index=out.index, crs=gdf.crs)
+    return out, pd.DataFrame(report, columns=REPORT_COLUMNS).sort_values("row", kind="stable")

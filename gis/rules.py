@@ -1,0 +1,95 @@
+"""The rule set: the 2020-07-03 cutoff, the eight prohibitions (八不准) and their thresholds.
+
+One place for each decision: every other module asks this one what counts as cultivated land, which day
+the prohibitions start, and how large an overlap must be before it is a violation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+#: 自然资发〔2020〕127号: the prohibitions apply *from* this day on (inclusive).
+CUTOFF = dt.date(2020, 7, 3)
+
+#: 三调 land-class codes of cultivated land (耕地): 水田, 水浇地, 旱地.
+CULTIVATED_CODES: frozenset[str] = frozenset({"0101", "0102", "0103"})
+
+#: 1 亩 in square metres (10 000 / 15).
+MU_M2 = 10_000.0 / 15.0
+
+
+class Prohibition(IntEnum):
+    """The eight prohibitions (八不准), by their official numbers."""
+
+    PERMANENT_FARMLAND = 1  # 占用永久基本农田建房
+    SEIZE_OR_OVER_OCCUPY = 2  # 强占多占耕地建房
+    TRADED_LAND = 3  # 买卖、流转耕地违法建房
+    CONTRACTED_LAND = 4  # 在承包耕地上违法建房
+    PRETEXT = 5  # 巧立名目违法占用耕地建房
+    ONE_HOUSEHOLD_ONE_HOMESTEAD = 6  # 违反"一户一宅"
+    SELLING = 7  # 非法出售占用耕地建的房屋
+    ILLEGAL_APPROVAL = 8  # 违法审批占用耕地建房
+
+
+#: Codes only an inspector on site can establish; geometry and registers never set them.
+FIELD_ONLY_PROHIBITIONS: frozenset[int] = frozenset({3, 5, 7})
+
+
+class Period(StrEnum):
+    """When the part of a house that matters was built, relative to the cutoff."""
+
+    BEFORE_CUTOFF = "before_cutoff"  # stock / 存量
+    AFTER_CUTOFF = "after_cutoff"  # increment / 增量
+    EXTENDED_AFTER_CUTOFF = "extended_after_cutoff"  # an old house with a new part
+    UNKNOWN = "unknown"
+
+
+class Disposition(StrEnum):
+    """What enforcement does with a house."""
+
+    DEMOLISH = "demolish"  # increment on farmland or cultivated land: zero tolerance (拆除到位)
+    CLASSIFY = "classify"  # stock: classified and handled case by case (分类处置)
+    VERIFY = "verify"  # period unknown: an inspector must establish it
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The settings of the rules, with the national/provincial defaults.
+
+    Areas are in m² of a projected CRS.
+    """
+
+    cutoff: dt.date = CUTOFF
+    min_area_m2: float = 1.0
+    homestead_standard_m2: float = 130.0
+    cultivated_codes: frozenset[str] = field(default_factory=lambda: CULTIVATED_CODES)
+
+    def __post_init__(self) -> None:
+        if self.min_area_m2 < 0:
+            raise ValueError(f"min_area_m2 must be >= 0, got {self.min_area_m2}")
+        if self.homestead_standard_m2 <= 0:
+            raise ValueError(f"homestead_standard_m2 must be > 0, got {self.homestead_standard_m2}")
+
+
+def m2_to_mu(area_m2: float) -> float:
+    """Convert square metres to 亩 (1 亩 = 666.667 m²)."""
+    return area_m2 / MU_M2
+
+
+def format_rules(codes: set[int] | frozenset[int]) -> str:
+    """Render a set of 八不准 codes the way the registers write them: '1,4,6'."""
+    return ",".join(str(c) for c in sorted(codes))
+
+
+def parse_rules(text: str | None) -> frozenset[int]:
+    """Parse '1,4,6' back into a set of codes, refusing anything outside 1–8."""
+    if not text:
+        return frozenset()
+    codes = frozenset(int(part) for part in str(text).split(",") if part.strip())
+    bad = [c for c in codes if c not in Prohibition._value2member_map_]
+    if bad:
+        raise ValueError(f"not a 八不准 code: {bad}")
+    return codes

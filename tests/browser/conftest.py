@@ -1,0 +1,84 @@
+"""A live server on the demo county and a headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.cli import DEMO_LAYERS
+from api.database import make_engine, make_sessionmaker
+from api.importing import import_layer
+from api.main import create_app
+from api.scanning import scan
+from api.settings import Settings
+from tests.conftest import ARTIFACTS, DEMO
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the scanned demo county (embedded SpatiaLite), served by uvicorn on a free port."""
+    path = tmp_path_factory.mktemp("live") / "demo.sqlite"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    for kind, name in DEMO_LAYERS:
+        import_layer(factory, kind, DEMO / name)
+    scan(factory)
+    engine.dispose()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless; `playwright install` cannot download here, so no bundled browser."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: the test command installs Debian's chromium") if _in_ci() else \
+            pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

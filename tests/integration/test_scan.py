@@ -1,0 +1,87 @@
+"""`redline scan` over both databases: cases match the demo's truth; re-running adds nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from shapely import box
+import geopandas as gpd
+from sqlalchemy import func, select
+
+from api import models
+from api.cli import DEMO_LAYERS
+from api.importing import import_layer
+from api.scanning import scan
+from tests.conftest import DEMO, Database
+
+
+@pytest.fixture
+def demo_db(db: Database) -> Database:
+    for kind, name in DEMO_LAYERS:
+        import_layer(db.factory, kind, DEMO / name)
+    return db
+
+
+def test_scan_queues_exactly_the_violations_the_demo_was_built_with(demo_db: Database):
+    report = scan(demo_db.factory)
+    truth = pd.read_csv(DEMO / "truth.csv", keep_default_na=False, dtype=str)
+    expected = truth[truth["violation"] == "True"].set_index("house_id")
+    with demo_db.factory() as s:
+        rows = s.execute(select(models.House.source_key, models.Case.period, models.Case.disposition,
+                                models.Case.rules, models.Case.date_conflict, models.Case.status,
+                                models.Case.township_code)
+                         .join(models.House, models.House.id == models.Case.house_id)).all()
+    cases = pd.DataFrame(rows, columns=["house_id", "period", "disposition", "rules", "date_conflict", "status",
+                                        "township_code"]).set_index("house_id")
+    assert report.created == len(expected) == len(cases)
+    assert set(cases.index) == set(expected.index)
+    joined = cases.merge(expected, left_index=True, right_index=True, suffixes=("", "_truth"))
+    for col in ("period", "disposition", "rules"):
+        mismatched = joined[joined[col] != joined[f"{col}_truth"]]
+        assert mismatched.empty, mismatched[[col, f"{col}_truth"]].head()
+    assert (joined["date_conflict"].astype(str) == joined["date_conflict_truth"]).all()
+    assert (cases["status"] == "new").all()
+    assert cases["township_code"].notna().all()
+
+
+def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Database):
+    first = scan(demo_db.factory, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    second = scan(demo_db.factory, now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
+    assert second.created == 0 and second.updated == first.created and second.cleared == 0
+    with demo_db.factory.begin() as s:
+        case = s.execute(select(models.Case).where(models.Case.disposition == "demolish").limit(1)).scalar_one()
+        house = s.get(models.House, case.house_id)
+        assert house is not None
+        case_id = case.id
+        # The house is corrected: it now stands well away from any farmland.
+        house.geom = "SRID=4546;MULTIPOLYGON(((0 0, 10 0, 10 10, 0 10, 0 0)))"
+    third = scan(demo_db.factory)
+    assert third.cleared == 1 and third.created == 0
+    with demo_db.factory() as s:
+        total = s.execute(select(func.count()).select_from(models.Case)).scalar_one()
+        flagged = s.get(models.Case, case_id)
+    assert total == first.created  # nothing deleted
+    assert flagged is not None and flagged.still_violating is False
+
+
+def test_scan_of_an_empty_database(db: Database):
+    report = scan(db.factory)
+    assert report.houses == 0 and report.created == 0
+
+
+def test_scan_uses_the_configured_cutoff(db: Database, tmp_path):
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"id": ["F1"]}, geometry=[box(x, y, x + 100, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    gpd.GeoDataFrame({"id": ["H1"], "built_on": ["2020-12-01"]}, geometry=[box(x + 10, y + 10, x + 20, y + 20)],
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    from gis.rules import RuleSet
+
+    scan(db.factory, RuleSet(cutoff=dt.date(2021, 1, 1)))
+    with db.factory() as s:
+        case = s.execute(select(models.Case)).scalar_one()
+    assert (case.period, case.disposition, case.rules) == ("before_cutoff", "classify", "1")
+    assert case.farmland_m2 == pytest.approx(100.0)
