@@ -31,6 +31,10 @@ def _echo(text: str) -> None:
     typer.echo(text)
 
 
+def _advance(bar: tqdm, n: int) -> None:  # type: ignore[type-arg]
+    bar.update(n)
+
+
 def _fail(exc: Exception) -> None:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
@@ -137,7 +141,7 @@ def check_cmd(
     bar = tqdm(unit="houses", disable=not sys.stderr.isatty(), desc="check")
     try:
         result = run_check(files, out, rules, crs=crs, id_field=id_field, src_crs=src_crs,
-                           progress=bar.update, workers=workers)
+                           progress=lambda n: _advance(bar, n), workers=workers)
     except RedlineInputError as exc:
         bar.close()
         _fail(exc)
@@ -186,11 +190,11 @@ def demo_cmd(
     upgrade(engine)
     factory = make_sessionmaker(engine)
     for kind, name in DEMO_LAYERS:
-        report = import_layer(factory, kind, DEMO_DIR / name)
-        _echo(f"  {kind:<10} {report.rows_read:>6} rows (new {report.inserted}, updated {report.updated})")
-    report = scan(factory, s.rules)
-    _echo(f"scan: {report.houses} houses, {report.violations} violations, {report.created} new cases")
-    _print_summary(report.result.summary())
+        imported = import_layer(factory, kind, DEMO_DIR / name)
+        _echo(f"  {kind:<10} {imported.rows_read:>6} rows (new {imported.inserted}, updated {imported.updated})")
+    scanned = scan(factory, s.rules)
+    _echo(f"scan: {scanned.houses} houses, {scanned.violations} violations, {scanned.created} new cases")
+    _print_summary(scanned.result.summary())
     if serve:
         port = port or s.port
         _echo(f"\nRedline demo: open http://{s.host}:{port}/map  (API docs: http://{s.host}:{port}/docs)")

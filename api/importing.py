@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
-from api.repository import read_frame, to_db_geometry
+from api.repository import read_frame, records, table_of, to_db_geometry
 from gis.crs import to_projected
 from gis.errors import RedlineInputError
 from gis.geometry import clean_polygons
@@ -317,19 +317,19 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
     values["attrs"] = _other_attributes(frame, set(mapping.values()))
     if geoms is not None:
         values["area_m2"] = shapely.area(geoms)
-        values["geom"] = to_db_geometry(geoms)
+        values["geom"] = pd.Series(to_db_geometry(geoms), index=values.index, dtype=object)
 
     with factory.begin() as session:
         if kind.model is models.AdminArea:
             values["code"], values["level"], values["township_code"] = _admin_levels(values["code"], frame, source)
         if kind.model is models.House and geoms is not None:
             _locate_houses(session, values, geoms)
-        table = kind.model.__table__  # type: ignore[attr-defined]
+        table = table_of(kind.model)
         existing = dict(session.execute(select(table.c.source_key, table.c.id)).all())
-        records = values.astype(object).where(values.notna(), None).to_dict("records")
-        new = [r for r in records if r["source_key"] not in existing]
-        known = [{**r, "_id": existing[r["source_key"]]} for r in records if r["source_key"] in existing]
-        total, done = len(records), 0
+        rows = records(values)
+        new = [r for r in rows if r["source_key"] not in existing]
+        known = [{**r, "_id": existing[r["source_key"]]} for r in rows if r["source_key"] in existing]
+        total, done = len(rows), 0
         for start in range(0, len(new), chunk):
             session.execute(table.insert(), new[start:start + chunk])
             done += len(new[start:start + chunk])

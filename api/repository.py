@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from geoalchemy2 import WKBElement
-from sqlalchemy import ColumnElement, Integer, Select, column, func, select, text
+from sqlalchemy import ColumnElement, Integer, Select, Table, column, func, select, text
 from sqlalchemy.orm import Session
 
 from api.models import SRID, Base
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (for bulk inserts and updates)."""
+    return cast(Table, model.__table__)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts for executemany, with NaN/NaT/NA turned into None (SQL NULL)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
 
 
 def to_db_geometry(geoms: np.ndarray) -> list[WKBElement]:
@@ -40,7 +51,7 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
 
     Always includes `id` (and `source_key` for imported tables) besides `columns`.
     """
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     keys = [c for c in ("id", "source_key") if c in table.c and c not in columns]
     cols = [table.c[c] for c in (*keys, *columns)]
     stmt: Select[Any] = select(*cols, func.ST_AsBinary(table.c.geom).label("wkb"))
@@ -58,7 +69,7 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
 
 def read_table(session: Session, model: type[Base], columns: Sequence[str]) -> pd.DataFrame:
     """Load attribute columns of a table as a DataFrame."""
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     rows = session.execute(select(*[table.c[c] for c in columns])).all()
     return pd.DataFrame(rows, columns=list(columns))
 
@@ -69,7 +80,7 @@ def bbox_clause(session: Session, model: type[Base], bbox: tuple[float, float, f
     PostGIS uses its GiST index through `&&`; SpatiaLite needs its R*Tree queried explicitly through the
     `SpatialIndex` virtual table.
     """
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     minx, miny, maxx, maxy = bbox
     if session.get_bind().dialect.name == "sqlite":
         rowids = text(

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
-from api.repository import read_frame, read_table, to_db_geometry
+from api.repository import read_frame, read_table, records, table_of, to_db_geometry
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import RuleSet
 
@@ -70,9 +70,7 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
         **{c: res[c].to_numpy() for c in CASE_MEASURES},
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
-    for c in ("after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2"):
-        values[c] = values[c].astype(object).where(values[c].notna(), None)
-    values["geom"] = to_db_geometry(res.geometry.to_numpy())
+    values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
     return values
 
 
@@ -87,18 +85,18 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
             return ScanReport(0, 0, 0, 0, 0, empty)
         result = check(inputs, rules, workers=workers)
         values = _case_values(result, inputs.houses)
-        table = models.Case.__table__
+        table = table_of(models.Case)
         existing = dict(session.execute(select(table.c.house_id, table.c.id)).all())
         is_known = values["house_id"].isin(list(existing)).to_numpy()
         new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now)
         if len(new):
-            session.execute(table.insert(), new.astype(object).where(new.notna(), None).to_dict("records"))
+            session.execute(table.insert(), records(new))
         known = values[is_known].drop(columns=["code", "geom"]).assign(still_violating=True, scanned_at=now)
         known["_id"] = known["house_id"].map(existing)
         if len(known):
             cols = [c for c in known.columns if c not in ("_id", "house_id")]
             stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            session.connection().execute(stmt, known.astype(object).where(known.notna(), None).to_dict("records"))
+            session.connection().execute(stmt, records(known))
         gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
         if len(gone):
             session.execute(update(table).where(table.c.house_id.in_(gone.tolist()))

@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     #: The county's projected CGCS2000 CRS: every stored geometry and every area is in it.
     srid: int = 4546
     cutoff: dt.date = CUTOFF
-    min_area_m2: float = Field(1.0, ge=0)
-    homestead_standard_m2: float = Field(130.0, gt=0)
+    min_area_m2: float = Field(default=1.0, ge=0)
+    homestead_standard_m2: float = Field(default=130.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     #: Basemap tile URL template for the maps; empty means no basemap (works offline).

@@ -134,7 +134,8 @@ def _parcels(rng: np.random.Generator, size: Size, villages: gpd.GeoDataFrame, s
     return parcels
 
 
-def _lattice(polys: np.ndarray, spacing: float, inset: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _lattice(polys: np.ndarray, spacing: float, inset: float,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Points of a jittered lattice that lie at least `inset` inside `polys`; returns (xy, polygon index)."""
     shrunk = shapely.buffer(polys, -inset)
     ok = ~shapely.is_empty(shrunk)

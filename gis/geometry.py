@@ -64,7 +64,7 @@ def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input",
         geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
     poly = polygonal_part(geoms)
     poly_missing = shapely.is_missing(poly)
-    area = np.where(poly_missing, 0.0, shapely.area(np.where(poly_missing, None, poly)))
+    area = np.nan_to_num(shapely.area(poly), nan=0.0)
     drop = missing | poly_missing | (area <= 0.0)
     type_names = np.asarray(gdf.geometry.geom_type.fillna("none"), dtype=object)
 

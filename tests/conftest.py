@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
-from api.database import make_engine, make_sessionmaker  # noqa: E402
-from api.migrate import upgrade  # noqa: E402
+from api.database import make_engine, make_sessionmaker
+from api.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

@@ -11,7 +11,7 @@ from api import models
 from api.dependencies import SessionDep
 from api.errors import NotFound
 from api.geojson import feature_collection, parse_bbox
-from api.repository import bbox_clause, read_frame
+from api.repository import bbox_clause, read_frame, table_of
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
 
@@ -37,7 +37,7 @@ def layer(session: SessionDep, name: str,
     model, columns = LAYERS[name]
     box = parse_bbox(bbox)
     where = [bbox_clause(session, model, box)] if box else []
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     count_stmt = select(func.count()).select_from(table)
     for clause in where:
         count_stmt = count_stmt.where(clause)

@@ -86,7 +86,7 @@ def test_duplicate_ids_are_refused_with_their_row(db: Database, tmp_path: Path):
     frame = gpd.GeoDataFrame({"id": ["A", "B", "A"]}, geometry=[box(0, 0, 1, 1)] * 3, crs=4546)
     path = tmp_path / "dup.geojson"
     frame.to_file(path)
-    with pytest.raises(RedlineInputError, match="row 3.*field id"):
+    with pytest.raises(RedlineInputError, match=r"row 3.*field id"):
         import_layer(db.factory, "baseline", path)
     assert count(db, models.BaselineFootprint) == 0
 

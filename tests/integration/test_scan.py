@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely import box
-import geopandas as gpd
 from sqlalchemy import func, select
 
 from api import models

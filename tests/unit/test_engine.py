@@ -228,12 +228,12 @@ def test_missing_crs_is_refused():
 
 
 def test_duplicate_house_ids_name_the_row():
-    with pytest.raises(RedlineInputError, match="row 2.*field house_id"):
+    with pytest.raises(RedlineInputError, match=r"row 2.*field house_id"):
         check(CheckInputs(houses(sq(0, 0, 1), sq(5, 5, 1), house_id=["A", "A"]), frame([sq(0, 0, 100)])))
 
 
 def test_bad_date_names_row_and_field():
-    with pytest.raises(RedlineInputError, match="row 2.*built_on"):
+    with pytest.raises(RedlineInputError, match=r"row 2.*built_on"):
         check(CheckInputs(houses(sq(0, 0, 1), sq(5, 5, 1), built_on=["2020-01-01", "soon"]),
                           frame([sq(0, 0, 100)])))
 

@@ -60,7 +60,7 @@ def test_geoparquet():
 
 
 def test_missing_file_names_it(tmp_path: Path):
-    with pytest.raises(RedlineInputError, match="nothere.gpkg"):
+    with pytest.raises(RedlineInputError, match=r"nothere\.gpkg"):
         read_source(tmp_path / "nothere.gpkg")
 
 
