@@ -33,8 +33,10 @@ from pyproj import CRS
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.geometry import clean_polygons, polygonal_part
+from gis.kernels import convex_clip_polygons
 from gis.overlay import (
     Layer,
+    area_on,
     area_or_zero,
     clip_union,
     intersect_or_none,
@@ -46,6 +48,9 @@ from gis.rules import Disposition, Period, Prohibition, RuleSet
 
 #: Values of the house `use` field that mean a homestead (宅基地上的住宅).
 HOMESTEAD_USES = frozenset({"", "residential", "homestead", "house", "住宅", "宅基地", "农村住宅", "农房"})
+
+#: A part after the cutoff smaller than this (m²) is floating-point noise of footprint − baseline.
+NEW_PART_EPSILON_M2 = 1e-6
 
 RESULT_COLUMNS = [
     "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2",
@@ -89,8 +94,8 @@ class CheckResult:
         return g.reindex([d.value for d in Disposition], fill_value=0)
 
 
-def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS,
-             repairs: list[pd.DataFrame]) -> gpd.GeoDataFrame | None:
+def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd.DataFrame],
+             workers: int | None = None) -> gpd.GeoDataFrame | None:
     """Reproject a layer to the working CRS and clean its polygons, recording every repair."""
     if gdf is None:
         return None
@@ -98,7 +103,7 @@ def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS,
         gdf = gdf.copy()
         gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
     gdf = to_projected(gdf, crs, source=name)
-    clean, report = clean_polygons(gdf, source=name)
+    clean, report = clean_polygons(gdf, source=name, workers=workers)
     if len(report):
         repairs.append(report)
     return clean
@@ -140,7 +145,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
     repairs: list[pd.DataFrame] = []
-    houses = _prepare(inputs.houses, "houses", work_crs, repairs)
+    houses = _prepare(inputs.houses, "houses", work_crs, repairs, workers)
     assert houses is not None
     if "house_id" not in houses.columns:
         raise RedlineInputError("no house_id column", source="houses", field="house_id")
@@ -150,7 +155,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
         raise RedlineInputError(f"house_id {first['house_id']!r} is not unique", source="houses",
                                 row=int(first["_row"]), field="house_id")
     layers = {
-        name: _prepare(getattr(inputs, name), name, work_crs, repairs)
+        name: _prepare(getattr(inputs, name), name, work_crs, repairs, workers)
         for name in ("farmland", "cultivated", "baseline", "approvals", "plots")
     }
     farmland = layers["farmland"]
@@ -182,18 +187,26 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
 
     geoms = houses.geometry.to_numpy()
     chunks = _chunks(len(geoms), workers)
-    def run(sl: slice) -> dict[str, np.ndarray]:
-        measured = _measure(ctx, geoms[sl], built_on[sl], homestead[sl], other_homesteads[sl])
-        if progress is not None:
-            progress(sl.stop - sl.start)
-        return measured
+    n_threads = max(1, min(len(chunks), workers or os.cpu_count() or 1))
+    # GEOS caches inside prepared geometries are not thread-safe: each thread gets its own copy of the
+    # layers (the first keeps the originals) and works through every n-th slice.
+    contexts = [ctx] + [ctx.copy() for _ in range(n_threads - 1)]
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), workers or os.cpu_count() or 1))) as pool:
-        parts = list(pool.map(run, chunks))
-    measured = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    def run(worker: int) -> list[dict[str, np.ndarray]]:
+        done = []
+        for sl in chunks[worker::n_threads]:
+            done.append(_measure(contexts[worker], geoms[sl], built_on[sl], homestead[sl], other_homesteads[sl]))
+            if progress is not None:
+                progress(sl.stop - sl.start)
+        return done
+
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        per_worker = list(pool.map(run, range(n_threads)))
+    parts = [per_worker[i % n_threads][i // n_threads] for i in range(len(chunks))]
+    measured = {k: np.concatenate([p[k] for p in parts]) for k in RESULT_COLUMNS if k in parts[0]}
 
     out = gpd.GeoDataFrame(
-        {"house_id": houses["house_id"].to_numpy(), **{k: v for k, v in measured.items() if k != "_plots"}},
+        {"house_id": houses["house_id"].to_numpy(), **measured},
         geometry=houses.geometry.to_numpy(), crs=work_crs,
     )
     plot_areas = _plot_areas(ctx, geoms, houses["house_id"].to_numpy(),
@@ -215,6 +228,15 @@ class _Context:
     approvals: Layer | None
     approval_dates: np.ndarray | None
     plots: Layer | None
+
+    def copy(self) -> _Context:
+        """The same context with private copies of every layer's geometries (for another thread)."""
+        def own(layer: Layer | None) -> Layer | None:
+            return layer.copy() if layer is not None else None
+
+        farmland = self.farmland.copy()
+        return _Context(self.rules, farmland, own(self.cultivated), own(self.baseline), own(self.approvals),
+                        self.approval_dates, own(self.plots))
 
 
 def _chunks(n: int, workers: int | None) -> list[slice]:
@@ -248,6 +270,88 @@ def _other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None)
 def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: np.ndarray,
              other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
     """All per-house measures for one slice of houses (the thread-parallel unit)."""
+    measures = _measure_areas(ctx, geoms, built_on)
+    return {**measures, **_decide(ctx.rules, measures, homestead, other_homesteads)}
+
+
+def _period(rules: RuleSet, built_on: np.ndarray, footprint: np.ndarray, old_m2: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Period, area after the cutoff and date conflict of each house.
+
+    Imagery (`old_m2`: area covered by baseline footprints) beats a declared date; with neither the
+    period is unknown (after-cutoff area NaN). A new part smaller than `min_area` is digitising noise.
+    """
+    n = len(footprint)
+    cutoff = np.datetime64(rules.cutoff, "D")
+    declared = ~np.isnat(built_on)
+    declared_after = declared & (built_on >= cutoff)
+    period = np.full(n, Period.UNKNOWN.value, dtype=object)
+    after_m2 = np.full(n, np.nan)
+    conflict = np.zeros(n, dtype=bool)
+    if old_m2 is not None:
+        after_m2 = np.maximum(footprint - old_m2, 0.0)
+        period[:] = Period.EXTENDED_AFTER_CUTOFF.value
+        period[after_m2 < rules.min_area_m2] = Period.BEFORE_CUTOFF.value
+        period[old_m2 < rules.min_area_m2] = Period.AFTER_CUTOFF.value
+        conflict = (declared_after & (period == Period.BEFORE_CUTOFF.value)) | (
+            declared & ~declared_after & (period == Period.AFTER_CUTOFF.value))
+    else:
+        period[declared] = Period.BEFORE_CUTOFF.value
+        period[declared_after] = Period.AFTER_CUTOFF.value
+        after_m2[declared] = np.where(declared_after[declared], footprint[declared], 0.0)
+    return period, after_m2, conflict
+
+
+def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> dict[str, np.ndarray]:
+    """Areas per house, by the fast kernel where it is exact, by GEOS geometry where it must be.
+
+    The kernel gives each house's area on each layer. That settles every house that touches no farmland
+    or cultivated land, or that does but has no part after the cutoff and no approval. The rest
+    (increments and approved houses on farmland — a small share) need the geometry of the part after the
+    cutoff intersected with each layer, and go through `_measure_geometry`.
+    """
+    n = len(geoms)
+    convex, clip = convex_clip_polygons(geoms)
+    footprint = area_or_zero(geoms)
+    farmland_m2 = area_on(geoms, ctx.farmland, convex, clip)
+    cultivated_m2 = area_on(geoms, ctx.cultivated, convex, clip) if ctx.cultivated is not None else np.zeros(n)
+    old_m2 = area_on(geoms, ctx.baseline, convex, clip) if ctx.baseline is not None else None
+    period, after_m2, conflict = _period(ctx.rules, built_on, footprint, old_m2)
+    plots_m2 = area_on(geoms, ctx.plots, convex, clip) if ctx.plots is not None else np.zeros(n)
+    touching = (farmland_m2 > 0) | (cultivated_m2 > 0)
+    approval_candidate = np.zeros(n, dtype=bool)
+    if ctx.approvals is not None:
+        approval_candidate[ctx.approvals.pairs(geoms)[0]] = True
+    has_new_part = ~np.isnan(after_m2) & (after_m2 > NEW_PART_EPSILON_M2)
+    exact = touching & (has_new_part | approval_candidate)
+
+    known = period != Period.UNKNOWN.value
+    measures = {
+        "footprint_m2": footprint,
+        "farmland_m2": farmland_m2,
+        "cultivated_m2": cultivated_m2,
+        "approved_m2": np.zeros(n),
+        "after_cutoff_m2": after_m2,
+        # Houses settled here have no part after the cutoff on farmland or cultivated land.
+        "farmland_after_cutoff_m2": np.where(known, 0.0, np.nan),
+        "cultivated_after_cutoff_m2": np.where(known, 0.0, np.nan),
+        "unapproved_after_cutoff_m2": np.where(known, 0.0, np.nan),
+        "period": period,
+        "date_conflict": conflict,
+        "unapproved_cultivated_m2": cultivated_m2,
+        "plots_m2": plots_m2,
+        "has_approval": np.zeros(n, dtype=bool),
+        "approval_after_building": np.zeros(n, dtype=bool),
+    }
+    idx = np.flatnonzero(exact)
+    if len(idx):
+        for key, values in _measure_geometry(ctx, geoms[idx], built_on[idx]).items():
+            measures[key][idx] = values
+    return measures
+
+
+def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact measures from GEOS geometry: the part after the cutoff, approvals, overlaps counted once."""
     rules = ctx.rules
     n = len(geoms)
     min_area = rules.min_area_m2
@@ -256,31 +360,12 @@ def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: 
     on_cultivated = (clip_union(geoms, ctx.cultivated) if ctx.cultivated is not None
                      else np.full(n, None, dtype=object))
     farmland_m2 = area_or_zero(on_farmland)
-    cultivated_m2 = area_or_zero(on_cultivated)
-
-    # Period: imagery (baseline) beats a declared date; with neither the period is unknown.
-    cutoff = np.datetime64(rules.cutoff, "D")
-    declared = ~np.isnat(built_on)
-    declared_after = declared & (built_on >= cutoff)
-    period = np.full(n, Period.UNKNOWN.value, dtype=object)
-    after_cutoff_m2 = np.full(n, np.nan)
-    new_part = np.full(n, None, dtype=object)
-    date_conflict = np.zeros(n, dtype=bool)
     if ctx.baseline is not None:
-        old_part = clip_union(geoms, ctx.baseline)
-        new_part = subtract_or_keep(geoms, old_part)
-        after_cutoff_m2 = area_or_zero(new_part)
-        old_m2 = area_or_zero(old_part)
-        period[:] = Period.EXTENDED_AFTER_CUTOFF.value
-        period[after_cutoff_m2 < min_area] = Period.BEFORE_CUTOFF.value
-        period[old_m2 < min_area] = Period.AFTER_CUTOFF.value
-        date_conflict = (declared_after & (period == Period.BEFORE_CUTOFF.value)) | (
-            declared & ~declared_after & (period == Period.AFTER_CUTOFF.value))
+        new_part = subtract_or_keep(geoms, clip_union(geoms, ctx.baseline))
+        period, after_m2, conflict = _period(rules, built_on, footprint, footprint - area_or_zero(new_part))
     else:
-        period[declared] = Period.BEFORE_CUTOFF.value
-        period[declared_after] = Period.AFTER_CUTOFF.value
-        new_part[declared_after] = geoms[declared_after]
-        after_cutoff_m2[declared] = np.where(declared_after[declared], footprint[declared], 0.0)
+        period, after_m2, conflict = _period(rules, built_on, footprint, None)
+        new_part = np.where(period == Period.AFTER_CUTOFF.value, geoms, None)
     known = period != Period.UNKNOWN.value
 
     # Approvals: valid ones (dated on or before the start of construction) legalise cultivated land,
@@ -305,59 +390,64 @@ def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: 
                 pieces = polygonal_part(shapely.intersection(geoms[vh], ctx.approvals.geoms[va]))
                 approved = union_groups(vh, pieces, n)
     approved = subtract_or_keep(approved, on_farmland)
-    approved_m2 = area_or_zero(approved)
-
     unapproved_cultivated = subtract_or_keep(on_cultivated, approved)
     occupied = union_or_either(on_farmland, unapproved_cultivated)
-    violation = (farmland_m2 >= min_area) | (area_or_zero(unapproved_cultivated) >= min_area)
+    plots_m2 = (area_or_zero(subtract_or_keep(clip_union(geoms, ctx.plots), approved))
+                if ctx.plots is not None else np.zeros(n))
+    return {
+        "footprint_m2": footprint,
+        "farmland_m2": farmland_m2,
+        "cultivated_m2": area_or_zero(on_cultivated),
+        "approved_m2": area_or_zero(approved),
+        "after_cutoff_m2": after_m2,
+        "farmland_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(on_farmland, new_part)), np.nan),
+        "cultivated_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(on_cultivated, new_part)),
+                                               np.nan),
+        "unapproved_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(occupied, new_part)), np.nan),
+        "period": period,
+        "date_conflict": conflict,
+        "unapproved_cultivated_m2": area_or_zero(unapproved_cultivated),
+        "plots_m2": plots_m2,
+        "has_approval": has_approval,
+        "approval_after_building": approval_after_building,
+    }
 
-    farmland_after = np.where(known, area_or_zero(intersect_or_none(on_farmland, new_part)), np.nan)
-    cultivated_after = np.where(known, area_or_zero(intersect_or_none(on_cultivated, new_part)), np.nan)
-    unapproved_after = np.where(known, area_or_zero(intersect_or_none(occupied, new_part)), np.nan)
 
+def _decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
+            other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
+    """Violation, disposition and 八不准 codes from the measures (one place for these decisions)."""
+    n = len(m["footprint_m2"])
+    min_area = rules.min_area_m2
+    period = m["period"]
+    known = period != Period.UNKNOWN.value
+    on_farmland = m["farmland_m2"] >= min_area
+    violation = on_farmland | (m["unapproved_cultivated_m2"] >= min_area)
     disposition = np.full(n, Disposition.NONE.value, dtype=object)
     is_new = np.isin(period, [Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value])
     disposition[violation & ~known] = Disposition.VERIFY.value
     disposition[violation & known] = Disposition.CLASSIFY.value
-    demolish = violation & is_new & (np.nan_to_num(unapproved_after) >= min_area)
+    demolish = violation & is_new & (np.nan_to_num(m["unapproved_after_cutoff_m2"]) >= min_area)
     disposition[demolish] = Disposition.DEMOLISH.value
 
-    # 八不准 codes the data can show.
     codes = np.zeros((n, 9), dtype=bool)
-    codes[:, Prohibition.PERMANENT_FARMLAND] = farmland_m2 >= min_area
+    codes[:, Prohibition.PERMANENT_FARMLAND] = on_farmland
     codes[:, Prohibition.SEIZE_OR_OVER_OCCUPY] = (
-        homestead & (cultivated_m2 >= min_area) & violation & (footprint > rules.homestead_standard_m2))
-    if ctx.plots is not None:
-        on_plots = subtract_or_keep(clip_union(geoms, ctx.plots), approved)
-        codes[:, Prohibition.CONTRACTED_LAND] = area_or_zero(on_plots) >= min_area
+        homestead & (m["cultivated_m2"] >= min_area) & violation & (m["footprint_m2"] > rules.homestead_standard_m2))
+    codes[:, Prohibition.CONTRACTED_LAND] = m["plots_m2"] >= min_area
     codes[:, Prohibition.ONE_HOUSEHOLD_ONE_HOMESTEAD] = violation & homestead & (other_homesteads > 0)
-    codes[:, Prohibition.ILLEGAL_APPROVAL] = (has_approval & (farmland_m2 >= min_area)) | approval_after_building
-    rule_text = _codes_text(codes)
+    codes[:, Prohibition.ILLEGAL_APPROVAL] = (m["has_approval"] & on_farmland) | m["approval_after_building"]
+    return {"violation": violation, "disposition": disposition, "rules": _codes_text(codes)}
 
-    return {
-        "footprint_m2": footprint,
-        "farmland_m2": farmland_m2,
-        "cultivated_m2": cultivated_m2,
-        "approved_m2": approved_m2,
-        "after_cutoff_m2": after_cutoff_m2,
-        "farmland_after_cutoff_m2": farmland_after,
-        "cultivated_after_cutoff_m2": cultivated_after,
-        "unapproved_after_cutoff_m2": unapproved_after,
-        "period": period,
-        "date_conflict": date_conflict,
-        "violation": violation,
-        "disposition": disposition,
-        "rules": rule_text,
-    }
+
+#: '1,4,6' for every subset of the eight codes, indexed by bit mask (bit k-1 set = code k).
+_CODE_TEXT = np.array([",".join(str(k) for k in range(1, 9) if mask >> (k - 1) & 1) for mask in range(256)],
+                      dtype=object)
 
 
 def _codes_text(codes: np.ndarray) -> np.ndarray:
-    """Render a boolean (n, 9) code matrix as '1,4,6' strings, column by column (vectorised)."""
-    text = pd.Series([""] * len(codes), dtype=object)
-    for code in range(1, codes.shape[1]):
-        hit = codes[:, code]
-        text = text.where(~hit, text + np.where(text == "", "", ",") + str(code))
-    return text.to_numpy(dtype=object)
+    """Render a boolean (n, 9) code matrix (column k = code k) as '1,4,6' strings via a lookup table."""
+    mask = codes[:, 1:9].astype(np.int64) @ (1 << np.arange(8, dtype=np.int64))
+    return _CODE_TEXT[mask]
 
 
 def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,

@@ -1,0 +1,1 @@
+"""Benchmarks: Redline against peers, side by side, in one run (ratios, not timed tests)."""

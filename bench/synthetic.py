@@ -1,0 +1,61 @@
+"""Synthetic benchmark county: N houses, irregular farmland polygons with holes, ~30% of houses touching.
+
+Farmland is a subset of a Voronoi tessellation (non-overlapping, so every peer's plain SUM of intersection
+areas equals Redline's overlap-counted-once area), a tenth of the polygons carrying a hole.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+CRS = "EPSG:4546"
+X0, Y0 = 440_000.0, 2_800_000.0
+
+
+def houses(n: int, rng: np.random.Generator, spacing: float = 25.0) -> gpd.GeoDataFrame:
+    """n rotated rectangles (8–14 m × 9–15 m) on a jittered lattice, built with array operations."""
+    side = int(np.ceil(np.sqrt(n)))
+    ix, iy = np.divmod(np.arange(n), side)
+    cx = X0 + ix * spacing + rng.uniform(-3, 3, n)
+    cy = Y0 + iy * spacing + rng.uniform(-3, 3, n)
+    w, h = rng.uniform(8, 14, n) / 2, rng.uniform(9, 15, n) / 2
+    a = np.radians(rng.uniform(-30, 30, n))
+    cos, sin = np.cos(a), np.sin(a)
+    corners = np.array([(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)], dtype=float)
+    dx = corners[None, :, 0] * w[:, None]
+    dy = corners[None, :, 1] * h[:, None]
+    xs = cx[:, None] + dx * cos[:, None] - dy * sin[:, None]
+    ys = cy[:, None] + dx * sin[:, None] + dy * cos[:, None]
+    rings = shapely.polygons(np.stack([xs, ys], axis=-1))
+    return gpd.GeoDataFrame({"house_id": np.arange(n)}, geometry=rings, crs=CRS)
+
+
+def farmland(n_cells: int, extent: float, rng: np.random.Generator, share: float = 0.22) -> gpd.GeoDataFrame:
+    """A share of a Voronoi tessellation over [X0, X0+extent]², a tenth with a hole."""
+    pts = np.column_stack([X0 + rng.uniform(0, extent, n_cells), Y0 + rng.uniform(0, extent, n_cells)])
+    frame = shapely.box(X0 - 50, Y0 - 50, X0 + extent + 50, Y0 + extent + 50)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    keep = rng.random(len(cells)) < share
+    cells = cells[keep]
+    holed = rng.random(len(cells)) < 0.1
+    hole = shapely.buffer(shapely.centroid(cells[holed]), 12, quad_segs=2)
+    cells[holed] = shapely.difference(cells[holed], hole)
+    return gpd.GeoDataFrame({"farmland_id": np.arange(len(cells))}, geometry=cells, crs=CRS)
+
+
+def generate(out: Path, n_houses: int, seed: int = 1) -> tuple[Path, Path]:
+    """Write houses.parquet and farmland.parquet (about one farmland polygon per 10 houses)."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    h = houses(n_houses, rng)
+    extent = float(np.ceil(np.sqrt(n_houses))) * 25.0
+    f = farmland(max(n_houses // 3, 10), extent, rng)
+    hp, fp = out / f"houses_{n_houses}.parquet", out / f"farmland_{n_houses}.parquet"
+    h.to_parquet(hp)
+    f.to_parquet(fp)
+    return hp, fp
