@@ -365,7 +365,9 @@ def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) ->
         period, after_m2, conflict = _period(rules, built_on, footprint, footprint - area_or_zero(new_part))
     else:
         period, after_m2, conflict = _period(rules, built_on, footprint, None)
-        new_part = np.where(period == Period.AFTER_CUTOFF.value, geoms, None)
+        new_part = np.full(n, None, dtype=object)
+        after = period == Period.AFTER_CUTOFF.value
+        new_part[after] = geoms[after]
     known = period != Period.UNKNOWN.value
 
     # Approvals: valid ones (dated on or before the start of construction) legalise cultivated land,

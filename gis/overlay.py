@@ -145,12 +145,11 @@ def area_on(geoms: np.ndarray, layer: Layer, convex: np.ndarray, clip: Rings) ->
     by GEOS. Houses that meet two layer polygons whose interiors overlap are redone with `clip_union`.
     """
     n = len(geoms)
-    out = np.zeros(n)
     if n == 0 or len(layer) == 0:
-        return out
+        return np.zeros(n)
     gi, li = layer.tree.query(geoms)
     if len(gi) == 0:
-        return out
+        return np.zeros(n)
     area = np.zeros(len(gi))
     fast = convex[gi]
     area[fast] = clipped_areas(layer.rings, li[fast], clip, gi[fast])
@@ -159,7 +158,7 @@ def area_on(geoms: np.ndarray, layer: Layer, convex: np.ndarray, clip: Rings) ->
         area[slow] = area_or_zero(shapely.intersection(geoms[gi[slow]], layer.geoms[li[slow]]))
     hit = area > TOUCH_EPSILON_M2
     gi, li, area = gi[hit], li[hit], area[hit]
-    out = np.bincount(gi, weights=area, minlength=n)
+    out = np.bincount(gi, weights=area, minlength=n).astype(float)
     redo = _houses_on_overlapping_polygons(gi, li, layer)
     if len(redo):
         out[redo] = area_or_zero(clip_union(geoms[redo], layer))
