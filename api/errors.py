@@ -20,9 +20,24 @@ class InvalidQuery(RedlineError):
     """A query parameter is malformed (e.g. a bbox with three numbers)."""
 
 
+class NotAuthenticated(RedlineError):
+    """No valid token (HTTP 401)."""
+
+
+class Forbidden(RedlineError):
+    """The user's role does not allow this (HTTP 403)."""
+
+
+class Conflict(RedlineError):
+    """The case changed under the request, or the action is not allowed in its state (HTTP 409)."""
+
+
 STATUS_CODES: dict[type[Exception], int] = {
     NotFound: 404,
     InvalidQuery: 422,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    Conflict: 409,
     RedlineInputError: 422,
 }
 

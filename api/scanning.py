@@ -68,6 +68,8 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
         .to_numpy(),
         "township_code": res["township_code"].to_numpy(), "village_code": res["village_code"].to_numpy(),
         **{c: res[c].to_numpy() for c in CASE_MEASURES},
+        # The remaining unrectified area (剩余未整改面积) starts as the illegally occupied area.
+        "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
     values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
@@ -76,27 +78,37 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
 
 def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: dt.datetime | None = None,
          workers: int | None = None) -> ScanReport:
-    """Check every stored house and create or update one case per violating house, in one transaction."""
+    """Check every stored house and create or update one case per violating house, in one transaction.
+
+    Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
+    workflow may have established the period on site) and are only marked as scanned.
+    """
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
         inputs = load_inputs(session)
-        if inputs.houses.empty:
-            empty = check(inputs, rules, workers=workers)
-            return ScanReport(0, 0, 0, 0, 0, empty)
         result = check(inputs, rules, workers=workers)
+        if inputs.houses.empty:
+            return ScanReport(0, 0, 0, 0, 0, result)
         values = _case_values(result, inputs.houses)
         table = table_of(models.Case)
-        existing = dict(session.execute(select(table.c.house_id, table.c.id)).all())
+        existing = {row.house_id: (row.id, row.status) for row in
+                    session.execute(select(table.c.house_id, table.c.id, table.c.status)).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
-        new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now)
+        new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now,
+                                       origin="scan", version=1, field_rules="")
         if len(new):
             session.execute(table.insert(), records(new))
-        known = values[is_known].drop(columns=["code", "geom"]).assign(still_violating=True, scanned_at=now)
-        known["_id"] = known["house_id"].map(existing)
-        if len(known):
-            cols = [c for c in known.columns if c not in ("_id", "house_id")]
+        known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])
+        known["_id"] = known["house_id"].map(lambda h: existing[h][0])
+        untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
+        fresh = known[untouched].assign(still_violating=True, scanned_at=now)
+        if len(fresh):
+            cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
             stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            session.connection().execute(stmt, records(known))
+            session.connection().execute(stmt, records(fresh))
+        worked = known.loc[~untouched, "_id"].tolist()
+        if worked:
+            session.execute(update(table).where(table.c.id.in_(worked)).values(still_violating=True, scanned_at=now))
         gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
         if len(gone):
             session.execute(update(table).where(table.c.house_id.in_(gone.tolist()))

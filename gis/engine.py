@@ -55,7 +55,7 @@ NEW_PART_EPSILON_M2 = 1e-6
 RESULT_COLUMNS = [
     "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2",
     "after_cutoff_m2", "farmland_after_cutoff_m2", "cultivated_after_cutoff_m2",
-    "unapproved_after_cutoff_m2", "period", "date_conflict", "violation", "disposition", "rules",
+    "unapproved_after_cutoff_m2", "occupied_m2", "period", "date_conflict", "violation", "disposition", "rules",
     "plot_areas",
 ]
 
@@ -323,7 +323,8 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> di
     if ctx.approvals is not None:
         approval_candidate[ctx.approvals.pairs(geoms)[0]] = True
     has_new_part = ~np.isnan(after_m2) & (after_m2 > NEW_PART_EPSILON_M2)
-    exact = touching & (has_new_part | approval_candidate)
+    both = (farmland_m2 > 0) & (cultivated_m2 > 0)  # their union needs geometry
+    exact = touching & (has_new_part | approval_candidate | both)
 
     known = period != Period.UNKNOWN.value
     measures = {
@@ -336,6 +337,7 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> di
         "farmland_after_cutoff_m2": np.where(known, 0.0, np.nan),
         "cultivated_after_cutoff_m2": np.where(known, 0.0, np.nan),
         "unapproved_after_cutoff_m2": np.where(known, 0.0, np.nan),
+        "occupied_m2": farmland_m2 + cultivated_m2,  # at most one is non-zero here
         "period": period,
         "date_conflict": conflict,
         "unapproved_cultivated_m2": cultivated_m2,
@@ -406,6 +408,7 @@ def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) ->
         "cultivated_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(on_cultivated, new_part)),
                                                np.nan),
         "unapproved_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(occupied, new_part)), np.nan),
+        "occupied_m2": area_or_zero(occupied),
         "period": period,
         "date_conflict": conflict,
         "unapproved_cultivated_m2": area_or_zero(unapproved_cultivated),

@@ -194,6 +194,15 @@ def test_rule_6_household_with_another_homestead():
     assert one(r, "H3").rules == "6"  # the register says HH2 holds another homestead
 
 
+def test_occupied_area_counts_farmland_and_unapproved_cultivated_land_once():
+    dltb = frame([sq(0, 0, 100)], dlbm=["0101"])
+    farmland = frame([sq(0, 0, 50, 100)])  # permanent farmland lies on the cultivated parcel's west half
+    r = check(CheckInputs(houses(sq(45, 10, 10), sq(10, 10, 10), sq(70, 10, 10)), farmland, cultivated=dltb))
+    assert one(r, "H1").occupied_m2 == pytest.approx(100.0)  # 50 on both layers + 50 on cultivated only
+    assert one(r, "H2").occupied_m2 == pytest.approx(100.0)
+    assert one(r, "H3").occupied_m2 == pytest.approx(100.0) and one(r, "H3").farmland_m2 == 0.0
+
+
 def test_rule_8_and_valid_approvals():
     dltb = frame([sq(0, 0, 200)], dlbm=["0101"])
     farmland = frame([sq(0, 0, 50, 200)])
@@ -206,7 +215,7 @@ def test_rule_8_and_valid_approvals():
     # H1: an approval that put a house on permanent basic farmland: illegal, still demolished.
     assert h1.rules == "1,8" and h1.disposition == "demolish" and h1.approved_m2 == 0.0
     # H2: approved before construction on ordinary cultivated land: legal.
-    assert h2.approved_m2 == pytest.approx(100.0)
+    assert h2.approved_m2 == pytest.approx(100.0) and h2.occupied_m2 == 0.0
     assert not h2.violation and h2.disposition == "none" and h2.rules == ""
     # H3: approval dated after construction started: rule 8, and it legalises nothing.
     assert h3.rules == "8" and h3.disposition == "demolish"

@@ -1,0 +1,253 @@
+"""Case work: scope, transitions, comments, progress reports, deadlines and history.
+
+Services own their transaction (`factory.begin()`): a refused or conflicting request writes nothing.
+Township scope is applied in every query here, so no route can forget it: a township officer or inspector
+asking for another township's case gets "not found", exactly as for a case that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.audit import append_event
+from api.clock import as_utc, as_utc_or_none, utcnow
+from api.deadlines import DeadlinePolicy, Deadlines, evaluate
+from api.errors import Conflict, Forbidden, NotFound
+from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.workflow import (
+    CaseState,
+    Role,
+    Status,
+    TransitionRefused,
+    Verdict,
+    allowed_actions,
+    decide,
+)
+from gis.rules import FIELD_ONLY_PROHIBITIONS, format_rules, parse_rules
+
+TOWNSHIP_SCOPED = frozenset({Role.INSPECTOR.value, Role.TOWNSHIP_OFFICER.value})
+#: Case fields an audit event records before → after.
+AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "field_rules", "period",
+           "remaining_m2", "resume_status")
+
+
+def scope(user: User) -> list[ColumnElement[bool]]:
+    """WHERE clauses limiting cases to what `user` may see."""
+    if user.role in TOWNSHIP_SCOPED:
+        return [Case.township_code == user.township_code]
+    return []
+
+
+def load_case(session: Session, user: User, case_id: int) -> Case:
+    """The case, if it exists and is in the user's scope; NotFound otherwise (no existence leak)."""
+    stmt = select(Case).where(Case.id == case_id, *scope(user))
+    case = session.execute(stmt).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def _photos_after_demolition(session: Session, case: Case) -> int:
+    demolished_at = session.execute(
+        select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id, CaseEvent.action == "record_demolition")
+    ).scalar()
+    if demolished_at is None:
+        return 0
+    stmt = select(func.count()).select_from(Photo).where(Photo.case_id == case.id,
+                                                         Photo.uploaded_at >= demolished_at)
+    return int(session.execute(stmt).scalar_one())
+
+
+def state_of(session: Session, case: Case) -> CaseState:
+    """The workflow's view of a case."""
+    return CaseState(status=case.status, period=case.period, verdict=case.verdict,
+                     remaining_m2=float(case.remaining_m2 or 0.0),
+                     photos_after_demolition=_photos_after_demolition(session, case),
+                     resume_status=case.resume_status)
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in AUDITED}
+
+
+def _assignee(session: Session, user: User, case: Case, username: str | None) -> int | None:
+    if not username:
+        return case.assignee_id
+    inspector = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if inspector is None or inspector.role != Role.INSPECTOR:
+        raise Conflict(f"{username!r} is not an inspector")
+    if inspector.township_code != case.township_code:
+        raise Conflict(f"inspector {username!r} works in another township")
+    return inspector.id
+
+
+def _apply(session: Session, user: User, case: Case, action: str, payload: dict[str, Any],
+           target: Status, now: dt.datetime) -> None:
+    """The effects of an allowed action on the case's fields."""
+    if action == "assign":
+        case.assignee_id = _assignee(session, user, case, payload.get("assignee"))
+        if case.assigned_at is None:
+            case.assigned_at = now
+    elif action == "verify":
+        case.verdict = payload["verdict"]
+        case.legal_reason = payload.get("legal_reason") if payload["verdict"] == Verdict.LEGAL else None
+        case.period = payload.get("period", case.period)
+        found = set(payload.get("field_rules", [])) & FIELD_ONLY_PROHIBITIONS
+        case.field_rules = format_rules(parse_rules(case.field_rules) | found)
+        if case.studied_at is None:
+            case.studied_at = now
+        if payload["verdict"] == Verdict.LEGAL:
+            case.remaining_m2 = 0.0
+    elif action == "classify":
+        case.decision = payload["decision"]
+    elif action in ("restore", "rectify"):
+        case.remaining_m2 = 0.0
+    elif action == "submit":
+        case.resume_status = case.status
+        if case.finished_at is None:
+            case.finished_at = now
+    elif action == "pass_review":
+        case.closed_at = now
+    case.status = target.value
+
+
+def transition(factory: sessionmaker[Session], user: User, case_id: int, action: str, payload: dict[str, Any],
+               *, expected_version: int | None = None, now: dt.datetime | None = None) -> Case:
+    """Take `action` on a case as `user`; refuse (409) when not allowed or when the case changed meanwhile."""
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            case = load_case(session, user, case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise Conflict(f"case {case_id} changed since you loaded it (version {case.version}, "
+                               f"you had {expected_version}); reload and try again")
+            try:
+                target = decide(action, state_of(session, case), user.role, payload)
+            except TransitionRefused as exc:
+                raise Conflict(str(exc)) from exc
+            before = _snapshot(case)
+            _apply(session, user, case, action, payload, target, now)
+            session.flush()
+            note = payload.get("reason") or payload.get("note")
+            append_event(session, case_id=case.id, actor=user.username, action=action, before=before,
+                         after=_snapshot(case), note=note, at=now)
+            session.expunge(case)
+            return case
+    except StaleDataError as exc:
+        raise Conflict(f"case {case_id} was changed by someone else at the same time; reload and try again") from exc
+
+
+def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str) -> Comment:
+    """Comment on a case (audited)."""
+    if not text.strip():
+        raise Conflict("an empty comment")
+    now = utcnow()
+    with factory.begin() as session:
+        case = load_case(session, user, case_id)
+        comment = Comment(case_id=case.id, author_id=user.id, at=now, text=text)
+        session.add(comment)
+        append_event(session, case_id=case.id, actor=user.username, action="comment", before={}, after={},
+                     note=text, at=now)
+        session.flush()
+        session.expunge(comment)
+        return comment
+
+
+def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int, text: str,
+                        remaining_m2: float | None = None, now: dt.datetime | None = None) -> ProgressReport:
+    """File a staged progress report; it may update the remaining unrectified area (audited)."""
+    if user.role not in (Role.TOWNSHIP_OFFICER, Role.INSPECTOR, Role.ADMIN):
+        raise Forbidden(f"a {user.role} does not file progress reports")
+    if remaining_m2 is not None and remaining_m2 < 0:
+        raise Conflict("remaining_m2 cannot be negative")
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            case = load_case(session, user, case_id)
+            if case.status in (Status.NEW, Status.CLOSED):
+                raise Conflict(f"no progress reports on a {case.status} case")
+            before = _snapshot(case)
+            report = ProgressReport(case_id=case.id, author_id=user.id, at=now, text=text,
+                                    remaining_m2=remaining_m2)
+            session.add(report)
+            case.last_report_at = now
+            if remaining_m2 is not None:
+                case.remaining_m2 = remaining_m2
+            session.flush()
+            append_event(session, case_id=case.id, actor=user.username, action="progress_report", before=before,
+                         after=_snapshot(case), note=text, at=now)
+            session.expunge(report)
+            return report
+    except StaleDataError as exc:
+        raise Conflict(f"case {case_id} was changed by someone else at the same time") from exc
+
+
+def deadlines_of(case: Case, reports: list[dt.datetime], policy: DeadlinePolicy,
+                 now: dt.datetime) -> Deadlines | None:
+    """The case's 137 deadlines at `now` (None before it is assigned)."""
+    if case.assigned_at is None:
+        return None
+    return evaluate(policy, assigned_at=as_utc(case.assigned_at), now=now,
+                    studied_at=as_utc_or_none(case.studied_at), finished_at=as_utc_or_none(case.finished_at),
+                    reports=reports)
+
+
+def reports_by_case(session: Session, case_ids: list[int]) -> dict[int, list[dt.datetime]]:
+    """Progress report times per case."""
+    out: dict[int, list[dt.datetime]] = {i: [] for i in case_ids}
+    if not case_ids:
+        return out
+    for cid, at in session.execute(select(ProgressReport.case_id, ProgressReport.at)
+                                   .where(ProgressReport.case_id.in_(case_ids))):
+        out[cid].append(as_utc(at))
+    return out
+
+
+def deadline_fields(d: Deadlines | None) -> dict[str, Any]:
+    """Deadline columns for an API row."""
+    if d is None:
+        return {"next_deadline": None, "next_deadline_kind": None, "overdue": False, "on_time": True}
+    return {"next_deadline": d.next_deadline.isoformat() if d.next_deadline else None,
+            "next_deadline_kind": d.next_deadline_kind, "overdue": d.overdue, "on_time": d.on_time}
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """One case with everything a reviewer needs."""
+
+    properties: dict[str, Any]
+    history: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    allowed_actions: list[str]
+
+
+def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:
+    """The case's fields, deadlines, allowed actions and history (in the user's scope)."""
+    case = load_case(session, user, case_id)
+    reports = list(session.execute(select(ProgressReport).where(ProgressReport.case_id == case.id)
+                                   .order_by(ProgressReport.at)).scalars())
+    now = utcnow()
+    d = deadlines_of(case, [as_utc(r.at) for r in reports], policy, now)
+    events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
+    comments = session.execute(select(Comment, User.username).join(User, User.id == Comment.author_id)
+                               .where(Comment.case_id == case.id).order_by(Comment.id)).all()
+    return CaseDetail(
+        properties={"id": case.id, "code": case.code, "status": case.status, "version": case.version,
+                    "verdict": case.verdict, "decision": case.decision, "field_rules": case.field_rules,
+                    "remaining_m2": case.remaining_m2, **deadline_fields(d)},
+        history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
+                  "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
+        comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": name, "text": c.text}
+                  for c, name in comments],
+        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "text": r.text, "remaining_m2": r.remaining_m2}
+                 for r in reports],
+        allowed_actions=allowed_actions(state_of(session, case), user.role),
+    )

@@ -1,0 +1,20 @@
+"""Time: every stored datetime is UTC; SQLite hands them back naive, so reads go through `as_utc`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def utcnow() -> dt.datetime:
+    """The current time, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime from a stored one (naive values are UTC by construction)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def as_utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    """`as_utc` that lets None through."""
+    return None if value is None else as_utc(value)

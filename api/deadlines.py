@@ -1,0 +1,101 @@
+"""The county's "137" deadline policy (a setting): study in 1 day, finish in 3, report every 7.
+
+Calendar days in Asia/Shanghai: a deadline of "N days" falls at the end (24:00) of the N-th calendar day
+after the day of assignment. A case not finished (submitted for review) by the 3-day deadline owes a staged
+progress report within 7 days of assignment, and every 7 days after its last report, until it is finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+COUNTY_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """The "137" numbers (days)."""
+
+    study_days: int = 1
+    finish_days: int = 3
+    report_every_days: int = 7
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Where a case stands against its deadlines at a moment."""
+
+    study_due: dt.datetime
+    finish_due: dt.datetime
+    next_report_due: dt.datetime | None
+    next_deadline: dt.datetime | None
+    next_deadline_kind: str | None  # study | finish | report
+    overdue: bool
+    overdue_kinds: tuple[str, ...]
+    on_time: bool  # every deadline that has fallen due so far was met
+
+
+def end_of_day_after(moment: dt.datetime, days: int) -> dt.datetime:
+    """24:00 county time of the `days`-th calendar day after `moment`'s day (an aware datetime)."""
+    local_day = moment.astimezone(COUNTY_TZ).date()
+    return dt.datetime.combine(local_day + dt.timedelta(days=days + 1), dt.time(0), COUNTY_TZ)
+
+
+def evaluate(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.datetime,
+             studied_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
+             reports: Sequence[dt.datetime] = ()) -> Deadlines:
+    """Evaluate a case's deadlines at `now` (all datetimes aware)."""
+    study_due = end_of_day_after(assigned_at, policy.study_days)
+    finish_due = end_of_day_after(assigned_at, policy.finish_days)
+    overdue: list[str] = []
+    on_time = True
+
+    studied_late = studied_at is None and now >= study_due
+    if studied_late or (studied_at is not None and studied_at >= study_due):
+        on_time = False
+    if studied_late:
+        overdue.append("study")
+
+    next_report: dt.datetime | None = None
+    finished_in_time = finished_at is not None and finished_at < finish_due
+    if not finished_in_time:
+        # Walk the report cycle: each due date is 7 days after the previous report (or the assignment).
+        anchor = assigned_at
+        pending = sorted(r for r in reports if finished_at is None or r <= finished_at)
+        i = 0
+        stop = finished_at or now
+        while True:
+            due = end_of_day_after(anchor, policy.report_every_days)
+            while i < len(pending) and pending[i] < anchor:
+                i += 1
+            if i < len(pending) and pending[i] < due:  # reported in time: the cycle restarts there
+                anchor = pending[i]
+                i += 1
+                continue
+            if due > stop:
+                next_report = due if finished_at is None else None
+                break
+            on_time = False  # a cycle passed with no report
+            if i < len(pending):  # a late report still restarts the cycle
+                anchor = pending[i]
+                i += 1
+                continue
+            if finished_at is None:
+                overdue.append("report")
+                next_report = due
+            break
+
+    candidates: list[tuple[dt.datetime, str]] = []
+    if studied_at is None:
+        candidates.append((study_due, "study"))
+    if finished_at is None:
+        if now < finish_due:
+            candidates.append((finish_due, "finish"))
+        if next_report is not None:
+            candidates.append((next_report, "report"))
+    nxt = min(candidates) if candidates else None
+    return Deadlines(study_due, finish_due, next_report, nxt[0] if nxt else None, nxt[1] if nxt else None,
+                     bool(overdue), tuple(overdue), on_time)

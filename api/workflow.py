@@ -1,0 +1,199 @@
+"""The case workflow: every state, every action, who may take it and when — in one module.
+
+Increment path (after the cutoff, zero tolerance):
+    new → assigned → verified → notice_served → demolishing → demolished → restored (拆除复耕)
+        → reinspected (photos after demolition required) → submitted → closed
+Stock path (before the cutoff, 分类处置):
+    new → assigned → verified → classified (demolish / confiscate / fine_keep / legalise) → rectified
+        → submitted → closed
+Legal verdict (无问题):  verified → submitted → closed.
+Review: the township submits; the county reviewer passes (closing the case, only when the remaining
+unrectified area is 0) or returns it with a reason (退回整改) to the state it was submitted from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from gis.rules import FIELD_ONLY_PROHIBITIONS, Period
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    VERIFIED = "verified"
+    NOTICE_SERVED = "notice_served"
+    DEMOLISHING = "demolishing"
+    DEMOLISHED = "demolished"
+    RESTORED = "restored"
+    REINSPECTED = "reinspected"
+    CLASSIFIED = "classified"
+    RECTIFIED = "rectified"
+    SUBMITTED = "submitted"
+    CLOSED = "closed"
+
+
+class Role(StrEnum):
+    INSPECTOR = "inspector"
+    TOWNSHIP_OFFICER = "township_officer"
+    COUNTY_REVIEWER = "county_reviewer"
+    ADMIN = "admin"
+
+
+class Verdict(StrEnum):
+    ILLEGAL = "illegal"  # 有问题
+    UNCERTAIN = "uncertain"  # 存疑
+    LEGAL = "legal"  # 无问题
+
+
+LEGAL_REASONS = frozenset({"approved_homestead", "rural_road", "facility_farmland", "other"})
+STOCK_DECISIONS = frozenset({"demolish", "confiscate", "fine_keep", "legalise"})
+INCREMENT_PERIODS = frozenset({Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value})
+#: States from which a township may submit for review.
+SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
+FIELD_ROLES = frozenset({Role.INSPECTOR, Role.TOWNSHIP_OFFICER, Role.ADMIN})
+TOWNSHIP_ROLES = frozenset({Role.TOWNSHIP_OFFICER, Role.ADMIN})
+COUNTY_ROLES = frozenset({Role.COUNTY_REVIEWER, Role.ADMIN})
+
+
+class TransitionRefused(Exception):
+    """An action that the case's state, the data or the user's role does not allow (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the rules need to know about a case to decide an action."""
+
+    status: str
+    period: str
+    verdict: str | None
+    remaining_m2: float
+    photos_after_demolition: int = 0
+    resume_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action: the states it starts from, the roles that may take it, its guard and its target."""
+
+    name: str
+    sources: frozenset[Status]
+    roles: frozenset[Role]
+    target: Callable[[CaseState, dict[str, Any]], Status]
+    guard: Callable[[CaseState, dict[str, Any]], str | None] = lambda _c, _p: None
+
+
+def _is_increment(case: CaseState) -> bool:
+    return case.period in INCREMENT_PERIODS
+
+
+def _guard_verify(case: CaseState, payload: dict[str, Any]) -> str | None:
+    verdict = payload.get("verdict")
+    if verdict not in {v.value for v in Verdict}:
+        return f"verdict must be one of {', '.join(v.value for v in Verdict)}"
+    if verdict == Verdict.LEGAL and payload.get("legal_reason") not in LEGAL_REASONS:
+        return f"a legal verdict needs legal_reason: one of {', '.join(sorted(LEGAL_REASONS))}"
+    period = payload.get("period", case.period)
+    if period not in {p.value for p in Period}:
+        return f"unknown period {period!r}"
+    if verdict == Verdict.ILLEGAL and period == Period.UNKNOWN:
+        return "an illegal verdict needs the period established on site (period: before_cutoff / after_cutoff)"
+    bad = set(payload.get("field_rules", [])) - FIELD_ONLY_PROHIBITIONS
+    if bad:
+        return f"inspectors add only 八不准 codes 3, 5, 7 (got {sorted(bad)})"
+    return None
+
+
+def _guard_illegal_increment(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.verdict != Verdict.ILLEGAL:
+        return "only a case verified illegal goes to demolition"
+    if not _is_increment(case):
+        return "only an increment (built from 2020-07-03 on) is demolished without classification; classify stock"
+    return None
+
+
+def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.verdict != Verdict.ILLEGAL:
+        return "only a case verified illegal is classified"
+    if _is_increment(case):
+        return "an increment is not classified: zero tolerance, serve the demolition notice"
+    if payload.get("decision") not in STOCK_DECISIONS:
+        return f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}"
+    return None
+
+
+def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.photos_after_demolition < 1:
+        return "re-inspection needs at least one photo taken after demolition"
+    return None
+
+
+def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
+        return "a verified case is submitted directly only with a legal verdict"
+    return None
+
+
+def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.remaining_m2 > 0:
+        return f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0"
+    return None
+
+
+def _guard_return(_case: CaseState, payload: dict[str, Any]) -> str | None:
+    if not str(payload.get("reason", "")).strip():
+        return "a returned case needs a reason (退回整改)"
+    return None
+
+
+def _fixed(status: Status) -> Callable[[CaseState, dict[str, Any]], Status]:
+    return lambda _c, _p: status
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("assign", frozenset({Status.NEW, Status.ASSIGNED}), frozenset(Role) - {Role.INSPECTOR},
+           _fixed(Status.ASSIGNED)),
+    Action("verify", frozenset({Status.ASSIGNED, Status.VERIFIED}), FIELD_ROLES, _fixed(Status.VERIFIED),
+           _guard_verify),
+    Action("serve_notice", frozenset({Status.VERIFIED}), TOWNSHIP_ROLES, _fixed(Status.NOTICE_SERVED),
+           _guard_illegal_increment),
+    Action("start_demolition", frozenset({Status.NOTICE_SERVED}), TOWNSHIP_ROLES, _fixed(Status.DEMOLISHING)),
+    Action("record_demolition", frozenset({Status.DEMOLISHING}), FIELD_ROLES, _fixed(Status.DEMOLISHED)),
+    Action("restore", frozenset({Status.DEMOLISHED}), FIELD_ROLES, _fixed(Status.RESTORED)),
+    Action("reinspect", frozenset({Status.RESTORED}), FIELD_ROLES, _fixed(Status.REINSPECTED), _guard_reinspect),
+    Action("classify", frozenset({Status.VERIFIED}), TOWNSHIP_ROLES, _fixed(Status.CLASSIFIED),
+           _guard_illegal_stock),
+    Action("rectify", frozenset({Status.CLASSIFIED}), TOWNSHIP_ROLES, _fixed(Status.RECTIFIED)),
+    Action("submit", SUBMITTABLE, TOWNSHIP_ROLES, _fixed(Status.SUBMITTED), _guard_submit),
+    Action("pass_review", frozenset({Status.SUBMITTED}), COUNTY_ROLES, _fixed(Status.CLOSED), _guard_pass),
+    Action("return", frozenset({Status.SUBMITTED}), COUNTY_ROLES,
+           lambda c, _p: Status(c.resume_status or Status.ASSIGNED), _guard_return),
+)}
+
+
+def decide(action_name: str, case: CaseState, role: str, payload: dict[str, Any]) -> Status:
+    """Return the state `action_name` leads to, or raise TransitionRefused with the reason."""
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise TransitionRefused(f"unknown action {action_name!r}; one of {', '.join(ACTIONS)}")
+    if role not in {r.value for r in action.roles}:
+        raise TransitionRefused(f"a {role} may not {action_name}")
+    if case.status not in {s.value for s in action.sources}:
+        allowed = ", ".join(allowed_actions(case, role)) or "none"
+        raise TransitionRefused(f"cannot {action_name} a case that is {case.status} (allowed now: {allowed})")
+    reason = action.guard(case, payload)
+    if reason:
+        raise TransitionRefused(reason)
+    return action.target(case, payload)
+
+
+def allowed_actions(case: CaseState, role: str) -> list[str]:
+    """The actions this role may take on the case now (for the UI and for error messages)."""
+    names = []
+    for action in ACTIONS.values():
+        if case.status in {s.value for s in action.sources} and role in {r.value for r in action.roles}:
+            names.append(action.name)
+    return names
