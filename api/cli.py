@@ -18,6 +18,10 @@ from gis.rules import MU_M2, RuleSet
 app = typer.Typer(help="Redline: rural houses on farmland — check, queue, track.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 log = logging.getLogger("redline")
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -66,8 +70,24 @@ def import_cmd(
     id_field: Annotated[str | None, typer.Option(help="the source's own id field (idempotent re-imports)")] = None,
     field: Annotated[list[str] | None, typer.Option(help="map a field: model_column=SOURCE_FIELD (repeatable)")] = None,
 ) -> None:
-    """Import one layer into the database, in one transaction; re-importing adds nothing."""
+    """Import one layer into the database, in one transaction; re-importing adds nothing.
+
+    KIND `leads` (satellite change polygons with a lead code) creates one case per new lead.
+    """
     from api.importing import import_layer
+
+    if kind == "leads":
+        from api.leads import import_leads
+
+        try:
+            leads = import_leads(_factory(), path, get_settings().rules, layer=layer, src_crs=src_crs)
+        except RedlineInputError as exc:
+            _fail(exc)
+            return
+        _echo(f"leads: read {leads.rows_read}, new cases {leads.created}, already known {leads.existing}")
+        for row in leads.problems.itertuples():
+            _echo(f"  {row.action}: {row.source} row {row.row} field {row.field}: {row.reason}")
+        return
 
     overrides = {}
     for item in field or []:
@@ -164,6 +184,45 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     _print_summary(report.result.summary())
 
 
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="inspector | township_officer | county_reviewer | admin")],
+    township: Annotated[str | None, typer.Option(help="12-digit township code (township roles)")] = None,
+    password: Annotated[str | None, typer.Option(help="default: generated and printed once")] = None,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a user; prints the password when it was generated."""
+    import secrets
+
+    from api.auth import create_user
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with _factory().begin() as session:
+            create_user(session, username, password, role, township, name)
+    except ValueError as exc:
+        _fail(exc)
+    _echo(f"user {username} ({role}{', ' + township if township else ''}) created"
+          + (f"; password: {password}" if generated else ""))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; name the first broken link (exit status 1 if any)."""
+    from api.audit import verify_chain
+
+    with _factory()() as session:
+        report = verify_chain(session)
+    if report.ok:
+        _echo(f"audit chain intact: {report.events} events")
+        return
+    typer.secho(f"audit chain BROKEN at event {report.broken_event_id}: {report.reason}", fg=typer.colors.RED,
+                err=True)
+    raise typer.Exit(code=1)
+
+
 @app.command("serve")
 def serve_cmd(host: str | None = None, port: int | None = None) -> None:
     """Serve the API, the review map (/map) and the field app (/field)."""
@@ -171,6 +230,33 @@ def serve_cmd(host: str | None = None, port: int | None = None) -> None:
 
     s = get_settings()
     uvicorn.run("api.main:create_app", factory=True, host=host or s.host, port=port or s.port, log_level="info")
+
+
+DEMO_TOWNSHIP = "431021101000"
+
+
+def demo_users(factory) -> list[str]:  # type: ignore[no-untyped-def]
+    """Create one demo user per role (skipping existing ones); return what to print."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from api.auth import create_user
+    from api.models import User
+
+    wanted = [("admin", "admin", None), ("county", "county_reviewer", None),
+              ("township", "township_officer", DEMO_TOWNSHIP), ("inspector", "inspector", DEMO_TOWNSHIP)]
+    lines = []
+    with factory.begin() as session:
+        for username, role, township in wanted:
+            if session.execute(select(User).where(User.username == username)).scalar_one_or_none():
+                lines.append(f"{username:<10} {role:<17} (exists)")
+                continue
+            password = secrets.token_urlsafe(9)
+            create_user(session, username, password, role, township)
+            lines.append(f"{username:<10} {role:<17} password: {password}" + (f"  township {township}" if township
+                                                                               else ""))
+    return lines
 
 
 @app.command("demo")
@@ -195,6 +281,9 @@ def demo_cmd(
     scanned = scan(factory, s.rules)
     _echo(f"scan: {scanned.houses} houses, {scanned.violations} violations, {scanned.created} new cases")
     _print_summary(scanned.result.summary())
+    _echo("\nusers (one per role; passwords are shown once, when created):")
+    for line in demo_users(factory):
+        _echo(f"  {line}")
     if serve:
         port = port or s.port
         _echo(f"\nRedline demo: open http://{s.host}:{port}/map  (API docs: http://{s.host}:{port}/docs)")

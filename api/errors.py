@@ -32,7 +32,17 @@ class Conflict(RedlineError):
     """The case changed under the request, or the action is not allowed in its state (HTTP 409)."""
 
 
+class UnsupportedMedia(RedlineError):
+    """Not a JPEG, PNG or HEIC/HEIF file by content, whatever its name says (HTTP 415)."""
+
+
+class TooLarge(RedlineError):
+    """An upload above the size limit (HTTP 413)."""
+
+
 STATUS_CODES: dict[type[Exception], int] = {
+    UnsupportedMedia: 415,
+    TooLarge: 413,
     NotFound: 404,
     InvalidQuery: 422,
     NotAuthenticated: 401,

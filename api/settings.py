@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.deadlines import DeadlinePolicy
 from gis.rules import CUTOFF, RuleSet
 
 
@@ -26,6 +27,17 @@ class Settings(BaseSettings):
     cutoff: dt.date = CUTOFF
     min_area_m2: float = Field(default=1.0, ge=0)
     homestead_standard_m2: float = Field(default=130.0, gt=0)
+    #: The county's "137" deadlines (days).
+    study_days: int = Field(default=1, ge=1)
+    finish_days: int = Field(default=3, ge=1)
+    report_every_days: int = Field(default=7, ge=1)
+    #: Township scoreboard flags: commend at or above this on-time rate with no overdue case;
+    #: criticise below `criticise_below` or at `criticise_overdue` overdue cases or more.
+    commend_on_time_rate: float = Field(default=0.9, ge=0, le=1)
+    criticise_below: float = Field(default=0.6, ge=0, le=1)
+    criticise_overdue: int = Field(default=5, ge=1)
+    #: Largest photo upload accepted (bytes).
+    photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     #: Basemap tile URL template for the maps; empty means no basemap (works offline).
@@ -38,6 +50,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'redline.sqlite').resolve()}"
+
+    @property
+    def photo_dir(self) -> Path:
+        """Content-addressed store of original photos."""
+        return self.var_dir / "photos"
+
+    @property
+    def deadline_policy(self) -> DeadlinePolicy:
+        """The 137 policy these settings describe."""
+        return DeadlinePolicy(self.study_days, self.finish_days, self.report_every_days)
 
     @property
     def rules(self) -> RuleSet:

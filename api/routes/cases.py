@@ -1,16 +1,30 @@
-"""Cases: list with filters (JSON or GeoJSON), and one case."""
+"""Cases: list with filters (JSON or GeoJSON), one case with its history, transitions, comments, reports."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
 
 from api import models
-from api.dependencies import SessionDep
+from api.auth import CurrentUser
+from api.cases import (
+    add_comment,
+    add_progress_report,
+    case_detail,
+    deadline_fields,
+    deadlines_of,
+    reports_by_case,
+    scope,
+    transition,
+)
+from api.clock import as_utc, utcnow
+from api.dependencies import SessionDep, SettingsDep
 from api.errors import NotFound
 from api.geojson import feature_collection, parse_bbox
+from api.photos import upload_photo
 from api.repository import bbox_clause, read_frame
 from gis.rules import MU_M2
 
@@ -18,7 +32,8 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_m2", "farmland_m2", "cultivated_m2",
                 "after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "period",
-                "disposition", "rules", "date_conflict", "status", "still_violating"]
+                "disposition", "rules", "field_rules", "date_conflict", "status", "still_violating", "verdict",
+                "decision", "remaining_m2", "assignee_id", "origin", "lead_code", "version"]
 
 
 def _filters(session: SessionDep, township: str | None, village: str | None, status: str | None,
@@ -31,10 +46,10 @@ def _filters(session: SessionDep, township: str | None, village: str | None, sta
         if value:
             where.append(col == value)
     if rule is not None:
-        # rules are stored as '1,4,6': match the code as a whole element of the list.
-        where.append(func.instr("," + c.rules + ",", f",{rule},") > 0
-                     if session.get_bind().dialect.name == "sqlite"
-                     else func.strpos("," + c.rules + ",", f",{rule},") > 0)
+        # codes are stored as '1,4,6' (data) and '3,5' (field): match the code as a whole list element.
+        listed = "," + c.rules + "," + c.field_rules + ","
+        position = func.instr if session.get_bind().dialect.name == "sqlite" else func.strpos
+        where.append(position(listed, f",{rule},") > 0)
     box = parse_bbox(bbox)
     if box:
         where.append(bbox_clause(session, models.Case, box))
@@ -43,36 +58,130 @@ def _filters(session: SessionDep, township: str | None, village: str | None, sta
 
 @router.get("")
 def list_cases(
-    session: SessionDep,
+    session: SessionDep, user: CurrentUser, settings: SettingsDep,
     township: str | None = None, village: str | None = None, status: str | None = None,
     period: str | None = None, disposition: str | None = None,
     rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
+    overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     format: Literal["json", "geojson"] = "json",
     limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Cases matching every given filter; `total` counts all matches, `limit`/`offset` page them."""
-    where = _filters(session, township, village, status, period, disposition, rule, bbox)
-    count = select(func.count()).select_from(models.Case)
-    for clause in where:
-        count = count.where(clause)
-    total = session.execute(count).scalar_one()
-    frame = read_frame(session, models.Case, CASE_COLUMNS, where=where, order_by="code", limit=limit,
-                       offset=offset)
+    """Cases in the caller's scope matching every filter; `total` counts all matches, `limit`/`offset` page.
+
+    Each case carries its next 137 deadline and whether it is overdue.
+    """
+    where = [*scope(user), *_filters(session, township, village, status, period, disposition, rule, bbox)]
+    if overdue is not None:
+        frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
+                           where=where, order_by="code")
+        frame = _with_deadlines(session, frame, settings)
+        frame = frame[frame["overdue"] == overdue]
+        total = len(frame)
+        frame = frame.iloc[offset:offset + limit]
+    else:
+        count = select(func.count()).select_from(models.Case)
+        for clause in where:
+            count = count.where(clause)
+        total = session.execute(count).scalar_one()
+        frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
+                           where=where, order_by="code", limit=limit, offset=offset)
+        frame = _with_deadlines(session, frame, settings)
+    frame = frame.drop(columns=["assigned_at", "studied_at", "finished_at"])
     frame["farmland_mu"] = (frame["farmland_m2"] / MU_M2).round(3)
+    frame["footprint_mu"] = (frame["footprint_m2"] / MU_M2).round(3)
     if format == "geojson":
         return feature_collection(frame, total=total)
-    records = frame.drop(columns="geometry").to_dict("records")
-    return {"total": total, "items": records}
+    return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
+
+
+def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> Any:
+    """Add next_deadline / kind / overdue / on_time columns (computed, not stored)."""
+    ids = frame["id"].astype(int).tolist()
+    reports = reports_by_case(session, ids)
+    now = utcnow()
+    policy = settings.deadline_policy
+    rows = []
+    for rec in frame[["id", "assigned_at", "studied_at", "finished_at"]].itertuples(index=False):
+        case = models.Case(assigned_at=_dt(rec.assigned_at), studied_at=_dt(rec.studied_at),
+                           finished_at=_dt(rec.finished_at))
+        rows.append(deadline_fields(deadlines_of(case, reports[int(rec.id)], policy, now)))
+    for key in ("next_deadline", "next_deadline_kind", "overdue", "on_time"):
+        frame[key] = [r[key] for r in rows]
+    return frame
+
+
+def _dt(value: Any) -> Any:
+    import pandas as pd
+
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 @router.get("/{case_id}")
-def get_case(session: SessionDep, case_id: int) -> dict[str, Any]:
-    """One case as a GeoJSON Feature (EPSG:4326) with its areas in m² and 亩."""
+def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: int) -> dict[str, Any]:
+    """One case as a GeoJSON Feature (EPSG:4326): areas in m² and 亩, deadlines, allowed actions, history."""
+    detail = case_detail(session, user, case_id, settings.deadline_policy)
     frame = read_frame(session, models.Case, CASE_COLUMNS, where=[models.Case.id == case_id])
     if frame.empty:
         raise NotFound(f"no case {case_id}")
     frame["farmland_mu"] = (frame["farmland_m2"] / MU_M2).round(3)
     frame["footprint_mu"] = (frame["footprint_m2"] / MU_M2).round(3)
-    return feature_collection(frame)["features"][0]  # type: ignore[no-any-return]
+    feature: dict[str, Any] = feature_collection(frame)["features"][0]
+    feature["properties"].update(detail.properties)
+    feature["properties"].update({"allowed_actions": detail.allowed_actions, "history": detail.history,
+                                  "comments": detail.comments, "progress_reports": detail.reports})
+    return feature
+
+
+class TransitionIn(BaseModel):
+    """An action on a case; `version` (from the last read) guards against overwriting a concurrent change."""
+
+    action: str = Field(examples=["verify"])
+    version: int | None = Field(default=None, examples=[3])
+    payload: dict[str, Any] = Field(default_factory=dict,
+                                    examples=[{"verdict": "illegal", "field_rules": [3]}])
+
+
+@router.post("/{case_id}/transitions")
+def post_transition(request: Request, user: CurrentUser, case_id: int, body: TransitionIn) -> dict[str, Any]:
+    """Take a workflow action (assign, verify, serve_notice, ..., submit, pass_review, return); 409 if refused."""
+    case = transition(request.app.state.sessionmaker, user, case_id, body.action, body.payload,
+                      expected_version=body.version)
+    return {"id": case.id, "status": case.status, "version": case.version, "remaining_m2": case.remaining_m2}
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, examples=["户主称房屋为2019年所建，需核对影像"])
+
+
+@router.post("/{case_id}/comments", status_code=201)
+def post_comment(request: Request, user: CurrentUser, case_id: int, body: CommentIn) -> dict[str, Any]:
+    """Comment on a case."""
+    comment = add_comment(request.app.state.sessionmaker, user, case_id, body.text)
+    return {"id": comment.id, "at": comment.at.isoformat(), "text": comment.text}
+
+
+class ReportIn(BaseModel):
+    text: str = Field(min_length=1, examples=["已下达拆除通知，户主正在搬离"])
+    remaining_m2: float | None = Field(default=None, ge=0, examples=[60.0])
+
+
+@router.post("/{case_id}/progress-reports", status_code=201)
+def post_report(request: Request, user: CurrentUser, case_id: int, body: ReportIn) -> dict[str, Any]:
+    """File a staged progress report (137: every 7 days until finished)."""
+    report = add_progress_report(request.app.state.sessionmaker, user, case_id, body.text, body.remaining_m2)
+    return {"id": report.id, "at": report.at.isoformat(), "remaining_m2": report.remaining_m2}
+
+
+@router.post("/{case_id}/photos", status_code=201)
+def post_photo(request: Request, user: CurrentUser, settings: SettingsDep, case_id: int,
+               file: Annotated[UploadFile, File(description="the original photo file (never re-encoded)")],
+               client_uuid: Annotated[str, Form(description="the client's own UUID: a retry returns the same record")],
+               kind: Annotated[str, Form()] = "panorama") -> dict[str, Any]:
+    """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`."""
+    photo = upload_photo(request.app.state.sessionmaker, user, case_id, client_uuid, kind, file.file,
+                         root=settings.photo_dir, max_bytes=settings.photo_max_bytes)
+    return {"id": photo.id, "client_uuid": photo.client_uuid, "sha256": photo.sha256, "kind": photo.kind,
+            "media_type": photo.media_type, "lat": photo.lat, "lon": photo.lon, "bearing_deg": photo.bearing_deg,
+            "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from api import models
+from api.auth import CurrentUser
 from api.dependencies import SessionDep
 from api.errors import NotFound
 from api.geojson import feature_collection, parse_bbox
@@ -24,7 +25,7 @@ LAYERS: dict[str, tuple[type[models.Base], list[str]]] = {
 
 
 @router.get("/{name}")
-def layer(session: SessionDep, name: str,
+def layer(session: SessionDep, _user: CurrentUser, name: str,
           bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
           limit: Annotated[int, Query(ge=1, le=20000)] = 5000) -> dict[str, Any]:
     """Features of a reference layer in a bounding box, as GeoJSON (EPSG:4326).

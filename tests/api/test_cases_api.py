@@ -2,76 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import Transformer
-from shapely import box
 
-from api.importing import import_layer
-from api.main import create_app
-from api.scanning import scan
-from api.settings import Settings
-from tests.conftest import DEMO, Database
-
-TO_WEB = Transformer.from_crs(4546, 4326, always_xy=True)
+from tests.api.conftest import Site
 
 
 @pytest.fixture
-def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
-    """Demo townships, one farmland block and five houses in the first village; scanned."""
-    import_layer(db.factory, "townships", DEMO / "townships.parquet")
-    villages = gpd.read_parquet(DEMO / "townships.parquet")
-    village = villages[villages["XZQDM"].str.len() == 12].iloc[0]
-    c = village.geometry.representative_point()
-    x, y = c.x, c.y
-    gpd.GeoDataFrame({"BSM": ["F1"], "DLBM": ["0101"]}, geometry=[box(x, y, x + 100, y + 100)],
-                     crs=4546).to_file(tmp_path / "f.gpkg")
-    houses = gpd.GeoDataFrame(
-        {"id": ["H1", "H2", "H3", "H4", "H5"],
-         "built_on": ["2021-05-01", "2019-01-01", "2022-01-01", None, "2021-01-01"]},
-        geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 30, y + 10, x + 45, y + 22),
-                  box(x + 95, y + 50, x + 105, y + 60), box(x + 50, y + 50, x + 60, y + 60),
-                  box(x + 200, y + 200, x + 210, y + 210)], crs=4546)
-    houses.to_file(tmp_path / "h.gpkg")
-    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
-    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
-    scan(db.factory)
-    app = create_app(Settings(database_url=db.url))
-    with TestClient(app) as test_client:
-        test_client.village_code = village["XZQDM"]  # type: ignore[attr-defined]
-        test_client.centre = TO_WEB.transform(x + 50, y + 50)  # type: ignore[attr-defined]
-        yield test_client
-    app.state.engine.dispose()
+def client(site: Site) -> TestClient:
+    """The site's client, logged in as the county reviewer (sees every township)."""
+    site.client.headers.update(site.as_user("county"))
+    site.client.village_code = site.village_code  # type: ignore[attr-defined]
+    site.client.centre = site.centre  # type: ignore[attr-defined]
+    return site.client
 
 
 def test_list_cases_with_filters(client: TestClient):
     body = client.get("/api/cases").json()
-    assert body["total"] == 4  # H5 is off farmland
+    assert body["total"] == 8  # four per township; house 5 is off farmland
     by_code = {i["code"].split("-")[-1]: i for i in body["items"]}
-    assert by_code["H1"]["disposition"] == "demolish" and by_code["H1"]["farmland_m2"] == pytest.approx(100.0)
-    assert by_code["H2"]["disposition"] == "classify"
-    assert by_code["H3"]["farmland_m2"] == pytest.approx(50.0)
-    assert by_code["H4"]["period"] == "unknown" and by_code["H4"]["disposition"] == "verify"
-    assert by_code["H1"]["farmland_mu"] == pytest.approx(0.15, abs=0.001)
-    assert all(i["village_code"] == client.village_code for i in body["items"])  # type: ignore[attr-defined]
-    assert client.get("/api/cases", params={"disposition": "demolish"}).json()["total"] == 2
-    assert client.get("/api/cases", params={"period": "before_cutoff"}).json()["total"] == 1
-    assert client.get("/api/cases", params={"rule": 1}).json()["total"] == 4
+    assert by_code["A1"]["disposition"] == "demolish" and by_code["A1"]["farmland_m2"] == pytest.approx(100.0)
+    assert by_code["A2"]["disposition"] == "classify"
+    assert by_code["A3"]["farmland_m2"] == pytest.approx(50.0)
+    assert by_code["A3"]["remaining_m2"] == pytest.approx(50.0)
+    assert by_code["A4"]["period"] == "unknown" and by_code["A4"]["disposition"] == "verify"
+    assert by_code["A1"]["farmland_mu"] == pytest.approx(0.15, abs=0.001)
+    assert by_code["A1"]["village_code"] == client.village_code  # type: ignore[attr-defined]
+    assert by_code["A1"]["next_deadline"] is None and by_code["A1"]["overdue"] is False  # not yet assigned
+    mine = {"township": "431021101000"}
+    assert client.get("/api/cases", params=mine).json()["total"] == 4
+    assert client.get("/api/cases", params={**mine, "disposition": "demolish"}).json()["total"] == 2
+    assert client.get("/api/cases", params={**mine, "period": "before_cutoff"}).json()["total"] == 1
+    assert client.get("/api/cases", params={"rule": 1}).json()["total"] == 8
     assert client.get("/api/cases", params={"rule": 2}).json()["total"] == 0
     assert client.get("/api/cases", params={"township": "000000000000"}).json()["total"] == 0
-    page = client.get("/api/cases", params={"limit": 2, "offset": 2}).json()
-    assert page["total"] == 4 and len(page["items"]) == 2
+    page = client.get("/api/cases", params={"limit": 3, "offset": 6}).json()
+    assert page["total"] == 8 and len(page["items"]) == 2
 
 
 def test_geojson_by_bbox_in_wgs84(client: TestClient):
     lon, lat = client.centre  # type: ignore[attr-defined]
     bbox = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
     fc = client.get("/api/cases", params={"format": "geojson", "bbox": bbox}).json()
-    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 4  # only the first village's
     x, y = fc["features"][0]["geometry"]["coordinates"][0][0][0]
     assert abs(x - lon) < 0.01 and abs(y - lat) < 0.01
     far = f"{lon + 1},{lat + 1},{lon + 1.01},{lat + 1.01}"
@@ -96,7 +69,9 @@ def test_one_case_and_errors(client: TestClient):
     assert client.get("/api/layers/roads").status_code == 404
 
 
-def test_map_page_is_small_and_uses_only_local_scripts(client: TestClient):
+def test_map_page_is_small_and_uses_only_local_scripts(site: Site):
+    client = site.client
+    client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
     page = client.get("/map")
     assert page.status_code == 200
     html = page.text
@@ -104,3 +79,19 @@ def test_map_page_is_small_and_uses_only_local_scripts(client: TestClient):
     assert "/static/vendor/leaflet/leaflet.js" in html and "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
+
+
+def test_pages_and_api_need_a_login(site: Site):
+    anonymous = site.client
+    anonymous.cookies.clear()
+    assert anonymous.get("/api/cases").status_code == 401
+    assert anonymous.get("/api/layers/farmland").status_code == 401
+    page = anonymous.get("/map", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    wrong = anonymous.post("/api/auth/token", json={"username": "county", "password": "nope-nope-nope"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "NotAuthenticated"
+    assert anonymous.get("/api/cases", headers={"Authorization": "Bearer forged"}).status_code == 401
+    form = anonymous.post("/login", data={"username": "county", "password": "correct-horse-battery",
+                                          "next": "/map"}, follow_redirects=False)
+    assert form.status_code == 303 and form.headers["location"] == "/map"
+    assert anonymous.get("/map").status_code == 200  # the cookie set by the form logs the browser in

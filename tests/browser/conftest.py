@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from api.auth import create_user
 from api.cli import DEMO_LAYERS
 from api.database import make_engine, make_sessionmaker
 from api.importing import import_layer
@@ -21,6 +22,7 @@ from api.settings import Settings
 from tests.conftest import ARTIFACTS, DEMO
 
 CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "browser-test-password"
 
 
 def _free_port() -> int:
@@ -40,6 +42,9 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
     for kind, name in DEMO_LAYERS:
         import_layer(factory, kind, DEMO / name)
     scan(factory)
+    with factory.begin() as session:
+        create_user(session, "county", PASSWORD, "county_reviewer")
+        create_user(session, "officer", PASSWORD, "township_officer", "431021101000")
     engine.dispose()
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port,

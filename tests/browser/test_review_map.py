@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import PASSWORD
+
 pytestmark = pytest.mark.browser
 
 
-def open_map(browser, url: str):  # type: ignore[no-untyped-def]
+def open_map(browser, url: str, user: str = "county"):  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     errors: list[str] = []
     external: list[str] = []
@@ -18,6 +20,12 @@ def open_map(browser, url: str):  # type: ignore[no-untyped-def]
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(url.split("/map")[0]) else None)
     page.goto(url)
+    # Not logged in: the map sends the browser to the login form, which brings it back.
+    assert "/login" in page.url
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/map"))
     page.wait_for_function("document.getElementById('rl-status').dataset.cases !== undefined", timeout=20_000)
     return page, errors, external
 
@@ -67,4 +75,18 @@ def test_popup_shows_the_case_numbers(browser, live_server: str):
     assert "demolish" in text and "亩" in text
     farmland = float(page.text_content(".rl-farmland-m2") or "nan")
     assert farmland > 0
+    assert errors == []
+
+
+def test_township_officer_sees_only_their_township(browser, live_server: str):
+    page, errors, _ = open_map(browser, f"{live_server}/map", user="officer")
+    codes = page.evaluate("""() => {
+        const seen = new Set();
+        for (const key of Object.keys(window).filter(k => k.startsWith('map_'))) {
+            window[key].eachLayer(l => { if (l.feature && l.feature.properties.disposition) {
+                seen.add(l.feature.properties.township_code); } });
+        }
+        return [...seen];
+    }""")
+    assert codes == ["431021101000"]
     assert errors == []

@@ -1,0 +1,95 @@
+"""`redline import leads PATH`: satellite change polygons (卫片图斑) become cases, one per lead code.
+
+A lead alone is not grounds for a penalty: every lead becomes a case that needs an on-site check, with
+the engine's measures (farmland and cultivated area, period from the baseline imagery where stored) to
+help the inspector. Re-importing the same leads adds nothing (the lead code is the key).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import models
+from api.importing import _village_codes
+from api.models import SRID
+from api.repository import records, table_of, to_db_geometry
+from api.scanning import CASE_MEASURES, load_inputs
+from gis.crs import to_projected
+from gis.engine import CheckInputs, check
+from gis.errors import RedlineInputError
+from gis.geometry import clean_polygons
+from gis.rules import RuleSet
+from gis.sources import read_source
+
+CODE_FIELDS = ("lead_code", "JCBH", "TBBH", "code", "BSM")
+BATCH_FIELDS = ("batch", "PC", "JCPC")
+
+
+@dataclass
+class LeadReport:
+    rows_read: int
+    created: int
+    existing: int
+    problems: pd.DataFrame
+
+
+def _field(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
+    by_lower = {c.lower(): c for c in frame.columns}
+    return next((by_lower[n.lower()] for n in names if n.lower() in by_lower), None)
+
+
+def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSet | None = None, *,
+                 layer: str | None = None, src_crs: str | None = None,
+                 now: dt.datetime | None = None) -> LeadReport:
+    """Create one case per new lead code, measured against the stored farmland, DLTB and baseline."""
+    now = now or dt.datetime.now(dt.UTC)
+    source = str(path)
+    frame = read_source(path, layer=layer, src_crs=src_crs)
+    gdf = to_projected(gpd.GeoDataFrame(frame), f"EPSG:{SRID}", source=source)
+    gdf, problems = clean_polygons(gdf, source=source)
+    code_field = _field(gdf, CODE_FIELDS)
+    if code_field is None:
+        raise RedlineInputError(f"no lead code field (tried {', '.join(CODE_FIELDS)})", source=source)
+    codes = gdf[code_field].astype(str).str.strip()
+    dup = codes.duplicated()
+    if dup.any():
+        row = int(gdf.loc[dup, "_row"].iloc[0])
+        raise RedlineInputError(f"lead code {codes[dup].iloc[0]!r} appears twice", source=source, row=row,
+                                field=code_field)
+    batch_field = _field(gdf, BATCH_FIELDS)
+    with factory.begin() as session:
+        stored = load_inputs(session)
+        leads = gpd.GeoDataFrame({"house_id": codes.to_numpy()}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+        result = check(CheckInputs(houses=leads, farmland=stored.farmland, cultivated=stored.cultivated,
+                                   baseline=stored.baseline, approvals=stored.approvals), rules)
+        res = result.houses
+        known = set(session.execute(select(models.Case.code).where(models.Case.code.in_(codes.tolist())))
+                    .scalars())
+        fresh = ~res["house_id"].isin(known).to_numpy()
+        res = res[fresh]
+        geoms = res.geometry.to_numpy()
+        village = _village_codes(session, geoms)
+        township = np.array([None if v is None else str(v)[:9] + "000" for v in village], dtype=object)
+        values = pd.DataFrame({
+            "code": res["house_id"].to_numpy(), "lead_code": res["house_id"].to_numpy(),
+            "batch": (gdf.loc[fresh, batch_field].astype(str).to_numpy() if batch_field else None),
+            "township_code": township, "village_code": village,
+            **{c: res[c].to_numpy() for c in CASE_MEASURES},
+            "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
+            "status": "new", "still_violating": res["violation"].to_numpy(dtype=bool), "origin": "lead",
+            "created_at": now, "scanned_at": now, "version": 1, "field_rules": "",
+        })
+        values["date_conflict"] = values["date_conflict"].astype(bool)
+        values["geom"] = pd.Series(to_db_geometry(geoms), index=values.index, dtype=object)
+        if len(values):
+            session.execute(table_of(models.Case).insert(), records(values))
+    return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()),
+                      problems=problems)

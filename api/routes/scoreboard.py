@@ -1,0 +1,20 @@
+"""The township scoreboard and the overdue list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.auth import CurrentUser
+from api.dependencies import SessionDep, SettingsDep
+from api.scoreboard import scoreboard
+
+router = APIRouter(prefix="/api", tags=["scoreboard"])
+
+
+@router.get("/scoreboard")
+def get_scoreboard(session: SessionDep, user: CurrentUser, settings: SettingsDep,
+                   month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]) -> dict[str, Any]:
+    """Per township: new increments, closed, demolished and remaining area, on-time rate, overdue, flags."""
+    return {"month": month, "townships": scoreboard(session, user, month, settings)}

@@ -1,0 +1,91 @@
+"""An app on a fresh database (both backends) with a small scanned county and one user per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from fastapi.testclient import TestClient
+from pyproj import Transformer
+from shapely import box
+
+from api.auth import create_user
+from api.importing import import_layer
+from api.main import create_app
+from api.scanning import scan
+from api.settings import Settings
+from tests.conftest import DEMO, Database
+
+TO_WEB = Transformer.from_crs(4546, 4326, always_xy=True)
+PASSWORD = "correct-horse-battery"
+T1, T2 = "431021101000", "431021102000"
+
+
+@dataclass
+class Site:
+    """The test client, the database and what the fixture built."""
+
+    client: TestClient
+    db: Database
+    village_code: str
+    centre: tuple[float, float]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def as_user(self, username: str) -> dict[str, str]:
+        if username not in self.tokens:
+            r = self.client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+            assert r.status_code == 200, r.text
+            self.tokens[username] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+def _houses_in(village, tag: str, built: list[str | None]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    c = village.geometry.representative_point()
+    x, y = c.x, c.y
+    farmland = gpd.GeoDataFrame({"BSM": [f"F{tag}"], "DLBM": ["0101"]}, geometry=[box(x, y, x + 100, y + 100)],
+                                crs=4546)
+    houses = gpd.GeoDataFrame(
+        {"id": [f"{tag}{i}" for i in range(1, 6)], "built_on": built},
+        geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 30, y + 10, x + 45, y + 22),
+                  box(x + 95, y + 50, x + 105, y + 60), box(x + 50, y + 50, x + 60, y + 60),
+                  box(x + 200, y + 200, x + 210, y + 210)], crs=4546)
+    return farmland, houses
+
+
+@pytest.fixture
+def site(db: Database, tmp_path: Path) -> Iterator[Site]:
+    """Two townships, five houses in a village of each (four on farmland), scanned; users for every role."""
+    import_layer(db.factory, "townships", DEMO / "townships.parquet")
+    villages = gpd.read_parquet(DEMO / "townships.parquet")
+    villages = villages[villages["XZQDM"].str.len() == 12]
+    v1 = villages[villages["XZQDM"].str.startswith(T1[:9])].iloc[0]
+    v2 = villages[villages["XZQDM"].str.startswith(T2[:9])].iloc[0]
+    built = ["2021-05-01", "2019-01-01", "2022-01-01", None, "2021-01-01"]
+    parts = [_houses_in(v1, "A", built), _houses_in(v2, "B", built)]
+    farmland = gpd.GeoDataFrame(gpd.pd.concat([p[0] for p in parts]), crs=4546)
+    houses = gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546)
+    farmland.to_file(tmp_path / "f.gpkg")
+    houses.to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    scan(db.factory)
+    with db.factory.begin() as s:
+        create_user(s, "admin", PASSWORD, "admin")
+        create_user(s, "county", PASSWORD, "county_reviewer")
+        create_user(s, "officer1", PASSWORD, "township_officer", T1)
+        create_user(s, "inspector1", PASSWORD, "inspector", T1)
+        create_user(s, "officer2", PASSWORD, "township_officer", T2)
+        create_user(s, "inspector2", PASSWORD, "inspector", T2)
+    app = create_app(Settings(database_url=db.url))
+    c = v1.geometry.representative_point()
+    with TestClient(app) as client:
+        yield Site(client, db, v1["XZQDM"], TO_WEB.transform(c.x + 50, c.y + 50))
+    app.state.engine.dispose()
+
+
+def case_id(site: Site, house: str, user: str = "admin") -> int:
+    items = site.client.get("/api/cases", headers=site.as_user(user)).json()["items"]
+    return next(i["id"] for i in items if i["code"].endswith(f"-{house}"))

@@ -1,0 +1,239 @@
+"""Cases driven through the HTTP API on both databases: the whole path, refusals, scope, concurrency,
+deadlines, scoreboard, audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from api.audit import verify_chain
+from tests.api.conftest import T1, T2, Site, case_id
+from tests.conftest import shared_path
+
+PHOTO = ("photos", "ianare_gps_DSCN0010.jpg")
+
+
+def act(site: Site, user: str, cid: int, action: str, expect: int = 200, **payload) -> dict:
+    r = site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user(user),
+                         json={"action": action, "payload": payload})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def upload(site: Site, user: str, cid: int, kind: str = "after_demolition", client_uuid: str | None = None,
+           data: bytes | None = None, name: str = "photo.jpg"):
+    body = data if data is not None else shared_path(*PHOTO).read_bytes()
+    return site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user(user),
+                            data={"client_uuid": client_uuid or str(uuid.uuid4()), "kind": kind},
+                            files={"file": (name, body, "image/jpeg")})
+
+
+def test_increment_from_new_to_closed(site: Site):
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign")
+    act(site, "officer1", cid, "assign", assignee="inspector1")
+    act(site, "inspector1", cid, "verify", verdict="illegal", field_rules=[3])
+    for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
+                         ("inspector1", "record_demolition"), ("inspector1", "restore")):
+        act(site, user, cid, action)
+    refused = act(site, "inspector1", cid, "reinspect", expect=409)
+    assert "photo" in refused["error"]["message"]
+    assert upload(site, "inspector1", cid).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "submit")
+    returned = act(site, "county", cid, "return", reason="复耕照片不清晰")
+    assert returned["status"] == "reinspected"
+    act(site, "officer1", cid, "submit")
+    closed = act(site, "county", cid, "pass_review")
+    assert closed["status"] == "closed" and closed["remaining_m2"] == 0.0
+    case = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert case["status"] == "closed" and case["field_rules"] == "3"
+    actions = [e["action"] for e in case["history"]]
+    assert actions == ["assign", "assign", "verify", "serve_notice", "start_demolition", "record_demolition",
+                       "restore", "reinspect", "submit", "return", "submit", "pass_review"]
+    assert case["history"][9]["note"] == "复耕照片不清晰"
+    assert case["history"][0]["before"]["status"] == "new" and case["history"][0]["after"]["status"] == "assigned"
+    assert case["allowed_actions"] == []
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
+
+
+def test_stock_path_and_remaining_area_blocks_closing(site: Site):
+    cid = case_id(site, "A2")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "serve_notice", expect=409)
+    act(site, "officer1", cid, "classify", decision="fine_keep")
+    r = site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("officer1"),
+                         json={"text": "罚款已缴纳一半", "remaining_m2": 80.0})
+    assert r.status_code == 201
+    act(site, "officer1", cid, "rectify")
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "pass_review")
+
+
+def test_legal_verdict_closes_with_nothing_remaining(site: Site):
+    cid = case_id(site, "A3")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="legal", legal_reason="facility_farmland")
+    act(site, "officer1", cid, "submit")
+    assert act(site, "county", cid, "pass_review")["status"] == "closed"
+
+
+def test_remaining_area_must_reach_zero_before_review_passes(site: Site):
+    cid = case_id(site, "A2")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="legalise")
+    act(site, "officer1", cid, "rectify")
+    site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("officer1"),
+                     json={"text": "补办手续未完成", "remaining_m2": 20.0})
+    act(site, "officer1", cid, "submit")
+    refused = act(site, "county", cid, "pass_review", expect=409)
+    assert "20.00 m²" in refused["error"]["message"]
+
+
+def test_refused_transition_changes_nothing(site: Site):
+    cid = case_id(site, "A1")
+    before = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    body = act(site, "county", cid, "pass_review", expect=409)
+    assert body["error"]["type"] == "Conflict" and "new" in body["error"]["message"]
+    act(site, "inspector1", cid, "assign", expect=409)  # an inspector may not assign
+    after = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert after["status"] == before["status"] == "new"
+    assert after["version"] == before["version"] and after["history"] == []
+
+
+def test_unknown_period_must_be_established_on_site(site: Site):
+    cid = case_id(site, "A4")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", expect=409, verdict="illegal")
+    act(site, "inspector1", cid, "verify", verdict="illegal", period="after_cutoff")
+    act(site, "officer1", cid, "serve_notice")
+
+
+ENDPOINTS = [
+    ("get", "/api/cases/{cid}", None),
+    ("post", "/api/cases/{cid}/transitions", {"json": {"action": "assign", "payload": {}}}),
+    ("post", "/api/cases/{cid}/comments", {"json": {"text": "看看"}}),
+    ("post", "/api/cases/{cid}/progress-reports", {"json": {"text": "进展"}}),
+]
+
+
+@pytest.mark.parametrize("user", ["officer2", "inspector2"])
+@pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
+def test_township_users_never_reach_another_townships_case(site: Site, user, method, path, kwargs):
+    cid = case_id(site, "A1")
+    r = getattr(site.client, method)(path.format(cid=cid), headers=site.as_user(user), **(kwargs or {}))
+    assert r.status_code == 404
+    with site.db.factory() as s:
+        assert s.execute(text("SELECT count(*) FROM case_events")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("user", ["officer2", "inspector2"])
+def test_township_scope_on_lists_maps_photos_and_scoreboard(site: Site, user):
+    h = site.as_user(user)
+    items = site.client.get("/api/cases", headers=h).json()
+    assert items["total"] == 4 and {i["township_code"] for i in items["items"]} == {T2}
+    assert site.client.get("/api/cases", headers=h, params={"township": T1}).json()["total"] == 0
+    fc = site.client.get("/api/cases", headers=h, params={"format": "geojson", "overdue": "false"}).json()
+    assert {f["properties"]["township_code"] for f in fc["features"]} == {T2}
+    assert upload(site, user, case_id(site, "A1")).status_code == 404
+    board = site.client.get("/api/scoreboard", headers=h, params={"month": "2026-11"}).json()
+    assert [row["township_code"] for row in board["townships"]] == [T2]
+
+
+def test_county_sees_every_township(site: Site):
+    assert site.client.get("/api/cases", headers=site.as_user("county")).json()["total"] == 8
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": "2026-11"}).json()
+    assert len(board["townships"]) == 8
+
+
+def test_two_officers_at_once_one_wins_one_conflicts(site: Site):
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign")
+    version = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]["version"]
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def verify(user: str, verdict: str) -> None:
+        headers = site.as_user(user)
+        barrier.wait()
+        r = site.client.post(f"/api/cases/{cid}/transitions", headers=headers,
+                             json={"action": "verify", "version": version,
+                                   "payload": {"verdict": verdict, "legal_reason": "other"}})
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=verify, args=("officer1", "illegal")),
+               threading.Thread(target=verify, args=("inspector1", "legal"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 409]
+    case = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert [e["action"] for e in case["history"]] == ["assign", "verify"]  # nothing lost, nothing doubled
+    assert case["version"] == version + 1
+
+
+def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
+    cid = case_id(site, "A1")
+    key = str(uuid.uuid4())
+    first = upload(site, "inspector1", cid, kind="panorama", client_uuid=key)
+    again = upload(site, "inspector1", cid, kind="panorama", client_uuid=key)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert first.json()["lat"] == pytest.approx(43.4674, abs=1e-3)  # the Nikon's GPS (northern France)
+    with site.db.factory() as s:
+        assert s.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1
+    fake = upload(site, "inspector1", cid, data=b"GIF89a not a photo at all", name="x.jpg")
+    assert fake.status_code == 415
+    truncated = upload(site, "inspector1", cid, data=shared_path(*PHOTO).read_bytes()[:4000])
+    assert truncated.status_code == 415
+    assert upload(site, "inspector1", cid, kind="selfie").status_code == 422
+
+
+def test_deadlines_and_overdue_filter(site: Site):
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign")
+    fresh = site.client.get("/api/cases", headers=site.as_user("county"), params={"overdue": "false"}).json()
+    row = next(i for i in fresh["items"] if i["id"] == cid)
+    assert row["next_deadline_kind"] == "study" and row["overdue"] is False
+    # Pretend the assignment was three days ago: the study deadline has passed.
+    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(tzinfo=None)
+    with site.db.factory.begin() as s:
+        s.execute(text("UPDATE cases SET assigned_at = :at WHERE id = :id"), {"at": past, "id": cid})
+    late = site.client.get("/api/cases", headers=site.as_user("county"), params={"overdue": "true"}).json()
+    assert [i["id"] for i in late["items"]] == [cid]
+    assert site.client.get("/api/cases", headers=site.as_user("officer2"), params={"overdue": "true"}).json()[
+        "total"] == 0
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"),
+                            params={"month": dt.date.today().strftime("%Y-%m")}).json()["townships"]
+    mine = next(r for r in board if r["township_code"] == T1)
+    assert mine["overdue"] == 1 and mine["on_time_rate"] == 0.0 and mine["criticise"] is True
+    assert mine["new_increments"] == 2  # A1 and A3 were built after the cutoff; A2 is stock, A4 unknown
+    assert site.client.get("/api/scoreboard", headers=site.as_user("county"),
+                           params={"month": "2026-13"}).status_code == 422
+
+
+def test_audit_chain_detects_edits_and_deletions(site: Site):
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    site.client.post(f"/api/cases/{cid}/comments", headers=site.as_user("officer1"), json={"text": "ok"})
+    with site.db.factory() as s:
+        assert verify_chain(s).ok and verify_chain(s).events == 3
+    with site.db.factory.begin() as s:
+        s.execute(text("UPDATE case_events SET actor = 'someone' WHERE id = 2"))
+    with site.db.factory() as s:
+        report = verify_chain(s)
+    assert not report.ok and report.broken_event_id == 2 and "edited" in (report.reason or "")
+    with site.db.factory.begin() as s:
+        s.execute(text("UPDATE case_events SET actor = 'inspector1' WHERE id = 2"))
+        s.execute(text("DELETE FROM case_events WHERE id = 3"))
+    with site.db.factory() as s:
+        report = verify_chain(s)
+    assert not report.ok and report.broken_event_id == 3 and "missing" in (report.reason or "")

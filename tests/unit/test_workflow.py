@@ -1,0 +1,109 @@
+"""Every workflow action, allowed and refused (pure: no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.workflow import ACTIONS, CaseState, Status, TransitionRefused, allowed_actions, decide
+
+INC = "after_cutoff"
+STOCK = "before_cutoff"
+
+
+def state(status: str, period: str = INC, verdict: str | None = "illegal", remaining: float = 0.0,
+          photos: int = 0, resume: str | None = None) -> CaseState:
+    return CaseState(status=status, period=period, verdict=verdict, remaining_m2=remaining,
+                     photos_after_demolition=photos, resume_status=resume)
+
+
+INCREMENT_PATH = [
+    ("assign", "new", "county_reviewer", {}, "assigned"),
+    ("verify", "assigned", "inspector", {"verdict": "illegal", "field_rules": [3]}, "verified"),
+    ("serve_notice", "verified", "township_officer", {}, "notice_served"),
+    ("start_demolition", "notice_served", "township_officer", {}, "demolishing"),
+    ("record_demolition", "demolishing", "inspector", {}, "demolished"),
+    ("restore", "demolished", "inspector", {}, "restored"),
+    ("submit", "reinspected", "township_officer", {}, "submitted"),
+    ("pass_review", "submitted", "county_reviewer", {}, "closed"),
+]
+
+
+@pytest.mark.parametrize(("action", "status", "role", "payload", "target"), INCREMENT_PATH)
+def test_increment_path_steps(action, status, role, payload, target):
+    assert decide(action, state(status), role, payload) == target
+
+
+def test_reinspection_needs_a_photo_after_demolition():
+    with pytest.raises(TransitionRefused, match="photo"):
+        decide("reinspect", state("restored"), "inspector", {})
+    assert decide("reinspect", state("restored", photos=1), "inspector", {}) == Status.REINSPECTED
+
+
+@pytest.mark.parametrize(("action", "status", "role", "payload", "target"), [
+    ("classify", "verified", "township_officer", {"decision": "fine_keep"}, "classified"),
+    ("rectify", "classified", "township_officer", {}, "rectified"),
+    ("submit", "rectified", "township_officer", {}, "submitted"),
+])
+def test_stock_path_steps(action, status, role, payload, target):
+    assert decide(action, state(status, period=STOCK), role, payload) == target
+
+
+def test_increment_is_never_classified_and_stock_never_demolished_without_classification():
+    with pytest.raises(TransitionRefused, match="zero tolerance"):
+        decide("classify", state("verified"), "township_officer", {"decision": "fine_keep"})
+    with pytest.raises(TransitionRefused, match="classify stock"):
+        decide("serve_notice", state("verified", period=STOCK), "township_officer", {})
+
+
+def test_legal_verdict_goes_straight_to_review_with_a_reason():
+    with pytest.raises(TransitionRefused, match="legal_reason"):
+        decide("verify", state("assigned", verdict=None), "inspector", {"verdict": "legal"})
+    assert decide("verify", state("assigned", verdict=None), "inspector",
+                  {"verdict": "legal", "legal_reason": "rural_road"}) == "verified"
+    assert decide("submit", state("verified", verdict="legal"), "township_officer", {}) == "submitted"
+    with pytest.raises(TransitionRefused, match="legal verdict"):
+        decide("submit", state("verified", verdict="illegal"), "township_officer", {})
+
+
+def test_illegal_verdict_needs_a_known_period_and_field_codes_are_3_5_7():
+    with pytest.raises(TransitionRefused, match="period"):
+        decide("verify", state("assigned", period="unknown", verdict=None), "inspector", {"verdict": "illegal"})
+    assert decide("verify", state("assigned", period="unknown", verdict=None), "inspector",
+                  {"verdict": "illegal", "period": "after_cutoff"}) == "verified"
+    with pytest.raises(TransitionRefused, match="3, 5, 7"):
+        decide("verify", state("assigned"), "inspector", {"verdict": "illegal", "field_rules": [1]})
+
+
+def test_review_closes_only_at_zero_remaining_and_return_needs_a_reason():
+    with pytest.raises(TransitionRefused, match=r"remaining unrectified area is 12\.50"):
+        decide("pass_review", state("submitted", remaining=12.5), "county_reviewer", {})
+    with pytest.raises(TransitionRefused, match="reason"):
+        decide("return", state("submitted", resume="reinspected"), "county_reviewer", {})
+    assert decide("return", state("submitted", resume="reinspected"), "county_reviewer",
+                  {"reason": "照片不清"}) == "reinspected"
+
+
+@pytest.mark.parametrize(("action", "role"), [
+    ("assign", "inspector"), ("pass_review", "township_officer"), ("return", "inspector"),
+    ("serve_notice", "inspector"), ("classify", "county_reviewer"),
+])
+def test_roles_that_may_not(action, role):
+    source = next(iter(ACTIONS[action].sources))
+    with pytest.raises(TransitionRefused, match=f"a {role} may not"):
+        decide(action, state(source), role, {"reason": "x", "decision": "demolish"})
+
+
+def test_every_action_is_refused_from_every_state_it_does_not_start_from():
+    for name, action in ACTIONS.items():
+        for status in Status:
+            if status in action.sources:
+                continue
+            with pytest.raises(TransitionRefused, match="cannot"):
+                decide(name, state(status.value), "admin", {})
+
+
+def test_unknown_action_and_allowed_actions():
+    with pytest.raises(TransitionRefused, match="unknown action"):
+        decide("bulldoze", state("new"), "admin", {})
+    assert allowed_actions(state("new"), "county_reviewer") == ["assign"]
+    assert allowed_actions(state("closed"), "admin") == []
