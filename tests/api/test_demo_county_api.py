@@ -1,0 +1,72 @@
+"""The demo county's scanned cases, driven from new to closed through the HTTP API, on both databases."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from api.auth import create_user
+from api.cli import DEMO_LAYERS
+from api.importing import import_layer
+from api.main import create_app
+from api.scanning import scan
+from api.settings import Settings
+from tests.conftest import DEMO, Database, shared_path
+
+PASSWORD = "demo-county-password"
+TOWNSHIP = "431021101000"
+
+
+def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
+    for kind, name in DEMO_LAYERS:
+        import_layer(db.factory, kind, DEMO / name)
+    scan(db.factory)
+    with db.factory.begin() as s:
+        create_user(s, "county", PASSWORD, "county_reviewer")
+        create_user(s, "officer", PASSWORD, "township_officer", TOWNSHIP)
+        create_user(s, "inspector", PASSWORD, "inspector", TOWNSHIP)
+    app = create_app(Settings(database_url=db.url, var_dir=tmp_path))
+    with TestClient(app) as client:
+        def login(user: str) -> dict[str, str]:
+            token = client.post("/api/auth/token", json={"username": user, "password": PASSWORD}).json()
+            return {"Authorization": f"Bearer {token['access_token']}"}
+
+        county, officer, inspector = login("county"), login("officer"), login("inspector")
+
+        def act(headers: dict[str, str], cid: int, action: str, **payload) -> None:
+            r = client.post(f"/api/cases/{cid}/transitions", headers=headers,
+                            json={"action": action, "payload": payload})
+            assert r.status_code == 200, r.text
+
+        listing = client.get("/api/cases", headers=officer, params={"limit": 5000}).json()
+        assert listing["total"] > 100 and {i["township_code"] for i in listing["items"]} == {TOWNSHIP}
+        increment = next(i for i in listing["items"] if i["disposition"] == "demolish")
+        stock = next(i for i in listing["items"] if i["disposition"] == "classify")
+
+        act(county, increment["id"], "assign")
+        act(officer, increment["id"], "assign", assignee="inspector")
+        act(inspector, increment["id"], "verify", verdict="illegal", field_rules=[7])
+        for headers, action in ((officer, "serve_notice"), (officer, "start_demolition"),
+                                (inspector, "record_demolition"), (inspector, "restore")):
+            act(headers, increment["id"], action)
+        photo = shared_path("photos", "exexif_sunrise.jpg").read_bytes()
+        up = client.post(f"/api/cases/{increment['id']}/photos", headers=inspector,
+                         data={"client_uuid": str(uuid.uuid4()), "kind": "after_demolition"},
+                         files={"file": ("after.jpg", photo, "image/jpeg")})
+        assert up.status_code == 201, up.text
+        act(inspector, increment["id"], "reinspect")
+        act(officer, increment["id"], "submit")
+        act(county, increment["id"], "pass_review")
+
+        act(county, stock["id"], "assign")
+        act(inspector, stock["id"], "verify", verdict="illegal")
+        act(officer, stock["id"], "classify", decision="confiscate")
+        act(officer, stock["id"], "rectify")
+        act(officer, stock["id"], "submit")
+        act(county, stock["id"], "pass_review")
+
+        closed = client.get("/api/cases", headers=county, params={"status": "closed"}).json()
+        assert {i["id"] for i in closed["items"]} == {increment["id"], stock["id"]}
+        assert all(i["remaining_m2"] == 0.0 for i in closed["items"])
+    app.state.engine.dispose()
