@@ -40,20 +40,38 @@ def _json(values: dict[str, Any]) -> str:
 
 
 def append_event(session: Session, *, case_id: int, actor: str, action: str, before: dict[str, Any],
-                 after: dict[str, Any], note: str | None = None, at: dt.datetime | None = None) -> CaseEvent:
+                 after: dict[str, Any], note: str | None = None, at: dt.datetime | None = None) -> None:
     """Append one event to the chain inside the caller's transaction."""
+    append_events(session, [{"case_id": case_id, "actor": actor, "action": action, "before": before,
+                             "after": after, "note": note}], at=at)
+
+
+def append_events(session: Session, events: list[dict[str, Any]], at: dt.datetime | None = None) -> int:
+    """Append many events at once (one head lock, one bulk insert), e.g. the cases a scan creates.
+
+    Each event dict has case_id, actor, action, before, after and optionally note.
+    """
+    if not events:
+        return 0
     at = as_utc(at) if at is not None else utcnow()
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    event_id = head.last_event_id + 1
-    before_text, after_text = _json(before), _json(after)
-    digest = _link(head.last_hash, _canonical(event_id, case_id, at, actor, action, before_text, after_text, note))
-    event = CaseEvent(id=event_id, case_id=case_id, at=at, actor=actor, action=action, before=before_text,
-                      after=after_text, note=note, prev_hash=head.last_hash, hash=digest)
-    session.add(event)
+    prev, event_id = head.last_hash, head.last_event_id
+    rows = []
+    for ev in events:
+        event_id += 1
+        before_text, after_text = _json(ev["before"]), _json(ev["after"])
+        note = ev.get("note")
+        digest = _link(prev, _canonical(event_id, ev["case_id"], at, ev["actor"], ev["action"], before_text,
+                                        after_text, note))
+        rows.append({"id": event_id, "case_id": ev["case_id"], "at": at, "actor": ev["actor"],
+                     "action": ev["action"], "before": before_text, "after": after_text, "note": note,
+                     "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(CaseEvent.__table__.insert(), rows)  # type: ignore[attr-defined]
     head.last_event_id = event_id
-    head.last_hash = digest
+    head.last_hash = prev
     session.flush()
-    return event
+    return len(rows)
 
 
 @dataclass(frozen=True)

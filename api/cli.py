@@ -184,6 +184,37 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     _print_summary(report.result.summary())
 
 
+@app.command("export")
+def export_cmd(
+    month: Annotated[str, typer.Option(help="YYYY-MM (computed as of the end of that month, Asia/Shanghai)")],
+    out: Annotated[Path, typer.Option(help="output folder")],
+    township: Annotated[str | None, typer.Option(help="12-digit township code (default: the whole county)")] = None,
+) -> None:
+    """Write the monthly red-line compliance export: xlsx, GeoPackage, GBK Shapefile zip, HTML report, manifest."""
+    from api.exporting import export_month
+    from api.monthly import month_bounds
+
+    try:
+        month_bounds(month)
+    except Exception as exc:
+        _fail(exc)
+    bar = tqdm(total=100, unit="%", disable=not sys.stderr.isatty(), desc=f"export {month}")
+
+    def progress(fraction: float, what: str) -> None:
+        bar.set_postfix_str(what)
+        bar.n = int(fraction * 100)
+        bar.refresh()
+
+    with _factory()() as session:
+        result = export_month(session, month, out, get_settings(), township=township, progress=progress)
+    bar.close()
+    total = result.figures.summary.iloc[-1]
+    _echo(f"export {month}: {len(result.figures.cases)} cases, remaining {total['remaining_m2']:.1f} m², "
+          f"overdue {int(total['overdue'])}")
+    for f in result.files:
+        _echo(f"  {f}")
+
+
 @user_app.command("add")
 def user_add(
     username: str,

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
+from api.audit import append_events
 from api.importing import _village_codes
 from api.models import SRID
 from api.repository import records, table_of, to_db_geometry
-from api.scanning import CASE_MEASURES, load_inputs
+from api.scanning import CASE_MEASURES, HISTORY_FIELDS, load_inputs
 from gis.crs import to_projected
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
@@ -84,12 +85,19 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
             "township_code": township, "village_code": village,
             **{c: res[c].to_numpy() for c in CASE_MEASURES},
             "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
+            "occupied_m2": res["occupied_m2"].to_numpy(dtype=float),
             "status": "new", "still_violating": res["violation"].to_numpy(dtype=bool), "origin": "lead",
             "created_at": now, "scanned_at": now, "version": 1, "field_rules": "",
         })
         values["date_conflict"] = values["date_conflict"].astype(bool)
         values["geom"] = pd.Series(to_db_geometry(geoms), index=values.index, dtype=object)
         if len(values):
-            session.execute(table_of(models.Case).insert(), records(values))
+            table = table_of(models.Case)
+            rows = records(values)
+            session.execute(table.insert(), rows)
+            ids = dict(session.execute(select(table.c.code, table.c.id)
+                                       .where(table.c.code.in_(values["code"].tolist()))).all())
+            append_events(session, [{"case_id": ids[r["code"]], "actor": "leads", "action": "create", "before": {},
+                                     "after": {k: r[k] for k in HISTORY_FIELDS}} for r in rows], at=now)
     return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()),
                       problems=problems)

@@ -192,6 +192,7 @@ class Case(Base):
     decision: Mapped[str | None] = mapped_column(String(12))  # stock: demolish | confiscate | fine_keep | legalise
     field_rules: Mapped[str] = mapped_column(String(10), default="")  # 八不准 3, 5, 7 found on site
     remaining_m2: Mapped[float] = mapped_column(Float, default=0.0)  # 剩余未整改面积
+    occupied_m2: Mapped[float] = mapped_column(Float, default=0.0)  # on farmland or unapproved cultivated land
     resume_status: Mapped[str | None] = mapped_column(String(20))  # where a returned case goes back to
     version: Mapped[int] = mapped_column(Integer, default=1)
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), unique=True)
@@ -296,3 +297,19 @@ class Photo(Base):
     bearing_deg: Mapped[float | None] = mapped_column(Float)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExportJob(Base):
+    """A monthly export running in the background (survives a page reload: the client polls by id)."""
+
+    __tablename__ = "export_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    out_dir: Mapped[str | None] = mapped_column(Text)

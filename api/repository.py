@@ -24,7 +24,8 @@ def table_of(model: type[Base]) -> Table:
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts for executemany, with NaN/NaT/NA turned into None (SQL NULL)."""
     clean = frame.astype(object).where(frame.notna(), None)
-    return [{str(k): v for k, v in row.items()} for row in clean.to_dict("records")]
+    return [{str(k): (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+            for row in clean.to_dict("records")]
 
 
 def to_db_geometry(geoms: np.ndarray) -> list[WKBElement]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,9 +17,17 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
+from api.audit import append_events
 from api.repository import read_frame, read_table, records, table_of, to_db_geometry
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import RuleSet
+
+#: What a scan records in the audit trail when it creates or re-measures a case (so that any past month
+#: can be rebuilt from the history alone).
+HISTORY_FIELDS = ["status", "period", "disposition", "rules", "date_conflict", "footprint_m2", "farmland_m2",
+                  "cultivated_m2", "after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2",
+                  "occupied_m2", "remaining_m2", "still_violating"]
+SCAN_ACTOR = "scan"
 
 CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "farmland_after_cutoff_m2",
                  "unapproved_after_cutoff_m2", "period", "disposition", "rules", "date_conflict"]
@@ -69,11 +78,36 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
         "township_code": res["township_code"].to_numpy(), "village_code": res["village_code"].to_numpy(),
         **{c: res[c].to_numpy() for c in CASE_MEASURES},
         # The remaining unrectified area (剩余未整改面积) starts as the illegally occupied area.
+        "occupied_m2": res["occupied_m2"].to_numpy(dtype=float),
         "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
     values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
     return values
+
+
+def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, Any]]:
+    """Audit events for new cases whose measures a re-scan changes (before → after of what changed)."""
+    table = table_of(models.Case)
+    fields = [f for f in HISTORY_FIELDS if f in fresh.columns and f != "status"]
+    old = pd.DataFrame(session.execute(select(table.c.id, *[table.c[f] for f in fields])
+                                       .where(table.c.id.in_(fresh["_id"].tolist()))).all(),
+                       columns=["_id", *fields]).set_index("_id")
+    events = []
+    for row in records(fresh):
+        before = old.loc[row["_id"]]
+        changed = {f: (before[f], row[f]) for f in fields if not _same(before[f], row[f])}
+        if changed:
+            events.append({"case_id": row["_id"], "actor": SCAN_ACTOR, "action": "rescan",
+                           "before": {f: b for f, (b, _a) in changed.items()},
+                           "after": {f: a for f, (_b, a) in changed.items()}})
+    return events
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) < 1e-6
+    return bool(a == b) or (pd.isna(a) and pd.isna(b)) if not isinstance(a, str) else a == b
 
 
 def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: dt.datetime | None = None,
@@ -98,11 +132,18 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
                                        origin="scan", version=1, field_rules="")
         if len(new):
             session.execute(table.insert(), records(new))
+            ids = dict(session.execute(select(table.c.house_id, table.c.id)
+                                       .where(table.c.house_id.in_(new["house_id"].tolist()))).all())
+            events = [{"case_id": ids[r["house_id"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
+                       "after": {k: r[k] for k in HISTORY_FIELDS}} for r in records(new)]
+        else:
+            events = []
         known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])
         known["_id"] = known["house_id"].map(lambda h: existing[h][0])
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         fresh = known[untouched].assign(still_violating=True, scanned_at=now)
         if len(fresh):
+            events += _remeasure_events(session, fresh)
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
             stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
             session.connection().execute(stmt, records(fresh))
@@ -111,7 +152,12 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
             session.execute(update(table).where(table.c.id.in_(worked)).values(still_violating=True, scanned_at=now))
         gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
         if len(gone):
+            flipped = session.execute(select(table.c.id).where(table.c.house_id.in_(gone.tolist()),
+                                                               table.c.still_violating.is_(True))).scalars().all()
+            events += [{"case_id": cid, "actor": SCAN_ACTOR, "action": "no_longer_violating",
+                        "before": {"still_violating": True}, "after": {"still_violating": False}} for cid in flipped]
             session.execute(update(table).where(table.c.house_id.in_(gone.tolist()))
                             .values(still_violating=False, scanned_at=now))
+        append_events(session, events, at=now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=len(known), cleared=len(gone), result=result)

@@ -8,9 +8,11 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from api.audit import verify_chain
+from api.cases import transition
+from api.models import User
 from tests.api.conftest import T1, T2, Site, case_id
 from tests.conftest import shared_path
 
@@ -53,10 +55,11 @@ def test_increment_from_new_to_closed(site: Site):
     case = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert case["status"] == "closed" and case["field_rules"] == "3"
     actions = [e["action"] for e in case["history"]]
-    assert actions == ["assign", "assign", "verify", "serve_notice", "start_demolition", "record_demolition",
-                       "restore", "reinspect", "submit", "return", "submit", "pass_review"]
-    assert case["history"][9]["note"] == "复耕照片不清晰"
-    assert case["history"][0]["before"]["status"] == "new" and case["history"][0]["after"]["status"] == "assigned"
+    assert actions == ["create", "assign", "assign", "verify", "serve_notice", "start_demolition",
+                       "record_demolition", "restore", "reinspect", "submit", "return", "submit", "pass_review"]
+    assert case["history"][0]["actor"] == "scan" and case["history"][0]["after"]["status"] == "new"
+    assert case["history"][10]["note"] == "复耕照片不清晰"
+    assert case["history"][1]["before"]["status"] == "new" and case["history"][1]["after"]["status"] == "assigned"
     assert case["allowed_actions"] == []
     with site.db.factory() as s:
         assert verify_chain(s).ok
@@ -105,7 +108,8 @@ def test_refused_transition_changes_nothing(site: Site):
     act(site, "inspector1", cid, "assign", expect=409)  # an inspector may not assign
     after = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert after["status"] == before["status"] == "new"
-    assert after["version"] == before["version"] and after["history"] == []
+    assert after["version"] == before["version"] and after["history"] == before["history"]
+    assert [e["action"] for e in after["history"]] == ["create"]
 
 
 def test_unknown_period_must_be_established_on_site(site: Site):
@@ -128,10 +132,12 @@ ENDPOINTS = [
 @pytest.mark.parametrize(("method", "path", "kwargs"), ENDPOINTS)
 def test_township_users_never_reach_another_townships_case(site: Site, user, method, path, kwargs):
     cid = case_id(site, "A1")
+    with site.db.factory() as s:
+        events_before = s.execute(text("SELECT count(*) FROM case_events")).scalar_one()
     r = getattr(site.client, method)(path.format(cid=cid), headers=site.as_user(user), **(kwargs or {}))
     assert r.status_code == 404
     with site.db.factory() as s:
-        assert s.execute(text("SELECT count(*) FROM case_events")).scalar_one() == 0
+        assert s.execute(text("SELECT count(*) FROM case_events")).scalar_one() == events_before
 
 
 @pytest.mark.parametrize("user", ["officer2", "inspector2"])
@@ -176,7 +182,7 @@ def test_two_officers_at_once_one_wins_one_conflicts(site: Site):
         t.join()
     assert sorted(results) == [200, 409]
     case = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
-    assert [e["action"] for e in case["history"]] == ["assign", "verify"]  # nothing lost, nothing doubled
+    assert [e["action"] for e in case["history"]] == ["create", "assign", "verify"]  # nothing lost or doubled
     assert case["version"] == version + 1
 
 
@@ -197,24 +203,28 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
 
 
 def test_deadlines_and_overdue_filter(site: Site):
-    cid = case_id(site, "A1")
-    act(site, "county", cid, "assign")
-    fresh = site.client.get("/api/cases", headers=site.as_user("county"), params={"overdue": "false"}).json()
-    row = next(i for i in fresh["items"] if i["id"] == cid)
-    assert row["next_deadline_kind"] == "study" and row["overdue"] is False
-    # Pretend the assignment was three days ago: the study deadline has passed.
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(tzinfo=None)
-    with site.db.factory.begin() as s:
-        s.execute(text("UPDATE cases SET assigned_at = :at WHERE id = :id"), {"at": past, "id": cid})
+    fresh_id, late_id = case_id(site, "A1"), case_id(site, "A3")
+    act(site, "county", fresh_id, "assign")
+    # An assignment three days ago (through the service, so the history says so too): study is overdue.
+    with site.db.factory() as s:
+        county = s.execute(select(User).where(User.username == "county")).scalar_one()
+        s.expunge(county)
+    transition(site.db.factory, county, late_id, "assign", {},
+               now=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    rows = site.client.get("/api/cases", headers=site.as_user("county"), params={"overdue": "false"}).json()
+    fresh = next(i for i in rows["items"] if i["id"] == fresh_id)
+    assert fresh["next_deadline_kind"] == "study" and fresh["overdue"] is False
     late = site.client.get("/api/cases", headers=site.as_user("county"), params={"overdue": "true"}).json()
-    assert [i["id"] for i in late["items"]] == [cid]
+    assert [i["id"] for i in late["items"]] == [late_id]
     assert site.client.get("/api/cases", headers=site.as_user("officer2"), params={"overdue": "true"}).json()[
         "total"] == 0
     board = site.client.get("/api/scoreboard", headers=site.as_user("county"),
                             params={"month": dt.date.today().strftime("%Y-%m")}).json()["townships"]
     mine = next(r for r in board if r["township_code"] == T1)
-    assert mine["overdue"] == 1 and mine["on_time_rate"] == 0.0 and mine["criticise"] is True
+    assert mine["overdue"] == 1 and mine["on_time_rate"] == 50.0 and mine["criticise"] is True
     assert mine["new_increments"] == 2  # A1 and A3 were built after the cutoff; A2 is stock, A4 unknown
+    other = next(r for r in board if r["township_code"] == T2)
+    assert other["overdue"] == 0 and other["on_time_rate"] is None and not other["criticise"]
     assert site.client.get("/api/scoreboard", headers=site.as_user("county"),
                            params={"month": "2026-13"}).status_code == 422
 
@@ -225,15 +235,20 @@ def test_audit_chain_detects_edits_and_deletions(site: Site):
     act(site, "inspector1", cid, "verify", verdict="illegal")
     site.client.post(f"/api/cases/{cid}/comments", headers=site.as_user("officer1"), json={"text": "ok"})
     with site.db.factory() as s:
-        assert verify_chain(s).ok and verify_chain(s).events == 3
+        assert verify_chain(s).ok and verify_chain(s).events == 8 + 3  # the scan's eight creations, then ours
     with site.db.factory.begin() as s:
-        s.execute(text("UPDATE case_events SET actor = 'someone' WHERE id = 2"))
+        s.execute(text("UPDATE case_events SET actor = 'someone' WHERE id = 10"))
     with site.db.factory() as s:
         report = verify_chain(s)
-    assert not report.ok and report.broken_event_id == 2 and "edited" in (report.reason or "")
+    assert not report.ok and report.broken_event_id == 10 and "edited" in (report.reason or "")
     with site.db.factory.begin() as s:
-        s.execute(text("UPDATE case_events SET actor = 'inspector1' WHERE id = 2"))
-        s.execute(text("DELETE FROM case_events WHERE id = 3"))
+        s.execute(text("UPDATE case_events SET actor = 'inspector1' WHERE id = 10"))
+        s.execute(text("DELETE FROM case_events WHERE id = 11"))
     with site.db.factory() as s:
         report = verify_chain(s)
-    assert not report.ok and report.broken_event_id == 3 and "missing" in (report.reason or "")
+    assert not report.ok and report.broken_event_id == 11 and "missing" in (report.reason or "")
+    with site.db.factory.begin() as s:
+        s.execute(text("DELETE FROM case_events WHERE id = 5"))
+    with site.db.factory() as s:
+        report = verify_chain(s)
+    assert not report.ok and report.broken_event_id == 6 and "missing" in (report.reason or "")

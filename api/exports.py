@@ -1,0 +1,97 @@
+"""Monthly exports as background jobs: start, poll (survives a page reload), download; failures are kept.
+
+A job row records status and progress; the work runs in a thread with its own session. Township officers
+export only their own township (forced, not trusted from the request).
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.clock import utcnow
+from api.errors import Forbidden, NotFound
+from api.exporting import export_month
+from api.models import ExportJob, User
+from api.monthly import month_bounds
+from api.settings import Settings
+from api.workflow import Role
+
+TOWNSHIP_ROLES = (Role.TOWNSHIP_OFFICER, Role.INSPECTOR)
+
+
+def export_scope(user: User, township: str | None) -> str | None:
+    """The township an export may cover for this user (township roles: their own, whatever was asked)."""
+    if user.role == Role.INSPECTOR:
+        raise Forbidden("inspectors do not file monthly exports")
+    if user.role == Role.TOWNSHIP_OFFICER:
+        if township and township != user.township_code:
+            raise Forbidden("a township officer exports only their own township")
+        return user.township_code
+    return township
+
+
+def start_export(factory: sessionmaker[Session], settings: Settings, user: User, month: str,
+                 township: str | None, *, background: bool = True) -> ExportJob:
+    """Queue an export job and start it (in a thread unless `background` is False)."""
+    month_bounds(month)  # validates
+    township = export_scope(user, township)
+    with factory.begin() as session:
+        job = ExportJob(month=month, township_code=township, status="queued", progress=0.0, created_by=user.id,
+                        created_at=utcnow())
+        session.add(job)
+        session.flush()
+        job.out_dir = str((settings.var_dir / "exports" / f"job-{job.id}").resolve())
+        session.flush()
+        session.expunge(job)
+    if background:
+        threading.Thread(target=run_export, args=(factory, settings, job.id), daemon=True).start()
+    else:
+        run_export(factory, settings, job.id)
+    return job
+
+
+def _update(factory: sessionmaker[Session], job_id: int, **values: object) -> None:
+    with factory.begin() as session:
+        job = session.get(ExportJob, job_id)
+        assert job is not None
+        for key, value in values.items():
+            setattr(job, key, value)
+
+
+def run_export(factory: sessionmaker[Session], settings: Settings, job_id: int) -> None:
+    """Do the work of a job, recording progress, and failure with its reason."""
+    with factory() as session:
+        job = session.get(ExportJob, job_id)
+        assert job is not None
+        if not job.out_dir:
+            raise RuntimeError(f"export job {job_id} has no output folder")
+        month, township, out_dir = job.month, job.township_code, Path(job.out_dir)
+    _update(factory, job_id, status="running", progress=0.01)
+    try:
+        with factory() as session:
+            export_month(session, month, out_dir, settings, township=township,
+                         progress=lambda fraction, _what: _update(factory, job_id, progress=round(fraction, 3)))
+    except Exception as exc:  # the job must record any failure; the thread has no one else to tell
+        _update(factory, job_id, status="failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(-3)}",
+                finished_at=utcnow())
+        return
+    _update(factory, job_id, status="done", progress=1.0, finished_at=utcnow())
+
+
+def load_job(session: Session, user: User, job_id: int) -> ExportJob:
+    """A job the user may see: their own, or any for county roles."""
+    job = session.get(ExportJob, job_id)
+    if job is None or (user.role in TOWNSHIP_ROLES and job.township_code != user.township_code):
+        raise NotFound(f"no export job {job_id}")
+    return job
+
+
+def job_files(job: ExportJob) -> list[str]:
+    """Names of the files a finished job produced."""
+    if job.status != "done" or not job.out_dir:
+        return []
+    return sorted(p.name for p in Path(job.out_dir).iterdir() if p.is_file())

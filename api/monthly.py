@@ -1,0 +1,195 @@
+"""Monthly figures per township, as of the end of a month (from the case history).
+
+One computation serves the scoreboard (`/api/scoreboard`) and the monthly export, so the numbers an
+official sees on screen are the ones filed upward.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.clock import utcnow
+from api.deadlines import COUNTY_TZ, DeadlinePolicy, evaluate
+from api.errors import InvalidQuery
+from api.history import snapshot
+from api.models import AdminArea, Case, Farmland
+from api.repository import read_frame
+from api.settings import Settings
+from api.workflow import INCREMENT_PERIODS, Status
+from gis.rules import MU_M2
+
+#: The summary columns, in order, with their Chinese headers and units (the workbook uses these).
+SUMMARY_COLUMNS: dict[str, str] = {
+    "township_code": "乡镇代码",
+    "township_name": "乡镇名称",
+    "farmland_m2": "永久基本农田面积 (m²)",
+    "occupied_m2": "房屋占用面积 合计 (m²)",
+    "occupied_stock_m2": "其中存量 (m²)",
+    "occupied_increment_m2": "其中增量 (m²)",
+    "new_cases": "本月新增案件 (件)",
+    "new_increments": "其中新增增量 (件)",
+    "closed": "本月办结 (件)",
+    "restored_m2": "本月拆除复耕面积 (m²)",
+    "remaining_m2": "剩余未整改面积 (m²)",
+    "overdue": "逾期案件 (件)",
+    "on_time_rate": "按期办理率 (%)",
+    "flag": "通报",
+}
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of 'YYYY-MM' in county time, as aware datetimes."""
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = dt.datetime(year, mon, 1, tzinfo=COUNTY_TZ)
+    except ValueError as exc:
+        raise InvalidQuery(f"month must be YYYY-MM, got {month!r}") from exc
+    end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=COUNTY_TZ)
+    return start, end
+
+
+def previous_months(month: str, count: int) -> list[str]:
+    """`count` months ending with `month`, oldest first."""
+    year, mon = (int(p) for p in month.split("-"))
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """A month's per-township summary (with a county total row) and the cases as of its end."""
+
+    month: str
+    as_of: dt.datetime
+    summary: pd.DataFrame
+    cases: gpd.GeoDataFrame
+
+
+def townships(session: Session, township: str | None = None) -> gpd.GeoDataFrame:
+    """Township polygons with codes and names."""
+    where = [AdminArea.level == "township"]
+    if township:
+        where.append(AdminArea.code == township)
+    return read_frame(session, AdminArea, ["code", "name"], where=where, order_by="code")
+
+
+def farmland_by_township(session: Session, towns: gpd.GeoDataFrame) -> pd.Series:
+    """Permanent farmland area (planar m²) per township, by where each polygon's interior point falls."""
+    farmland = read_frame(session, Farmland, ["area_m2"])
+    if farmland.empty or towns.empty:
+        return pd.Series(0.0, index=towns["code"])
+    points = shapely.point_on_surface(farmland.geometry.to_numpy())
+    pi, ti = towns.sindex.query(points, predicate="within")
+    sums = np.bincount(ti, weights=farmland["area_m2"].to_numpy()[pi], minlength=len(towns))
+    return pd.Series(sums, index=towns["code"].to_numpy())
+
+
+def figures(session: Session, month: str, settings: Settings, township: str | None = None) -> MonthFigures:
+    """Summary per township (and county total) as of the end of `month` (or now, for the running month)."""
+    start, end = month_bounds(month)
+    as_of = min(end, utcnow())
+    towns = townships(session, township)
+    where = [Case.township_code == township] if township else []
+    cases = snapshot(session, as_of, where)
+    cases = cases[cases["township_code"].isin(towns["code"])] if len(cases) else cases
+    policy = settings.deadline_policy
+    cases = _with_deadline_state(cases, policy, as_of)
+    farmland = farmland_by_township(session, towns)
+    rows = []
+    for code, name in zip(towns["code"], towns["name"], strict=True):
+        rows.append({"township_code": code, "township_name": name, "farmland_m2": float(farmland.get(code, 0.0)),
+                     **_figures_of(cases[cases["township_code"] == code], start, end)})
+    summary = pd.DataFrame(rows)
+    total = {"township_code": "", "township_name": "合计 County total",
+             "farmland_m2": float(summary["farmland_m2"].sum()) if len(summary) else 0.0,
+             **_figures_of(cases, start, end)}
+    summary = pd.concat([summary, pd.DataFrame([total])], ignore_index=True)
+    summary["flag"] = [_flag(r, settings) for r in summary.itertuples()]
+    return MonthFigures(month, as_of, summary[[*list(SUMMARY_COLUMNS), "assigned", "on_time"]], cases)
+
+
+def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt.datetime) -> gpd.GeoDataFrame:
+    overdue: list[bool] = []
+    on_time: list[bool | None] = []
+    next_deadline: list[dt.datetime | None] = []
+    for row in cases.itertuples():
+        if row.assigned_at is None:
+            overdue.append(False)
+            on_time.append(None)
+            next_deadline.append(None)
+            continue
+        d = evaluate(policy, assigned_at=row.assigned_at, now=at, studied_at=row.studied_at,
+                     finished_at=row.finished_at, reports=row.reports)
+        overdue.append(bool(d.overdue and row.status != Status.CLOSED))
+        on_time.append(d.on_time)
+        next_deadline.append(d.next_deadline)
+    cases = cases.copy()
+    cases["overdue"] = overdue
+    cases["on_time"] = on_time
+    cases["next_deadline"] = next_deadline
+    return cases
+
+
+def _in(series: pd.Series, start: dt.datetime, end: dt.datetime) -> np.ndarray:
+    return np.array([v is not None and start <= v < end for v in series], dtype=bool)
+
+
+def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -> dict[str, float | int | None]:
+    if cases.empty:
+        return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
+                "new_increments": 0, "closed": 0, "restored_m2": 0.0, "remaining_m2": 0.0, "overdue": 0,
+                "on_time_rate": None, "assigned": 0, "on_time": 0}
+    open_ = (cases["status"] != Status.CLOSED).to_numpy()
+    violating = cases["still_violating"].astype(bool).to_numpy()
+    occupied = cases["occupied_m2"].astype(float).to_numpy()
+    increment = cases["period"].isin(INCREMENT_PERIODS).to_numpy()
+    stock = (cases["period"] == "before_cutoff").to_numpy()
+    standing = open_ & violating
+    new = _in(cases["created_at"], start, end)
+    assigned = cases["on_time"].notna().to_numpy()
+    on_time = int(cases.loc[assigned, "on_time"].astype(bool).sum())
+    return {
+        "occupied_m2": float(occupied[standing].sum()),
+        "occupied_stock_m2": float(occupied[standing & stock].sum()),
+        "occupied_increment_m2": float(occupied[standing & increment].sum()),
+        "new_cases": int(new.sum()),
+        "new_increments": int((new & increment).sum()),
+        "closed": int(_in(cases["closed_at"], start, end).sum()),
+        "restored_m2": float(occupied[_in(cases["restored_at"], start, end)].sum()),
+        "remaining_m2": float(cases.loc[open_, "remaining_m2"].astype(float).sum()),
+        "overdue": int(cases["overdue"].sum()),
+        "on_time_rate": round(100.0 * on_time / assigned.sum(), 2) if assigned.any() else None,
+        "assigned": int(assigned.sum()),
+        "on_time": on_time,
+    }
+
+
+def _flag(row: object, settings: Settings) -> str:
+    rate = getattr(row, "on_time_rate")  # noqa: B009
+    overdue = int(getattr(row, "overdue"))  # noqa: B009
+    if rate is None or pd.isna(rate):
+        return ""
+    if rate / 100 < settings.criticise_below or overdue >= settings.criticise_overdue:
+        return "通报批评 criticise"
+    if rate / 100 >= settings.commend_on_time_rate and overdue == 0:
+        return "通报表扬 commend"
+    return ""
+
+
+def mu(m2: float) -> float:
+    """m² → 亩."""
+    return m2 / MU_M2
+
+
+__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "figures", "month_bounds", "mu", "previous_months", "select"]

@@ -1,0 +1,228 @@
+"""The monthly export on both databases: numbers from the history, files that open, reproducible months."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pyogrio
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api import models
+from api.auth import create_user
+from api.cases import add_progress_report, transition
+from api.deadlines import COUNTY_TZ
+from api.exporting import export_month
+from api.importing import import_layer
+from api.main import create_app
+from api.photos import upload_photo
+from api.scanning import scan
+from api.settings import Settings
+from gis.crs import same_crs
+from tests.api.conftest import PASSWORD, T1, T2, _houses_in
+from tests.conftest import DEMO, Database, shared_path
+
+
+def cst(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=COUNTY_TZ)
+
+
+@pytest.fixture
+def county(db: Database, tmp_path: Path) -> Database:
+    """Two townships, cases created in September 2026 and worked on in September and October."""
+    import_layer(db.factory, "townships", DEMO / "townships.parquet")
+    villages = gpd.read_parquet(DEMO / "townships.parquet")
+    villages = villages[villages["XZQDM"].str.len() == 12]
+    built = ["2021-05-01", "2019-01-01", "2022-01-01", None, "2021-01-01"]
+    parts = [_houses_in(villages[villages["XZQDM"].str.startswith(t[:9])].iloc[0], tag, built)
+             for t, tag in ((T1, "A"), (T2, "B"))]
+    gpd.GeoDataFrame(gpd.pd.concat([p[0] for p in parts]), crs=4546).to_file(tmp_path / "f.gpkg")
+    gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    scan(db.factory, now=cst(2026, 9, 10, 9))
+    with db.factory.begin() as s:
+        for name, role, town in (("county", "county_reviewer", None), ("officer1", "township_officer", T1),
+                                 ("inspector1", "inspector", T1), ("officer2", "township_officer", T2)):
+            create_user(s, name, PASSWORD, role, town)
+    return db
+
+
+def user(db: Database, name: str) -> models.User:
+    with db.factory() as s:
+        u = s.execute(select(models.User).where(models.User.username == name)).scalar_one()
+        s.expunge(u)
+        return u
+
+
+def cid(db: Database, house: str) -> int:
+    with db.factory() as s:
+        return int(s.execute(select(models.Case.id).where(models.Case.code.like(f"%-{house}"))).scalar_one())
+
+
+def work_september_october(db: Database, tmp_path: Path) -> None:
+    county, officer, inspector = user(db, "county"), user(db, "officer1"), user(db, "inspector1")
+    a1, a3 = cid(db, "A1"), cid(db, "A3")
+    steps = [(county, a3, "assign", {}, cst(2026, 9, 11, 9)),
+             (inspector, a3, "verify", {"verdict": "legal", "legal_reason": "rural_road"}, cst(2026, 9, 11, 15)),
+             (officer, a3, "submit", {}, cst(2026, 9, 12, 10)),
+             (county, a3, "pass_review", {}, cst(2026, 9, 14, 10)),
+             (county, a1, "assign", {}, cst(2026, 9, 20, 9)),
+             (inspector, a1, "verify", {"verdict": "illegal"}, cst(2026, 9, 20, 16)),
+             (officer, a1, "serve_notice", {}, cst(2026, 9, 22, 9)),
+             (officer, a1, "start_demolition", {}, cst(2026, 9, 25, 9)),
+             (inspector, a1, "record_demolition", {}, cst(2026, 10, 3, 9)),
+             (inspector, a1, "restore", {}, cst(2026, 10, 5, 9))]
+    for who, case, action, payload, when in steps:
+        if action == "record_demolition":
+            add_progress_report(db.factory, officer, case, "拆除中", now=cst(2026, 9, 26, 9))
+        transition(db.factory, who, case, action, payload, now=when)
+
+
+def read_workbook(path: Path) -> dict[str, list[tuple]]:
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb.worksheets}
+
+
+def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
+    work_september_october(county, tmp_path)
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    with county.factory() as s:
+        sep = export_month(s, "2026-09", tmp_path / "sep", settings)
+        oct_ = export_month(s, "2026-10", tmp_path / "oct", settings)
+    s_total, o_total = sep.figures.summary.iloc[-1], oct_.figures.summary.iloc[-1]
+    assert s_total["new_cases"] == 8 and s_total["new_increments"] == 4 and s_total["closed"] == 1
+    assert s_total["restored_m2"] == 0.0
+    assert o_total["new_cases"] == 0 and o_total["closed"] == 0
+    assert o_total["restored_m2"] == pytest.approx(100.0)  # A1: 10 m × 10 m demolished and restored
+    with county.factory() as s:
+        open_remaining = sum(c.remaining_m2 for c in s.execute(select(models.Case)).scalars() if c.status != "closed")
+    assert o_total["remaining_m2"] == pytest.approx(open_remaining)
+    assert s_total["remaining_m2"] == pytest.approx(open_remaining + 100.0)  # A1 not yet restored in September
+    # On time in September: A3 studied and finished in time; A1 assigned on the 20th, studied the same day,
+    # reported within 7 days: both on time at the end of September.
+    assert s_total["on_time_rate"] == 100.0 and s_total["overdue"] == 0
+
+    sheets = read_workbook(sep.out_dir / "redline_202609.xlsx")
+    assert list(sheets) == ["汇总 Summary", "案件 Cases", "逐月 Month-over-month"]
+    header, *rows = sheets["汇总 Summary"]
+    assert header[0] == "乡镇代码" and "剩余未整改面积 (m²)" in header and "剩余未整改面积 (亩)" in header
+    townships_rows, total_row = rows[:-1], rows[-1]
+    assert total_row[1] == "合计 County total"
+    for col in ("本月新增案件 (件)", "本月办结 (件)", "剩余未整改面积 (m²)"):
+        i = header.index(col)
+        assert total_row[i] == pytest.approx(sum(r[i] for r in townships_rows))
+    case_header, *case_rows = sheets["案件 Cases"]
+    assert len(case_rows) == 8 and case_header[0] == "案件编号"
+    wb = openpyxl.load_workbook(sep.out_dir / "redline_202609.xlsx")
+    assert wb["汇总 Summary"].freeze_panes == "B2"
+    trend_header, *trend = sheets["逐月 Month-over-month"]
+    assert trend_header[0] == "月份" and [r[0] for r in trend][-2:] == ["2026-08", "2026-09"]
+
+
+def test_shapefile_has_chinese_text_crs_and_short_names(county: Database, tmp_path: Path):
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    with county.factory() as s:
+        result = export_month(s, "2026-09", tmp_path / "out", settings)
+    archive = result.out_dir / "redline_202609_shp.zip"
+    with zipfile.ZipFile(archive) as zf:
+        names = sorted(zf.namelist())
+        assert [n.rsplit(".", 1)[1] for n in names] == ["cpg", "dbf", "prj", "shp", "shx"]
+        assert zf.read(next(n for n in names if n.endswith(".cpg"))) == b"GBK"
+        dbf = zf.read(next(n for n in names if n.endswith(".dbf")))
+    header_len = int.from_bytes(dbf[8:10], "little")
+    fields = [dbf[i:i + 11].split(b"\0")[0] for i in range(32, header_len - 1, 32)]
+    assert all(len(f) <= 10 for f in fields) and "乡镇名称".encode("gbk") in fields
+    frame = gpd.read_file(f"/vsizip/{archive}")
+    assert set(frame["乡镇名称"]) == {"和平镇", "太和镇"}
+    assert same_crs(frame.crs, 4546)
+    gpkg = gpd.read_file(result.out_dir / "redline_202609.gpkg")
+    assert len(gpkg) == 8 and gpkg.crs.to_epsg() == 4546
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert {f["name"] for f in manifest["files"]} == {p.name for p in result.files if p.name != "manifest.json"}
+    html = (result.out_dir / "redline_202609_report.html").read_text()
+    assert "<svg" in html and "和平镇" in html and "合计 County total" in html
+
+
+def test_a_past_month_is_reproducible_after_further_changes(county: Database, tmp_path: Path):
+    work_september_october(county, tmp_path)
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    with county.factory() as s:
+        first = export_month(s, "2026-09", tmp_path / "first", settings)
+    # November: more work happens, and a re-scan re-measures nothing but stamps every case.
+    county_user, inspector = user(county, "county"), user(county, "inspector1")
+    a1 = cid(county, "A1")
+    photo = shared_path("photos", "ianare_gps_DSCN0012.jpg")
+    with photo.open("rb") as fh:
+        upload_photo(county.factory, inspector, a1, "5b8c4c1e-9f3a-4d9e-8a43-0b8e0e4b9c11", "after_demolition",
+                     fh, root=tmp_path / "photos", max_bytes=10 << 20, now=cst(2026, 11, 2, 9))
+    transition(county.factory, inspector, a1, "reinspect", {}, now=cst(2026, 11, 2, 10))
+    transition(county.factory, county_user, cid(county, "B2"), "assign", {}, now=cst(2026, 11, 3, 10))
+    scan(county.factory, now=cst(2026, 11, 4, 10))
+    time.sleep(1.1)  # a later wall-clock second must not leak into any file
+    with county.factory() as s:
+        second = export_month(s, "2026-09", tmp_path / "second", settings)
+    for a, b in zip(sorted(first.files), sorted(second.files), strict=True):
+        if a.name == "manifest.json":
+            ma, mb = json.loads(a.read_text()), json.loads(b.read_text())
+            assert ma["files"] == mb["files"] and ma["created_at"] != mb["created_at"]
+        else:
+            assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_export_jobs_through_the_api_with_township_scope(county: Database, tmp_path: Path):
+    app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
+    with TestClient(app) as client:
+        def login(name: str) -> dict[str, str]:
+            token = client.post("/api/auth/token", json={"username": name, "password": PASSWORD}).json()
+            return {"Authorization": f"Bearer {token['access_token']}"}
+
+        officer = login("officer1")
+        other = client.post("/api/exports", headers=officer, json={"month": "2026-09", "township": T2})
+        assert other.status_code == 403
+        assert client.post("/api/exports", headers=officer, json={"month": "2026-9"}).status_code == 422
+        started = client.post("/api/exports", headers=officer, json={"month": "2026-09"})
+        assert started.status_code == 202 and started.json()["township"] == T1
+        job_id = started.json()["id"]
+        for _ in range(300):
+            job = client.get(f"/api/exports/{job_id}", headers=officer).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done" and job["progress"] == 1.0, job
+        xlsx = next(f for f in job["files"] if f.endswith(".xlsx"))
+        download = client.get(f"/api/exports/{job_id}/files/{xlsx}", headers=officer)
+        assert download.status_code == 200 and download.content[:2] == b"PK"
+        assert client.get(f"/api/exports/{job_id}", headers=login("officer2")).status_code == 404
+        assert client.get(f"/api/exports/{job_id}/files/../../etc/passwd", headers=officer).status_code == 404
+    app.state.engine.dispose()
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")
+    app = create_app(Settings(database_url=county.url, var_dir=blocked))
+    with TestClient(app) as client:
+        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        job_id = client.post("/api/exports", headers=headers, json={"month": "2026-09"}).json()["id"]
+        for _ in range(100):
+            job = client.get(f"/api/exports/{job_id}", headers=headers).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "failed" and "Error" in job["error"]
+    app.state.engine.dispose()
+
+
+def test_pyogrio_reads_the_gpkg_layer_name(county: Database, tmp_path: Path):
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    with county.factory() as s:
+        result = export_month(s, "2026-09", tmp_path / "x", settings, township=T1)
+    layers = pyogrio.list_layers(result.out_dir / f"redline_202609_{T1}.gpkg")
+    assert layers[0][0] == f"cases_202609_{T1}"
+    assert len(result.figures.cases) == 4
