@@ -13,7 +13,7 @@ demo:
 
 test:
 	scripts/system-deps.sh
-	scripts/venv.sh dev,bench
+	scripts/venv.sh dev,bench,scale
 	scripts/test.sh
 
 serve:
@@ -24,7 +24,7 @@ lint:
 
 bench:
 	scripts/system-deps.sh
-	scripts/venv.sh dev,bench
+	scripts/venv.sh dev,bench,scale
 	$(VENV)/bin/python -m bench.check_engine
 
 clean:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -87,6 +88,59 @@ def load_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
         households=households,
         plots=layer(files.plots, {"plot_id": ("plot_id", "DKBM", "id")}),
     )
+
+
+def _renamed(frame: Any, wanted: dict[str, tuple[str, ...]]) -> Any:
+    """`_rename_case_insensitive` for a GeoDataFrame or a dask GeoDataFrame (keeping partition bounds)."""
+    if isinstance(frame, pd.DataFrame):
+        return _rename_case_insensitive(frame, wanted)
+    renames = {old: new for old, new in zip(frame.columns, _rename_case_insensitive(frame._meta, wanted).columns,
+                                            strict=True) if old != new}
+    if not renames:
+        return frame
+    out = frame.rename(columns=renames)
+    out.spatial_partitions = frame.spatial_partitions
+    return out
+
+
+def _load_any(path: Path | None, src_crs: str | None) -> Any:
+    """A partitioned GeoParquet folder as a dask GeoDataFrame, any other source as a GeoDataFrame."""
+    if path is None:
+        return None
+    if path.is_dir() and any(path.glob("*.parquet")):
+        from gis.partitioned import read_partitions
+
+        return read_partitions(path)
+    return read_source(path, src_crs=src_crs)
+
+
+def run_check_distributed(files: CheckFiles, out: Path, rules: RuleSet, *, client: Any, crs: str | None = None,
+                          id_field: str | None = None, src_crs: str | None = None,
+                          progress: Callable[[int], None] | None = None, npartitions: int = 16) -> CheckResult:
+    """The same check on a Dask cluster (`client`): inputs may be partitioned GeoParquet folders."""
+    from gis.partitioned import check_partitioned
+
+    id_names = (id_field,) if id_field else ("id", "house_id", "BSM", "fid", "OBJECTID")
+    houses = _renamed(_load_any(files.houses, src_crs), {"house_id": id_names, "built_on": ("built_on",),
+                                                         "household_id": ("household_id",), "use": ("use",)})
+    if "house_id" not in houses.columns:
+        raise RedlineInputError("no id field (give --id-field)", source=str(files.houses), field="house_id")
+    layers = {
+        "farmland": _load_any(files.farmland, src_crs),
+        "cultivated": _renamed(_load_any(files.cultivated, src_crs), {"dlbm": ("DLBM",)}),
+        "baseline": _load_any(files.baseline, src_crs),
+        "approvals": _renamed(_load_any(files.approvals, src_crs), {"approved_on": ("approved_on", "PZRQ")}),
+        "plots": _renamed(_load_any(files.plots, src_crs), {"plot_id": ("plot_id", "DKBM", "id")}),
+    }
+    households = None
+    if files.households is not None:
+        households = _rename_case_insensitive(_read_table(files.households),
+                                              {"household_id": ("household_id", "id"),
+                                               "homesteads_elsewhere": ("homesteads_elsewhere",)})
+    result = check_partitioned(houses, layers, households=households, rules=rules, crs=crs, client=client,
+                               npartitions=npartitions, progress=progress)
+    write_result(result, out)
+    return result
 
 
 def write_result(result: CheckResult, out: Path) -> None:

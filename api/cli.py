@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
@@ -150,18 +152,31 @@ def check_cmd(
     crs: Annotated[str | None, typer.Option(help="projected CRS for areas (default: the houses' GK zone)")] = None,
     id_field: Annotated[str | None, typer.Option(help="house id field")] = None,
     src_crs: Annotated[str | None, typer.Option(help="CRS of inputs that declare none")] = None,
-    workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None,
+    threads: Annotated[int | None, typer.Option(help="threads on this machine (default: all cores)")] = None,
+    workers: Annotated[int | None, typer.Option(help="run on a local Dask cluster of N worker processes")] = None,
+    cluster: Annotated[str | None, typer.Option(help="run on an existing Dask scheduler, e.g. tcp://host:8786")] = None,
+    partitions: Annotated[int, typer.Option(help="house partitions when inputs are not partitioned")] = 16,
 ) -> None:
-    """Check house footprints against farmland and cultivated land: file in, file out, no database."""
-    from api.checkfiles import CheckFiles, run_check
+    """Check house footprints against farmland and cultivated land: file in, file out, no database.
+
+    Inputs may be partitioned GeoParquet folders (`redline partition`) when run on Dask.
+    """
+    from api.checkfiles import CheckFiles, run_check, run_check_distributed
 
     rules = _rules(cutoff, min_area)
     files = CheckFiles(houses=houses, farmland=farmland, cultivated=cultivated, baseline=baseline,
                        approvals=approvals, households=households, plots=plots)
-    bar = tqdm(unit="houses", disable=not sys.stderr.isatty(), desc="check")
+    distributed = workers is not None or cluster is not None
+    bar = tqdm(unit="partitions" if distributed else "houses", disable=not sys.stderr.isatty(), desc="check")
     try:
-        result = run_check(files, out, rules, crs=crs, id_field=id_field, src_crs=src_crs,
-                           progress=lambda n: _advance(bar, n), workers=workers)
+        if distributed:
+            with _dask_client(workers, cluster) as client:
+                result = run_check_distributed(files, out, rules, client=client, crs=crs, id_field=id_field,
+                                               src_crs=src_crs, progress=lambda n: _advance(bar, n),
+                                               npartitions=partitions)
+        else:
+            result = run_check(files, out, rules, crs=crs, id_field=id_field, src_crs=src_crs,
+                               progress=lambda n: _advance(bar, n), workers=threads)
     except RedlineInputError as exc:
         bar.close()
         _fail(exc)
@@ -171,6 +186,43 @@ def check_cmd(
     _print_summary(result.summary())
     for row in result.repairs.itertuples():
         _echo(f"  {row.action}: {row.source} row {row.row}: {row.reason}")
+
+
+@contextmanager
+def _dask_client(workers: int | None, cluster: str | None) -> Iterator[Any]:
+    """A Dask client: on the given scheduler, or on a local cluster of `workers` processes."""
+    from distributed import Client, LocalCluster
+
+    if cluster:
+        with Client(cluster) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
+            Client(lc) as client:
+        yield client
+
+
+@app.command("partition")
+def partition_cmd(
+    source: Annotated[Path, typer.Argument(help="any OGR source (houses, farmland, DLTB, ...)")],
+    out: Annotated[Path, typer.Option(help="output folder of GeoParquet partitions")],
+    partitions: Annotated[int, typer.Option(help="number of partitions")] = 16,
+    layer: Annotated[str | None, typer.Option(help="layer name in a multi-layer source")] = None,
+    src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none")] = None,
+    crs: Annotated[str | None, typer.Option(help="projected CRS to store (default: the source's GK zone)")] = None,
+) -> None:
+    """Prepare Hilbert-ordered, spatially partitioned GeoParquet (partition bounds kept) for Dask runs."""
+    from gis.crs import to_projected
+    from gis.partitioned import write_partitions
+    from gis.sources import read_source
+
+    try:
+        frame = to_projected(read_source(source, layer=layer, src_crs=src_crs), crs, source=str(source))
+    except RedlineInputError as exc:
+        _fail(exc)
+        return
+    n = write_partitions(frame, out, partitions)
+    _echo(f"{len(frame)} features in {n} partitions: {out}")
 
 
 @app.command("scan")

@@ -49,6 +49,8 @@ from gis.rules import Disposition, Period, Prohibition, RuleSet
 #: Values of the house `use` field that mean a homestead (宅基地上的住宅).
 HOMESTEAD_USES = frozenset({"", "residential", "homestead", "house", "住宅", "宅基地", "农村住宅", "农房"})
 
+#: Column a caller may precompute: homesteads each house's household holds besides it.
+OTHER_HOMESTEADS = "other_homesteads"
 #: A part after the cutoff smaller than this (m²) is floating-point noise of footprint − baseline.
 NEW_PART_EPSILON_M2 = 1e-6
 
@@ -249,9 +251,20 @@ def _chunks(n: int, workers: int | None) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
+def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
+    """Public form of the household count, for callers that split the houses (partitions)."""
+    return _other_homesteads(houses, households)
+
+
 def _other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
-    """Per house: homesteads its household holds besides this one (other houses + registered elsewhere)."""
+    """Per house: homesteads its household holds besides this one (other houses + registered elsewhere).
+
+    A precomputed `other_homesteads` column wins: a partition of the houses cannot count a household's
+    houses in other partitions (see `gis.partitioned`).
+    """
     n = len(houses)
+    if OTHER_HOMESTEADS in houses.columns:
+        return houses[OTHER_HOMESTEADS].fillna(0).astype(int).to_numpy()
     if "household_id" not in houses.columns:
         return np.zeros(n, dtype=int)
     hh = houses["household_id"]
@@ -472,11 +485,11 @@ def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,
 
 
 def _plot_area_text(house_ids: pd.Series, plot_areas: pd.DataFrame) -> pd.Series:
-    """'P1:12.50;P2:3.20' per house: the plot areas in one readable column."""
+    """'P1:12.50;P2:3.20' per house (plots in id order): the plot areas in one readable column."""
     if plot_areas.empty:
         return pd.Series([""] * len(house_ids), index=house_ids.index, dtype=object)
-    text = (plot_areas.assign(t=plot_areas["plot_id"].astype(str) + ":" + plot_areas["area_m2"].round(2)
-                              .map("{:.2f}".format))
+    ordered = plot_areas.assign(_key=plot_areas["plot_id"].astype(str)).sort_values(["house_id", "_key"])
+    text = (ordered.assign(t=ordered["_key"] + ":" + ordered["area_m2"].round(2).map("{:.2f}".format))
             .groupby("house_id")["t"].agg(";".join))
     return house_ids.map(text).fillna("")
 

@@ -78,3 +78,26 @@ def test_check_cutoff_option_and_bad_values(tmp_path: Path):
     missing = runner.invoke(app, ["check", "--farmland", str(tmp_path / "nope.gpkg"), "--houses", str(houses),
                                   "--out", str(tmp_path / "r.gpkg")])
     assert missing.exit_code == 1 and "nope.gpkg" in missing.output
+
+
+def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
+    pytest.importorskip("dask_geopandas")
+    houses_dir, farmland_dir = tmp_path / "houses_parts", tmp_path / "farmland_parts"
+    made = runner.invoke(app, ["partition", str(DEMO / "houses.parquet"), "--out", str(houses_dir),
+                               "--partitions", "6"])
+    assert made.exit_code == 0, made.output
+    assert "20000 features in 6 partitions" in made.output
+    runner.invoke(app, ["partition", str(DEMO / "farmland.parquet"), "--out", str(farmland_dir), "--partitions", "3"])
+    out = tmp_path / "dask.parquet"
+    result = runner.invoke(app, [
+        "check", "--farmland", str(farmland_dir), "--houses", str(houses_dir),
+        "--cultivated", str(DEMO / "dltb.parquet"), "--baseline", str(DEMO / "baseline.parquet"),
+        "--approvals", str(DEMO / "approvals.parquet"), "--households", str(DEMO / "households.csv"),
+        "--plots", str(DEMO / "plots.parquet"), "--out", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_parquet(out)
+    truth = pd.read_csv(DEMO / "truth.csv", keep_default_na=False, dtype=str)
+    merged = frame.merge(truth, on="house_id", suffixes=("", "_truth"))
+    assert len(merged) == 20000
+    for col in ("disposition", "rules", "period"):
+        assert (merged[col] == merged[f"{col}_truth"]).all(), col

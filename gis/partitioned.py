@@ -1,0 +1,195 @@
+"""The check engine on Dask (dask-geopandas): spatially partitioned houses, each partition checked against
+just the layer partitions it can touch, on a local or remote cluster.
+
+Why it is exact: every house lies in exactly one house partition (houses are assigned whole, never clipped),
+and every layer polygon that meets a house lies in a layer partition whose bounding box meets that house
+partition's bounding box. So each partition's run sees every polygon that matters to its houses, each house
+is measured once, and the result equals the single-machine run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gis.crs import to_projected
+from gis.engine import OTHER_HOMESTEADS, CheckInputs, CheckResult, check, other_homesteads, working_crs
+from gis.rules import RuleSet
+
+LAYERS = ("farmland", "cultivated", "baseline", "approvals", "plots")
+ORDER = "_order"
+
+
+def _dgpd() -> Any:
+    import dask_geopandas  # a heavy import, needed only on this path
+
+    return dask_geopandas
+
+
+def partition_frame(gdf: gpd.GeoDataFrame, npartitions: int) -> Any:
+    """A Hilbert-ordered dask GeoDataFrame with known partition bounds."""
+    dgpd = _dgpd()
+    frame = dgpd.from_geopandas(gdf, npartitions=max(1, min(npartitions, len(gdf) or 1)))
+    shuffled = frame.spatial_shuffle(by="hilbert", npartitions=frame.npartitions)
+    shuffled.calculate_spatial_partitions()
+    return shuffled
+
+
+def write_partitions(gdf: gpd.GeoDataFrame, out_dir: Path, npartitions: int) -> int:
+    """`redline partition`: write spatially partitioned GeoParquet (one file per partition, with bounds)."""
+    if "_row" not in gdf.columns:
+        gdf = gdf.assign(_row=np.arange(1, len(gdf) + 1))
+    frame = partition_frame(gdf, npartitions)
+    frame.to_parquet(out_dir)
+    return int(frame.npartitions)
+
+
+def read_partitions(path: Path) -> Any:
+    """A partitioned GeoParquet folder as a dask GeoDataFrame (partition bounds from its metadata)."""
+    frame = _dgpd().read_parquet(path)
+    if frame.spatial_partitions is None:
+        frame.calculate_spatial_partitions()
+    return frame
+
+
+def _as_partitioned(layer: Any, npartitions: int) -> Any:
+    if layer is None:
+        return None
+    if isinstance(layer, gpd.GeoDataFrame):
+        return partition_frame(layer, npartitions)
+    return layer
+
+
+def _check_partition(houses: gpd.GeoDataFrame, layers: dict[str, list[gpd.GeoDataFrame]],
+                     households: pd.DataFrame | None, rules: RuleSet, crs: str) -> CheckResult:
+    """Run the pure engine on one house partition and the layer partitions it can touch."""
+    parts: dict[str, gpd.GeoDataFrame | None] = {}
+    for name, pieces in layers.items():
+        pieces = [p for p in pieces if len(p)]
+        parts[name] = (gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), crs=pieces[0].crs) if pieces
+                       else None)
+    farmland = parts.get("farmland")
+    if farmland is None:
+        farmland = gpd.GeoDataFrame({"_row": []}, geometry=[], crs=houses.crs)
+    inputs = CheckInputs(houses=houses, farmland=farmland, cultivated=parts.get("cultivated"),
+                         baseline=parts.get("baseline"), approvals=parts.get("approvals"), households=households,
+                         plots=parts.get("plots"))
+    result = check(inputs, rules, crs=crs, workers=1)
+    order = houses.set_index("house_id")[ORDER]
+    result.houses[ORDER] = order.reindex(result.houses["house_id"]).to_numpy()
+    return result
+
+
+def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.DataFrame | None = None,
+                      rules: RuleSet | None = None, crs: CRS | str | int | None = None, client: Any = None,
+                      npartitions: int = 16, retries: int = 2,
+                      progress: Callable[[int], None] | None = None) -> CheckResult:
+    """Check houses (a GeoDataFrame or a partitioned dask GeoDataFrame) on a Dask cluster.
+
+    `layers` maps farmland/cultivated/baseline/approvals/plots to GeoDataFrames or dask GeoDataFrames.
+    `client` is a `distributed.Client` (local or remote); without one, Dask's threaded scheduler runs it.
+    A lost worker's tasks are retried (`retries`); the result is the same as `gis.engine.check`.
+    """
+    import dask
+
+    rules = rules or RuleSet()
+    if isinstance(houses, gpd.GeoDataFrame):
+        if "_row" not in houses.columns:
+            houses = houses.assign(_row=np.arange(1, len(houses) + 1))
+        houses = houses.assign(**{ORDER: np.arange(len(houses)),
+                                  OTHER_HOMESTEADS: other_homesteads(houses, households)})
+        work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(houses, None)
+        houses = to_projected(houses, work_crs, source="houses")
+        house_parts = partition_frame(houses, npartitions)
+    else:
+        house_parts = houses
+        meta = house_parts._meta
+        if "household_id" in meta.columns and OTHER_HOMESTEADS not in meta.columns:
+            house_parts = _with_household_counts(house_parts, households)
+            meta = house_parts._meta
+        if ORDER not in meta.columns:
+            house_parts = house_parts.map_partitions(lambda p: p.assign(**{ORDER: p["_row"].to_numpy()}))
+            house_parts.spatial_partitions = houses.spatial_partitions
+        bounds = house_parts.total_bounds.compute()
+        sample = gpd.GeoDataFrame(geometry=[shapely.box(*bounds)], crs=meta.crs)
+        work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(sample, None)
+    crs_text = work_crs.to_wkt()
+
+    layer_parts = {}
+    for name in LAYERS:
+        layer = layers.get(name)
+        if isinstance(layer, gpd.GeoDataFrame):
+            layer = to_projected(layer, work_crs, source=name)
+        layer_parts[name] = _as_partitioned(layer, npartitions)
+
+    house_boxes = _boxes(house_parts, work_crs)
+    house_delayed = house_parts.to_delayed()
+    layer_boxes = {n: _boxes(p, work_crs) for n, p in layer_parts.items() if p is not None}
+    layer_delayed = {n: p.to_delayed() for n, p in layer_parts.items() if p is not None}
+    tasks = []
+    for i, box in enumerate(house_boxes):
+        touching = {}
+        for name, boxes in layer_boxes.items():
+            hit = np.flatnonzero(shapely.intersects(boxes, box))
+            touching[name] = [layer_delayed[name][j] for j in hit]
+        tasks.append(dask.delayed(_check_partition)(house_delayed[i], touching, households, rules, crs_text))
+
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.compute(tasks, retries=retries)
+        for _done in as_completed(futures):
+            if progress is not None:
+                progress(1)
+        results = client.gather(futures)
+    else:
+        results = list(dask.compute(*tasks, scheduler="threads"))
+        if progress is not None:
+            progress(len(results))
+    return _merge(results, work_crs)
+
+
+def _with_household_counts(parts: Any, households: pd.DataFrame | None) -> Any:
+    """Add each house's other homesteads, counted across all partitions (one pass over household ids)."""
+    counts = parts["household_id"].dropna().astype(str).value_counts().compute()
+    register = (pd.to_numeric(households.set_index(households["household_id"].astype(str))["homesteads_elsewhere"],
+                              errors="coerce").fillna(0).astype(int)
+                if households is not None and "homesteads_elsewhere" in households.columns else pd.Series(dtype=int))
+
+    def add(p: pd.DataFrame) -> pd.DataFrame:
+        hh = p["household_id"].astype("string")
+        known = hh.notna() & (hh.str.strip() != "")
+        mine = pd.to_numeric(hh.map(counts), errors="coerce").fillna(1).to_numpy(dtype=int)
+        elsewhere = pd.to_numeric(hh.map(register), errors="coerce").fillna(0).to_numpy(dtype=int)
+        return p.assign(**{OTHER_HOMESTEADS: np.where(known.to_numpy(dtype=bool), mine - 1 + elsewhere, 0)})
+
+    out = parts.map_partitions(add)
+    out.spatial_partitions = parts.spatial_partitions
+    return out
+
+
+def _boxes(frame: Any, crs: CRS) -> np.ndarray:
+    """Partition bounding boxes in the working CRS."""
+    parts = frame.spatial_partitions
+    if parts is None:
+        frame.calculate_spatial_partitions()
+        parts = frame.spatial_partitions
+    boxes = gpd.GeoSeries(parts, crs=frame.crs)
+    if boxes.crs is not None and not CRS.from_user_input(boxes.crs).equals(crs):
+        boxes = boxes.to_crs(crs)
+    return boxes.to_numpy()
+
+
+def _merge(results: list[CheckResult], crs: CRS) -> CheckResult:
+    houses = pd.concat([r.houses for r in results], ignore_index=True).sort_values(ORDER, kind="stable")
+    houses = gpd.GeoDataFrame(houses.drop(columns=ORDER).reset_index(drop=True), geometry="geometry", crs=crs)
+    plots = pd.concat([r.plot_areas for r in results], ignore_index=True)
+    repairs = pd.concat([r.repairs for r in results], ignore_index=True).drop_duplicates()
+    return CheckResult(houses=houses, plot_areas=plots, repairs=repairs.reset_index(drop=True))
