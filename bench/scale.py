@@ -35,7 +35,7 @@ def main() -> None:
     shutil.rmtree(parts, ignore_errors=True)
     t = time.perf_counter()
     write_partitions(houses, parts / "houses", args.partitions)
-    write_partitions(farmland, parts / "farmland", max(2, args.partitions // 4))
+    write_partitions(farmland, parts / "farmland", args.partitions)
     prep = time.perf_counter() - t
 
     t = time.perf_counter()

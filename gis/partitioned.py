@@ -34,8 +34,11 @@ def _dgpd() -> Any:
 
 
 def partition_frame(gdf: gpd.GeoDataFrame, npartitions: int) -> Any:
-    """A Hilbert-ordered dask GeoDataFrame with known partition bounds."""
+    """A Hilbert-ordered dask GeoDataFrame with known partition bounds (empty geometries left out: they
+    have no place on the curve, and the engine would drop them anyway)."""
     dgpd = _dgpd()
+    geoms = gdf.geometry.to_numpy()
+    gdf = gdf[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     frame = dgpd.from_geopandas(gdf, npartitions=max(1, min(npartitions, len(gdf) or 1)))
     shuffled = frame.spatial_shuffle(by="hilbert", npartitions=frame.npartitions)
     shuffled.calculate_spatial_partitions()
@@ -43,7 +46,10 @@ def partition_frame(gdf: gpd.GeoDataFrame, npartitions: int) -> Any:
 
 
 def write_partitions(gdf: gpd.GeoDataFrame, out_dir: Path, npartitions: int) -> int:
-    """`redline partition`: write spatially partitioned GeoParquet (one file per partition, with bounds)."""
+    """`redline partition`: write spatially partitioned GeoParquet (one file per partition, with bounds).
+
+    Features without geometry are left out (the engine would drop them); `_row` keeps source row numbers.
+    """
     if "_row" not in gdf.columns:
         gdf = gdf.assign(_row=np.arange(1, len(gdf) + 1))
     frame = partition_frame(gdf, npartitions)
@@ -71,10 +77,16 @@ def _check_partition(houses: gpd.GeoDataFrame, layers: dict[str, list[gpd.GeoDat
                      households: pd.DataFrame | None, rules: RuleSet, crs: str) -> CheckResult:
     """Run the pure engine on one house partition and the layer partitions it can touch."""
     parts: dict[str, gpd.GeoDataFrame | None] = {}
+    house_tree = shapely.STRtree(houses.geometry.to_numpy())
     for name, pieces in layers.items():
         pieces = [p for p in pieces if len(p)]
-        parts[name] = (gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), crs=pieces[0].crs) if pieces
-                       else None)
+        if not pieces:
+            parts[name] = None
+            continue
+        layer = gpd.GeoDataFrame(pd.concat(pieces, ignore_index=True), crs=pieces[0].crs)
+        # Partition boxes along a Hilbert curve are loose: keep only polygons whose box meets a house's.
+        near = np.unique(house_tree.query(layer.geometry.to_numpy())[0])
+        parts[name] = layer.iloc[near]
     farmland = parts.get("farmland")
     if farmland is None:
         farmland = gpd.GeoDataFrame({"_row": []}, geometry=[], crs=houses.crs)
@@ -107,8 +119,13 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
                                   OTHER_HOMESTEADS: other_homesteads(houses, households)})
         work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(houses, None)
         houses = to_projected(houses, work_crs, source="houses")
+        geoms = houses.geometry.to_numpy()
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        dropped = pd.DataFrame({"source": "houses", "row": houses.loc[empty, "_row"].astype(int).to_numpy(),
+                                "field": "geometry", "action": "dropped", "reason": "empty or missing geometry"})
         house_parts = partition_frame(houses, npartitions)
     else:
+        dropped = pd.DataFrame(columns=["source", "row", "field", "action", "reason"])
         house_parts = houses
         meta = house_parts._meta
         if "household_id" in meta.columns and OTHER_HOMESTEADS not in meta.columns:
@@ -153,7 +170,10 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
         results = list(dask.compute(*tasks, scheduler="threads"))
         if progress is not None:
             progress(len(results))
-    return _merge(results, work_crs)
+    merged = _merge(results, work_crs)
+    if len(dropped):
+        merged.repairs = pd.concat([dropped, merged.repairs], ignore_index=True)
+    return merged
 
 
 def _with_household_counts(parts: Any, households: pd.DataFrame | None) -> Any:

@@ -82,3 +82,16 @@ def test_on_a_local_cluster_with_worker_processes():
     same(single, parted)
     assert sum(done) == 8
     assert isinstance(parted, pd.DataFrame)
+
+
+def test_empty_house_geometries_are_reported_not_lost():
+    from shapely import Polygon
+
+    rng = np.random.default_rng(6)
+    houses = synthetic_houses(500, rng)
+    houses.loc[[3, 7], "geometry"] = [Polygon(), None]
+    farm = synthetic_farmland(100, 600.0, rng)
+    result = check_partitioned(houses, {"farmland": farm}, npartitions=4)
+    assert len(result.houses) == 498
+    dropped = result.repairs[result.repairs["action"] == "dropped"]
+    assert sorted(dropped["row"]) == [4, 8]
