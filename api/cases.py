@@ -226,7 +226,15 @@ class CaseDetail:
     history: list[dict[str, Any]]
     comments: list[dict[str, Any]]
     reports: list[dict[str, Any]]
+    photos: list[dict[str, Any]]
     allowed_actions: list[str]
+
+
+def photo_out(photo: Photo) -> dict[str, Any]:
+    """See `api.photos.photo_out` (imported late: photos depend on this module)."""
+    from api.photos import photo_out as out
+
+    return out(photo)
 
 
 def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:
@@ -249,5 +257,7 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                   for c, name in comments],
         reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "text": r.text, "remaining_m2": r.remaining_m2}
                  for r in reports],
+        photos=[photo_out(p) for p in session.execute(select(Photo).where(Photo.case_id == case.id)
+                                                      .order_by(Photo.id)).scalars()],
         allowed_actions=allowed_actions(state_of(session, case), user.role),
     )

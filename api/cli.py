@@ -225,6 +225,28 @@ def partition_cmd(
     _echo(f"{len(frame)} features in {n} partitions: {out}")
 
 
+@app.command("photo-info")
+def photo_info_cmd(files: Annotated[list[Path], typer.Argument(help="photo files")]) -> None:
+    """Print each photo's position, bearing and time as one JSON object per line (exit 1 if any is broken)."""
+    import json
+
+    from gis.photo_meta import read_meta
+
+    broken = False
+    for path in files:
+        meta = read_meta(path)
+        if meta.error:
+            broken = True
+            typer.echo(json.dumps({"path": str(path), "error": meta.error}, ensure_ascii=False))
+            continue
+        out = meta.as_json()
+        keep = ("path", "sha256", "lat", "lon", "altitude_m", "bearing_deg", "bearing_ref", "taken_at", "make",
+                "model", "bearing_source", "time_source", "gps_accuracy_m")
+        typer.echo(json.dumps({k: out[k] for k in keep}, ensure_ascii=False))
+    if broken:
+        raise typer.Exit(code=1)
+
+
 @app.command("scan")
 def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None) -> None:
     """Check every stored house and queue one case per violating house (idempotent)."""

@@ -295,6 +295,15 @@ class Photo(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     bearing_deg: Mapped[float | None] = mapped_column(Float)
+    altitude_m: Mapped[float | None] = mapped_column(Float)
+    bearing_ref: Mapped[str | None] = mapped_column(String(2))
+    bearing_source: Mapped[str | None] = mapped_column(String(20))
+    time_source: Mapped[str | None] = mapped_column(String(24))
+    browser_lat: Mapped[float | None] = mapped_column(Float)  # the phone's own geolocation at capture
+    browser_lon: Mapped[float | None] = mapped_column(Float)
+    browser_heading: Mapped[float | None] = mapped_column(Float)
+    phash: Mapped[str | None] = mapped_column(String(16))  # 64-bit dHash, hex
+    checks: Mapped[str | None] = mapped_column(Text)  # JSON list of evidence flags (empty: passed)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 

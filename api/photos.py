@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import tempfile
 import uuid
@@ -21,9 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases import load_case
-from api.clock import as_utc_or_none, utcnow
+from api.clock import as_utc, as_utc_or_none, utcnow
 from api.errors import Conflict, InvalidQuery, TooLarge, UnsupportedMedia
-from api.models import Photo, User
+from api.models import SRID, Case, Photo, User
+from api.repository import read_frame
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash
 from gis.photo_meta import PhotoMeta, read_meta
 
 PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition"})
@@ -82,8 +85,31 @@ def store_original(stream: BinaryIO, root: Path, max_bytes: int) -> Stored:
         raise
 
 
+@dataclass(frozen=True)
+class BrowserFix:
+    """Where the phone's browser said it was (and faced) when the photo was taken."""
+
+    lat: float | None = None
+    lon: float | None = None
+    heading: float | None = None
+
+
+def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None, browser: BrowserFix,
+              policy: EvidencePolicy, now: dt.datetime) -> list[str]:
+    """Run the evidence checks of a new photo against its case and the other cases' photos."""
+    footprint = read_frame(session, Case, where=[Case.id == case_id]).geometry.iloc[0]
+    created = as_utc(session.execute(select(Case.created_at).where(Case.id == case_id)).scalar_one())
+    others = session.execute(select(Photo.sha256, Photo.phash).where(Photo.case_id != case_id)).all()
+    facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, taken_at=meta.taken_at,
+                       browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256, phash=phash)
+    return check_photo(facts, footprint, SRID, case_created=created, now=now, policy=policy,
+                       other_cases_sha256=frozenset(sha for sha, _ in others),
+                       other_cases_phash=tuple(int(h, 16) for _, h in others if h))
+
+
 def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
-                 stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None) -> Photo:
+                 stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
+                 browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
     """Attach a photo to a case; the same client UUID again returns the first record."""
     try:
         client_uuid = str(uuid.UUID(client_uuid))
@@ -100,14 +126,21 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
             return existing
     stored = store_original(stream, root, max_bytes)
     meta: PhotoMeta = read_meta(stored.path)
-    if stored.media_type == "image/jpeg" and meta.error:
-        raise UnsupportedMedia(f"not a complete, decodable image: {meta.error}")
+    if stored.media_type in ("image/jpeg", "image/png") and meta.error:
+        raise UnsupportedMedia(meta.error)
+    now = now or utcnow()
+    browser = browser or BrowserFix()
+    phash = dhash(str(stored.path))
     try:
         with factory.begin() as session:
+            flags = _evidence(session, case_id, meta, phash, browser, policy or EvidencePolicy(), now)
             photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=stored.sha256, kind=kind,
                           media_type=stored.media_type, size_bytes=stored.size, taken_at=as_utc_or_none(meta.taken_at),
-                          lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, uploaded_by=user.id,
-                          uploaded_at=now or utcnow())
+                          lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
+                          bearing_ref=meta.bearing_ref, bearing_source=meta.bearing_source,
+                          time_source=meta.time_source, browser_lat=browser.lat, browser_lon=browser.lon,
+                          browser_heading=browser.heading, phash=f"{phash:016x}" if phash is not None else None,
+                          checks=json.dumps(flags, ensure_ascii=False), uploaded_by=user.id, uploaded_at=now)
             session.add(photo)
             session.flush()
             session.expunge(photo)
@@ -115,3 +148,13 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     except IntegrityError:  # the same UUID committed concurrently: return that one
         with factory() as session:
             return session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one()
+
+
+def photo_out(photo: Photo) -> dict[str, object]:
+    """A photo as the API shows it to reviewers: what it says, and what the checks found."""
+    return {"id": photo.id, "client_uuid": photo.client_uuid, "sha256": photo.sha256, "kind": photo.kind,
+            "media_type": photo.media_type, "lat": photo.lat, "lon": photo.lon, "altitude_m": photo.altitude_m,
+            "bearing_deg": photo.bearing_deg, "bearing_ref": photo.bearing_ref, "bearing_source": photo.bearing_source,
+            "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None,
+            "time_source": photo.time_source, "browser_lat": photo.browser_lat, "browser_lon": photo.browser_lon,
+            "checks": json.loads(photo.checks) if photo.checks else []}

@@ -11,6 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.deadlines import DeadlinePolicy
+from gis.evidence import EvidencePolicy
 from gis.rules import CUTOFF, RuleSet
 
 
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     commend_on_time_rate: float = Field(default=0.9, ge=0, le=1)
     criticise_below: float = Field(default=0.6, ge=0, le=1)
     criticise_overdue: int = Field(default=5, ge=1)
+    #: Evidence checks of field photos (metres, degrees).
+    evidence_max_distance_m: float = Field(default=30.0, gt=0)
+    evidence_field_of_view_deg: float = Field(default=60.0, gt=0, le=360)
+    evidence_view_range_m: float = Field(default=100.0, gt=0)
+    evidence_max_browser_gap_m: float = Field(default=50.0, gt=0)
     #: Largest photo upload accepted (bytes).
     photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"
@@ -55,6 +61,14 @@ class Settings(BaseSettings):
     def photo_dir(self) -> Path:
         """Content-addressed store of original photos."""
         return self.var_dir / "photos"
+
+    @property
+    def evidence_policy(self) -> EvidencePolicy:
+        """The photo evidence thresholds these settings describe."""
+        return EvidencePolicy(max_distance_m=self.evidence_max_distance_m,
+                              field_of_view_deg=self.evidence_field_of_view_deg,
+                              view_range_m=self.evidence_view_range_m,
+                              max_browser_gap_m=self.evidence_max_browser_gap_m)
 
     @property
     def deadline_policy(self) -> DeadlinePolicy:

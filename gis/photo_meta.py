@@ -1,79 +1,192 @@
-"""Position, bearing and time from a photo's EXIF (Pillow), never crashing on broken metadata.
+"""Position, bearing and time from a photo's own metadata (EXIF via Pillow, DJI XMP), never crashing.
 
-Basic reader for the evidence checks; the full field-evidence rules (GPS UTC stamps, DJI gimbal yaw,
-offsets, accuracy) belong to the photo-evidence work.
+Rules (field-evidence practice):
+- Position: GPSLatitude/GPSLongitude with their refs (S and W negative). Broken rationals (0/0), values out
+  of range, a missing coordinate or exactly (0, 0) mean "no fix" — never a made-up position.
+- Altitude: GPSAltitude, below sea level when GPSAltitudeRef = 1; without a ref it is above sea level.
+- Bearing: GPSImgDirection with its ref (M magnetic, T true); for drone shots the DJI gimbal yaw (XMP).
+- Time: DateTimeOriginal with OffsetTimeOriginal; else the GPS UTC stamp (date + time); else the camera's
+  local time read as county time (UTC+8) and flagged `time_source = "camera_local_assumed"`.
+Phone GPS is WGS84 (CGCS2000 agrees to within a metre).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+import math
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+COUNTY_OFFSET = dt.timezone(dt.timedelta(hours=8))
+_DJI_YAW = re.compile(rb'drone-dji:GimbalYawDegree(?:="|>)\s*([+-]?\d+(?:\.\d+)?)')
+_GPS = ExifTags.IFD.GPSInfo
+_EXIF = ExifTags.IFD.Exif
+
 
 @dataclass(frozen=True)
 class PhotoMeta:
-    """What the photo says about itself (None where unknown or unreadable)."""
+    """What a photo says about itself; None where unknown or unreadable."""
 
+    path: str
+    sha256: str | None = None
     lat: float | None = None
     lon: float | None = None
+    altitude_m: float | None = None
     bearing_deg: float | None = None
+    bearing_ref: str | None = None  # M | T
+    bearing_source: str | None = None  # gps_img_direction | dji_gimbal_yaw
     taken_at: dt.datetime | None = None
+    time_source: str | None = None  # exif_offset | gps_utc | camera_local_assumed
+    gps_accuracy_m: float | None = None
+    make: str | None = None
+    model: str | None = None
     error: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The `redline photo-info` line (ISO 8601 time with its UTC offset)."""
+        out = asdict(self)
+        out["taken_at"] = self.taken_at.isoformat() if self.taken_at else None
+        return out
 
-def _ratio(value: Any) -> float | None:
+
+def _number(value: Any) -> float | None:
+    """A finite float from an EXIF rational/number, or None (0/0, inf, wrong types)."""
     try:
         number = float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         return None
-    return number if number == number else None  # NaN from 0/0 rationals
+    return number if math.isfinite(number) else None
 
 
-def _dms(values: Any, ref: Any, negative: str) -> float | None:
+def _degrees(values: Any) -> float | None:
+    if not isinstance(values, tuple | list) or len(values) != 3:
+        return None
+    d, m, s = (_number(v) for v in values)
+    if d is None or m is None or s is None or min(d, m, s) < 0 or m >= 60 or s >= 60:
+        return None
+    return d + m / 60.0 + s / 3600.0
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if value is None:
+        return None
+    text = str(value).strip("\x00 ").strip()
+    return text or None
+
+
+def _position(gps: dict[int, Any]) -> tuple[float | None, float | None]:
+    lat, lon = _degrees(gps.get(2)), _degrees(gps.get(4))
+    lat_ref, lon_ref = (_text(gps.get(1)) or "").upper(), (_text(gps.get(3)) or "").upper()
+    if lat is None or lon is None:
+        return None, None
+    if lat_ref not in ("N", "S") or lon_ref not in ("E", "W"):
+        return None, None  # without refs the hemisphere is a guess: no fix
+    lat = -lat if lat_ref == "S" else lat
+    lon = -lon if lon_ref == "W" else lon
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None, None
+    return lat, lon
+
+
+def _altitude(gps: dict[int, Any]) -> float | None:
+    alt = _number(gps.get(6))
+    if alt is None:
+        return None
+    ref = gps.get(5)
+    if isinstance(ref, bytes):
+        ref = ref[:1] == b"\x01"
+    return -alt if ref in (1, True) else alt
+
+
+def _local(text: Any) -> dt.datetime | None:
+    raw = _text(text)
+    if not raw:
+        return None
     try:
-        d, m, s = (_ratio(v) for v in values)
-    except (TypeError, ValueError):
+        return dt.datetime.strptime(raw[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
         return None
-    if d is None or m is None or s is None:
+
+
+def _offset(text: Any) -> dt.timezone | None:
+    raw = _text(text)
+    match = re.fullmatch(r"([+-])(\d{2}):(\d{2})", raw or "")
+    if not match:
         return None
-    degrees = d + m / 60.0 + s / 3600.0
-    return -degrees if str(ref or "").strip().upper().startswith(negative) else degrees
+    sign = -1 if match.group(1) == "-" else 1
+    return dt.timezone(sign * dt.timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+
+
+def _gps_time(gps: dict[int, Any]) -> dt.datetime | None:
+    date = _text(gps.get(29))
+    hms = gps.get(7)
+    if not date or not isinstance(hms, tuple | list) or len(hms) != 3:
+        return None
+    h, m, s = (_number(v) for v in hms)
+    if h is None or m is None or s is None:
+        return None
+    try:
+        day = dt.datetime.strptime(date, "%Y:%m:%d")
+        return (day + dt.timedelta(hours=h, minutes=m, seconds=s)).replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _when(exif_ifd: dict[int, Any], base: Any, gps: dict[int, Any]) -> tuple[dt.datetime | None, str | None]:
+    local = _local(exif_ifd.get(36867))
+    offset = _offset(exif_ifd.get(36881))
+    if local is not None and offset is not None:
+        return local.replace(tzinfo=offset), "exif_offset"
+    utc = _gps_time(gps)
+    if utc is not None:
+        return utc, "gps_utc"
+    local = local or _local(base.get(306))  # DateTime of IFD0 when the original is missing
+    if local is not None:
+        return local.replace(tzinfo=COUNTY_OFFSET), "camera_local_assumed"
+    return None, None
 
 
 def read_meta(path: str | Path) -> PhotoMeta:
-    """Read EXIF GPS position, GPSImgDirection and DateTimeOriginal (+ OffsetTimeOriginal) of a photo."""
+    """Read a photo's metadata. A file that is not a complete, decodable image gives `error` set."""
+    p = Path(path)
     try:
-        with Image.open(path) as img:
-            img.verify()
-        with Image.open(path) as img:
+        data = p.read_bytes()
+    except OSError as exc:
+        return PhotoMeta(str(p), error=str(exc))
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        with Image.open(p) as img:
+            img.load()  # a truncated or corrupt file fails here, not later
             exif = img.getexif()
-            gps = exif.get_ifd(ExifTags.IFD.GPSInfo) if exif else {}
-            sub = exif.get_ifd(ExifTags.IFD.Exif) if exif else {}
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return PhotoMeta(error=str(exc) or type(exc).__name__)
-    lat = _dms(gps.get(2), gps.get(1), "S") if gps else None
-    lon = _dms(gps.get(4), gps.get(3), "W") if gps else None
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
-        lat = lon = None
-    bearing = _ratio(gps.get(17)) if gps else None
-    if bearing is not None and not 0 <= bearing <= 360:
-        bearing = None
-    taken = None
-    raw = sub.get(36867) if sub else None
-    if raw:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return PhotoMeta(str(p), sha, error=f"not a complete, decodable image: {exc}")
+    gps: dict[int, Any] = {}
+    sub: dict[int, Any] = {}
+    for ifd, target in ((_GPS, gps), (_EXIF, sub)):
         try:
-            taken = dt.datetime.strptime(str(raw).strip(), "%Y:%m:%d %H:%M:%S")
-            offset = sub.get(36881)
-            if offset:
-                sign = -1 if str(offset).startswith("-") else 1
-                hh, mm = str(offset).lstrip("+-").split(":")
-                taken = taken.replace(tzinfo=dt.timezone(sign * dt.timedelta(hours=int(hh), minutes=int(mm))))
-            else:
-                taken = taken.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))  # county time, flagged later
-        except ValueError:
-            taken = None
-    return PhotoMeta(lat=lat, lon=lon, bearing_deg=bearing, taken_at=taken)
+            block = exif.get_ifd(ifd)
+            if isinstance(block, dict):
+                target.update(block)
+        except Exception:  # broken IFD pointers of every kind: the block is simply absent
+            pass
+    lat, lon = _position(gps)
+    source: str | None = "gps_img_direction"
+    bearing, ref = _number(gps.get(17)), _text(gps.get(16))
+    if bearing is None or not 0 <= bearing <= 360:
+        bearing, ref, source = None, None, None
+        yaw = _DJI_YAW.search(data)
+        if yaw:
+            bearing, source = float(yaw.group(1)) % 360.0, "dji_gimbal_yaw"
+    if ref not in ("M", "T"):
+        ref = None
+    taken, time_source = _when(sub, exif, gps)
+    accuracy = _number(gps.get(31))
+    return PhotoMeta(str(p), sha, lat, lon, _altitude(gps), bearing, ref,
+                     source, taken, time_source, accuracy, _text(exif.get(271)), _text(exif.get(272)))

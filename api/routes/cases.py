@@ -20,11 +20,11 @@ from api.cases import (
     scope,
     transition,
 )
-from api.clock import as_utc, utcnow
+from api.clock import utcnow
 from api.dependencies import SessionDep, SettingsDep
 from api.errors import NotFound
 from api.geojson import feature_collection, parse_bbox
-from api.photos import upload_photo
+from api.photos import BrowserFix, photo_out, upload_photo
 from api.repository import bbox_clause, read_frame
 from gis.rules import MU_M2
 
@@ -130,7 +130,8 @@ def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case
     feature: dict[str, Any] = feature_collection(frame)["features"][0]
     feature["properties"].update(detail.properties)
     feature["properties"].update({"allowed_actions": detail.allowed_actions, "history": detail.history,
-                                  "comments": detail.comments, "progress_reports": detail.reports})
+                                  "comments": detail.comments, "progress_reports": detail.reports,
+                                  "photos": detail.photos})
     return feature
 
 
@@ -178,10 +179,18 @@ def post_report(request: Request, user: CurrentUser, case_id: int, body: ReportI
 def post_photo(request: Request, user: CurrentUser, settings: SettingsDep, case_id: int,
                file: Annotated[UploadFile, File(description="the original photo file (never re-encoded)")],
                client_uuid: Annotated[str, Form(description="the client's own UUID: a retry returns the same record")],
-               kind: Annotated[str, Form()] = "panorama") -> dict[str, Any]:
-    """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`."""
+               kind: Annotated[str, Form()] = "panorama",
+               browser_lat: Annotated[float | None, Form(description="the phone's geolocation at capture")] = None,
+               browser_lon: Annotated[float | None, Form()] = None,
+               browser_heading: Annotated[float | None, Form(description="compass heading at capture")] = None,
+               ) -> dict[str, Any]:
+    """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`.
+
+    Position, bearing and time are read from the photo itself and checked against the case (distance, view
+    cone, time, reuse, phone position); doubtful photos are kept and flagged in `checks`.
+    """
     photo = upload_photo(request.app.state.sessionmaker, user, case_id, client_uuid, kind, file.file,
-                         root=settings.photo_dir, max_bytes=settings.photo_max_bytes)
-    return {"id": photo.id, "client_uuid": photo.client_uuid, "sha256": photo.sha256, "kind": photo.kind,
-            "media_type": photo.media_type, "lat": photo.lat, "lon": photo.lon, "bearing_deg": photo.bearing_deg,
-            "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None}
+                         root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
+                         browser=BrowserFix(browser_lat, browser_lon, browser_heading),
+                         policy=settings.evidence_policy)
+    return photo_out(photo)

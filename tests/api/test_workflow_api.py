@@ -195,6 +195,15 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
     assert first.json()["lat"] == pytest.approx(43.4674, abs=1e-3)  # the Nikon's GPS (northern France)
     with site.db.factory() as s:
         assert s.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1
+    assert first.json()["time_source"] == "gps_utc" and first.json()["taken_at"].startswith("2008-10-23T14:27:07")
+    checks = first.json()["checks"]
+    assert any("from the house" in c for c in checks)  # a photo from Italy is far from a house in Hunan
+    assert "taken before the case was opened" in checks  # 2008
+    other = upload(site, "inspector1", case_id(site, "A2"), kind="panorama")
+    assert "the same file is attached to another case" in other.json()["checks"]
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert [p["sha256"] for p in detail["photos"]] == [first.json()["sha256"]]
+    assert detail["photos"][0]["checks"] == checks
     fake = upload(site, "inspector1", cid, data=b"GIF89a not a photo at all", name="x.jpg")
     assert fake.status_code == 415
     truncated = upload(site, "inspector1", cid, data=shared_path(*PHOTO).read_bytes()[:4000])
@@ -252,3 +261,27 @@ def test_audit_chain_detects_edits_and_deletions(site: Site):
     with site.db.factory() as s:
         report = verify_chain(s)
     assert not report.ok and report.broken_event_id == 6 and "missing" in (report.reason or "")
+
+
+def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
+    from pyproj import Transformer
+
+    from api.models import Case
+    from api.repository import read_frame
+    from tests.photo_factory import jpeg_with_exif
+
+    cid = case_id(site, "A1")
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    c = house.centroid
+    lon, lat = Transformer.from_crs(4546, 4326, always_xy=True).transform(c.x, c.y - 15)  # 15 m south
+    taken = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(seconds=30)  # just now
+    body = jpeg_with_exif(lat, lon, 0.0, taken)  # facing north, at the house
+    r = upload(site, "inspector1", cid, kind="closeup", data=body)
+    assert r.status_code == 201, r.text
+    photo = r.json()
+    assert photo["checks"] == [] and photo["time_source"] == "exif_offset"
+    assert photo["lat"] == pytest.approx(lat, abs=1e-5) and photo["bearing_deg"] == pytest.approx(0.0)
+    facing_away = jpeg_with_exif(lat, lon, 180.0, taken, seed=9)
+    assert upload(site, "inspector1", cid, data=facing_away).json()["checks"] == [
+        "the camera faced 180°, away from the house"]

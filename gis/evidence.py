@@ -1,0 +1,110 @@
+"""Evidence checks of field photos against their case, in metres in the projected CRS.
+
+A failed check flags the photo with a reason for the reviewer; it never rejects it silently. Thresholds
+are settings (`EvidencePolicy`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+WGS84 = "EPSG:4326"
+
+
+@dataclass(frozen=True)
+class EvidencePolicy:
+    """Thresholds of the evidence checks."""
+
+    max_distance_m: float = 30.0
+    field_of_view_deg: float = 60.0
+    view_range_m: float = 100.0
+    max_browser_gap_m: float = 50.0
+    future_tolerance: dt.timedelta = dt.timedelta(minutes=5)
+    phash_max_distance: int = 6
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What is known about one photo (positions in WGS84 degrees)."""
+
+    lat: float | None
+    lon: float | None
+    bearing_deg: float | None
+    taken_at: dt.datetime | None
+    browser_lat: float | None = None
+    browser_lon: float | None = None
+    sha256: str | None = None
+    phash: int | None = None
+
+
+def view_cone(x: float, y: float, bearing_deg: float, fov_deg: float, range_m: float) -> shapely.Polygon:
+    """The sector a camera at (x, y) looking along `bearing_deg` (clockwise from north) can see."""
+    angles = np.radians(np.linspace(bearing_deg - fov_deg / 2, bearing_deg + fov_deg / 2, 13))
+    arc = np.column_stack([x + range_m * np.sin(angles), y + range_m * np.cos(angles)])
+    return shapely.Polygon(np.vstack([[x, y], arc, [x, y]]))
+
+
+def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,
+                now: dt.datetime, policy: EvidencePolicy | None = None,
+                other_cases_sha256: frozenset[str] = frozenset(),
+                other_cases_phash: tuple[int, ...] = ()) -> list[str]:
+    """Reasons this photo is doubtful as evidence for the footprint (empty: it passes every check).
+
+    `footprint` is in the projected `crs`; photo positions are WGS84.
+    """
+    policy = policy or EvidencePolicy()
+    crs = CRS.from_user_input(crs)
+    if not crs.is_projected:
+        raise ValueError("evidence checks measure metres: give the county's projected CRS")
+    to_local = Transformer.from_crs(WGS84, crs, always_xy=True)
+    flags: list[str] = []
+    if photo.lat is None or photo.lon is None:
+        flags.append("no GPS position in the photo")
+    else:
+        x, y = to_local.transform(photo.lon, photo.lat)
+        distance = shapely.distance(shapely.Point(x, y), footprint)
+        if distance > policy.max_distance_m:
+            flags.append(f"taken {distance:.0f} m from the house (limit {policy.max_distance_m:.0f} m)")
+        if photo.bearing_deg is None:
+            flags.append("no compass bearing in the photo")
+        elif distance > 0:
+            cone = view_cone(x, y, photo.bearing_deg, policy.field_of_view_deg, policy.view_range_m)
+            if not cone.intersects(footprint):
+                flags.append(f"the camera faced {photo.bearing_deg:.0f}°, away from the house")
+        if photo.browser_lat is not None and photo.browser_lon is not None:
+            bx, by = to_local.transform(photo.browser_lon, photo.browser_lat)
+            gap = float(np.hypot(bx - x, by - y))
+            if gap > policy.max_browser_gap_m:
+                flags.append(f"photo GPS and phone position differ by {gap:.0f} m")
+    if photo.taken_at is None:
+        flags.append("no capture time in the photo")
+    else:
+        if photo.taken_at < case_created:
+            flags.append("taken before the case was opened")
+        if photo.taken_at > now + policy.future_tolerance:
+            flags.append("capture time is in the future")
+    if photo.sha256 and photo.sha256 in other_cases_sha256:
+        flags.append("the same file is attached to another case")
+    elif photo.phash is not None and any(bin(photo.phash ^ other).count("1") <= policy.phash_max_distance
+                                         for other in other_cases_phash):
+        flags.append("a near-identical photo is attached to another case")
+    return flags
+
+
+def dhash(path: str, size: int = 8) -> int | None:
+    """A 64-bit difference hash of the image (near-identical photos differ in a few bits)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            small = img.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
+            pixels = np.asarray(small, dtype=np.int16)
+    except Exception:  # an unreadable image has no hash
+        return None
+    bits = (pixels[:, 1:] > pixels[:, :-1]).ravel()
+    return int(sum(1 << i for i, b in enumerate(bits) if b))

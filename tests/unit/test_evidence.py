@@ -1,0 +1,77 @@
+"""Evidence checks with hand-built geometry (EPSG:4546 metres; photos in WGS84)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyproj import Transformer
+from shapely import box
+
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, view_cone
+from tests.conftest import SHARED
+
+TO_WGS = Transformer.from_crs(4546, 4326, always_xy=True)
+X, Y = 500_000.0, 2_830_000.0
+HOUSE = box(X, Y, X + 10, Y + 10)
+CREATED = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+
+
+def photo(dx: float, dy: float, bearing: float | None, **kw) -> PhotoFacts:
+    lon, lat = TO_WGS.transform(X + dx, Y + dy)
+    return PhotoFacts(lat=lat, lon=lon, bearing_deg=bearing, taken_at=kw.pop("taken_at", NOW - dt.timedelta(days=1)),
+                      **kw)
+
+
+def flags(p: PhotoFacts, **kw) -> list[str]:
+    return check_photo(p, HOUSE, 4546, case_created=CREATED, now=NOW, **kw)
+
+
+def test_a_good_photo_passes():
+    assert flags(photo(5, -20, 0.0)) == []  # 20 m south of the house, looking north
+
+
+def test_too_far_and_facing_away():
+    far = flags(photo(5, -45, 0.0))
+    assert any("45 m from the house" in f for f in far)
+    away = flags(photo(5, -20, 180.0))
+    assert away == ["the camera faced 180°, away from the house"]
+
+
+def test_view_cone_edges():
+    cone = view_cone(X + 5, Y - 20, 0.0, 60.0, 100.0)
+    assert cone.intersects(HOUSE)
+    assert not view_cone(X + 5, Y - 20, 90.0, 60.0, 100.0).intersects(HOUSE)
+    assert not view_cone(X + 5, Y - 200, 0.0, 60.0, 100.0).intersects(HOUSE)  # out of range
+
+
+def test_time_checks():
+    assert flags(photo(5, -20, 0.0, taken_at=CREATED - dt.timedelta(days=3))) == ["taken before the case was opened"]
+    assert flags(photo(5, -20, 0.0, taken_at=NOW + dt.timedelta(days=1))) == ["capture time is in the future"]
+    assert "no capture time in the photo" in flags(photo(5, -20, 0.0, taken_at=None))
+
+
+def test_browser_position_disagreeing_with_exif():
+    lon, lat = TO_WGS.transform(X + 5, Y - 120)
+    result = flags(photo(5, -20, 0.0, browser_lat=lat, browser_lon=lon))
+    assert result == ["photo GPS and phone position differ by 100 m"]
+
+
+def test_reuse_by_hash_and_near_identical_image():
+    p = photo(5, -20, 0.0, sha256="abc", phash=0b1011)
+    assert flags(p, other_cases_sha256=frozenset({"abc"})) == ["the same file is attached to another case"]
+    assert flags(p, other_cases_phash=(0b1010,)) == ["a near-identical photo is attached to another case"]
+    assert flags(p, other_cases_phash=(0b1011 ^ 0xFFFF,)) == []
+
+
+def test_thresholds_are_settings_and_no_gps_is_flagged():
+    assert flags(photo(5, -45, 0.0), policy=EvidencePolicy(max_distance_m=50.0)) == []
+    none = PhotoFacts(lat=None, lon=None, bearing_deg=None, taken_at=NOW - dt.timedelta(hours=1))
+    assert flags(none) == ["no GPS position in the photo"]
+
+
+def test_dhash_of_real_photos():
+    a = dhash(str(SHARED / "photos" / "ianare_gps_DSCN0010.jpg"))
+    b = dhash(str(SHARED / "photos" / "ianare_gps_DSCN0012.jpg"))
+    assert a is not None and b is not None and a != b
+    assert dhash(str(SHARED / "photos" / "ianare_gps_DSCN0010.jpg")) == a

@@ -1,0 +1,91 @@
+"""Photo metadata of 24 real JPEGs against exiftool's reading (../shared/data/photos/expected_gps.json)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.photo_meta import read_meta
+from tests.conftest import SHARED
+
+EXPECTED = SHARED / "photos" / "expected_gps.json"
+CASES = json.loads(EXPECTED.read_text()) if EXPECTED.exists() else []
+
+
+@pytest.mark.parametrize("expected", CASES, ids=[c["file"] for c in CASES])
+def test_position_altitude_and_bearing_match_exiftool(expected):
+    meta = read_meta(SHARED / "photos" / expected["file"])
+    assert meta.error is None
+    if expected["lat"] is None:
+        assert meta.lat is None and meta.lon is None
+    else:
+        assert meta.lat == pytest.approx(expected["lat"], abs=1e-7)
+        assert meta.lon == pytest.approx(expected["lon"], abs=1e-7)
+    if expected["altitude"] is None or meta.lat is None:
+        assert meta.altitude_m is None or expected["altitude"] is None
+    else:
+        assert meta.altitude_m == pytest.approx(expected["altitude"], abs=1e-6)
+    if expected["img_direction"] is not None:
+        assert meta.bearing_deg == pytest.approx(expected["img_direction"], abs=1e-6)
+        assert meta.bearing_ref == expected["img_direction_ref"] and meta.bearing_source == "gps_img_direction"
+    elif expected["dji_gimbal_yaw"] is not None:
+        assert meta.bearing_deg == pytest.approx(expected["dji_gimbal_yaw"] % 360, abs=1e-6)
+        assert meta.bearing_source == "dji_gimbal_yaw"
+    else:
+        assert meta.bearing_deg is None
+    assert meta.make == expected["make"]
+
+
+@pytest.mark.parametrize("expected", [c for c in CASES if c["gps_datetime_utc"]],
+                         ids=[c["file"] for c in CASES if c["gps_datetime_utc"]])
+def test_time_prefers_the_gps_utc_stamp_when_the_camera_gives_no_offset(expected):
+    meta = read_meta(SHARED / "photos" / expected["file"])
+    stamp = dt.datetime.strptime(expected["gps_datetime_utc"].rstrip("Z")[:19], "%Y:%m:%d %H:%M:%S")
+    assert meta.time_source == "gps_utc"
+    assert meta.taken_at.replace(microsecond=0) == stamp.replace(tzinfo=dt.UTC)
+
+
+def test_camera_local_time_is_read_as_county_time_and_flagged():
+    meta = read_meta(SHARED / "photos" / "ianare_Canon_40D_nogps.jpg")
+    assert meta.time_source == "camera_local_assumed"
+    assert meta.taken_at == dt.datetime(2008, 5, 30, 15, 56, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def test_southern_and_western_hemispheres_and_negative_altitude():
+    kodak = read_meta(SHARED / "photos" / "ianare_Kodak_CX7530.jpg")
+    assert kodak.lat < 0 and kodak.lon > 0
+    drone = read_meta(SHARED / "photos" / "exifr_issue-exifr-3.jpg")
+    assert drone.lon < 0 and drone.altitude_m == pytest.approx(-8.5)
+
+
+@pytest.mark.parametrize("name", ["pillow_exif_gps.jpg", "pillow_exif_gps_zero_denominator.jpg",
+                                  "pillow_empty_gps_ifd.jpg", "pillow_exif_gps_typeerror.jpg"])
+def test_broken_gps_never_crashes_and_gives_no_fix(name):
+    meta = read_meta(SHARED / "photos" / name)
+    assert meta.error is None and meta.lat is None and meta.lon is None
+
+
+def test_photo_info_cli_reports_broken_files_and_keeps_going(tmp_path: Path):
+    good = SHARED / "photos" / "exexif_sunrise.jpg"
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    fake = tmp_path / "notes.jpg"
+    fake.write_text("this is not a photo")
+    copy = tmp_path / "copy.jpg"
+    shutil.copy(good, copy)
+    result = CliRunner().invoke(app, ["photo-info", str(good), str(truncated), str(fake), str(copy)])
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert [("error" in line) for line in lines] == [False, True, True, False]
+    first = lines[0]
+    assert set(first) >= {"path", "sha256", "lat", "lon", "altitude_m", "bearing_deg", "bearing_ref", "taken_at",
+                          "make", "model"}
+    assert first["bearing_deg"] == 125.25 and first["bearing_ref"] == "M"
+    assert first["taken_at"] == "2016-12-27T06:42:48+00:00"
+    assert first["sha256"] == lines[3]["sha256"]
