@@ -14,6 +14,7 @@ from api.routes import auth, cases, exports, layers, maps, scoreboard
 from api.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
+FIELD_APP = Path(__file__).resolve().parent.parent / "field_app" / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
     for module in (auth, cases, exports, layers, maps, scoreboard):
         app.include_router(module.router)
 

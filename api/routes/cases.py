@@ -63,6 +63,7 @@ def list_cases(
     period: str | None = None, disposition: str | None = None,
     rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
+    assignee: Annotated[str | None, Query(description="'me': only the cases assigned to the caller")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     format: Literal["json", "geojson"] = "json",
     limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
@@ -73,6 +74,8 @@ def list_cases(
     Each case carries its next 137 deadline and whether it is overdue.
     """
     where = [*scope(user), *_filters(session, township, village, status, period, disposition, rule, bbox)]
+    if assignee == "me":
+        where.append(models.Case.assignee_id == user.id)
     if overdue is not None:
         frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
                            where=where, order_by="code")

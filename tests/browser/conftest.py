@@ -32,8 +32,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on the scanned demo county (embedded SpatiaLite), served by uvicorn on a free port."""
+def live_db(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The scanned demo county in a SpatiaLite file, with a county reviewer, an officer and an inspector."""
     path = tmp_path_factory.mktemp("live") / "demo.sqlite"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
@@ -45,9 +45,26 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
     with factory.begin() as session:
         create_user(session, "county", PASSWORD, "county_reviewer")
         create_user(session, "officer", PASSWORD, "township_officer", "431021101000")
+        create_user(session, "inspector", PASSWORD, "inspector", "431021101000")
     engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def live_factory(live_db: str) -> Iterator[object]:
+    """A session factory on the live server's database (to arrange and to check what the pages did)."""
+    engine = make_engine(live_db)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the scanned demo county (embedded SpatiaLite), served by uvicorn on a free port."""
+    url = live_db
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(database_url=url)), host="127.0.0.1", port=port,
+    settings = Settings(database_url=url, var_dir=tmp_path_factory.mktemp("var"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -1,0 +1,30 @@
+// Redline field app service worker: the app shell works offline; API reads fall back to the last answer.
+const SHELL = "redline-field-v1";
+const DATA = "redline-field-data-v1";
+const SHELL_FILES = ["/field/", "/field/index.html", "/field/app.js", "/field/queue.js", "/field/style.css",
+  "/field/manifest.webmanifest", "/field/icon.svg", "/static/vendor/leaflet/leaflet.js",
+  "/static/vendor/leaflet/leaflet.css"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(SHELL).then((c) => c.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(self.clients.claim());
+});
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) { return; }
+  if (url.pathname.startsWith("/api/")) {
+    // Network first, so inspectors see fresh cases; the last good answer when there is no signal.
+    event.respondWith(fetch(event.request).then((response) => {
+      if (response.ok) { const copy = response.clone(); caches.open(DATA).then((c) => c.put(event.request, copy)); }
+      return response;
+    }).catch(() => caches.match(event.request).then((hit) => hit || new Response(
+      JSON.stringify({ error: { type: "Offline", message: "offline and not cached" } }),
+      { status: 503, headers: { "Content-Type": "application/json" } }))));
+    return;
+  }
+  event.respondWith(caches.match(event.request, { ignoreSearch: true }).then((hit) => hit || fetch(event.request)));
+});
