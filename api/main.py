@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.database import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
-from api.routes import auth, cases, exports, layers, maps, scoreboard
+from api.routes import auth, cases, exports, layers, maps, photos, scoreboard
 from api.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
-    for module in (auth, cases, exports, layers, maps, scoreboard):
+    for module in (auth, cases, exports, layers, maps, photos, scoreboard):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases import load_case
 from api.clock import as_utc, as_utc_or_none, utcnow
-from api.errors import Conflict, InvalidQuery, TooLarge, UnsupportedMedia
+from api.errors import Conflict, InvalidQuery, NotFound, TooLarge, UnsupportedMedia
 from api.models import SRID, Case, Photo, User
 from api.repository import read_frame
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash
@@ -107,6 +107,46 @@ def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None
                        other_cases_phash=tuple(int(h, 16) for _, h in others if h))
 
 
+THUMBNAIL_PX = 320
+
+
+def thumbnail_path(root: Path, sha256: str) -> Path:
+    """Where the derived thumbnail of an original lives (apart from the originals, which are never touched)."""
+    return root / "thumbs" / f"{sha256}.jpg"
+
+
+def make_thumbnail(original: Path, target: Path) -> None:
+    """A small JPEG for maps and lists, upright per EXIF orientation; originals stay byte-for-byte."""
+    if target.exists():
+        return
+    from PIL import Image, ImageOps
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with Image.open(original) as img:
+            thumb = ImageOps.exif_transpose(img).convert("RGB")
+            thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            tmp = target.with_suffix(".tmp")
+            thumb.save(tmp, "JPEG", quality=80)
+            os.replace(tmp, target)
+    except OSError:  # HEIC without a decoder: the original is kept, the list shows no thumbnail
+        return
+
+
+def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
+    """The original (or thumbnail) file of a photo the user may see, and its media type."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo {photo_id}")
+    load_case(session, user, photo.case_id)  # scope: NotFound for another township's photo
+    if thumbnail:
+        path = thumbnail_path(root, photo.sha256)
+        if not path.exists():
+            raise NotFound(f"photo {photo_id} has no thumbnail")
+        return path, "image/jpeg"
+    return root / photo.sha256[:2] / photo.sha256, photo.media_type
+
+
 def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
                  stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
                  browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
@@ -128,6 +168,7 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     meta: PhotoMeta = read_meta(stored.path)
     if stored.media_type in ("image/jpeg", "image/png") and meta.error:
         raise UnsupportedMedia(meta.error)
+    make_thumbnail(stored.path, thumbnail_path(root, stored.sha256))
     now = now or utcnow()
     browser = browser or BrowserFix()
     phash = dhash(str(stored.path))
@@ -157,4 +198,5 @@ def photo_out(photo: Photo) -> dict[str, object]:
             "bearing_deg": photo.bearing_deg, "bearing_ref": photo.bearing_ref, "bearing_source": photo.bearing_source,
             "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None,
             "time_source": photo.time_source, "browser_lat": photo.browser_lat, "browser_lon": photo.browser_lon,
-            "checks": json.loads(photo.checks) if photo.checks else []}
+            "checks": json.loads(photo.checks) if photo.checks else [],
+            "original_url": f"/api/photos/{photo.id}/original", "thumbnail_url": f"/api/photos/{photo.id}/thumbnail"}

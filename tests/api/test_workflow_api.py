@@ -204,6 +204,11 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert [p["sha256"] for p in detail["photos"]] == [first.json()["sha256"]]
     assert detail["photos"][0]["checks"] == checks
+    original = site.client.get(first.json()["original_url"], headers=site.as_user("county"))
+    assert original.content == shared_path(*PHOTO).read_bytes()  # byte for byte, EXIF intact
+    thumb = site.client.get(first.json()["thumbnail_url"], headers=site.as_user("county"))
+    assert thumb.headers["content-type"] == "image/jpeg" and len(thumb.content) < len(original.content)
+    assert site.client.get(first.json()["original_url"], headers=site.as_user("officer2")).status_code == 404
     fake = upload(site, "inspector1", cid, data=b"GIF89a not a photo at all", name="x.jpg")
     assert fake.status_code == 415
     truncated = upload(site, "inspector1", cid, data=shared_path(*PHOTO).read_bytes()[:4000])
@@ -285,3 +290,20 @@ def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
     facing_away = jpeg_with_exif(lat, lon, 180.0, taken, seed=9)
     assert upload(site, "inspector1", cid, data=facing_away).json()["checks"] == [
         "the camera faced 180°, away from the house"]
+
+
+def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
+    from api.photos import upload_photo
+
+    cid = case_id(site, "A1")
+    with site.db.factory() as s:
+        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+        s.expunge(inspector)
+    from api.errors import TooLarge
+
+    with shared_path(*PHOTO).open("rb") as fh, pytest.raises(TooLarge):
+        upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "panorama", fh, root=tmp_path / "store",
+                     max_bytes=10_000)
+    assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []
+    with site.db.factory() as s:
+        assert s.execute(text("SELECT count(*) FROM photos")).scalar_one() == 0
