@@ -32,6 +32,6 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
 def feature_collection(gdf: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
     """A FeatureCollection in EPSG:4326 (coordinates to ~1 cm), with extra top-level members."""
     web = gdf.to_crs(WEB_CRS) if len(gdf) else gdf.set_crs(WEB_CRS, allow_override=True)
-    collection = json.loads(web.to_json(drop_id=True, to_wgs84=False))
+    collection = json.loads(web.to_json(drop_id=True, to_wgs84=False, default=str))  # dates as ISO text
     collection.update(extra)
     return collection  # type: ignore[no-any-return]

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, func, select
+from pyproj import Transformer
+from sqlalchemy import ColumnElement, Integer, cast, func, select
 
 from api import models
 from api.auth import CurrentUser
@@ -64,6 +65,7 @@ def list_cases(
     rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
     assignee: Annotated[str | None, Query(description="'me': only the cases assigned to the caller")] = None,
+    code: Annotated[str | None, Query(description="a case code (exact)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     format: Literal["json", "geojson"] = "json",
     limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
@@ -76,6 +78,8 @@ def list_cases(
     where = [*scope(user), *_filters(session, township, village, status, period, disposition, rule, bbox)]
     if assignee == "me":
         where.append(models.Case.assignee_id == user.id)
+    if code:
+        where.append(models.Case.code == code)
     if overdue is not None:
         frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
                            where=where, order_by="code")
@@ -97,6 +101,34 @@ def list_cases(
     if format == "geojson":
         return feature_collection(frame, total=total)
     return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
+
+
+@router.get("/clusters")
+def case_clusters(
+    session: SessionDep, user: CurrentUser,
+    zoom: Annotated[int, Query(ge=0, le=22)],
+    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")],
+    township: str | None = None, village: str | None = None, status: str | None = None,
+    period: str | None = None, disposition: str | None = None,
+    rule: Annotated[int | None, Query(ge=1, le=8)] = None,
+) -> dict[str, Any]:
+    """Case counts on a grid of about 64 screen pixels at `zoom` (for county-wide views: no features sent)."""
+    where = [*scope(user), *_filters(session, township, village, status, period, disposition, rule, bbox)]
+    cell = 40_075_016.0 / (2 ** zoom) / 256 * 64 * 0.9  # metres per 64 px at ~25°N
+    centroid = func.ST_Centroid(models.Case.geom)
+    gx = cast(func.ST_X(centroid) / cell, Integer)
+    gy = cast(func.ST_Y(centroid) / cell, Integer)
+    stmt = (select(func.count().label("n"), func.avg(func.ST_X(centroid)), func.avg(func.ST_Y(centroid)))
+            .group_by(gx, gy))
+    for clause in where:
+        stmt = stmt.where(clause)
+    rows = session.execute(stmt).all()
+    to_web = Transformer.from_crs(f"EPSG:{models.SRID}", "EPSG:4326", always_xy=True)
+    cells = []
+    for n, x, y in rows:
+        lon, lat = to_web.transform(float(x), float(y))
+        cells.append({"lat": round(lat, 6), "lon": round(lon, 6), "count": int(n)})
+    return {"total": sum(c["count"] for c in cells), "cells": cells}
 
 
 def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> Any:

@@ -95,3 +95,24 @@ def test_pages_and_api_need_a_login(site: Site):
                                           "next": "/map"}, follow_redirects=False)
     assert form.status_code == 303 and form.headers["location"] == "/map"
     assert anonymous.get("/map").status_code == 200  # the cookie set by the form logs the browser in
+
+
+def test_clusters_count_cases_without_sending_features(client: TestClient):
+    county = "111.0,24.0,114.0,27.0"
+    body = client.get("/api/cases/clusters", params={"zoom": 9, "bbox": county}).json()
+    assert body["total"] == 8 and sum(c["count"] for c in body["cells"]) == 8
+    assert all(set(c) == {"lat", "lon", "count"} for c in body["cells"])
+    near = client.get("/api/cases/clusters", params={"zoom": 9, "bbox": county, "township": "431021101000"}).json()
+    assert near["total"] == 4
+    one = client.get("/api/cases", params={"code": client.get("/api/cases").json()["items"][0]["code"]}).json()
+    assert one["total"] == 1
+
+
+def test_every_reference_layer_serves_geojson(client: TestClient):
+    lon, lat = client.centre  # type: ignore[attr-defined]
+    bbox = f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}"
+    for name in ("farmland", "dltb", "houses", "admin"):
+        r = client.get(f"/api/layers/{name}", params={"bbox": bbox})
+        assert r.status_code == 200, (name, r.text)
+    houses = client.get("/api/layers/houses", params={"bbox": bbox}).json()
+    assert {f["properties"]["built_on"] for f in houses["features"]} >= {"2021-05-01"}

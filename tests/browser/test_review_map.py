@@ -90,3 +90,25 @@ def test_township_officer_sees_only_their_township(browser, live_server: str):
     }""")
     assert codes == ["431021101000"]
     assert errors == []
+
+
+def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_factory):
+    from sqlalchemy import select
+
+    from api.models import Case
+
+    with live_factory() as s:
+        code = s.execute(select(Case.code).where(Case.disposition == "classify").order_by(Case.id)).scalars().first()
+    page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
+    panel = page.wait_for_selector("#rl-panel:not([hidden])")
+    assert code in (panel.text_content() or "")
+    assert "记录 history" in (panel.text_content() or "")
+    page.select_option("#rl-filters select[name=disposition]", "demolish")
+    page.wait_for_function("window.location.search.includes('disposition=demolish')")
+    page.evaluate("""() => { for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
+        window[k].setZoom(10); } }""")
+    page.wait_for_function("document.getElementById('rl-status').textContent.includes('grouped')")
+    clusters = page.locator(".rl-cluster").count()
+    total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
+    assert clusters > 0 and total > 0
+    assert errors == []
