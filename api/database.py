@@ -7,6 +7,7 @@ can) and GeoAlchemy2 loads `mod_spatialite` on every new connection.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+_SPATIALITE_LOAD = threading.Lock()
 
 
 def _sqlite_module() -> Any:
@@ -46,7 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        load_spatialite(dbapi_conn)
+        # Loading mod_spatialite initialises GEOS/PROJ state it shares between connections: two
+        # connections opened at once by concurrent requests must not do it at the same time.
+        with _SPATIALITE_LOAD:
+            load_spatialite(dbapi_conn)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import geopandas as gpd
+from fastapi import Response
 from pyproj import Transformer
 
 from api.errors import InvalidQuery
@@ -27,6 +28,16 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     to_county = Transformer.from_crs(WEB_CRS, f"EPSG:{SRID}", always_xy=True)
     xs, ys = to_county.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
     return min(xs), min(ys), max(xs), max(ys)
+
+
+def feature_collection_response(gdf: gpd.GeoDataFrame, **extra: Any) -> Response:
+    """The same FeatureCollection serialised once, straight to the response (no dict round trip: map
+    requests carry thousands of features and FastAPI's generic encoder is the slow part)."""
+    web = gdf.to_crs(WEB_CRS) if len(gdf) else gdf.set_crs(WEB_CRS, allow_override=True)
+    body = web.to_json(drop_id=True, to_wgs84=False, default=str)
+    if extra:
+        body = body[:-1] + "," + json.dumps(extra, default=str)[1:]
+    return Response(content=body, media_type="application/json")
 
 
 def feature_collection(gdf: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from api.cases import (
 from api.clock import utcnow
 from api.dependencies import SessionDep, SettingsDep
 from api.errors import NotFound
-from api.geojson import feature_collection, parse_bbox
+from api.geojson import feature_collection, feature_collection_response, parse_bbox
 from api.photos import BrowserFix, photo_out, upload_photo
 from api.repository import bbox_clause, read_frame
 from gis.rules import MU_M2
@@ -99,7 +99,7 @@ def list_cases(
     frame["farmland_mu"] = (frame["farmland_m2"] / MU_M2).round(3)
     frame["footprint_mu"] = (frame["footprint_m2"] / MU_M2).round(3)
     if format == "geojson":
-        return feature_collection(frame, total=total)
+        return feature_collection_response(frame, total=total)  # type: ignore[return-value]
     return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
 
 

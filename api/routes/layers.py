@@ -11,7 +11,7 @@ from api import models
 from api.auth import CurrentUser
 from api.dependencies import SessionDep
 from api.errors import NotFound
-from api.geojson import feature_collection, parse_bbox
+from api.geojson import feature_collection_response, parse_bbox
 from api.repository import bbox_clause, read_frame, table_of
 
 router = APIRouter(prefix="/api/layers", tags=["layers"])
@@ -46,4 +46,4 @@ def layer(session: SessionDep, _user: CurrentUser, name: str,
     if total > limit:
         return {"type": "FeatureCollection", "features": [], "truncated": True, "total": total}
     frame = read_frame(session, model, columns, where=where)
-    return feature_collection(frame, truncated=False, total=total)
+    return feature_collection_response(frame, truncated=False, total=total)  # type: ignore[return-value]
