@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import create_user
 from api.cli import DEMO_LAYERS
+from api.deadlines import COUNTY_TZ
+from api.exporting import export_month
 from api.importing import import_layer
 from api.main import create_app
 from api.scanning import scan
@@ -69,4 +73,18 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
         closed = client.get("/api/cases", headers=county, params={"status": "closed"}).json()
         assert {i["id"] for i in closed["items"]} == {increment["id"], stock["id"]}
         assert all(i["remaining_m2"] == 0.0 for i in closed["items"])
+
+        # The month's export and the scoreboard agree with the API.
+        month = dt.datetime.now(COUNTY_TZ).strftime("%Y-%m")
+        board = client.get("/api/scoreboard", headers=county, params={"month": month}).json()["townships"]
+        with db.factory() as session:
+            export = export_month(session, month, tmp_path / "export", Settings(database_url=db.url, var_dir=tmp_path))
+        summary = export.figures.summary.set_index("township_code")
+        mine = next(r for r in board if r["township_code"] == TOWNSHIP)
+        assert summary.loc[TOWNSHIP, "closed"] == mine["closed"] == 2
+        open_items = client.get("/api/cases", headers=officer, params={"limit": 5000}).json()["items"]
+        remaining = sum(i["remaining_m2"] for i in open_items if i["status"] != "closed")
+        assert summary.loc[TOWNSHIP, "remaining_m2"] == pytest.approx(remaining)
+        assert summary.loc[TOWNSHIP, "new_cases"] == listing["total"]  # every demo case was created this month
+        assert summary.iloc[-1]["new_cases"] == client.get("/api/cases", headers=county).json()["total"]
     app.state.engine.dispose()

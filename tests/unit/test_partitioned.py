@@ -95,3 +95,30 @@ def test_empty_house_geometries_are_reported_not_lost():
     assert len(result.houses) == 498
     dropped = result.repairs[result.repairs["action"] == "dropped"]
     assert sorted(dropped["row"]) == [4, 8]
+
+
+def test_a_worker_lost_mid_run_does_not_change_the_result():
+    import threading
+
+    from distributed import Client, LocalCluster
+
+    rng = np.random.default_rng(8)
+    houses = synthetic_houses(12000, rng)
+    farm = synthetic_farmland(2000, 2800.0, rng)
+    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        done: list[int] = []
+        killed = threading.Event()
+
+        def kill_one_worker_after_the_first_partition(n: int) -> None:
+            done.append(n)
+            if len(done) == 1 and not killed.is_set():
+                killed.set()
+                nanny = next(iter(cluster.workers.values()))
+                nanny.process.process.kill()  # the worker process dies with its tasks in flight
+
+        parted = check_partitioned(houses, {"farmland": farm}, client=client, npartitions=12, retries=3,
+                                   progress=kill_one_worker_after_the_first_partition).houses
+    assert killed.is_set()
+    same(single, parted)
