@@ -14,7 +14,7 @@ import pyogrio
 from gis.engine import CheckInputs, CheckResult, check
 from gis.errors import RedlineInputError
 from gis.rules import RuleSet
-from gis.sources import detect_encoding, read_source
+from gis.sources import read_source, read_table
 
 OUTPUT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV",
                   ".parquet": "Parquet"}
@@ -44,14 +44,6 @@ def _rename_case_insensitive(frame: pd.DataFrame, wanted: dict[str, tuple[str, .
     return frame.rename(columns=renames)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    enc = detect_encoding(path)
-    try:
-        return pd.DataFrame(pyogrio.read_dataframe(path, read_geometry=False, **({"encoding": enc} if enc else {})))
-    except Exception as exc:
-        raise RedlineInputError(f"cannot read: {exc}", source=str(path)) from exc
-
-
 def load_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None) -> CheckInputs:
     """Read and normalise every input layer to the engine's column names."""
     houses = read_source(files.houses, src_crs=src_crs)
@@ -76,7 +68,7 @@ def load_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
         raise RedlineInputError("no DLBM field", source=str(files.cultivated), field="DLBM")
     households = None
     if files.households is not None:
-        households = _rename_case_insensitive(_read_table(files.households),
+        households = _rename_case_insensitive(read_table(files.households),
                                               {"household_id": ("household_id", "id"),
                                                "homesteads_elsewhere": ("homesteads_elsewhere",)})
     return CheckInputs(
@@ -134,7 +126,7 @@ def run_check_distributed(files: CheckFiles, out: Path, rules: RuleSet, *, clien
     }
     households = None
     if files.households is not None:
-        households = _rename_case_insensitive(_read_table(files.households),
+        households = _rename_case_insensitive(read_table(files.households),
                                               {"household_id": ("household_id", "id"),
                                                "homesteads_elsewhere": ("homesteads_elsewhere",)})
     result = check_partitioned(houses, layers, households=households, rules=rules, crs=crs, client=client,

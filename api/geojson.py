@@ -30,19 +30,19 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def feature_collection_response(gdf: gpd.GeoDataFrame, **extra: Any) -> Response:
-    """The same FeatureCollection serialised once, straight to the response (no dict round trip: map
-    requests carry thousands of features and FastAPI's generic encoder is the slow part)."""
+def _geojson_text(gdf: gpd.GeoDataFrame, extra: dict[str, Any]) -> str:
+    """A FeatureCollection in EPSG:4326 as text, with extra top-level members (dates as ISO text)."""
     web = gdf.to_crs(WEB_CRS) if len(gdf) else gdf.set_crs(WEB_CRS, allow_override=True)
     body = web.to_json(drop_id=True, to_wgs84=False, default=str)
-    if extra:
-        body = body[:-1] + "," + json.dumps(extra, default=str)[1:]
-    return Response(content=body, media_type="application/json")
+    return body[:-1] + "," + json.dumps(extra, default=str)[1:] if extra else body
+
+
+def feature_collection_response(gdf: gpd.GeoDataFrame, **extra: Any) -> Response:
+    """The FeatureCollection serialised once, straight into the response (no dict round trip: map
+    requests carry thousands of features and FastAPI's generic encoder is the slow part)."""
+    return Response(content=_geojson_text(gdf, extra), media_type="application/json")
 
 
 def feature_collection(gdf: gpd.GeoDataFrame, **extra: Any) -> dict[str, Any]:
-    """A FeatureCollection in EPSG:4326 (coordinates to ~1 cm), with extra top-level members."""
-    web = gdf.to_crs(WEB_CRS) if len(gdf) else gdf.set_crs(WEB_CRS, allow_override=True)
-    collection = json.loads(web.to_json(drop_id=True, to_wgs84=False, default=str))  # dates as ISO text
-    collection.update(extra)
-    return collection  # type: ignore[no-any-return]
+    """The FeatureCollection as a dict (for handlers that add to it)."""
+    return json.loads(_geojson_text(gdf, extra))  # type: ignore[no-any-return]

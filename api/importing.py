@@ -18,7 +18,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +27,7 @@ from api.repository import read_frame, records, table_of, to_db_geometry
 from gis.crs import to_projected
 from gis.errors import RedlineInputError
 from gis.geometry import clean_polygons
-from gis.sources import detect_encoding, read_source
+from gis.sources import read_source, read_table
 
 
 @dataclass(frozen=True)
@@ -208,17 +207,7 @@ def _read(path: Path, kind: ImportKind, layer: str | None, src_crs: str | None) 
     """Read the source: a GeoDataFrame for spatial kinds, a plain table for registers."""
     if kind.spatial:
         return read_source(path, layer=layer, src_crs=src_crs)
-    if not path.exists():
-        raise RedlineInputError("no such file", source=str(path))
-    try:
-        enc = detect_encoding(path)
-        frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False,
-                                       **({"encoding": enc} if enc else {}))
-    except Exception as exc:
-        raise RedlineInputError(f"cannot read: {exc}", source=str(path)) from exc
-    frame = pd.DataFrame(frame).reset_index(drop=True)
-    frame.insert(0, "_row", range(1, len(frame) + 1))
-    return frame
+    return read_table(path, layer=layer)
 
 
 def _other_attributes(frame: pd.DataFrame, mapped: set[str]) -> list[str | None]:

@@ -13,7 +13,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.clock import utcnow
@@ -192,4 +191,4 @@ def mu(m2: float) -> float:
     return m2 / MU_M2
 
 
-__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "figures", "month_bounds", "mu", "previous_months", "select"]
+__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "figures", "month_bounds", "mu", "previous_months"]

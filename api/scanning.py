@@ -104,10 +104,17 @@ def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, A
     return events
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+    """Equal for the audit trail: numbers to a micro-m², missing equals missing."""
+    if _missing(a) or _missing(b):
+        return _missing(a) and _missing(b)
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
         return abs(float(a) - float(b)) < 1e-6
-    return bool(a == b) or (pd.isna(a) and pd.isna(b)) if not isinstance(a, str) else a == b
+    return bool(a == b)
 
 
 def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: dt.datetime | None = None,

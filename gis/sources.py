@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 from pyproj import CRS
 
@@ -112,3 +113,21 @@ def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | st
     gdf = gdf.reset_index(drop=True)
     gdf.insert(0, "_row", range(1, len(gdf) + 1))
     return gdf
+
+
+def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
+    """Read an attribute table (CSV, DBF, a GeoPackage table, ...) with a 1-based `_row` column.
+
+    Registers such as households have no geometry; the encoding is decided as for shapefiles.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise RedlineInputError("no such file", source=str(p))
+    try:
+        enc = detect_encoding(p)
+        frame = pyogrio.read_dataframe(_vsi(p), layer=layer, read_geometry=False, **({"encoding": enc} if enc else {}))
+    except Exception as exc:  # GDAL's own message names the problem
+        raise RedlineInputError(f"cannot read: {exc}", source=str(p)) from exc
+    frame = pd.DataFrame(frame).reset_index(drop=True)
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    return frame
