@@ -189,14 +189,14 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
         raise Conflict(f"case {case_id} was changed by someone else at the same time") from exc
 
 
-def deadlines_of(case: Case, reports: list[dt.datetime], policy: DeadlinePolicy,
-                 now: dt.datetime) -> Deadlines | None:
-    """The case's 137 deadlines at `now` (None before it is assigned)."""
-    if case.assigned_at is None:
+def deadlines_of(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.datetime | None,
+                 studied_at: dt.datetime | None, finished_at: dt.datetime | None,
+                 reports: list[dt.datetime]) -> Deadlines | None:
+    """A case's 137 deadlines at `now` from its milestone times (None before it is assigned)."""
+    if assigned_at is None:
         return None
-    return evaluate(policy, assigned_at=as_utc(case.assigned_at), now=now,
-                    studied_at=as_utc_or_none(case.studied_at), finished_at=as_utc_or_none(case.finished_at),
-                    reports=reports)
+    return evaluate(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
+                    finished_at=as_utc_or_none(finished_at), reports=reports)
 
 
 def reports_by_case(session: Session, case_ids: list[int]) -> dict[int, list[dt.datetime]]:
@@ -243,7 +243,8 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
     reports = list(session.execute(select(ProgressReport).where(ProgressReport.case_id == case.id)
                                    .order_by(ProgressReport.at)).scalars())
     now = utcnow()
-    d = deadlines_of(case, [as_utc(r.at) for r in reports], policy, now)
+    d = deadlines_of(policy, now, assigned_at=case.assigned_at, studied_at=case.studied_at,
+                     finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports])
     events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
     comments = session.execute(select(Comment, User.username).join(User, User.id == Comment.author_id)
                                .where(Comment.case_id == case.id).order_by(Comment.id)).all()

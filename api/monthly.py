@@ -15,8 +15,9 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
+from api.cases import deadlines_of
 from api.clock import utcnow
-from api.deadlines import COUNTY_TZ, DeadlinePolicy, evaluate
+from api.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.errors import InvalidQuery
 from api.history import snapshot
 from api.models import AdminArea, Case, Farmland
@@ -123,13 +124,13 @@ def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt
     on_time: list[bool | None] = []
     next_deadline: list[dt.datetime | None] = []
     for row in cases.itertuples():
-        if row.assigned_at is None:
+        d = deadlines_of(policy, at, assigned_at=row.assigned_at, studied_at=row.studied_at,
+                         finished_at=row.finished_at, reports=row.reports)
+        if d is None:
             overdue.append(False)
             on_time.append(None)
             next_deadline.append(None)
             continue
-        d = evaluate(policy, assigned_at=row.assigned_at, now=at, studied_at=row.studied_at,
-                     finished_at=row.finished_at, reports=row.reports)
         overdue.append(bool(d.overdue and row.status != Status.CLOSED))
         on_time.append(d.on_time)
         next_deadline.append(d.next_deadline)

@@ -183,7 +183,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
         plots=Layer(layers["plots"].geometry.to_numpy()) if layers["plots"] is not None else None,
     )
     built_on = _dates(houses.get("built_on"), len(houses), "houses")
-    other_homesteads = _other_homesteads(houses, inputs.households)
+    others = other_homesteads(houses, inputs.households)
     uses = houses["use"].fillna("").astype(str).str.strip().str.lower() if "use" in houses else None
     homestead = uses.isin(HOMESTEAD_USES).to_numpy() if uses is not None else np.ones(len(houses), bool)
 
@@ -197,7 +197,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     def run(worker: int) -> list[dict[str, np.ndarray]]:
         done = []
         for sl in chunks[worker::n_threads]:
-            done.append(_measure(contexts[worker], geoms[sl], built_on[sl], homestead[sl], other_homesteads[sl]))
+            done.append(_measure(contexts[worker], geoms[sl], built_on[sl], homestead[sl], others[sl]))
             if progress is not None:
                 progress(sl.stop - sl.start)
         return done
@@ -236,8 +236,7 @@ class _Context:
         def own(layer: Layer | None) -> Layer | None:
             return layer.copy() if layer is not None else None
 
-        farmland = self.farmland.copy()
-        return _Context(self.rules, farmland, own(self.cultivated), own(self.baseline), own(self.approvals),
+        return _Context(self.rules, self.farmland.copy(), own(self.cultivated), own(self.baseline), own(self.approvals),
                         self.approval_dates, own(self.plots))
 
 
@@ -251,33 +250,36 @@ def _chunks(n: int, workers: int | None) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
+def homestead_register(households: pd.DataFrame | None) -> pd.Series:
+    """Household id → homesteads it holds outside the house layer (from the register; 0 where unknown)."""
+    if households is None or "homesteads_elsewhere" not in households.columns:
+        return pd.Series(dtype=int)
+    register = households.set_index(households["household_id"].astype(str))["homesteads_elsewhere"]
+    return pd.to_numeric(register, errors="coerce").fillna(0).astype(int)
+
+
+def others_from_counts(household_ids: pd.Series, counts: pd.Series, register: pd.Series) -> np.ndarray:
+    """Per house: its household's other homesteads, given how many houses each household has (`counts`)."""
+    hh = household_ids.astype("string")
+    known = (hh.notna() & (hh.str.strip() != "")).fillna(False).to_numpy(dtype=bool)
+    mine = pd.to_numeric(hh.map(counts), errors="coerce").fillna(1).to_numpy(dtype=int)
+    elsewhere = pd.to_numeric(hh.map(register), errors="coerce").fillna(0).to_numpy(dtype=int)
+    return np.where(known, mine - 1 + elsewhere, 0)
+
+
 def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
-    """Public form of the household count, for callers that split the houses (partitions)."""
-    return _other_homesteads(houses, households)
-
-
-def _other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
     """Per house: homesteads its household holds besides this one (other houses + registered elsewhere).
 
     A precomputed `other_homesteads` column wins: a partition of the houses cannot count a household's
     houses in other partitions (see `gis.partitioned`).
     """
-    n = len(houses)
     if OTHER_HOMESTEADS in houses.columns:
         return houses[OTHER_HOMESTEADS].fillna(0).astype(int).to_numpy()
     if "household_id" not in houses.columns:
-        return np.zeros(n, dtype=int)
-    hh = houses["household_id"]
-    known = hh.notna() & (hh.astype(str).str.strip() != "")
-    sizes = hh[known].map(hh[known].value_counts())
-    others = np.zeros(n, dtype=int)
-    others[known.to_numpy()] = sizes.to_numpy() - 1
-    if households is not None and "homesteads_elsewhere" in households.columns:
-        register = households.set_index(households["household_id"].astype(str))["homesteads_elsewhere"]
-        register = pd.to_numeric(register, errors="coerce").fillna(0).astype(int)
-        extra = hh.astype(str).map(register).fillna(0).astype(int).to_numpy()
-        others += np.where(known.to_numpy(), extra, 0)
-    return others
+        return np.zeros(len(houses), dtype=int)
+    hh = houses["household_id"].astype("string")
+    counts = hh[hh.notna() & (hh.str.strip() != "")].value_counts()
+    return others_from_counts(hh, counts, homestead_register(households))
 
 
 def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: np.ndarray,

@@ -20,7 +20,16 @@ import shapely
 from pyproj import CRS
 
 from gis.crs import to_projected
-from gis.engine import OTHER_HOMESTEADS, CheckInputs, CheckResult, check, other_homesteads, working_crs
+from gis.engine import (
+    OTHER_HOMESTEADS,
+    CheckInputs,
+    CheckResult,
+    check,
+    homestead_register,
+    other_homesteads,
+    others_from_counts,
+    working_crs,
+)
 from gis.rules import RuleSet
 
 LAYERS = ("farmland", "cultivated", "baseline", "approvals", "plots")
@@ -179,16 +188,10 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
 def _with_household_counts(parts: Any, households: pd.DataFrame | None) -> Any:
     """Add each house's other homesteads, counted across all partitions (one pass over household ids)."""
     counts = parts["household_id"].dropna().astype(str).value_counts().compute()
-    register = (pd.to_numeric(households.set_index(households["household_id"].astype(str))["homesteads_elsewhere"],
-                              errors="coerce").fillna(0).astype(int)
-                if households is not None and "homesteads_elsewhere" in households.columns else pd.Series(dtype=int))
+    register = homestead_register(households)
 
     def add(p: pd.DataFrame) -> pd.DataFrame:
-        hh = p["household_id"].astype("string")
-        known = hh.notna() & (hh.str.strip() != "")
-        mine = pd.to_numeric(hh.map(counts), errors="coerce").fillna(1).to_numpy(dtype=int)
-        elsewhere = pd.to_numeric(hh.map(register), errors="coerce").fillna(0).to_numpy(dtype=int)
-        return p.assign(**{OTHER_HOMESTEADS: np.where(known.to_numpy(dtype=bool), mine - 1 + elsewhere, 0)})
+        return p.assign(**{OTHER_HOMESTEADS: others_from_counts(p["household_id"], counts, register)})
 
     out = parts.map_partitions(add)
     out.spatial_partitions = parts.spatial_partitions

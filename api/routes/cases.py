@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 from pyproj import Transformer
@@ -139,17 +140,15 @@ def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> A
     policy = settings.deadline_policy
     rows = []
     for rec in frame[["id", "assigned_at", "studied_at", "finished_at"]].itertuples(index=False):
-        case = models.Case(assigned_at=_dt(rec.assigned_at), studied_at=_dt(rec.studied_at),
-                           finished_at=_dt(rec.finished_at))
-        rows.append(deadline_fields(deadlines_of(case, reports[int(rec.id)], policy, now)))
+        rows.append(deadline_fields(deadlines_of(policy, now, assigned_at=_dt(rec.assigned_at),
+                                                 studied_at=_dt(rec.studied_at), finished_at=_dt(rec.finished_at),
+                                                 reports=reports[int(rec.id)])))
     for key in ("next_deadline", "next_deadline_kind", "overdue", "on_time"):
         frame[key] = [r[key] for r in rows]
     return frame
 
 
 def _dt(value: Any) -> Any:
-    import pandas as pd
-
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
