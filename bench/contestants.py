@@ -22,7 +22,9 @@ import shapely
 def redline(houses: gpd.GeoDataFrame, farmland: gpd.GeoDataFrame, workers: int | None,
             **_: object) -> tuple[pd.DataFrame, float]:
     from gis.engine import CheckInputs, check
+    from gis.kernels import warm_up
 
+    warm_up()  # Numba loads its compiled kernels from disk (as DuckDB loads its extension before timing)
     t = time.perf_counter()
     result = check(CheckInputs(houses=houses, farmland=farmland), workers=workers).houses
     seconds = time.perf_counter() - t

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,13 +28,14 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from pyproj import CRS
 
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.geometry import clean_polygons, polygonal_part
-from gis.kernels import convex_clip_polygons
+from gis.kernels import Rings, convex_clip_polygons
 from gis.overlay import (
     Layer,
     area_on,
@@ -53,6 +55,18 @@ HOMESTEAD_USES = frozenset({"", "residential", "homestead", "house", "住宅", "
 OTHER_HOMESTEADS = "other_homesteads"
 #: A part after the cutoff smaller than this (m²) is floating-point noise of footprint − baseline.
 NEW_PART_EPSILON_M2 = 1e-6
+
+# Periods, dispositions and code sets travel through the hot path as small integers (index into these
+# tuples; a bit mask for the codes): a million Python strings per column cost more than the geometry.
+# They become text once, when the result frame is built (`_labels`).
+PERIODS = tuple(Period)
+DISPOSITIONS = tuple(Disposition)
+PERIOD_NAMES = tuple(p.value for p in PERIODS)
+DISPOSITION_NAMES = tuple(d.value for d in DISPOSITIONS)
+_BEFORE, _AFTER, _EXTENDED, _UNKNOWN = (PERIODS.index(p) for p in (
+    Period.BEFORE_CUTOFF, Period.AFTER_CUTOFF, Period.EXTENDED_AFTER_CUTOFF, Period.UNKNOWN))
+_DEMOLISH, _CLASSIFY, _VERIFY, _NONE = (DISPOSITIONS.index(d) for d in (
+    Disposition.DEMOLISH, Disposition.CLASSIFY, Disposition.VERIFY, Disposition.NONE))
 
 RESULT_COLUMNS = [
     "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2",
@@ -96,19 +110,39 @@ class CheckResult:
         return g.reindex([d.value for d in Disposition], fill_value=0)
 
 
+def _projected(gdf: gpd.GeoDataFrame, name: str, crs: CRS) -> gpd.GeoDataFrame:
+    """The layer in the working CRS, with its 1-based input row numbers (for error reports) in `_row`."""
+    if "_row" not in gdf.columns:
+        gdf = gdf.copy()
+        gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
+    return to_projected(gdf, crs, source=name)
+
+
 def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd.DataFrame],
              workers: int | None = None) -> gpd.GeoDataFrame | None:
     """Reproject a layer to the working CRS and clean its polygons, recording every repair."""
     if gdf is None:
         return None
-    if "_row" not in gdf.columns:
-        gdf = gdf.copy()
-        gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
-    gdf = to_projected(gdf, crs, source=name)
-    clean, report = clean_polygons(gdf, source=name, workers=workers)
+    clean, report = clean_polygons(_projected(gdf, name, crs), source=name, workers=workers)
     if len(report):
         repairs.append(report)
     return clean
+
+
+def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame],
+                    workers: int | None) -> tuple[gpd.GeoDataFrame, np.ndarray, Rings]:
+    """The houses cleaned like any layer, with which are convex and their rings (for the clip kernel).
+
+    Convex houses are simple polygons, so GEOS need not validate them: reading their coordinates once
+    serves both the cleaning and the kernel. Where cleaning changed anything, the rings are read again.
+    """
+    projected = _projected(gdf, "houses", crs)
+    convex, clip = convex_clip_polygons(projected.geometry.to_numpy())
+    houses, report = clean_polygons(projected, source="houses", workers=workers, known_valid=convex)
+    if len(report):
+        repairs.append(report)
+        convex, clip = convex_clip_polygons(houses.geometry.to_numpy())
+    return houses, convex, clip
 
 
 def working_crs(houses: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:
@@ -147,8 +181,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
     repairs: list[pd.DataFrame] = []
-    houses = _prepare(inputs.houses, "houses", work_crs, repairs, workers)
-    assert houses is not None
+    houses, convex, clip = _prepare_houses(inputs.houses, work_crs, repairs, workers)
     if "house_id" not in houses.columns:
         raise RedlineInputError("no house_id column", source="houses", field="house_id")
     dup = houses["house_id"].duplicated(keep="first")
@@ -191,25 +224,34 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     chunks = _chunks(len(geoms), workers)
     n_threads = max(1, min(len(chunks), workers or os.cpu_count() or 1))
     # GEOS caches inside prepared geometries are not thread-safe: each thread gets its own copy of the
-    # layers (the first keeps the originals) and works through every n-th slice.
-    contexts = [ctx] + [ctx.copy() for _ in range(n_threads - 1)]
+    # layers (the first keeps the originals). Threads take the next slice as they come free, so the one
+    # that starts late (copying its layers) simply takes fewer.
+    parts: list[dict[str, np.ndarray]] = [{} for _ in chunks]
+    queue = iter(range(len(chunks)))
+    lock = threading.Lock()
 
-    def run(worker: int) -> list[dict[str, np.ndarray]]:
-        done = []
-        for sl in chunks[worker::n_threads]:
-            done.append(_measure(contexts[worker], geoms[sl], built_on[sl], homestead[sl], others[sl]))
+    def run(worker: int) -> None:
+        own = ctx if worker == 0 else ctx.copy()
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            sl = chunks[i]
+            parts[i] = _measure(own, geoms[sl], convex[sl], clip.take(sl), built_on[sl], homestead[sl], others[sl])
             if progress is not None:
                 progress(sl.stop - sl.start)
-        return done
 
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        per_worker = list(pool.map(run, range(n_threads)))
-    parts = [per_worker[i % n_threads][i // n_threads] for i in range(len(chunks))]
-    measured = {k: np.concatenate([p[k] for p in parts]) for k in RESULT_COLUMNS if k in parts[0]}
+        list(pool.map(run, range(n_threads)))
+    measured: dict[str, object] = {k: np.concatenate([p[k] for p in parts]) for k in RESULT_COLUMNS if k in parts[0]}
+    index = pd.RangeIndex(len(houses))
+    for column, names in (("period", PERIOD_NAMES), ("disposition", DISPOSITION_NAMES), ("rules", CODE_SETS)):
+        measured[column] = _labels(measured[column], names, index)  # type: ignore[arg-type]
 
     out = gpd.GeoDataFrame(
-        {"house_id": houses["house_id"].to_numpy(), **measured},
-        geometry=houses.geometry.to_numpy(), crs=work_crs,
+        {"house_id": houses["house_id"].array, **measured},
+        geometry=houses.geometry.array, crs=work_crs, index=index,
     )
     plot_areas = _plot_areas(ctx, geoms, houses["house_id"].to_numpy(),
                              layers["plots"]["plot_id"].to_numpy() if layers["plots"] is not None
@@ -282,10 +324,10 @@ def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) 
     return others_from_counts(hh, counts, homestead_register(households))
 
 
-def _measure(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, homestead: np.ndarray,
-             other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
+def _measure(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings, built_on: np.ndarray,
+             homestead: np.ndarray, other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
     """All per-house measures for one slice of houses (the thread-parallel unit)."""
-    measures = _measure_areas(ctx, geoms, built_on)
+    measures = _measure_areas(ctx, geoms, convex, clip, built_on)
     return {**measures, **_decide(ctx.rules, measures, homestead, other_homesteads)}
 
 
@@ -300,24 +342,24 @@ def _period(rules: RuleSet, built_on: np.ndarray, footprint: np.ndarray, old_m2:
     cutoff = np.datetime64(rules.cutoff, "D")
     declared = ~np.isnat(built_on)
     declared_after = declared & (built_on >= cutoff)
-    period = np.full(n, Period.UNKNOWN.value, dtype=object)
+    period = np.full(n, _UNKNOWN, dtype=np.int8)
     after_m2 = np.full(n, np.nan)
     conflict = np.zeros(n, dtype=bool)
     if old_m2 is not None:
         after_m2 = np.maximum(footprint - old_m2, 0.0)
-        period[:] = Period.EXTENDED_AFTER_CUTOFF.value
-        period[after_m2 < rules.min_area_m2] = Period.BEFORE_CUTOFF.value
-        period[old_m2 < rules.min_area_m2] = Period.AFTER_CUTOFF.value
-        conflict = (declared_after & (period == Period.BEFORE_CUTOFF.value)) | (
-            declared & ~declared_after & (period == Period.AFTER_CUTOFF.value))
+        period[:] = _EXTENDED
+        period[after_m2 < rules.min_area_m2] = _BEFORE
+        period[old_m2 < rules.min_area_m2] = _AFTER
+        conflict = (declared_after & (period == _BEFORE)) | (declared & ~declared_after & (period == _AFTER))
     else:
-        period[declared] = Period.BEFORE_CUTOFF.value
-        period[declared_after] = Period.AFTER_CUTOFF.value
+        period[declared] = _BEFORE
+        period[declared_after] = _AFTER
         after_m2[declared] = np.where(declared_after[declared], footprint[declared], 0.0)
     return period, after_m2, conflict
 
 
-def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> dict[str, np.ndarray]:
+def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings,
+                   built_on: np.ndarray) -> dict[str, np.ndarray]:
     """Areas per house, by the fast kernel where it is exact, by GEOS geometry where it must be.
 
     The kernel gives each house's area on each layer. That settles every house that touches no farmland
@@ -326,7 +368,6 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> di
     cutoff intersected with each layer, and go through `_measure_geometry`.
     """
     n = len(geoms)
-    convex, clip = convex_clip_polygons(geoms)
     footprint = area_or_zero(geoms)
     farmland_m2 = area_on(geoms, ctx.farmland, convex, clip)
     cultivated_m2 = area_on(geoms, ctx.cultivated, convex, clip) if ctx.cultivated is not None else np.zeros(n)
@@ -341,7 +382,7 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> di
     both = (farmland_m2 > 0) & (cultivated_m2 > 0)  # their union needs geometry
     exact = touching & (has_new_part | approval_candidate | both)
 
-    known = period != Period.UNKNOWN.value
+    known = period != _UNKNOWN
     measures = {
         "footprint_m2": footprint,
         "farmland_m2": farmland_m2,
@@ -383,9 +424,9 @@ def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) ->
     else:
         period, after_m2, conflict = _period(rules, built_on, footprint, None)
         new_part = np.full(n, None, dtype=object)
-        after = period == Period.AFTER_CUTOFF.value
+        after = period == _AFTER
         new_part[after] = geoms[after]
-    known = period != Period.UNKNOWN.value
+    known = period != _UNKNOWN
 
     # Approvals: valid ones (dated on or before the start of construction) legalise cultivated land,
     # never permanent basic farmland (an approval there is itself prohibition 8).
@@ -439,15 +480,15 @@ def _decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
     n = len(m["footprint_m2"])
     min_area = rules.min_area_m2
     period = m["period"]
-    known = period != Period.UNKNOWN.value
+    known = period != _UNKNOWN
     on_farmland = m["farmland_m2"] >= min_area
     violation = on_farmland | (m["unapproved_cultivated_m2"] >= min_area)
-    disposition = np.full(n, Disposition.NONE.value, dtype=object)
-    is_new = np.isin(period, [Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value])
-    disposition[violation & ~known] = Disposition.VERIFY.value
-    disposition[violation & known] = Disposition.CLASSIFY.value
+    disposition = np.full(n, _NONE, dtype=np.int8)
+    is_new = (period == _AFTER) | (period == _EXTENDED)
+    disposition[violation & ~known] = _VERIFY
+    disposition[violation & known] = _CLASSIFY
     demolish = violation & is_new & (np.nan_to_num(m["unapproved_after_cutoff_m2"]) >= min_area)
-    disposition[demolish] = Disposition.DEMOLISH.value
+    disposition[demolish] = _DEMOLISH
 
     codes = np.zeros((n, 9), dtype=bool)
     codes[:, Prohibition.PERMANENT_FARMLAND] = on_farmland
@@ -456,18 +497,21 @@ def _decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
     codes[:, Prohibition.CONTRACTED_LAND] = m["plots_m2"] >= min_area
     codes[:, Prohibition.ONE_HOUSEHOLD_ONE_HOMESTEAD] = violation & homestead & (other_homesteads > 0)
     codes[:, Prohibition.ILLEGAL_APPROVAL] = (m["has_approval"] & on_farmland) | m["approval_after_building"]
-    return {"violation": violation, "disposition": disposition, "rules": _codes_text(codes)}
+    return {"violation": violation, "disposition": disposition, "rules": _code_mask(codes)}
 
 
 #: '1,4,6' for every subset of the eight codes, indexed by bit mask (bit k-1 set = code k).
-_CODE_TEXT = np.array([",".join(str(k) for k in range(1, 9) if mask >> (k - 1) & 1) for mask in range(256)],
-                      dtype=object)
+CODE_SETS = tuple(",".join(str(k) for k in range(1, 9) if mask >> (k - 1) & 1) for mask in range(256))
 
 
-def _codes_text(codes: np.ndarray) -> np.ndarray:
-    """Render a boolean (n, 9) code matrix (column k = code k) as '1,4,6' strings via a lookup table."""
-    mask = codes[:, 1:9].astype(np.int64) @ (1 << np.arange(8, dtype=np.int64))
-    return _CODE_TEXT[mask]
+def _code_mask(codes: np.ndarray) -> np.ndarray:
+    """A boolean (n, 9) code matrix (column k = code k) as one bit mask per house (see `CODE_SETS`)."""
+    return (codes[:, 1:9].astype(np.int64) @ (1 << np.arange(8, dtype=np.int64))).astype(np.uint8)
+
+
+def _labels(codes: np.ndarray, names: tuple[str, ...], index: pd.Index) -> pd.Series:
+    """Text column from integer codes, built by Arrow (`take`) without a Python string per row."""
+    return pd.Series(pd.array(pa.array(names).take(pa.array(codes)), dtype="str"), index=index)
 
 
 def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,
@@ -489,7 +533,7 @@ def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,
 def _plot_area_text(house_ids: pd.Series, plot_areas: pd.DataFrame) -> pd.Series:
     """'P1:12.50;P2:3.20' per house (plots in id order): the plot areas in one readable column."""
     if plot_areas.empty:
-        return pd.Series([""] * len(house_ids), index=house_ids.index, dtype=object)
+        return pd.Series("", index=house_ids.index, dtype="str")
     ordered = plot_areas.assign(_key=plot_areas["plot_id"].astype(str)).sort_values(["house_id", "_key"])
     text = (ordered.assign(t=ordered["_key"] + ":" + ordered["area_m2"].round(2).map("{:.2f}".format))
             .groupby("house_id")["t"].agg(";".join))

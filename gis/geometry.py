@@ -59,13 +59,16 @@ def _threaded(func: Callable[[np.ndarray], np.ndarray], geoms: np.ndarray, worke
 
 
 def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input", row_column: str = "_row",
-                   workers: int | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+                   workers: int | None = None, known_valid: np.ndarray | None = None,
+                   ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Repair a polygon layer; return the clean layer and a report of every repair and drop.
 
     - Z/M values are dropped (areas are planar).
     - Invalid polygons are made valid (`make_valid`, structure method) and keep their polygonal parts.
     - Missing, empty, non-polygonal or zero-area features are dropped.
     The report has one row per touched feature: source, row, field, action (`repaired`/`dropped`), reason.
+    `known_valid` marks rows the caller has already proven valid (simple convex polygons): GEOS validation
+    is the costliest step here and is skipped for them.
     """
     workers = workers or os.cpu_count() or 1
     geoms = gdf.geometry.to_numpy()
@@ -73,7 +76,12 @@ def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input", row_column: 
         geoms = shapely.force_2d(geoms)
     rows = gdf[row_column].to_numpy() if row_column in gdf.columns else np.arange(1, len(gdf) + 1)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    valid = _threaded(shapely.is_valid, geoms, workers)
+    if known_valid is None:
+        valid = _threaded(shapely.is_valid, geoms, workers)
+    else:
+        valid = known_valid.copy()
+        unknown = np.flatnonzero(~known_valid)
+        valid[unknown] = _threaded(shapely.is_valid, geoms[unknown], workers)
     invalid = ~valid & ~missing
     reasons = np.full(len(geoms), "", dtype=object)
     if invalid.any():
@@ -84,16 +92,16 @@ def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input", row_column: 
     poly_missing = shapely.is_missing(poly)
     area = np.nan_to_num(shapely.area(poly), nan=0.0)
     drop = missing | poly_missing | (area <= 0.0)
-    type_names = np.asarray(gdf.geometry.geom_type.fillna("none"), dtype=object)
-
     report = []
-    for i in np.flatnonzero(drop):
+    dropped = np.flatnonzero(drop)
+    type_names = np.asarray(gdf.geometry.iloc[dropped].geom_type.fillna("none"), dtype=object)
+    for i, type_name in zip(dropped, type_names, strict=True):
         if missing[i]:
             why = "empty or missing geometry"
         elif invalid[i]:
             why = f"invalid ({reasons[i]}) with no polygonal part after repair"
         else:
-            why = f"not a polygon ({type_names[i]})" if poly_missing[i] else "zero area"
+            why = f"not a polygon ({type_name})" if poly_missing[i] else "zero area"
         report.append((source, int(rows[i]), "geometry", "dropped", why))
     for i in np.flatnonzero(invalid & ~drop):
         report.append((source, int(rows[i]), "geometry", "repaired", str(reasons[i])))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely import Polygon, box
 from shapely.geometry import MultiPolygon
 
@@ -87,6 +89,21 @@ def test_invalid_bow_tie_farmland_is_repaired_before_measuring():
     assert one(r).farmland_m2 == pytest.approx(200.0)
     assert (r.repairs["action"] == "repaired").sum() == 1
     assert r.repairs.iloc[0]["source"] == "farmland"
+
+
+def test_invalid_houses_are_repaired_even_when_every_turn_goes_one_way():
+    # Convex houses skip GEOS validation; a pentagram turns the same way at every vertex yet crosses
+    # itself, and a bow-tie house crosses itself too: both must be found invalid and repaired.
+    star = Polygon([(X0 + 50 + 10 * np.cos(a), Y0 + 50 + 10 * np.sin(a))
+                    for a in np.pi / 2 + np.arange(5) * 4 * np.pi / 5])
+    bow = Polygon([(X0, Y0), (X0 + 20, Y0 + 20), (X0 + 20, Y0), (X0, Y0 + 20), (X0, Y0)])
+    r = check(CheckInputs(houses(star, bow, sq(10, 60, 10)), frame([sq(0, 0, 100)])))
+    assert sorted(r.repairs.loc[r.repairs["action"] == "repaired", "row"]) == [1, 2]
+    assert (r.repairs["source"] == "houses").all()
+    assert one(r, "H1").footprint_m2 == pytest.approx(shapely.make_valid(star, method="structure").area)
+    assert one(r, "H1").farmland_m2 == pytest.approx(one(r, "H1").footprint_m2)
+    assert one(r, "H2").footprint_m2 == pytest.approx(200.0)
+    assert one(r, "H3").farmland_m2 == pytest.approx(100.0)
 
 
 def test_multipart_house_sums_its_parts():
