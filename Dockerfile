@@ -8,8 +8,8 @@ COPY api ./api
 COPY gis ./gis
 COPY data ./data
 COPY field_app ./field_app
+# The Numba kernels are compiled into the image (otherwise the first check of every container compiles them).
 RUN pip install --no-cache-dir ".[scale]" \
- # Compile the Numba kernels into the image (otherwise the first check of every container compiles them)
  && python -c "from gis.kernels import warm_up; warm_up()"
 ENV SPATIALITE_LIBRARY_PATH=mod_spatialite
 EXPOSE 8000
