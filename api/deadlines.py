@@ -99,3 +99,25 @@ def evaluate(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.dateti
     nxt = min(candidates) if candidates else None
     return Deadlines(study_due, finish_due, next_report, nxt[0] if nxt else None, nxt[1] if nxt else None,
                      bool(overdue), tuple(overdue), on_time)
+
+
+def overdue_from(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.datetime,
+                 studied_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
+                 reports: Sequence[dt.datetime] = ()) -> dt.datetime | None:
+    """The moment from which a case is overdue if nothing about it changes (None: never; ≤ now: already).
+
+    Time alone only ever makes a case overdue (a study or report deadline passes); only new data (a
+    study, a report, the finish) ends it. So one instant per case tells whether it is overdue at any later
+    moment — what lets the review map keep a snapshot of every case and still say "overdue" correctly
+    tomorrow, without evaluating each case again. (`evaluate(..., now=t).overdue == (t >= this)` for t ≥ now.)
+    """
+    d = evaluate(policy, assigned_at=assigned_at, now=now, studied_at=studied_at, finished_at=finished_at,
+                 reports=reports)
+    if d.overdue:
+        return now
+    candidates = []
+    if studied_at is None:
+        candidates.append(d.study_due)
+    if finished_at is None and d.next_report_due is not None:
+        candidates.append(d.next_report_due)
+    return min(candidates) if candidates else None

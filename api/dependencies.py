@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from api.map_data import MapData
 from api.settings import Settings
 
 
@@ -21,5 +22,10 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
+def get_map_data(request: Request) -> MapData:
+    return request.app.state.map_data  # type: ignore[no-any-return]
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+MapDataDep = Annotated[MapData, Depends(get_map_data)]

@@ -15,8 +15,8 @@ from api.models import SRID
 WEB_CRS = "EPSG:4326"
 
 
-def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """Parse 'minlon,minlat,maxlon,maxlat' (EPSG:4326) and return it in the county CRS."""
+def parse_web_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse and check 'minlon,minlat,maxlon,maxlat' (EPSG:4326)."""
     if not text:
         return None
     try:
@@ -25,6 +25,15 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         raise InvalidQuery(f"bbox must be minlon,minlat,maxlon,maxlat, got {text!r}") from exc
     if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
         raise InvalidQuery(f"bbox out of range or inverted: {text!r}")
+    return minx, miny, maxx, maxy
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """Parse 'minlon,minlat,maxlon,maxlat' (EPSG:4326) and return it in the county CRS."""
+    box = parse_web_bbox(text)
+    if box is None:
+        return None
+    minx, miny, maxx, maxy = box
     to_county = Transformer.from_crs(WEB_CRS, f"EPSG:{SRID}", always_xy=True)
     xs, ys = to_county.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
     return min(xs), min(ys), max(xs), max(ys)

@@ -62,7 +62,8 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
         stmt = stmt.order_by(table.c[order_by])
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    rows = session.execute(stmt).all()
+    # Plain tuples: handed SQLAlchemy rows, pandas probes each for attributes (an exception per probe).
+    rows = list(map(tuple, session.execute(stmt).all()))
     frame = pd.DataFrame(rows, columns=[c.name for c in cols] + ["wkb"])
     geoms = shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy() if len(frame) else np.array([]))
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs or f"EPSG:{SRID}")
@@ -71,7 +72,7 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
 def read_table(session: Session, model: type[Base], columns: Sequence[str]) -> pd.DataFrame:
     """Load attribute columns of a table as a DataFrame."""
     table = table_of(model)
-    rows = session.execute(select(*[table.c[c] for c in columns])).all()
+    rows = list(map(tuple, session.execute(select(*[table.c[c] for c in columns])).all()))
     return pd.DataFrame(rows, columns=list(columns))
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
-from pyproj import Transformer
-from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from api import models
 from api.auth import CurrentUser
@@ -23,9 +23,10 @@ from api.cases import (
     transition,
 )
 from api.clock import utcnow
-from api.dependencies import SessionDep, SettingsDep
+from api.dependencies import MapDataDep, SessionDep, SettingsDep
 from api.errors import NotFound
-from api.geojson import feature_collection, feature_collection_response, parse_bbox
+from api.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
+from api.map_data import CaseFilter, case_features_text, grid_cells, select_cases
 from api.photos import BrowserFix, photo_out, upload_photo
 from api.repository import bbox_clause, read_frame
 from gis.rules import MU_M2
@@ -106,30 +107,49 @@ def list_cases(
 
 @router.get("/clusters")
 def case_clusters(
-    session: SessionDep, user: CurrentUser,
+    session: SessionDep, user: CurrentUser, map_data: MapDataDep,
     zoom: Annotated[int, Query(ge=0, le=22)],
     bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")],
     township: str | None = None, village: str | None = None, status: str | None = None,
     period: str | None = None, disposition: str | None = None,
     rule: Annotated[int | None, Query(ge=1, le=8)] = None,
-) -> dict[str, Any]:
+    overdue: bool | None = None,
+) -> Any:
     """Case counts on a grid of about 64 screen pixels at `zoom` (for county-wide views: no features sent)."""
-    where = [*scope(user), *_filters(session, township, village, status, period, disposition, rule, bbox)]
-    cell = 40_075_016.0 / (2 ** zoom) / 256 * 64 * 0.9  # metres per 64 px at ~25°N
-    centroid = func.ST_Centroid(models.Case.geom)
-    gx = cast(func.ST_X(centroid) / cell, Integer)
-    gy = cast(func.ST_Y(centroid) / cell, Integer)
-    stmt = (select(func.count().label("n"), func.avg(func.ST_X(centroid)), func.avg(func.ST_Y(centroid)))
-            .group_by(gx, gy))
-    for clause in where:
-        stmt = stmt.where(clause)
-    rows = session.execute(stmt).all()
-    to_web = Transformer.from_crs(f"EPSG:{models.SRID}", "EPSG:4326", always_xy=True)
-    cells = []
-    for n, x, y in rows:
-        lon, lat = to_web.transform(float(x), float(y))
-        cells.append({"lat": round(lat, 6), "lon": round(lon, 6), "count": int(n)})
-    return {"total": sum(c["count"] for c in cells), "cells": cells}
+    snap = map_data.cases(session)
+    where = CaseFilter(township, village, status, period, disposition, rule, overdue)
+    idx = select_cases(snap, parse_web_bbox(bbox), where, user, utcnow())
+    return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom)})
+
+
+@router.get("/features")
+def case_features(
+    session: SessionDep, user: CurrentUser, map_data: MapDataDep,
+    zoom: Annotated[int, Query(ge=0, le=22)],
+    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")],
+    township: str | None = None, village: str | None = None, status: str | None = None,
+    period: str | None = None, disposition: str | None = None,
+    rule: Annotated[int | None, Query(ge=1, le=8)] = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> Any:
+    """The review map's cases in view: a GeoJSON FeatureCollection of at most `limit` cases, or — when more
+    match — their grid counts (`cells`, as `/clusters`), so a crowded view shows every case as a count
+    rather than an arbitrary `limit` of them. Features carry what styling and filtering need (with
+    `overdue` as of now); the popup loads the rest from `/api/cases/{id}`.
+    """
+    snap = map_data.cases(session)
+    now = utcnow()
+    where = CaseFilter(township, village, status, period, disposition, rule, overdue)
+    idx = select_cases(snap, parse_web_bbox(bbox), where, user, now)
+    if len(idx) > limit:
+        return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom), "clustered": True})
+    return Response(case_features_text(snap, idx, now, total=len(idx)), media_type="application/json")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """Plain JSON, encoded once (FastAPI's generic encoder walks thousands of grid cells slowly)."""
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
 def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> Any:

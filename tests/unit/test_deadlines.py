@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from api.deadlines import COUNTY_TZ, DeadlinePolicy, end_of_day_after, evaluate
+from api.deadlines import COUNTY_TZ, DeadlinePolicy, end_of_day_after, evaluate, overdue_from
 
 P = DeadlinePolicy()
 UTC = dt.UTC
@@ -76,3 +76,25 @@ def test_policy_numbers_are_settings():
     d = evaluate(DeadlinePolicy(study_days=2, finish_days=5, report_every_days=10), assigned_at=cst(2026, 1, 1, 9),
                  now=cst(2026, 1, 1, 10))
     assert d.study_due == cst(2026, 1, 4) and d.finish_due == cst(2026, 1, 7)
+
+
+def test_overdue_from_agrees_with_evaluate_at_every_later_moment():
+    # The review map caches one instant per case; it must say exactly what evaluate says, hour by hour.
+    policy = DeadlinePolicy()
+    assigned = dt.datetime(2026, 3, 2, 9, 30, tzinfo=COUNTY_TZ)
+    scenarios = [
+        {},  # nothing done: the study deadline comes first
+        {"studied_at": assigned + dt.timedelta(hours=3)},  # studied: the report cycle decides
+        {"studied_at": assigned + dt.timedelta(hours=3), "reports": [assigned + dt.timedelta(days=6)]},
+        {"studied_at": assigned + dt.timedelta(hours=3), "finished_at": assigned + dt.timedelta(days=2)},
+        {"studied_at": assigned + dt.timedelta(days=3), "finished_at": assigned + dt.timedelta(days=9),
+         "reports": [assigned + dt.timedelta(days=8)]},
+    ]
+    for extra in scenarios:
+        for start_h in (0, 20, 60, 200):
+            now = assigned + dt.timedelta(hours=start_h)
+            since = overdue_from(policy, assigned_at=assigned, now=now, **extra)
+            for h in range(0, 24 * 30, 5):
+                t = now + dt.timedelta(hours=h)
+                expected = evaluate(policy, assigned_at=assigned, now=t, **extra).overdue
+                assert expected == (since is not None and t >= since), (extra, start_h, h)

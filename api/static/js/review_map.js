@@ -25,8 +25,12 @@ function redlineReviewMap(map) {
       var colour = p.status === "closed" ? "#33a02c" : (p.still_violating ? CASE_COLOURS[p.disposition] || "#000" : CASE_COLOURS.none);
       return { color: colour, weight: p.overdue ? 4 : 2, fillColor: colour, fillOpacity: 0.6, dashArray: p.overdue ? "4" : null };
     },
+    // Map features carry only what styling and filters need; a popup loads the case's numbers when opened.
     onEachFeature: function (f, layer) {
-      layer.bindPopup(casePopup(f.properties), { autoPan: true });
+      layer.bindPopup("<div>" + esc(f.properties.code) + " …</div>", { autoPan: true });
+      layer.on("popupopen", function () {
+        caseDetail(f.properties.id).then(function (p) { layer.setPopupContent(casePopup(p)); });
+      });
       layer.on("click", function () { showPanel(f.properties.id); });
     },
   });
@@ -89,9 +93,15 @@ function redlineReviewMap(map) {
     return L.polygon(pts, { color: "#1565c0", weight: 1, fillOpacity: 0.15, interactive: false });
   }
 
+  function caseDetail(id) {
+    return fetch("/api/cases/" + id).then(function (r) {
+      if (!r.ok) { throw new Error("case " + id + ": " + r.status); }
+      return r.json();
+    }).then(function (f) { return f.properties; });
+  }
+
   function showPanel(id) {
-    fetch("/api/cases/" + id).then(function (r) { return r.json(); }).then(function (f) {
-      var p = f.properties;
+    caseDetail(id).then(function (p) {
       evidence.clearLayers();
       var html = "<b>" + esc(p.code) + "</b> <a href='#' id='rl-close'>✕</a><br>" + casePopup(p) +
         "<h4>照片 photos (" + p.photos.length + ")</h4>";
@@ -153,17 +163,20 @@ function redlineReviewMap(map) {
       zoom >= 13 ? load("/api/layers/farmland?limit=8000&bbox=" + bbox, farmland) : null,
       zoom >= 16 ? load("/api/layers/dltb?limit=8000&bbox=" + bbox, cultivated) : null,
       zoom >= 17 ? load("/api/layers/houses?limit=8000&bbox=" + bbox, houses) : null,
-      detail ? load("/api/cases?format=geojson&limit=5000&bbox=" + bbox + filters, cases)
+      // In detail views the server sends the cases, or their grid counts when more than 5000 are in view.
+      detail ? load("/api/cases/features?limit=5000&zoom=" + zoom + "&bbox=" + bbox + filters, cases)
         : fetch("/api/cases/clusters?zoom=" + zoom + "&bbox=" + bbox + filters).then(function (r) { return r.json(); }),
     ]).then(function (results) {
       if (mine !== generation) { return; }
       var shown = 0;
       var total = 0;
+      var grouped = false;
       var openCode = null;  // a popup the user has open survives the reload its own auto-pan triggers
       cases.eachLayer(function (l) { if (l.isPopupOpen()) { openCode = l.feature.properties.code; } });
       results.forEach(function (res) {
         if (res === null) { return; }
-        if (res.cells) { cases.clearLayers(); drawClusters(res); total = res.total; return; }
+        if (res.fc && res.fc.cells) { res = res.fc; }
+        if (res.cells) { cases.clearLayers(); drawClusters(res); total = res.total; grouped = true; return; }
         res.layer.clearLayers();
         if (!res.fc.truncated) { res.layer.addData(res.fc); }
         if (res.layer === cases) { clusters.clearLayers(); shown = res.fc.features.length; total = res.fc.total; }
@@ -174,8 +187,8 @@ function redlineReviewMap(map) {
       if (openCode) {
         cases.eachLayer(function (l) { if (l.feature.properties.code === openCode) { l.openPopup(); } });
       }
-      status.textContent = detail ? shown + " / " + total + " cases in view" + (shown < total ? " — zoom in to see all" : "")
-        : total + " cases in view (grouped; zoom in to see each)";
+      status.textContent = grouped ? total + " cases in view (grouped; zoom in to see each)"
+        : shown + " / " + total + " cases in view";
       status.setAttribute("data-cases", String(shown));
       status.setAttribute("data-total", String(total));
     }).catch(function (err) {

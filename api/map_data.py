@@ -1,0 +1,272 @@
+"""What the review map draws, held in memory per application, so a pan or zoom costs an index lookup.
+
+A bounding-box query against SpatiaLite or PostGIS, a reprojection and a JSON encoding per request cost
+hundreds of milliseconds for a few thousand features, and the map asks on every pan and zoom. Instead each
+layer is read once into a snapshot: geometries in EPSG:4326 under an STRtree, one ready GeoJSON text per
+feature, and (for cases) the columns the map filters on. A snapshot is rebuilt when its stamp changes — one
+aggregate query per request: every import adds an import run; every change to a case appends to the audit
+chain, bumps the row version or moves `scanned_at`. Whether a case is overdue is kept as the instant it
+becomes overdue (`api.deadlines.overdue_from`), so the snapshot stays right as time passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import models
+from api.cases import TOWNSHIP_SCOPED, reports_by_case
+from api.clock import as_utc, as_utc_or_none
+from api.deadlines import DeadlinePolicy, overdue_from
+from api.geojson import WEB_CRS
+from api.repository import read_frame, table_of
+
+#: Reference layers of the map: the model and the attribute columns each feature carries.
+LAYERS: dict[str, tuple[type[models.Base], list[str]]] = {
+    "farmland": (models.Farmland, ["bsm", "dlbm", "area_m2"]),
+    "dltb": (models.LandParcel, ["bsm", "dlbm", "dlmc", "zldwmc", "area_m2"]),
+    "houses": (models.House, ["built_on", "use", "village_code", "area_m2"]),
+    "admin": (models.AdminArea, ["code", "name", "level"]),
+}
+#: What a case feature on the map carries: enough to style, filter and scope it. The popup and the side
+#: panel load the rest (`/api/cases/{id}`) when opened.
+CASE_PROPERTIES = ["id", "code", "township_code", "village_code", "status", "period", "disposition", "rules",
+                   "field_rules", "still_violating"]
+_NEVER = np.iinfo(np.int64).max
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One layer in memory: features in EPSG:4326 under an index, and their GeoJSON texts."""
+
+    stamp: tuple[Any, ...]
+    tree: shapely.STRtree
+    texts: np.ndarray  # per feature: GeoJSON Feature text (cases: open at the end, see `CaseSnapshot`)
+
+    def in_box(self, box: tuple[float, float, float, float] | None) -> np.ndarray:
+        """Indices (ascending) of the features whose box meets `box` (lon/lat); all without a box."""
+        if box is None:
+            return np.arange(len(self.texts))
+        return np.sort(self.tree.query(shapely.box(*box)))
+
+
+@dataclass(frozen=True)
+class CaseSnapshot(Snapshot):
+    """Cases: besides the features, the columns filters need, county-CRS centroids and overdue instants.
+
+    A case's text stops right after `"overdue":` — the flag is the one part that depends on the clock.
+    """
+
+    attrs: pd.DataFrame
+    x: np.ndarray  # centroids in the county CRS (metres: the grid of the counts)
+    y: np.ndarray
+    lon: np.ndarray  # and in EPSG:4326 (where a count is drawn: no reprojection per request)
+    lat: np.ndarray
+    overdue_from_ns: np.ndarray  # int64 ns since the epoch (UTC); `_NEVER` when it cannot become overdue
+
+    def overdue(self, now: dt.datetime) -> np.ndarray:
+        return self.overdue_from_ns <= int(as_utc(now).timestamp() * 1e9)
+
+
+class MapData:
+    """The snapshots of one database, rebuilt lazily when their stamp moves (thread-safe)."""
+
+    def __init__(self, policy: DeadlinePolicy) -> None:
+        self.policy = policy
+        self._snapshots: dict[str, Snapshot] = {}
+        self._locks = {name: threading.Lock() for name in [*LAYERS, "cases"]}
+
+    def layer(self, session: Session, name: str) -> Snapshot:
+        model, columns = LAYERS[name]
+        table = table_of(model)
+        stamp = (*session.execute(select(func.count(), func.max(table.c.id))).one(),
+                 session.execute(select(func.max(models.ImportRun.id))).scalar())
+        return self._current(name, stamp, lambda: _layer_snapshot(session, model, columns, stamp))
+
+    def cases(self, session: Session) -> CaseSnapshot:
+        c = models.Case
+        stamp = (*session.execute(select(func.count(), func.max(c.scanned_at), func.sum(c.version))).one(),
+                 session.execute(select(models.AuditHead.last_event_id)).scalar())
+        snap = self._current("cases", stamp, lambda: _case_snapshot(session, self.policy, stamp))
+        assert isinstance(snap, CaseSnapshot)
+        return snap
+
+    def warm_up(self, factory: sessionmaker[Session]) -> None:
+        """Build the snapshots the map opens with (cases, admin areas, farmland); failures only logged."""
+        try:
+            with factory() as session:
+                self.cases(session)
+                for name in ("admin", "farmland"):
+                    self.layer(session, name)
+        except Exception:  # a cold snapshot is simply built by the first request instead
+            log.warning("map snapshots not prepared at start-up", exc_info=True)
+
+    def _current(self, name: str, stamp: tuple[Any, ...], build: Callable[[], Snapshot]) -> Snapshot:
+        snap = self._snapshots.get(name)
+        if snap is not None and snap.stamp == stamp:
+            return snap
+        with self._locks[name]:  # one rebuild at a time; others wait for it rather than repeat it
+            snap = self._snapshots.get(name)
+            if snap is None or snap.stamp != stamp:
+                snap = build()
+                self._snapshots[name] = snap
+            return snap
+
+
+def _web(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Geometries in EPSG:4326, to 7 decimals (about 1 cm: a third less JSON than full doubles)."""
+    if not len(frame):
+        return np.zeros(0, dtype=object)
+    return shapely.transform(frame.to_crs(WEB_CRS).geometry.to_numpy(), lambda c: np.round(c, 7))
+
+
+def _property_texts(frame: pd.DataFrame) -> list[str]:
+    """One JSON object text per row (dates as ISO text, missing as null), encoded by pandas in C."""
+    if frame.empty:
+        return []
+    clean = frame.copy()
+    for name in clean.columns:
+        if clean[name].dtype == object:
+            clean[name] = clean[name].map(lambda v: v.isoformat() if isinstance(v, dt.date) else v)
+    return clean.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+
+
+def _feature_heads(geoms: np.ndarray, props: list[str]) -> np.ndarray:
+    texts = np.asarray(shapely.to_geojson(geoms), dtype=object) if len(geoms) else np.zeros(0, dtype=object)
+    return '{"type":"Feature","geometry":' + texts + ',"properties":' + np.asarray(props, dtype=object)
+
+
+def _layer_snapshot(session: Session, model: type[models.Base], columns: list[str],
+                    stamp: tuple[Any, ...]) -> Snapshot:
+    frame = read_frame(session, model, columns, order_by="id")
+    geoms = _web(frame)
+    props = _property_texts(pd.DataFrame(frame.drop(columns="geometry")))
+    texts = _feature_heads(geoms, props) + "}" if len(geoms) else np.zeros(0, dtype=object)
+    return Snapshot(stamp, shapely.STRtree(geoms), texts)
+
+
+def _case_snapshot(session: Session, policy: DeadlinePolicy, stamp: tuple[Any, ...]) -> CaseSnapshot:
+    frame = read_frame(session, models.Case, [c for c in CASE_PROPERTIES if c != "id"]
+                       + ["assigned_at", "studied_at", "finished_at"], order_by="id")
+    geoms = _web(frame)
+    props = _property_texts(pd.DataFrame(frame[CASE_PROPERTIES]))
+    heads = (_feature_heads(geoms, [p[:-1] + ',"overdue":' for p in props]) if len(geoms)
+             else np.zeros(0, dtype=object))
+    centroids = shapely.centroid(frame.geometry.to_numpy())
+    web_centroids = shapely.centroid(geoms)
+    return CaseSnapshot(stamp, shapely.STRtree(geoms), heads,
+                        attrs=pd.DataFrame(frame[CASE_PROPERTIES]).reset_index(drop=True),
+                        x=shapely.get_x(centroids), y=shapely.get_y(centroids),
+                        lon=shapely.get_x(web_centroids), lat=shapely.get_y(web_centroids),
+                        overdue_from_ns=_overdue_instants(session, policy, frame))
+
+
+def _overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFrame) -> np.ndarray:
+    """Per case, when it is or becomes overdue (ns since the epoch); never for unassigned cases."""
+    out = np.full(len(frame), _NEVER, dtype=np.int64)
+    assigned = np.flatnonzero(frame["assigned_at"].notna().to_numpy())
+    if not len(assigned):
+        return out
+    rows = frame.iloc[assigned]
+    reports = reports_by_case(session, [int(i) for i in rows["id"]])
+    now = dt.datetime.now(dt.UTC)
+    columns = [[_py(v) for v in rows[c]] for c in ("assigned_at", "studied_at", "finished_at")]
+    for k, case_id, assigned_at, studied_at, finished_at in zip(assigned, rows["id"].tolist(), *columns,
+                                                               strict=True):
+        since = overdue_from(policy, assigned_at=as_utc(assigned_at), now=now,
+                             studied_at=as_utc_or_none(studied_at), finished_at=as_utc_or_none(finished_at),
+                             reports=reports[int(case_id)])
+        if since is not None:
+            out[k] = int(since.timestamp() * 1e9)
+    return out
+
+
+def _py(value: Any) -> Any:
+    """pandas' NaT/Timestamp as None/datetime."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The map's filters (every one optional) and the caller's scope."""
+
+    township: str | None = None
+    village: str | None = None
+    status: str | None = None
+    period: str | None = None
+    disposition: str | None = None
+    rule: int | None = None
+    overdue: bool | None = None
+
+    def mask(self, snap: CaseSnapshot, idx: np.ndarray, user: models.User, now: dt.datetime) -> np.ndarray:
+        a = snap.attrs.iloc[idx]
+        keep = np.ones(len(idx), dtype=bool)
+        if user.role in TOWNSHIP_SCOPED:
+            keep &= (a["township_code"] == user.township_code).to_numpy()
+        for column, value in (("township_code", self.township), ("village_code", self.village),
+                              ("status", self.status), ("period", self.period), ("disposition", self.disposition)):
+            if value:
+                keep &= (a[column] == value).to_numpy()
+        if self.rule is not None:
+            listed = "," + a["rules"].fillna("") + "," + a["field_rules"].fillna("") + ","
+            keep &= listed.str.contains(f",{self.rule},", regex=False).to_numpy()
+        if self.overdue is not None:
+            keep &= snap.overdue(now)[idx] == self.overdue
+        return keep
+
+
+def select_cases(snap: CaseSnapshot, box: tuple[float, float, float, float] | None, where: CaseFilter,
+                 user: models.User, now: dt.datetime) -> np.ndarray:
+    """Indices of the cases in `box` that pass the filters and the caller's scope."""
+    idx = snap.in_box(box)
+    return idx[where.mask(snap, idx, user, now)]
+
+
+def case_features_text(snap: CaseSnapshot, idx: np.ndarray, now: dt.datetime, **extra: Any) -> str:
+    """A FeatureCollection of the chosen cases, with `overdue` as of `now`."""
+    flags = np.where(snap.overdue(now)[idx], "true}}", "false}}")
+    features = ",".join((snap.texts[idx] + flags).tolist())
+    return _collection(features, extra)
+
+
+def layer_features_text(snap: Snapshot, idx: np.ndarray, **extra: Any) -> str:
+    return _collection(",".join(snap.texts[idx].tolist()), extra)
+
+
+def _collection(features: str, extra: dict[str, Any]) -> str:
+    members = "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in extra.items())
+    return '{"type":"FeatureCollection","features":[' + features + "]" + members + "}"
+
+
+def grid_cells(snap: CaseSnapshot, idx: np.ndarray, zoom: int) -> list[dict[str, Any]]:
+    """Case counts on a grid of about 64 screen pixels at `zoom`, each at the mean of its cases' centroids."""
+    if not len(idx):
+        return []
+    cell = 40_075_016.0 / (2 ** zoom) / 256 * 64 * 0.9  # metres per 64 px at ~25°N
+    x, y = snap.x[idx], snap.y[idx]
+    gx, gy = np.floor(x / cell).astype(np.int64), np.floor(y / cell).astype(np.int64)
+    _, group, counts = np.unique((gx - gx.min()) * (int(gy.max() - gy.min()) + 1) + (gy - gy.min()),
+                                 return_inverse=True, return_counts=True)
+    lon = np.bincount(group, weights=snap.lon[idx]) / counts
+    lat = np.bincount(group, weights=snap.lat[idx]) / counts
+    return [{"lat": round(float(a), 6), "lon": round(float(o), 6), "count": int(n)}
+            for a, o, n in zip(lat, lon, counts, strict=True)]
+
+
+__all__: Sequence[str] = ["LAYERS", "CaseFilter", "MapData", "case_features_text", "grid_cells",
+                          "layer_features_text", "select_cases"]
