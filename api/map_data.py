@@ -3,10 +3,12 @@
 A bounding-box query against SpatiaLite or PostGIS, a reprojection and a JSON encoding per request cost
 hundreds of milliseconds for a few thousand features, and the map asks on every pan and zoom. Instead each
 layer is read once into a snapshot: geometries in EPSG:4326 under an STRtree, one ready GeoJSON text per
-feature, and (for cases) the columns the map filters on. A snapshot is rebuilt when its stamp changes — one
-aggregate query per request: every import adds an import run; every change to a case appends to the audit
-chain, bumps the row version or moves `scanned_at`. Whether a case is overdue is kept as the instant it
-becomes overdue (`api.deadlines.overdue_from`), so the snapshot stays right as time passes.
+feature, and (for cases) the columns the map filters on. A snapshot is rebuilt when its stamp changes —
+index lookups on every request, whatever the size of the table: every import adds an import run; a new case
+raises the largest case id (cases are never deleted); a scan moves `scanned_at` on every case it touches;
+every other change to a case appends to the audit chain (the audit trail's own rule). Whether a case is
+overdue is kept as the instant it becomes overdue (`api.deadlines.overdue_from`), so the snapshot stays
+right as time passes.
 """
 
 from __future__ import annotations
@@ -92,14 +94,14 @@ class MapData:
     def layer(self, session: Session, name: str) -> Snapshot:
         model, columns = LAYERS[name]
         table = table_of(model)
-        stamp = (*session.execute(select(func.count(), func.max(table.c.id))).one(),
+        stamp = (session.execute(select(func.max(table.c.id))).scalar(),
                  session.execute(select(func.max(models.ImportRun.id))).scalar())
         return self._current(name, stamp, lambda: _layer_snapshot(session, model, columns, stamp))
 
     def cases(self, session: Session) -> CaseSnapshot:
         c = models.Case
-        stamp = (*session.execute(select(func.count(), func.max(c.scanned_at), func.sum(c.version))).one(),
-                 session.execute(select(models.AuditHead.last_event_id)).scalar())
+        stamp = tuple(session.execute(select(q)).scalar()
+                      for q in (func.max(c.id), func.max(c.scanned_at), models.AuditHead.last_event_id))
         snap = self._current("cases", stamp, lambda: _case_snapshot(session, self.policy, stamp))
         assert isinstance(snap, CaseSnapshot)
         return snap

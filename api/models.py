@@ -211,7 +211,7 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     still_violating: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     geom = mapped_column(polygons(), nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking: stale writes refused)
