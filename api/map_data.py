@@ -39,7 +39,7 @@ from api.repository import read_frame, table_of
 LAYERS: dict[str, tuple[type[models.Base], list[str]]] = {
     "farmland": (models.Farmland, ["bsm", "dlbm", "area_m2"]),
     "dltb": (models.LandParcel, ["bsm", "dlbm", "dlmc", "zldwmc", "area_m2"]),
-    "houses": (models.House, ["built_on", "use", "village_code", "area_m2"]),
+    "houses": (models.House, ["built_on", "use", "township_code", "village_code", "area_m2"]),
     "admin": (models.AdminArea, ["code", "name", "level"]),
 }
 #: What a case feature on the map carries: enough to style, filter and scope it. The popup and the side
@@ -57,12 +57,19 @@ class Snapshot:
     stamp: tuple[Any, ...]
     tree: shapely.STRtree
     texts: np.ndarray  # per feature: GeoJSON Feature text (cases: open at the end, see `CaseSnapshot`)
+    township: np.ndarray | None  # per feature, for layers township users see only their part of
 
     def in_box(self, box: tuple[float, float, float, float] | None) -> np.ndarray:
         """Indices (ascending) of the features whose box meets `box` (lon/lat); all without a box."""
         if box is None:
             return np.arange(len(self.texts))
         return np.sort(self.tree.query(shapely.box(*box)))
+
+    def visible(self, idx: np.ndarray, user: models.User) -> np.ndarray:
+        """The features of `idx` the user may see: a township user only their township's."""
+        if self.township is None or user.role not in TOWNSHIP_SCOPED:
+            return idx
+        return idx[self.township[idx] == user.township_code]
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,8 @@ def _layer_snapshot(session: Session, model: type[models.Base], columns: list[st
     geoms = _web(frame)
     props = _property_texts(pd.DataFrame(frame.drop(columns="geometry")))
     texts = _feature_heads(geoms, props) + "}" if len(geoms) else np.zeros(0, dtype=object)
-    return Snapshot(stamp, shapely.STRtree(geoms), texts)
+    township = frame["township_code"].to_numpy(dtype=object) if "township_code" in frame else None
+    return Snapshot(stamp, shapely.STRtree(geoms), texts, township)
 
 
 def _case_snapshot(session: Session, policy: DeadlinePolicy, stamp: tuple[Any, ...]) -> CaseSnapshot:
@@ -169,7 +177,7 @@ def _case_snapshot(session: Session, policy: DeadlinePolicy, stamp: tuple[Any, .
              else np.zeros(0, dtype=object))
     centroids = shapely.centroid(frame.geometry.to_numpy())
     web_centroids = shapely.centroid(geoms)
-    return CaseSnapshot(stamp, shapely.STRtree(geoms), heads,
+    return CaseSnapshot(stamp, shapely.STRtree(geoms), heads, frame["township_code"].to_numpy(dtype=object),
                         attrs=pd.DataFrame(frame[CASE_PROPERTIES]).reset_index(drop=True),
                         x=shapely.get_x(centroids), y=shapely.get_y(centroids),
                         lon=shapely.get_x(web_centroids), lat=shapely.get_y(web_centroids),
@@ -217,9 +225,7 @@ class CaseFilter:
 
     def mask(self, snap: CaseSnapshot, idx: np.ndarray, user: models.User, now: dt.datetime) -> np.ndarray:
         a = snap.attrs.iloc[idx]
-        keep = np.ones(len(idx), dtype=bool)
-        if user.role in TOWNSHIP_SCOPED:
-            keep &= (a["township_code"] == user.township_code).to_numpy()
+        keep = np.isin(idx, snap.visible(idx, user))
         for column, value in (("township_code", self.township), ("village_code", self.village),
                               ("status", self.status), ("period", self.period), ("disposition", self.disposition)):
             if value:

@@ -17,19 +17,19 @@ router = APIRouter(prefix="/api/layers", tags=["layers"])
 
 
 @router.get("/{name}")
-def layer(session: SessionDep, _user: CurrentUser, map_data: MapDataDep, name: str,
+def layer(session: SessionDep, user: CurrentUser, map_data: MapDataDep, name: str,
           bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
           limit: Annotated[int, Query(ge=1, le=20000)] = 5000) -> Any:
     """Features of a reference layer in a bounding box, as GeoJSON (EPSG:4326).
 
     When more than `limit` features fall in the box, none are sent and `truncated` is true: the map asks
     the user to zoom in rather than freezing the browser. Served from an in-memory snapshot of the layer
-    (`api.map_data`), refreshed after every import.
+    (`api.map_data`), refreshed after every import. Township users see only their township's houses.
     """
     if name not in LAYERS:
         raise NotFound(f"no layer {name!r}; one of {', '.join(LAYERS)}")
     snap = map_data.layer(session, name)
-    idx = snap.in_box(parse_web_bbox(bbox))
+    idx = snap.visible(snap.in_box(parse_web_bbox(bbox)), user)
     if len(idx) > limit:
         return {"type": "FeatureCollection", "features": [], "truncated": True, "total": len(idx)}
     return Response(layer_features_text(snap, idx, truncated=False, total=len(idx)), media_type="application/json")

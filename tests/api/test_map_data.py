@@ -91,3 +91,14 @@ def test_scope_and_filters(site: Site):
     assert near["total"] == 4
     bad = site.client.get("/api/cases/features", headers=site.as_user("county"), params={"zoom": 3, "bbox": "1,2"})
     assert bad.status_code == 422
+
+
+def test_township_users_see_only_their_townships_houses(site: Site):
+    def townships(user: str) -> list[str]:
+        fc = site.client.get("/api/layers/houses", headers=site.as_user(user)).json()
+        return sorted(f["properties"]["township_code"] for f in fc["features"])
+
+    everyone = townships("county")
+    assert len(everyone) == 10 and set(everyone) == {T1, "431021102000"}
+    assert townships("officer1") == [T1] * 5
+    assert townships("inspector2") == ["431021102000"] * 5
