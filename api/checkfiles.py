@@ -109,7 +109,12 @@ def _load_any(path: Path | None, src_crs: str | None) -> Any:
 def run_check_distributed(files: CheckFiles, out: Path, rules: RuleSet, *, client: Any, crs: str | None = None,
                           id_field: str | None = None, src_crs: str | None = None,
                           progress: Callable[[int], None] | None = None, npartitions: int = 16) -> CheckResult:
-    """The same check on a Dask cluster (`client`): inputs may be partitioned GeoParquet folders."""
+    """The same check on a Dask cluster (`client`): inputs may be partitioned GeoParquet folders.
+
+    An `out` without an extension is a folder: the workers write the result there as partitioned
+    GeoParquet (`part.NNNNN.parquet`; plot areas beside it, in `<folder>_plot_areas.csv`) instead of sending every
+    footprint back to this process — the form for a province.
+    """
     from gis.partitioned import check_partitioned
 
     id_names = (id_field,) if id_field else ("id", "house_id", "BSM", "fid", "OBJECTID")
@@ -129,10 +134,20 @@ def run_check_distributed(files: CheckFiles, out: Path, rules: RuleSet, *, clien
         households = _rename_case_insensitive(read_table(files.households),
                                               {"household_id": ("household_id", "id"),
                                                "homesteads_elsewhere": ("homesteads_elsewhere",)})
+    folder = is_folder_output(out)
     result = check_partitioned(houses, layers, households=households, rules=rules, crs=crs, client=client,
-                               npartitions=npartitions, progress=progress)
-    write_result(result, out)
+                               npartitions=npartitions, progress=progress, out_dir=out if folder else None)
+    if folder:
+        if not result.plot_areas.empty:  # beside the folder: inside, it would spoil the dataset
+            result.plot_areas.to_csv(out.with_name(out.name + "_plot_areas.csv"), index=False)
+    else:
+        write_result(result, out)
     return result
+
+
+def is_folder_output(out: Path) -> bool:
+    """An output path without an extension names a folder of result partitions (Dask runs only)."""
+    return out.suffix == "" or out.is_dir()
 
 
 def write_result(result: CheckResult, out: Path) -> None:

@@ -141,7 +141,7 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
 def check_cmd(
     farmland: Annotated[Path, typer.Option(help="permanent basic farmland polygons")],
     houses: Annotated[Path, typer.Option(help="house footprints (id field: id, or --id-field)")],
-    out: Annotated[Path, typer.Option(help="output: .gpkg .geojson .csv .parquet")],
+    out: Annotated[Path, typer.Option(help="output: .gpkg .geojson .csv .parquet, or (on Dask) a folder")],
     cultivated: Annotated[Path | None, typer.Option(help="三调 DLTB parcels with DLBM")] = None,
     baseline: Annotated[Path | None, typer.Option(help="footprints on imagery at the cutoff")] = None,
     approvals: Annotated[Path | None, typer.Option(help="approvals with approved_on")] = None,
@@ -161,9 +161,14 @@ def check_cmd(
 
     Inputs may be partitioned GeoParquet folders (`redline partition`) when run on Dask.
     """
-    from api.checkfiles import CheckFiles, run_check, run_check_distributed
+    from api.checkfiles import CheckFiles, is_folder_output, run_check, run_check_distributed
 
     rules = _rules(cutoff, min_area)
+    if is_folder_output(out) and workers is None and cluster is None:
+        _fail(RedlineInputError("a folder output (partitioned GeoParquet) is written by Dask workers: "
+                                "give --workers or --cluster, or an output file (.gpkg .geojson .csv .parquet)",
+                                source=str(out)))
+        return
     files = CheckFiles(houses=houses, farmland=farmland, cultivated=cultivated, baseline=baseline,
                        approvals=approvals, households=households, plots=plots)
     distributed = workers is not None or cluster is not None

@@ -52,6 +52,17 @@ def main() -> None:
         diff = np.abs(np.sort(result["farmland_m2"].to_numpy()) - np.sort(single["farmland_m2"].to_numpy())).max()
         assert len(result) == len(single) and diff < 0.01, diff
         rows.append((f"dask, {workers} worker(s)", seconds))
+        # The province form: each worker writes its result partition; only attributes come back.
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
+                Client(lc) as client:
+            t = time.perf_counter()
+            check_partitioned(read_partitions(parts / "houses"), {"farmland": read_partitions(parts / "farmland")},
+                              client=client, out_dir=parts / "result")
+            seconds = time.perf_counter() - t
+        written = gpd.read_parquet(parts / "result")
+        diff = np.abs(np.sort(written["farmland_m2"].to_numpy()) - np.sort(single["farmland_m2"].to_numpy())).max()
+        assert len(written) == len(single) and diff < 0.01, diff
+        rows.append((f"dask, {workers} worker(s), writing", seconds))
     print(f"{args.houses} houses, {len(farmland)} farmland polygons, {args.partitions} partitions "
           f"(partitioning took {prep:.1f} s, not counted)")
     for name, seconds in rows:

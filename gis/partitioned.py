@@ -74,17 +74,14 @@ def read_partitions(path: Path) -> Any:
     return frame
 
 
-def _as_partitioned(layer: Any, npartitions: int) -> Any:
-    if layer is None:
-        return None
-    if isinstance(layer, gpd.GeoDataFrame):
-        return partition_frame(layer, npartitions)
-    return layer
-
-
 def _check_partition(houses: gpd.GeoDataFrame, layers: dict[str, list[gpd.GeoDataFrame]],
-                     households: pd.DataFrame | None, rules: RuleSet, crs: str) -> CheckResult:
-    """Run the pure engine on one house partition and the layer partitions it can touch."""
+                     households: pd.DataFrame | None, rules: RuleSet, crs: str,
+                     out_path: str | None = None) -> CheckResult:
+    """Run the pure engine on one house partition and the layer partitions it can touch.
+
+    With `out_path` the worker writes the partition's result there (GeoParquet) and sends back only its
+    attributes: shipping every footprint back to the client is most of what Dask costs otherwise.
+    """
     parts: dict[str, gpd.GeoDataFrame | None] = {}
     house_tree = shapely.STRtree(houses.geometry.to_numpy())
     for name, pieces in layers.items():
@@ -103,20 +100,25 @@ def _check_partition(houses: gpd.GeoDataFrame, layers: dict[str, list[gpd.GeoDat
                          baseline=parts.get("baseline"), approvals=parts.get("approvals"), households=households,
                          plots=parts.get("plots"))
     result = check(inputs, rules, crs=crs, workers=1)
-    order = houses.set_index("house_id")[ORDER]
-    result.houses[ORDER] = order.reindex(result.houses["house_id"]).to_numpy()
+    order = houses.set_index("house_id")[ORDER].reindex(result.houses["house_id"]).to_numpy()
+    if out_path is not None:
+        result.houses.iloc[np.argsort(order, kind="stable")].to_parquet(out_path)
+        result.houses = pd.DataFrame(result.houses.drop(columns="geometry"))  # type: ignore[assignment]
+    result.houses[ORDER] = order
     return result
 
 
 def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.DataFrame | None = None,
                       rules: RuleSet | None = None, crs: CRS | str | int | None = None, client: Any = None,
                       npartitions: int = 16, retries: int = 2,
-                      progress: Callable[[int], None] | None = None) -> CheckResult:
+                      progress: Callable[[int], None] | None = None, out_dir: Path | None = None) -> CheckResult:
     """Check houses (a GeoDataFrame or a partitioned dask GeoDataFrame) on a Dask cluster.
 
     `layers` maps farmland/cultivated/baseline/approvals/plots to GeoDataFrames or dask GeoDataFrames.
     `client` is a `distributed.Client` (local or remote); without one, Dask's threaded scheduler runs it.
     A lost worker's tasks are retried (`retries`); the result is the same as `gis.engine.check`.
+    With `out_dir` (a folder every worker can write, like the input partitions) each worker writes its
+    partition's result as `part.NNNNN.parquet` there, and the returned houses carry no geometry.
     """
     import dask
 
@@ -148,24 +150,40 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
         work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(sample, None)
     crs_text = work_crs.to_wkt()
 
-    layer_parts = {}
+    # Partitioned layers (folders) are matched to house partitions by their partition boxes; a layer given
+    # in memory is simply cut per house partition box through an STRtree (a Dask shuffle of it would cost
+    # more than the whole check).
+    layer_parts: dict[str, Any] = {}
+    in_memory: dict[str, tuple[gpd.GeoDataFrame, shapely.STRtree]] = {}
     for name in LAYERS:
         layer = layers.get(name)
         if isinstance(layer, gpd.GeoDataFrame):
+            if "_row" not in layer.columns:  # row numbers of the whole layer, for repair reports
+                layer = layer.assign(_row=np.arange(1, len(layer) + 1))
             layer = to_projected(layer, work_crs, source=name)
-        layer_parts[name] = _as_partitioned(layer, npartitions)
+            in_memory[name] = (layer, shapely.STRtree(layer.geometry.to_numpy()))
+        elif layer is not None:
+            layer_parts[name] = layer
 
     house_boxes = _boxes(house_parts, work_crs)
     house_delayed = house_parts.to_delayed()
-    layer_boxes = {n: _boxes(p, work_crs) for n, p in layer_parts.items() if p is not None}
-    layer_delayed = {n: p.to_delayed() for n, p in layer_parts.items() if p is not None}
+    layer_boxes = {n: _boxes(p, work_crs) for n, p in layer_parts.items()}
+    layer_delayed = {n: p.to_delayed() for n, p in layer_parts.items()}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for old in out_dir.glob("part.*.parquet"):  # a re-run replaces the previous result, never mixes
+            old.unlink()
     tasks = []
     for i, box in enumerate(house_boxes):
         touching = {}
         for name, boxes in layer_boxes.items():
             hit = np.flatnonzero(shapely.intersects(boxes, box))
             touching[name] = [layer_delayed[name][j] for j in hit]
-        tasks.append(dask.delayed(_check_partition)(house_delayed[i], touching, households, rules, crs_text))
+        for name, (frame, tree) in in_memory.items():
+            touching[name] = [frame.iloc[np.sort(tree.query(box))]]
+        out_path = str(out_dir / f"part.{i:05d}.parquet") if out_dir is not None else None
+        tasks.append(dask.delayed(_check_partition)(house_delayed[i], touching, households, rules, crs_text,
+                                                    out_path))
 
     if client is not None:
         from distributed import as_completed
@@ -212,7 +230,10 @@ def _boxes(frame: Any, crs: CRS) -> np.ndarray:
 
 def _merge(results: list[CheckResult], crs: CRS) -> CheckResult:
     houses = pd.concat([r.houses for r in results], ignore_index=True).sort_values(ORDER, kind="stable")
-    houses = gpd.GeoDataFrame(houses.drop(columns=ORDER).reset_index(drop=True), geometry="geometry", crs=crs)
+    houses = houses.drop(columns=ORDER).reset_index(drop=True)
+    if "geometry" not in houses.columns:  # the workers wrote the footprints; only attributes came back
+        houses["geometry"] = None
+    houses = gpd.GeoDataFrame(houses, geometry="geometry", crs=crs)
     plots = pd.concat([r.plot_areas for r in results], ignore_index=True)
     repairs = pd.concat([r.repairs for r in results], ignore_index=True).drop_duplicates()
     return CheckResult(houses=houses, plot_areas=plots, repairs=repairs.reset_index(drop=True))

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
 
@@ -105,34 +105,31 @@ def list_cases(
     return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
 
 
+def _map_filter(township: str | None = None, village: str | None = None, status: str | None = None,
+                period: str | None = None, disposition: str | None = None,
+                rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
+                overdue: Annotated[bool | None, Query(description="past a 137 deadline now")] = None) -> CaseFilter:
+    """The review map's filters, as query parameters."""
+    return CaseFilter(township, village, status, period, disposition, rule, overdue)
+
+
+MapFilter = Annotated[CaseFilter, Depends(_map_filter)]
+Zoom = Annotated[int, Query(ge=0, le=22)]
+WebBox = Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")]
+
+
 @router.get("/clusters")
-def case_clusters(
-    session: SessionDep, user: CurrentUser, map_data: MapDataDep,
-    zoom: Annotated[int, Query(ge=0, le=22)],
-    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")],
-    township: str | None = None, village: str | None = None, status: str | None = None,
-    period: str | None = None, disposition: str | None = None,
-    rule: Annotated[int | None, Query(ge=1, le=8)] = None,
-    overdue: bool | None = None,
-) -> Any:
+def case_clusters(session: SessionDep, user: CurrentUser, map_data: MapDataDep, zoom: Zoom, bbox: WebBox,
+                  where: MapFilter) -> Any:
     """Case counts on a grid of about 64 screen pixels at `zoom` (for county-wide views: no features sent)."""
     snap = map_data.cases(session)
-    where = CaseFilter(township, village, status, period, disposition, rule, overdue)
     idx = select_cases(snap, parse_web_bbox(bbox), where, user, utcnow())
     return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom)})
 
 
 @router.get("/features")
-def case_features(
-    session: SessionDep, user: CurrentUser, map_data: MapDataDep,
-    zoom: Annotated[int, Query(ge=0, le=22)],
-    bbox: Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")],
-    township: str | None = None, village: str | None = None, status: str | None = None,
-    period: str | None = None, disposition: str | None = None,
-    rule: Annotated[int | None, Query(ge=1, le=8)] = None,
-    overdue: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
-) -> Any:
+def case_features(session: SessionDep, user: CurrentUser, map_data: MapDataDep, zoom: Zoom, bbox: WebBox,
+                  where: MapFilter, limit: Annotated[int, Query(ge=1, le=20000)] = 5000) -> Any:
     """The review map's cases in view: a GeoJSON FeatureCollection of at most `limit` cases, or — when more
     match — their grid counts (`cells`, as `/clusters`), so a crowded view shows every case as a count
     rather than an arbitrary `limit` of them. Features carry what styling and filtering need (with
@@ -140,7 +137,6 @@ def case_features(
     """
     snap = map_data.cases(session)
     now = utcnow()
-    where = CaseFilter(township, village, status, period, disposition, rule, overdue)
     idx = select_cases(snap, parse_web_bbox(bbox), where, user, now)
     if len(idx) > limit:
         return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom), "clustered": True})

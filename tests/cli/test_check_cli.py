@@ -101,3 +101,18 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
     assert len(merged) == 20000
     for col in ("disposition", "rules", "period"):
         assert (merged[col] == merged[f"{col}_truth"]).all(), col
+    # A folder output: the workers write the result partitions themselves; the same answer.
+    folder = tmp_path / "dask_parts"
+    args = ["check", "--farmland", str(farmland_dir), "--houses", str(houses_dir),
+            "--cultivated", str(DEMO / "dltb.parquet"), "--baseline", str(DEMO / "baseline.parquet"),
+            "--approvals", str(DEMO / "approvals.parquet"), "--households", str(DEMO / "households.csv"),
+            "--plots", str(DEMO / "plots.parquet"), "--out", str(folder)]
+    refused = runner.invoke(app, args)  # a folder without Dask workers to write it
+    assert refused.exit_code == 1 and "--workers or --cluster" in refused.output
+    result = runner.invoke(app, [*args, "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    parts = gpd.read_parquet(folder)
+    assert len(list(folder.glob("part.*.parquet"))) == 6 and (tmp_path / "dask_parts_plot_areas.csv").exists()
+    again = frame.set_index("house_id").loc[parts["house_id"]]
+    for col in ("disposition", "rules", "period", "farmland_m2"):
+        assert (parts[col].to_numpy() == again[col].to_numpy()).all(), col

@@ -67,6 +67,26 @@ def test_partition_files_round_trip(tmp_path: Path):
     same(single, parted.houses)
 
 
+def test_workers_write_the_result_partitions(tmp_path: Path):
+    rng = np.random.default_rng(7)
+    houses = synthetic_houses(5000, rng)
+    farm = synthetic_farmland(800, 1800.0, rng)
+    write_partitions(houses, tmp_path / "houses", 5)
+    out = tmp_path / "result"
+    out.mkdir()
+    (out / "part.00099.parquet").write_bytes(b"stale")  # a previous run's leftover must not survive
+    parted = check_partitioned(read_partitions(tmp_path / "houses"), {"farmland": farm}, out_dir=out)
+    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    assert sorted(p.name for p in out.glob("*.parquet")) == [f"part.{i:05d}.parquet" for i in range(5)]
+    written = gpd.read_parquet(out)
+    assert written.crs == single.crs and len(written) == 5000
+    same(single, written)
+    assert np.allclose(written.sort_values("house_id").area, single.sort_values("house_id").footprint_m2)
+    # Only attributes came back to the client, in input order.
+    assert parted.houses.geometry.isna().all() and len(parted.houses) == 5000
+    same(single.drop(columns="geometry"), parted.houses.drop(columns="geometry"))
+
+
 def test_on_a_local_cluster_with_worker_processes():
     from distributed import Client, LocalCluster
 
