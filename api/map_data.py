@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,14 +115,21 @@ class MapData:
         return snap
 
     def warm_up(self, factory: sessionmaker[Session]) -> None:
-        """Build the snapshots the map opens with (cases, admin areas, farmland); failures only logged."""
-        try:
-            with factory() as session:
-                self.cases(session)
-                for name in ("admin", "farmland"):
-                    self.layer(session, name)
-        except Exception:  # a cold snapshot is simply built by the first request instead
-            log.warning("map snapshots not prepared at start-up", exc_info=True)
+        """Build the snapshots the map opens with (cases; admin areas and farmland), two at a time;
+        failures are only logged (a cold snapshot is simply built by the first request instead)."""
+        def build(names: tuple[str, ...]) -> None:
+            try:
+                with factory() as session:
+                    for name in names:
+                        if name == "cases":
+                            self.cases(session)
+                        else:
+                            self.layer(session, name)
+            except Exception:
+                log.warning("map snapshots %s not prepared at start-up", names, exc_info=True)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(build, [("cases",), ("admin", "farmland")]))
 
     def _current(self, name: str, stamp: tuple[Any, ...], build: Callable[[], Snapshot]) -> Snapshot:
         snap = self._snapshots.get(name)
