@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
+
+import pandas as pd
 
 
 def utcnow() -> dt.datetime:
@@ -18,3 +21,10 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 def as_utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
     """`as_utc` that lets None through."""
     return None if value is None else as_utc(value)
+
+
+def from_frame(value: Any) -> dt.datetime | None:
+    """A datetime read through pandas (Timestamp, NaT, NaN or None) as a plain datetime or None."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.cases import TOWNSHIP_SCOPED, reports_by_case
-from api.clock import as_utc, as_utc_or_none
+from api.clock import as_utc, as_utc_or_none, from_frame
 from api.deadlines import DeadlinePolicy, overdue_from
 from api.geojson import WEB_CRS
 from api.repository import read_frame, table_of
@@ -201,7 +201,7 @@ def _overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFr
     rows = frame.iloc[assigned]
     reports = reports_by_case(session, [int(i) for i in rows["id"]])
     now = dt.datetime.now(dt.UTC)
-    columns = [[_py(v) for v in rows[c]] for c in ("assigned_at", "studied_at", "finished_at")]
+    columns = [[from_frame(v) for v in rows[c]] for c in ("assigned_at", "studied_at", "finished_at")]
     for k, case_id, assigned_at, studied_at, finished_at in zip(assigned, rows["id"].tolist(), *columns,
                                                                strict=True):
         since = overdue_from(policy, assigned_at=as_utc(assigned_at), now=now,
@@ -210,13 +210,6 @@ def _overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFr
         if since is not None:
             out[k] = int(since.timestamp() * 1e9)
     return out
-
-
-def _py(value: Any) -> Any:
-    """pandas' NaT/Timestamp as None/datetime."""
-    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
 
 
 @dataclass(frozen=True)

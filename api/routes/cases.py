@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, select
@@ -22,7 +21,7 @@ from api.cases import (
     scope,
     transition,
 )
-from api.clock import utcnow
+from api.clock import from_frame, utcnow
 from api.dependencies import MapDataDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
@@ -156,16 +155,13 @@ def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> A
     policy = settings.deadline_policy
     rows = []
     for rec in frame[["id", "assigned_at", "studied_at", "finished_at"]].itertuples(index=False):
-        rows.append(deadline_fields(deadlines_of(policy, now, assigned_at=_dt(rec.assigned_at),
-                                                 studied_at=_dt(rec.studied_at), finished_at=_dt(rec.finished_at),
+        rows.append(deadline_fields(deadlines_of(policy, now, assigned_at=from_frame(rec.assigned_at),
+                                                 studied_at=from_frame(rec.studied_at),
+                                                 finished_at=from_frame(rec.finished_at),
                                                  reports=reports[int(rec.id)])))
     for key in ("next_deadline", "next_deadline_kind", "overdue", "on_time"):
         frame[key] = [r[key] for r in rows]
     return frame
-
-
-def _dt(value: Any) -> Any:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 @router.get("/{case_id}")

@@ -112,3 +112,38 @@ def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_f
     total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
     assert clusters > 0 and total > 0
     assert errors == []
+
+
+def test_an_official_decides_from_the_side_panel(browser, live_server: str, live_factory):
+    from sqlalchemy import select
+
+    from api.models import Case
+
+    with live_factory() as s:
+        cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021102000",
+                                                               Case.status == "new").order_by(Case.id)).first()
+    page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
+    button = page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]")
+    # Meanwhile the case changes elsewhere: the panel's copy is stale, the server refuses, the panel says why.
+    changed = page.request.post(f"{live_server}/api/cases/{cid}/transitions", data={"action": "assign"})
+    assert changed.ok, changed.text()
+    button.click()
+    page.wait_for_function("document.getElementById('rl-action-error').textContent.includes('changed since')")
+    # Reloaded, the official assigns it; the panel and the map show the new state.
+    page, errors2, _ = open_map(browser, f"{live_server}/map?code={code}")
+    page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]").click()
+    page.wait_for_function("[...document.querySelectorAll('#rl-panel li')].filter(li => / assign/.test("
+                           "li.textContent)).length === 2")
+    page.wait_for_function(f"""() => {{
+        for (const key of Object.keys(window).filter(k => k.startsWith('map_'))) {{
+            let status = null;
+            window[key].eachLayer(l => {{ if (l.feature && l.feature.properties.code === {code!r}) {{
+                status = l.feature.properties.status; }} }});
+            if (status === 'assigned') {{ return true; }}
+        }}
+        return false;
+    }}""")
+    with live_factory() as s:
+        assert s.execute(select(Case.status).where(Case.id == cid)).scalar_one() == "assigned"
+    assert all("409" in e for e in errors), errors  # Chromium logs the refused request itself, nothing else
+    assert errors2 == []

@@ -114,13 +114,62 @@ function redlineReviewMap(map) {
           if (ph.bearing_deg !== null) { cone(ph.lat, ph.lon, ph.bearing_deg).addTo(evidence); }
         }
       });
+      html += actionsHtml(p);
       html += "<h4>记录 history</h4><ol>" + p.history.map(function (e) {
         return "<li>" + esc(e.at.slice(0, 16)) + " " + esc(e.actor) + " " + esc(e.action) + (e.note ? " — " + esc(e.note) : "") + "</li>";
       }).join("") + "</ol>";
       panel.innerHTML = html;
       panel.hidden = false;
       panel.dataset.caseId = String(p.id);
+      panel.dataset.status = p.status;
       document.getElementById("rl-close").onclick = function (e) { e.preventDefault(); panel.hidden = true; evidence.clearLayers(); };
+      panel.querySelectorAll("button[data-action]").forEach(function (b) {
+        b.onclick = function () { act(p, b.dataset.action); };
+      });
+    });
+  }
+
+  // What an official decides at the desk. Field actions (verify, record demolition, restore, re-inspect)
+  // need the inspector on site with photos: they belong to the field app, not here.
+  var DESK_ACTIONS = {
+    assign: { label: "指派 assign", input: "assignee", hint: "inspector (optional)" },
+    serve_notice: { label: "送达拆除通知 serve notice" },
+    start_demolition: { label: "开始拆除 start demolition" },
+    classify: { label: "分类处置 classify", choose: ["demolish", "confiscate", "fine_keep", "legalise"], field: "decision" },
+    rectify: { label: "整改到位 rectified" },
+    submit: { label: "提交审核 submit" },
+    pass_review: { label: "审核通过 pass review" },
+    "return": { label: "退回 return", input: "reason", hint: "reason (required)" },
+  };
+
+  function actionsHtml(p) {
+    var names = (p.allowed_actions || []).filter(function (a) { return DESK_ACTIONS[a]; });
+    if (!names.length) { return ""; }
+    return "<h4>处理 decide</h4><div id='rl-actions'>" + names.map(function (a) {
+      var d = DESK_ACTIONS[a];
+      var field = d.input ? "<input data-for='" + a + "' placeholder='" + esc(d.hint) + "' size='16'> "
+        : d.choose ? "<select data-for='" + a + "'>" + d.choose.map(function (c) { return "<option>" + c + "</option>"; }).join("") + "</select> " : "";
+      return "<div>" + field + "<button type='button' data-action='" + a + "'>" + esc(d.label) + "</button></div>";
+    }).join("") + "<div id='rl-action-error' style='color:#c00'></div></div>";
+  }
+
+  function act(p, action) {
+    var d = DESK_ACTIONS[action];
+    var payload = {};
+    var input = panel.querySelector("[data-for='" + action + "']");
+    if (input && input.value.trim()) { payload[d.input || d.field] = input.value.trim(); }
+    fetch("/api/cases/" + p.id + "/transitions", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ action: action, version: p.version, payload: payload }),
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) { throw new Error(body.error ? body.error.message : String(r.status)); }
+        showPanel(p.id);
+        refresh();
+      });
+    }).catch(function (err) {
+      var box = document.getElementById("rl-action-error");
+      if (box) { box.textContent = err.message; }
     });
   }
 
