@@ -129,7 +129,7 @@ def make_thumbnail(original: Path, target: Path) -> None:
             tmp = target.with_suffix(".tmp")
             thumb.save(tmp, "JPEG", quality=80)
             os.replace(tmp, target)
-    except OSError:  # HEIC without a decoder: the original is kept, the list shows no thumbnail
+    except OSError:  # an image Pillow cannot decode: the original is kept, the list shows no thumbnail
         return
 
 

@@ -1,5 +1,7 @@
 """Position, bearing and time from a photo's own metadata (EXIF via Pillow, DJI XMP), never crashing.
 
+JPEG, PNG and HEIC/HEIF (through pillow-heif).
+
 Rules (field-evidence practice):
 - Position: GPSLatitude/GPSLongitude with their refs (S and W negative). Broken rationals (0/0), values out
   of range, a missing coordinate or exactly (0, 0) mean "no fix" — never a made-up position.
@@ -20,7 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pillow_heif
 from PIL import ExifTags, Image, UnidentifiedImageError
+
+# iPhones shoot HEIC by default: with libheif (pillow-heif) Pillow opens it like a JPEG, EXIF and XMP included,
+# so positions, bearings, times and thumbnails come from HEIC evidence too.
+pillow_heif.register_heif_opener()
 
 COUNTY_OFFSET = dt.timezone(dt.timedelta(hours=8))
 _DJI_YAW = re.compile(rb'drone-dji:GimbalYawDegree(?:="|>)\s*([+-]?\d+(?:\.\d+)?)')

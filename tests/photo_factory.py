@@ -21,6 +21,18 @@ def _dms(value: float) -> tuple[TiffImagePlugin.IFDRational, ...]:
 
 def jpeg_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *, seed: int = 0) -> bytes:
     """A 64×48 JPEG whose EXIF says where, which way and when (DateTimeOriginal with its offset)."""
+    return photo_with_exif(lat, lon, bearing, taken, seed=seed, fmt="JPEG")
+
+
+def heic_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *, seed: int = 0) -> bytes:
+    """The same as a HEIC (an iPhone's default format), encoded by libheif through pillow-heif."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return photo_with_exif(lat, lon, bearing, taken, seed=seed, fmt="HEIF")
+
+
+def photo_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *, seed: int, fmt: str) -> bytes:
     img = Image.new("RGB", (64, 48), (seed * 37 % 256, 120, 90))
     for x in range(0, 64, 8):
         for y in range(0, 48, 8):
@@ -38,5 +50,5 @@ def jpeg_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *
     minutes = int(offset.total_seconds() // 60)
     sub[36881] = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
     buffer = io.BytesIO()
-    img.save(buffer, "JPEG", exif=exif, quality=90)
+    img.save(buffer, fmt, exif=exif.tobytes(), quality=90)
     return buffer.getvalue()

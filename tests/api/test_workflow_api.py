@@ -292,6 +292,32 @@ def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
         "the camera faced 180°, away from the house"]
 
 
+def test_an_iphone_heic_photo_is_evidence_like_a_jpeg(site: Site):
+    from pyproj import Transformer
+
+    from api.models import Case
+    from api.repository import read_frame
+    from tests.photo_factory import heic_with_exif
+
+    cid = case_id(site, "A1")
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    c = house.centroid
+    lon, lat = Transformer.from_crs(4546, 4326, always_xy=True).transform(c.x, c.y - 15)
+    taken = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(seconds=30)
+    body = heic_with_exif(lat, lon, 0.0, taken)
+    r = site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user("inspector1"),
+                         data={"client_uuid": str(uuid.uuid4()), "kind": "closeup"},
+                         files={"file": ("IMG_0001.HEIC", body, "image/heic")})
+    assert r.status_code == 201, r.text
+    photo = r.json()
+    assert photo["checks"] == [] and photo["lat"] == pytest.approx(lat, abs=1e-5)
+    original = site.client.get(photo["original_url"], headers=site.as_user("county"))
+    assert original.content == body  # kept as shot
+    thumb = site.client.get(photo["thumbnail_url"], headers=site.as_user("county"))
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"  # a JPEG thumbnail for the browser
+
+
 def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
     from api.photos import upload_photo
 

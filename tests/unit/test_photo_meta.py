@@ -89,3 +89,30 @@ def test_photo_info_cli_reports_broken_files_and_keeps_going(tmp_path: Path):
     assert first["bearing_deg"] == 125.25 and first["bearing_ref"] == "M"
     assert first["taken_at"] == "2016-12-27T06:42:48+00:00"
     assert first["sha256"] == lines[3]["sha256"]
+
+
+def test_heic_from_an_iphone_is_read_like_a_jpeg(tmp_path: Path):
+    # HEIC is what iPhones shoot by default. exiftool, not our reader, says what the file holds.
+    import subprocess
+
+    from tests.photo_factory import heic_with_exif
+
+    taken = dt.datetime(2026, 10, 8, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(heic_with_exif(25.6034722, 112.4083333, 135.5, taken))
+    assert path.read_bytes()[4:12] == b"ftypheic"
+    if shutil.which("exiftool"):
+        truth = json.loads(subprocess.run(["exiftool", "-n", "-json", "-GPSLatitude", "-GPSLongitude",
+                                           "-GPSImgDirection", str(path)], capture_output=True, text=True,
+                                          check=True).stdout)[0]
+    else:  # pragma: no cover - CI installs exiftool
+        truth = {"GPSLatitude": 25.6034722, "GPSLongitude": 112.4083333, "GPSImgDirection": 135.5}
+    meta = read_meta(path)
+    assert meta.error is None
+    assert meta.lat == pytest.approx(truth["GPSLatitude"], abs=1e-6)
+    assert meta.lon == pytest.approx(truth["GPSLongitude"], abs=1e-6)
+    assert meta.bearing_deg == pytest.approx(truth["GPSImgDirection"]) and meta.bearing_ref == "T"
+    assert meta.taken_at == taken and meta.time_source == "exif_offset"
+    broken = tmp_path / "cut.heic"
+    broken.write_bytes(path.read_bytes()[:300])
+    assert read_meta(broken).error is not None
