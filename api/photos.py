@@ -26,7 +26,7 @@ from api.clock import as_utc, as_utc_or_none, utcnow
 from api.errors import Conflict, InvalidQuery, NotFound, TooLarge, UnsupportedMedia
 from api.models import SRID, Case, Photo, User
 from api.repository import read_frame
-from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
 from gis.photo_meta import PhotoMeta, read_meta
 
 PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition"})
@@ -100,7 +100,8 @@ def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None
     footprint = read_frame(session, Case, where=[Case.id == case_id]).geometry.iloc[0]
     created = as_utc(session.execute(select(Case.created_at).where(Case.id == case_id)).scalar_one())
     others = session.execute(select(Photo.sha256, Photo.phash).where(Photo.case_id != case_id)).all()
-    facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, taken_at=meta.taken_at,
+    bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
+    facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
                        browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256, phash=phash)
     return check_photo(facts, footprint, SRID, case_created=created, now=now, policy=policy,
                        other_cases_sha256=frozenset(sha for sha, _ in others),
@@ -196,6 +197,8 @@ def photo_out(photo: Photo) -> dict[str, object]:
     return {"id": photo.id, "client_uuid": photo.client_uuid, "sha256": photo.sha256, "kind": photo.kind,
             "media_type": photo.media_type, "lat": photo.lat, "lon": photo.lon, "altitude_m": photo.altitude_m,
             "bearing_deg": photo.bearing_deg, "bearing_ref": photo.bearing_ref, "bearing_source": photo.bearing_source,
+            "bearing_true_deg": true_bearing(photo.bearing_deg, photo.bearing_ref, photo.lat, photo.lon,
+                                             as_utc(photo.taken_at) if photo.taken_at else None),
             "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None,
             "time_source": photo.time_source, "browser_lat": photo.browser_lat, "browser_lon": photo.browser_lon,
             "checks": json.loads(photo.checks) if photo.checks else [],

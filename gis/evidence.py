@@ -7,7 +7,9 @@ are settings (`EvidencePolicy`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -34,12 +36,45 @@ class PhotoFacts:
 
     lat: float | None
     lon: float | None
-    bearing_deg: float | None
+    bearing_deg: float | None  # from true north (see `true_bearing`)
     taken_at: dt.datetime | None
     browser_lat: float | None = None
     browser_lon: float | None = None
     sha256: str | None = None
     phash: int | None = None
+
+
+def magnetic_declination(lat: float, lon: float, when: dt.datetime) -> float | None:
+    """Degrees east of true north a compass points at this place and date (World Magnetic Model, offline).
+
+    None where no model covers the date (before 2010): the bearing is then left as the phone wrote it.
+    """
+    year = when.year + (when.timetuple().tm_yday - 1) / 365.25
+    try:
+        return float(_magnetic_model(int(when.year)).calculate(glat=lat, glon=lon, alt=0.0, time=year).d)
+    except Exception:  # a date outside every model, or coordinates the model refuses
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _magnetic_model(year: int) -> Any:
+    from pygeomag import GeoMag
+
+    return GeoMag(base_year=year)
+
+
+def true_bearing(bearing_deg: float | None, ref: str | None, lat: float | None, lon: float | None,
+                 when: dt.datetime | None) -> float | None:
+    """The bearing referred to true north, which is what maps and footprints use.
+
+    Phones write GPSImgDirectionRef `M` (magnetic) or `T` (true); a magnetic bearing is turned by the local
+    declination (about −3.5° in southern Hunan in 2026, enough to swing a view cone off a narrow house).
+    Without a position, or a reference, the bearing is taken as true.
+    """
+    if bearing_deg is None or ref != "M" or lat is None or lon is None:
+        return bearing_deg
+    declination = magnetic_declination(lat, lon, when or dt.datetime.now(dt.UTC))
+    return bearing_deg if declination is None else (bearing_deg + declination) % 360.0
 
 
 def view_cone(x: float, y: float, bearing_deg: float, fov_deg: float, range_m: float) -> shapely.Polygon:

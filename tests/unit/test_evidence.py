@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyproj import Transformer
 from shapely import box
 
-from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, view_cone
+from gis.evidence import (
+    EvidencePolicy,
+    PhotoFacts,
+    check_photo,
+    dhash,
+    magnetic_declination,
+    true_bearing,
+    view_cone,
+)
 from tests.conftest import SHARED
 
 TO_WGS = Transformer.from_crs(4546, 4326, always_xy=True)
@@ -75,3 +84,25 @@ def test_dhash_of_real_photos():
     b = dhash(str(SHARED / "photos" / "ianare_gps_DSCN0012.jpg"))
     assert a is not None and b is not None and a != b
     assert dhash(str(SHARED / "photos" / "ianare_gps_DSCN0010.jpg")) == a
+
+
+def test_magnetic_bearings_are_turned_to_true_north():
+    lon, lat = TO_WGS.transform(X, Y)
+    declination = magnetic_declination(lat, lon, NOW)
+    assert declination is not None and -4.5 < declination < -2.5  # west, in southern Hunan (WMM 2025)
+    assert true_bearing(100.0, "M", lat, lon, NOW) == pytest.approx(100.0 + declination)
+    assert true_bearing(1.0, "M", lat, lon, NOW) == pytest.approx(361.0 + declination)  # wraps past north
+    assert true_bearing(100.0, "T", lat, lon, NOW) == 100.0
+    assert true_bearing(100.0, "M", None, None, NOW) == 100.0  # nowhere to look the declination up
+    assert magnetic_declination(lat, lon, dt.datetime(1995, 1, 1, tzinfo=dt.UTC)) is None  # no model: as written
+    # A 2 m wide shed due north, 25 m away; the phone wrote a magnetic 32.5°. Read as true, the 60° cone
+    # misses the shed by a hair; turned to true north (≈ 29°) it takes the shed in.
+    narrow = box(X - 1, Y + 25, X + 1, Y + 29)
+    taken = NOW - dt.timedelta(days=1)
+
+    def facing(bearing: float | None) -> list[str]:
+        return check_photo(PhotoFacts(lat=lat, lon=lon, bearing_deg=bearing, taken_at=taken), narrow, 4546,
+                           case_created=CREATED, now=NOW)
+
+    assert facing(32.5) == ["the camera faced 32°, away from the house"]
+    assert facing(true_bearing(32.5, "M", lat, lon, taken)) == []

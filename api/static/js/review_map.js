@@ -111,7 +111,7 @@ function redlineReviewMap(map) {
           (ph.checks.length ? "<br><span style='color:#c00'>" + ph.checks.map(esc).join("<br>") + "</span>" : " ✓") + "</div>";
         if (ph.lat !== null) {
           L.circleMarker([ph.lat, ph.lon], { radius: 5, color: "#1565c0" }).addTo(evidence);
-          if (ph.bearing_deg !== null) { cone(ph.lat, ph.lon, ph.bearing_deg).addTo(evidence); }
+          if (ph.bearing_true_deg !== null) { cone(ph.lat, ph.lon, ph.bearing_true_deg).addTo(evidence); }
         }
       });
       html += actionsHtml(p);
