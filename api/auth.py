@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from api.clock import as_utc, utcnow
@@ -77,8 +77,7 @@ def _digest(token: str) -> str:
 
 def current_user(request: Request, session: SessionDep) -> User:
     """The user behind the request's bearer token (or cookie); 401 otherwise."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+    token = presented_token(request)
     if not token:
         raise NotAuthenticated("log in first: POST /api/auth/token")
     row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
@@ -89,6 +88,31 @@ def current_user(request: Request, session: SessionDep) -> User:
     if as_utc(token_row.expires_at) < utcnow() or not user.active:
         raise NotAuthenticated("token expired")
     return user  # type: ignore[no-any-return]
+
+
+def presented_token(request: Request) -> str:
+    """The token of the request: the bearer header, else the browser's cookie."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """Forget one token (log out); True if it existed."""
+    result = session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def disable_user(session: Session, username: str) -> int:
+    """Deactivate a user and revoke all their tokens at once (someone leaves, a phone is lost).
+
+    Returns the number of tokens revoked; ValueError for an unknown user.
+    """
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    user.active = False
+    result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

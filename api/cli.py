@@ -318,6 +318,20 @@ def user_add(
           + (f"; password: {password}" if generated else ""))
 
 
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Deactivate a user and revoke every token they hold (they are logged out everywhere at once)."""
+    from api.auth import disable_user
+
+    try:
+        with _factory().begin() as session:
+            revoked = disable_user(session, username)
+    except ValueError as exc:
+        _fail(exc)
+        return
+    _echo(f"user {username} disabled; {revoked} token(s) revoked")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the audit chain; name the first broken link (exit status 1 if any)."""

@@ -22,6 +22,7 @@ LEGEND = """
   <span class="rl-sw" style="background:#969696"></span>已不违法 no longer violating<br>
   <span class="rl-sw" style="background:#33a02c;opacity:.5"></span>永久基本农田 permanent farmland<br>
   <span class="rl-sw" style="border:2px solid #1f78b4;background:none"></span>乡镇/村界 township/village
+  <form method="post" action="/logout" style="margin-top:4px"><button type="submit">退出 log out</button></form>
 </div>
 <div id="rl-status" class="rl-panel" style="position:fixed;top:10px;left:54px;z-index:1000">loading…</div>
 <form id="rl-filters" class="rl-panel" style="position:fixed;top:46px;left:54px;z-index:1000;max-width:330px">

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
-from api.auth import COOKIE, TOKEN_LIFETIME, CurrentUser, authenticate, issue_token
+from api.auth import (
+    COOKIE,
+    TOKEN_LIFETIME,
+    CurrentUser,
+    authenticate,
+    issue_token,
+    presented_token,
+    revoke_token,
+)
 from api.dependencies import SessionDep
 from api.errors import NotAuthenticated
 
@@ -44,6 +52,28 @@ def token(session: SessionDep, body: Credentials, response: Response) -> TokenOu
     value, user = _login(session, body.username, body.password)
     response.set_cookie(COOKIE, value, httponly=True, samesite="strict", max_age=int(TOKEN_LIFETIME.total_seconds()))
     return TokenOut(access_token=value, role=user.role, township_code=user.township_code)
+
+
+@router.post("/api/auth/logout", status_code=204)
+def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
+    """Revoke the token this request carries (bearer or cookie) and clear the cookie."""
+    revoke_token(session, presented_token(request))
+    session.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout_form(request: Request, session: SessionDep) -> RedirectResponse:
+    """The pages' log-out button: revoke the cookie's token, back to the login form."""
+    token = presented_token(request)
+    if token:
+        revoke_token(session, token)
+        session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
+    return response
 
 
 @router.get("/api/auth/me")

@@ -116,3 +116,41 @@ def test_every_reference_layer_serves_geojson(client: TestClient):
         assert r.status_code == 200, (name, r.text)
     houses = client.get("/api/layers/houses", params={"bbox": bbox}).json()
     assert {f["properties"]["built_on"] for f in houses["features"]} >= {"2021-05-01"}
+
+
+def test_log_out_revokes_the_token_and_disabling_a_user_revokes_all(site: Site, monkeypatch: pytest.MonkeyPatch):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from api.settings import get_settings
+
+    monkeypatch.setenv("REDLINE_DATABASE_URL", site.db.url)
+    get_settings.cache_clear()
+
+    client = site.client
+    client.cookies.clear()
+    first = client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
+    second = client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
+    a, b = ({"Authorization": f"Bearer {r.json()['access_token']}"} for r in (first, second))
+    client.cookies.clear()
+    assert client.get("/api/auth/me", headers=a).status_code == 200
+    out = client.post("/api/auth/logout", headers=a)
+    assert out.status_code == 204 and "redline_token=" in out.headers.get("set-cookie", "")
+    assert client.get("/api/auth/me", headers=a).status_code == 401  # revoked: a stolen copy is useless
+    assert client.get("/api/auth/me", headers=b).status_code == 200  # another device stays logged in
+    # The page's button: the cookie's token is revoked and the browser goes back to the login form.
+    client.post("/login", data={"username": "officer1", "password": "correct-horse-battery"})
+    cookie = client.cookies.get("redline_token")
+    page = client.post("/logout", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {cookie}"}).status_code == 401
+    # Disabling a user logs them out everywhere and keeps them out.
+    result = CliRunner().invoke(app, ["user", "disable", "county"])
+    assert result.exit_code == 0, result.output
+    assert "1 token(s) revoked" in result.output
+    assert client.get("/api/auth/me", headers=b).status_code == 401
+    again = client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
+    assert again.status_code == 401
+    unknown = CliRunner().invoke(app, ["user", "disable", "nobody"])
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
+    get_settings.cache_clear()
