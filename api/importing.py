@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
+from api.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.repository import read_frame, records, table_of, to_db_geometry
 from gis.crs import to_projected
 from gis.errors import RedlineInputError
@@ -334,9 +335,13 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
                 if progress:
                     progress(done, total)
         report.inserted, report.updated = len(new), len(known)
-        session.add(models.ImportRun(
+        run = models.ImportRun(
             kind=kind.name, source=source, sha256=_file_digest(path), rows_read=report.rows_read,
             inserted=report.inserted, updated=report.updated, repaired=report.repaired,
             dropped=report.dropped, report=json.dumps(report.problems.to_dict("records"), ensure_ascii=False),
-        ))
+        )
+        session.add(run)
+        session.flush()
+        if kind.name in AFFECTS_TOTALS:
+            record_totals(session, run.id)
     return report

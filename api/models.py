@@ -172,6 +172,21 @@ class ImportRun(Base):
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class FarmlandTotal(Base):
+    """Permanent farmland area per township as it stood after one import (of farmland or of boundaries).
+
+    The monthly report states each township's farmland "as of" the month; re-imports later must not
+    rewrite a month already reported, so every import leaves its totals here.
+    """
+
+    __tablename__ = "farmland_totals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"), index=True)
+    township_code: Mapped[str] = mapped_column(String(12))
+    area_m2: Mapped[float] = mapped_column(Float)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Case(Base):
     """A violation queued for enforcement: one per violating house (or per imported lead)."""
 

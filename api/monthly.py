@@ -12,16 +12,15 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from sqlalchemy.orm import Session
 
 from api.cases import deadlines_of
 from api.clock import utcnow
 from api.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.errors import InvalidQuery
+from api.farmland_totals import totals_as_of, townships
 from api.history import snapshot
-from api.models import AdminArea, Case, Farmland
-from api.repository import read_frame
+from api.models import Case
 from api.settings import Settings
 from api.workflow import INCREMENT_PERIODS, Status
 from gis.rules import MU_M2
@@ -76,25 +75,6 @@ class MonthFigures:
     cases: gpd.GeoDataFrame
 
 
-def townships(session: Session, township: str | None = None) -> gpd.GeoDataFrame:
-    """Township polygons with codes and names."""
-    where = [AdminArea.level == "township"]
-    if township:
-        where.append(AdminArea.code == township)
-    return read_frame(session, AdminArea, ["code", "name"], where=where, order_by="code")
-
-
-def farmland_by_township(session: Session, towns: gpd.GeoDataFrame) -> pd.Series:
-    """Permanent farmland area (planar m²) per township, by where each polygon's interior point falls."""
-    farmland = read_frame(session, Farmland, ["area_m2"])
-    if farmland.empty or towns.empty:
-        return pd.Series(0.0, index=towns["code"])
-    points = shapely.point_on_surface(farmland.geometry.to_numpy())
-    pi, ti = towns.sindex.query(points, predicate="within")
-    sums = np.bincount(ti, weights=farmland["area_m2"].to_numpy()[pi], minlength=len(towns))
-    return pd.Series(sums, index=towns["code"].to_numpy())
-
-
 def figures(session: Session, month: str, settings: Settings, township: str | None = None) -> MonthFigures:
     """Summary per township (and county total) as of the end of `month` (or now, for the running month)."""
     start, end = month_bounds(month)
@@ -105,7 +85,7 @@ def figures(session: Session, month: str, settings: Settings, township: str | No
     cases = cases[cases["township_code"].isin(towns["code"])] if len(cases) else cases
     policy = settings.deadline_policy
     cases = _with_deadline_state(cases, policy, as_of)
-    farmland = farmland_by_township(session, towns)
+    farmland = totals_as_of(session, towns, as_of)
     rows = []
     for code, name in zip(towns["code"], towns["name"], strict=True):
         rows.append({"township_code": code, "township_name": name, "farmland_m2": float(farmland.get(code, 0.0)),

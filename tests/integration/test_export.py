@@ -13,6 +13,7 @@ import openpyxl
 import pyogrio
 import pytest
 from fastapi.testclient import TestClient
+from shapely import box
 from sqlalchemy import select
 
 from api import models
@@ -22,6 +23,7 @@ from api.deadlines import COUNTY_TZ
 from api.exporting import export_month
 from api.importing import import_layer
 from api.main import create_app
+from api.monthly import figures
 from api.photos import upload_photo
 from api.scanning import scan
 from api.settings import Settings
@@ -166,6 +168,20 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
     transition(county.factory, inspector, a1, "reinspect", {}, now=cst(2026, 11, 2, 10))
     transition(county.factory, county_user, cid(county, "B2"), "assign", {}, now=cst(2026, 11, 3, 10))
     scan(county.factory, now=cst(2026, 11, 4, 10))
+    # The farmland layer is re-delivered with one more polygon: September keeps the area it reported.
+    with county.factory() as s:
+        before = figures(s, "2026-09", settings).summary.set_index("township_code")["farmland_m2"]
+    farmland = gpd.read_file(tmp_path / "f.gpkg")
+    x, y = farmland.geometry.iloc[0].bounds[:2]
+    extra = gpd.GeoDataFrame({"BSM": ["FNEW"], "DLBM": ["0101"]}, geometry=[box(x - 300, y - 300, x - 200, y - 200)],
+                             crs=4546)
+    gpd.GeoDataFrame(gpd.pd.concat([farmland, extra]), crs=4546).to_file(tmp_path / "f2.gpkg")
+    import_layer(county.factory, "farmland", tmp_path / "f2.gpkg")
+    with county.factory() as s:
+        september = figures(s, "2026-09", settings).summary.set_index("township_code")["farmland_m2"]
+        now = figures(s, "2026-11", settings).summary.set_index("township_code")["farmland_m2"]
+    assert september.equals(before)
+    assert now[T1] == pytest.approx(before[T1] + 10_000.0)  # the new 100 m × 100 m field is in T1
     time.sleep(1.1)  # a later wall-clock second must not leak into any file
     with county.factory() as s:
         second = export_month(s, "2026-09", tmp_path / "second", settings)
