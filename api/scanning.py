@@ -87,34 +87,43 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
 
 
 def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, Any]]:
-    """Audit events for new cases whose measures a re-scan changes (before → after of what changed)."""
+    """Audit events for new cases whose measures a re-scan changes (before → after of what changed).
+
+    Compared column by column over all cases at once; only the changed cases are then turned into events
+    (a re-scan of a large county mostly changes nothing, and per-row pandas lookups cost seconds).
+    """
     table = table_of(models.Case)
     fields = [f for f in HISTORY_FIELDS if f in fresh.columns and f != "status"]
     old = pd.DataFrame(session.execute(select(table.c.id, *[table.c[f] for f in fields])
                                        .where(table.c.id.in_(fresh["_id"].tolist()))).all(),
-                       columns=["_id", *fields]).set_index("_id")
+                       columns=["_id", *fields]).set_index("_id").reindex(fresh["_id"].to_numpy())
+    differs = {f: _differs(old[f], fresh[f]) for f in fields}
+    rows = np.flatnonzero(np.logical_or.reduce([*differs.values(), np.zeros(len(fresh), dtype=bool)]))
+    if not len(rows):
+        return []
+    before_rows, after_rows = records(old.iloc[rows]), records(fresh.iloc[rows])
     events = []
-    for row in records(fresh):
-        before = old.loc[row["_id"]]
-        changed = {f: (before[f], row[f]) for f in fields if not _same(before[f], row[f])}
-        if changed:
-            events.append({"case_id": row["_id"], "actor": SCAN_ACTOR, "action": "rescan",
-                           "before": {f: b for f, (b, _a) in changed.items()},
-                           "after": {f: a for f, (_b, a) in changed.items()}})
+    for k, i in enumerate(rows):
+        changed = [f for f in fields if differs[f][i]]
+        events.append({"case_id": after_rows[k]["_id"], "actor": SCAN_ACTOR, "action": "rescan",
+                       "before": {f: before_rows[k][f] for f in changed},
+                       "after": {f: after_rows[k][f] for f in changed}})
     return events
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal for the audit trail: numbers to a micro-m², missing equals missing."""
-    if _missing(a) or _missing(b):
-        return _missing(a) and _missing(b)
-    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
-        return abs(float(a) - float(b)) < 1e-6
-    return bool(a == b)
+def _differs(before: pd.Series, after: pd.Series) -> np.ndarray:
+    """Per row: does a value change, for the audit trail? Numbers (and flags) to a micro-m², text exactly,
+    missing equals missing."""
+    b_missing, a_missing = before.isna().to_numpy(), after.isna().to_numpy()
+    both = ~b_missing & ~a_missing
+    if pd.api.types.is_numeric_dtype(after) or pd.api.types.is_bool_dtype(after):
+        b = pd.to_numeric(before, errors="coerce").to_numpy(dtype=float)
+        a = pd.to_numeric(after, errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            unequal = ~(np.abs(b - a) < 1e-6)
+    else:
+        unequal = before.astype(object).to_numpy() != after.astype(object).to_numpy()
+    return np.asarray((b_missing != a_missing) | (both & unequal), dtype=bool)
 
 
 def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: dt.datetime | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import geopandas as gpd
 import pandas as pd
@@ -85,3 +86,31 @@ def test_scan_uses_the_configured_cutoff(db: Database, tmp_path):
         case = s.execute(select(models.Case)).scalar_one()
     assert (case.period, case.disposition, case.rules) == ("before_cutoff", "classify", "1")
     assert case.farmland_m2 == pytest.approx(100.0)
+
+
+def test_rescan_records_exactly_what_changed(db: Database, tmp_path):
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"id": ["F1"]}, geometry=[box(x, y, x + 100, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", None]},
+                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 40, y + 40, x + 50, y + 50)],
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+
+    def rescans() -> list[models.CaseEvent]:
+        with db.factory() as s:
+            return list(s.execute(select(models.CaseEvent).where(models.CaseEvent.action == "rescan")).scalars())
+
+    scan(db.factory)
+    scan(db.factory)
+    assert rescans() == []  # nothing changed: no event (no float noise, no None-vs-NaN, no bool-vs-int)
+    with db.factory.begin() as s:
+        house = s.execute(select(models.House).where(models.House.source_key == "H1")).scalar_one()
+        house.geom = f"SRID=4546;MULTIPOLYGON((({x + 95} {y + 10}, {x + 105} {y + 10}, {x + 105} {y + 20}, " \
+                     f"{x + 95} {y + 20}, {x + 95} {y + 10})))"  # now half off the farmland
+    scan(db.factory)
+    events = rescans()
+    assert len(events) == 1
+    before, after = json.loads(events[0].before), json.loads(events[0].after)
+    assert before["farmland_m2"] == pytest.approx(100.0) and after["farmland_m2"] == pytest.approx(50.0)
+    assert "period" not in after and "disposition" not in after and "rules" not in after  # unchanged
