@@ -110,12 +110,19 @@ class CheckResult:
         return g.reindex([d.value for d in Disposition], fill_value=0)
 
 
-def _projected(gdf: gpd.GeoDataFrame, name: str, crs: CRS) -> gpd.GeoDataFrame:
-    """The layer in the working CRS, with its 1-based input row numbers (for error reports) in `_row`."""
-    if "_row" not in gdf.columns:
-        gdf = gdf.copy()
-        gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
-    return to_projected(gdf, crs, source=name)
+def with_row_numbers(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The layer with its 1-based input row numbers in `_row` (what error and repair reports name),
+    numbered here unless the caller numbered it already (e.g. before splitting it into partitions)."""
+    if "_row" in gdf.columns:
+        return gdf
+    gdf = gdf.copy()
+    gdf.insert(0, "_row", np.arange(1, len(gdf) + 1))
+    return gdf
+
+
+def projected_layer(gdf: gpd.GeoDataFrame, name: str, crs: CRS) -> gpd.GeoDataFrame:
+    """The layer, numbered (`with_row_numbers`), in the working CRS."""
+    return to_projected(with_row_numbers(gdf), crs, source=name)
 
 
 def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd.DataFrame],
@@ -123,7 +130,7 @@ def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd
     """Reproject a layer to the working CRS and clean its polygons, recording every repair."""
     if gdf is None:
         return None
-    clean, report = clean_polygons(_projected(gdf, name, crs), source=name, workers=workers)
+    clean, report = clean_polygons(projected_layer(gdf, name, crs), source=name, workers=workers)
     if len(report):
         repairs.append(report)
     return clean
@@ -136,7 +143,7 @@ def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame]
     Convex houses are simple polygons, so GEOS need not validate them: reading their coordinates once
     serves both the cleaning and the kernel. Where cleaning changed anything, the rings are read again.
     """
-    projected = _projected(gdf, "houses", crs)
+    projected = projected_layer(gdf, "houses", crs)
     convex, clip = convex_clip_polygons(projected.geometry.to_numpy())
     houses, report = clean_polygons(projected, source="houses", workers=workers, known_valid=convex)
     if len(report):

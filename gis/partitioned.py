@@ -19,7 +19,6 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from gis.crs import to_projected
 from gis.engine import (
     OTHER_HOMESTEADS,
     CheckInputs,
@@ -28,6 +27,8 @@ from gis.engine import (
     homestead_register,
     other_homesteads,
     others_from_counts,
+    projected_layer,
+    with_row_numbers,
     working_crs,
 )
 from gis.rules import RuleSet
@@ -59,9 +60,7 @@ def write_partitions(gdf: gpd.GeoDataFrame, out_dir: Path, npartitions: int) -> 
 
     Features without geometry are left out (the engine would drop them); `_row` keeps source row numbers.
     """
-    if "_row" not in gdf.columns:
-        gdf = gdf.assign(_row=np.arange(1, len(gdf) + 1))
-    frame = partition_frame(gdf, npartitions)
+    frame = partition_frame(with_row_numbers(gdf), npartitions)
     frame.to_parquet(out_dir)
     return int(frame.npartitions)
 
@@ -124,12 +123,10 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
 
     rules = rules or RuleSet()
     if isinstance(houses, gpd.GeoDataFrame):
-        if "_row" not in houses.columns:
-            houses = houses.assign(_row=np.arange(1, len(houses) + 1))
+        work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(houses, None)
+        houses = projected_layer(houses, "houses", work_crs)
         houses = houses.assign(**{ORDER: np.arange(len(houses)),
                                   OTHER_HOMESTEADS: other_homesteads(houses, households)})
-        work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(houses, None)
-        houses = to_projected(houses, work_crs, source="houses")
         geoms = houses.geometry.to_numpy()
         empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
         dropped = pd.DataFrame({"source": "houses", "row": houses.loc[empty, "_row"].astype(int).to_numpy(),
@@ -158,9 +155,7 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
     for name in LAYERS:
         layer = layers.get(name)
         if isinstance(layer, gpd.GeoDataFrame):
-            if "_row" not in layer.columns:  # row numbers of the whole layer, for repair reports
-                layer = layer.assign(_row=np.arange(1, len(layer) + 1))
-            layer = to_projected(layer, work_crs, source=name)
+            layer = projected_layer(layer, name, work_crs)  # numbered as a whole, for repair reports
             in_memory[name] = (layer, shapely.STRtree(layer.geometry.to_numpy()))
         elif layer is not None:
             layer_parts[name] = layer
