@@ -67,10 +67,10 @@ class Snapshot:
         return np.sort(self.tree.query(shapely.box(*box)))
 
     def visible(self, idx: np.ndarray, user: models.User) -> np.ndarray:
-        """The features of `idx` the user may see: a township user only their township's."""
+        """Per feature of `idx`: may the user see it? A township user sees only their township's."""
         if self.township is None or user.role not in TOWNSHIP_SCOPED:
-            return idx
-        return idx[self.township[idx] == user.township_code]
+            return np.ones(len(idx), dtype=bool)
+        return np.asarray(self.township[idx] == user.township_code, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class CaseFilter:
 
     def mask(self, snap: CaseSnapshot, idx: np.ndarray, user: models.User, now: dt.datetime) -> np.ndarray:
         a = snap.attrs.iloc[idx]
-        keep = np.isin(idx, snap.visible(idx, user))
+        keep = snap.visible(idx, user)
         for column, value in (("township_code", self.township), ("village_code", self.village),
                               ("status", self.status), ("period", self.period), ("disposition", self.disposition)):
             if value:

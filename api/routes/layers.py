@@ -29,7 +29,8 @@ def layer(session: SessionDep, user: CurrentUser, map_data: MapDataDep, name: st
     if name not in LAYERS:
         raise NotFound(f"no layer {name!r}; one of {', '.join(LAYERS)}")
     snap = map_data.layer(session, name)
-    idx = snap.visible(snap.in_box(parse_web_bbox(bbox)), user)
+    idx = snap.in_box(parse_web_bbox(bbox))
+    idx = idx[snap.visible(idx, user)]
     if len(idx) > limit:
         return {"type": "FeatureCollection", "features": [], "truncated": True, "total": len(idx)}
     return Response(layer_features_text(snap, idx, truncated=False, total=len(idx)), media_type="application/json")
