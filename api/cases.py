@@ -21,6 +21,7 @@ from api.clock import as_utc, as_utc_or_none, utcnow
 from api.deadlines import DeadlinePolicy, Deadlines, evaluate
 from api.errors import Conflict, Forbidden, NotFound
 from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.repository import in_chunks
 from api.workflow import (
     CaseState,
     Role,
@@ -204,9 +205,10 @@ def reports_by_case(session: Session, case_ids: list[int]) -> dict[int, list[dt.
     out: dict[int, list[dt.datetime]] = {i: [] for i in case_ids}
     if not case_ids:
         return out
-    for cid, at in session.execute(select(ProgressReport.case_id, ProgressReport.at)
-                                   .where(ProgressReport.case_id.in_(case_ids))):
-        out[cid].append(as_utc(at))
+    for chunk in in_chunks(case_ids):
+        for cid, at in session.execute(select(ProgressReport.case_id, ProgressReport.at)
+                                       .where(ProgressReport.case_id.in_(chunk))):
+            out[cid].append(as_utc(at))
     return out
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.clock import as_utc
 from api.models import Case, CaseEvent
-from api.repository import read_frame
+from api.repository import in_chunks, read_frame
 
 #: Fields a snapshot carries (replayed from events; a field no event mentions keeps the stored value).
 SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision",
@@ -46,7 +46,7 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
     state: dict[int, dict[str, Any]] = {i: {} for i in ids}
     firsts: dict[int, dict[str, dt.datetime]] = {i: {} for i in ids}
     reports: dict[int, list[dt.datetime]] = {i: [] for i in ids}
-    for chunk in _chunks(ids, 5000):
+    for chunk in in_chunks(ids, 5000):
         stmt = (select(CaseEvent.case_id, CaseEvent.at, CaseEvent.action, CaseEvent.after)
                 .where(CaseEvent.case_id.in_(chunk)).order_by(CaseEvent.id))
         for case_id, when, action, after in session.execute(stmt):
@@ -75,7 +75,3 @@ class _Missing:
 
 
 _MISSING = _Missing()
-
-
-def _chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -21,7 +21,7 @@ from api import models
 from api.audit import append_events
 from api.importing import _village_codes
 from api.models import SRID
-from api.repository import records, table_of, to_db_geometry
+from api.repository import in_chunks, records, table_of, to_db_geometry
 from api.scanning import CASE_MEASURES, HISTORY_FIELDS, load_inputs
 from gis.crs import to_projected
 from gis.engine import CheckInputs, check
@@ -72,8 +72,8 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
         result = check(CheckInputs(houses=leads, farmland=stored.farmland, cultivated=stored.cultivated,
                                    baseline=stored.baseline, approvals=stored.approvals), rules)
         res = result.houses
-        known = set(session.execute(select(models.Case.code).where(models.Case.code.in_(codes.tolist())))
-                    .scalars())
+        known = {code for chunk in in_chunks(codes.tolist())
+                 for code in session.execute(select(models.Case.code).where(models.Case.code.in_(chunk))).scalars()}
         fresh = ~res["house_id"].isin(known).to_numpy()
         res = res[fresh]
         geoms = res.geometry.to_numpy()
@@ -95,8 +95,9 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
             table = table_of(models.Case)
             rows = records(values)
             session.execute(table.insert(), rows)
-            ids = dict(session.execute(select(table.c.code, table.c.id)
-                                       .where(table.c.code.in_(values["code"].tolist()))).all())
+            ids = {code: cid for chunk in in_chunks(values["code"].tolist())
+                   for code, cid in session.execute(select(table.c.code, table.c.id)
+                                                    .where(table.c.code.in_(chunk))).all()}
             append_events(session, [{"case_id": ids[r["code"]], "actor": "leads", "action": "create", "before": {},
                                      "after": {k: r[k] for k in HISTORY_FIELDS}} for r in rows], at=now)
     return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()),

@@ -45,6 +45,17 @@ def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Values per `IN (...)` list: PostgreSQL refuses a statement with more than 65 535 bound parameters, and a
+#: county's scan easily passes that many case ids.
+IN_LIST_SIZE = 10_000
+
+
+def in_chunks(values: Sequence[Any], size: int = IN_LIST_SIZE) -> list[list[Any]]:
+    """`values` cut into lists short enough for one `IN (...)` each."""
+    items = list(values)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
                where: Sequence[ColumnElement[bool]] = (), crs: Any = None, order_by: str | None = None,
                limit: int | None = None, offset: int = 0) -> gpd.GeoDataFrame:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.audit import append_events
-from api.repository import read_frame, read_table, records, table_of, to_db_geometry
+from api.repository import in_chunks, read_frame, read_table, records, table_of, to_db_geometry
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import RuleSet
 
@@ -94,9 +94,10 @@ def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, A
     """
     table = table_of(models.Case)
     fields = [f for f in HISTORY_FIELDS if f in fresh.columns and f != "status"]
-    old = pd.DataFrame(session.execute(select(table.c.id, *[table.c[f] for f in fields])
-                                       .where(table.c.id.in_(fresh["_id"].tolist()))).all(),
-                       columns=["_id", *fields]).set_index("_id").reindex(fresh["_id"].to_numpy())
+    stored = [row for chunk in in_chunks(fresh["_id"].tolist())
+              for row in session.execute(select(table.c.id, *[table.c[f] for f in fields])
+                                         .where(table.c.id.in_(chunk))).all()]
+    old = pd.DataFrame(stored, columns=["_id", *fields]).set_index("_id").reindex(fresh["_id"].to_numpy())
     differs = {f: _differs(old[f], fresh[f]) for f in fields}
     rows = np.flatnonzero(np.logical_or.reduce([*differs.values(), np.zeros(len(fresh), dtype=bool)]))
     if not len(rows):
@@ -148,8 +149,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
                                        origin="scan", version=1, field_rules="")
         if len(new):
             session.execute(table.insert(), records(new))
-            ids = dict(session.execute(select(table.c.house_id, table.c.id)
-                                       .where(table.c.house_id.in_(new["house_id"].tolist()))).all())
+            ids = {house: cid for chunk in in_chunks(new["house_id"].tolist())
+                   for house, cid in session.execute(select(table.c.house_id, table.c.id)
+                                                     .where(table.c.house_id.in_(chunk))).all()}
             events = [{"case_id": ids[r["house_id"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
                        "after": {k: r[k] for k in HISTORY_FIELDS}} for r in records(new)]
         else:
@@ -164,15 +166,15 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
             stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
             session.connection().execute(stmt, records(fresh))
         worked = known.loc[~untouched, "_id"].tolist()
-        if worked:
-            session.execute(update(table).where(table.c.id.in_(worked)).values(still_violating=True, scanned_at=now))
+        for chunk in in_chunks(worked):
+            session.execute(update(table).where(table.c.id.in_(chunk)).values(still_violating=True, scanned_at=now))
         gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
-        if len(gone):
-            flipped = session.execute(select(table.c.id).where(table.c.house_id.in_(gone.tolist()),
+        for chunk in in_chunks(gone.tolist()):
+            flipped = session.execute(select(table.c.id).where(table.c.house_id.in_(chunk),
                                                                table.c.still_violating.is_(True))).scalars().all()
             events += [{"case_id": cid, "actor": SCAN_ACTOR, "action": "no_longer_violating",
                         "before": {"still_violating": True}, "after": {"still_violating": False}} for cid in flipped]
-            session.execute(update(table).where(table.c.house_id.in_(gone.tolist()))
+            session.execute(update(table).where(table.c.house_id.in_(chunk))
                             .values(still_violating=False, scanned_at=now))
         append_events(session, events, at=now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
