@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.audit import append_event
-from api.clock import as_utc, as_utc_or_none, utcnow
-from api.deadlines import DeadlinePolicy, Deadlines, evaluate
+from api.clock import as_utc, as_utc_or_none, from_frame, utcnow
+from api.deadlines import DeadlinePolicy, Deadlines, evaluate, overdue_from
 from api.errors import Conflict, Forbidden, NotFound
 from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.repository import in_chunks
@@ -198,6 +198,27 @@ def deadlines_of(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.da
         return None
     return evaluate(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
                     finished_at=as_utc_or_none(finished_at), reports=reports)
+
+
+def overdue_since(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.datetime | None,
+                  studied_at: dt.datetime | None, finished_at: dt.datetime | None,
+                  reports: list[dt.datetime]) -> dt.datetime | None:
+    """From when the case is overdue unless something changes (`api.deadlines.overdue_from`); None before
+    it is assigned. Takes the same milestones as `deadlines_of`."""
+    if assigned_at is None:
+        return None
+    return overdue_from(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
+                        finished_at=as_utc_or_none(finished_at), reports=reports)
+
+
+def milestones(session: Session, frame: Any) -> list[dict[str, Any]]:
+    """Per row of a case frame (`id`, `assigned_at`, `studied_at`, `finished_at`, as pandas reads them): the
+    keyword arguments of `deadlines_of` and `overdue_since`, progress reports included."""
+    reports = reports_by_case(session, [int(i) for i in frame["id"]])
+    return [{"assigned_at": from_frame(a), "studied_at": from_frame(s), "finished_at": from_frame(f),
+             "reports": reports[int(i)]}
+            for i, a, s, f in zip(frame["id"], frame["assigned_at"], frame["studied_at"], frame["finished_at"],
+                                  strict=True)]
 
 
 def reports_by_case(session: Session, case_ids: list[int]) -> dict[int, list[dt.datetime]]:

@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
-from api.cases import TOWNSHIP_SCOPED, reports_by_case
-from api.clock import as_utc, as_utc_or_none, from_frame
-from api.deadlines import DeadlinePolicy, overdue_from
+from api.cases import TOWNSHIP_SCOPED, milestones, overdue_since
+from api.clock import as_utc
+from api.deadlines import DeadlinePolicy
 from api.geojson import WEB_CRS
 from api.repository import read_frame, table_of
 
@@ -196,17 +196,9 @@ def _overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFr
     """Per case, when it is or becomes overdue (ns since the epoch); never for unassigned cases."""
     out = np.full(len(frame), _NEVER, dtype=np.int64)
     assigned = np.flatnonzero(frame["assigned_at"].notna().to_numpy())
-    if not len(assigned):
-        return out
-    rows = frame.iloc[assigned]
-    reports = reports_by_case(session, [int(i) for i in rows["id"]])
     now = dt.datetime.now(dt.UTC)
-    columns = [[from_frame(v) for v in rows[c]] for c in ("assigned_at", "studied_at", "finished_at")]
-    for k, case_id, assigned_at, studied_at, finished_at in zip(assigned, rows["id"].tolist(), *columns,
-                                                               strict=True):
-        since = overdue_from(policy, assigned_at=as_utc(assigned_at), now=now,
-                             studied_at=as_utc_or_none(studied_at), finished_at=as_utc_or_none(finished_at),
-                             reports=reports[int(case_id)])
+    for k, m in zip(assigned, milestones(session, frame.iloc[assigned]), strict=True):
+        since = overdue_since(policy, now, **m)
         if since is not None:
             out[k] = int(since.timestamp() * 1e9)
     return out

@@ -17,11 +17,11 @@ from api.cases import (
     case_detail,
     deadline_fields,
     deadlines_of,
-    reports_by_case,
+    milestones,
     scope,
     transition,
 )
-from api.clock import from_frame, utcnow
+from api.clock import utcnow
 from api.dependencies import MapDataDep, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
@@ -149,16 +149,9 @@ def _json(body: dict[str, Any]) -> Response:
 
 def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> Any:
     """Add next_deadline / kind / overdue / on_time columns (computed, not stored)."""
-    ids = frame["id"].astype(int).tolist()
-    reports = reports_by_case(session, ids)
     now = utcnow()
     policy = settings.deadline_policy
-    rows = []
-    for rec in frame[["id", "assigned_at", "studied_at", "finished_at"]].itertuples(index=False):
-        rows.append(deadline_fields(deadlines_of(policy, now, assigned_at=from_frame(rec.assigned_at),
-                                                 studied_at=from_frame(rec.studied_at),
-                                                 finished_at=from_frame(rec.finished_at),
-                                                 reports=reports[int(rec.id)])))
+    rows = [deadline_fields(deadlines_of(policy, now, **m)) for m in milestones(session, frame)]
     for key in ("next_deadline", "next_deadline_kind", "overdue", "on_time"):
         frame[key] = [r[key] for r in rows]
     return frame
