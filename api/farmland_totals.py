@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.clock import utcnow
@@ -61,14 +61,14 @@ def totals_as_of(session: Session, towns: gpd.GeoDataFrame, as_of: dt.datetime) 
     recorded (older than the table) is measured now.
     """
     t = FarmlandTotal
-    stamp = session.execute(select(func.max(t.as_of)).where(t.as_of <= as_of)).scalar()
-    if stamp is None:
-        stamp = session.execute(select(func.min(t.as_of)).join(ImportRun, ImportRun.id == t.import_run_id)
-                                .where(ImportRun.kind == "farmland")).scalar()
-    if stamp is None:
+    run = session.execute(select(t.import_run_id).where(t.as_of <= as_of)
+                          .order_by(t.as_of.desc(), t.import_run_id.desc()).limit(1)).scalar()
+    if run is None:
+        run = session.execute(select(t.import_run_id).join(ImportRun, ImportRun.id == t.import_run_id)
+                              .where(ImportRun.kind == "farmland").order_by(t.as_of, t.import_run_id)
+                              .limit(1)).scalar()
+    if run is None:
         return current_totals(session, towns)
-    run = session.execute(select(t.import_run_id).where(t.as_of == stamp).order_by(t.import_run_id.desc())
-                          .limit(1)).scalar_one()
     rows = session.execute(select(t.township_code, t.area_m2).where(t.import_run_id == run)).all()
     recorded = pd.Series({code: area for code, area in rows}, dtype=float)
     return recorded.reindex(towns["code"].to_numpy(), fill_value=0.0)

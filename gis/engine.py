@@ -59,13 +59,11 @@ NEW_PART_EPSILON_M2 = 1e-6
 # Periods, dispositions and code sets travel through the hot path as small integers (index into these
 # tuples; a bit mask for the codes): a million Python strings per column cost more than the geometry.
 # They become text once, when the result frame is built (`_labels`).
-PERIODS = tuple(Period)
-DISPOSITIONS = tuple(Disposition)
-PERIOD_NAMES = tuple(p.value for p in PERIODS)
-DISPOSITION_NAMES = tuple(d.value for d in DISPOSITIONS)
-_BEFORE, _AFTER, _EXTENDED, _UNKNOWN = (PERIODS.index(p) for p in (
+PERIOD_NAMES = tuple(p.value for p in Period)
+DISPOSITION_NAMES = tuple(d.value for d in Disposition)
+_BEFORE, _AFTER, _EXTENDED, _UNKNOWN = (PERIOD_NAMES.index(p) for p in (
     Period.BEFORE_CUTOFF, Period.AFTER_CUTOFF, Period.EXTENDED_AFTER_CUTOFF, Period.UNKNOWN))
-_DEMOLISH, _CLASSIFY, _VERIFY, _NONE = (DISPOSITIONS.index(d) for d in (
+_DEMOLISH, _CLASSIFY, _VERIFY, _NONE = (DISPOSITION_NAMES.index(d) for d in (
     Disposition.DEMOLISH, Disposition.CLASSIFY, Disposition.VERIFY, Disposition.NONE))
 
 RESULT_COLUMNS = [
