@@ -50,30 +50,33 @@ def _login(session: SessionDep, username: str, password: str) -> tuple[str, Any]
 def token(session: SessionDep, body: Credentials, response: Response) -> TokenOut:
     """Exchange a username and password for a bearer token (also set as a cookie)."""
     value, user = _login(session, body.username, body.password)
-    response.set_cookie(COOKIE, value, httponly=True, samesite="strict", max_age=int(TOKEN_LIFETIME.total_seconds()))
+    _signed_in(response, value)
     return TokenOut(access_token=value, role=user.role, township_code=user.township_code)
 
 
 @router.post("/api/auth/logout", status_code=204)
 def logout(request: Request, session: SessionDep, _user: CurrentUser) -> Response:
     """Revoke the token this request carries (bearer or cookie) and clear the cookie."""
-    revoke_token(session, presented_token(request))
-    session.commit()
-    response = Response(status_code=204)
-    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
-    return response
+    return _signed_out(request, session, Response(status_code=204))
 
 
 @router.post("/logout", include_in_schema=False)
-def logout_form(request: Request, session: SessionDep) -> RedirectResponse:
+def logout_form(request: Request, session: SessionDep) -> Response:
     """The pages' log-out button: revoke the cookie's token, back to the login form."""
+    return _signed_out(request, session, RedirectResponse("/login", status_code=303))
+
+
+def _signed_out(request: Request, session: SessionDep, response: Response) -> Response:
     token = presented_token(request)
     if token:
         revoke_token(session, token)
         session.commit()
-    response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, httponly=True, samesite="strict")
     return response
+
+
+def _signed_in(response: Response, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=int(TOKEN_LIFETIME.total_seconds()))
 
 
 @router.get("/api/auth/me")
@@ -108,5 +111,5 @@ def login_form(session: SessionDep, username: Annotated[str, Form()], password: 
     except NotAuthenticated:
         return RedirectResponse(f"/login?error=1&next={safe_next}", status_code=303)
     response = RedirectResponse(safe_next, status_code=303)
-    response.set_cookie(COOKIE, value, httponly=True, samesite="strict", max_age=int(TOKEN_LIFETIME.total_seconds()))
+    _signed_in(response, value)
     return response
