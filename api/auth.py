@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from argon2 import PasswordHasher
@@ -19,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from api.clock import as_utc, utcnow
 from api.dependencies import SessionDep
-from api.errors import NotAuthenticated
-from api.models import ApiToken, User
+from api.errors import NotAuthenticated, TooManyAttempts
+from api.models import AdminArea, ApiToken, User
 from api.workflow import Role
+from gis.errors import RedlineInputError
 
 COOKIE = "redline_token"
 TOKEN_LIFETIME = dt.timedelta(hours=12)
@@ -35,13 +41,23 @@ def hash_password(password: str) -> str:
 
 def create_user(session: Session, username: str, password: str, role: str, township_code: str | None = None,
                 display_name: str | None = None) -> User:
-    """Add a user; township roles must name their township."""
+    """Add a user; township roles must name a township the county has (by its 12-digit code).
+
+    Every refusal is a `RedlineInputError` naming the field, raised before anything is written (an existing
+    username is refused here, not by the database, whose error would echo the new password's hash).
+    """
+    if not username.strip():
+        raise RedlineInputError("a username is required", field="username")
     if role not in {r.value for r in Role}:
-        raise ValueError(f"role must be one of {', '.join(r.value for r in Role)}")
+        raise RedlineInputError(f"role must be one of {', '.join(r.value for r in Role)}", field="role")
     if role in (Role.INSPECTOR, Role.TOWNSHIP_OFFICER) and not township_code:
-        raise ValueError(f"a {role} belongs to a township: give its code")
+        raise RedlineInputError(f"a {role} belongs to a township: give its code", field="township")
+    if township_code is not None:
+        _check_township(session, township_code)
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise RedlineInputError("a password needs at least 8 characters", field="password")
+    if session.execute(select(User.id).where(User.username == username)).first() is not None:
+        raise RedlineInputError(f"user {username!r} exists already", field="username")
     user = User(username=username, password_hash=hash_password(password), role=role,
                 township_code=township_code, display_name=display_name, active=True)
     session.add(user)
@@ -49,16 +65,92 @@ def create_user(session: Session, username: str, password: str, role: str, towns
     return user
 
 
+def _check_township(session: Session, code: str) -> None:
+    """A township code is 12 digits ending in 000 (乡镇级); once townships are imported it must be one of them."""
+    if not (len(code) == 12 and code.isdigit() and code.endswith("000")):
+        raise RedlineInputError(f"not a township code (12 digits ending in 000): {code!r}", field="township")
+    known = session.execute(select(AdminArea.code).where(AdminArea.level == "township")).scalars().all()
+    if known and code not in known:
+        raise RedlineInputError(f"no township {code} in this county (imported: {', '.join(sorted(known)[:8])}"
+                                f"{', ...' if len(known) > 8 else ''})", field="township")
+
+
+#: At most this many password hashes are computed at once — half the cores, so the rest keep serving:
+#: each argon2 verification takes 64 MiB and a core for ~50 ms, and 40 concurrent wrong passwords would
+#: otherwise take gigabytes and starve the server.
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+_dummy_hash: str | None = None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    with _HASHING:
+        try:
+            return bool(_hasher.verify(password_hash, password))
+        except (VerifyMismatchError, InvalidHashError):
+            return False
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
+    """The active user with these credentials, or None.
+
+    An unknown or disabled user costs the same argon2 verification as a known one (against a dummy hash),
+    so the response time does not tell which usernames exist.
+    """
+    global _dummy_hash
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:
+        if _dummy_hash is None:
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        _verify(_dummy_hash, password)
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
-        return None
-    return user
+    return user if _verify(user.password_hash, password) else None
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Login attempts allowed per window, per username and per client address."""
+
+    window_s: float = 300.0
+    per_user: int = 10
+    per_address: int = 30
+
+
+class LoginThrottle:
+    """Counts login attempts per username and per client address in a sliding window (in this process).
+
+    Attempts are counted when they start, so a burst of concurrent guesses is cut off as it arrives, not
+    after every one of them has been hashed. A successful login clears the username's count.
+    """
+
+    def __init__(self, policy: ThrottlePolicy | None = None) -> None:
+        self.policy = policy or ThrottlePolicy()
+        self._lock = threading.Lock()
+        self._attempts: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._attempts.setdefault(key, deque())
+        while times and times[0] <= now - self.policy.window_s:
+            times.popleft()
+        return times
+
+    def attempt(self, username: str, address: str) -> None:
+        """Record an attempt; TooManyAttempts if either budget is spent."""
+        now = time.monotonic()
+        with self._lock:
+            by_user, by_address = self._recent("u:" + username, now), self._recent("a:" + address, now)
+            if len(by_user) >= self.policy.per_user or len(by_address) >= self.policy.per_address:
+                wait = self.policy.window_s - (now - min(by_user[0] if by_user else now,
+                                                         by_address[0] if by_address else now))
+                raise TooManyAttempts(f"too many login attempts; try again in {max(1, int(wait))} s")
+            by_user.append(now)
+            by_address.append(now)
+            if len(self._attempts) > 100_000:  # forget idle keys so the table cannot grow without bound
+                for key in [k for k, v in self._attempts.items() if not v]:
+                    del self._attempts[key]
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._attempts.pop("u:" + username, None)
 
 
 def issue_token(session: Session, user: User, now: dt.datetime | None = None) -> str:
@@ -87,6 +179,11 @@ def current_user(request: Request, session: SessionDep) -> User:
     token_row, user = row
     if as_utc(token_row.expires_at) < utcnow() or not user.active:
         raise NotAuthenticated("token expired")
+    # Hand the connection back before the route runs: a write service opens its own session, and a
+    # request holding two pool connections at once deadlocks the pool under load (50 writers, pool 15).
+    # The user is detached first so that reading its attributes never checks a connection out again.
+    session.expunge(user)
+    session.rollback()
     return user  # type: ignore[no-any-return]
 
 

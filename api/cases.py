@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from api.audit import append_event
 from api.clock import as_utc, as_utc_or_none, from_frame, utcnow
-from api.deadlines import DeadlinePolicy, Deadlines, evaluate, overdue_from
+from api.deadlines import COUNTY_TZ, DeadlinePolicy, Deadlines, evaluate, overdue_from
 from api.errors import Conflict, Forbidden, NotFound
 from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.repository import in_chunks
@@ -31,7 +31,8 @@ from api.workflow import (
     allowed_actions,
     decide,
 )
-from gis.rules import FIELD_ONLY_PROHIBITIONS, format_rules, parse_rules
+from gis.evidence import passes_distance_check
+from gis.rules import FIELD_ONLY_PROHIBITIONS, Prohibition, format_rules, parse_rules
 
 TOWNSHIP_SCOPED = frozenset({Role.INSPECTOR.value, Role.TOWNSHIP_OFFICER.value})
 #: Case fields an audit event records before → after.
@@ -55,23 +56,44 @@ def load_case(session: Session, user: User, case_id: int) -> Case:
     return case
 
 
-def _photos_after_demolition(session: Session, case: Case) -> int:
+def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
+    """Photos that show the demolished site: *taken* (by their own clock) after the demolition was recorded,
+    at the house (a position within the distance limit). Returns their number and, when there is none,
+    why each photo uploaded since does not count."""
     demolished_at = session.execute(
         select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id, CaseEvent.action == "record_demolition")
     ).scalar()
     if demolished_at is None:
-        return 0
-    stmt = select(func.count()).select_from(Photo).where(Photo.case_id == case.id,
-                                                         Photo.uploaded_at >= demolished_at)
-    return int(session.execute(stmt).scalar_one())
+        return 0, "no demolition has been recorded"
+    since = as_utc(demolished_at)
+    good = 0
+    taken_before = no_time = far = 0
+    for taken_at, checks in session.execute(select(Photo.taken_at, Photo.checks).where(Photo.case_id == case.id)):
+        if taken_at is None:
+            no_time += 1
+            continue
+        if as_utc(taken_at) < since:
+            taken_before += 1
+            continue
+        if not passes_distance_check(json.loads(checks) if checks else []):
+            far += 1
+            continue
+        good += 1
+    when = since.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M")
+    reason = (f"re-inspection needs a photo taken at the house after the demolition was recorded ({when} "
+              f"Asia/Shanghai): {taken_before} taken before it, {no_time} without a capture time, {far} without a "
+              "position or too far from the house")
+    return good, reason
 
 
 def state_of(session: Session, case: Case) -> CaseState:
     """The workflow's view of a case."""
+    photos, why = _reinspection_evidence(session, case) if case.status == "restored" else (0, "")
     return CaseState(status=case.status, period=case.period, verdict=case.verdict,
-                     remaining_m2=float(case.remaining_m2 or 0.0),
-                     photos_after_demolition=_photos_after_demolition(session, case),
-                     resume_status=case.resume_status)
+                     remaining_m2=float(case.remaining_m2 or 0.0), photos_after_demolition=photos,
+                     resume_status=case.resume_status, reinspection_refusal=why,
+                     on_permanent_farmland=Prohibition.PERMANENT_FARMLAND in parse_rules(case.rules),
+                     farmland_m2=float(case.farmland_m2 or 0.0))
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -114,6 +136,10 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
         case.resume_status = case.status
         if case.finished_at is None:
             case.finished_at = now
+    elif action == "return":
+        # A new round: the case is unfinished again and its finish clock (3 days) restarts from now.
+        case.finished_at = None
+        case.returned_at = now
     elif action == "pass_review":
         case.closed_at = now
     case.status = target.value
@@ -192,33 +218,40 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
 
 def deadlines_of(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.datetime | None,
                  studied_at: dt.datetime | None, finished_at: dt.datetime | None,
-                 reports: list[dt.datetime]) -> Deadlines | None:
+                 reports: list[dt.datetime], returned_at: dt.datetime | None = None) -> Deadlines | None:
     """A case's 137 deadlines at `now` from its milestone times (None before it is assigned)."""
     if assigned_at is None:
         return None
     return evaluate(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
-                    finished_at=as_utc_or_none(finished_at), reports=reports)
+                    finished_at=as_utc_or_none(finished_at), reports=reports,
+                    returned_at=as_utc_or_none(returned_at))
 
 
 def overdue_since(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.datetime | None,
                   studied_at: dt.datetime | None, finished_at: dt.datetime | None,
-                  reports: list[dt.datetime]) -> dt.datetime | None:
+                  reports: list[dt.datetime], returned_at: dt.datetime | None = None) -> dt.datetime | None:
     """From when the case is overdue unless something changes (`api.deadlines.overdue_from`); None before
     it is assigned. Takes the same milestones as `deadlines_of`."""
     if assigned_at is None:
         return None
     return overdue_from(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
-                        finished_at=as_utc_or_none(finished_at), reports=reports)
+                        finished_at=as_utc_or_none(finished_at), reports=reports,
+                        returned_at=as_utc_or_none(returned_at))
+
+
+#: The case columns the 137 deadlines are computed from (with the progress reports).
+MILESTONE_COLUMNS = ["assigned_at", "studied_at", "finished_at", "returned_at"]
 
 
 def milestones(session: Session, frame: Any) -> list[dict[str, Any]]:
-    """Per row of a case frame (`id`, `assigned_at`, `studied_at`, `finished_at`, as pandas reads them): the
-    keyword arguments of `deadlines_of` and `overdue_since`, progress reports included."""
+    """Per row of a case frame (`id` and the MILESTONE_COLUMNS, as pandas reads them): the keyword arguments
+    of `deadlines_of` and `overdue_since`, progress reports included."""
     reports = reports_by_case(session, [int(i) for i in frame["id"]])
+    returned = frame["returned_at"] if "returned_at" in frame else [None] * len(frame)
     return [{"assigned_at": from_frame(a), "studied_at": from_frame(s), "finished_at": from_frame(f),
-             "reports": reports[int(i)]}
-            for i, a, s, f in zip(frame["id"], frame["assigned_at"], frame["studied_at"], frame["finished_at"],
-                                  strict=True)]
+             "returned_at": from_frame(r), "reports": reports[int(i)]}
+            for i, a, s, f, r in zip(frame["id"], frame["assigned_at"], frame["studied_at"], frame["finished_at"],
+                                     returned, strict=True)]
 
 
 def reports_by_case(session: Session, case_ids: list[int]) -> dict[int, list[dt.datetime]]:
@@ -267,7 +300,8 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                                    .order_by(ProgressReport.at)).scalars())
     now = utcnow()
     d = deadlines_of(policy, now, assigned_at=case.assigned_at, studied_at=case.studied_at,
-                     finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports])
+                     finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports],
+                     returned_at=case.returned_at)
     events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
     comments = session.execute(select(Comment, User.username).join(User, User.id == Comment.author_id)
                                .where(Comment.case_id == case.id).order_by(Comment.id)).all()

@@ -16,6 +16,11 @@ from gis.errors import RedlineInputError
 from gis.rules import RuleSet
 from gis.sources import read_source, read_table
 
+#: Approval register fields: the engine's name → the names deliveries use (三调/审批台账 abbreviations for
+#: shapefiles, whose field names stop at ten bytes).
+APPROVAL_FIELDS: dict[str, tuple[str, ...]] = {"approved_on": ("approved_on", "PZRQ"), "kind": ("kind", "PZLX"),
+                   "approved_area_m2": ("approved_area_m2", "PZMJ"), "household_id": ("household_id", "HHID")}
+
 OUTPUT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV",
                   ".parquet": "Parquet"}
 
@@ -76,14 +81,17 @@ def load_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
         farmland=layer(files.farmland, {}),  # type: ignore[arg-type]
         cultivated=cultivated,
         baseline=layer(files.baseline, {}),
-        approvals=layer(files.approvals, {"approved_on": ("approved_on", "PZRQ")}),
+        approvals=layer(files.approvals, APPROVAL_FIELDS),
         households=households,
         plots=layer(files.plots, {"plot_id": ("plot_id", "DKBM", "id")}),
     )
 
 
 def _renamed(frame: Any, wanted: dict[str, tuple[str, ...]]) -> Any:
-    """`_rename_case_insensitive` for a GeoDataFrame or a dask GeoDataFrame (keeping partition bounds)."""
+    """`_rename_case_insensitive` for a GeoDataFrame or a dask GeoDataFrame (keeping partition bounds); an
+    optional layer that was not given (None) stays None."""
+    if frame is None:
+        return None
     if isinstance(frame, pd.DataFrame):
         return _rename_case_insensitive(frame, wanted)
     renames = {old: new for old, new in zip(frame.columns, _rename_case_insensitive(frame._meta, wanted).columns,
@@ -126,7 +134,7 @@ def run_check_distributed(files: CheckFiles, out: Path, rules: RuleSet, *, clien
         "farmland": _load_any(files.farmland, src_crs),
         "cultivated": _renamed(_load_any(files.cultivated, src_crs), {"dlbm": ("DLBM",)}),
         "baseline": _load_any(files.baseline, src_crs),
-        "approvals": _renamed(_load_any(files.approvals, src_crs), {"approved_on": ("approved_on", "PZRQ")}),
+        "approvals": _renamed(_load_any(files.approvals, src_crs), APPROVAL_FIELDS),
         "plots": _renamed(_load_any(files.plots, src_crs), {"plot_id": ("plot_id", "DKBM", "id")}),
     }
     households = None

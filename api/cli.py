@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,19 +13,57 @@ from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
+from typer.core import TyperGroup
 
 from api.settings import get_settings
 from gis.errors import RedlineInputError
 from gis.rules import MU_M2, RuleSet
 
-app = typer.Typer(help="Redline: rural houses on farmland — check, queue, track.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
-app.add_typer(user_app, name="user")
-audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+#: Exit statuses: 0 done, 1 the command ran and found a failure (a broken audit chain, a broken photo) or
+#: failed inside, 2 bad input (a file, row or field named on the one error line).
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
 log = logging.getLogger("redline")
+
+
+class _ErrorsAsOneLine(TyperGroup):
+    """Every error a command raises becomes one line on stderr and an exit status — never a traceback.
+
+    Bad input (`RedlineInputError`, `ValueError` from a validator) exits 2 with the message, which names the
+    file, row and field. Anything unexpected exits 1 naming only its type: its text may carry SQL
+    parameters (a password hash, say); REDLINE_DEBUG=1 re-raises it for a developer.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer._click.core.Context (Typer vendors Click)
+        try:
+            return super().invoke(ctx)
+        except (RedlineInputError, ValueError) as exc:
+            if hasattr(exc, "exit_code"):  # Click's own usage errors: it prints them itself
+                raise
+            _error_line(str(exc))
+            raise typer.Exit(code=EXIT_BAD_INPUT) from None
+        except Exception as exc:
+            if hasattr(exc, "exit_code") or os.environ.get("REDLINE_DEBUG") == "1":
+                raise  # typer.Exit / Abort / UsageError (Click's control flow), or a developer asking
+            _error_line(f"internal error ({type(exc).__name__}); run again with REDLINE_DEBUG=1 for details")
+            raise typer.Exit(code=EXIT_FAILED) from None
+
+
+def _error_line(text: str) -> None:
+    typer.secho(f"error: {' '.join(text.split())}", fg=typer.colors.RED, err=True)
+
+
+def _typer(help: str) -> typer.Typer:
+    return typer.Typer(help=help, no_args_is_help=True, cls=_ErrorsAsOneLine, pretty_exceptions_enable=False)
+
+
+app = _typer("Redline: rural houses on farmland — check, queue, track.")
+db_app = _typer("Database schema.")
+app.add_typer(db_app, name="db")
+user_app = _typer("Users and roles.")
+app.add_typer(user_app, name="user")
+audit_app = _typer("The tamper-evident audit trail.")
+app.add_typer(audit_app, name="audit")
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
 #: The demo county's layers in import order (townships first: houses are located in villages).
@@ -42,8 +81,9 @@ def _advance(bar: tqdm, n: int) -> None:  # type: ignore[type-arg]
 
 
 def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=1)
+    """Bad input: one line on stderr, exit status 2."""
+    _error_line(str(exc))
+    raise typer.Exit(code=EXIT_BAD_INPUT)
 
 
 def _factory():  # type: ignore[no-untyped-def]
@@ -71,6 +111,11 @@ def import_cmd(
     src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4490")] = None,
     id_field: Annotated[str | None, typer.Option(help="the source's own id field (idempotent re-imports)")] = None,
     field: Annotated[list[str] | None, typer.Option(help="map a field: model_column=SOURCE_FIELD (repeatable)")] = None,
+    allow_drops: Annotated[bool, typer.Option(help="store the rest even when more than 1% of rows must be dropped")
+                           ] = False,
+    allow_outside_county: Annotated[bool, typer.Option(help="accept features outside the county's townships "
+                                                            "(or its CRS zone): only for data knowingly elsewhere")
+                                    ] = False,
 ) -> None:
     """Import one layer into the database, in one transaction; re-importing adds nothing.
 
@@ -82,13 +127,13 @@ def import_cmd(
         from api.leads import import_leads
 
         try:
-            leads = import_leads(_factory(), path, get_settings().rules, layer=layer, src_crs=src_crs)
+            leads = import_leads(_factory(), path, get_settings().rules, layer=layer, src_crs=src_crs,
+                                 allow_drops=allow_drops)
         except RedlineInputError as exc:
             _fail(exc)
             return
         _echo(f"leads: read {leads.rows_read}, new cases {leads.created}, already known {leads.existing}")
-        for row in leads.problems.itertuples():
-            _echo(f"  {row.action}: {row.source} row {row.row} field {row.field}: {row.reason}")
+        _print_problems(leads.problems)
         return
 
     overrides = {}
@@ -106,7 +151,8 @@ def import_cmd(
 
     try:
         report = import_layer(_factory(), kind, path, layer=layer, src_crs=src_crs, id_field=id_field,
-                              field_map=overrides, progress=progress)
+                              field_map=overrides, progress=progress, allow_drops=allow_drops,
+                              allow_outside=allow_outside_county)
     except RedlineInputError as exc:
         bar.close()
         _fail(exc)
@@ -114,8 +160,18 @@ def import_cmd(
     bar.close()
     _echo(f"{kind}: read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
           f"repaired {report.repaired}, dropped {report.dropped}")
-    for row in report.problems.itertuples():
-        _echo(f"  {row.action}: {row.source} row {row.row} field {row.field}: {row.reason}")
+    _print_problems(report.problems)
+
+
+def _print_problems(problems: Any) -> None:
+    """Repairs and drops, one line per reason with its count and first rows (the full list is stored with
+    the import run)."""
+    from api.importing import summarise_problems
+
+    if problems.empty:
+        return
+    for part in summarise_problems(problems).split("; "):
+        _echo(f"  {part}")
 
 
 def _rules(cutoff: str | None, min_area: float | None) -> RuleSet:
@@ -189,8 +245,9 @@ def check_cmd(
     bar.close()
     _echo(f"{len(result.houses)} houses checked in {result.houses.crs.name}; results in {out}")
     _print_summary(result.summary())
-    for row in result.repairs.itertuples():
-        _echo(f"  {row.action}: {row.source} row {row.row}: {row.reason}")
+    _print_problems(result.repairs)
+    for warning in result.warnings:
+        _echo(f"warning: {warning}")
 
 
 @contextmanager
@@ -261,6 +318,8 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     _echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
           f"updated {report.updated}, no longer violating {report.cleared}")
     _print_summary(report.result.summary())
+    for warning in report.result.warnings:
+        _echo(f"warning: {warning}")
 
 
 @app.command("export")
@@ -271,10 +330,10 @@ def export_cmd(
 ) -> None:
     """Write the monthly red-line compliance export: xlsx, GeoPackage, GBK Shapefile zip, HTML report, manifest."""
     from api.exporting import export_month
-    from api.monthly import month_bounds
+    from api.monthly import check_report_month
 
     try:
-        month_bounds(month)
+        check_report_month(month)
     except Exception as exc:
         _fail(exc)
     bar = tqdm(total=100, unit="%", disable=not sys.stderr.isatty(), desc=f"export {month}")

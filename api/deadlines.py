@@ -3,6 +3,7 @@
 Calendar days in Asia/Shanghai: a deadline of "N days" falls at the end (24:00) of the N-th calendar day
 after the day of assignment. A case not finished (submitted for review) by the 3-day deadline owes a staged
 progress report within 7 days of assignment, and every 7 days after its last report, until it is finished.
+A case the county returns (退回) starts a new round: 3 days to finish from the return, then a report every 7.
 """
 
 from __future__ import annotations
@@ -46,10 +47,15 @@ def end_of_day_after(moment: dt.datetime, days: int) -> dt.datetime:
 
 def evaluate(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.datetime,
              studied_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
-             reports: Sequence[dt.datetime] = ()) -> Deadlines:
-    """Evaluate a case's deadlines at `now` (all datetimes aware)."""
+             reports: Sequence[dt.datetime] = (), returned_at: dt.datetime | None = None) -> Deadlines:
+    """Evaluate a case's deadlines at `now` (all datetimes aware).
+
+    `returned_at` (the county's last return) restarts the finish clock and the report cycle; `finished_at`
+    is then the submission of this round (None until the case is submitted again).
+    """
     study_due = end_of_day_after(assigned_at, policy.study_days)
-    finish_due = end_of_day_after(assigned_at, policy.finish_days)
+    round_start = max(assigned_at, returned_at) if returned_at is not None else assigned_at
+    finish_due = end_of_day_after(round_start, policy.finish_days)
     overdue: list[str] = []
     on_time = True
 
@@ -63,7 +69,7 @@ def evaluate(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.dateti
     finished_in_time = finished_at is not None and finished_at < finish_due
     if not finished_in_time:
         # Walk the report cycle: each due date is 7 days after the previous report (or the assignment).
-        anchor = assigned_at
+        anchor = round_start
         pending = sorted(r for r in reports if finished_at is None or r <= finished_at)
         i = 0
         stop = finished_at or now
@@ -103,7 +109,7 @@ def evaluate(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.dateti
 
 def overdue_from(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.datetime,
                  studied_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
-                 reports: Sequence[dt.datetime] = ()) -> dt.datetime | None:
+                 reports: Sequence[dt.datetime] = (), returned_at: dt.datetime | None = None) -> dt.datetime | None:
     """The moment from which a case is overdue if nothing about it changes (None: never; ≤ now: already).
 
     Time alone only ever makes a case overdue (a study or report deadline passes); only new data (a
@@ -112,7 +118,7 @@ def overdue_from(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.da
     tomorrow, without evaluating each case again. (`evaluate(..., now=t).overdue == (t >= this)` for t ≥ now.)
     """
     d = evaluate(policy, assigned_at=assigned_at, now=now, studied_at=studied_at, finished_at=finished_at,
-                 reports=reports)
+                 reports=reports, returned_at=returned_at)
     if d.overdue:
         return now
     candidates = []

@@ -6,21 +6,28 @@ export only their own township (forced, not trusted from the request).
 
 from __future__ import annotations
 
-import threading
-import traceback
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.clock import utcnow
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, InvalidQuery, NotFound
 from api.exporting import export_month
-from api.models import ExportJob, User
-from api.monthly import month_bounds
+from api.models import AdminArea, ExportJob, User
+from api.monthly import check_report_month
 from api.settings import Settings
 from api.workflow import Role
 
 TOWNSHIP_ROLES = (Role.TOWNSHIP_OFFICER, Role.INSPECTOR)
+log = logging.getLogger("redline.exports")
+#: Exports run one at a time per server process: each reads every case of the month and writes several
+#: files, and a burst of requests must queue rather than run the machine out of memory.
+_WORKERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-export")
+_TOWNSHIP_CODE = re.compile(r"\d{9}000")
 
 
 def export_scope(user: User, township: str | None) -> str | None:
@@ -36,10 +43,20 @@ def export_scope(user: User, township: str | None) -> str | None:
 
 def start_export(factory: sessionmaker[Session], settings: Settings, user: User, month: str,
                  township: str | None, *, background: bool = True) -> ExportJob:
-    """Queue an export job and start it (in a thread unless `background` is False)."""
-    month_bounds(month)  # validates
+    """Queue an export job and start it (on the export worker unless `background` is False).
+
+    The month must have begun and the township must be one of the county's (422 otherwise): a job for
+    township '../../etc' or 9999-12 is refused before it is queued, not failed (or 'done' empty) after.
+    """
+    check_report_month(month)
     township = export_scope(user, township)
     with factory.begin() as session:
+        if township is not None:
+            if not _TOWNSHIP_CODE.fullmatch(township):
+                raise InvalidQuery(f"not a township code (12 digits ending in 000): {township!r}")
+            known = session.execute(select(AdminArea.id).where(AdminArea.code == township)).first()
+            if known is None:
+                raise InvalidQuery(f"no township {township} in this county")
         job = ExportJob(month=month, township_code=township, status="queued", progress=0.0, created_by=user.id,
                         created_at=utcnow())
         session.add(job)
@@ -48,7 +65,7 @@ def start_export(factory: sessionmaker[Session], settings: Settings, user: User,
         session.flush()
         session.expunge(job)
     if background:
-        threading.Thread(target=run_export, args=(factory, settings, job.id), daemon=True).start()
+        _WORKERS.submit(run_export, factory, settings, job.id)
     else:
         run_export(factory, settings, job.id)
     return job
@@ -75,11 +92,18 @@ def run_export(factory: sessionmaker[Session], settings: Settings, job_id: int) 
         with factory() as session:
             export_month(session, month, out_dir, settings, township=township,
                          progress=lambda fraction, _what: _update(factory, job_id, progress=round(fraction, 3)))
-    except Exception as exc:  # the job must record any failure; the thread has no one else to tell
-        _update(factory, job_id, status="failed", error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(-3)}",
+    except Exception as exc:  # the job must record any failure; the worker has no one else to tell
+        # The user sees what failed, not where: the traceback (with server paths) goes to the server log.
+        log.exception("export job %s failed", job_id)
+        _update(factory, job_id, status="failed", error=f"{type(exc).__name__}: {_without_paths(str(exc))}",
                 finished_at=utcnow())
         return
     _update(factory, job_id, status="done", progress=1.0, finished_at=utcnow())
+
+
+def _without_paths(text: str) -> str:
+    """An error message with absolute server paths cut down to their last part."""
+    return re.sub(r"(/[\w.\-]+)+/([\w.\-]+)", r"…/\2", text)
 
 
 def load_job(session: Session, user: User, job_id: int) -> ExportJob:

@@ -11,8 +11,12 @@ from pyproj import Transformer
 
 from api.errors import InvalidQuery
 from api.models import SRID
+from gis.crs import zone_extent
 
 WEB_CRS = "EPSG:4326"
+#: A county-CRS box no case can meet (at the false origin, 500 km west of the zone on the equator): what a
+#: bounding box entirely outside the county's zone selects.
+NOWHERE = (0.0, 0.0, 0.0, 0.0)
 
 
 def parse_web_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -33,7 +37,13 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     box = parse_web_bbox(text)
     if box is None:
         return None
-    minx, miny, maxx, maxy = box
+    # Clip to where the county's CRS is defined: a whole-world box transformed as it is gives infinities
+    # (and no cases). Cases lie in the county, so nothing outside the zone is lost.
+    zone = zone_extent(f"EPSG:{SRID}")
+    minx, miny = max(box[0], zone.west), max(box[1], zone.south)
+    maxx, maxy = min(box[2], zone.east), min(box[3], zone.north)
+    if minx >= maxx or miny >= maxy:
+        return NOWHERE
     to_county = Transformer.from_crs(WEB_CRS, f"EPSG:{SRID}", always_xy=True)
     xs, ys = to_county.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
     return min(xs), min(ys), max(xs), max(ys)

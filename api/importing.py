@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import models
 from api.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.repository import read_frame, records, table_of, to_db_geometry
-from gis.crs import to_projected
+from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
 from gis.errors import RedlineInputError
 from gis.geometry import clean_polygons
+from gis.rules import APPROVAL_KIND_NAMES, ApprovalKind, approval_kind
 from gis.sources import read_source, read_table
 
 
@@ -177,6 +178,19 @@ def _convert(frame: pd.DataFrame, mapping: Mapping[str, str], kind: ImportKind, 
     return out
 
 
+def _approval_kinds(kinds: pd.Series, rows: pd.Series, field_name: str, source: str) -> pd.Series:
+    """Approval kinds in their canonical names (Chinese register names mapped); a kind that names none of
+    them is refused with its row, since a wrong guess would legalise a house or condemn one."""
+    canonical = kinds.map(approval_kind)
+    bad = (canonical == ApprovalKind.UNKNOWN).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        known = ", ".join(sorted({k for k, v in APPROVAL_KIND_NAMES.items() if not k.isascii()}))
+        raise RedlineInputError(f"unknown approval kind {kinds.iloc[i]!r}: one of homestead, land_conversion, "
+                                f"planning_permit or {known}", source=source, row=int(rows.iloc[i]), field=field_name)
+    return canonical.map(str).astype(object)  # StrEnum: its code
+
+
 def _source_keys(frame: pd.DataFrame, kind: ImportKind, id_field: str | None, source: str,
                  geoms: np.ndarray | None) -> pd.Series:
     """The source's own id per row (or a hash of the geometry where it has none); duplicates refused."""
@@ -283,11 +297,70 @@ def _admin_levels(codes: pd.Series, frame: pd.DataFrame, source: str) -> tuple[p
 ProgressFn = Callable[[int, int], None]
 
 
+#: The largest share of a layer's rows an import may drop (empty or unrepairable geometries) before the
+#: whole file is refused: a layer losing more than this is damaged, and storing the rest would look complete.
+MAX_DROP_SHARE = 0.01
+
+
+def expected_extent(factory: sessionmaker[Session], kind: str, srid: int) -> Extent:
+    """Where a layer must lie: around the county's imported townships, else within the county CRS's zone.
+
+    The townships layer itself is checked against the zone (it is what defines the county).
+    """
+    if kind != "townships":
+        with factory() as session:
+            areas = read_frame(session, models.AdminArea, ["code"])  # a county has a few hundred at most
+        if not areas.empty:
+            minx, miny, maxx, maxy = (float(v) for v in areas.total_bounds)
+            return county_extent((minx, miny, maxx, maxy), f"EPSG:{srid}")
+    return zone_extent(f"EPSG:{srid}")
+
+
+def project_and_place(factory: sessionmaker[Session], frame: pd.DataFrame, kind: str, srid: int, source: str, *,
+                      allow_outside: bool = False) -> gpd.GeoDataFrame:
+    """Reproject a source to the county CRS and refuse it when it lands outside the county (a wrong `.prj`)."""
+    raw = gpd.GeoDataFrame(frame)
+    gdf = to_projected(raw, f"EPSG:{srid}", source=source)
+    if not allow_outside:
+        check_inside(gdf, expected_extent(factory, kind, srid), raw=raw, source=source)
+    return gdf
+
+
+def check_drops(problems: pd.DataFrame, rows_read: int, source: str, *, max_share: float = MAX_DROP_SHARE,
+                allow_drops: bool = False) -> None:
+    """Refuse a layer that lost more than `max_share` of its rows (unless the user says so): the reasons
+    are summarised, each with its first rows."""
+    if allow_drops or problems.empty or rows_read == 0:
+        return
+    dropped = problems[problems["action"] == "dropped"]
+    if len(dropped) <= max_share * rows_read:
+        return
+    raise RedlineInputError(f"{len(dropped)} of {rows_read} rows ({len(dropped) / rows_read:.1%}) would be dropped, "
+                            f"more than the {max_share:.0%} allowed: {summarise_problems(dropped)}; nothing was "
+                            "stored (repair the source, or pass --allow-drops to store the rest)", source=source)
+
+
+def summarise_problems(problems: pd.DataFrame, first: int = 3) -> str:
+    """'12 × empty or missing geometry (rows 5, 9, 11, ...)' per reason, most frequent first."""
+    parts = []
+    for (action, reason), group in sorted(problems.groupby(["action", "reason"], sort=False),
+                                          key=lambda kv: -len(kv[1])):
+        rows = ", ".join(str(r) for r in group["row"].head(first))
+        more = ", ..." if len(group) > first else ""
+        parts.append(f"{len(group)} {action} × {reason} (row{'s' if len(group) > 1 else ''} {rows}{more})")
+    return "; ".join(parts)
+
+
 def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Path, *, layer: str | None = None,
                  src_crs: str | None = None, id_field: str | None = None,
                  field_map: Mapping[str, str] | None = None, srid: int = models.SRID,
-                 progress: ProgressFn | None = None, chunk: int = 5000) -> ImportReport:
-    """Import one source of `kind_name` into its table; see the module docstring for the steps."""
+                 progress: ProgressFn | None = None, chunk: int = 5000, allow_drops: bool = False,
+                 allow_outside: bool = False) -> ImportReport:
+    """Import one source of `kind_name` into its table; see the module docstring for the steps.
+
+    Refused before anything is written: a corrupt file, data outside the county (`allow_outside` lifts
+    this for data knowingly elsewhere), and more than MAX_DROP_SHARE of rows dropped (`allow_drops`).
+    """
     if kind_name not in KINDS:
         raise RedlineInputError(f"unknown kind {kind_name!r}; one of {', '.join(KINDS)}")
     kind = KINDS[kind_name]
@@ -297,12 +370,15 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
     report = ImportReport(kind=kind.name, source=source, rows_read=len(frame))
     geoms: np.ndarray | None = None
     if kind.spatial:
-        gdf = to_projected(gpd.GeoDataFrame(frame), f"EPSG:{srid}", source=source)
+        gdf = project_and_place(factory, frame, kind.name, srid, source, allow_outside=allow_outside)
         gdf, report.problems = clean_polygons(gdf, source=source)
+        check_drops(report.problems, report.rows_read, source, allow_drops=allow_drops)
         frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
         geoms = gdf.geometry.to_numpy()
     mapping = _match_fields([c for c in frame.columns if c != "_row"], kind, field_map or {})
     values = _convert(frame, mapping, kind, source)
+    if kind.model is models.Approval:
+        values["kind"] = _approval_kinds(values["kind"], frame["_row"], mapping["kind"], source)
     values["source_key"] = _source_keys(frame, kind, id_field, source, geoms)
     values["attrs"] = _other_attributes(frame, set(mapping.values()))
     if geoms is not None:

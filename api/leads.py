@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.audit import append_events
-from api.importing import _village_codes
+from api.importing import _village_codes, check_drops, project_and_place
 from api.models import SRID
 from api.repository import in_chunks, records, table_of, to_db_geometry
 from api.scanning import CASE_MEASURES, HISTORY_FIELDS, load_inputs
-from gis.crs import to_projected
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.geometry import clean_polygons
@@ -49,13 +48,14 @@ def _field(frame: pd.DataFrame, names: tuple[str, ...]) -> str | None:
 
 def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSet | None = None, *,
                  layer: str | None = None, src_crs: str | None = None,
-                 now: dt.datetime | None = None) -> LeadReport:
+                 now: dt.datetime | None = None, allow_drops: bool = False) -> LeadReport:
     """Create one case per new lead code, measured against the stored farmland, DLTB and baseline."""
     now = now or dt.datetime.now(dt.UTC)
     source = str(path)
     frame = read_source(path, layer=layer, src_crs=src_crs)
-    gdf = to_projected(gpd.GeoDataFrame(frame), f"EPSG:{SRID}", source=source)
+    gdf = project_and_place(factory, frame, "leads", SRID, source)
     gdf, problems = clean_polygons(gdf, source=source)
+    check_drops(problems, len(frame), source, allow_drops=allow_drops)
     code_field = _field(gdf, CODE_FIELDS)
     if code_field is None:
         raise RedlineInputError(f"no lead code field (tried {', '.join(CODE_FIELDS)})", source=source)
@@ -90,6 +90,7 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
             "created_at": now, "scanned_at": now, "version": 1, "field_rules": "",
         })
         values["date_conflict"] = values["date_conflict"].astype(bool)
+        values["retro_approval"] = values["retro_approval"].astype(bool)
         values["geom"] = pd.Series(to_db_geometry(geoms), index=values.index, dtype=object)
         if len(values):
             table = table_of(models.Case)

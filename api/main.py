@@ -8,16 +8,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import LoginThrottle
 from api.database import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
 from api.map_data import MapData
+from api.pages import page
 from api.routes import auth, cases, exports, layers, maps, photos, scoreboard
+from api.security import SecurityMiddleware
 from api.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
+SWAGGER = "/static/vendor/swagger-ui"
 FIELD_APP = Path(__file__).resolve().parent.parent / "field_app" / "static"
 
 
@@ -32,7 +37,7 @@ async def _warm_map_data(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on `settings` (default: from the environment); the schema must be migrated."""
     settings = settings or get_settings()
-    app = FastAPI(title="Redline", version="0.1.0", lifespan=_warm_map_data,
+    app = FastAPI(title="Redline", version="0.1.0", lifespan=_warm_map_data, docs_url=None, redoc_url=None,
                   description="Rural houses on cultivated land and permanent basic farmland: "
                               "checks, cases and the review map.")
     engine = make_engine(settings.resolved_database_url)
@@ -40,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.map_data = MapData(settings.deadline_policy)
+    app.state.login_throttle = LoginThrottle()
+    app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
@@ -47,8 +54,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
+        """Liveness: answered on the event loop, so it stays fast while worker threads are busy."""
         return {"status": "ok"}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API's interactive documentation, public like /openapi.json (every data route still needs a
+        token); Swagger UI is served from this application, so it works offline."""
+        html = get_swagger_ui_html(openapi_url="/openapi.json", title="Redline API",
+                                   swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+                                   swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png")
+        return page(bytes(html.body).decode())
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
-from api.cases import TOWNSHIP_SCOPED, milestones, overdue_since
+from api.cases import MILESTONE_COLUMNS, TOWNSHIP_SCOPED, milestones, overdue_since
 from api.clock import as_utc
 from api.deadlines import DeadlinePolicy
 from api.geojson import WEB_CRS
@@ -178,7 +178,7 @@ def _layer_snapshot(session: Session, model: type[models.Base], columns: list[st
 
 def _case_snapshot(session: Session, policy: DeadlinePolicy, stamp: tuple[Any, ...]) -> CaseSnapshot:
     frame = read_frame(session, models.Case, [c for c in CASE_PROPERTIES if c != "id"]
-                       + ["assigned_at", "studied_at", "finished_at"], order_by="id")
+                       + MILESTONE_COLUMNS, order_by="id")
     geoms = _web(frame)
     props = _property_texts(pd.DataFrame(frame[CASE_PROPERTIES]))
     heads = (_feature_heads(geoms, [p[:-1] + ',"overdue":' for p in props]) if len(geoms)

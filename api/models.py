@@ -11,6 +11,7 @@ import datetime as dt
 
 from geoalchemy2 import Geometry
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from api.settings import get_settings
@@ -201,6 +202,8 @@ class Case(Base):
     studied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The county's last return (退回): the finish and report clocks run again from here.
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_report_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     verdict: Mapped[str | None] = mapped_column(String(10))  # illegal | uncertain | legal
     legal_reason: Mapped[str | None] = mapped_column(String(20))
@@ -215,7 +218,8 @@ class Case(Base):
     village_code: Mapped[str | None] = mapped_column(String(12), index=True)
     footprint_m2: Mapped[float] = mapped_column(Float)
     farmland_m2: Mapped[float] = mapped_column(Float)
-    cultivated_m2: Mapped[float] = mapped_column(Float)
+    cultivated_m2: Mapped[float] = mapped_column(Float)  # all of it, whatever the paperwork says
+    unapproved_cultivated_m2: Mapped[float | None] = mapped_column(Float)  # what no lawful approval covers
     after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
     farmland_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
     unapproved_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
@@ -223,6 +227,8 @@ class Case(Base):
     disposition: Mapped[str] = mapped_column(String(12), index=True)
     rules: Mapped[str] = mapped_column(String(20))
     date_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: An approval granted after this stock house was built (补办): no legalisation by itself, no 8.
+    retro_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     still_violating: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

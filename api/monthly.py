@@ -44,15 +44,35 @@ SUMMARY_COLUMNS: dict[str, str] = {
 }
 
 
+#: The first month a report may cover: the zero-tolerance cutoff (2020-07) leaves nothing to report before.
+FIRST_REPORT_MONTH = "2020-01"
+
+
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     """Start and end (exclusive) of 'YYYY-MM' in county time, as aware datetimes."""
     try:
-        year, mon = (int(p) for p in month.split("-"))
+        year_text, mon_text = month.split("-")
+        if len(year_text) != 4 or len(mon_text) != 2:
+            raise ValueError(month)
+        year, mon = int(year_text), int(mon_text)
         start = dt.datetime(year, mon, 1, tzinfo=COUNTY_TZ)
+        end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=COUNTY_TZ)
     except ValueError as exc:
-        raise InvalidQuery(f"month must be YYYY-MM, got {month!r}") from exc
-    end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=COUNTY_TZ)
+        raise InvalidQuery(f"month must be YYYY-MM (years 0001-9998), got {month!r}") from exc
     return start, end
+
+
+def check_report_month(month: str, now: dt.datetime | None = None) -> str:
+    """A month a report may be asked for: well-formed, not before FIRST_REPORT_MONTH, and already begun in
+    Asia/Shanghai. A future month has no figures and is refused (HTTP 422, CLI exit 2), never reported as
+    '100% on time'."""
+    month_bounds(month)
+    current = (now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ)
+    if month > f"{current:%Y-%m}":
+        raise InvalidQuery(f"month {month} has not begun yet (now {current:%Y-%m} in Asia/Shanghai)")
+    if month < FIRST_REPORT_MONTH:
+        raise InvalidQuery(f"month {month} is before {FIRST_REPORT_MONTH}: nothing to report")
+    return month
 
 
 def previous_months(month: str, count: int) -> list[str]:
@@ -105,7 +125,7 @@ def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt
     next_deadline: list[dt.datetime | None] = []
     for row in cases.itertuples():
         d = deadlines_of(policy, at, assigned_at=row.assigned_at, studied_at=row.studied_at,
-                         finished_at=row.finished_at, reports=row.reports)
+                         finished_at=row.finished_at, reports=row.reports, returned_at=row.returned_at)
         if d is None:
             overdue.append(False)
             on_time.append(None)
@@ -172,4 +192,4 @@ def mu(m2: float) -> float:
     return m2 / MU_M2
 
 
-__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "figures", "month_bounds", "mu", "previous_months"]
+__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "check_report_month", "figures", "month_bounds", "mu", "previous_months"]

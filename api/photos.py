@@ -7,6 +7,7 @@ crash between the two leaves at worst an orphan file, never a row without its fi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -44,15 +45,18 @@ def sniff(head: bytes) -> str | None:
 
 
 @dataclass(frozen=True)
-class Stored:
+class Staged:
+    """An upload written to a temporary file beside the store, hashed and sniffed, not yet accepted."""
+
     sha256: str
     size: int
     media_type: str
     path: Path
 
 
-def store_original(stream: BinaryIO, root: Path, max_bytes: int) -> Stored:
-    """Stream the upload to a temp file (hashing as it goes), check it, then move it to root/ab/abcdef…."""
+def stage_upload(stream: BinaryIO, root: Path, max_bytes: int) -> Staged:
+    """Stream an upload to a temporary file under `root`, hashing as it goes; refuse it (and delete the
+    temporary file) past `max_bytes` or when its first bytes are not a JPEG, PNG or HEIC."""
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
@@ -71,18 +75,32 @@ def store_original(stream: BinaryIO, root: Path, max_bytes: int) -> Stored:
         media = sniff(head)
         if media is None:
             raise UnsupportedMedia("not a JPEG, PNG or HEIC image (checked by content, not by name)")
-        sha = digest.hexdigest()
-        final = root / sha[:2] / sha
-        final.parent.mkdir(exist_ok=True)
-        if final.exists():
-            os.unlink(tmp_name)
-        else:
-            os.replace(tmp_name, final)
-        return Stored(sha, size, media, final)
+        return Staged(digest.hexdigest(), size, media, Path(tmp_name))
     except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        discard(Path(tmp_name))
         raise
+
+
+def discard(path: Path) -> None:
+    """Remove a staged file (a refused upload leaves nothing behind)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def original_path(root: Path, sha256: str) -> Path:
+    """Where an accepted original lives: content-addressed, root/ab/abcdef…."""
+    return root / sha256[:2] / sha256
+
+
+def place(staged: Staged, root: Path) -> Path:
+    """Move an accepted upload to its content address (an identical original already there is kept)."""
+    final = original_path(root, staged.sha256)
+    final.parent.mkdir(exist_ok=True)
+    if final.exists():
+        discard(staged.path)
+    else:
+        os.replace(staged.path, final)
+    return final
 
 
 @dataclass(frozen=True)
@@ -145,39 +163,49 @@ def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumb
         if not path.exists():
             raise NotFound(f"photo {photo_id} has no thumbnail")
         return path, "image/jpeg"
-    return root / photo.sha256[:2] / photo.sha256, photo.media_type
+    return original_path(root, photo.sha256), photo.media_type
 
 
 def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
                  stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
                  browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
-    """Attach a photo to a case; the same client UUID again returns the first record."""
+    """Attach a photo to a case; the same client UUID with the same bytes again returns the first record.
+
+    The upload is staged and checked (size, content type, a decodable image of sane pixel count) before it
+    is placed in the store, so a refused file leaves nothing behind. A client UUID already used for
+    different bytes or another case is a 409: a retry must resend what it sent.
+    """
     try:
         client_uuid = str(uuid.UUID(client_uuid))
     except ValueError as exc:
-        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid!r}") from exc
+        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
     if kind not in PHOTO_KINDS:
         raise InvalidQuery(f"kind must be one of {', '.join(sorted(PHOTO_KINDS))}")
     with factory() as session:
         load_case(session, user, case_id)  # scope first: nothing is stored for a case out of reach
-        existing = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one_or_none()
+    staged = stage_upload(stream, root, max_bytes)
+    try:
+        with factory() as session:
+            existing = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one_or_none()
         if existing is not None:
-            if existing.case_id != case_id:
-                raise Conflict(f"photo {client_uuid} belongs to another case")
-            return existing
-    stored = store_original(stream, root, max_bytes)
-    meta: PhotoMeta = read_meta(stored.path)
-    if stored.media_type in ("image/jpeg", "image/png") and meta.error:
-        raise UnsupportedMedia(meta.error)
-    make_thumbnail(stored.path, thumbnail_path(root, stored.sha256))
+            discard(staged.path)
+            return _same_upload(existing, case_id, staged.sha256)
+        meta: PhotoMeta = read_meta(staged.path)
+        if meta.error:
+            raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
+    except BaseException:
+        discard(staged.path)
+        raise
+    stored = place(staged, root)
+    make_thumbnail(stored, thumbnail_path(root, staged.sha256))
     now = now or utcnow()
     browser = browser or BrowserFix()
-    phash = dhash(str(stored.path))
+    phash = dhash(str(stored))
     try:
         with factory.begin() as session:
             flags = _evidence(session, case_id, meta, phash, browser, policy or EvidencePolicy(), now)
-            photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=stored.sha256, kind=kind,
-                          media_type=stored.media_type, size_bytes=stored.size, taken_at=as_utc_or_none(meta.taken_at),
+            photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
+                          media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),
                           lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
                           bearing_ref=meta.bearing_ref, bearing_source=meta.bearing_source,
                           time_source=meta.time_source, browser_lat=browser.lat, browser_lon=browser.lon,
@@ -187,9 +215,20 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
             session.flush()
             session.expunge(photo)
             return photo
-    except IntegrityError:  # the same UUID committed concurrently: return that one
+    except IntegrityError:  # the same UUID committed concurrently: that one, if it is the same upload
         with factory() as session:
-            return session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one()
+            first = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one()
+        return _same_upload(first, case_id, staged.sha256)
+
+
+def _same_upload(existing: Photo, case_id: int, sha256: str) -> Photo:
+    """The stored record of a retried upload; Conflict when the UUID was used for something else."""
+    if existing.case_id != case_id:
+        raise Conflict(f"photo {existing.client_uuid} belongs to another case")
+    if existing.sha256 != sha256:
+        raise Conflict(f"client_uuid {existing.client_uuid} was already used for a different photo; "
+                       "a new photo needs a new UUID")
+    return existing
 
 
 def photo_out(photo: Photo) -> dict[str, object]:

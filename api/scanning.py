@@ -24,13 +24,15 @@ from gis.rules import RuleSet
 
 #: What a scan records in the audit trail when it creates or re-measures a case (so that any past month
 #: can be rebuilt from the history alone).
-HISTORY_FIELDS = ["status", "period", "disposition", "rules", "date_conflict", "footprint_m2", "farmland_m2",
-                  "cultivated_m2", "after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2",
-                  "occupied_m2", "remaining_m2", "still_violating"]
+HISTORY_FIELDS = ["status", "period", "disposition", "rules", "date_conflict", "retro_approval", "footprint_m2",
+                  "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
+                  "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "occupied_m2", "remaining_m2",
+                  "still_violating"]
 SCAN_ACTOR = "scan"
 
-CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "farmland_after_cutoff_m2",
-                 "unapproved_after_cutoff_m2", "period", "disposition", "rules", "date_conflict"]
+CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
+                 "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "period", "disposition", "rules",
+                 "date_conflict", "retro_approval"]
 
 
 @dataclass
@@ -51,8 +53,9 @@ def load_inputs(session: Session) -> CheckInputs:
                                                 "village_code"])
     houses = houses.rename(columns={"source_key": "house_id", "household_key": "household_id"})
     parcels = read_frame(session, models.LandParcel, ["dlbm"])
-    approvals = read_frame(session, models.Approval, ["approved_on", "kind"])
-    baseline = read_frame(session, models.BaselineFootprint)
+    approvals = read_frame(session, models.Approval, ["approved_on", "kind", "approved_area_m2", "household_key"]
+                           ).rename(columns={"household_key": "household_id"})
+    baseline = read_frame(session, models.BaselineFootprint, ["imaged_on"])
     plots = read_frame(session, models.ContractedPlot).rename(columns={"source_key": "plot_id"})
     households = read_table(session, models.Household, ["source_key", "homesteads_elsewhere"]).rename(
         columns={"source_key": "household_id"})
@@ -82,6 +85,7 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
         "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
+    values["retro_approval"] = values["retro_approval"].astype(bool)
     values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
     return values
 

@@ -50,7 +50,13 @@ class Verdict(StrEnum):
 
 
 LEGAL_REASONS = frozenset({"approved_homestead", "rural_road", "facility_farmland", "other"})
+#: Legal reasons that declare a *house* lawful — never on permanent basic farmland. The others say the
+#: footprint is no house at all (a rural road) or a farming facility the rules allow on farmland
+#: (设施农业用地, 自然资规〔2019〕4号): those remain possible there.
+HOUSE_REASONS = frozenset({"approved_homestead", "other"})
 STOCK_DECISIONS = frozenset({"demolish", "confiscate", "fine_keep", "legalise"})
+#: Stock decisions that leave the house standing as it is: never on permanent basic farmland.
+KEEPS_THE_HOUSE = frozenset({"fine_keep", "legalise"})
 INCREMENT_PERIODS = frozenset({Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value})
 #: States from which a township may submit for review.
 SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
@@ -73,6 +79,11 @@ class CaseState:
     remaining_m2: float
     photos_after_demolition: int = 0
     resume_status: str | None = None
+    #: Why no photo counts for re-inspection (shown when it is refused).
+    reinspection_refusal: str = ""
+    #: The house lies on permanent basic farmland (八不准 1 at the last scan), and by how much.
+    on_permanent_farmland: bool = False
+    farmland_m2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,8 @@ def _guard_verify(case: CaseState, payload: dict[str, Any]) -> str | None:
         return f"verdict must be one of {', '.join(v.value for v in Verdict)}"
     if verdict == Verdict.LEGAL and payload.get("legal_reason") not in LEGAL_REASONS:
         return f"a legal verdict needs legal_reason: one of {', '.join(sorted(LEGAL_REASONS))}"
+    if verdict == Verdict.LEGAL and case.on_permanent_farmland and payload.get("legal_reason") in HOUSE_REASONS:
+        return _farmland_refusal(case)
     period = payload.get("period", case.period)
     if period not in {p.value for p in Period}:
         return f"unknown period {period!r}"
@@ -122,12 +135,19 @@ def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> str | None
         return "an increment is not classified: zero tolerance, serve the demolition notice"
     if payload.get("decision") not in STOCK_DECISIONS:
         return f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}"
+    if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
+        return _farmland_refusal(case)
     return None
+
+
+def _farmland_refusal(case: CaseState) -> str:
+    return (f"the house occupies {case.farmland_m2:.2f} m² of permanent basic farmland (永久基本农田), which no one "
+            "may legalise or leave built on (土地管理法 第35条)")
 
 
 def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> str | None:
     if case.photos_after_demolition < 1:
-        return "re-inspection needs at least one photo taken after demolition"
+        return case.reinspection_refusal or "re-inspection needs a photo taken at the house after demolition"
     return None
 
 

@@ -6,10 +6,14 @@ or a vertical datum; so CRSs are compared by what they define, not by their numb
 
 from __future__ import annotations
 
-import geopandas as gpd
-from pyproj import CRS
+from dataclasses import dataclass
 
-from gis.errors import GeographicCRSError, MissingCRSError
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+from gis.errors import GeographicCRSError, MissingCRSError, RedlineInputError
 
 #: CGCS2000 geographic.
 CGCS2000 = CRS.from_epsg(4490)
@@ -91,6 +95,7 @@ def to_projected(gdf: gpd.GeoDataFrame, target: CRS | str | int | None = None, *
     """
     if gdf.crs is None:
         raise MissingCRSError("the source has no CRS (no .prj?); give it explicitly", source=source)
+    check_degrees(gdf, source)
     if target is not None:
         target_crs = CRS.from_user_input(target)
         if not target_crs.is_projected:
@@ -98,13 +103,31 @@ def to_projected(gdf: gpd.GeoDataFrame, target: CRS | str | int | None = None, *
                                      source=source)
         if same_crs(gdf.crs, target_crs):
             return gdf.set_crs(target_crs, allow_override=True)
-        return gdf.to_crs(target_crs)
+        return _reprojected(gdf, target_crs, source)
     crs = horizontal(CRS.from_user_input(gdf.crs))
     if crs.is_projected:
         return gdf.set_crs(crs, allow_override=True) if crs != gdf.crs else gdf
     if gdf.empty:
         raise GeographicCRSError("cannot pick a projected CRS for empty geographic data", source=source)
-    return gdf.to_crs(zone_for_frame(gdf))
+    return _reprojected(gdf, zone_for_frame(gdf), source)
+
+
+def _reprojected(gdf: gpd.GeoDataFrame, target: CRS, source: str) -> gpd.GeoDataFrame:
+    """`gdf.to_crs(target)`, with coordinates PROJ cannot transform reported as bad input, not a crash."""
+    try:
+        out = gdf.to_crs(target)
+    except Exception as exc:  # pyproj/GEOS errors on coordinates outside the source CRS's domain
+        raise RedlineInputError(f"cannot transform the coordinates from {gdf.crs.name} to {target.name}: {exc}",
+                                source=source) from exc
+    b = shapely.bounds(out.geometry.to_numpy())
+    bad = ~np.isfinite(b).all(axis=1) & ~shapely.is_empty(out.geometry.to_numpy()) & out.geometry.notna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = int(gdf["_row"].iloc[i]) if "_row" in gdf.columns else i + 1
+        raise RedlineInputError(f"{int(bad.sum())} features cannot be placed in {target.name} (coordinates "
+                                f"outside {gdf.crs.name}'s domain: is the CRS right?)", source=source, row=row,
+                                field="geometry")
+    return out
 
 
 def require_projected(gdf: gpd.GeoDataFrame, what: str) -> None:
@@ -113,3 +136,111 @@ def require_projected(gdf: gpd.GeoDataFrame, what: str) -> None:
         raise MissingCRSError(f"{what} has no CRS")
     if not horizontal(CRS.from_user_input(gdf.crs)).is_projected:
         raise GeographicCRSError(f"{what} is in geographic coordinates; areas in degrees are meaningless")
+
+
+# --- Is the data where the county is? ---------------------------------------------------------------------
+#: CGCS2000 Gauss-Kruger CRSs a Chinese delivery may be in: 3-degree zones by central meridian (no zone
+#: prefix, EPSG:4534-4554) first, then 3-degree with the zone number in front of the easting (4513-4533),
+#: 6-degree by central meridian (4502-4512) and 6-degree with prefix (4491-4501).
+GK_CANDIDATES = (*range(4534, 4555), *range(4513, 4534), *range(4502, 4513), *range(4491, 4502))
+#: How far beyond a CRS's published zone data may lie before it is taken for data in the wrong zone (degrees).
+#: A wrong 3-degree zone moves data by 3° (~300 km); a county at the zone's edge pokes out by a few km.
+ZONE_MARGIN_DEG = 0.5
+#: How far beyond the county's townships a feature may lie (degrees, ~5 km): boundary houses, sliver parcels.
+COUNTY_MARGIN_DEG = 0.05
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A longitude/latitude box (CGCS2000 degrees) that data must fall in, and what it is, for messages."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+    what: str
+
+    def widened(self, margin: float) -> Extent:
+        return Extent(self.west - margin, self.south - margin, self.east + margin, self.north + margin, self.what)
+
+
+def zone_extent(crs: CRS | str | int) -> Extent:
+    """The published area of use of a projected CRS, widened by ZONE_MARGIN_DEG."""
+    c = horizontal(CRS.from_user_input(crs))
+    area = c.area_of_use
+    if area is None:
+        return Extent(-180, -90, 180, 90, c.name)
+    label = f"the zone of {c.name} ({area.west:g}°E–{area.east:g}°E)"
+    return Extent(area.west, area.south, area.east, area.north, label).widened(ZONE_MARGIN_DEG)
+
+
+def county_extent(bounds: tuple[float, float, float, float], crs: CRS | str | int) -> Extent:
+    """The box around the county's townships (given as projected bounds), widened by COUNTY_MARGIN_DEG."""
+    to_geo = Transformer.from_crs(CRS.from_user_input(crs), CGCS2000, always_xy=True)
+    xs, ys = to_geo.transform([bounds[0], bounds[2], bounds[0], bounds[2]],
+                              [bounds[1], bounds[1], bounds[3], bounds[3]])
+    return Extent(min(xs), min(ys), max(xs), max(ys), "the county's townships").widened(COUNTY_MARGIN_DEG)
+
+
+def _centres(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    b = shapely.bounds(gdf.geometry.to_numpy())
+    return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+
+
+def likely_crs(x: float, y: float, extent: Extent) -> list[str]:
+    """The CGCS2000 GK CRSs in which a raw coordinate pair (as written in the file) lands inside `extent`."""
+    hits = []
+    for code in GK_CANDIDATES:
+        lon, lat = Transformer.from_crs(code, CGCS2000, always_xy=True).transform(x, y)
+        if extent.west <= lon <= extent.east and extent.south <= lat <= extent.north:
+            hits.append(f"EPSG:{code} ({CRS.from_epsg(code).name})")
+    if extent.west <= x <= extent.east and extent.south <= y <= extent.north:
+        hits.insert(0, "EPSG:4490 (CGCS2000 longitude/latitude)")
+    return hits[:2]
+
+
+def check_inside(projected: gpd.GeoDataFrame, extent: Extent, *, raw: gpd.GeoDataFrame | None = None,
+                 source: str = "input", row_column: str = "_row") -> None:
+    """Refuse data that falls outside `extent`: a `.prj` naming the wrong zone moves a whole layer by
+    hundreds of kilometres, and an import would then store houses in no township at all.
+
+    `projected` is the data after reprojection (any CRS); `raw` the data as read, whose coordinates are
+    tried in the usual Chinese CRSs to suggest the one the file is really in.
+    """
+    if projected.empty:
+        return
+    x, y = _centres(projected)
+    lon, lat = Transformer.from_crs(projected.crs, CGCS2000, always_xy=True).transform(x, y)
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    geoms = projected.geometry.to_numpy()
+    placed = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))  # empty ones are dropped and reported later
+    outside = placed & ~((lon >= extent.west) & (lon <= extent.east) & (lat >= extent.south) & (lat <= extent.north))
+    if not outside.any():
+        return
+    i = int(np.flatnonzero(outside)[0])
+    row = int(projected[row_column].iloc[i]) if row_column in projected.columns else i + 1
+    where = f"{lon[i]:.3f}°E {lat[i]:.3f}°N" if np.isfinite(lon[i]) and np.isfinite(lat[i]) else "nowhere on Earth"
+    hint = ""
+    if raw is not None and not raw.empty and raw.crs is not None:
+        rx, ry = _centres(raw[placed])
+        suggestions = likely_crs(float(np.nanmedian(rx)), float(np.nanmedian(ry)), extent)
+        declared = horizontal(CRS.from_user_input(raw.crs)).name
+        if suggestions:
+            hint = (f"; the file says {declared}, but its coordinates fit {' or '.join(suggestions)}: fix the .prj "
+                    "(or remove it and pass --src-crs)")
+        else:
+            hint = f"; the file says {declared}: is this the right county's data?"
+    raise RedlineInputError(f"{int(outside.sum())} of {int(placed.sum())} features lie outside {extent.what} "
+                            f"(the first at {where}){hint}", source=source, row=row, field="geometry")
+
+
+def check_degrees(gdf: gpd.GeoDataFrame, source: str = "input") -> None:
+    """Refuse 'degrees' that cannot be degrees: projected metres under a geographic `.prj`."""
+    crs = horizontal(CRS.from_user_input(gdf.crs))
+    if not crs.is_geographic or gdf.empty:
+        return
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if minx < -180 or maxx > 360 or miny < -90 or maxy > 90:
+        raise RedlineInputError(
+            f"the file says {crs.name} (degrees), but its coordinates run to x={maxx:.0f}, y={maxy:.0f}: "
+            "they are projected metres; fix the .prj (or remove it and pass --src-crs EPSG:45xx)", source=source)

@@ -8,8 +8,11 @@ Column conventions of the inputs (after import mapping):
   `use` (missing means a rural residence / homestead).
 - farmland (永久基本农田): geometry.
 - cultivated (三调 DLTB): `dlbm`, geometry.
-- baseline (footprints on imagery at the cutoff): geometry.
-- approvals: `approved_on`, geometry; optional `approval_id`, `kind`.
+- baseline (footprints on imagery at the cutoff): geometry; optional `imaged_on` (a footprint imaged after
+  the cutoff proves only where there was *no* house yet, never that one stood there before the cutoff).
+- approvals: `approved_on`, `kind` (homestead / land_conversion / planning_permit, or their Chinese names:
+  only the first two legalise), geometry; optional `approval_id`, `approved_area_m2` (legalises at most
+  that much), `household_id` (covers only that household's houses).
 - households: `household_id`, optional `homesteads_elsewhere` (homesteads held outside these houses).
 - plots (contracted cultivated land): `plot_id`, geometry.
 All areas are in m² of one projected CRS (CGCS2000 Gauss-Kruger by default).
@@ -17,7 +20,6 @@ All areas are in m² of one projected CRS (CGCS2000 Gauss-Kruger by default).
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 import threading
@@ -46,7 +48,7 @@ from gis.overlay import (
     union_groups,
     union_or_either,
 )
-from gis.rules import Disposition, Period, Prohibition, RuleSet
+from gis.rules import LEGALISING_KINDS, ApprovalKind, Disposition, Period, Prohibition, RuleSet, approval_kind
 
 #: Values of the house `use` field that mean a homestead (宅基地上的住宅).
 HOMESTEAD_USES = frozenset({"", "residential", "homestead", "house", "住宅", "宅基地", "农村住宅", "农房"})
@@ -67,10 +69,10 @@ _DEMOLISH, _CLASSIFY, _VERIFY, _NONE = (DISPOSITION_NAMES.index(d) for d in (
     Disposition.DEMOLISH, Disposition.CLASSIFY, Disposition.VERIFY, Disposition.NONE))
 
 RESULT_COLUMNS = [
-    "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2",
+    "house_id", "footprint_m2", "farmland_m2", "cultivated_m2", "approved_m2", "unapproved_cultivated_m2",
     "after_cutoff_m2", "farmland_after_cutoff_m2", "cultivated_after_cutoff_m2",
-    "unapproved_after_cutoff_m2", "occupied_m2", "period", "date_conflict", "violation", "disposition", "rules",
-    "plot_areas",
+    "unapproved_after_cutoff_m2", "occupied_m2", "period", "date_conflict", "retro_approval", "violation",
+    "disposition", "rules", "plot_areas",
 ]
 
 
@@ -94,6 +96,9 @@ class CheckResult:
     houses: gpd.GeoDataFrame
     plot_areas: pd.DataFrame
     repairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: What the office should know about the inputs: approvals of a kind that legalises nothing or that
+    #: no one could read, baseline imagery taken after the cutoff.
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """Counts and areas per disposition (m² and 亩)."""
@@ -209,21 +214,23 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
         codes = cultivated["dlbm"].astype(str).str.strip()
         cultivated = cultivated.loc[codes.isin(rules.cultivated_codes).to_numpy()]
 
-    approvals = layers["approvals"]
+    warnings: list[str] = []
+    farmland_layer = Layer(farmland.geometry.to_numpy())
+    baseline, late_baseline = _split_baseline(layers["baseline"], rules, warnings)
     ctx = _Context(
         rules=rules,
-        farmland=Layer(farmland.geometry.to_numpy()),
+        farmland=farmland_layer,
         cultivated=Layer(cultivated.geometry.to_numpy()) if cultivated is not None else None,
-        baseline=Layer(layers["baseline"].geometry.to_numpy()) if layers["baseline"] is not None else None,
-        approvals=Layer(approvals.geometry.to_numpy()) if approvals is not None else None,
-        approval_dates=(_dates(approvals.get("approved_on"), len(approvals), "approvals")
-                        if approvals is not None else None),
+        baseline=baseline,
+        late_baseline=late_baseline,
+        approvals=(_approvals(layers["approvals"], farmland_layer, rules, warnings)
+                   if layers["approvals"] is not None else None),
         plots=Layer(layers["plots"].geometry.to_numpy()) if layers["plots"] is not None else None,
     )
     built_on = _dates(houses.get("built_on"), len(houses), "houses")
     others = other_homesteads(houses, inputs.households)
-    uses = houses["use"].fillna("").astype(str).str.strip().str.lower() if "use" in houses else None
-    homestead = uses.isin(HOMESTEAD_USES).to_numpy() if uses is not None else np.ones(len(houses), bool)
+    homestead = is_home(houses)
+    household = _household_ids(houses)
 
     geoms = houses.geometry.to_numpy()
     chunks = _chunks(len(geoms), workers)
@@ -243,7 +250,8 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
             if i is None:
                 return
             sl = chunks[i]
-            parts[i] = _measure(own, geoms[sl], convex[sl], clip.take(sl), built_on[sl], homestead[sl], others[sl])
+            parts[i] = _measure(own, geoms[sl], convex[sl], clip.take(sl), built_on[sl], homestead[sl], others[sl],
+                                household[sl])
             if progress is not None:
                 progress(sl.stop - sl.start)
 
@@ -265,7 +273,73 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     out = out[[*RESULT_COLUMNS, "geometry"]]
     report = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame(
         columns=["source", "row", "field", "action", "reason"])
-    return CheckResult(houses=out, plot_areas=plot_areas, repairs=report)
+    return CheckResult(houses=out, plot_areas=plot_areas, repairs=report, warnings=warnings)
+
+
+@dataclass
+class _Approvals:
+    """The approvals layer with what each approval can and cannot do, decided once per check."""
+
+    layer: Layer
+    #: Date of approval (NaT where the register has none: such an approval legalises nothing).
+    dates: np.ndarray
+    #: A kind that grants or converts the land (homestead, land conversion): see `gis.rules.ApprovalKind`.
+    legalises: np.ndarray
+    #: The approval's own polygon lies on permanent basic farmland: the approval itself is unlawful (8).
+    on_farmland: np.ndarray
+    #: The area it approves, m² (NaN where not given): the most it can legalise (批少占多).
+    cap_m2: np.ndarray
+    #: The household it was granted to (None where not given).
+    household: np.ndarray
+
+    def copy(self) -> _Approvals:
+        return _Approvals(self.layer.copy(), self.dates, self.legalises, self.on_farmland, self.cap_m2,
+                          self.household)
+
+
+def _approvals(frame: gpd.GeoDataFrame, farmland: Layer, rules: RuleSet, warnings: list[str]) -> _Approvals:
+    """Read the approvals' kinds, dates, areas and households; warn about those that legalise nothing."""
+    geoms = frame.geometry.to_numpy()
+    kinds = (frame["kind"].map(approval_kind) if "kind" in frame.columns
+             else pd.Series(ApprovalKind.UNKNOWN, index=frame.index))
+    unknown = int((kinds == ApprovalKind.UNKNOWN).sum())
+    if unknown:
+        sample = sorted({str(v) for v in frame.loc[(kinds == ApprovalKind.UNKNOWN).to_numpy(), "kind"]
+                         .head(50)}) if "kind" in frame.columns else ["(no kind field)"]
+        warnings.append(f"{unknown} approvals of unknown kind (e.g. {', '.join(sample[:3])}) were not trusted: "
+                        "only homestead (宅基地) and land-conversion (农用地转用) approvals legalise")
+    permits = int((kinds == ApprovalKind.PLANNING_PERMIT).sum())
+    if permits:
+        warnings.append(f"{permits} rural planning permits (乡村建设规划许可) legalise no cultivated land "
+                        "by themselves")
+    cap = (pd.to_numeric(frame["approved_area_m2"], errors="coerce").to_numpy(dtype=float)
+           if "approved_area_m2" in frame.columns else np.full(len(frame), np.nan))
+    household = (frame["household_id"].astype("string").str.strip().replace("", pd.NA)
+                 .astype(object).where(frame["household_id"].notna(), None).to_numpy()
+                 if "household_id" in frame.columns else np.full(len(frame), None, dtype=object))
+    on_farmland = area_or_zero(clip_union(geoms, farmland)) >= rules.min_area_m2
+    return _Approvals(Layer(geoms), _dates(frame.get("approved_on"), len(frame), "approvals"),
+                      kinds.isin(LEGALISING_KINDS).to_numpy(), on_farmland, cap,
+                      np.asarray(household, dtype=object))
+
+
+def _split_baseline(frame: gpd.GeoDataFrame | None, rules: RuleSet, warnings: list[str]
+                    ) -> tuple[Layer | None, Layer | None]:
+    """The baseline footprints that prove a house stood at the cutoff (imaged on or before it, or with
+    no date), and those imaged after it, which prove only absence."""
+    if frame is None:
+        return None, None
+    dates = _dates(frame.get("imaged_on"), len(frame), "baseline")
+    if "imaged_on" not in frame.columns or np.isnat(dates).all():
+        warnings.append("the baseline has no imaged_on: its footprints are taken as imaged at the cutoff")
+    late = ~np.isnat(dates) & (dates > np.datetime64(rules.cutoff, "D"))
+    if late.any():
+        days = sorted({str(d) for d in np.unique(dates[late])})
+        warnings.append(f"{int(late.sum())} baseline footprints were imaged after the cutoff ({', '.join(days[:5])}): "
+                        "a house on them is not proven older than the cutoff")
+    geoms = frame.geometry.to_numpy()
+    early = Layer(geoms[~late]) if (~late).any() else None
+    return early, (Layer(geoms[late]) if late.any() else None)
 
 
 @dataclass
@@ -274,8 +348,8 @@ class _Context:
     farmland: Layer
     cultivated: Layer | None
     baseline: Layer | None
-    approvals: Layer | None
-    approval_dates: np.ndarray | None
+    late_baseline: Layer | None
+    approvals: _Approvals | None
     plots: Layer | None
 
     def copy(self) -> _Context:
@@ -283,8 +357,9 @@ class _Context:
         def own(layer: Layer | None) -> Layer | None:
             return layer.copy() if layer is not None else None
 
-        return _Context(self.rules, self.farmland.copy(), own(self.cultivated), own(self.baseline), own(self.approvals),
-                        self.approval_dates, own(self.plots))
+        return _Context(self.rules, self.farmland.copy(), own(self.cultivated), own(self.baseline),
+                        own(self.late_baseline), self.approvals.copy() if self.approvals is not None else None,
+                        own(self.plots))
 
 
 def _chunks(n: int, workers: int | None) -> list[slice]:
@@ -314,8 +389,32 @@ def others_from_counts(household_ids: pd.Series, counts: pd.Series, register: pd
     return np.where(known, mine - 1 + elsewhere, 0)
 
 
+def is_home(houses: pd.DataFrame) -> np.ndarray:
+    """Which houses are homes (a homestead's dwelling): the `use` field names one, or is empty. Sheds,
+    animal houses and stores (附属用房, 畜禽舍, 仓库, ...) are not homesteads and never count for 一户一宅."""
+    if "use" not in houses.columns:
+        return np.ones(len(houses), dtype=bool)
+    uses = houses["use"].fillna("").astype(str).str.strip().str.lower()
+    return uses.isin(HOMESTEAD_USES).to_numpy()
+
+
+def _household_ids(houses: pd.DataFrame) -> np.ndarray:
+    """Each house's household id as text, None where not given."""
+    if "household_id" not in houses.columns:
+        return np.full(len(houses), None, dtype=object)
+    hh = houses["household_id"].astype("string").str.strip()
+    return hh.astype(object).where(hh.notna() & (hh != ""), None).to_numpy()
+
+
+def home_counts(houses: pd.DataFrame) -> pd.Series:
+    """Household id → number of homes among `houses` (the 一户一宅 count; sheds excluded)."""
+    hh = houses["household_id"].astype("string")
+    homes = hh[pd.Series(is_home(houses), index=houses.index) & hh.notna() & (hh.str.strip() != "")]
+    return homes.value_counts()
+
+
 def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) -> np.ndarray:
-    """Per house: homesteads its household holds besides this one (other houses + registered elsewhere).
+    """Per house: homesteads its household holds besides this one (its other homes + registered elsewhere).
 
     A precomputed `other_homesteads` column wins: a partition of the houses cannot count a household's
     houses in other partitions (see `gis.partitioned`).
@@ -324,47 +423,63 @@ def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) 
         return houses[OTHER_HOMESTEADS].fillna(0).astype(int).to_numpy()
     if "household_id" not in houses.columns:
         return np.zeros(len(houses), dtype=int)
-    hh = houses["household_id"].astype("string")
-    counts = hh[hh.notna() & (hh.str.strip() != "")].value_counts()
-    return others_from_counts(hh, counts, homestead_register(households))
+    return others_from_counts(houses["household_id"], home_counts(houses), homestead_register(households))
 
 
 def _measure(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings, built_on: np.ndarray,
-             homestead: np.ndarray, other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
+             homestead: np.ndarray, other_homesteads: np.ndarray, household: np.ndarray) -> dict[str, np.ndarray]:
     """All per-house measures for one slice of houses (the thread-parallel unit)."""
-    measures = _measure_areas(ctx, geoms, convex, clip, built_on)
-    return {**measures, **_decide(ctx.rules, measures, homestead, other_homesteads)}
+    measures = _measure_areas(ctx, geoms, convex, clip, built_on, household)
+    return {**measures, **decide(ctx.rules, measures, homestead, other_homesteads)}
 
 
-def _period(rules: RuleSet, built_on: np.ndarray, footprint: np.ndarray, old_m2: np.ndarray | None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _period(rules: RuleSet, built_on: np.ndarray, footprint: np.ndarray, old_m2: np.ndarray | None,
+            late_m2: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Period, area after the cutoff and date conflict of each house.
 
-    Imagery (`old_m2`: area covered by baseline footprints) beats a declared date; with neither the
-    period is unknown (after-cutoff area NaN). A new part smaller than `min_area` is digitising noise.
+    Imagery at the cutoff (`old_m2`: area on baseline footprints imaged on or before it) beats a declared
+    date. Imagery taken after the cutoff (`late_m2`) proves only absence: the part of a house not on it is
+    new; the part on it may be old or new — unknown, unless the declared date is before the cutoff. With
+    no imagery the declared date decides; with nothing at all the period is unknown (after-cutoff area
+    NaN). A new part smaller than `min_area` is digitising noise.
     """
     n = len(footprint)
+    min_area = rules.min_area_m2
     cutoff = np.datetime64(rules.cutoff, "D")
     declared = ~np.isnat(built_on)
     declared_after = declared & (built_on >= cutoff)
+    declared_before = declared & ~declared_after
     period = np.full(n, _UNKNOWN, dtype=np.int8)
     after_m2 = np.full(n, np.nan)
     conflict = np.zeros(n, dtype=bool)
-    if old_m2 is not None:
-        after_m2 = np.maximum(footprint - old_m2, 0.0)
-        period[:] = _EXTENDED
-        period[after_m2 < rules.min_area_m2] = _BEFORE
-        period[old_m2 < rules.min_area_m2] = _AFTER
-        conflict = (declared_after & (period == _BEFORE)) | (declared & ~declared_after & (period == _AFTER))
-    else:
+    if old_m2 is None and late_m2 is None:
         period[declared] = _BEFORE
         period[declared_after] = _AFTER
         after_m2[declared] = np.where(declared_after[declared], footprint[declared], 0.0)
+        return period, after_m2, conflict
+    old = old_m2 if old_m2 is not None else np.zeros(n)
+    late = late_m2 if late_m2 is not None else np.zeros(n)
+    on_early = old >= min_area  # imagery at the cutoff decides
+    new_m2 = np.maximum(footprint - old, 0.0)
+    period[on_early] = np.where(new_m2[on_early] < min_area, _BEFORE, _EXTENDED)
+    after_m2[on_early] = new_m2[on_early]
+    only_late = ~on_early & (late >= min_area)  # seen only after the cutoff: presence proves nothing
+    proven_new = np.maximum(footprint - late, 0.0)
+    grew = only_late & (proven_new >= min_area)
+    period[grew] = np.where(declared_before[grew], _EXTENDED, _AFTER)
+    after_m2[grew] = proven_new[grew]  # only what the later imagery proves new counts as increment
+    settled_late = only_late & ~grew
+    period[settled_late & declared_before] = _BEFORE
+    after_m2[settled_late & declared_before] = 0.0
+    absent = ~on_early & ~only_late  # on no imagery at all: built after the cutoff
+    period[absent] = _AFTER
+    after_m2[absent] = new_m2[absent]
+    conflict = (declared_after & (period == _BEFORE)) | (declared_before & (period == _AFTER))
     return period, after_m2, conflict
 
 
 def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings,
-                   built_on: np.ndarray) -> dict[str, np.ndarray]:
+                   built_on: np.ndarray, household: np.ndarray) -> dict[str, np.ndarray]:
     """Areas per house, by the fast kernel where it is exact, by GEOS geometry where it must be.
 
     The kernel gives each house's area on each layer. That settles every house that touches no farmland
@@ -377,12 +492,15 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: R
     farmland_m2 = area_on(geoms, ctx.farmland, convex, clip)
     cultivated_m2 = area_on(geoms, ctx.cultivated, convex, clip) if ctx.cultivated is not None else np.zeros(n)
     old_m2 = area_on(geoms, ctx.baseline, convex, clip) if ctx.baseline is not None else None
-    period, after_m2, conflict = _period(ctx.rules, built_on, footprint, old_m2)
+    late_m2 = area_on(geoms, ctx.late_baseline, convex, clip) if ctx.late_baseline is not None else None
+    if old_m2 is None and late_m2 is not None:
+        old_m2 = np.zeros(n)
+    period, after_m2, conflict = _period(ctx.rules, built_on, footprint, old_m2, late_m2)
     plots_m2 = area_on(geoms, ctx.plots, convex, clip) if ctx.plots is not None else np.zeros(n)
     touching = (farmland_m2 > 0) | (cultivated_m2 > 0)
     approval_candidate = np.zeros(n, dtype=bool)
     if ctx.approvals is not None:
-        approval_candidate[ctx.approvals.pairs(geoms)[0]] = True
+        approval_candidate[ctx.approvals.layer.pairs(geoms)[0]] = True
     has_new_part = ~np.isnan(after_m2) & (after_m2 > NEW_PART_EPSILON_M2)
     both = (farmland_m2 > 0) & (cultivated_m2 > 0)  # their union needs geometry
     exact = touching & (has_new_part | approval_candidate | both)
@@ -391,7 +509,10 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: R
     measures = {
         "footprint_m2": footprint,
         "farmland_m2": farmland_m2,
+        # The area on cultivated land is a fact of the ground; what is unapproved of it starts as a copy
+        # (never the same array: the exact pass below rewrites the unapproved part only).
         "cultivated_m2": cultivated_m2,
+        "unapproved_cultivated_m2": cultivated_m2.copy(),
         "approved_m2": np.zeros(n),
         "after_cutoff_m2": after_m2,
         # Houses settled here have no part after the cutoff on farmland or cultivated land.
@@ -401,60 +522,60 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: R
         "occupied_m2": farmland_m2 + cultivated_m2,  # at most one is non-zero here
         "period": period,
         "date_conflict": conflict,
-        "unapproved_cultivated_m2": cultivated_m2,
         "plots_m2": plots_m2,
-        "has_approval": np.zeros(n, dtype=bool),
-        "approval_after_building": np.zeros(n, dtype=bool),
+        "excess_m2": np.zeros(n),
+        "illegal_approval": np.zeros(n, dtype=bool),
+        "retro_approval": np.zeros(n, dtype=bool),
     }
     idx = np.flatnonzero(exact)
     if len(idx):
-        for key, values in _measure_geometry(ctx, geoms[idx], built_on[idx]).items():
+        for key, values in _measure_geometry(ctx, geoms[idx], built_on[idx], household[idx]).items():
             measures[key][idx] = values
     return measures
 
 
-def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) -> dict[str, np.ndarray]:
-    """Exact measures from GEOS geometry: the part after the cutoff, approvals, overlaps counted once."""
-    rules = ctx.rules
+def _new_parts(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Period, after-cutoff area, date conflict and the geometry of the part built after the cutoff (None
+    where there is none or the period is unknown), by the same rules as `_period`."""
     n = len(geoms)
-    min_area = rules.min_area_m2
+    rules = ctx.rules
+    footprint = area_or_zero(geoms)
+    if ctx.baseline is None and ctx.late_baseline is None:
+        period, after_m2, conflict = _period(rules, built_on, footprint, None)
+        new_part = np.full(n, None, dtype=object)
+        after = period == _AFTER
+        new_part[after] = geoms[after]
+        return period, after_m2, conflict, new_part
+    early = clip_union(geoms, ctx.baseline) if ctx.baseline is not None else np.full(n, None, dtype=object)
+    late = clip_union(geoms, ctx.late_baseline) if ctx.late_baseline is not None else np.full(n, None, dtype=object)
+    period, after_m2, conflict = _period(rules, built_on, footprint, area_or_zero(early), area_or_zero(late))
+    on_early = area_or_zero(early) >= rules.min_area_m2
+    new_part = np.where(on_early, subtract_or_keep(geoms, early), subtract_or_keep(geoms, late))
+    new_part[~((period == _AFTER) | (period == _EXTENDED))] = None
+    return period, after_m2, conflict, new_part
+
+
+def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray,
+                      household: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact measures from GEOS geometry: the part after the cutoff, approvals, overlaps counted once."""
+    n = len(geoms)
     footprint = area_or_zero(geoms)
     on_farmland = clip_union(geoms, ctx.farmland)
     on_cultivated = (clip_union(geoms, ctx.cultivated) if ctx.cultivated is not None
                      else np.full(n, None, dtype=object))
     farmland_m2 = area_or_zero(on_farmland)
-    if ctx.baseline is not None:
-        new_part = subtract_or_keep(geoms, clip_union(geoms, ctx.baseline))
-        period, after_m2, conflict = _period(rules, built_on, footprint, footprint - area_or_zero(new_part))
-    else:
-        period, after_m2, conflict = _period(rules, built_on, footprint, None)
-        new_part = np.full(n, None, dtype=object)
-        after = period == _AFTER
-        new_part[after] = geoms[after]
+    period, after_m2, conflict, new_part = _new_parts(ctx, geoms, built_on)
     known = period != _UNKNOWN
-
-    # Approvals: valid ones (dated on or before the start of construction) legalise cultivated land,
-    # never permanent basic farmland (an approval there is itself prohibition 8).
-    approved = np.full(n, None, dtype=object)
-    approval_after_building = np.zeros(n, dtype=bool)
-    has_approval = np.zeros(n, dtype=bool)
-    if ctx.approvals is not None and ctx.approval_dates is not None:
-        hi, ai = ctx.approvals.pairs(geoms)
-        if len(hi):
-            overlap = area_or_zero(shapely.intersection(geoms[hi], ctx.approvals.geoms[ai]))
-            real = overlap >= min_area
-            hi, ai = hi[real], ai[real]
-            has_approval[hi] = True
-            adate = ctx.approval_dates[ai]
-            late = ~np.isnat(adate) & ~np.isnat(built_on[hi]) & (adate > built_on[hi])
-            approval_after_building[hi[late]] = True
-            valid_pairs = ~late & ~np.isnat(adate)
-            if valid_pairs.any():
-                order = np.argsort(hi[valid_pairs], kind="stable")
-                vh, va = hi[valid_pairs][order], ai[valid_pairs][order]
-                pieces = polygonal_part(shapely.intersection(geoms[vh], ctx.approvals.geoms[va]))
-                approved = union_groups(vh, pieces, n)
+    approved, excess, illegal_approval, retro = _approved_parts(ctx, geoms, built_on, household, period,
+                                                                on_farmland)
     approved = subtract_or_keep(approved, on_farmland)
+    approved_cultivated = intersect_or_none(approved, on_cultivated)
+    # The part an approval does not cover (批少占多: beyond its approved area) lies in what it covers, on
+    # cultivated land; as no map says which square metres are the excess, it is counted first against
+    # the part built after the cutoff (zero tolerance gives it no benefit of the doubt).
+    excess = np.minimum(excess, area_or_zero(approved_cultivated))
+    excess_new = np.minimum(excess, area_or_zero(intersect_or_none(approved_cultivated, new_part)))
     unapproved_cultivated = subtract_or_keep(on_cultivated, approved)
     occupied = union_or_either(on_farmland, unapproved_cultivated)
     plots_m2 = (area_or_zero(subtract_or_keep(clip_union(geoms, ctx.plots), approved))
@@ -463,25 +584,92 @@ def _measure_geometry(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray) ->
         "footprint_m2": footprint,
         "farmland_m2": farmland_m2,
         "cultivated_m2": area_or_zero(on_cultivated),
-        "approved_m2": area_or_zero(approved),
+        "unapproved_cultivated_m2": area_or_zero(unapproved_cultivated) + excess,
+        "approved_m2": area_or_zero(approved) - excess,
         "after_cutoff_m2": after_m2,
         "farmland_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(on_farmland, new_part)), np.nan),
         "cultivated_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(on_cultivated, new_part)),
                                                np.nan),
-        "unapproved_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(occupied, new_part)), np.nan),
-        "occupied_m2": area_or_zero(occupied),
+        "unapproved_after_cutoff_m2": np.where(known, area_or_zero(intersect_or_none(occupied, new_part))
+                                               + excess_new, np.nan),
+        "occupied_m2": area_or_zero(occupied) + excess,
         "period": period,
         "date_conflict": conflict,
-        "unapproved_cultivated_m2": area_or_zero(unapproved_cultivated),
         "plots_m2": plots_m2,
-        "has_approval": has_approval,
-        "approval_after_building": approval_after_building,
+        "excess_m2": excess,
+        "illegal_approval": illegal_approval,
+        "retro_approval": retro,
     }
 
 
-def _decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
-            other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
-    """Violation, disposition and 八不准 codes from the measures (one place for these decisions)."""
+def _approved_parts(ctx: _Context, geoms: np.ndarray, built_on: np.ndarray, household: np.ndarray,
+                    period: np.ndarray, on_farmland: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What the approvals of each house legalise, and what they say about it.
+
+    Returns, per house: the union of the parts lawfully approved (None where none), the area by which
+    they exceed their approved areas (m²), whether an approval of the house is itself unlawful
+    (prohibition 8), and whether the house holds an after-the-fact approval of a stock house (补办).
+    The rules, in the order they read (`gis.rules` has the kinds):
+    - an approval covers a house only where they overlap by `min_area` or more, and not where both name a
+      household and the households differ;
+    - it legalises only if it is of a kind that grants or converts the land, is dated, lies on no
+      permanent basic farmland, and was granted on or before the start of construction;
+    - an approval on permanent basic farmland, or one granted after an increment was built, is unlawful (8);
+    - an approval granted after a stock house (built before the cutoff) was built is the normal
+      regularisation route (补办): it legalises nothing by itself and is no 8, but the office must see it;
+    - it legalises at most its approved area.
+    """
+    n = len(geoms)
+    approved = np.full(n, None, dtype=object)
+    excess = np.zeros(n)
+    illegal = np.zeros(n, dtype=bool)
+    retro = np.zeros(n, dtype=bool)
+    a = ctx.approvals
+    if a is None:
+        return approved, excess, illegal, retro
+    hi, ai = a.layer.pairs(geoms)
+    if len(hi) == 0:
+        return approved, excess, illegal, retro
+    pieces = shapely.intersection(geoms[hi], a.layer.geoms[ai])
+    other_household = np.array([h is not None and o is not None and h != o
+                                for h, o in zip(household[hi], a.household[ai], strict=True)], dtype=bool)
+    covers = (area_or_zero(pieces) >= ctx.rules.min_area_m2) & ~other_household
+    hi, ai, pieces = hi[covers], ai[covers], pieces[covers]
+    adate = a.dates[ai]
+    late = ~np.isnat(adate) & ~np.isnat(built_on[hi]) & (adate > built_on[hi])
+    stock = period[hi] == _BEFORE
+    retro[hi[late & stock]] = True
+    illegal[hi[a.on_farmland[ai] | (late & ~stock)]] = True
+    lawful = a.legalises[ai] & ~np.isnat(adate) & ~late & ~a.on_farmland[ai]
+    if lawful.any():
+        order = np.argsort(hi[lawful], kind="stable")
+        vh, va = hi[lawful][order], ai[lawful][order]
+        parts = polygonal_part(pieces[lawful][order])
+        covered = area_or_zero(subtract_or_keep(parts, on_farmland[vh]))
+        cap = a.cap_m2[va]
+        over = np.where(np.isnan(cap), 0.0, np.maximum(covered - cap, 0.0))
+        excess = np.bincount(vh, weights=over, minlength=n).astype(float)
+        approved = union_groups(vh, parts, n)
+    return approved, excess, illegal, retro
+
+
+def decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
+           other_homesteads: np.ndarray) -> dict[str, np.ndarray]:
+    """Violation, disposition and 八不准 codes from the measures: the one place these decisions are made.
+
+    - Violation: any permanent basic farmland (≥ min_area), or cultivated land not lawfully approved.
+    - Disposition: a violation built after the cutoff whose new part is unapproved is demolished (zero
+      tolerance); other violations of known period are classified; of unknown period, verified on site.
+    - 1 占用永久基本农田: on permanent basic farmland.
+    - 2 多占: a home on cultivated land beyond the provincial homestead standard, or beyond the area its
+      approval grants (批少占多).
+    - 4 承包地: on contracted cultivated land (not approved).
+    - 6 一户多宅: a home of a household that has another homestead.
+    - 8 违法审批: an approval of the house is itself unlawful (on permanent basic farmland, or granted after
+      an increment was built).
+    3, 5 and 7 are established on site only.
+    """
     n = len(m["footprint_m2"])
     min_area = rules.min_area_m2
     period = m["period"]
@@ -497,11 +685,11 @@ def _decide(rules: RuleSet, m: dict[str, np.ndarray], homestead: np.ndarray,
 
     codes = np.zeros((n, 9), dtype=bool)
     codes[:, Prohibition.PERMANENT_FARMLAND] = on_farmland
-    codes[:, Prohibition.SEIZE_OR_OVER_OCCUPY] = (
-        homestead & (m["cultivated_m2"] >= min_area) & violation & (m["footprint_m2"] > rules.homestead_standard_m2))
+    over_standard = homestead & (m["cultivated_m2"] >= min_area) & (m["footprint_m2"] > rules.homestead_standard_m2)
+    codes[:, Prohibition.SEIZE_OR_OVER_OCCUPY] = violation & (over_standard | (m["excess_m2"] >= min_area))
     codes[:, Prohibition.CONTRACTED_LAND] = m["plots_m2"] >= min_area
     codes[:, Prohibition.ONE_HOUSEHOLD_ONE_HOMESTEAD] = violation & homestead & (other_homesteads > 0)
-    codes[:, Prohibition.ILLEGAL_APPROVAL] = (m["has_approval"] & on_farmland) | m["approval_after_building"]
+    codes[:, Prohibition.ILLEGAL_APPROVAL] = m["illegal_approval"]
     return {"violation": violation, "disposition": disposition, "rules": _code_mask(codes)}
 
 
@@ -545,12 +733,4 @@ def _plot_area_text(house_ids: pd.Series, plot_areas: pd.DataFrame) -> pd.Series
     return house_ids.map(text).fillna("")
 
 
-def cutoff_from_text(text: str) -> dt.date:
-    """Parse an ISO date given on the command line."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise RedlineInputError(f"not an ISO date (YYYY-MM-DD): {text!r}", field="cutoff") from exc
-
-
-__all__ = ["RESULT_COLUMNS", "CheckInputs", "CheckResult", "check", "cutoff_from_text", "same_crs"]
+__all__ = ["RESULT_COLUMNS", "CheckInputs", "CheckResult", "check", "decide", "same_crs"]

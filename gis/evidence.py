@@ -84,6 +84,17 @@ def view_cone(x: float, y: float, bearing_deg: float, fov_deg: float, range_m: f
     return shapely.Polygon(np.vstack([[x, y], arc, [x, y]]))
 
 
+#: How the distance flag begins (the re-inspection rule looks for it: a photo taken too far away, or with
+#: no position, shows nothing about this house).
+TOO_FAR = "taken"
+NO_POSITION = "no GPS position in the photo"
+
+
+def passes_distance_check(flags: list[str]) -> bool:
+    """Whether a photo's stored flags say it was taken at the house (a position, within the distance limit)."""
+    return not any(f == NO_POSITION or (f.startswith(TOO_FAR + " ") and " m from the house" in f) for f in flags)
+
+
 def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,
                 now: dt.datetime, policy: EvidencePolicy | None = None,
                 other_cases_sha256: frozenset[str] = frozenset(),
@@ -99,12 +110,12 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
     to_local = Transformer.from_crs(WGS84, crs, always_xy=True)
     flags: list[str] = []
     if photo.lat is None or photo.lon is None:
-        flags.append("no GPS position in the photo")
+        flags.append(NO_POSITION)
     else:
         x, y = to_local.transform(photo.lon, photo.lat)
         distance = shapely.distance(shapely.Point(x, y), footprint)
         if distance > policy.max_distance_m:
-            flags.append(f"taken {distance:.0f} m from the house (limit {policy.max_distance_m:.0f} m)")
+            flags.append(f"{TOO_FAR} {distance:.0f} m from the house (limit {policy.max_distance_m:.0f} m)")
         if photo.bearing_deg is None:
             flags.append("no compass bearing in the photo")
         elif distance > 0:

@@ -24,6 +24,7 @@ from gis.engine import (
     CheckInputs,
     CheckResult,
     check,
+    home_counts,
     homestead_register,
     other_homesteads,
     others_from_counts,
@@ -199,8 +200,9 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
 
 
 def _with_household_counts(parts: Any, households: pd.DataFrame | None) -> Any:
-    """Add each house's other homesteads, counted across all partitions (one pass over household ids)."""
-    counts = parts["household_id"].dropna().astype(str).value_counts().compute()
+    """Add each house's other homesteads, counted across all partitions (one pass over household ids; homes
+    only, as `gis.engine.home_counts` counts them)."""
+    counts = parts.map_partitions(home_counts, meta=("count", "int64")).compute().groupby(level=0).sum()
     register = homestead_register(households)
 
     def add(p: pd.DataFrame) -> pd.DataFrame:

@@ -74,9 +74,36 @@ class RuleSet:
             raise ValueError(f"homestead_standard_m2 must be > 0, got {self.homestead_standard_m2}")
 
 
-def m2_to_mu(area_m2: float) -> float:
-    """Convert square metres to 亩 (1 亩 = 666.667 m²)."""
-    return area_m2 / MU_M2
+class ApprovalKind(StrEnum):
+    """What an approval grants. Only a grant or a conversion of the land itself makes a house on cultivated
+    land lawful (土地管理法 第44条 农用地转用, 第62条 宅基地审批); a rural planning permit (乡村建设规划许可,
+    城乡规划法 第41条) allows building but does not convert farmland."""
+
+    HOMESTEAD = "homestead"  # 农村宅基地批准（书）
+    LAND_CONVERSION = "land_conversion"  # 农用地转用批准
+    PLANNING_PERMIT = "planning_permit"  # 乡村建设规划许可证
+    UNKNOWN = "unknown"
+
+
+#: The kinds of approval that can legalise a house on cultivated land.
+LEGALISING_KINDS: frozenset[ApprovalKind] = frozenset({ApprovalKind.HOMESTEAD, ApprovalKind.LAND_CONVERSION})
+
+#: How registers write each kind (compared after stripping spaces, case-insensitively).
+APPROVAL_KIND_NAMES: dict[str, ApprovalKind] = {
+    **dict.fromkeys(("homestead", "宅基地", "宅基地批准", "宅基地审批", "宅基地批准书", "农村宅基地批准书",
+                     "农村宅基地审批"), ApprovalKind.HOMESTEAD),
+    **dict.fromkeys(("land_conversion", "conversion", "farmland_conversion", "农转用", "农用地转用",
+                     "农用地转用批准", "农转用批准", "农用地转用审批"), ApprovalKind.LAND_CONVERSION),
+    **dict.fromkeys(("planning_permit", "规划许可", "乡村建设规划许可", "乡村建设规划许可证", "乡村规划许可"),
+                    ApprovalKind.PLANNING_PERMIT),
+}
+
+
+def approval_kind(value: object) -> ApprovalKind:
+    """The kind an approval register's value names; UNKNOWN for anything else (never trusted to legalise)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ApprovalKind.UNKNOWN
+    return APPROVAL_KIND_NAMES.get("".join(str(value).split()).lower(), ApprovalKind.UNKNOWN)
 
 
 def format_rules(codes: set[int] | frozenset[int]) -> str:

@@ -19,24 +19,128 @@ from gis.errors import MissingCRSError, RedlineInputError
 
 _PARQUET_SUFFIXES = {".parquet", ".geoparquet"}
 
+#: How much of a `.dbf` is read to decide its encoding: enough text to tell GBK from UTF-8, and a bound on
+#: memory whatever the file's size.
+ENCODING_SAMPLE_BYTES = 4 << 20
+#: The most a zipped source may inflate to (all members together). A 1 GiB `.dbf` in a 1 MB zip is a
+#: decompression bomb, not a delivery; a county's largest real layer (DLTB) is well below this.
+MAX_INFLATED_BYTES = 2 << 30
+
 
 def _dbf_bytes_and_cpg(path: Path) -> tuple[bytes | None, str | None]:
-    """Return the raw `.dbf` bytes (records only) and the `.cpg` text of a shapefile, plain or zipped."""
+    """Return the first bytes of the `.dbf` (at most ENCODING_SAMPLE_BYTES) and the `.cpg` text of a
+    shapefile, plain or zipped."""
     if path.suffix.lower() == ".zip":
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             dbf = next((n for n in names if n.lower().endswith(".dbf")), None)
             cpg = next((n for n in names if n.lower().endswith(".cpg")), None)
-            raw = zf.read(dbf) if dbf else None
-            cpg_text = zf.read(cpg).decode("ascii", "replace").strip() if cpg else None
+            raw = None
+            if dbf:
+                with zf.open(dbf) as fh:
+                    raw = fh.read(ENCODING_SAMPLE_BYTES)
+            cpg_text = zf.open(cpg).read(256).decode("ascii", "replace").strip() if cpg else None
             return raw, cpg_text
     if path.suffix.lower() != ".shp":
         return None, None
-    dbf_path = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None)
-    cpg_path = next((p for p in (path.with_suffix(".cpg"), path.with_suffix(".CPG")) if p.exists()), None)
-    raw = dbf_path.read_bytes() if dbf_path else None
+    dbf_path = _sidecar(path, ".dbf")
+    cpg_path = _sidecar(path, ".cpg")
+    raw = None
+    if dbf_path:
+        with dbf_path.open("rb") as fh:
+            raw = fh.read(ENCODING_SAMPLE_BYTES)
     cpg_text = cpg_path.read_text("ascii", "replace").strip() if cpg_path else None
     return raw, cpg_text
+
+
+def _sidecar(shp: Path, suffix: str) -> Path | None:
+    """The `.dbf`/`.shx`/`.prj`/`.cpg` beside a `.shp`, in either case."""
+    return next((p for p in (shp.with_suffix(suffix), shp.with_suffix(suffix.upper())) if p.exists()), None)
+
+
+def _declared_length(head: bytes, member: str) -> int | None:
+    """The byte length a `.shp`/`.shx` header declares (big-endian 16-bit words at offset 24); None if the
+    file is too short to have a header."""
+    if len(head) < 100:
+        return None
+    if int.from_bytes(head[0:4], "big") != 9994:
+        raise RedlineInputError(f"{member} is not a shapefile (wrong file code)")
+    return int.from_bytes(head[24:28], "big") * 2
+
+
+def _dbf_declared_length(head: bytes) -> int | None:
+    """Header length + records × record length (+ the optional end-of-file byte) of a `.dbf`."""
+    if len(head) < 32:
+        return None
+    records = int.from_bytes(head[4:8], "little")
+    header_len = int.from_bytes(head[8:10], "little")
+    record_len = int.from_bytes(head[10:12], "little")
+    return header_len + records * record_len
+
+
+def _check_member(name: str, size: int, head: bytes) -> None:
+    """Refuse a shapefile member shorter than its own header says: truncated in transfer or on a USB stick.
+
+    GDAL reads such a file "successfully" and returns the missing features as empty geometries, which an
+    import would then drop one by one — storing a fraction of the layer as if it were all of it.
+    """
+    lower = name.lower()
+    if lower.endswith((".shp", ".shx")):
+        declared = _declared_length(head, name)
+    elif lower.endswith(".dbf"):
+        declared = _dbf_declared_length(head)
+    else:
+        return
+    if declared is None:
+        raise RedlineInputError(f"{name} is truncated: {size} bytes, shorter than its header")
+    if size < declared:
+        raise RedlineInputError(f"{name} is truncated: {size} of the {declared} bytes its header declares; "
+                                "the file is corrupt (copy it again from the original delivery)")
+
+
+def check_integrity(path: Path) -> None:
+    """Refuse a shapefile (plain or zipped) whose parts are shorter than their headers declare, and a zip
+    that would inflate beyond MAX_INFLATED_BYTES; other formats are checked by GDAL as they are read."""
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                infos = zf.infolist()
+                inflated = sum(i.file_size for i in infos)
+                if inflated > MAX_INFLATED_BYTES:
+                    raise RedlineInputError(f"the archive inflates to {inflated / (1 << 20):.0f} MiB, more than "
+                                            f"the {MAX_INFLATED_BYTES >> 20} MiB allowed", source=str(path))
+                for info in infos:
+                    if info.filename.lower().endswith((".shp", ".shx", ".dbf")):
+                        with zf.open(info) as fh:
+                            head = fh.read(100)
+                        _check_member(info.filename, info.file_size, head)
+        except zipfile.BadZipFile as exc:
+            raise RedlineInputError(f"not a readable zip archive: {exc}", source=str(path)) from exc
+        except RedlineInputError as exc:
+            if exc.source:
+                raise
+            raise RedlineInputError(str(exc), source=str(path)) from exc
+        return
+    if suffix != ".shp":
+        return
+    for member in (path, _sidecar(path, ".shx"), _sidecar(path, ".dbf")):
+        if member is None:
+            continue
+        with member.open("rb") as fh:
+            head = fh.read(100)
+        try:
+            _check_member(member.name, member.stat().st_size, head)
+        except RedlineInputError as exc:
+            raise RedlineInputError(str(exc), source=str(path)) from exc
+
+
+def _has_prj(path: Path) -> bool:
+    """Whether a shapefile (plain or zipped) comes with a `.prj`."""
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as zf:
+            return any(n.lower().endswith(".prj") for n in zf.namelist())
+    return path.suffix.lower() == ".shp" and _sidecar(path, ".prj") is not None
 
 
 def _dbf_text_bytes(raw: bytes) -> bytes:
@@ -91,6 +195,7 @@ def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | st
     p = Path(path)
     if not p.exists():
         raise RedlineInputError("no such file", source=str(p))
+    check_integrity(p)
     try:
         if p.suffix.lower() in _PARQUET_SUFFIXES:
             gdf = gpd.read_parquet(p)
@@ -107,9 +212,17 @@ def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | st
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         raise RedlineInputError("the layer has no geometry column", source=str(p))
     if gdf.crs is None:
+        if _has_prj(p):
+            raise RedlineInputError("the .prj is not a coordinate system GDAL can read (damaged or not WKT): "
+                                    "replace it with the delivery's own, or remove it and pass --src-crs",
+                                    source=str(p))
         if src_crs is None:
             raise MissingCRSError("the source has no CRS; pass --src-crs", source=str(p))
-        gdf = gdf.set_crs(CRS.from_user_input(src_crs))
+        try:
+            gdf = gdf.set_crs(CRS.from_user_input(src_crs))
+        except Exception as exc:  # pyproj's CRSError: say which option was wrong
+            raise RedlineInputError(f"--src-crs {src_crs!r} is not a CRS pyproj knows", source=str(p),
+                                    field="src_crs") from exc
     gdf = gdf.reset_index(drop=True)
     gdf.insert(0, "_row", range(1, len(gdf) + 1))
     return gdf
@@ -123,6 +236,7 @@ def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise RedlineInputError("no such file", source=str(p))
+    check_integrity(p)
     try:
         enc = detect_encoding(p)
         frame = pyogrio.read_dataframe(_vsi(p), layer=layer, read_geometry=False, **({"encoding": enc} if enc else {}))

@@ -8,7 +8,7 @@ BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 URL="postgresql+psycopg://redline:redline@127.0.0.1:$PORT/redline_test"
 
 as_pg() {
-  if [ "$(id -u)" = "0" ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi
+  if [ "$(id -u)" = "0" ]; then (cd / && su postgres -s /bin/bash -c "$*"); else bash -c "$*"; fi
 }
 
 case "${1:-start}" in

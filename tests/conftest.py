@@ -8,6 +8,7 @@ fail instead when REDLINE_REQUIRE_POSTGIS=1 (CI), so CI cannot pass without them
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from api.database import make_engine, make_sessionmaker
 from api.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+FIXTURES = ROOT / "tests" / "fixtures"
 DEMO = ROOT / "data" / "demo"
 ARTIFACTS = ROOT / "test-artifacts"
 BACKENDS = ["spatialite", "postgis"]
@@ -41,13 +42,11 @@ class Database:
     factory: sessionmaker[Session]
 
 
-def shared_path(*parts: str) -> Path:
-    """A file of ../shared/data; skips (or fails in CI) when the shared folder is absent."""
-    path = SHARED.joinpath(*parts)
+def fixture_path(*parts: str) -> Path:
+    """A file of tests/fixtures (real sample data, see its MANIFEST); a missing one is a failure, never a skip."""
+    path = FIXTURES.joinpath(*parts)
     if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"shared data missing in CI: {path}")
-        pytest.skip(f"shared data not present: {path}")
+        pytest.fail(f"test fixture missing: {path} (every fixture lives in the repository)")
     return path
 
 
@@ -128,3 +127,36 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     finally:
         engine.dispose()
         _drop_postgis(name)
+
+
+# --- CI refuses skipped tests ------------------------------------------------------------------------------
+# A skipped test is a test that did not run: on a fresh CI machine every dependency is installed, so a skip
+# means a missing install step or fixture. In CI (CI=true) the run fails on any skip whose reason does not
+# match a line of tests/skips_allowed.txt (one regular expression per line, '#' comments).
+ALLOWED_SKIPS = ROOT / "tests" / "skips_allowed.txt"
+_skips: list[tuple[str, str]] = []
+
+
+def _allowed_skip_patterns() -> list[re.Pattern[str]]:
+    lines = ALLOWED_SKIPS.read_text(encoding="utf-8").splitlines() if ALLOWED_SKIPS.exists() else []
+    return [re.compile(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skips.append((report.nodeid, reason))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or os.environ.get("CI") != "true":
+        return  # the controller (or a plain run) judges; outside CI a skip is only reported
+    patterns = _allowed_skip_patterns()
+    refused = [(node, reason) for node, reason in _skips if not any(p.search(reason) for p in patterns)]
+    if refused:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for node, reason in refused:
+            line = f"CI refuses a skipped test: {node}: {reason}"
+            if reporter is not None:
+                reporter.write_line(line, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

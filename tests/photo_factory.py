@@ -52,3 +52,13 @@ def photo_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, 
     buffer = io.BytesIO()
     img.save(buffer, fmt, exif=exif.tobytes(), quality=90)
     return buffer.getvalue()
+
+
+def jpeg_at_house(footprint: object, taken: dt.datetime, *, srid: int = 4546, seed: int = 0) -> bytes:
+    """A JPEG taken `taken`, 10 m south of the footprint's centroid (county CRS), facing north at it."""
+    import shapely
+    from pyproj import Transformer
+
+    centre = shapely.centroid(footprint)
+    lon, lat = Transformer.from_crs(srid, 4326, always_xy=True).transform(centre.x, centre.y - 10)
+    return jpeg_with_exif(lat, lon, 0.0, taken, seed=seed)

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import (
     COOKIE,
     TOKEN_LIFETIME,
     CurrentUser,
+    LoginThrottle,
     authenticate,
     issue_token,
     presented_token,
     revoke_token,
 )
 from api.dependencies import SessionDep
-from api.errors import NotAuthenticated
+from api.errors import NotAuthenticated, TooManyAttempts
+from api.pages import page, render
 
 router = APIRouter(tags=["auth"])
 
 
 class Credentials(BaseModel):
-    username: str
-    password: str
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
 
     model_config = {"json_schema_extra": {"examples": [{"username": "county", "password": "a-long-password"}]}}
 
@@ -37,20 +41,24 @@ class TokenOut(BaseModel):
     township_code: str | None
 
 
-def _login(session: SessionDep, username: str, password: str) -> tuple[str, Any]:
+def _login(request: Request, session: SessionDep, username: str, password: str) -> tuple[str, Any]:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    throttle.attempt(username, request.client.host if request.client else "?")
     user = authenticate(session, username, password)
     if user is None:
         raise NotAuthenticated("wrong username or password")
+    throttle.succeeded(username)
     token = issue_token(session, user)
     session.commit()
     return token, user
 
 
 @router.post("/api/auth/token")
-def token(session: SessionDep, body: Credentials, response: Response) -> TokenOut:
-    """Exchange a username and password for a bearer token (also set as a cookie)."""
-    value, user = _login(session, body.username, body.password)
-    _signed_in(response, value)
+def token(request: Request, session: SessionDep, body: Credentials, response: Response) -> TokenOut:
+    """Exchange a username and password for a bearer token (also set as a cookie); 429 after too many
+    attempts for one username or from one address."""
+    value, user = _login(request, session, body.username, body.password)
+    _signed_in(request, response, value)
     return TokenOut(access_token=value, role=user.role, township_code=user.township_code)
 
 
@@ -75,8 +83,10 @@ def _signed_out(request: Request, session: SessionDep, response: Response) -> Re
     return response
 
 
-def _signed_in(response: Response, token: str) -> None:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=int(TOKEN_LIFETIME.total_seconds()))
+def _signed_in(request: Request, response: Response, token: str) -> None:
+    """The token as an HttpOnly, SameSite=Strict cookie for the pages; Secure whenever served over HTTPS."""
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                        max_age=int(TOKEN_LIFETIME.total_seconds()))
 
 
 @router.get("/api/auth/me")
@@ -85,31 +95,34 @@ def me(user: CurrentUser) -> dict[str, Any]:
     return {"username": user.username, "role": user.role, "township_code": user.township_code}
 
 
-LOGIN_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>Redline 登录</title>
-<style>body{font:16px sans-serif;display:flex;justify-content:center;margin-top:12vh}
-form{display:flex;flex-direction:column;gap:8px;width:260px}.err{color:#c00}</style></head><body>
-<form method="post" action="/login"><h2>Redline 红线 登录 / Log in</h2>{error}
-<label>用户名 Username <input name="username" autocomplete="username" required></label>
-<label>密码 Password <input name="password" type="password" autocomplete="current-password" required></label>
-<input type="hidden" name="next" value="{next}"><button type="submit">登录 Log in</button></form></body></html>"""
+#: A `next=` target: a path (and query) on this site written with URL characters only — not `//host`,
+#: not `/\\host`, no scheme, no quotes or angle brackets.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.~%?&=+,:;]*")
+
+
+def safe_next(target: str) -> str:
+    """Where to go after logging in: a path on this site only, else the map."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/map"
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(next: str = "/map", error: str = "") -> HTMLResponse:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/map"
-    message = '<p class="err">用户名或密码错误 Wrong username or password</p>' if error else ""
-    return HTMLResponse(LOGIN_PAGE.replace("{error}", message).replace("{next}", safe_next))
+    message = "用户名或密码错误 Wrong username or password" if error == "1" else \
+        "尝试过多，请稍后再试 Too many attempts, wait a minute" if error == "throttled" else ""
+    return page(render("login.html", next=safe_next(next), error=message))
 
 
 @router.post("/login", include_in_schema=False)
-def login_form(session: SessionDep, username: Annotated[str, Form()], password: Annotated[str, Form()],
-               next: Annotated[str, Form()] = "/map") -> RedirectResponse:
-    safe_next = next if next.startswith("/") and not next.startswith("//") else "/map"
+def login_form(request: Request, session: SessionDep, username: Annotated[str, Form(max_length=150)],
+               password: Annotated[str, Form(max_length=1024)],
+               next: Annotated[str, Form(max_length=2048)] = "/map") -> RedirectResponse:
+    target = safe_next(next)
     try:
-        value, _user = _login(session, username, password)
+        value, _user = _login(request, session, username, password)
+    except TooManyAttempts:
+        return RedirectResponse(f"/login?error=throttled&next={quote(target)}", status_code=303)
     except NotAuthenticated:
-        return RedirectResponse(f"/login?error=1&next={safe_next}", status_code=303)
-    response = RedirectResponse(safe_next, status_code=303)
-    _signed_in(response, value)
+        return RedirectResponse(f"/login?error=1&next={quote(target)}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    _signed_in(request, response, value)
     return response

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api import models
 from api.auth import CurrentUser
 from api.cases import (
+    MILESTONE_COLUMNS,
     add_comment,
     add_progress_report,
     case_detail,
@@ -22,20 +25,22 @@ from api.cases import (
     transition,
 )
 from api.clock import utcnow
-from api.dependencies import MapDataDep, SessionDep, SettingsDep
-from api.errors import NotFound
+from api.dependencies import MapDataDep, RowId, SessionDep, SettingsDep
+from api.errors import InvalidQuery, NotFound, TooLarge
 from api.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
 from api.map_data import CaseFilter, case_features_text, grid_cells, select_cases
 from api.photos import BrowserFix, photo_out, upload_photo
 from api.repository import bbox_clause, read_frame
+from api.uploads import PhotoFields, capped_form
 from gis.rules import MU_M2
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_m2", "farmland_m2", "cultivated_m2",
-                "after_cutoff_m2", "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "period",
-                "disposition", "rules", "field_rules", "date_conflict", "status", "still_violating", "verdict",
-                "decision", "remaining_m2", "assignee_id", "origin", "lead_code", "version"]
+                "unapproved_cultivated_m2", "retro_approval", "after_cutoff_m2", "farmland_after_cutoff_m2",
+                "unapproved_after_cutoff_m2", "period", "disposition", "rules", "field_rules", "date_conflict",
+                "status", "still_violating", "verdict", "decision", "remaining_m2", "assignee_id", "origin",
+                "lead_code", "version"]
 
 
 def _filters(session: SessionDep, township: str | None, village: str | None, status: str | None,
@@ -65,8 +70,8 @@ def list_cases(
     period: str | None = None, disposition: str | None = None,
     rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
-    assignee: Annotated[str | None, Query(description="'me': only the cases assigned to the caller")] = None,
-    code: Annotated[str | None, Query(description="a case code (exact)")] = None,
+    assignee: Annotated[Literal["me"] | None, Query(description="'me': only the cases assigned to the caller")] = None,
+    code: Annotated[str | None, Query(max_length=100, description="a case code (exact)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     format: Literal["json", "geojson"] = "json",
     limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
@@ -82,7 +87,7 @@ def list_cases(
     if code:
         where.append(models.Case.code == code)
     if overdue is not None:
-        frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
+        frame = read_frame(session, models.Case, [*CASE_COLUMNS, *MILESTONE_COLUMNS],
                            where=where, order_by="code")
         frame = _with_deadlines(session, frame, settings)
         frame = frame[frame["overdue"] == overdue]
@@ -93,10 +98,10 @@ def list_cases(
         for clause in where:
             count = count.where(clause)
         total = session.execute(count).scalar_one()
-        frame = read_frame(session, models.Case, [*CASE_COLUMNS, "assigned_at", "studied_at", "finished_at"],
+        frame = read_frame(session, models.Case, [*CASE_COLUMNS, *MILESTONE_COLUMNS],
                            where=where, order_by="code", limit=limit, offset=offset)
         frame = _with_deadlines(session, frame, settings)
-    frame = frame.drop(columns=["assigned_at", "studied_at", "finished_at"])
+    frame = frame.drop(columns=MILESTONE_COLUMNS)
     frame["farmland_mu"] = (frame["farmland_m2"] / MU_M2).round(3)
     frame["footprint_mu"] = (frame["footprint_m2"] / MU_M2).round(3)
     if format == "geojson":
@@ -158,7 +163,7 @@ def _with_deadlines(session: SessionDep, frame: Any, settings: SettingsDep) -> A
 
 
 @router.get("/{case_id}")
-def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: int) -> dict[str, Any]:
+def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: RowId) -> dict[str, Any]:
     """One case as a GeoJSON Feature (EPSG:4326): areas in m² and 亩, deadlines, allowed actions, history."""
     detail = case_detail(session, user, case_id, settings.deadline_policy)
     frame = read_frame(session, models.Case, CASE_COLUMNS, where=[models.Case.id == case_id])
@@ -174,62 +179,110 @@ def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case
     return feature
 
 
+Text = Annotated[str, Field(max_length=2000)]
+Word = Annotated[str, Field(max_length=64)]
+
+
+class TransitionPayload(BaseModel):
+    """What an action may carry; the workflow decides which fields an action needs and what values mean.
+
+    Typed here so that a wrong type (a number for a verdict, a dict for the rules) is a 422 naming the
+    field, never an error deep in the workflow.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: Annotated[str, Field(max_length=150)] | None = None
+    verdict: Word | None = None
+    legal_reason: Word | None = None
+    period: Word | None = None
+    field_rules: Annotated[list[Annotated[int, Field(ge=1, le=8)]], Field(max_length=8)] = Field(default_factory=list)
+    decision: Word | None = None
+    reason: Text | None = None
+    note: Text | None = None
+
+
 class TransitionIn(BaseModel):
     """An action on a case; `version` (from the last read) guards against overwriting a concurrent change."""
 
-    action: str = Field(examples=["verify"])
-    version: int | None = Field(default=None, examples=[3])
-    payload: dict[str, Any] = Field(default_factory=dict,
-                                    examples=[{"verdict": "illegal", "field_rules": [3]}])
+    action: Word = Field(examples=["verify"])
+    version: Annotated[int, Field(ge=1, le=2**31)] | None = Field(default=None, examples=[3])
+    payload: TransitionPayload = Field(default_factory=TransitionPayload,
+                                       examples=[{"verdict": "illegal", "field_rules": [3]}])
 
 
 @router.post("/{case_id}/transitions")
-def post_transition(request: Request, user: CurrentUser, case_id: int, body: TransitionIn) -> dict[str, Any]:
+def post_transition(request: Request, user: CurrentUser, case_id: RowId, body: TransitionIn) -> dict[str, Any]:
     """Take a workflow action (assign, verify, serve_notice, ..., submit, pass_review, return); 409 if refused."""
-    case = transition(request.app.state.sessionmaker, user, case_id, body.action, body.payload,
-                      expected_version=body.version)
+    case = transition(request.app.state.sessionmaker, user, case_id, body.action,
+                      body.payload.model_dump(exclude_none=True, exclude_unset=True), expected_version=body.version)
     return {"id": case.id, "status": case.status, "version": case.version, "remaining_m2": case.remaining_m2}
 
 
 class CommentIn(BaseModel):
-    text: str = Field(min_length=1, examples=["户主称房屋为2019年所建，需核对影像"])
+    text: str = Field(min_length=1, max_length=5000, examples=["户主称房屋为2019年所建，需核对影像"])
 
 
 @router.post("/{case_id}/comments", status_code=201)
-def post_comment(request: Request, user: CurrentUser, case_id: int, body: CommentIn) -> dict[str, Any]:
+def post_comment(request: Request, user: CurrentUser, case_id: RowId, body: CommentIn) -> dict[str, Any]:
     """Comment on a case."""
     comment = add_comment(request.app.state.sessionmaker, user, case_id, body.text)
     return {"id": comment.id, "at": comment.at.isoformat(), "text": comment.text}
 
 
 class ReportIn(BaseModel):
-    text: str = Field(min_length=1, examples=["已下达拆除通知，户主正在搬离"])
-    remaining_m2: float | None = Field(default=None, ge=0, examples=[60.0])
+    text: str = Field(min_length=1, max_length=5000, examples=["已下达拆除通知，户主正在搬离"])
+    #: Finite and at most a square kilometre: `1e999` (Infinity) or NaN would break every JSON reader.
+    remaining_m2: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False, examples=[60.0])
 
 
 @router.post("/{case_id}/progress-reports", status_code=201)
-def post_report(request: Request, user: CurrentUser, case_id: int, body: ReportIn) -> dict[str, Any]:
+def post_report(request: Request, user: CurrentUser, case_id: RowId, body: ReportIn) -> dict[str, Any]:
     """File a staged progress report (137: every 7 days until finished)."""
     report = add_progress_report(request.app.state.sessionmaker, user, case_id, body.text, body.remaining_m2)
     return {"id": report.id, "at": report.at.isoformat(), "remaining_m2": report.remaining_m2}
 
 
-@router.post("/{case_id}/photos", status_code=201)
-def post_photo(request: Request, user: CurrentUser, settings: SettingsDep, case_id: int,
-               file: Annotated[UploadFile, File(description="the original photo file (never re-encoded)")],
-               client_uuid: Annotated[str, Form(description="the client's own UUID: a retry returns the same record")],
-               kind: Annotated[str, Form()] = "panorama",
-               browser_lat: Annotated[float | None, Form(description="the phone's geolocation at capture")] = None,
-               browser_lon: Annotated[float | None, Form()] = None,
-               browser_heading: Annotated[float | None, Form(description="compass heading at capture")] = None,
-               ) -> dict[str, Any]:
+#: What a multipart envelope may add to the photo itself (boundaries, headers, the small form fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "client_uuid"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the original photo file (never re-encoded)"},
+        "client_uuid": {"type": "string", "format": "uuid",
+                        "description": "the client's own UUID: a retry with the same bytes returns the same record"},
+        "kind": {"type": "string", "enum": ["panorama", "closeup", "detail", "after_demolition"],
+                 "default": "panorama"},
+        "browser_lat": {"type": "number", "description": "the phone's geolocation at capture"},
+        "browser_lon": {"type": "number"},
+        "browser_heading": {"type": "number", "description": "compass heading at capture"}}}}}}}
+
+
+@router.post("/{case_id}/photos", status_code=201, openapi_extra=PHOTO_FORM)
+async def post_photo(request: Request, user: CurrentUser, settings: SettingsDep, case_id: RowId) -> dict[str, Any]:
     """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`.
 
-    Position, bearing and time are read from the photo itself and checked against the case (distance, view
-    cone, time, reuse, phone position); doubtful photos are kept and flagged in `checks`.
+    The caller is authenticated and the declared size checked before a byte of the body is read; the body
+    is then streamed with a hard cap (413), so an anonymous or oversized upload costs nothing. Position,
+    bearing and time are read from the photo itself and checked against the case (distance, view cone,
+    time, reuse, phone position); doubtful photos are kept and flagged in `checks`.
     """
-    photo = upload_photo(request.app.state.sessionmaker, user, case_id, client_uuid, kind, file.file,
-                         root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
-                         browser=BrowserFix(browser_lat, browser_lon, browser_heading),
-                         policy=settings.evidence_policy)
+    limit = settings.photo_max_bytes + MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"photo larger than {settings.photo_max_bytes // (1 << 20)} MiB")
+    form = await capped_form(request, limit)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise InvalidQuery("field file: a photo file is required (multipart/form-data)")
+        fields = PhotoFields.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+        photo = await run_in_threadpool(
+            upload_photo, request.app.state.sessionmaker, user, case_id, fields.client_uuid, fields.kind, upload.file,
+            root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
+            browser=BrowserFix(fields.browser_lat, fields.browser_lon, fields.browser_heading),
+            policy=settings.evidence_policy)
+    finally:
+        await form.close()
     return photo_out(photo)

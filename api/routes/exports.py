@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentUser
-from api.dependencies import SessionDep, SettingsDep
+from api.dependencies import RowId, SessionDep, SettingsDep
 from api.errors import NotFound
 from api.exports import job_files, load_job, start_export
 
@@ -35,13 +35,13 @@ def post_export(request: Request, user: CurrentUser, settings: SettingsDep, body
 
 
 @router.get("/{job_id}")
-def get_export(session: SessionDep, user: CurrentUser, job_id: int) -> dict[str, Any]:
+def get_export(session: SessionDep, user: CurrentUser, job_id: RowId) -> dict[str, Any]:
     """A job's status and progress (0–1); when done, its files; when failed, the reason."""
     return _job_out(load_job(session, user, job_id))
 
 
 @router.get("/{job_id}/files/{name}")
-def download(session: SessionDep, user: CurrentUser, job_id: int, name: str) -> FileResponse:
+def download(session: SessionDep, user: CurrentUser, job_id: RowId, name: str) -> FileResponse:
     """One file of a finished job."""
     job = load_job(session, user, job_id)
     if name not in job_files(job):

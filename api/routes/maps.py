@@ -16,6 +16,7 @@ from api.cases import scope
 from api.dependencies import SessionDep, SettingsDep
 from api.errors import NotAuthenticated
 from api.mapping import build_map
+from api.pages import page
 
 router = APIRouter(tags=["map"])
 DEFAULT_CENTRE = (25.6, 112.4)  # lat, lon of the demo county
@@ -44,4 +45,4 @@ def review_map(request: Request, session: SessionDep, settings: SettingsDep) -> 
     except NotAuthenticated:
         return RedirectResponse(f"/login?next={quote(str(request.url.path) + '?' + request.url.query)}",
                                 status_code=303)
-    return HTMLResponse(build_map(settings, _centre(session, scope(user))))
+    return page(build_map(settings, _centre(session, scope(user))), tile_url=settings.tile_url)

@@ -6,21 +6,21 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from api.auth import CurrentUser
-from api.dependencies import SessionDep, SettingsDep
+from api.dependencies import RowId, SessionDep, SettingsDep
 from api.photos import photo_file
 
 router = APIRouter(prefix="/api/photos", tags=["photos"])
 
 
 @router.get("/{photo_id}/original")
-def original(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: int) -> FileResponse:
+def original(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: RowId) -> FileResponse:
     """The photo exactly as uploaded (EXIF intact)."""
     path, media = photo_file(session, user, photo_id, settings.photo_dir, thumbnail=False)
     return FileResponse(path, media_type=media)
 
 
 @router.get("/{photo_id}/thumbnail")
-def thumbnail(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: int) -> FileResponse:
+def thumbnail(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: RowId) -> FileResponse:
     """A 320-pixel JPEG derived from the original."""
     path, media = photo_file(session, user, photo_id, settings.photo_dir, thumbnail=True)
     return FileResponse(path, media_type=media)

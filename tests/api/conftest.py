@@ -79,7 +79,7 @@ def site(db: Database, tmp_path: Path) -> Iterator[Site]:
         create_user(s, "inspector1", PASSWORD, "inspector", T1)
         create_user(s, "officer2", PASSWORD, "township_officer", T2)
         create_user(s, "inspector2", PASSWORD, "inspector", T2)
-    app = create_app(Settings(database_url=db.url))
+    app = create_app(Settings(database_url=db.url, var_dir=tmp_path / "var"))
     c = v1.geometry.representative_point()
     with TestClient(app) as client:
         yield Site(client, db, v1["XZQDM"], TO_WEB.transform(c.x + 50, c.y + 50))

@@ -14,9 +14,12 @@ from api.deadlines import COUNTY_TZ
 from api.exporting import export_month
 from api.importing import import_layer
 from api.main import create_app
+from api.models import Case
+from api.repository import read_frame
 from api.scanning import scan
 from api.settings import Settings
-from tests.conftest import DEMO, Database, shared_path
+from tests.conftest import DEMO, Database
+from tests.photo_factory import jpeg_at_house
 
 PASSWORD = "demo-county-password"
 TOWNSHIP = "431021101000"
@@ -54,7 +57,9 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
         for headers, action in ((officer, "serve_notice"), (officer, "start_demolition"),
                                 (inspector, "record_demolition"), (inspector, "restore")):
             act(headers, increment["id"], action)
-        photo = shared_path("photos", "exexif_sunrise.jpg").read_bytes()
+        with db.factory() as session:  # a photo taken at the house, after the demolition was recorded
+            house = read_frame(session, Case, where=[Case.id == increment["id"]]).geometry.iloc[0]
+        photo = jpeg_at_house(house, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5))
         up = client.post(f"/api/cases/{increment['id']}/photos", headers=inspector,
                          data={"client_uuid": str(uuid.uuid4()), "kind": "after_demolition"},
                          files={"file": ("after.jpg", photo, "image/jpeg")})

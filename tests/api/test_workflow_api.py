@@ -14,7 +14,7 @@ from api.audit import verify_chain
 from api.cases import transition
 from api.models import User
 from tests.api.conftest import T1, T2, Site, case_id
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 PHOTO = ("photos", "ianare_gps_DSCN0010.jpg")
 
@@ -28,10 +28,21 @@ def act(site: Site, user: str, cid: int, action: str, expect: int = 200, **paylo
 
 def upload(site: Site, user: str, cid: int, kind: str = "after_demolition", client_uuid: str | None = None,
            data: bytes | None = None, name: str = "photo.jpg"):
-    body = data if data is not None else shared_path(*PHOTO).read_bytes()
+    body = data if data is not None else fixture_path(*PHOTO).read_bytes()
     return site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user(user),
                             data={"client_uuid": client_uuid or str(uuid.uuid4()), "kind": kind},
                             files={"file": (name, body, "image/jpeg")})
+
+
+def photo_at(site: Site, cid: int, seed: int = 0) -> bytes:
+    """A JPEG taken just now at the case's house (10 m south, facing north)."""
+    from api.models import Case
+    from api.repository import read_frame
+    from tests.photo_factory import jpeg_at_house
+
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    return jpeg_at_house(house, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5), seed=seed)
 
 
 def test_increment_from_new_to_closed(site: Site):
@@ -44,7 +55,11 @@ def test_increment_from_new_to_closed(site: Site):
         act(site, user, cid, action)
     refused = act(site, "inspector1", cid, "reinspect", expect=409)
     assert "photo" in refused["error"]["message"]
+    # A photo taken in 2008 somewhere else shows nothing of this demolition: refused, and the reason says so.
     assert upload(site, "inspector1", cid).status_code == 201
+    refused = act(site, "inspector1", cid, "reinspect", expect=409)["error"]["message"]
+    assert "taken at the house after the demolition was recorded" in refused and "1 taken before it" in refused
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid)).status_code == 201
     act(site, "inspector1", cid, "reinspect")
     act(site, "officer1", cid, "submit")
     returned = act(site, "county", cid, "return", reason="复耕照片不清晰")
@@ -70,9 +85,9 @@ def test_stock_path_and_remaining_area_blocks_closing(site: Site):
     act(site, "county", cid, "assign")
     act(site, "inspector1", cid, "verify", verdict="illegal")
     act(site, "officer1", cid, "serve_notice", expect=409)
-    act(site, "officer1", cid, "classify", decision="fine_keep")
+    act(site, "officer1", cid, "classify", decision="confiscate")  # on farmland: not kept (see test_lifecycle)
     r = site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("officer1"),
-                         json={"text": "罚款已缴纳一半", "remaining_m2": 80.0})
+                         json={"text": "没收手续办理一半", "remaining_m2": 80.0})
     assert r.status_code == 201
     act(site, "officer1", cid, "rectify")
     act(site, "officer1", cid, "submit")
@@ -91,10 +106,10 @@ def test_remaining_area_must_reach_zero_before_review_passes(site: Site):
     cid = case_id(site, "A2")
     act(site, "county", cid, "assign")
     act(site, "inspector1", cid, "verify", verdict="illegal")
-    act(site, "officer1", cid, "classify", decision="legalise")
+    act(site, "officer1", cid, "classify", decision="confiscate")
     act(site, "officer1", cid, "rectify")
     site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("officer1"),
-                     json={"text": "补办手续未完成", "remaining_m2": 20.0})
+                     json={"text": "没收手续未完成", "remaining_m2": 20.0})
     act(site, "officer1", cid, "submit")
     refused = act(site, "county", cid, "pass_review", expect=409)
     assert "20.00 m²" in refused["error"]["message"]
@@ -205,13 +220,13 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
     assert [p["sha256"] for p in detail["photos"]] == [first.json()["sha256"]]
     assert detail["photos"][0]["checks"] == checks
     original = site.client.get(first.json()["original_url"], headers=site.as_user("county"))
-    assert original.content == shared_path(*PHOTO).read_bytes()  # byte for byte, EXIF intact
+    assert original.content == fixture_path(*PHOTO).read_bytes()  # byte for byte, EXIF intact
     thumb = site.client.get(first.json()["thumbnail_url"], headers=site.as_user("county"))
     assert thumb.headers["content-type"] == "image/jpeg" and len(thumb.content) < len(original.content)
     assert site.client.get(first.json()["original_url"], headers=site.as_user("officer2")).status_code == 404
     fake = upload(site, "inspector1", cid, data=b"GIF89a not a photo at all", name="x.jpg")
     assert fake.status_code == 415
-    truncated = upload(site, "inspector1", cid, data=shared_path(*PHOTO).read_bytes()[:4000])
+    truncated = upload(site, "inspector1", cid, data=fixture_path(*PHOTO).read_bytes()[:4000])
     assert truncated.status_code == 415
     assert upload(site, "inspector1", cid, kind="selfie").status_code == 422
 
@@ -327,7 +342,7 @@ def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
         s.expunge(inspector)
     from api.errors import TooLarge
 
-    with shared_path(*PHOTO).open("rb") as fh, pytest.raises(TooLarge):
+    with fixture_path(*PHOTO).open("rb") as fh, pytest.raises(TooLarge):
         upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "panorama", fh, root=tmp_path / "store",
                      max_bytes=10_000)
     assert [p for p in (tmp_path / "store").rglob("*") if p.is_file()] == []

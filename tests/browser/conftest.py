@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.auth import create_user
 from api.cli import DEMO_LAYERS
@@ -20,15 +16,10 @@ from api.main import create_app
 from api.scanning import scan
 from api.settings import Settings
 from tests.conftest import ARTIFACTS, DEMO
+from tests.live import serving
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "browser-test-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -61,21 +52,9 @@ def live_factory(live_db: str) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def live_server(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on the scanned demo county (embedded SpatiaLite), served by uvicorn on a free port."""
-    url = live_db
-    port = _free_port()
-    settings = Settings(database_url=url, var_dir=tmp_path_factory.mktemp("var"))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    settings = Settings(database_url=live_db, var_dir=tmp_path_factory.mktemp("var"))
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from api.cases import transition
 from api.models import Case, Photo, User
 from tests.browser.conftest import PASSWORD
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.browser
 
@@ -34,14 +34,14 @@ def test_field_work_survives_offline_and_reload(browser, live_server: str, live_
     page.wait_for_selector(f"li.case[data-id='{case.id}']")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now served through the service worker
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     page.click(f"li.case[data-id='{case.id}']")
     page.wait_for_selector("#case-code:has-text('RL-')")
 
     context.set_offline(True)
     page.check("input[name=verdict][value=illegal]")
     page.check("input[name=field_rules][value='5']")
-    page.set_input_files("#photo", str(shared_path("photos", "exexif_sunrise.jpg")))
+    page.set_input_files("#photo", str(fixture_path("photos", "exexif_sunrise.jpg")))
     page.click("#field-form button[type=submit]")
     page.wait_for_selector("li.queue-item[data-kind=photo][data-state=queued]")
     page.wait_for_selector("li.queue-item[data-kind=transition][data-state=queued]")

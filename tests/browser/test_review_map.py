@@ -26,7 +26,8 @@ def open_map(browser, url: str, user: str = "county"):  # type: ignore[no-untype
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/map"))
-    page.wait_for_function("document.getElementById('rl-status').dataset.cases !== undefined", timeout=20_000)
+    page.wait_for_function("() => document.getElementById('rl-status').dataset.cases !== undefined",
+                           timeout=20_000)
     return page, errors, external
 
 
@@ -104,10 +105,10 @@ def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_f
     assert code in (panel.text_content() or "")
     assert "记录 history" in (panel.text_content() or "")
     page.select_option("#rl-filters select[name=disposition]", "demolish")
-    page.wait_for_function("window.location.search.includes('disposition=demolish')")
+    page.wait_for_function("() => window.location.search.includes('disposition=demolish')")
     page.evaluate("""() => { for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
         window[k].setZoom(10); } }""")
-    page.wait_for_function("document.getElementById('rl-status').textContent.includes('grouped')")
+    page.wait_for_function("() => document.getElementById('rl-status').textContent.includes('grouped')")
     clusters = page.locator(".rl-cluster").count()
     total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
     assert clusters > 0 and total > 0
@@ -125,14 +126,16 @@ def test_an_official_decides_from_the_side_panel(browser, live_server: str, live
     page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
     button = page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]")
     # Meanwhile the case changes elsewhere: the panel's copy is stale, the server refuses, the panel says why.
-    changed = page.request.post(f"{live_server}/api/cases/{cid}/transitions", data={"action": "assign"})
+    changed = page.request.post(f"{live_server}/api/cases/{cid}/transitions", data={"action": "assign"},
+                                headers={"Origin": live_server})  # as the map's own fetch sends it
     assert changed.ok, changed.text()
     button.click()
-    page.wait_for_function("document.getElementById('rl-action-error').textContent.includes('changed since')")
+    page.wait_for_function(
+        "() => document.getElementById('rl-action-error').textContent.includes('changed since')")
     # Reloaded, the official assigns it; the panel and the map show the new state.
     page, errors2, _ = open_map(browser, f"{live_server}/map?code={code}")
     page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]").click()
-    page.wait_for_function("[...document.querySelectorAll('#rl-panel li')].filter(li => / assign/.test("
+    page.wait_for_function("() => [...document.querySelectorAll('#rl-panel li')].filter(li => / assign/.test("
                            "li.textContent)).length === 2")
     page.wait_for_function(f"""() => {{
         for (const key of Object.keys(window).filter(k => k.startsWith('map_'))) {{

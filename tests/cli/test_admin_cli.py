@@ -32,9 +32,42 @@ def test_user_add_and_refusals(database: str):
     ok = runner.invoke(app, ["user", "add", "wang", "--role", "inspector", "--township", "431021101000"])
     assert ok.exit_code == 0 and "password:" in ok.output
     dup = runner.invoke(app, ["user", "add", "wang", "--role", "admin", "--password", "long-enough-pw"])
-    assert dup.exit_code != 0
+    # One line naming the field, exit 2: no traceback, and nothing of the new password or its hash.
+    assert dup.exit_code == 2 and "exists already" in dup.output and "field username" in dup.output
+    assert "Traceback" not in dup.output and "argon2" not in dup.output and "long-enough-pw" not in dup.output
+    assert len(dup.output.strip().splitlines()) == 1
     bad = runner.invoke(app, ["user", "add", "li", "--role", "inspector"])
-    assert bad.exit_code == 1 and "belongs to a township" in bad.output
+    assert bad.exit_code == 2 and "belongs to a township" in bad.output
+
+
+@pytest.mark.parametrize("code", ["43102110100", "4310211010001", "431021101abc", "431021101001", "../../etc"])
+def test_user_add_refuses_a_malformed_township_code(database: str, code: str):
+    result = runner.invoke(app, ["user", "add", "li", "--role", "inspector", "--township", code])
+    assert result.exit_code == 2 and "not a township code" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_user_add_refuses_a_township_the_county_does_not_have(database: str):
+    from api.importing import import_layer
+    from tests.conftest import DEMO
+
+    import_layer(make_sessionmaker(make_engine(database)), "townships", DEMO / "townships.parquet")
+    unknown = runner.invoke(app, ["user", "add", "li", "--role", "inspector", "--township", "431021199000"])
+    assert unknown.exit_code == 2 and "no township 431021199000" in unknown.output
+    known = runner.invoke(app, ["user", "add", "li", "--role", "inspector", "--township", "431021101000"])
+    assert known.exit_code == 0, known.output
+
+
+def test_an_unexpected_failure_is_one_line_without_its_text(database: str, monkeypatch: pytest.MonkeyPatch):
+    import api.auth
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("INSERT ... password_hash='$argon2id$v=19$secret'")
+
+    monkeypatch.setattr(api.auth, "create_user", broken)
+    result = runner.invoke(app, ["user", "add", "li", "--role", "admin", "--password", "long-enough-pw"])
+    assert result.exit_code == 1 and "internal error (RuntimeError)" in result.output
+    assert "argon2" not in result.output and "Traceback" not in result.output
 
 
 def test_audit_verify_names_the_broken_link(database: str):

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import DEMO, shared_path
+from tests.conftest import DEMO, fixture_path
 
 runner = CliRunner()
 LIECHTENSTEIN = ("vector", "osm_liechtenstein", "DERIVED_liechtenstein_2013_landuse_buildings.gpkg")
@@ -18,7 +18,7 @@ LIECHTENSTEIN = ("vector", "osm_liechtenstein", "DERIVED_liechtenstein_2013_land
 
 def split_liechtenstein(tmp_path: Path) -> tuple[Path, Path]:
     """The two layers as separate files, as deliveries come (buildings keyed by their OSM way id)."""
-    src = shared_path(*LIECHTENSTEIN)
+    src = fixture_path(*LIECHTENSTEIN)
     houses = gpd.read_file(src, layer="buildings")
     houses = houses[houses["osm_way_id"].notna()]
     houses[["osm_way_id", "geometry"]].to_file(tmp_path / "buildings.geojson")
@@ -47,7 +47,7 @@ def test_check_geographic_input_without_crs_option_uses_the_gk_zone(tmp_path: Pa
     houses, farmland = split_liechtenstein(tmp_path)
     result = runner.invoke(app, ["check", "--farmland", str(farmland), "--houses", str(houses),
                                  "--out", str(tmp_path / "r.gpkg"), "--id-field", "osm_way_id"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "Gauss-Kruger" in result.output
 
 
@@ -71,13 +71,13 @@ def test_check_cutoff_option_and_bad_values(tmp_path: Path):
     houses, farmland = split_liechtenstein(tmp_path)
     bad = runner.invoke(app, ["check", "--farmland", str(farmland), "--houses", str(houses),
                               "--out", str(tmp_path / "r.gpkg"), "--cutoff", "2020-13-01"])
-    assert bad.exit_code == 1 and "not an ISO date" in bad.output
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output
     fmt = runner.invoke(app, ["check", "--farmland", str(farmland), "--houses", str(houses),
                               "--out", str(tmp_path / "r.xlsx"), "--crs", "EPSG:2056"])
-    assert fmt.exit_code == 1 and "unknown output format" in fmt.output
+    assert fmt.exit_code == 2 and "unknown output format" in fmt.output
     missing = runner.invoke(app, ["check", "--farmland", str(tmp_path / "nope.gpkg"), "--houses", str(houses),
                                   "--out", str(tmp_path / "r.gpkg")])
-    assert missing.exit_code == 1 and "nope.gpkg" in missing.output
+    assert missing.exit_code == 2 and "nope.gpkg" in missing.output
 
 
 def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
@@ -108,7 +108,7 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
             "--approvals", str(DEMO / "approvals.parquet"), "--households", str(DEMO / "households.csv"),
             "--plots", str(DEMO / "plots.parquet"), "--out", str(folder)]
     refused = runner.invoke(app, args)  # a folder without Dask workers to write it
-    assert refused.exit_code == 1 and "--workers or --cluster" in refused.output
+    assert refused.exit_code == 2 and "--workers or --cluster" in refused.output
     result = runner.invoke(app, [*args, "--workers", "2"])
     assert result.exit_code == 0, result.output
     parts = gpd.read_parquet(folder)
@@ -116,3 +116,93 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
     again = frame.set_index("house_id").loc[parts["house_id"]]
     for col in ("disposition", "rules", "period", "farmland_m2"):
         assert (parts[col].to_numpy() == again[col].to_numpy()).all(), col
+
+
+def test_dask_check_with_only_the_required_layers(tmp_path: Path):
+    """Every optional layer may be left out on the Dask path too (it crashed without --approvals)."""
+    pytest.importorskip("dask_geopandas")
+    out = tmp_path / "dask.parquet"
+    result = runner.invoke(app, ["check", "--farmland", str(DEMO / "farmland.parquet"),
+                                 "--houses", str(DEMO / "houses.parquet"), "--out", str(out), "--workers", "2",
+                                 "--partitions", "4"])
+    assert result.exit_code == 0, result.output
+    plain = tmp_path / "plain.parquet"
+    single = runner.invoke(app, ["check", "--farmland", str(DEMO / "farmland.parquet"),
+                                 "--houses", str(DEMO / "houses.parquet"), "--out", str(plain)])
+    assert single.exit_code == 0, single.output
+    dask_frame = gpd.read_parquet(out).set_index("house_id").sort_index()
+    one = gpd.read_parquet(plain).set_index("house_id").sort_index()
+    assert len(dask_frame) == 20000
+    for col in ("farmland_m2", "disposition", "rules"):
+        assert (dask_frame[col].to_numpy() == one[col].to_numpy()).all(), col
+
+
+# --- The rules as the law states them, through the command a user runs -------------------------------------
+
+def _rules_county(tmp_path: Path) -> dict[str, Path]:
+    """Hand-made county (EPSG:4546, metres from 500 000 / 2 830 000): one 0101 parcel, farmland on its west
+    strip, five houses whose areas can be checked on paper."""
+    from shapely import box
+
+    def sq(x: float, y: float, w: float, h: float) -> object:
+        return box(500_000 + x, 2_830_000 + y, 500_000 + x + w, 2_830_000 + y + h)
+
+    gpd.GeoDataFrame({"DLBM": ["0101"]}, geometry=[sq(0, 0, 400, 200)], crs=4546).to_file(tmp_path / "dltb.gpkg")
+    gpd.GeoDataFrame({"BSM": ["F1"]}, geometry=[sq(0, 0, 30, 200)], crs=4546).to_file(tmp_path / "farmland.gpkg")
+    gpd.GeoDataFrame({
+        "id": ["half", "permit", "other_hh", "over", "buban"],
+        "built_on": ["2019-06-01", "2019-06-01", "2019-06-01", "2019-06-01", "2018-05-01"],
+        "household_id": ["HH1", "HH2", "HH3", "HH4", "HH5"],
+    }, geometry=[sq(50, 10, 10, 10), sq(90, 10, 10, 10), sq(130, 10, 10, 10), sq(170, 10, 12, 10),
+                 sq(210, 10, 10, 10)], crs=4546).to_file(tmp_path / "houses.gpkg")
+    approvals = gpd.GeoDataFrame({
+        "approval_id": ["A1", "A2", "A3", "A4", "A5"],
+        "kind": ["宅基地", "乡村建设规划许可", "农用地转用", "宅基地批准书", "宅基地"],
+        "approved_on": ["2019-01-01", "2019-01-01", "2019-01-01", "2019-01-01", "2023-03-01"],
+        "household_id": ["HH1", "HH2", "HH9", "HH4", "HH5"],
+        "approved_area_m2": [200.0, 200.0, 200.0, 80.0, 200.0],
+    }, geometry=[sq(49, 9, 6, 12), sq(89, 9, 12, 12), sq(129, 9, 12, 12), sq(169, 9, 14, 14), sq(209, 9, 12, 12)],
+        crs=4546)
+    approvals.to_file(tmp_path / "approvals.gpkg")
+    gbk = tmp_path / "gbk"
+    gbk.mkdir()
+    # A shapefile register uses the standard abbreviations (field names stop at ten bytes).
+    approvals.rename(columns={"kind": "PZLX", "approved_on": "PZRQ", "household_id": "HHID",
+                              "approved_area_m2": "PZMJ"}).to_file(gbk / "approvals.shp", encoding="gbk")
+    (gbk / "approvals.cpg").unlink(missing_ok=True)  # as desktop GIS delivers them: GBK, no .cpg
+    return {"dltb": tmp_path / "dltb.gpkg", "farmland": tmp_path / "farmland.gpkg",
+            "houses": tmp_path / "houses.gpkg", "approvals_gpkg": tmp_path / "approvals.gpkg",
+            "approvals_shp": gbk / "approvals.shp"}
+
+
+@pytest.mark.parametrize("form", ["approvals_gpkg", "approvals_shp"])
+def test_check_applies_approvals_by_kind_household_and_area(tmp_path: Path, form: str):
+    files = _rules_county(tmp_path)
+    out = tmp_path / "r.csv"
+    result = runner.invoke(app, ["check", "--farmland", str(files["farmland"]), "--houses", str(files["houses"]),
+                                 "--cultivated", str(files["dltb"]), "--approvals", str(files[form]),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "planning permits" in result.output  # the office is told which approvals legalised nothing
+    r = pd.read_csv(out).set_index("house_id")
+    assert r.loc["half", "cultivated_m2"] == pytest.approx(100.0)
+    assert r.loc["half", "unapproved_cultivated_m2"] == pytest.approx(50.0)
+    assert r.loc["permit", "unapproved_cultivated_m2"] == pytest.approx(100.0)  # a permit converts nothing
+    assert r.loc["other_hh", "unapproved_cultivated_m2"] == pytest.approx(100.0)  # not this household's
+    assert r.loc["over", "unapproved_cultivated_m2"] == pytest.approx(40.0) and r.loc["over", "rules"] == 2
+    assert bool(r.loc["buban", "retro_approval"]) and r.loc["buban", "disposition"] == "classify"
+    assert pd.isna(r.loc["buban", "rules"]) or str(r.loc["buban", "rules"]) == ""
+
+
+def test_the_rules_give_the_same_answer_on_dask(tmp_path: Path):
+    pytest.importorskip("dask_geopandas")
+    files = _rules_county(tmp_path)
+    args = ["check", "--farmland", str(files["farmland"]), "--houses", str(files["houses"]), "--cultivated",
+            str(files["dltb"]), "--approvals", str(files["approvals_gpkg"])]
+    single = runner.invoke(app, [*args, "--out", str(tmp_path / "one.parquet")])
+    dask = runner.invoke(app, [*args, "--out", str(tmp_path / "dask.parquet"), "--workers", "2", "--partitions", "2"])
+    assert single.exit_code == 0 and dask.exit_code == 0, dask.output
+    one = gpd.read_parquet(tmp_path / "one.parquet").set_index("house_id").sort_index()
+    many = gpd.read_parquet(tmp_path / "dask.parquet").set_index("house_id").sort_index()
+    for col in ("cultivated_m2", "unapproved_cultivated_m2", "approved_m2", "retro_approval", "rules", "disposition"):
+        assert (one[col].to_numpy() == many[col].to_numpy()).all(), col

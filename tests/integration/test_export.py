@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import time
 import zipfile
@@ -25,11 +26,13 @@ from api.importing import import_layer
 from api.main import create_app
 from api.monthly import figures
 from api.photos import upload_photo
+from api.repository import read_frame
 from api.scanning import scan
 from api.settings import Settings
 from gis.crs import same_crs
 from tests.api.conftest import PASSWORD, T1, T2, _houses_in
-from tests.conftest import DEMO, Database, shared_path
+from tests.conftest import DEMO, Database
+from tests.photo_factory import jpeg_at_house
 
 
 def cst(*args: int) -> dt.datetime:
@@ -161,10 +164,11 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
     # November: more work happens, and a re-scan re-measures nothing but stamps every case.
     county_user, inspector = user(county, "county"), user(county, "inspector1")
     a1 = cid(county, "A1")
-    photo = shared_path("photos", "ianare_gps_DSCN0012.jpg")
-    with photo.open("rb") as fh:
-        upload_photo(county.factory, inspector, a1, "5b8c4c1e-9f3a-4d9e-8a43-0b8e0e4b9c11", "after_demolition",
-                     fh, root=tmp_path / "photos", max_bytes=10 << 20, now=cst(2026, 11, 2, 9))
+    with county.factory() as s:  # photographed at the house on the morning of 2 November
+        house = read_frame(s, models.Case, where=[models.Case.id == a1]).geometry.iloc[0]
+    upload_photo(county.factory, inspector, a1, "5b8c4c1e-9f3a-4d9e-8a43-0b8e0e4b9c11", "after_demolition",
+                 io.BytesIO(jpeg_at_house(house, cst(2026, 11, 2, 8, 30))), root=tmp_path / "photos",
+                 max_bytes=10 << 20, now=cst(2026, 11, 2, 9))
     transition(county.factory, inspector, a1, "reinspect", {}, now=cst(2026, 11, 2, 10))
     transition(county.factory, county_user, cid(county, "B2"), "assign", {}, now=cst(2026, 11, 3, 10))
     scan(county.factory, now=cst(2026, 11, 4, 10))
@@ -179,7 +183,9 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
     import_layer(county.factory, "farmland", tmp_path / "f2.gpkg")
     with county.factory() as s:
         september = figures(s, "2026-09", settings).summary.set_index("township_code")["farmland_m2"]
-        now = figures(s, "2026-11", settings).summary.set_index("township_code")["farmland_m2"]
+        # The re-delivery is stamped with the real clock: the month it falls in (in county time) grows.
+        current = f"{dt.datetime.now(COUNTY_TZ):%Y-%m}"
+        now = figures(s, current, settings).summary.set_index("township_code")["farmland_m2"]
     assert september.equals(before)
     assert now[T1] == pytest.approx(before[T1] + 10_000.0)  # the new 100 m × 100 m field is in T1
     time.sleep(1.1)  # a later wall-clock second must not leak into any file

@@ -16,7 +16,7 @@ from api import models
 from api.importing import import_layer
 from api.repository import read_frame
 from gis.errors import MissingCRSError, RedlineInputError
-from tests.conftest import DEMO, Database, shared_path
+from tests.conftest import DEMO, Database, fixture_path
 
 GBK_DIR = ("vector", "china_coord_convert", "DERIVED_gbk_cgcs2000")
 GBK_SHP = (*GBK_DIR, "beijing_buildings_cgcs2000_gk117_gbk.shp")
@@ -28,7 +28,7 @@ def count(db: Database, model: type[models.Base]) -> int:
 
 
 def test_gbk_shapefile_keeps_chinese_text_and_lands_in_the_county_crs(db: Database):
-    report = import_layer(db.factory, "houses", shared_path(*GBK_SHP), id_field="gid")
+    report = import_layer(db.factory, "houses", fixture_path(*GBK_SHP), id_field="gid", allow_outside=True)
     assert report.inserted == 263 and report.dropped == 0
     with db.factory() as s:
         attrs = [json.loads(a) for a in s.execute(select(models.House.attrs)).scalars()]
@@ -37,7 +37,7 @@ def test_gbk_shapefile_keeps_chinese_text_and_lands_in_the_county_crs(db: Databa
     assert {a["city"] for a in attrs} == {"北京市"}
     assert {a["layer"] for a in attrs} == {"建筑物"}
     assert srid == 4546
-    source = gpd.read_file(shared_path(*GBK_SHP)).to_crs(4546)
+    source = gpd.read_file(fixture_path(*GBK_SHP)).to_crs(4546)
     # Same footprints, now in CM 111E: centroids agree to the millimetre after reprojection.
     src_c = shapely.centroid(source.sort_values("gid").geometry.to_numpy())
     db_c = shapely.centroid(stored.sort_values("source_key", key=lambda k: k.astype(int)).geometry.to_numpy())
@@ -45,33 +45,33 @@ def test_gbk_shapefile_keeps_chinese_text_and_lands_in_the_county_crs(db: Databa
 
 
 def test_gbk_without_cpg_is_detected(db: Database, tmp_path: Path):
-    src = shared_path(*GBK_DIR)
+    src = fixture_path(*GBK_DIR)
     for f in src.iterdir():
         if f.suffix != ".cpg":
             shutil.copy(f, tmp_path / f.name)
     shp = tmp_path / GBK_SHP[-1]
-    import_layer(db.factory, "houses", shp, id_field="gid")
+    import_layer(db.factory, "houses", shp, id_field="gid", allow_outside=True)
     with db.factory() as s:
         first = json.loads(s.execute(select(models.House.attrs).limit(1)).scalar_one())
     assert first["city"] == "北京市"
 
 
 def test_zipped_shapefile(db: Database, tmp_path: Path):
-    archive = shutil.make_archive(str(tmp_path / "buildings"), "zip", shared_path(*GBK_DIR))
-    report = import_layer(db.factory, "houses", archive, id_field="gid")
+    archive = shutil.make_archive(str(tmp_path / "buildings"), "zip", fixture_path(*GBK_DIR))
+    report = import_layer(db.factory, "houses", archive, id_field="gid", allow_outside=True)
     assert report.inserted == 263
 
 
 def test_reimport_is_idempotent(db: Database):
-    first = import_layer(db.factory, "houses", shared_path(*GBK_SHP), id_field="gid")
-    second = import_layer(db.factory, "houses", shared_path(*GBK_SHP), id_field="gid")
+    first = import_layer(db.factory, "houses", fixture_path(*GBK_SHP), id_field="gid", allow_outside=True)
+    second = import_layer(db.factory, "houses", fixture_path(*GBK_SHP), id_field="gid", allow_outside=True)
     assert (first.inserted, second.inserted, second.updated) == (263, 0, 263)
     assert count(db, models.House) == 263
     assert count(db, models.ImportRun) == 2
 
 
 def test_failed_import_stores_nothing(db: Database, tmp_path: Path):
-    import_layer(db.factory, "houses", shared_path(*GBK_SHP), id_field="gid")
+    import_layer(db.factory, "houses", fixture_path(*GBK_SHP), id_field="gid", allow_outside=True)
     bad = gpd.GeoDataFrame({"id": ["X1", "X2", "X3"], "built_on": ["2021-01-01", "2021-02-30", "2020-01-01"]},
                            geometry=[box(500000, 2830000, 500010, 2830010)] * 3, crs=4546)
     path = tmp_path / "bad.gpkg"
@@ -83,7 +83,8 @@ def test_failed_import_stores_nothing(db: Database, tmp_path: Path):
 
 
 def test_duplicate_ids_are_refused_with_their_row(db: Database, tmp_path: Path):
-    frame = gpd.GeoDataFrame({"id": ["A", "B", "A"]}, geometry=[box(0, 0, 1, 1)] * 3, crs=4546)
+    frame = gpd.GeoDataFrame({"id": ["A", "B", "A"]}, geometry=[box(500000, 2830000, 500001, 2830001)] * 3,
+                             crs=4546)
     path = tmp_path / "dup.geojson"
     frame.to_file(path)
     with pytest.raises(RedlineInputError, match=r"row 3.*field id"):
@@ -92,14 +93,14 @@ def test_duplicate_ids_are_refused_with_their_row(db: Database, tmp_path: Path):
 
 
 def test_source_without_crs_needs_src_crs(db: Database, tmp_path: Path):
-    src = shared_path(*GBK_DIR)
+    src = fixture_path(*GBK_DIR)
     for f in src.iterdir():
         if f.suffix not in (".prj", ".cpg"):
             shutil.copy(f, tmp_path / f.name)
     shp = tmp_path / GBK_SHP[-1]
     with pytest.raises(MissingCRSError, match="--src-crs"):
-        import_layer(db.factory, "houses", shp, id_field="gid")
-    report = import_layer(db.factory, "houses", shp, id_field="gid", src_crs="EPSG:4548")
+        import_layer(db.factory, "houses", shp, id_field="gid", allow_outside=True)
+    report = import_layer(db.factory, "houses", shp, id_field="gid", src_crs="EPSG:4548", allow_outside=True)
     assert report.inserted == 263
 
 
@@ -110,22 +111,22 @@ def test_source_without_crs_needs_src_crs(db: Database, tmp_path: Path):
     "cgcs2000_3deg_gk_cm117e_transverse_mercator_variant.prj",
 ])
 def test_prj_variants_put_features_in_the_same_place(db: Database, tmp_path: Path, prj: str):
-    src = shared_path(*GBK_DIR)
+    src = fixture_path(*GBK_DIR)
     for f in src.iterdir():
         if f.suffix != ".prj":
             shutil.copy(f, tmp_path / f.name)
-    shutil.copy(shared_path("vector", "prj_samples", prj), tmp_path / GBK_SHP[-1].replace(".shp", ".prj"))
-    import_layer(db.factory, "houses", tmp_path / GBK_SHP[-1], id_field="gid")
+    shutil.copy(fixture_path("vector", "prj_samples", prj), tmp_path / GBK_SHP[-1].replace(".shp", ".prj"))
+    import_layer(db.factory, "houses", tmp_path / GBK_SHP[-1], id_field="gid", allow_outside=True)
     with db.factory() as s:
         stored = read_frame(s, models.House, [], where=[models.House.source_key == "841757"])
-    reference = gpd.read_file(shared_path(*GBK_SHP)).to_crs(4546)
+    reference = gpd.read_file(fixture_path(*GBK_SHP)).to_crs(4546)
     ref = reference.loc[reference["gid"] == 841757].geometry.iloc[0]
     assert shapely.centroid(stored.geometry.iloc[0]).distance(shapely.centroid(ref)) < 0.001
 
 
 def test_invalid_and_multipart_geometries_are_repaired_and_reported(db: Database):
-    path = shared_path("vector", "osm2pgsql_test_multipolygon", "DERIVED_test_multipolygon_multipolygons.gpkg")
-    report = import_layer(db.factory, "farmland", path)  # no id field: keyed by geometry hash
+    path = fixture_path("vector", "osm2pgsql_test_multipolygon", "DERIVED_test_multipolygon_multipolygons.gpkg")
+    report = import_layer(db.factory, "farmland", path, allow_outside=True)  # no id field: keyed by geometry hash
     assert report.rows_read == 47
     assert report.repaired == 1 and report.dropped == 0
     problem = report.problems.iloc[0]
@@ -141,15 +142,17 @@ def test_invalid_and_multipart_geometries_are_repaired_and_reported(db: Database
 
 
 def test_lines_in_a_polygon_layer_are_dropped_with_their_row(db: Database):
-    path = shared_path("vector", "pyogrio_fixtures", "curve.gpkg")
-    report = import_layer(db.factory, "farmland", path)
+    path = fixture_path("vector", "pyogrio_fixtures", "curve.gpkg")
+    with pytest.raises(RedlineInputError, match=r"1 of 1 rows \(100\.0%\) would be dropped"):
+        import_layer(db.factory, "farmland", path, allow_outside=True)
+    report = import_layer(db.factory, "farmland", path, allow_outside=True, allow_drops=True)
     assert report.dropped == 1 and report.inserted == 0
     assert "not a polygon" in report.problems.iloc[0]["reason"]
 
 
 def test_self_intersecting_osm_building_is_repaired(db: Database):
-    path = shared_path("vector", "osm_kirchberg_iller", "DERIVED_kirchberg_iller_landuse_buildings.gpkg")
-    report = import_layer(db.factory, "houses", path, layer="buildings", id_field="osm_way_id")
+    path = fixture_path("vector", "osm_kirchberg_iller", "DERIVED_kirchberg_iller_landuse_buildings.gpkg")
+    report = import_layer(db.factory, "houses", path, layer="buildings", id_field="osm_way_id", allow_outside=True)
     assert report.inserted == 32 and report.repaired == 1
 
 
@@ -169,9 +172,118 @@ def test_demo_townships_levels_and_house_location(db: Database):
 def test_unknown_kind_and_field_override(db: Database, tmp_path: Path):
     with pytest.raises(RedlineInputError, match="unknown kind"):
         import_layer(db.factory, "roads", DEMO / "houses.parquet")
-    frame = gpd.GeoDataFrame({"id": ["A"], "JZRQ": ["2021-05-01"]}, geometry=[box(0, 0, 10, 10)], crs=4546)
+    frame = gpd.GeoDataFrame({"id": ["A"], "JZRQ": ["2021-05-01"]}, geometry=[box(500000, 2830000, 500010, 2830010)],
+                             crs=4546)
     path = tmp_path / "h.gpkg"
     frame.to_file(path)
     import_layer(db.factory, "houses", path, field_map={"built_on": "JZRQ"})
     with db.factory() as s:
         assert str(s.execute(select(models.House.built_on)).scalar_one()) == "2021-05-01"
+
+
+# --- Corrupt and misplaced deliveries are refused whole ---------------------------------------------------
+
+def _copy_gbk(tmp_path: Path, skip: tuple[str, ...] = ()) -> Path:
+    folder = tmp_path / "delivery"
+    folder.mkdir()
+    for f in fixture_path(*GBK_DIR).iterdir():
+        if f.suffix not in skip:
+            shutil.copy(f, folder / f.name)
+    return folder / GBK_SHP[-1]
+
+
+def test_a_truncated_shapefile_is_refused_and_nothing_stored(db: Database, tmp_path: Path):
+    shp = _copy_gbk(tmp_path)
+    shp.write_bytes(shp.read_bytes()[:3000])  # 3 000 of 56 904 bytes, as a broken copy leaves it
+    with pytest.raises(RedlineInputError, match=r"truncated: 3000 of the 56904 bytes"):
+        import_layer(db.factory, "houses", shp, id_field="gid", allow_outside=True)
+    assert count(db, models.House) == 0 and count(db, models.ImportRun) == 0
+    archive = shutil.make_archive(str(tmp_path / "zipped"), "zip", shp.parent)
+    with pytest.raises(RedlineInputError, match=r"truncated"):
+        import_layer(db.factory, "houses", archive, id_field="gid", allow_outside=True)
+    assert count(db, models.House) == 0
+
+
+def test_a_truncated_dbf_is_refused(db: Database, tmp_path: Path):
+    shp = _copy_gbk(tmp_path)
+    dbf = shp.with_suffix(".dbf")
+    dbf.write_bytes(dbf.read_bytes()[:20000])
+    with pytest.raises(RedlineInputError, match=r"\.dbf is truncated"):
+        import_layer(db.factory, "houses", shp, id_field="gid", allow_outside=True)
+
+
+def test_more_than_one_percent_dropped_is_refused_unless_allowed(db: Database, tmp_path: Path):
+    good = [box(500000 + 20 * i, 2830000, 500010 + 20 * i, 2830010) for i in range(97)]
+    frame = gpd.GeoDataFrame({"id": [f"H{i}" for i in range(100)]},
+                             geometry=[*good, None, shapely.Polygon(),
+                                       shapely.LineString([(500000, 2830100), (500010, 2830110)])],
+                             crs=4546)
+    path = tmp_path / "houses.gpkg"
+    frame.to_file(path)
+    with pytest.raises(RedlineInputError) as refused:
+        import_layer(db.factory, "houses", path)
+    message = str(refused.value)
+    assert "3 of 100 rows (3.0%) would be dropped" in message and "--allow-drops" in message
+    assert "empty or missing geometry (rows 98, 99)" in message and "not a polygon" in message
+    assert count(db, models.House) == 0
+    report = import_layer(db.factory, "houses", path, allow_drops=True)
+    assert report.inserted == 97 and report.dropped == 3
+
+
+def test_a_prj_naming_the_wrong_zone_is_refused_with_the_likely_crs(db: Database, tmp_path: Path):
+    import_layer(db.factory, "townships", DEMO / "townships.parquet")
+    houses = gpd.read_parquet(DEMO / "houses.parquet").head(50)
+    assert houses.crs.to_epsg() == 4546
+    wrong = houses.set_crs(4545, allow_override=True)  # EPSG:4546 coordinates under a CM 108E .prj
+    path = tmp_path / "houses.shp"
+    wrong.to_file(path)
+    with pytest.raises(RedlineInputError) as refused:
+        import_layer(db.factory, "houses", path)
+    message = str(refused.value)
+    assert "50 of 50 features lie outside the county's townships" in message
+    assert "EPSG:4546" in message and "fix the .prj" in message
+    assert count(db, models.House) == 0
+    path.with_suffix(".prj").unlink()  # the advice works: the .prj removed, the CRS given
+    report = import_layer(db.factory, "houses", path, src_crs="EPSG:4546")
+    assert report.inserted == 50
+    with db.factory() as s:
+        unlocated = s.execute(select(func.count()).select_from(models.House)
+                              .where(models.House.township_code.is_(None))).scalar_one()
+    assert unlocated == 0
+
+
+def test_without_townships_the_crs_zone_bounds_the_data(db: Database, tmp_path: Path):
+    with pytest.raises(RedlineInputError, match=r"outside the zone of CGCS2000 / 3-degree Gauss-Kruger CM 111E"):
+        import_layer(db.factory, "houses", fixture_path(*GBK_SHP), id_field="gid")  # Beijing, CM 117E
+    assert count(db, models.House) == 0
+
+
+def test_projected_metres_under_a_geographic_prj_are_refused(db: Database, tmp_path: Path):
+    shp = _copy_gbk(tmp_path, skip=(".prj",))
+    shutil.copy(fixture_path("vector", "prj_samples", "cgcs2000_geographic_arcgis.prj"), shp.with_suffix(".prj"))
+    with pytest.raises(RedlineInputError, match=r"projected metres; fix the \.prj"):
+        import_layer(db.factory, "houses", shp, id_field="gid")
+
+
+def test_a_garbage_prj_is_not_reported_as_missing(db: Database, tmp_path: Path):
+    shp = _copy_gbk(tmp_path, skip=(".prj",))
+    shp.with_suffix(".prj").write_text("this is not a coordinate system")
+    with pytest.raises(RedlineInputError, match=r"\.prj is not a coordinate system GDAL can read"):
+        import_layer(db.factory, "houses", shp, id_field="gid")
+
+
+def test_a_zip_that_inflates_beyond_the_cap_is_refused_unread(db: Database, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch):
+    import zipfile
+
+    import gis.sources
+
+    monkeypatch.setattr(gis.sources, "MAX_INFLATED_BYTES", 16 << 20)
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in fixture_path(*GBK_DIR).iterdir():
+            zf.write(f, f.name)
+        zf.writestr("padding.dbf", b"\0" * (32 << 20))  # 32 MiB of zeros: 32 KiB zipped
+    assert archive.stat().st_size < 200_000
+    with pytest.raises(RedlineInputError, match=r"inflates to \d+ MiB, more than the 16 MiB allowed"):
+        import_layer(db.factory, "houses", archive, id_field="gid")

@@ -45,6 +45,7 @@ def test_leads_become_cases_once(db: Database, tmp_path: Path):
 
 
 def test_leads_without_a_code_are_refused(db: Database, tmp_path: Path):
-    gpd.GeoDataFrame({"name": ["x"]}, geometry=[box(0, 0, 1, 1)], crs=4546).to_file(tmp_path / "l.gpkg")
+    gpd.GeoDataFrame({"name": ["x"]}, geometry=[box(500000, 2830000, 500001, 2830001)], crs=4546
+                     ).to_file(tmp_path / "l.gpkg")
     with pytest.raises(RedlineInputError, match="lead code"):
         import_leads(db.factory, tmp_path / "l.gpkg")

@@ -9,7 +9,7 @@ from shapely import Point, box
 
 from gis.crs import gauss_kruger_zone, require_projected, same_crs, to_projected
 from gis.errors import GeographicCRSError, MissingCRSError
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 GK_117E = [
     "cgcs2000_3deg_gk_cm117e_arcgis_gauss_kruger.prj",
@@ -21,13 +21,13 @@ GK_117E = [
 
 @pytest.mark.parametrize("name", GK_117E)
 def test_real_prj_texts_are_cgcs2000_gk_117e_by_definition(name):
-    crs = CRS.from_wkt(shared_path("vector", "prj_samples", name).read_text())
+    crs = CRS.from_wkt(fixture_path("vector", "prj_samples", name).read_text())
     assert same_crs(crs, 4548)
     assert not same_crs(crs, 4546)  # CM 111E is another zone
 
 
 def test_geographic_prj_is_not_a_projected_zone():
-    crs = CRS.from_wkt(shared_path("vector", "prj_samples", "cgcs2000_geographic_arcgis.prj").read_text())
+    crs = CRS.from_wkt(fixture_path("vector", "prj_samples", "cgcs2000_geographic_arcgis.prj").read_text())
     assert same_crs(crs, 4490)
     assert not same_crs(crs, 4548)
 
@@ -61,7 +61,7 @@ def test_require_projected_refuses_degrees():
 
 
 def test_target_identical_by_definition_is_not_reprojected():
-    crs = CRS.from_wkt(shared_path("vector", "prj_samples", GK_117E[0]).read_text())
+    crs = CRS.from_wkt(fixture_path("vector", "prj_samples", GK_117E[0]).read_text())
     frame = gpd.GeoDataFrame(geometry=[box(500_000, 4_400_000, 500_010, 4_400_010)], crs=crs)
     out = to_projected(frame, 4548)
     assert out.geometry.iloc[0].equals(frame.geometry.iloc[0])

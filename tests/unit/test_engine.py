@@ -224,7 +224,7 @@ def test_rule_8_and_valid_approvals():
     dltb = frame([sq(0, 0, 200)], dlbm=["0101"])
     farmland = frame([sq(0, 0, 50, 200)])
     approvals = frame([sq(9, 9, 12), sq(99, 9, 12), sq(139, 9, 12)],
-                      approved_on=["2021-01-01", "2021-01-01", "2022-06-01"])
+                      approved_on=["2021-01-01", "2021-01-01", "2022-06-01"], kind=["homestead"] * 3)
     h = houses(sq(10, 10, 10), sq(100, 10, 10), sq(140, 10, 10),
                built_on=["2021-03-01", "2021-03-01", "2021-03-01"])
     r = check(CheckInputs(h, farmland, cultivated=dltb, approvals=approvals))

@@ -17,7 +17,7 @@ from gis.evidence import (
     true_bearing,
     view_cone,
 )
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
 TO_WGS = Transformer.from_crs(4546, 4326, always_xy=True)
 X, Y = 500_000.0, 2_830_000.0
@@ -80,10 +80,10 @@ def test_thresholds_are_settings_and_no_gps_is_flagged():
 
 
 def test_dhash_of_real_photos():
-    a = dhash(str(SHARED / "photos" / "ianare_gps_DSCN0010.jpg"))
-    b = dhash(str(SHARED / "photos" / "ianare_gps_DSCN0012.jpg"))
+    a = dhash(str(FIXTURES / "photos" / "ianare_gps_DSCN0010.jpg"))
+    b = dhash(str(FIXTURES / "photos" / "ianare_gps_DSCN0012.jpg"))
     assert a is not None and b is not None and a != b
-    assert dhash(str(SHARED / "photos" / "ianare_gps_DSCN0010.jpg")) == a
+    assert dhash(str(FIXTURES / "photos" / "ianare_gps_DSCN0010.jpg")) == a
 
 
 def test_magnetic_bearings_are_turned_to_true_north():

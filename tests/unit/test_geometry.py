@@ -8,7 +8,7 @@ from shapely import GeometryCollection, LineString, Polygon, box
 
 from gis.geometry import clean_polygons
 from gis.sources import read_source
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 
 def test_bow_tie_is_split_into_its_two_triangles():
@@ -38,9 +38,9 @@ def test_z_values_are_dropped():
 
 
 def test_curved_geometries_arrive_linearised():
-    frame = read_source(shared_path("vector", "pyogrio_fixtures", "curvepolygon.gpkg"))
+    frame = read_source(fixture_path("vector", "pyogrio_fixtures", "curvepolygon.gpkg"))
     clean, report = clean_polygons(frame)
     assert len(clean) == 1 and report.empty
-    frame = read_source(shared_path("vector", "pyogrio_fixtures", "multisurface.gpkg"))
+    frame = read_source(fixture_path("vector", "pyogrio_fixtures", "multisurface.gpkg"))
     clean, report = clean_polygons(frame)
     assert len(clean) == 1 and clean.geometry.iloc[0].area > 0

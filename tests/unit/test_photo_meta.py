@@ -1,4 +1,4 @@
-"""Photo metadata of 24 real JPEGs against exiftool's reading (../shared/data/photos/expected_gps.json)."""
+"""Photo metadata of 24 real JPEGs against exiftool's reading (tests/fixtures/photos/expected_gps.json)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from gis.photo_meta import read_meta
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-EXPECTED = SHARED / "photos" / "expected_gps.json"
+EXPECTED = FIXTURES / "photos" / "expected_gps.json"
 CASES = json.loads(EXPECTED.read_text()) if EXPECTED.exists() else []
 
 
 @pytest.mark.parametrize("expected", CASES, ids=[c["file"] for c in CASES])
 def test_position_altitude_and_bearing_match_exiftool(expected):
-    meta = read_meta(SHARED / "photos" / expected["file"])
+    meta = read_meta(FIXTURES / "photos" / expected["file"])
     assert meta.error is None
     if expected["lat"] is None:
         assert meta.lat is None and meta.lon is None
@@ -45,34 +45,34 @@ def test_position_altitude_and_bearing_match_exiftool(expected):
 @pytest.mark.parametrize("expected", [c for c in CASES if c["gps_datetime_utc"]],
                          ids=[c["file"] for c in CASES if c["gps_datetime_utc"]])
 def test_time_prefers_the_gps_utc_stamp_when_the_camera_gives_no_offset(expected):
-    meta = read_meta(SHARED / "photos" / expected["file"])
+    meta = read_meta(FIXTURES / "photos" / expected["file"])
     stamp = dt.datetime.strptime(expected["gps_datetime_utc"].rstrip("Z")[:19], "%Y:%m:%d %H:%M:%S")
     assert meta.time_source == "gps_utc"
     assert meta.taken_at.replace(microsecond=0) == stamp.replace(tzinfo=dt.UTC)
 
 
 def test_camera_local_time_is_read_as_county_time_and_flagged():
-    meta = read_meta(SHARED / "photos" / "ianare_Canon_40D_nogps.jpg")
+    meta = read_meta(FIXTURES / "photos" / "ianare_Canon_40D_nogps.jpg")
     assert meta.time_source == "camera_local_assumed"
     assert meta.taken_at == dt.datetime(2008, 5, 30, 15, 56, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def test_southern_and_western_hemispheres_and_negative_altitude():
-    kodak = read_meta(SHARED / "photos" / "ianare_Kodak_CX7530.jpg")
+    kodak = read_meta(FIXTURES / "photos" / "ianare_Kodak_CX7530.jpg")
     assert kodak.lat < 0 and kodak.lon > 0
-    drone = read_meta(SHARED / "photos" / "exifr_issue-exifr-3.jpg")
+    drone = read_meta(FIXTURES / "photos" / "exifr_issue-exifr-3.jpg")
     assert drone.lon < 0 and drone.altitude_m == pytest.approx(-8.5)
 
 
 @pytest.mark.parametrize("name", ["pillow_exif_gps.jpg", "pillow_exif_gps_zero_denominator.jpg",
                                   "pillow_empty_gps_ifd.jpg", "pillow_exif_gps_typeerror.jpg"])
 def test_broken_gps_never_crashes_and_gives_no_fix(name):
-    meta = read_meta(SHARED / "photos" / name)
+    meta = read_meta(FIXTURES / "photos" / name)
     assert meta.error is None and meta.lat is None and meta.lon is None
 
 
 def test_photo_info_cli_reports_broken_files_and_keeps_going(tmp_path: Path):
-    good = SHARED / "photos" / "exexif_sunrise.jpg"
+    good = FIXTURES / "photos" / "exexif_sunrise.jpg"
     truncated = tmp_path / "truncated.jpg"
     truncated.write_bytes(good.read_bytes()[:5000])
     fake = tmp_path / "notes.jpg"

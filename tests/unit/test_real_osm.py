@@ -6,7 +6,7 @@ import pytest
 
 from gis.engine import CheckInputs, check
 from gis.sources import read_source
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 # DERIVED_buildings_on_agri_landuse.txt, computed in EPSG:2056 by another tool.
 EXPECTED = {"2408": 0.0, "3994": 831.7, "4747": 168.9, "4966": 0.3, "5135": 729.3, "5813": 34.5}
@@ -14,7 +14,7 @@ EXPECTED = {"2408": 0.0, "3994": 831.7, "4747": 168.9, "4966": 0.3, "5135": 729.
 
 @pytest.fixture(scope="module")
 def result():
-    path = shared_path("vector", "osm_liechtenstein", "DERIVED_liechtenstein_2013_landuse_buildings.gpkg")
+    path = fixture_path("vector", "osm_liechtenstein", "DERIVED_liechtenstein_2013_landuse_buildings.gpkg")
     buildings = read_source(path, layer="buildings")
     buildings["house_id"] = buildings["osm_way_id"].fillna("r" + buildings["osm_id"].astype(str))
     agri = read_source(path, layer="landuse_agri")

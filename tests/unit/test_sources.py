@@ -9,21 +9,21 @@ import pytest
 
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.sources import detect_encoding, read_source
-from tests.conftest import DEMO, shared_path
+from tests.conftest import DEMO, fixture_path
 
 GBK = ("vector", "china_coord_convert", "DERIVED_gbk_cgcs2000")
 SHP = "beijing_buildings_cgcs2000_gk117_gbk.shp"
 
 
 def copy_without(tmp_path: Path, *suffixes: str) -> Path:
-    for f in shared_path(*GBK).iterdir():
+    for f in fixture_path(*GBK).iterdir():
         if f.suffix not in suffixes:
             shutil.copy(f, tmp_path / f.name)
     return tmp_path / SHP
 
 
 def test_gbk_with_cpg():
-    frame = read_source(shared_path(*GBK, SHP))
+    frame = read_source(fixture_path(*GBK, SHP))
     assert frame["city"].iloc[0] == "北京市" and frame["layer"].iloc[0] == "建筑物"
     assert list(frame["_row"][:3]) == [1, 2, 3]
 
@@ -35,7 +35,7 @@ def test_gbk_without_cpg_is_detected_not_mojibake(tmp_path: Path):
 
 
 def test_utf8_shapefile_with_chinese_field_values():
-    shp = shared_path("vector", "china_coord_convert", "multiPolygon", "polygon_wgs.shp")
+    shp = fixture_path("vector", "china_coord_convert", "multiPolygon", "polygon_wgs.shp")
     assert detect_encoding(shp) == "utf-8"
     assert read_source(shp)["city"].iloc[0] == "北京市"
 

@@ -1,0 +1,32 @@
+"""Cases keep the unapproved part of their cultivated land apart from all of it, and flag after-the-fact
+approvals of stock houses (补办): `cultivated_m2` is a fact of the ground, `unapproved_cultivated_m2` what
+paperwork leaves of it. `returned_at`: a case the county returns starts a new round of the 137 finish clock.
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("cases", sa.Column("unapproved_cultivated_m2", sa.Float, nullable=True))
+    op.add_column("cases", sa.Column("retro_approval", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("cases", sa.Column("returned_at", sa.DateTime(timezone=True), nullable=True))
+    # Until the next scan re-measures them, stored cases keep what they had: their cultivated area was
+    # the unapproved part already (that was the defect this revision undoes).
+    op.execute("UPDATE cases SET unapproved_cultivated_m2 = cultivated_m2")
+
+
+def downgrade() -> None:
+    op.execute("ALTER TABLE cases DROP COLUMN returned_at")
+    op.execute("ALTER TABLE cases DROP COLUMN retro_approval")
+    op.execute("ALTER TABLE cases DROP COLUMN unapproved_cultivated_m2")

@@ -1,0 +1,50 @@
+"""Server-rendered pages: Jinja2 templates with autoescaping, and the security headers every response gets.
+
+No page is assembled from strings: a value from the request (a `next=` URL, an error) goes through a
+template, which escapes it. The Content-Security-Policy allows scripts from this server only, plus the
+exact inline scripts a page was rendered with (by their SHA-256: folium's map page has some), so a script
+injected into a page does not run even if escaping were ever missed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def render(name: str, **values: Any) -> str:
+    """A template of api/templates, every value escaped."""
+    return _env.get_template(name).render(**values)
+
+
+def content_security_policy(html: str = "", tile_url: str = "") -> str:
+    """The CSP of a page: own scripts and the page's own inline scripts (by hash), images from here (and
+    the basemap's host when one is configured), no framing, forms posting only here."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html))
+    tiles = ""
+    if tile_url:
+        parts = urlsplit(tile_url.replace("{s}", "a"))
+        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in tile_url else parts.netloc
+        tiles = f" {parts.scheme}://{host}"
+    return (f"default-src 'self'; script-src 'self' {hashes}".rstrip() + "; "
+            f"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:{tiles}; connect-src 'self'; "
+            "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def page(html: str, *, tile_url: str = "", status_code: int = 200) -> HTMLResponse:
+    """An HTML response whose CSP admits exactly its own inline scripts."""
+    return HTMLResponse(html, status_code=status_code,
+                        headers={"Content-Security-Policy": content_security_policy(html, tile_url)})
