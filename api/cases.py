@@ -23,6 +23,7 @@ from api.errors import Conflict, Forbidden, NotFound
 from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.repository import in_chunks
 from api.workflow import (
+    INCREMENT_PERIODS,
     CaseState,
     Role,
     Status,
@@ -32,12 +33,12 @@ from api.workflow import (
     decide,
 )
 from gis.evidence import passes_distance_check
-from gis.rules import FIELD_ONLY_PROHIBITIONS, Prohibition, format_rules, parse_rules
+from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
 
 TOWNSHIP_SCOPED = frozenset({Role.INSPECTOR.value, Role.TOWNSHIP_OFFICER.value})
 #: Case fields an audit event records before → after.
 AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "field_rules", "period",
-           "remaining_m2", "resume_status")
+           "disposition", "remaining_m2", "resume_status", "requested_period", "file_number")
 
 
 def scope(user: User) -> list[ColumnElement[bool]]:
@@ -86,6 +87,18 @@ def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
     return good, reason
 
 
+def old_part_m2(case: Case) -> float:
+    """An extension's part built before the cutoff that lies on farmland or unapproved cultivated land (m²)."""
+    return max(float(case.occupied_m2 or 0.0) - float(case.unapproved_after_cutoff_m2 or 0.0), 0.0)
+
+
+def _remaining_at_start(case: Case) -> float:
+    """The remaining unrectified area a case starts with: an extension's new part first, else all of it."""
+    if case.period == Period.EXTENDED_AFTER_CUTOFF:
+        return float(case.unapproved_after_cutoff_m2 or 0.0)
+    return float(case.occupied_m2 or 0.0)
+
+
 def state_of(session: Session, case: Case) -> CaseState:
     """The workflow's view of a case."""
     photos, why = _reinspection_evidence(session, case) if case.status == "restored" else (0, "")
@@ -93,7 +106,8 @@ def state_of(session: Session, case: Case) -> CaseState:
                      remaining_m2=float(case.remaining_m2 or 0.0), photos_after_demolition=photos,
                      resume_status=case.resume_status, reinspection_refusal=why,
                      on_permanent_farmland=Prohibition.PERMANENT_FARMLAND in parse_rules(case.rules),
-                     farmland_m2=float(case.farmland_m2 or 0.0))
+                     farmland_m2=float(case.farmland_m2 or 0.0), decision=case.decision,
+                     requested_period=case.requested_period, filed=case.filed_at is not None)
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -130,8 +144,34 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
             case.remaining_m2 = 0.0
     elif action == "classify":
         case.decision = payload["decision"]
-    elif action in ("restore", "rectify"):
+    elif action == "restore":
+        # What is left is what this demolition did not cover: an extension's old part, to be classified.
+        case.remaining_m2 = old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else 0.0
+    elif action == "rectify":
         case.remaining_m2 = 0.0
+    elif action == "file":
+        case.file_number = str(payload["file_number"]).strip()
+        case.filed_at = now
+    elif action == "request_period":
+        evidence = sorted({int(i) for i in payload["evidence"]})
+        on_case = set(session.execute(select(Photo.id).where(Photo.case_id == case.id, Photo.id.in_(evidence)))
+                      .scalars())
+        missing = [i for i in evidence if i not in on_case]
+        if missing:
+            raise Conflict(f"evidence {missing} is not a photo or document of this case")
+        case.requested_period = payload["period"]
+        case.period_request = json.dumps({"period": payload["period"], "reason": payload["reason"],
+                                          "evidence": evidence, "by": user.username, "at": now.isoformat()},
+                                         ensure_ascii=False)
+    elif action == "decide_period":
+        if payload["approve"] and case.requested_period is not None:
+            case.period = case.requested_period
+            case.disposition = (Disposition.DEMOLISH if case.period in INCREMENT_PERIODS
+                                else Disposition.CLASSIFY).value
+            if case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
+                case.remaining_m2 = _remaining_at_start(case)
+        case.requested_period = None
+        case.period_request = None
     elif action == "submit":
         case.resume_status = case.status
         if case.finished_at is None:
@@ -308,7 +348,15 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
     return CaseDetail(
         properties={"id": case.id, "code": case.code, "status": case.status, "version": case.version,
                     "verdict": case.verdict, "decision": case.decision, "field_rules": case.field_rules,
-                    "remaining_m2": case.remaining_m2, **deadline_fields(d)},
+                    "remaining_m2": case.remaining_m2, **deadline_fields(d),
+                    # An extension's two parts: the new one (increment: demolished) and the old one (stock:
+                    # classified once the new part is gone).
+                    "new_part_m2": (float(case.unapproved_after_cutoff_m2 or 0.0)
+                                    if case.period == Period.EXTENDED_AFTER_CUTOFF else None),
+                    "old_part_m2": old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else None,
+                    "filed_at": as_utc(case.filed_at).isoformat() if case.filed_at else None,
+                    "period_request": json.loads(case.period_request) if case.period_request else None,
+                    "parent_case_id": case.parent_case_id},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
         comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": name, "text": c.text}

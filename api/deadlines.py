@@ -127,3 +127,48 @@ def overdue_from(policy: DeadlinePolicy, *, assigned_at: dt.datetime, now: dt.da
     if finished_at is None and d.next_report_due is not None:
         candidates.append(d.next_report_due)
     return min(candidates) if candidates else None
+
+
+def deadlines_due(policy: DeadlinePolicy, *, assigned_at: dt.datetime, start: dt.datetime, end: dt.datetime,
+                  studied_at: dt.datetime | None = None, finished_at: dt.datetime | None = None,
+                  reports: Sequence[dt.datetime] = (), returned_at: dt.datetime | None = None) -> tuple[int, int]:
+    """How many of a case's 137 deadlines fell due in [start, end), and how many of those were met.
+
+    The month's on-time rate is taken over the deadlines that fell due in it — not over a case's whole life —
+    so a township is judged on what it had to do that month. Deadlines, as `evaluate` judges them: study
+    (1 day); finish (3 days from the assignment, or from the county's last return) — met when finished in
+    time; otherwise a progress report every 7 days takes its place (each missed cycle is one missed deadline;
+    a late report restarts the cycle).
+    """
+    due = met = 0
+
+    def count(when: dt.datetime, ok: bool) -> None:
+        nonlocal due, met
+        if start <= when < end:
+            due += 1
+            met += int(ok)
+
+    study_due = end_of_day_after(assigned_at, policy.study_days)
+    count(study_due, studied_at is not None and studied_at < study_due)
+    round_start = max(assigned_at, returned_at) if returned_at is not None else assigned_at
+    finish_due = end_of_day_after(round_start, policy.finish_days)
+    if finished_at is not None and finished_at < finish_due:
+        count(finish_due, True)  # finished within 3 days: no report falls due
+        return due, met
+    # Not finished within 3 days: as `evaluate` has it, that is the report cycle's turn, not a miss by itself.
+    stop = min(finished_at, end) if finished_at is not None else end
+    pending = sorted(r for r in reports if r >= round_start)
+    anchor, i = round_start, 0
+    while True:
+        cycle_due = end_of_day_after(anchor, policy.report_every_days)
+        if cycle_due > stop:
+            return due, met
+        while i < len(pending) and pending[i] < anchor:
+            i += 1
+        reported = i < len(pending) and pending[i] < cycle_due
+        count(cycle_due, reported)
+        if reported:
+            anchor = pending[i]
+            i += 1
+        else:
+            anchor = cycle_due

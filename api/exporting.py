@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.clock import utcnow
+from api.clock import as_utc, utcnow
 from api.deadlines import COUNTY_TZ
 from api.models import SRID, AdminArea
 from api.monthly import SUMMARY_COLUMNS, MonthFigures, figures, mu, previous_months, townships
@@ -41,15 +41,16 @@ CASE_COLUMNS: dict[str, str] = {
     "code": "案件编号", "township_name": "乡镇", "village_name": "村", "status": "状态", "period": "时段",
     "disposition": "处置", "codes": "八不准", "footprint_m2": "占地面积 (m²)", "farmland_m2": "占用永久基本农田 (m²)",
     "cultivated_m2": "占用耕地 (m²)", "occupied_m2": "违法占用面积 (m²)", "occupied_mu": "违法占用面积 (亩)",
-    "remaining_m2": "剩余未整改面积 (m²)", "remaining_mu": "剩余未整改面积 (亩)", "created": "立案日期",
-    "overdue": "是否逾期",
+    "remaining_m2": "剩余未整改面积 (m²)", "remaining_mu": "剩余未整改面积 (亩)", "found": "发现日期",
+    "filed": "立案日期", "file_number": "立案号", "overdue": "是否逾期",
 }
 #: Shapefile field names: at most 10 bytes in the DBF (GBK: a Chinese character is 2 bytes).
 SHAPE_FIELDS: dict[str, str] = {
     "code": "code", "township_name": "乡镇名称", "village_name": "村名称", "status": "status",
     "period": "period", "disposition": "dispos", "codes": "bzz_codes", "footprint_m2": "foot_m2",
     "farmland_m2": "farm_m2", "cultivated_m2": "cult_m2", "occupied_m2": "occ_m2", "remaining_m2": "remain_m2",
-    "remaining_mu": "remain_mu", "occupied_mu": "occ_mu", "created": "created", "overdue": "overdue",
+    "remaining_mu": "remain_mu", "occupied_mu": "occ_mu", "found": "found", "filed": "filed",
+    "file_number": "file_no", "overdue": "overdue",
 }
 MONTHS_COMPARED = 12
 
@@ -118,7 +119,12 @@ def _case_table(fig: MonthFigures, names: dict[str, str]) -> pd.DataFrame:
         "cultivated_m2": c["cultivated_m2"].astype(float).round(2).to_numpy(),
         "occupied_m2": c["occupied_m2"].astype(float).round(2).to_numpy(),
         "remaining_m2": c["remaining_m2"].astype(float).round(2).to_numpy(),
-        "created": [v.astimezone(COUNTY_TZ).date().isoformat() for v in c["created_at"]],
+        # Found (the scan or lead that created the case) and filed (立案: the county's formal act, with its
+        # number; empty until the county files the case) are different dates.
+        "found": [v.astimezone(COUNTY_TZ).date().isoformat() for v in c["created_at"]],
+        "filed": [as_utc(v).astimezone(COUNTY_TZ).date().isoformat() if v is not None and v == v else ""
+                  for v in c["filed_at"]],
+        "file_number": c["file_number"].fillna("").to_numpy() if "file_number" in c else "",
         "overdue": ["是" if v else "否" for v in c["overdue"]],
     })
     table["occupied_mu"] = (table["occupied_m2"] / (10_000 / 15)).round(4)

@@ -22,13 +22,14 @@ from api.models import Case, CaseEvent
 from api.repository import in_chunks, read_frame
 
 #: Fields a snapshot carries (replayed from events; a field no event mentions keeps the stored value).
-SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision",
+SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision", "file_number",
                    "footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "unapproved_after_cutoff_m2",
                    "occupied_m2", "remaining_m2", "still_violating"]
 STATIC_FIELDS = ["code", "township_code", "village_code", "created_at", "origin", "lead_code"]
 #: First time of each action, as milestone columns (of the current round: a `return` clears `finished_at`
 #: and sets `returned_at`, from which the finish clock runs again).
 MILESTONES = {"assign": "assigned_at", "verify": "studied_at", "submit": "finished_at", "pass_review": "closed_at",
+              "rectify": "rectified_at", "file": "filed_at",
               "record_demolition": "demolished_at", "restore": "restored_at"}
 
 
@@ -37,7 +38,7 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
     at = as_utc(at)
     cases = read_frame(session, Case, [*STATIC_FIELDS, *SNAPSHOT_FIELDS], where=list(where), order_by="code")
     if cases.empty:
-        for col in [*MILESTONES.values(), "returned_at", "reports"]:
+        for col in [*MILESTONES.values(), "returned_at", "reopened_at", "reports"]:
             cases[col] = pd.Series(dtype=object)
         return cases
     cases["created_at"] = [as_utc(v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
@@ -58,9 +59,14 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
             if action == "return":  # a new round: unfinished again, the finish clock restarts here
                 firsts[case_id].pop("finished_at", None)
                 firsts[case_id]["returned_at"] = when
-            column = MILESTONES.get(action)
-            if column and column not in firsts[case_id]:
-                firsts[case_id][column] = when
+            if action == "reappeared":  # reopened by a scan: a new 137 clock from this moment
+                for cleared in ("studied_at", "finished_at", "returned_at", "closed_at"):
+                    firsts[case_id].pop(cleared, None)
+                firsts[case_id]["assigned_at"] = when
+                firsts[case_id].setdefault("reopened_at", when)
+            milestone = MILESTONES.get(action)
+            if milestone and milestone not in firsts[case_id]:
+                firsts[case_id][milestone] = when
             if action == "progress_report":
                 reports[case_id].append(when)
     for field in SNAPSHOT_FIELDS:
@@ -68,7 +74,7 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
         current = cases[field].tolist()
         cases[field] = [c if r is _MISSING else r for r, c in zip(replayed, current, strict=True)]
     # Object columns: pandas would turn None into NaT, which is not None to the deadline code.
-    for column in [*MILESTONES.values(), "returned_at"]:
+    for column in [*MILESTONES.values(), "returned_at", "reopened_at"]:
         cases[column] = pd.Series([firsts[i].get(column) for i in ids], index=cases.index, dtype=object)
     cases["reports"] = pd.Series([reports[i] for i in ids], index=cases.index, dtype=object)
     return cases

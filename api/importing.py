@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
+from api.clock import utcnow
 from api.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.repository import read_frame, records, table_of, to_db_geometry
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
@@ -412,6 +413,9 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
                     progress(done, total)
         report.inserted, report.updated = len(new), len(known)
         run = models.ImportRun(
+            # Stamped by the application (microseconds, UTC), not the database's second-resolution clock: a
+            # scan compares it with the moment a demolition was recorded.
+            finished_at=utcnow(),
             kind=kind.name, source=source, sha256=_file_digest(path), rows_read=report.rows_read,
             inserted=report.inserted, updated=report.updated, repaired=report.repaired,
             dropped=report.dropped, report=json.dumps(report.problems.to_dict("records"), ensure_ascii=False),

@@ -204,6 +204,14 @@ class Case(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     #: The county's last return (退回): the finish and report clocks run again from here.
     returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: 立案: the county's formal filing, with its number (not the scan that created the case).
+    file_number: Mapped[str | None] = mapped_column(String(50))
+    filed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A change of period asked for (request_period) and awaiting the county, with its reason and evidence.
+    requested_period: Mapped[str | None] = mapped_column(String(24))
+    period_request: Mapped[str | None] = mapped_column(Text)
+    #: The case this one continues (a stock house that grew after its case closed: the new part's case).
+    parent_case_id: Mapped[int | None] = mapped_column(Integer, index=True)
     last_report_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     verdict: Mapped[str | None] = mapped_column(String(10))  # illegal | uncertain | legal
     legal_reason: Mapped[str | None] = mapped_column(String(20))

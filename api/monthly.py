@@ -15,8 +15,8 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from api.cases import deadlines_of
-from api.clock import utcnow
-from api.deadlines import COUNTY_TZ, DeadlinePolicy
+from api.clock import as_utc, as_utc_or_none, utcnow
+from api.deadlines import COUNTY_TZ, DeadlinePolicy, deadlines_due
 from api.errors import InvalidQuery
 from api.farmland_totals import totals_as_of, townships
 from api.history import snapshot
@@ -37,8 +37,12 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "new_increments": "其中新增增量 (件)",
     "closed": "本月办结 (件)",
     "restored_m2": "本月拆除复耕面积 (m²)",
+    "restored_mu": "本月拆除复耕面积 (亩)",
+    "rectified_stock": "本月存量整改 (件)",
+    "reopened": "本月重新立案整改 (件)",
     "remaining_m2": "剩余未整改面积 (m²)",
-    "overdue": "逾期案件 (件)",
+    "overdue": "月末逾期案件 (件)",
+    "due": "本月到期节点 (个)",
     "on_time_rate": "按期办理率 (%)",
     "flag": "通报",
 }
@@ -104,7 +108,7 @@ def figures(session: Session, month: str, settings: Settings, township: str | No
     cases = snapshot(session, as_of, where)
     cases = cases[cases["township_code"].isin(towns["code"])] if len(cases) else cases
     policy = settings.deadline_policy
-    cases = _with_deadline_state(cases, policy, as_of)
+    cases = _with_deadline_state(cases, policy, as_of, start)
     farmland = totals_as_of(session, towns, as_of)
     rows = []
     for code, name in zip(towns["code"], towns["name"], strict=True):
@@ -115,74 +119,100 @@ def figures(session: Session, month: str, settings: Settings, township: str | No
              "farmland_m2": float(summary["farmland_m2"].sum()) if len(summary) else 0.0,
              **_figures_of(cases, start, end)}
     summary = pd.concat([summary, pd.DataFrame([total])], ignore_index=True)
-    summary["flag"] = [_flag(r, settings) for r in summary.itertuples()]
-    return MonthFigures(month, as_of, summary[[*list(SUMMARY_COLUMNS), "assigned", "on_time"]], cases)
+    # The county total is no township: it is neither commended nor criticised.
+    summary["flag"] = [_flag(r, settings) if r.township_code else "" for r in summary.itertuples()]
+    return MonthFigures(month, as_of, summary[[*list(SUMMARY_COLUMNS), "met"]], cases)
 
 
-def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt.datetime) -> gpd.GeoDataFrame:
+def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt.datetime,
+                         start: dt.datetime) -> gpd.GeoDataFrame:
+    """Per case: overdue and the next deadline at `at`; the deadlines that fell due in [start, at) and met."""
     overdue: list[bool] = []
-    on_time: list[bool | None] = []
     next_deadline: list[dt.datetime | None] = []
+    due: list[int] = []
+    met: list[int] = []
     for row in cases.itertuples():
-        d = deadlines_of(policy, at, assigned_at=row.assigned_at, studied_at=row.studied_at,
-                         finished_at=row.finished_at, reports=row.reports, returned_at=row.returned_at)
+        times = {"studied_at": row.studied_at, "finished_at": row.finished_at, "reports": row.reports,
+                 "returned_at": row.returned_at}
+        d = deadlines_of(policy, at, assigned_at=row.assigned_at, **times)
         if d is None:
             overdue.append(False)
-            on_time.append(None)
             next_deadline.append(None)
+            due.append(0)
+            met.append(0)
             continue
         overdue.append(bool(d.overdue and row.status != Status.CLOSED))
-        on_time.append(d.on_time)
         next_deadline.append(d.next_deadline)
+        n_due, n_met = deadlines_due(policy, assigned_at=as_utc(row.assigned_at), start=start, end=at,
+                                     studied_at=as_utc_or_none(row.studied_at),
+                                     finished_at=as_utc_or_none(row.finished_at), reports=row.reports,
+                                     returned_at=as_utc_or_none(row.returned_at))
+        due.append(n_due)
+        met.append(n_met)
     cases = cases.copy()
     cases["overdue"] = overdue
-    cases["on_time"] = on_time
     cases["next_deadline"] = next_deadline
+    cases["due"] = due
+    cases["met"] = met
     return cases
 
 
 def _in(series: pd.Series, start: dt.datetime, end: dt.datetime) -> np.ndarray:
-    return np.array([v is not None and start <= v < end for v in series], dtype=bool)
+    return np.array([v is not None and v == v and start <= v < end for v in series], dtype=bool)
 
 
 def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -> dict[str, float | int | None]:
     if cases.empty:
         return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
-                "new_increments": 0, "closed": 0, "restored_m2": 0.0, "remaining_m2": 0.0, "overdue": 0,
-                "on_time_rate": None, "assigned": 0, "on_time": 0}
+                "new_increments": 0, "closed": 0, "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
+                "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None}
     open_ = (cases["status"] != Status.CLOSED).to_numpy()
     violating = cases["still_violating"].astype(bool).to_numpy()
     occupied = cases["occupied_m2"].astype(float).to_numpy()
-    increment = cases["period"].isin(INCREMENT_PERIODS).to_numpy()
-    stock = (cases["period"] == "before_cutoff").to_numpy()
+    period = cases["period"]
+    # An extension counts its new part as increment and its old part as stock.
+    new_part = np.minimum(cases["unapproved_after_cutoff_m2"].astype(float).fillna(0.0).to_numpy(), occupied)
+    increment_m2 = np.where(period == "after_cutoff", occupied,
+                            np.where(period == "extended_after_cutoff", new_part, 0.0))
+    stock_m2 = np.where(period == "before_cutoff", occupied,
+                        np.where(period == "extended_after_cutoff", occupied - new_part, 0.0))
+    increment = period.isin(INCREMENT_PERIODS).to_numpy()
     standing = open_ & violating
     new = _in(cases["created_at"], start, end)
-    assigned = cases["on_time"].notna().to_numpy()
-    on_time = int(cases.loc[assigned, "on_time"].astype(bool).sum())
+    restored = float(occupied[_in(cases["restored_at"], start, end)].sum())
+    due, met = int(cases["due"].sum()), int(cases["met"].sum())
     return {
         "occupied_m2": float(occupied[standing].sum()),
-        "occupied_stock_m2": float(occupied[standing & stock].sum()),
-        "occupied_increment_m2": float(occupied[standing & increment].sum()),
+        "occupied_stock_m2": float(stock_m2[standing].sum()),
+        "occupied_increment_m2": float(increment_m2[standing].sum()),
         "new_cases": int(new.sum()),
         "new_increments": int((new & increment).sum()),
         "closed": int(_in(cases["closed_at"], start, end).sum()),
-        "restored_m2": float(occupied[_in(cases["restored_at"], start, end)].sum()),
+        "restored_m2": restored,
+        "restored_mu": round(restored / MU_M2, 4),
+        "rectified_stock": int((_in(cases["rectified_at"], start, end) & ~increment).sum()),
+        "reopened": int(_in(cases["reopened_at"], start, end).sum()),
         "remaining_m2": float(cases.loc[open_, "remaining_m2"].astype(float).sum()),
         "overdue": int(cases["overdue"].sum()),
-        "on_time_rate": round(100.0 * on_time / assigned.sum(), 2) if assigned.any() else None,
-        "assigned": int(assigned.sum()),
-        "on_time": on_time,
+        "due": due,
+        "met": met,
+        "on_time_rate": round(100.0 * met / due, 2) if due else None,
     }
 
 
 def _flag(row: object, settings: Settings) -> str:
+    """通报: commend a township that found no new increment, let nothing go overdue and met its deadlines —
+    over enough deadlines to mean something; criticise new increments, overdue cases or a low on-time rate."""
     rate = getattr(row, "on_time_rate")  # noqa: B009
     overdue = int(getattr(row, "overdue"))  # noqa: B009
-    if rate is None or pd.isna(rate):
-        return ""
-    if rate / 100 < settings.criticise_below or overdue >= settings.criticise_overdue:
+    due = int(getattr(row, "due"))  # noqa: B009
+    increments = int(getattr(row, "new_increments"))  # noqa: B009
+    low = rate is not None and not pd.isna(rate) and due >= settings.commend_min_due \
+        and rate / 100 < settings.criticise_below
+    if increments >= settings.criticise_new_increments or overdue >= settings.criticise_overdue or low:
         return "通报批评 criticise"
-    if rate / 100 >= settings.commend_on_time_rate and overdue == 0:
+    if (due >= settings.commend_min_due and increments == 0 and overdue == 0 and rate is not None
+            and not pd.isna(rate) and rate / 100 >= settings.commend_on_time_rate):
         return "通报表扬 commend"
     return ""
 

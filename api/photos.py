@@ -30,7 +30,9 @@ from api.repository import read_frame
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
 from gis.photo_meta import PhotoMeta, read_meta
 
-PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition"})
+#: What a photo shows; "document": a photographed contract, tax receipt or certificate (evidence for a change
+#: of period).
+PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition", "document"})
 
 
 def sniff(head: bytes) -> str | None:

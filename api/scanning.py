@@ -3,6 +3,13 @@
 Idempotent: one case per house; re-running updates measures and adds nothing. A house that stops
 violating (a new approval, a corrected footprint) is flagged on its case (`still_violating = false`),
 never deleted: a case is a record of enforcement.
+
+A scan also catches what the workflow alone cannot see:
+- a sham demolition: a case whose demolition was recorded (or that was closed after one), whose house is
+  still there and still violating in a survey of the houses imported *after* that record, is reopened
+  (status `reopened`, event `reappeared`, back with the township on a new 137 clock);
+- a stock house that grew after its case was closed: a new increment case for the new part (status `new`,
+  origin `growth`, linked by `parent_case_id`), once per closed case.
 """
 
 from __future__ import annotations
@@ -13,14 +20,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.audit import append_events
+from api.clock import as_utc
 from api.repository import in_chunks, read_frame, read_table, records, table_of, to_db_geometry
 from gis.engine import CheckInputs, CheckResult, check
-from gis.rules import RuleSet
+from gis.rules import Period, RuleSet
 
 #: What a scan records in the audit trail when it creates or re-measures a case (so that any past month
 #: can be rebuilt from the history alone).
@@ -45,6 +53,8 @@ class ScanReport:
     updated: int
     cleared: int
     result: CheckResult
+    reopened: int = 0
+    grown: int = 0
 
 
 def load_inputs(session: Session) -> CheckInputs:
@@ -86,6 +96,9 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
     values["retro_approval"] = values["retro_approval"].astype(bool)
+    # An extension's remaining area is its new part until that is demolished (then its old part's).
+    extension = (values["period"] == Period.EXTENDED_AFTER_CUTOFF.value).to_numpy()
+    values.loc[extension, "remaining_m2"] = values.loc[extension, "unapproved_after_cutoff_m2"].astype(float)
     values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
     return values
 
@@ -146,8 +159,10 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
             return ScanReport(0, 0, 0, 0, 0, result)
         values = _case_values(result, inputs.houses)
         table = table_of(models.Case)
+        # A house's own case (cases that continue another — a grown house's new part — have no house_id).
         existing = {row.house_id: (row.id, row.status) for row in
-                    session.execute(select(table.c.house_id, table.c.id, table.c.status)).all()}
+                    session.execute(select(table.c.house_id, table.c.id, table.c.status)
+                                    .where(table.c.house_id.is_not(None))).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
         new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now,
                                        origin="scan", version=1, field_rules="")
@@ -180,6 +195,94 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
                         "before": {"still_violating": True}, "after": {"still_violating": False}} for cid in flipped]
             session.execute(update(table).where(table.c.house_id.in_(chunk))
                             .values(still_violating=False, scanned_at=now))
+        reopened = _reopen_sham_demolitions(session, known, now, events)
+        grown = _new_cases_for_growth(session, values, known, rules or RuleSet(), now, events)
         append_events(session, events, at=now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
-                          updated=len(known), cleared=len(gone), result=result)
+                          updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
+
+
+#: States in which a demolition has been recorded: a house still standing contradicts them.
+DEMOLITION_RECORDED = ("demolished", "restored", "reinspected", "submitted", "closed")
+
+
+def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,
+                             events: list[dict[str, Any]]) -> int:
+    """Reopen the cases whose house a survey newer than their recorded demolition still shows violating."""
+    surveyed = session.execute(select(func.max(models.ImportRun.finished_at))
+                               .where(models.ImportRun.kind == "houses")).scalar()
+    if surveyed is None or known.empty:
+        return 0
+    surveyed = as_utc(surveyed)
+    ids = known["_id"].astype(int).tolist()
+    demolished_at: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(ids):
+        for cid, at in session.execute(
+                select(models.CaseEvent.case_id, func.max(models.CaseEvent.at))
+                .where(models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == "record_demolition")
+                .group_by(models.CaseEvent.case_id)):
+            demolished_at[cid] = as_utc(at)
+    candidates = [cid for cid, at in demolished_at.items() if at < surveyed]
+    reopened = 0
+    for chunk in in_chunks(candidates):
+        for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
+                                                               models.Case.status.in_(DEMOLITION_RECORDED))).scalars():
+            before = {"status": case.status, "remaining_m2": case.remaining_m2, "closed_at": _iso(case.closed_at)}
+            case.status = "reopened"
+            case.remaining_m2 = case.occupied_m2
+            case.assigned_at, case.studied_at, case.finished_at = now, None, None
+            case.returned_at = case.closed_at = None
+            case.resume_status = None
+            events.append({"case_id": case.id, "actor": SCAN_ACTOR, "action": "reappeared", "before": before,
+                           "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
+                                     "surveyed": surveyed.isoformat(),
+                                     "demolition_recorded": demolished_at[case.id].isoformat()},
+                           "note": "the house is still there in the survey imported after its demolition was "
+                                   "recorded (拆除不到位 / 假拆除)"})
+            reopened += 1
+    session.flush()
+    return reopened
+
+
+def _new_cases_for_growth(session: Session, values: pd.DataFrame, known: pd.DataFrame, rules: RuleSet,
+                          now: dt.datetime, events: list[dict[str, Any]]) -> int:
+    """A closed stock case whose house now has a part after the cutoff (≥ min_area, unapproved): a new
+    increment case for it, linked to the old one (zero tolerance does not end with the old case)."""
+    if known.empty:
+        return 0
+    grown = values[values["house_id"].isin(known["house_id"]) &
+                   (values["unapproved_after_cutoff_m2"].fillna(0.0) >= rules.min_area_m2)]
+    if grown.empty:
+        return 0
+    table = table_of(models.Case)
+    parents = {hid: (cid, code) for hid, cid, code in session.execute(
+        select(table.c.house_id, table.c.id, table.c.code).where(
+            table.c.house_id.in_(grown["house_id"].astype(int).tolist()), table.c.status == "closed",
+            table.c.period == Period.BEFORE_CUTOFF.value))}
+    if not parents:
+        return 0
+    followed = set(session.execute(select(table.c.parent_case_id).where(
+        table.c.parent_case_id.in_([cid for cid, _ in parents.values()]))).scalars())
+    rows = grown[grown["house_id"].isin(list(parents))].copy()
+    rows["parent_case_id"] = rows["house_id"].map(lambda h: parents[h][0])
+    rows = rows[~rows["parent_case_id"].isin(followed)]
+    if rows.empty:
+        return 0
+    rows["code"] = rows["house_id"].map(lambda h: parents[h][1] + "-G1")
+    rows["house_id"] = None  # the house keeps its one case; this one continues it
+    rows["remaining_m2"] = rows["unapproved_after_cutoff_m2"].astype(float)
+    rows["disposition"] = "demolish"
+    rows = rows.assign(status="new", still_violating=True, created_at=now, scanned_at=now, origin="growth",
+                       version=1, field_rules="")
+    session.execute(table.insert(), records(rows))
+    created = dict(session.execute(select(table.c.code, table.c.id).where(
+        table.c.code.in_(rows["code"].tolist()))).all())
+    for r in records(rows):
+        events.append({"case_id": created[r["code"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
+                       "after": {**{k: r[k] for k in HISTORY_FIELDS}, "parent_case_id": r["parent_case_id"]},
+                       "note": "the house of a closed stock case grew after the cutoff: the new part is an increment"})
+    return len(rows)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None

@@ -32,11 +32,15 @@ class Settings(BaseSettings):
     study_days: int = Field(default=1, ge=1)
     finish_days: int = Field(default=3, ge=1)
     report_every_days: int = Field(default=7, ge=1)
-    #: Township scoreboard flags: commend at or above this on-time rate with no overdue case;
-    #: criticise below `criticise_below` or at `criticise_overdue` overdue cases or more.
+    #: Township scoreboard (通报): commend a township with at least `commend_min_due` deadlines due in the
+    #: month, no new increment, no overdue case and an on-time rate at or above `commend_on_time_rate`;
+    #: criticise `criticise_new_increments` new increments or more, `criticise_overdue` overdue cases or
+    #: more, or (over `commend_min_due` deadlines) an on-time rate below `criticise_below`.
     commend_on_time_rate: float = Field(default=0.9, ge=0, le=1)
+    commend_min_due: int = Field(default=5, ge=1)
     criticise_below: float = Field(default=0.6, ge=0, le=1)
     criticise_overdue: int = Field(default=5, ge=1)
+    criticise_new_increments: int = Field(default=1, ge=1)
     #: Evidence checks of field photos (metres, degrees).
     evidence_max_distance_m: float = Field(default=30.0, gt=0)
     evidence_field_of_view_deg: float = Field(default=60.0, gt=0, le=360)

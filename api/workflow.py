@@ -2,13 +2,22 @@
 
 Increment path (after the cutoff, zero tolerance):
     new → assigned → verified → notice_served → demolishing → demolished → restored (拆除复耕)
-        → reinspected (photos after demolition required) → submitted → closed
+        → reinspected (a photo taken at the house after the demolition) → submitted → closed
 Stock path (before the cutoff, 分类处置):
-    new → assigned → verified → classified (demolish / confiscate / fine_keep / legalise) → rectified
-        → submitted → closed
-Legal verdict (无问题):  verified → submitted → closed.
+    new → assigned → verified → classified (confiscate / fine_keep / legalise) → rectified → submitted → closed
+    classified (demolish) → notice_served → … → reinspected → submitted → closed   (the same steps and evidence
+        as an increment: a stock demolition is recorded, restored and re-inspected, and counted as such)
+Extension (an old house with a new part): the new part goes the increment path; after its re-inspection
+    the old part is classified (reinspected → classified → rectified → submitted).
+Legal verdict (无问题):  verified → submitted → closed. Never for a house on permanent basic farmland.
 Review: the township submits; the county reviewer passes (closing the case, only when the remaining
-unrectified area is 0) or returns it with a reason (退回整改) to the state it was submitted from.
+unrectified area is 0) or returns it with a reason (退回整改) to the state it was submitted from; the finish
+clock then runs again from the return.
+County sign-offs, in any open state: `file` (立案, with its number); `decide_period` on an inspector's or
+township's `request_period` (a change of period — the only way out of, or across, the zero-tolerance path —
+needs a reason and evidence, and waits for the county: until then the case keeps its period and deadlines).
+Reopened: a scan that still finds a house whose demolition was recorded, after the houses were surveyed
+again, puts its case in `reopened` (event `reappeared`), back with the township on a new 137 clock.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ class Status(StrEnum):
     RECTIFIED = "rectified"
     SUBMITTED = "submitted"
     CLOSED = "closed"
+    REOPENED = "reopened"  # a recorded demolition that a later survey contradicts (sham demolition)
 
 
 class Role(StrEnum):
@@ -84,6 +94,12 @@ class CaseState:
     #: The house lies on permanent basic farmland (八不准 1 at the last scan), and by how much.
     on_permanent_farmland: bool = False
     farmland_m2: float = 0.0
+    #: The stock decision (classify), if any.
+    decision: str | None = None
+    #: A change of period asked for and not yet decided by the county.
+    requested_period: str | None = None
+    #: Filed (立案) already.
+    filed: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,8 @@ class Action:
     roles: frozenset[Role]
     target: Callable[[CaseState, dict[str, Any]], Status]
     guard: Callable[[CaseState, dict[str, Any]], str | None] = lambda _c, _p: None
+    #: Whether the action is on offer at all (a decision needs something to decide; filing, a case unfiled).
+    available: Callable[[CaseState], bool] = lambda _c: True
 
 
 def _is_increment(case: CaseState) -> bool:
@@ -112,6 +130,9 @@ def _guard_verify(case: CaseState, payload: dict[str, Any]) -> str | None:
     period = payload.get("period", case.period)
     if period not in {p.value for p in Period}:
         return f"unknown period {period!r}"
+    if period != case.period and not (case.period == Period.UNKNOWN and period == Period.AFTER_CUTOFF):
+        return (f"the period is {case.period}: changing it to {period} is a request (request_period, with a reason "
+                "and evidence) that a county reviewer decides; the case keeps its period until then")
     if verdict == Verdict.ILLEGAL and period == Period.UNKNOWN:
         return "an illegal verdict needs the period established on site (period: before_cutoff / after_cutoff)"
     bad = set(payload.get("field_rules", [])) - FIELD_ONLY_PROHIBITIONS
@@ -128,11 +149,29 @@ def _guard_illegal_increment(case: CaseState, _payload: dict[str, Any]) -> str |
     return None
 
 
+def _guard_notice(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.status == Status.CLASSIFIED:
+        if case.decision != "demolish":
+            return f"a notice to demolish follows a demolition decision; this case was classified {case.decision}"
+        return None
+    return _guard_illegal_increment(case, payload)
+
+
+def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.decision == "demolish":
+        return ("a demolition decision goes through notice, demolition, restoration and re-inspection "
+                "(拆除复耕), like an increment: serve_notice")
+    return None
+
+
 def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> str | None:
     if case.verdict != Verdict.ILLEGAL:
         return "only a case verified illegal is classified"
-    if _is_increment(case):
-        return "an increment is not classified: zero tolerance, serve the demolition notice"
+    if case.status == Status.REINSPECTED and case.period != Period.EXTENDED_AFTER_CUTOFF:
+        return "only an extension's old part is classified after its new part was demolished"
+    if _is_increment(case) and case.status != Status.REINSPECTED:
+        return ("an increment is not classified: zero tolerance, serve the demolition notice (an extension's old "
+                "part is classified once its new part is demolished and re-inspected)")
     if payload.get("decision") not in STOCK_DECISIONS:
         return f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}"
     if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
@@ -154,6 +193,44 @@ def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> str | None:
 def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> str | None:
     if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
         return "a verified case is submitted directly only with a legal verdict"
+    if case.requested_period is not None:
+        return f"a change of period to {case.requested_period} awaits the county's decision"
+    if case.status == Status.REINSPECTED and case.period == Period.EXTENDED_AFTER_CUTOFF and case.remaining_m2 > 0:
+        return (f"the new part is demolished; the old part ({case.remaining_m2:.2f} m²) is classified next "
+                "(classify), then rectified")
+    return None
+
+
+def _guard_file(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.filed:
+        return "the case is filed (立案) already"
+    if not str(payload.get("file_number", "")).strip():
+        return "filing (立案) needs the file number (立案号): file_number"
+    return None
+
+
+def _guard_request_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+    period = payload.get("period")
+    if period not in {p.value for p in Period} or period == Period.UNKNOWN:
+        return f"period must be one of {', '.join(p.value for p in Period if p != Period.UNKNOWN)}"
+    if period == case.period:
+        return f"the case's period is {period} already"
+    if case.requested_period is not None:
+        return f"a change to {case.requested_period} awaits the county's decision already"
+    if not str(payload.get("reason", "")).strip():
+        return "a change of period needs a reason (e.g. a dated contract or tax receipt, what it shows)"
+    if not payload.get("evidence"):
+        return "a change of period needs evidence: the ids of photos or photographed documents on this case"
+    return None
+
+
+def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.requested_period is None:
+        return "no change of period awaits a decision"
+    if not isinstance(payload.get("approve"), bool):
+        return "decide with approve: true or false"
+    if not str(payload.get("reason", "")).strip():
+        return "a decision on a change of period needs a reason"
     return None
 
 
@@ -173,24 +250,36 @@ def _fixed(status: Status) -> Callable[[CaseState, dict[str, Any]], Status]:
     return lambda _c, _p: status
 
 
+def _unchanged(case: CaseState, _payload: dict[str, Any]) -> Status:
+    return Status(case.status)
+
+
+OPEN = frozenset(Status) - {Status.CLOSED}
+
+
 ACTIONS: dict[str, Action] = {a.name: a for a in (
-    Action("assign", frozenset({Status.NEW, Status.ASSIGNED}), frozenset(Role) - {Role.INSPECTOR},
+    Action("assign", frozenset({Status.NEW, Status.ASSIGNED, Status.REOPENED}), frozenset(Role) - {Role.INSPECTOR},
            _fixed(Status.ASSIGNED)),
     Action("verify", frozenset({Status.ASSIGNED, Status.VERIFIED}), FIELD_ROLES, _fixed(Status.VERIFIED),
            _guard_verify),
-    Action("serve_notice", frozenset({Status.VERIFIED}), TOWNSHIP_ROLES, _fixed(Status.NOTICE_SERVED),
-           _guard_illegal_increment),
+    Action("serve_notice", frozenset({Status.VERIFIED, Status.CLASSIFIED}), TOWNSHIP_ROLES,
+           _fixed(Status.NOTICE_SERVED), _guard_notice),
     Action("start_demolition", frozenset({Status.NOTICE_SERVED}), TOWNSHIP_ROLES, _fixed(Status.DEMOLISHING)),
     Action("record_demolition", frozenset({Status.DEMOLISHING}), FIELD_ROLES, _fixed(Status.DEMOLISHED)),
     Action("restore", frozenset({Status.DEMOLISHED}), FIELD_ROLES, _fixed(Status.RESTORED)),
     Action("reinspect", frozenset({Status.RESTORED}), FIELD_ROLES, _fixed(Status.REINSPECTED), _guard_reinspect),
-    Action("classify", frozenset({Status.VERIFIED}), TOWNSHIP_ROLES, _fixed(Status.CLASSIFIED),
+    Action("classify", frozenset({Status.VERIFIED, Status.REINSPECTED}), TOWNSHIP_ROLES, _fixed(Status.CLASSIFIED),
            _guard_illegal_stock),
-    Action("rectify", frozenset({Status.CLASSIFIED}), TOWNSHIP_ROLES, _fixed(Status.RECTIFIED)),
+    Action("rectify", frozenset({Status.CLASSIFIED}), TOWNSHIP_ROLES, _fixed(Status.RECTIFIED), _guard_rectify),
     Action("submit", SUBMITTABLE, TOWNSHIP_ROLES, _fixed(Status.SUBMITTED), _guard_submit),
     Action("pass_review", frozenset({Status.SUBMITTED}), COUNTY_ROLES, _fixed(Status.CLOSED), _guard_pass),
     Action("return", frozenset({Status.SUBMITTED}), COUNTY_ROLES,
            lambda c, _p: Status(c.resume_status or Status.ASSIGNED), _guard_return),
+    Action("file", OPEN, COUNTY_ROLES, _unchanged, _guard_file, lambda c: not c.filed),
+    Action("request_period", OPEN - {Status.SUBMITTED}, FIELD_ROLES, _unchanged, _guard_request_period,
+           lambda c: c.requested_period is None),
+    Action("decide_period", OPEN, COUNTY_ROLES, _unchanged, _guard_decide_period,
+           lambda c: c.requested_period is not None),
 )}
 
 
@@ -214,6 +303,7 @@ def allowed_actions(case: CaseState, role: str) -> list[str]:
     """The actions this role may take on the case now (for the UI and for error messages)."""
     names = []
     for action in ACTIONS.values():
-        if case.status in {s.value for s in action.sources} and role in {r.value for r in action.roles}:
+        if (case.status in {s.value for s in action.sources} and role in {r.value for r in action.roles}
+                and action.available(case)):
             names.append(action.name)
     return names

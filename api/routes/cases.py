@@ -29,7 +29,7 @@ from api.dependencies import MapDataDep, RowId, SessionDep, SettingsDep
 from api.errors import InvalidQuery, NotFound, TooLarge
 from api.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
 from api.map_data import CaseFilter, case_features_text, grid_cells, select_cases
-from api.photos import BrowserFix, photo_out, upload_photo
+from api.photos import PHOTO_KINDS, BrowserFix, photo_out, upload_photo
 from api.repository import bbox_clause, read_frame
 from api.uploads import PhotoFields, capped_form
 from gis.rules import MU_M2
@@ -38,9 +38,9 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_m2", "farmland_m2", "cultivated_m2",
                 "unapproved_cultivated_m2", "retro_approval", "after_cutoff_m2", "farmland_after_cutoff_m2",
-                "unapproved_after_cutoff_m2", "period", "disposition", "rules", "field_rules", "date_conflict",
-                "status", "still_violating", "verdict", "decision", "remaining_m2", "assignee_id", "origin",
-                "lead_code", "version"]
+                "unapproved_after_cutoff_m2", "occupied_m2", "period", "disposition", "rules", "field_rules",
+                "date_conflict", "status", "still_violating", "verdict", "decision", "remaining_m2", "assignee_id",
+                "origin", "lead_code", "file_number", "requested_period", "version"]
 
 
 def _filters(session: SessionDep, township: str | None, village: str | None, status: str | None,
@@ -200,6 +200,9 @@ class TransitionPayload(BaseModel):
     decision: Word | None = None
     reason: Text | None = None
     note: Text | None = None
+    file_number: Annotated[str, Field(max_length=50)] | None = None
+    evidence: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=20)] | None = None
+    approve: bool | None = None
 
 
 class TransitionIn(BaseModel):
@@ -252,7 +255,7 @@ PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data
         "file": {"type": "string", "format": "binary", "description": "the original photo file (never re-encoded)"},
         "client_uuid": {"type": "string", "format": "uuid",
                         "description": "the client's own UUID: a retry with the same bytes returns the same record"},
-        "kind": {"type": "string", "enum": ["panorama", "closeup", "detail", "after_demolition"],
+        "kind": {"type": "string", "enum": sorted(PHOTO_KINDS),
                  "default": "panorama"},
         "browser_lat": {"type": "number", "description": "the phone's geolocation at capture"},
         "browser_lon": {"type": "number"},

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from api.audit import verify_chain
 from api.auth import create_user
 from api.cli import DEMO_LAYERS
 from api.deadlines import COUNTY_TZ
@@ -75,6 +76,27 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
         act(officer, stock["id"], "submit")
         act(county, stock["id"], "pass_review")
 
+        # A second stock case is demolished the whole way; an increment's period is disputed and decided; a case
+        # is filed (立案).
+        stock2 = [i for i in listing["items"] if i["disposition"] == "classify"][1]
+        act(county, stock2["id"], "assign")
+        act(inspector, stock2["id"], "verify", verdict="illegal")
+        act(officer, stock2["id"], "classify", decision="demolish")
+        for headers, action in ((officer, "serve_notice"), (officer, "start_demolition"),
+                                (inspector, "record_demolition"), (inspector, "restore")):
+            act(headers, stock2["id"], action)
+        disputed = [i for i in listing["items"] if i["disposition"] == "demolish"][1]
+        act(county, disputed["id"], "assign")
+        with db.factory() as session:
+            house = read_frame(session, Case, where=[Case.id == disputed["id"]]).geometry.iloc[0]
+        doc = client.post(f"/api/cases/{disputed['id']}/photos", headers=inspector,
+                          data={"client_uuid": str(uuid.uuid4()), "kind": "document"},
+                          files={"file": ("contract.jpg", jpeg_at_house(house, dt.datetime.now(dt.UTC), seed=3),
+                                          "image/jpeg")}).json()["id"]
+        act(inspector, disputed["id"], "request_period", period="before_cutoff", reason="2019年合同", evidence=[doc])
+        act(county, disputed["id"], "decide_period", approve=False, reason="影像显示2021年新建")
+        act(county, disputed["id"], "file", file_number="桂阳立〔2026〕7号")
+
         closed = client.get("/api/cases", headers=county, params={"status": "closed"}).json()
         assert {i["id"] for i in closed["items"]} == {increment["id"], stock["id"]}
         assert all(i["remaining_m2"] == 0.0 for i in closed["items"])
@@ -92,4 +114,16 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
         assert summary.loc[TOWNSHIP, "remaining_m2"] == pytest.approx(remaining)
         assert summary.loc[TOWNSHIP, "new_cases"] == listing["total"]  # every demo case was created this month
         assert summary.iloc[-1]["new_cases"] == client.get("/api/cases", headers=county).json()["total"]
+        for row in board:  # every figure of the scoreboard is the export's, township by township
+            exported = summary.loc[row["township_code"]]
+            for key in ("new_cases", "new_increments", "closed", "rectified_stock", "reopened", "overdue", "due"):
+                assert int(exported[key]) == row[key], (row["township_code"], key)
+            for key in ("restored_m2", "restored_mu", "remaining_m2"):
+                assert float(exported[key]) == pytest.approx(row[key], abs=0.01), (row["township_code"], key)  # rounded
+            assert row["commend"] == str(exported["flag"]).startswith("通报表扬")
+            assert row["criticise"] == str(exported["flag"]).startswith("通报批评")
+        assert mine["rectified_stock"] == 1 and mine["restored_m2"] > 0  # the stock case, the demolished one
+        assert summary.iloc[-1]["flag"] == ""  # the county total is neither commended nor criticised
+        with db.factory() as session:  # `redline audit verify` after the demo went through these paths
+            assert verify_chain(session).ok
     app.state.engine.dispose()

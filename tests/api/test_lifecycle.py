@@ -1,21 +1,36 @@
-"""A case lifecycle that cannot be gamed, through the API on both databases (issue: lifecycle).
-
-Covered here: permanent basic farmland cannot be legalised or kept; re-inspection needs a photo *taken* at
-the house after the demolition was recorded; a returned case is back on the 137 clock.
-"""
+"""A case lifecycle that cannot be gamed, through the API on both databases: each hole of the lifecycle review
+shown closed — the attempt refused with its reason, or the reopened / new case created."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import geopandas as gpd
+import openpyxl
+import pytest
+import shapely
 from sqlalchemy import select
 
+from api.audit import verify_chain
 from api.cases import transition
+from api.deadlines import COUNTY_TZ
+from api.exporting import export_month
+from api.importing import import_layer
 from api.models import Case, User
 from api.repository import read_frame
-from tests.api.conftest import Site, case_id
+from api.scanning import scan
+from api.settings import Settings
+from gis.rules import MU_M2
+from tests.api.conftest import T1, Site, case_id
 from tests.api.test_workflow_api import act, photo_at, upload
 from tests.photo_factory import jpeg_at_house, jpeg_with_exif
+
+
+def demolish_and_restore(site: Site, cid: int) -> None:
+    """The township serves the notice and starts the demolition; the inspector records it and the restoration."""
+    for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
+                         ("inspector1", "record_demolition"), ("inspector1", "restore")):
+        act(site, user, cid, action)
 
 
 def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):
@@ -43,9 +58,7 @@ def test_reinspection_needs_a_photo_taken_at_the_house_after_demolition(site: Si
     act(site, "county", cid, "assign")
     act(site, "officer1", cid, "assign", assignee="inspector1")
     act(site, "inspector1", cid, "verify", verdict="illegal")
-    for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
-                         ("inspector1", "record_demolition"), ("inspector1", "restore")):
-        act(site, user, cid, action)
+    demolish_and_restore(site, cid)
     now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
     elsewhere = jpeg_with_exif(39.98, 116.37, 0.0, now, seed=3)  # Beijing, taken just now
     assert upload(site, "inspector1", cid, data=elsewhere).status_code == 201
@@ -93,3 +106,172 @@ def test_a_returned_case_is_back_on_the_137_clock(site: Site):
     again = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert again["overdue"] is False  # the new round is finished (late: on_time says so)
     assert again["on_time"] is False
+
+
+def props(site: Site, cid: int) -> dict:
+    return site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+
+
+def test_a_change_of_period_is_a_request_the_county_decides(site: Site):
+    """An inspector alone cannot turn an increment into stock: the change is a request with a reason and
+    evidence; until the county decides, the case keeps its period, disposition and deadlines."""
+    cid = case_id(site, "A1")  # built 2021: increment, demolish
+    act(site, "county", cid, "assign")
+    act(site, "officer1", cid, "assign", assignee="inspector1")
+    refused = act(site, "inspector1", cid, "verify", expect=409, verdict="illegal", period="before_cutoff")
+    assert "is a request" in refused["error"]["message"]
+    act(site, "inspector1", cid, "verify", verdict="uncertain")
+    no_evidence = act(site, "inspector1", cid, "request_period", expect=409, period="before_cutoff",
+                      reason="户主出示2019年购房合同")
+    assert "evidence" in no_evidence["error"]["message"]
+    other_case_photo = upload(site, "inspector1", case_id(site, "A2"), kind="detail", data=photo_at(site, cid, 7))
+    foreign = act(site, "inspector1", cid, "request_period", expect=409, period="before_cutoff", reason="合同",
+                  evidence=[other_case_photo.json()["id"]])
+    assert "not a photo or document of this case" in foreign["error"]["message"]
+    contract = upload(site, "inspector1", cid, kind="document", data=photo_at(site, cid, 8)).json()["id"]
+    act(site, "inspector1", cid, "request_period", period="before_cutoff", reason="户主出示2019年购房合同",
+        evidence=[contract])
+    pending = props(site, cid)
+    assert pending["period"] == "after_cutoff" and pending["disposition"] == "demolish"
+    assert pending["period_request"]["period"] == "before_cutoff" and pending["period_request"]["evidence"] == [
+        contract]
+    assert "decide_period" in pending["allowed_actions"]  # on the county's desk
+    seen = site.client.get(f"/api/cases/{cid}", headers=site.as_user("inspector1")).json()["properties"]
+    assert "decide_period" not in seen["allowed_actions"] and "request_period" not in seen["allowed_actions"]
+    act(site, "inspector1", cid, "decide_period", expect=409, approve=True, reason="同意")
+    assert act(site, "officer1", cid, "submit", expect=409)["error"]["message"]
+    act(site, "county", cid, "decide_period", approve=False, reason="合同日期与影像不符")
+    assert props(site, cid)["period"] == "after_cutoff"
+    act(site, "inspector1", cid, "request_period", period="before_cutoff", reason="补充税票", evidence=[contract])
+    act(site, "county", cid, "decide_period", approve=True, reason="税票与合同一致，认定为存量")
+    decided = props(site, cid)
+    assert decided["period"] == "before_cutoff" and decided["disposition"] == "classify"
+    actions = [e["action"] for e in decided["history"]]
+    assert actions[-4:] == ["request_period", "decide_period", "request_period", "decide_period"]
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
+
+
+def test_an_unknown_period_may_be_established_as_increment_on_site(site: Site):
+    cid = case_id(site, "A4")  # no declared date, no imagery: unknown
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal", period="after_cutoff")  # into zero tolerance
+    assert props(site, cid)["period"] == "after_cutoff"
+
+
+def test_a_stock_demolition_goes_the_whole_way_and_is_counted(site: Site):
+    cid = case_id(site, "A2")  # stock
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="demolish")
+    assert "serve_notice" in act(site, "officer1", cid, "rectify", expect=409)["error"]["message"]
+    demolish_and_restore(site, cid)
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 2)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "submit")
+    assert act(site, "county", cid, "pass_review")["status"] == "closed"
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
+    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    occupied = props(site, cid)["footprint_m2"]  # wholly on farmland
+    assert mine["restored_m2"] == pytest.approx(occupied) and mine["restored_mu"] == pytest.approx(occupied / MU_M2,
+                                                                                                 abs=1e-4)
+
+
+def test_filing_is_a_county_act_with_its_number_and_the_export_shows_it(site: Site, tmp_path):
+    cid = case_id(site, "A1")
+    act(site, "officer1", cid, "file", expect=409, file_number="桂阳自然资立〔2026〕1号")  # a county act
+    assert "file_number" in act(site, "county", cid, "file", expect=409)["error"]["message"]
+    act(site, "county", cid, "file", file_number="桂阳自然资立〔2026〕1号")
+    assert "already" in act(site, "county", cid, "file", expect=409, file_number="x")["error"]["message"]
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    with site.db.factory() as s:
+        result = export_month(s, month, tmp_path / "out", Settings(database_url=site.db.url, var_dir=tmp_path))
+    wb = openpyxl.load_workbook(next(p for p in result.files if p.suffix == ".xlsx"))
+    header, *rows = list(wb["案件 Cases"].iter_rows(values_only=True))
+    filed = {r[header.index("案件编号")]: (r[header.index("立案日期")], r[header.index("立案号")]) for r in rows}
+    today = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).date().isoformat()
+    assert filed[props(site, cid)["code"]] == (today, "桂阳自然资立〔2026〕1号")
+    assert filed[props(site, case_id(site, "A2"))["code"]] in (("", ""), (None, None))  # found, not filed
+
+
+def _close_by_demolition(site: Site, cid: int) -> None:
+    act(site, "county", cid, "assign")
+    act(site, "officer1", cid, "assign", assignee="inspector1")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    demolish_and_restore(site, cid)
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 11)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "pass_review")
+
+
+def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
+    cid = case_id(site, "A1")
+    _close_by_demolition(site, cid)
+    scan(site.db.factory)  # the survey predates the demolition: nothing to contradict it yet
+    assert props(site, cid)["status"] == "closed"
+    import_layer(site.db.factory, "houses", tmp_path / "h.gpkg")  # a new survey: the house is still there
+    report = scan(site.db.factory)
+    assert report.reopened == 1
+    reopened = props(site, cid)
+    assert reopened["status"] == "reopened" and reopened["remaining_m2"] == pytest.approx(100.0)
+    assert reopened["history"][-1]["action"] == "reappeared" and reopened["history"][-1]["actor"] == "scan"
+    assert reopened["allowed_actions"][0] == "assign"  # back with the township, to be worked again
+    again = scan(site.db.factory)  # idempotent: reopened once
+    assert again.reopened == 0
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
+    assert next(r for r in board["townships"] if r["township_code"] == T1)["reopened"] == 1
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
+
+
+def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
+                                                                                               tmp_path):
+    cid = case_id(site, "A2")  # stock: 15 m × 12 m, built 2019
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[house], crs=4546
+                     ).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="confiscate")
+    act(site, "officer1", cid, "rectify")
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "pass_review")
+    # The owner adds a 5 m wing after the case closed; the next survey shows it.
+    houses = gpd.read_file(tmp_path / "h.gpkg")
+    _minx, miny, maxx, maxy = house.bounds
+    grown = shapely.union(house, shapely.box(maxx, miny, maxx + 5, maxy))
+    houses.loc[houses["id"] == "A2", "geometry"] = grown
+    houses.to_file(tmp_path / "h2.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "h2.gpkg")
+    assert scan(site.db.factory).grown == 1
+    assert scan(site.db.factory).grown == 0  # once per closed case
+    items = site.client.get("/api/cases", headers=site.as_user("county")).json()["items"]
+    growth = next(i for i in items if i["code"].endswith("-A2-G1"))
+    g = props(site, growth["id"])
+    assert g["period"] == "extended_after_cutoff" and g["disposition"] == "demolish" and g["status"] == "new"
+    new_part = 5 * (maxy - miny)
+    assert g["unapproved_after_cutoff_m2"] == pytest.approx(new_part, abs=0.01)
+    assert g["remaining_m2"] == pytest.approx(new_part, abs=0.01)  # the new part first
+    assert g["new_part_m2"] == pytest.approx(new_part, abs=0.01) and g["parent_case_id"] == cid
+    assert g["old_part_m2"] == pytest.approx(g["occupied_m2"] - new_part, abs=0.01)
+    with site.db.factory() as s:
+        assert s.get(Case, growth["id"]).parent_case_id == cid
+    # The extension: the new part is demolished; then the old part is classified.
+    gid = growth["id"]
+    act(site, "county", gid, "assign")
+    act(site, "inspector1", gid, "verify", verdict="illegal")
+    demolish_and_restore(site, gid)
+    old_part = g["occupied_m2"] - new_part
+    assert props(site, gid)["remaining_m2"] == pytest.approx(old_part, abs=0.01)
+    assert upload(site, "inspector1", gid, data=photo_at(site, gid, 12)).status_code == 201
+    act(site, "inspector1", gid, "reinspect")
+    assert "classified next" in act(site, "officer1", gid, "submit", expect=409)["error"]["message"]
+    act(site, "officer1", gid, "classify", decision="confiscate")
+    act(site, "officer1", gid, "rectify")
+    act(site, "officer1", gid, "submit")
+    assert act(site, "county", gid, "pass_review")["status"] == "closed"

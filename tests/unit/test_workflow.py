@@ -105,5 +105,5 @@ def test_every_action_is_refused_from_every_state_it_does_not_start_from():
 def test_unknown_action_and_allowed_actions():
     with pytest.raises(TransitionRefused, match="unknown action"):
         decide("bulldoze", state("new"), "admin", {})
-    assert allowed_actions(state("new"), "county_reviewer") == ["assign"]
+    assert allowed_actions(state("new"), "county_reviewer") == ["assign", "file"]
     assert allowed_actions(state("closed"), "admin") == []
