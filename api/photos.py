@@ -35,8 +35,15 @@ from gis.photo_meta import PhotoMeta, read_meta
 PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition", "document"})
 
 
+PDF = "application/pdf"
+#: Kinds of upload a PDF may be: a scanned contract, tax receipt or certificate — never a site photo.
+DOCUMENT_KINDS = frozenset({"document"})
+
+
 def sniff(head: bytes) -> str | None:
-    """The media type from the first bytes: JPEG, PNG or HEIC/HEIF; None for anything else."""
+    """The media type from the first bytes: JPEG, PNG, HEIC/HEIF or PDF; None for anything else."""
+    if head.startswith(b"%PDF-"):
+        return PDF
     if head.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -171,7 +178,8 @@ def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumb
 def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
                  stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
                  browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
-    """Attach a photo to a case; the same client UUID with the same bytes again returns the first record.
+    """Attach a photo (or a document: a PDF, or a photographed contract) to a case; the same client UUID with
+    the same bytes again returns the first record.
 
     The upload is staged and checked (size, content type, a decodable image of sane pixel count) before it
     is placed in the store, so a refused file leaves nothing behind. A client UUID already used for
@@ -192,20 +200,27 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
         if existing is not None:
             discard(staged.path)
             return _same_upload(existing, case_id, staged.sha256)
-        meta: PhotoMeta = read_meta(staged.path)
-        if meta.error:
-            raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
+        document = staged.media_type == PDF
+        if document:
+            meta = _pdf_meta(staged, kind)
+        else:
+            meta = read_meta(staged.path)
+            if meta.error:
+                raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
     except BaseException:
         discard(staged.path)
         raise
     stored = place(staged, root)
-    make_thumbnail(stored, thumbnail_path(root, staged.sha256))
     now = now or utcnow()
     browser = browser or BrowserFix()
-    phash = dhash(str(stored))
+    phash = None if document else dhash(str(stored))
+    if not document:
+        make_thumbnail(stored, thumbnail_path(root, staged.sha256))
     try:
         with factory.begin() as session:
-            flags = _evidence(session, case_id, meta, phash, browser, policy or EvidencePolicy(), now)
+            # A document is evidence of what it says, not of where or when it was photographed.
+            flags = [] if document else _evidence(session, case_id, meta, phash, browser,
+                                                  policy or EvidencePolicy(), now)
             photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
                           media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),
                           lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
@@ -221,6 +236,19 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
         with factory() as session:
             first = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one()
         return _same_upload(first, case_id, staged.sha256)
+
+
+def _pdf_meta(staged: Staged, kind: str) -> PhotoMeta:
+    """A PDF is accepted only as a document (a contract, a tax receipt), and only whole (its `%%EOF` at the
+    end: a cut transfer is refused like a truncated photo)."""
+    if kind not in DOCUMENT_KINDS:
+        raise UnsupportedMedia(f"a PDF is accepted only as kind document, not {kind}")
+    with staged.path.open("rb") as fh:
+        fh.seek(max(0, staged.size - 1024))
+        tail = fh.read()
+    if b"%%EOF" not in tail:
+        raise UnsupportedMedia("not a complete PDF (no end-of-file marker): upload it again")
+    return PhotoMeta(str(staged.path), staged.sha256)
 
 
 def _same_upload(existing: Photo, case_id: int, sha256: str) -> Photo:

@@ -7,15 +7,18 @@ from fastapi.responses import FileResponse
 
 from api.auth import CurrentUser
 from api.dependencies import RowId, SessionDep, SettingsDep
-from api.photos import photo_file
+from api.photos import PDF, photo_file
 
 router = APIRouter(prefix="/api/photos", tags=["photos"])
 
 
 @router.get("/{photo_id}/original")
 def original(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: RowId) -> FileResponse:
-    """The photo exactly as uploaded (EXIF intact)."""
+    """The photo exactly as uploaded (EXIF intact); a PDF document as a download, never shown inline."""
     path, media = photo_file(session, user, photo_id, settings.photo_dir, thumbnail=False)
+    if media == PDF:
+        return FileResponse(path, media_type=media, filename=f"document-{photo_id}.pdf",
+                            content_disposition_type="attachment")
     return FileResponse(path, media_type=media)
 
 

@@ -275,3 +275,37 @@ def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_
     act(site, "officer1", gid, "rectify")
     act(site, "officer1", gid, "submit")
     assert act(site, "county", gid, "pass_review")["status"] == "closed"
+
+
+def pdf_document(text: str = "购房合同 2019") -> bytes:
+    """A real one-page PDF (Pillow's writer): what a scanned contract or tax receipt arrives as."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    page = Image.new("RGB", (300, 200), "white")
+    ImageDraw.Draw(page).text((20, 90), text.encode("ascii", "replace").decode(), fill="black")
+    out = io.BytesIO()
+    page.save(out, "PDF", resolution=72)
+    return out.getvalue()
+
+
+def test_a_pdf_document_is_evidence_for_a_change_of_period(site: Site):
+    cid = case_id(site, "A2")
+    pdf = pdf_document()
+    as_photo = upload(site, "inspector1", cid, kind="panorama", data=pdf, name="contract.pdf")
+    assert as_photo.status_code == 415 and "only as kind document" in as_photo.json()["error"]["message"]
+    cut = upload(site, "inspector1", cid, kind="document", data=pdf[: len(pdf) // 2], name="contract.pdf")
+    assert cut.status_code == 415 and "not a complete PDF" in cut.json()["error"]["message"]
+    doc = upload(site, "inspector1", cid, kind="document", data=pdf, name="contract.pdf")
+    assert doc.status_code == 201, doc.text
+    body = doc.json()
+    assert body["media_type"] == "application/pdf" and body["checks"] == []
+    original = site.client.get(body["original_url"], headers=site.as_user("county"))
+    assert original.content == pdf and original.headers["content-disposition"].startswith("attachment")
+    assert site.client.get(body["thumbnail_url"], headers=site.as_user("county")).status_code == 404
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "request_period", period="after_cutoff", reason="合同显示2021年购地建房",
+        evidence=[body["id"]])
+    act(site, "county", cid, "decide_period", approve=True, reason="合同日期在截止日之后：增量")
+    assert props(site, cid)["period"] == "after_cutoff" and props(site, cid)["disposition"] == "demolish"
