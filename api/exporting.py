@@ -34,6 +34,7 @@ from api.deadlines import COUNTY_TZ
 from api.models import SRID, AdminArea
 from api.monthly import SUMMARY_COLUMNS, MonthFigures, figures, mu, previous_months, townships
 from api.settings import Settings
+from gis.rules import MU_M2
 
 Progress = Callable[[float, str], None]
 
@@ -127,8 +128,8 @@ def _case_table(fig: MonthFigures, names: dict[str, str]) -> pd.DataFrame:
         "file_number": c["file_number"].fillna("").to_numpy() if "file_number" in c else "",
         "overdue": ["是" if v else "否" for v in c["overdue"]],
     })
-    table["occupied_mu"] = (table["occupied_m2"] / (10_000 / 15)).round(4)
-    table["remaining_mu"] = (table["remaining_m2"] / (10_000 / 15)).round(4)
+    table["occupied_mu"] = (table["occupied_m2"] / MU_M2).round(4)
+    table["remaining_mu"] = (table["remaining_m2"] / MU_M2).round(4)
     return table[list(CASE_COLUMNS)]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
@@ -72,6 +72,8 @@ def list_cases(
     overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
     assignee: Annotated[Literal["me"] | None, Query(description="'me': only the cases assigned to the caller")] = None,
     code: Annotated[str | None, Query(max_length=100, description="a case code (exact)")] = None,
+    search: Annotated[str | None, Query(max_length=100, description="a case code, its beginning, or the house id "
+                                                                     "(surrounding spaces ignored)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     format: Literal["json", "geojson"] = "json",
     limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
@@ -86,6 +88,8 @@ def list_cases(
         where.append(models.Case.assignee_id == user.id)
     if code:
         where.append(models.Case.code == code)
+    if search and search.strip():
+        where.append(_search_clause(search.strip()))
     if overdue is not None:
         frame = read_frame(session, models.Case, [*CASE_COLUMNS, *MILESTONE_COLUMNS],
                            where=where, order_by="code")
@@ -107,6 +111,14 @@ def list_cases(
     if format == "geojson":
         return feature_collection_response(frame, total=total)  # type: ignore[return-value]
     return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
+
+
+def _search_clause(text: str) -> ColumnElement[bool]:
+    """Cases whose code is `text`, begins with it, or ends with `-text` (the house id); LIKE wildcards typed
+    by the user match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    code = models.Case.code
+    return or_(code == text, code.like(escaped + "%", escape="\\"), code.like("%-" + escaped, escape="\\"))
 
 
 def _map_filter(township: str | None = None, village: str | None = None, status: str | None = None,

@@ -6,7 +6,8 @@
     zh: {}, en: { title: "Redline field check", username: "Username", password: "Password", login: "Log in",
       mycases: "My cases", bydeadline: "by deadline", bydistance: "by distance", queue: "To sync", back: "Back",
       verdict: "Verdict", illegal: "Illegal", uncertain: "Uncertain", legal: "Legal", findings: "Findings (八不准)",
-      notes: "Notes", photo: "Photos", submit: "Submit", history: "History", online: "online", offline: "offline" },
+      notes: "Notes", photo: "Photos", submit: "Submit", history: "History", online: "online", offline: "offline",
+      notcached: "Offline, and this case was never opened: open it once online to have it offline" },
   };
   const state = { token: localStorage.getItem("redline.token"), user: null, cases: [], position: null,
     heading: null, lang: localStorage.getItem("redline.lang") || "zh", current: null };
@@ -103,40 +104,59 @@
     }
   }
 
+  // Every case view starts clean: no photo, verdict or note of the case seen before, and no form at all
+  // until this case's facts are here (offline and never opened: nothing to submit against).
+  function clearCaseView(id) {
+    $("field-form").reset();
+    $("photo").value = "";
+    $("field-form").hidden = true;
+    $("case-code").textContent = `#${id}`;
+    $("case-facts").innerHTML = "";
+    $("history").innerHTML = "";
+    $("case-error").textContent = "";
+  }
+
   async function openCase(id) {
     state.current = id;
+    clearCaseView(id);
     show("case-view");
     const facts = $("case-facts");
-    facts.innerHTML = "";
+    let f;
     try {
-      const f = await api(`/api/cases/${id}`);
-      const p = f.properties;
-      $("case-code").textContent = p.code;
-      const rows = [["状态 status", p.status], ["时段 period", p.period], ["处置 disposition", p.disposition],
-        ["八不准", [p.rules, p.field_rules].filter(Boolean).join(",") || "—"],
-        ["占地 m² / 亩", `${p.footprint_m2.toFixed(1)} / ${p.footprint_mu}`],
-        ["永久基本农田 m² / 亩", `${p.farmland_m2.toFixed(1)} / ${p.farmland_mu}`],
-        ["期限 deadline", p.next_deadline ? `${p.next_deadline_kind} ${p.next_deadline.slice(0, 16)}` : "—"]];
-      for (const [k, v] of rows) {
-        const dt = document.createElement("dt"); dt.textContent = k;
-        const dd = document.createElement("dd"); dd.textContent = v;
-        facts.append(dt, dd);
-      }
-      $("history").innerHTML = "";
-      for (const e of p.history) {
-        const li = document.createElement("li");
-        li.textContent = `${e.at.slice(0, 16)} ${e.actor} ${e.action}` + (e.note ? ` — ${e.note}` : "");
-        $("history").appendChild(li);
-      }
+      f = await api(`/api/cases/${id}`);
     } catch (err) {
-      $("case-code").textContent = `#${id}`;
-      facts.textContent = String(err);
+      if (state.current !== id) { return; }  // another case was opened meanwhile
+      $("case-error").textContent = String(err).includes(": 503")
+        ? t("notcached", "离线且此案件尚未缓存：联网后打开一次即可离线查看")
+        : String(err);
+      return;
     }
+    if (state.current !== id) { return; }  // a slow answer for a case the inspector has left
+    const p = f.properties;
+    $("case-code").textContent = p.code;
+    const rows = [["状态 status", p.status], ["时段 period", p.period], ["处置 disposition", p.disposition],
+      ["八不准", [p.rules, p.field_rules].filter(Boolean).join(",") || "—"],
+      ["占地 m² / 亩", `${p.footprint_m2.toFixed(1)} / ${p.footprint_mu}`],
+      ["永久基本农田 m² / 亩", `${p.farmland_m2.toFixed(1)} / ${p.farmland_mu}`],
+      ["期限 deadline", p.next_deadline ? `${p.next_deadline_kind} ${p.next_deadline.slice(0, 16)}` : "—"]];
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt"); dt.textContent = k;
+      const dd = document.createElement("dd"); dd.textContent = v;
+      facts.append(dt, dd);
+    }
+    for (const e of p.history) {
+      const li = document.createElement("li");
+      li.textContent = `${e.at.slice(0, 16)} ${e.actor} ${e.action}` + (e.note ? ` — ${e.note}` : "");
+      $("history").appendChild(li);
+    }
+    $("field-form").dataset.caseId = String(id);
+    $("field-form").hidden = false;
   }
 
   async function submitForm(event) {
     event.preventDefault();
     const form = event.target;
+    if (form.hidden || form.dataset.caseId !== String(state.current)) { return; }  // only for the case shown
     const data = new FormData(form);
     const files = [...$("photo").files];
     const fix = { browser_lat: state.position ? state.position.lat : null,
@@ -180,7 +200,7 @@
     window.addEventListener("offline", showNet);
     $("lang").onclick = () => { state.lang = state.lang === "zh" ? "en" : "zh"; localStorage.setItem("redline.lang", state.lang); translate(); };
     $("sort").onchange = renderCases;
-    $("back").onclick = () => show("list-view");
+    $("back").onclick = () => { clearCaseView(""); state.current = null; show("list-view"); };
     $("field-form").onsubmit = submitForm;
     $("login-form").onsubmit = async (event) => {
       event.preventDefault();

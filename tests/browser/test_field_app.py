@@ -68,3 +68,46 @@ def test_field_work_survives_offline_and_reload(browser, live_server: str, live_
     assert errors == []
     assert re.search(r"/field/", page.url)
     context.close()
+
+
+def test_every_case_view_starts_clean_and_an_uncached_case_offers_nothing(browser, live_server: str, live_factory,
+                                                                          artifacts):
+    """The wrong-case bugs: a photo chosen on one case must not ride along to the next; offline, a case never
+    opened shows that it is not cached — not the previous case's history under a form that can be sent."""
+    with live_factory() as s:
+        county = s.execute(select(User).where(User.username == "county")).scalar_one()
+        cases = s.execute(select(Case).where(Case.township_code == "431021101000", Case.status == "new")
+                          .order_by(Case.id).offset(5).limit(3)).scalars().all()
+        s.expunge_all()
+    for case in cases:
+        transition(live_factory, county, case.id, "assign", {"assignee": "inspector"})
+    first, second, never = cases
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live_server}/field/")
+    page.fill("input[name=username]", "inspector")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector(f"li.case[data-id='{never.id}']")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # served through the service worker from now on
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.click(f"li.case[data-id='{first.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{first.code}')")
+    page.check("input[name=verdict][value=illegal]")
+    page.set_input_files("#photo", str(fixture_path("photos", "exexif_sunrise.jpg")))
+    page.click("#back")  # left without sending
+    page.click(f"li.case[data-id='{second.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{second.code}')")
+    assert page.evaluate("document.getElementById('photo').files.length") == 0
+    assert not page.is_checked("input[name=verdict][value=illegal]")
+    assert page.is_visible("#field-form")
+    page.click("#back")
+
+    context.set_offline(True)
+    page.click(f"li.case[data-id='{never.id}']")
+    page.wait_for_selector("#case-error:has-text('未缓存')")
+    assert page.text_content("#case-code") == f"#{never.id}"
+    assert page.is_hidden("#field-form") and page.text_content("#history") == ""
+    page.screenshot(path=str(artifacts / "field_app_uncached_case.png"))
+    context.close()

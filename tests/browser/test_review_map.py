@@ -150,3 +150,50 @@ def test_an_official_decides_from_the_side_panel(browser, live_server: str, live
         assert s.execute(select(Case.status).where(Case.id == cid)).scalar_one() == "assigned"
     assert all("409" in e for e in errors), errors  # Chromium logs the refused request itself, nothing else
     assert errors2 == []
+
+
+def test_search_always_opens_the_case_searched_and_the_panel_acts_on_it(browser, live_server: str, live_factory):
+    """The wrong-case bug: after clicking another house, Enter on the unchanged search text reopens the searched
+    case (it did nothing, and 指派 then assigned the other one); a trailing space or the house id finds it too."""
+    from sqlalchemy import select
+
+    from api.models import Case
+
+    with live_factory() as s:
+        cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021103000",
+                                                               Case.status == "new").order_by(Case.id)).first()
+    page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
+    page.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+
+    def click_another_house() -> str:
+        picked = page.evaluate(f"""() => {{
+            for (const key of Object.keys(window).filter(k => k.startsWith('map_'))) {{
+                let hit = null;
+                window[key].eachLayer(l => {{ const p = l.feature && l.feature.properties;
+                    if (!hit && p && p.status && String(p.code).startsWith('RL-') && p.code !== {code!r}) {{
+                        hit = l; }} }});
+                if (hit) {{ hit.fire('click'); return hit.feature.properties.code; }}
+            }}
+            return null;
+        }}""")
+        assert picked and picked != code
+        page.wait_for_selector(f"#rl-panel b:has-text('{picked}')")
+        return str(picked)
+
+    other = click_another_house()
+    with live_factory() as s:
+        other_before = s.execute(select(Case.status, Case.version).where(Case.code == other)).one()
+    search = page.locator("#rl-filters input[name=code]")
+    assert search.input_value() == code  # unchanged since the search
+    for text in (code, code + " ", code.rsplit("-", 1)[1]):  # as it was; a trailing space; the house id alone
+        click_another_house()
+        search.fill(text)
+        search.press("Enter")
+        page.wait_for_selector(f"#rl-panel b:has-text('{code}')")
+    page.click("#rl-panel button[data-action=assign]")
+    page.wait_for_function("() => [...document.querySelectorAll('#rl-panel li')].some(li => / assign/.test("
+                           "li.textContent))")
+    with live_factory() as s:
+        assert s.execute(select(Case.status).where(Case.id == cid)).scalar_one() == "assigned"
+        assert s.execute(select(Case.status, Case.version).where(Case.code == other)).one() == other_before
+    assert errors == []

@@ -19,6 +19,7 @@ function redlineReviewMap(map) {
   var houses = L.geoJSON(null, { style: { color: "#555", weight: 1, fillOpacity: 0.2 }, interactive: false });
   var clusters = L.layerGroup();
   var evidence = L.layerGroup();
+  var highlight = L.layerGroup();  // the case searched for, outlined
   var cases = L.geoJSON(null, {
     style: function (f) {
       var p = f.properties;
@@ -31,10 +32,10 @@ function redlineReviewMap(map) {
       layer.on("popupopen", function () {
         caseDetail(f.properties.id).then(function (p) { layer.setPopupContent(casePopup(p)); });
       });
-      layer.on("click", function () { showPanel(f.properties.id); });
+      layer.on("click", function () { highlight.clearLayers(); showPanel(f.properties.id); });
     },
   });
-  [admin, cultivated, farmland, houses, clusters, evidence, cases].forEach(function (l) { l.addTo(map); });
+  [admin, cultivated, farmland, houses, clusters, evidence, cases, highlight].forEach(function (l) { l.addTo(map); });
   L.control.layers(null, { "乡镇/村界 admin": admin, "耕地 DLTB": cultivated, "永久基本农田 farmland": farmland,
     "房屋 houses": houses, "案件 cases": cases, "照片 photos": evidence }, { collapsed: true }).addTo(map);
   var status = document.getElementById("rl-status");
@@ -45,13 +46,18 @@ function redlineReviewMap(map) {
   FILTERS.forEach(function (k) { if (params.get(k) && form.elements[k]) { form.elements[k].value = params.get(k); } });
   form.addEventListener("change", applyFilters);
   form.addEventListener("submit", function (e) { e.preventDefault(); applyFilters({ target: form.elements.code }); });
+  // Enter in the search box always searches, even when its text has not changed since the last search (the
+  // form has several inputs and no button, so the browser would not submit it; "change" fires only on a change).
+  form.elements.code.addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); applyFilters({ target: form.elements.code }); }
+  });
 
   // The URL keeps the filters, so a view can be shared; a case code jumps to that case.
   function applyFilters(event) {
     var q = new URLSearchParams();
     FILTERS.forEach(function (k) { if (form.elements[k] && form.elements[k].value) { q.set(k, form.elements[k].value); } });
     history.replaceState(null, "", window.location.pathname + (q.toString() ? "?" + q.toString() : ""));
-    if (event && event.target && event.target.name === "code" && q.get("code")) { findCode(q.get("code")); } else { refresh(); }
+    if (event && event.target && event.target.name === "code" && q.get("code").trim()) { findCode(q.get("code").trim()); } else { refresh(); }
   }
 
   function filterQuery() {
@@ -66,15 +72,14 @@ function redlineReviewMap(map) {
   function esc(s) { return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; }); }
 
   function casePopup(p) {
-    var mu = 666.667;
     return "<div class='rl-popup'><b>" + esc(p.code) + "</b><br>" +
       "状态 status: " + esc(p.status) + (p.still_violating ? "" : " (no longer violating)") + "<br>" +
       "时段 period: " + esc(p.period) + (p.date_conflict ? " ⚠ date conflict" : "") + "<br>" +
       "处置 disposition: " + esc(p.disposition) + "<br>" +
       "八不准: " + esc([p.rules, p.field_rules].filter(Boolean).join(",") || "—") + "<br>" +
-      "占地 footprint: " + fmt(p.footprint_m2, 1) + " m² (" + fmt(p.footprint_m2 / mu, 3) + " 亩)<br>" +
+      "占地 footprint: " + fmt(p.footprint_m2, 1) + " m² (" + fmt(p.footprint_mu, 3) + " 亩)<br>" +
       "永久基本农田 farmland: <span class='rl-farmland-m2'>" + fmt(p.farmland_m2, 1) + "</span> m² (" +
-      fmt(p.farmland_m2 / mu, 3) + " 亩)<br>" +
+      fmt(p.farmland_mu, 3) + " 亩)<br>" +
       "耕地 cultivated: " + fmt(p.cultivated_m2, 1) + " m²<br>" +
       "截止日后 after cutoff: " + fmt(p.after_cutoff_m2, 1) + " m²<br>" +
       "剩余未整改 remaining: " + fmt(p.remaining_m2, 1) + " m²<br>" +
@@ -100,8 +105,14 @@ function redlineReviewMap(map) {
     }).then(function (f) { return f.properties; });
   }
 
+  // The panel shows one case and its buttons act on that case only: an answer for a case asked for earlier
+  // (a slow click, then a search) is dropped, never drawn over the newer one.
+  var panelRequest = 0;
+
   function showPanel(id) {
+    var mine = ++panelRequest;
     caseDetail(id).then(function (p) {
+      if (mine !== panelRequest) { return; }
       evidence.clearLayers();
       var html = "<b>" + esc(p.code) + "</b> <a href='#' id='rl-close'>✕</a><br>" + casePopup(p) +
         "<h4>照片 photos (" + p.photos.length + ")</h4>";
@@ -173,14 +184,23 @@ function redlineReviewMap(map) {
     });
   }
 
+  // Search opens exactly the case searched: its exact code, else the one case whose code begins with the text
+  // or ends with "-" + the text (the house id). The case is outlined on the map.
   function findCode(code) {
-    fetch("/api/cases?format=geojson&limit=1&code=" + encodeURIComponent(code)).then(function (r) { return r.json(); })
-      .then(function (fc) {
-        if (!fc.features.length) { status.textContent = "no case " + code; return; }
-        var layer = L.geoJSON(fc.features[0]);
-        map.fitBounds(layer.getBounds(), { maxZoom: 18 });
-        showPanel(fc.features[0].properties.id);
-      });
+    var get = function (q) { return fetch("/api/cases?format=geojson&limit=2&" + q).then(function (r) { return r.json(); }); };
+    get("code=" + encodeURIComponent(code)).then(function (fc) {
+      return fc.features.length ? fc : get("search=" + encodeURIComponent(code));
+    }).then(function (fc) {
+      if (fc.features.length !== 1) {
+        status.textContent = fc.features.length ? (fc.total + " cases match " + code + ": type more of the code")
+          : "no case " + code;
+        return;
+      }
+      highlight.clearLayers();
+      var layer = L.geoJSON(fc.features[0], { style: { color: "#00b8d4", weight: 5, fill: false } }).addTo(highlight);
+      map.fitBounds(layer.getBounds(), { maxZoom: 18 });
+      showPanel(fc.features[0].properties.id);
+    });
   }
 
   function load(url, layer) {
