@@ -12,13 +12,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.audit import append_event
 from api.clock import as_utc, as_utc_or_none, from_frame, utcnow
-from api.deadlines import COUNTY_TZ, DeadlinePolicy, Deadlines, evaluate, overdue_from
+from api.deadlines import COUNTY_TZ, DeadlinePolicy, Deadlines, deadlines_due, evaluate, overdue_from
 from api.errors import Conflict, Forbidden, NotFound
 from api.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.repository import in_chunks
@@ -92,16 +93,23 @@ def old_part_m2(case: Case) -> float:
     return max(float(case.occupied_m2 or 0.0) - float(case.unapproved_after_cutoff_m2 or 0.0), 0.0)
 
 
-def _remaining_at_start(case: Case) -> float:
-    """The remaining unrectified area a case starts with: an extension's new part first, else all of it."""
-    if case.period == Period.EXTENDED_AFTER_CUTOFF:
-        return float(case.unapproved_after_cutoff_m2 or 0.0)
-    return float(case.occupied_m2 or 0.0)
+def remaining_at_start(period: Any, occupied_m2: Any, new_part_m2: Any) -> Any:
+    """The remaining unrectified area (剩余未整改面积) a case starts with — when a scan or a lead opens it, a scan
+    reopens it, or the county changes its period: an extension's new part (its unapproved part after the
+    cutoff) until that is demolished, else all it occupies. Scalars or arrays (m²)."""
+    extension = np.asarray(period, dtype=object) == Period.EXTENDED_AFTER_CUTOFF.value
+    return np.where(extension, np.nan_to_num(np.asarray(new_part_m2, dtype=float)),
+                    np.asarray(occupied_m2, dtype=float))
+
+
+def remaining_of(case: Case) -> float:
+    """`remaining_at_start` of one stored case."""
+    return float(remaining_at_start(case.period, case.occupied_m2 or 0.0, case.unapproved_after_cutoff_m2 or 0.0))
 
 
 def state_of(session: Session, case: Case) -> CaseState:
     """The workflow's view of a case."""
-    photos, why = _reinspection_evidence(session, case) if case.status == "restored" else (0, "")
+    photos, why = _reinspection_evidence(session, case) if case.status == Status.RESTORED else (0, "")
     return CaseState(status=case.status, period=case.period, verdict=case.verdict,
                      remaining_m2=float(case.remaining_m2 or 0.0), photos_after_demolition=photos,
                      resume_status=case.resume_status, reinspection_refusal=why,
@@ -169,7 +177,7 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
             case.disposition = (Disposition.DEMOLISH if case.period in INCREMENT_PERIODS
                                 else Disposition.CLASSIFY).value
             if case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
-                case.remaining_m2 = _remaining_at_start(case)
+                case.remaining_m2 = remaining_of(case)
         case.requested_period = None
         case.period_request = None
     elif action == "submit":
@@ -277,6 +285,19 @@ def overdue_since(policy: DeadlinePolicy, now: dt.datetime, *, assigned_at: dt.d
     return overdue_from(policy, assigned_at=as_utc(assigned_at), now=now, studied_at=as_utc_or_none(studied_at),
                         finished_at=as_utc_or_none(finished_at), reports=reports,
                         returned_at=as_utc_or_none(returned_at))
+
+
+def deadlines_due_of(policy: DeadlinePolicy, start: dt.datetime, end: dt.datetime, *,
+                     assigned_at: dt.datetime | None, studied_at: dt.datetime | None,
+                     finished_at: dt.datetime | None, reports: list[dt.datetime],
+                     returned_at: dt.datetime | None = None) -> tuple[int, int]:
+    """The case's deadlines that fell due in [start, end) and how many were met (`api.deadlines.deadlines_due`),
+    from the same milestones as `deadlines_of`; (0, 0) before it is assigned."""
+    if assigned_at is None:
+        return 0, 0
+    return deadlines_due(policy, assigned_at=as_utc(assigned_at), start=start, end=end,
+                         studied_at=as_utc_or_none(studied_at), finished_at=as_utc_or_none(finished_at),
+                         reports=reports, returned_at=as_utc_or_none(returned_at))
 
 
 #: The case columns the 137 deadlines are computed from (with the progress reports).

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.audit import append_events
+from api.cases import remaining_at_start
 from api.importing import _village_codes, check_drops, project_and_place
 from api.models import SRID
 from api.repository import in_chunks, records, table_of, to_db_geometry
@@ -84,7 +85,7 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
             "batch": (gdf.loc[fresh, batch_field].astype(str).to_numpy() if batch_field else None),
             "township_code": township, "village_code": village,
             **{c: res[c].to_numpy() for c in CASE_MEASURES},
-            "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
+            "remaining_m2": remaining_at_start(res["period"], res["occupied_m2"], res["unapproved_after_cutoff_m2"]),
             "occupied_m2": res["occupied_m2"].to_numpy(dtype=float),
             "status": "new", "still_violating": res["violation"].to_numpy(dtype=bool), "origin": "lead",
             "created_at": now, "scanned_at": now, "version": 1, "field_rules": "",

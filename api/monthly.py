@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from api.cases import deadlines_of
-from api.clock import as_utc, as_utc_or_none, utcnow
-from api.deadlines import COUNTY_TZ, DeadlinePolicy, deadlines_due
+from api.cases import deadlines_due_of, deadlines_of
+from api.clock import utcnow
+from api.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.errors import InvalidQuery
 from api.farmland_totals import totals_as_of, townships
 from api.history import snapshot
@@ -132,21 +132,12 @@ def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt
     due: list[int] = []
     met: list[int] = []
     for row in cases.itertuples():
-        times = {"studied_at": row.studied_at, "finished_at": row.finished_at, "reports": row.reports,
-                 "returned_at": row.returned_at}
-        d = deadlines_of(policy, at, assigned_at=row.assigned_at, **times)
-        if d is None:
-            overdue.append(False)
-            next_deadline.append(None)
-            due.append(0)
-            met.append(0)
-            continue
-        overdue.append(bool(d.overdue and row.status != Status.CLOSED))
-        next_deadline.append(d.next_deadline)
-        n_due, n_met = deadlines_due(policy, assigned_at=as_utc(row.assigned_at), start=start, end=at,
-                                     studied_at=as_utc_or_none(row.studied_at),
-                                     finished_at=as_utc_or_none(row.finished_at), reports=row.reports,
-                                     returned_at=as_utc_or_none(row.returned_at))
+        times = {"assigned_at": row.assigned_at, "studied_at": row.studied_at, "finished_at": row.finished_at,
+                 "reports": row.reports, "returned_at": row.returned_at}
+        d = deadlines_of(policy, at, **times)
+        overdue.append(bool(d is not None and d.overdue and row.status != Status.CLOSED))
+        next_deadline.append(d.next_deadline if d is not None else None)
+        n_due, n_met = deadlines_due_of(policy, start, at, **times)
         due.append(n_due)
         met.append(n_met)
     cases = cases.copy()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import models
 from api.audit import append_events
+from api.cases import remaining_at_start, remaining_of
 from api.clock import as_utc
 from api.repository import in_chunks, read_frame, read_table, records, table_of, to_db_geometry
 from gis.engine import CheckInputs, CheckResult, check
@@ -90,15 +91,13 @@ def _case_values(result: CheckResult, houses: pd.DataFrame) -> pd.DataFrame:
         .to_numpy(),
         "township_code": res["township_code"].to_numpy(), "village_code": res["village_code"].to_numpy(),
         **{c: res[c].to_numpy() for c in CASE_MEASURES},
-        # The remaining unrectified area (剩余未整改面积) starts as the illegally occupied area.
+        # The remaining unrectified area (剩余未整改面积) starts as the illegally occupied area (an extension's:
+        # its new part first).
         "occupied_m2": res["occupied_m2"].to_numpy(dtype=float),
-        "remaining_m2": res["occupied_m2"].to_numpy(dtype=float),
+        "remaining_m2": remaining_at_start(res["period"], res["occupied_m2"], res["unapproved_after_cutoff_m2"]),
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
     values["retro_approval"] = values["retro_approval"].astype(bool)
-    # An extension's remaining area is its new part until that is demolished (then its old part's).
-    extension = (values["period"] == Period.EXTENDED_AFTER_CUTOFF.value).to_numpy()
-    values.loc[extension, "remaining_m2"] = values.loc[extension, "unapproved_after_cutoff_m2"].astype(float)
     values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy()), index=values.index, dtype=object)
     return values
 
@@ -154,6 +153,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
         inputs = load_inputs(session)
+        rules = rules or RuleSet()
         result = check(inputs, rules, workers=workers)
         if inputs.houses.empty:
             return ScanReport(0, 0, 0, 0, 0, result)
@@ -196,7 +196,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet | None = None, *, now: d
             session.execute(update(table).where(table.c.house_id.in_(chunk))
                             .values(still_violating=False, scanned_at=now))
         reopened = _reopen_sham_demolitions(session, known, now, events)
-        grown = _new_cases_for_growth(session, values, known, rules or RuleSet(), now, events)
+        grown = _new_cases_for_growth(session, values, known, rules, now, events)
         append_events(session, events, at=now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
@@ -229,7 +229,7 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.date
                                                                models.Case.status.in_(DEMOLITION_RECORDED))).scalars():
             before = {"status": case.status, "remaining_m2": case.remaining_m2, "closed_at": _iso(case.closed_at)}
             case.status = "reopened"
-            case.remaining_m2 = case.occupied_m2
+            case.remaining_m2 = remaining_of(case)
             case.assigned_at, case.studied_at, case.finished_at = now, None, None
             case.returned_at = case.closed_at = None
             case.resume_status = None
@@ -270,7 +270,6 @@ def _new_cases_for_growth(session: Session, values: pd.DataFrame, known: pd.Data
         return 0
     rows["code"] = rows["house_id"].map(lambda h: parents[h][1] + "-G1")
     rows["house_id"] = None  # the house keeps its one case; this one continues it
-    rows["remaining_m2"] = rows["unapproved_after_cutoff_m2"].astype(float)
     rows["disposition"] = "demolish"
     rows = rows.assign(status="new", still_violating=True, created_at=now, scanned_at=now, origin="growth",
                        version=1, field_rules="")

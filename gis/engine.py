@@ -230,7 +230,7 @@ def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str |
     built_on = _dates(houses.get("built_on"), len(houses), "houses")
     others = other_homesteads(houses, inputs.households)
     homestead = is_home(houses)
-    household = _household_ids(houses)
+    household = household_ids(houses)
 
     geoms = houses.geometry.to_numpy()
     chunks = _chunks(len(geoms), workers)
@@ -314,13 +314,9 @@ def _approvals(frame: gpd.GeoDataFrame, farmland: Layer, rules: RuleSet, warning
                         "by themselves")
     cap = (pd.to_numeric(frame["approved_area_m2"], errors="coerce").to_numpy(dtype=float)
            if "approved_area_m2" in frame.columns else np.full(len(frame), np.nan))
-    household = (frame["household_id"].astype("string").str.strip().replace("", pd.NA)
-                 .astype(object).where(frame["household_id"].notna(), None).to_numpy()
-                 if "household_id" in frame.columns else np.full(len(frame), None, dtype=object))
     on_farmland = area_or_zero(clip_union(geoms, farmland)) >= rules.min_area_m2
     return _Approvals(Layer(geoms), _dates(frame.get("approved_on"), len(frame), "approvals"),
-                      kinds.isin(LEGALISING_KINDS).to_numpy(), on_farmland, cap,
-                      np.asarray(household, dtype=object))
+                      kinds.isin(LEGALISING_KINDS).to_numpy(), on_farmland, cap, household_ids(frame))
 
 
 def _split_baseline(frame: gpd.GeoDataFrame | None, rules: RuleSet, warnings: list[str]
@@ -398,11 +394,11 @@ def is_home(houses: pd.DataFrame) -> np.ndarray:
     return uses.isin(HOMESTEAD_USES).to_numpy()
 
 
-def _household_ids(houses: pd.DataFrame) -> np.ndarray:
-    """Each house's household id as text, None where not given."""
-    if "household_id" not in houses.columns:
-        return np.full(len(houses), None, dtype=object)
-    hh = houses["household_id"].astype("string").str.strip()
+def household_ids(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's `household_id` as text (a house's, or an approval's grantee), None where not given."""
+    if "household_id" not in frame.columns:
+        return np.full(len(frame), None, dtype=object)
+    hh = frame["household_id"].astype("string").str.strip()
     return hh.astype(object).where(hh.notna() & (hh != ""), None).to_numpy()
 
 

@@ -15,26 +15,39 @@ from tests.conftest import fixture_path
 pytestmark = pytest.mark.browser
 
 
-def test_field_work_survives_offline_and_reload(browser, live_server: str, live_factory, artifacts):
+def assign_to_inspector(live_factory, cases: list[Case]) -> None:  # type: ignore[no-untyped-def]
+    """The county assigns the cases to the demo inspector (through the service, as the desk would)."""
     with live_factory() as s:
         county = s.execute(select(User).where(User.username == "county")).scalar_one()
+        s.expunge(county)
+    for case in cases:
+        transition(live_factory, county, case.id, "assign", {"assignee": "inspector"})
+
+
+def log_in_on_phone(page, live_server: str, case_id: int) -> None:  # type: ignore[no-untyped-def]
+    """The inspector logs in, sees `case_id` listed, and the app is reloaded under its service worker."""
+    page.goto(f"{live_server}/field/")
+    page.fill("input[name=username]", "inspector")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_selector(f"li.case[data-id='{case_id}']")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now served through the service worker
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
+def test_field_work_survives_offline_and_reload(browser, live_server: str, live_factory, artifacts):
+    with live_factory() as s:
         case = s.execute(select(Case).where(Case.township_code == "431021101000", Case.status == "new",
                                             Case.disposition == "demolish").order_by(Case.id)).scalars().first()
         s.expunge_all()
-    transition(live_factory, county, case.id, "assign", {"assignee": "inspector"})
+    assign_to_inspector(live_factory, [case])
     context = browser.new_context(viewport={"width": 390, "height": 844}, permissions=["geolocation"],
                                   geolocation={"latitude": 25.6, "longitude": 112.4}, locale="zh-CN")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{live_server}/field/")
-    page.fill("input[name=username]", "inspector")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button")
-    page.wait_for_selector(f"li.case[data-id='{case.id}']")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()  # now served through the service worker
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    log_in_on_phone(page, live_server, case.id)
     page.click(f"li.case[data-id='{case.id}']")
     page.wait_for_selector("#case-code:has-text('RL-')")
 
@@ -75,23 +88,14 @@ def test_every_case_view_starts_clean_and_an_uncached_case_offers_nothing(browse
     """The wrong-case bugs: a photo chosen on one case must not ride along to the next; offline, a case never
     opened shows that it is not cached — not the previous case's history under a form that can be sent."""
     with live_factory() as s:
-        county = s.execute(select(User).where(User.username == "county")).scalar_one()
-        cases = s.execute(select(Case).where(Case.township_code == "431021101000", Case.status == "new")
-                          .order_by(Case.id).offset(5).limit(3)).scalars().all()
+        cases = list(s.execute(select(Case).where(Case.township_code == "431021101000", Case.status == "new")
+                               .order_by(Case.id).offset(5).limit(3)).scalars().all())
         s.expunge_all()
-    for case in cases:
-        transition(live_factory, county, case.id, "assign", {"assignee": "inspector"})
+    assign_to_inspector(live_factory, cases)
     first, second, never = cases
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
-    page.goto(f"{live_server}/field/")
-    page.fill("input[name=username]", "inspector")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button")
-    page.wait_for_selector(f"li.case[data-id='{never.id}']")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()  # served through the service worker from now on
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    log_in_on_phone(page, live_server, never.id)
     page.click(f"li.case[data-id='{first.id}']")
     page.wait_for_selector(f"#case-code:has-text('{first.code}')")
     page.check("input[name=verdict][value=illegal]")
