@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pandas as pd
-
 
 def utcnow() -> dt.datetime:
     """The current time, aware, in UTC."""
@@ -25,6 +23,8 @@ def as_utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
 
 def from_frame(value: Any) -> dt.datetime | None:
     """A datetime read through pandas (Timestamp, NaT, NaN or None) as a plain datetime or None."""
+    import pandas as pd  # here, not at the top: light commands (`redline user add`) never load pandas
+
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).to_pydatetime()

@@ -6,13 +6,17 @@ import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.deadlines import DeadlinePolicy
-from gis.evidence import EvidencePolicy
+from api.cases.deadlines import DeadlinePolicy
+from gis.codes import DEFAULT_COUNTY_SRID
 from gis.rules import CUTOFF, RuleSet
+
+if TYPE_CHECKING:  # gis.evidence loads PROJ and GEOS: read only where a photo is checked
+    from gis.evidence import EvidencePolicy
 
 
 class Settings(BaseSettings):
@@ -24,7 +28,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     var_dir: Path = Path("var")
     #: The county's projected CGCS2000 CRS: every stored geometry and every area is in it.
-    srid: int = 4546
+    srid: int = DEFAULT_COUNTY_SRID
     cutoff: dt.date = CUTOFF
     min_area_m2: float = Field(default=1.0, ge=0)
     homestead_standard_m2: float = Field(default=130.0, gt=0)
@@ -69,6 +73,8 @@ class Settings(BaseSettings):
     @property
     def evidence_policy(self) -> EvidencePolicy:
         """The photo evidence thresholds these settings describe."""
+        from gis.evidence import EvidencePolicy
+
         return EvidencePolicy(max_distance_m=self.evidence_max_distance_m,
                               field_of_view_deg=self.evidence_field_of_view_deg,
                               view_range_m=self.evidence_view_range_m,

@@ -18,6 +18,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gis.rules import RuleSet
+
 
 def redline(houses: gpd.GeoDataFrame, farmland: gpd.GeoDataFrame, workers: int | None,
             **_: object) -> tuple[pd.DataFrame, float]:
@@ -26,7 +28,7 @@ def redline(houses: gpd.GeoDataFrame, farmland: gpd.GeoDataFrame, workers: int |
 
     warm_up()  # Numba loads its compiled kernels from disk (as DuckDB loads its extension before timing)
     t = time.perf_counter()
-    result = check(CheckInputs(houses=houses, farmland=farmland), workers=workers).houses
+    result = check(CheckInputs(houses=houses, farmland=farmland), RuleSet(), workers=workers).houses
     seconds = time.perf_counter() - t
     return pd.DataFrame({"house_id": result["house_id"], "farmland_m2": result["farmland_m2"]}), seconds
 

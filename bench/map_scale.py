@@ -27,15 +27,16 @@ import pandas as pd
 import shapely
 import uvicorn
 
-from api.auth import create_user
-from api.database import make_engine, make_sessionmaker
-from api.main import create_app
-from api.migrate import upgrade
-from api.models import Case, Farmland
-from api.repository import records, table_of, to_db_geometry
+from api.accounts.users import create_user
+from api.db.engine import make_engine, make_sessionmaker
+from api.db.migrate import upgrade
+from api.db.models import Case, Farmland
+from api.db.repository import records, table_of, to_db_geometry
+from api.http.app import create_app
 from api.settings import Settings
 from bench.synthetic import farmland as synthetic_farmland
 from bench.synthetic import houses as synthetic_houses
+from gis.codes import DEFAULT_COUNTY_SRID
 from gis.geometry import clean_polygons
 
 PASSWORD = "bench-map-password"
@@ -44,8 +45,8 @@ PASSWORD = "bench-map-password"
 def build(path: Path, n_cases: int, n_farmland: int) -> str:
     url = f"sqlite:///{path}"
     engine = make_engine(url)
-    upgrade(engine)
-    factory = make_sessionmaker(engine)
+    upgrade(engine, srid=DEFAULT_COUNTY_SRID)
+    factory = make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)
     rng = np.random.default_rng(11)
     houses = synthetic_houses(n_cases, rng, spacing=60.0)
     extent = float(np.ceil(np.sqrt(n_cases))) * 60.0
@@ -109,6 +110,7 @@ def main() -> None:
         cold = time.perf_counter() - t  # the server has just started: its map snapshots may still be building
         sizes: dict[str, int] = {}
         durations: list[tuple[str, float]] = []
+
         def record(response) -> None:  # type: ignore[no-untyped-def]
             # A response of a page navigated away from has no body any more.
             with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from bench.check_engine import OUT
 from bench.synthetic import generate
 from gis.engine import CheckInputs, check
 from gis.partitioned import check_partitioned, read_partitions, write_partitions
+from gis.rules import RuleSet
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     prep = time.perf_counter() - t
 
     t = time.perf_counter()
-    single = check(CheckInputs(houses=houses, farmland=farmland)).houses
+    single = check(CheckInputs(houses=houses, farmland=farmland), RuleSet()).houses
     single_s = time.perf_counter() - t
     rows = [("engine, 1 process (2 threads)", single_s)]
     for workers in (1, 2):
@@ -47,7 +48,8 @@ def main() -> None:
                 Client(lc) as client:
             t = time.perf_counter()
             result = check_partitioned(read_partitions(parts / "houses"),
-                                       {"farmland": read_partitions(parts / "farmland")}, client=client).houses
+                                       {"farmland": read_partitions(parts / "farmland")}, client=client,
+                                       rules=RuleSet()).houses
             seconds = time.perf_counter() - t
         diff = np.abs(np.sort(result["farmland_m2"].to_numpy()) - np.sort(single["farmland_m2"].to_numpy())).max()
         assert len(result) == len(single) and diff < 0.01, diff
@@ -57,7 +59,7 @@ def main() -> None:
                 Client(lc) as client:
             t = time.perf_counter()
             check_partitioned(read_partitions(parts / "houses"), {"farmland": read_partitions(parts / "farmland")},
-                              client=client, out_dir=parts / "result")
+                              client=client, out_dir=parts / "result", rules=RuleSet())
             seconds = time.perf_counter() - t
         written = gpd.read_parquet(parts / "result")
         diff = np.abs(np.sort(written["farmland_m2"].to_numpy()) - np.sort(single["farmland_m2"].to_numpy())).max()

@@ -7,13 +7,16 @@ or a vertical datum; so CRSs are compared by what they define, not by their numb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
 from gis.errors import GeographicCRSError, MissingCRSError, RedlineInputError
+
+if TYPE_CHECKING:  # geopandas is only named here: this module is read by light commands (`redline user add`)
+    import geopandas as gpd
 
 #: CGCS2000 geographic.
 CGCS2000 = CRS.from_epsg(4490)

@@ -178,15 +178,15 @@ def _dates(values: pd.Series | None, n: int, what: str) -> np.ndarray:
     return parsed.to_numpy().astype("datetime64[D]")
 
 
-def check(inputs: CheckInputs, rules: RuleSet | None = None, *, crs: CRS | str | int | None = None,
+def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = None,
           workers: int | None = None, progress: Callable[[int], None] | None = None) -> CheckResult:
     """Check every house against farmland and cultivated land; see the module docstring for columns.
 
     Returns one row per (clean) house with the columns in `RESULT_COLUMNS` plus the geometry.
     `workers` threads share the work (shapely releases the GIL); default: the number of cores.
-    `progress` is called with the number of houses finished after each slice.
+    `progress` is called with the number of houses finished after each slice. The rules are always given:
+    a county's cutoff and thresholds are its settings, never a silent national default.
     """
-    rules = rules or RuleSet()
     work_crs = working_crs(inputs.houses, crs)
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")

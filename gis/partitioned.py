@@ -109,7 +109,7 @@ def _check_partition(houses: gpd.GeoDataFrame, layers: dict[str, list[gpd.GeoDat
 
 
 def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.DataFrame | None = None,
-                      rules: RuleSet | None = None, crs: CRS | str | int | None = None, client: Any = None,
+                      rules: RuleSet, crs: CRS | str | int | None = None, client: Any = None,
                       npartitions: int = 16, retries: int = 2,
                       progress: Callable[[int], None] | None = None, out_dir: Path | None = None) -> CheckResult:
     """Check houses (a GeoDataFrame or a partitioned dask GeoDataFrame) on a Dask cluster.
@@ -122,7 +122,6 @@ def check_partitioned(houses: Any, layers: dict[str, Any], *, households: pd.Dat
     """
     import dask
 
-    rules = rules or RuleSet()
     if isinstance(houses, gpd.GeoDataFrame):
         work_crs = CRS.from_user_input(crs) if crs is not None else working_crs(houses, None)
         houses = projected_layer(houses, "houses", work_crs)

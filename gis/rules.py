@@ -33,6 +33,12 @@ class Prohibition(IntEnum):
     ILLEGAL_APPROVAL = 8  # 违法审批占用耕地建房
 
 
+#: The official wording of each prohibition (Chinese, for users; the number beside it).
+PROHIBITION_NAMES: dict[int, str] = {
+    1: "占用永久基本农田建房", 2: "强占多占耕地建房", 3: "买卖、流转耕地违法建房", 4: "在承包耕地上违法建房",
+    5: "巧立名目违法占用耕地建房", 6: "违反“一户一宅”规定占用耕地建房", 7: "非法出售占用耕地建的房屋",
+    8: "违法审批占用耕地建房"}
+
 #: Codes only an inspector on site can establish; geometry and registers never set them.
 FIELD_ONLY_PROHIBITIONS: frozenset[int] = frozenset({3, 5, 7})
 
@@ -46,6 +52,11 @@ class Period(StrEnum):
     UNKNOWN = "unknown"
 
 
+#: Chinese names of the periods.
+PERIOD_NAMES: dict[str, str] = {"before_cutoff": "存量（2020年7月3日前）", "after_cutoff": "增量（2020年7月3日起）",
+                                "extended_after_cutoff": "存量扩建（新增部分为增量）", "unknown": "时间待核实"}
+
+
 class Disposition(StrEnum):
     """What enforcement does with a house."""
 
@@ -53,6 +64,11 @@ class Disposition(StrEnum):
     CLASSIFY = "classify"  # stock: classified and handled case by case (分类处置)
     VERIFY = "verify"  # period unknown: an inspector must establish it
     NONE = "none"
+
+
+#: Chinese names of the dispositions.
+DISPOSITION_NAMES: dict[str, str] = {"demolish": "拆除（零容忍）", "classify": "分类处置", "verify": "待核实",
+                                     "none": "不违法"}
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
-from api.database import make_engine, make_sessionmaker
-from api.migrate import upgrade
+from api.db.engine import make_engine, make_sessionmaker
+from api.db.migrate import upgrade
+from gis.codes import DEFAULT_COUNTY_SRID
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -64,7 +65,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SpatiaLite file (SpatiaLite's metadata init is slow: done once per session)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
     engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
+    upgrade(engine, srid=DEFAULT_COUNTY_SRID)
     engine.dispose()
     return path
 
@@ -81,7 +82,7 @@ def postgis_template(worker_id: str) -> Iterator[str]:
     engine = create_engine(url.set(database=name))
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    upgrade(engine)
+    upgrade(engine, srid=DEFAULT_COUNTY_SRID)
     engine.dispose()
     yield name
     with admin.connect() as conn:
@@ -115,7 +116,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         shutil.copy(template, path)
         url = f"sqlite:///{path}"
         engine = make_engine(url)
-        yield Database("spatialite", url, engine, make_sessionmaker(engine))
+        yield Database("spatialite", url, engine, make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID))
         engine.dispose()
         return
     _postgis_url()
@@ -123,7 +124,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     name, url = _fresh_postgis(template_name)
     engine = make_engine(url)
     try:
-        yield Database("postgis", url, engine, make_sessionmaker(engine))
+        yield Database("postgis", url, engine, make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID))
     finally:
         engine.dispose()
         _drop_postgis(name)

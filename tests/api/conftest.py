@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from shapely import box
 
-from api.auth import create_user
-from api.importing import import_layer
-from api.main import create_app
-from api.scanning import scan
+from api.accounts.users import create_user
+from api.http.app import create_app
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
 from api.settings import Settings
+from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 
 TO_WEB = Transformer.from_crs(4546, 4326, always_xy=True)
@@ -71,7 +72,7 @@ def site(db: Database, tmp_path: Path) -> Iterator[Site]:
     houses.to_file(tmp_path / "h.gpkg")
     import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
     import_layer(db.factory, "houses", tmp_path / "h.gpkg")
-    scan(db.factory)
+    scan(db.factory, RuleSet())
     with db.factory.begin() as s:
         create_user(s, "admin", PASSWORD, "admin")
         create_user(s, "county", PASSWORD, "county_reviewer")

@@ -8,17 +8,18 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from api.audit import verify_chain
-from api.auth import create_user
+from api.accounts.users import create_user
+from api.cases.audit import verify_chain
+from api.cases.deadlines import COUNTY_TZ
 from api.cli import DEMO_LAYERS
-from api.deadlines import COUNTY_TZ
-from api.exporting import export_month
-from api.importing import import_layer
-from api.main import create_app
-from api.models import Case
-from api.repository import read_frame
-from api.scanning import scan
+from api.db.models import Case
+from api.db.repository import read_frame
+from api.http.app import create_app
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
+from api.reports.export import export_month
 from api.settings import Settings
+from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 from tests.photo_factory import jpeg_at_house
 
@@ -29,7 +30,7 @@ TOWNSHIP = "431021101000"
 def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
     for kind, name in DEMO_LAYERS:
         import_layer(db.factory, kind, DEMO / name)
-    scan(db.factory)
+    scan(db.factory, RuleSet())
     with db.factory.begin() as s:
         create_user(s, "county", PASSWORD, "county_reviewer")
         create_user(s, "officer", PASSWORD, "township_officer", TOWNSHIP)

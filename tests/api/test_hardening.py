@@ -17,7 +17,7 @@ import httpx
 from PIL import Image
 from sqlalchemy import func, select
 
-from api import models
+from api.db import models
 from tests.api.conftest import PASSWORD, Site, case_id
 from tests.conftest import ARTIFACTS, fixture_path
 from tests.live import serving

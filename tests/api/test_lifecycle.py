@@ -11,16 +11,16 @@ import pytest
 import shapely
 from sqlalchemy import select
 
-from api.audit import verify_chain
-from api.cases import transition
-from api.deadlines import COUNTY_TZ
-from api.exporting import export_month
-from api.importing import import_layer
-from api.models import Case, User
-from api.repository import read_frame
-from api.scanning import scan
+from api.cases.audit import verify_chain
+from api.cases.deadlines import COUNTY_TZ
+from api.cases.service import transition
+from api.db.models import Case, User
+from api.db.repository import read_frame
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
+from api.reports.export import export_month
 from api.settings import Settings
-from gis.rules import MU_M2
+from gis.rules import MU_M2, RuleSet
 from tests.api.conftest import T1, Site, case_id
 from tests.api.test_workflow_api import act, photo_at, upload
 from tests.photo_factory import jpeg_at_house, jpeg_with_exif
@@ -209,16 +209,16 @@ def _close_by_demolition(site: Site, cid: int) -> None:
 def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
     cid = case_id(site, "A1")
     _close_by_demolition(site, cid)
-    scan(site.db.factory)  # the survey predates the demolition: nothing to contradict it yet
+    scan(site.db.factory, RuleSet())  # the survey predates the demolition: nothing to contradict it yet
     assert props(site, cid)["status"] == "closed"
     import_layer(site.db.factory, "houses", tmp_path / "h.gpkg")  # a new survey: the house is still there
-    report = scan(site.db.factory)
+    report = scan(site.db.factory, RuleSet())
     assert report.reopened == 1
     reopened = props(site, cid)
     assert reopened["status"] == "reopened" and reopened["remaining_m2"] == pytest.approx(100.0)
     assert reopened["history"][-1]["action"] == "reappeared" and reopened["history"][-1]["actor"] == "scan"
     assert reopened["allowed_actions"][0] == "assign"  # back with the township, to be worked again
-    again = scan(site.db.factory)  # idempotent: reopened once
+    again = scan(site.db.factory, RuleSet())  # idempotent: reopened once
     assert again.reopened == 0
     month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
     board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
@@ -248,8 +248,8 @@ def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_
     houses.loc[houses["id"] == "A2", "geometry"] = grown
     houses.to_file(tmp_path / "h2.gpkg")
     import_layer(site.db.factory, "houses", tmp_path / "h2.gpkg")
-    assert scan(site.db.factory).grown == 1
-    assert scan(site.db.factory).grown == 0  # once per closed case
+    assert scan(site.db.factory, RuleSet()).grown == 1
+    assert scan(site.db.factory, RuleSet()).grown == 0  # once per closed case
     items = site.client.get("/api/cases", headers=site.as_user("county")).json()["items"]
     growth = next(i for i in items if i["code"].endswith("-A2-G1"))
     g = props(site, growth["id"])

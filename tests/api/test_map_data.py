@@ -9,7 +9,7 @@ import geopandas as gpd
 import pytest
 from shapely import box
 
-from api.importing import import_layer
+from api.ingest.layers import import_layer
 from tests.api.conftest import T1, Site, case_id
 from tests.api.test_workflow_api import act
 
@@ -58,7 +58,7 @@ def test_a_change_shows_on_the_next_request(site: Site, tmp_path: Path):
 
 
 def test_overdue_turns_with_the_clock_without_any_change(site: Site, monkeypatch: pytest.MonkeyPatch):
-    import api.routes.cases as routes
+    import api.http.routes.cases as routes
 
     cid = case_id(site, "A1")
     act(site, "county", cid, "assign")

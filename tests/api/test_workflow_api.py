@@ -10,9 +10,9 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from api.audit import verify_chain
-from api.cases import transition
-from api.models import User
+from api.cases.audit import verify_chain
+from api.cases.service import transition
+from api.db.models import User
 from tests.api.conftest import T1, T2, Site, case_id
 from tests.conftest import fixture_path
 
@@ -36,8 +36,8 @@ def upload(site: Site, user: str, cid: int, kind: str = "after_demolition", clie
 
 def photo_at(site: Site, cid: int, seed: int = 0) -> bytes:
     """A JPEG taken just now at the case's house (10 m south, facing north)."""
-    from api.models import Case
-    from api.repository import read_frame
+    from api.db.models import Case
+    from api.db.repository import read_frame
     from tests.photo_factory import jpeg_at_house
 
     with site.db.factory() as s:
@@ -290,8 +290,8 @@ def test_audit_chain_detects_edits_and_deletions(site: Site):
 def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
     from pyproj import Transformer
 
-    from api.models import Case
-    from api.repository import read_frame
+    from api.db.models import Case
+    from api.db.repository import read_frame
     from tests.photo_factory import jpeg_with_exif
 
     cid = case_id(site, "A1")
@@ -314,8 +314,8 @@ def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
 def test_an_iphone_heic_photo_is_evidence_like_a_jpeg(site: Site):
     from pyproj import Transformer
 
-    from api.models import Case
-    from api.repository import read_frame
+    from api.db.models import Case
+    from api.db.repository import read_frame
     from tests.photo_factory import heic_with_exif
 
     cid = case_id(site, "A1")
@@ -338,7 +338,7 @@ def test_an_iphone_heic_photo_is_evidence_like_a_jpeg(site: Site):
 
 
 def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
-    from api.photos import upload_photo
+    from api.evidence.upload import upload_photo
 
     cid = case_id(site, "A1")
     with site.db.factory() as s:

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import create_user
+from api.accounts.users import create_user
 from api.cli import DEMO_LAYERS
-from api.database import make_engine, make_sessionmaker
-from api.importing import import_layer
-from api.main import create_app
-from api.scanning import scan
+from api.db.engine import make_engine, make_sessionmaker
+from api.http.app import create_app
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
 from api.settings import Settings
+from gis.codes import DEFAULT_COUNTY_SRID
+from gis.rules import RuleSet
 from tests.conftest import ARTIFACTS, DEMO
 from tests.live import serving
 
@@ -29,10 +31,10 @@ def live_db(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
-    factory = make_sessionmaker(engine)
+    factory = make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)
     for kind, name in DEMO_LAYERS:
         import_layer(factory, kind, DEMO / name)
-    scan(factory)
+    scan(factory, RuleSet())
     with factory.begin() as session:
         create_user(session, "county", PASSWORD, "county_reviewer")
         create_user(session, "officer", PASSWORD, "township_officer", "431021101000")
@@ -45,7 +47,7 @@ def live_db(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def live_factory(live_db: str) -> Iterator[object]:
     """A session factory on the live server's database (to arrange and to check what the pages did)."""
     engine = make_engine(live_db)
-    yield make_sessionmaker(engine)
+    yield make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)
     engine.dispose()
 
 

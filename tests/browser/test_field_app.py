@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from api.cases import transition
-from api.models import Case, Photo, User
+from api.cases.service import transition
+from api.db.models import Case, Photo, User
 from tests.browser.conftest import PASSWORD
 from tests.conftest import fixture_path
 

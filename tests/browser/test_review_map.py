@@ -96,7 +96,7 @@ def test_township_officer_sees_only_their_township(browser, live_server: str):
 def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_factory):
     from sqlalchemy import select
 
-    from api.models import Case
+    from api.db.models import Case
 
     with live_factory() as s:
         code = s.execute(select(Case.code).where(Case.disposition == "classify").order_by(Case.id)).scalars().first()
@@ -118,7 +118,7 @@ def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_f
 def test_an_official_decides_from_the_side_panel(browser, live_server: str, live_factory):
     from sqlalchemy import select
 
-    from api.models import Case
+    from api.db.models import Case
 
     with live_factory() as s:
         cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021102000",
@@ -157,7 +157,7 @@ def test_search_always_opens_the_case_searched_and_the_panel_acts_on_it(browser,
     case (it did nothing, and 指派 then assigned the other one); a trailing space or the house id finds it too."""
     from sqlalchemy import select
 
-    from api.models import Case
+    from api.db.models import Case
 
     with live_factory() as s:
         cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021103000",

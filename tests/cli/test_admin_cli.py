@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from api.audit import append_event
+from api.cases.audit import append_event
 from api.cli import app
-from api.database import make_engine, make_sessionmaker
+from api.db.engine import make_engine, make_sessionmaker
 from api.settings import get_settings
+from gis.codes import DEFAULT_COUNTY_SRID
 
 runner = CliRunner()
 
@@ -48,10 +49,11 @@ def test_user_add_refuses_a_malformed_township_code(database: str, code: str):
 
 
 def test_user_add_refuses_a_township_the_county_does_not_have(database: str):
-    from api.importing import import_layer
+    from api.ingest.layers import import_layer
     from tests.conftest import DEMO
 
-    import_layer(make_sessionmaker(make_engine(database)), "townships", DEMO / "townships.parquet")
+    factory = make_sessionmaker(make_engine(database), srid=DEFAULT_COUNTY_SRID)
+    import_layer(factory, "townships", DEMO / "townships.parquet")
     unknown = runner.invoke(app, ["user", "add", "li", "--role", "inspector", "--township", "431021199000"])
     assert unknown.exit_code == 2 and "no township 431021199000" in unknown.output
     known = runner.invoke(app, ["user", "add", "li", "--role", "inspector", "--township", "431021101000"])
@@ -59,12 +61,12 @@ def test_user_add_refuses_a_township_the_county_does_not_have(database: str):
 
 
 def test_an_unexpected_failure_is_one_line_without_its_text(database: str, monkeypatch: pytest.MonkeyPatch):
-    import api.auth
+    import api.accounts.users
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("INSERT ... password_hash='$argon2id$v=19$secret'")
 
-    monkeypatch.setattr(api.auth, "create_user", broken)
+    monkeypatch.setattr(api.accounts.users, "create_user", broken)
     result = runner.invoke(app, ["user", "add", "li", "--role", "admin", "--password", "long-enough-pw"])
     assert result.exit_code == 1 and "internal error (RuntimeError)" in result.output
     assert "argon2" not in result.output and "Traceback" not in result.output
@@ -72,7 +74,7 @@ def test_an_unexpected_failure_is_one_line_without_its_text(database: str, monke
 
 def test_audit_verify_names_the_broken_link(database: str):
     engine = make_engine(database)
-    factory = make_sessionmaker(engine)
+    factory = make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)
     with factory.begin() as s:
         s.execute(text("INSERT INTO users (id, username, role, password_hash, active, created_at) "
                        "VALUES (1, 'x', 'admin', 'h', 1, '2026-01-01')"))

@@ -17,19 +17,20 @@ from fastapi.testclient import TestClient
 from shapely import box
 from sqlalchemy import select
 
-from api import models
-from api.auth import create_user
-from api.cases import add_progress_report, transition
-from api.deadlines import COUNTY_TZ
-from api.exporting import export_month
-from api.importing import import_layer
-from api.main import create_app
-from api.monthly import figures
-from api.photos import upload_photo
-from api.repository import read_frame
-from api.scanning import scan
+from api.accounts.users import create_user
+from api.cases.deadlines import COUNTY_TZ
+from api.cases.service import add_progress_report, transition
+from api.db import models
+from api.db.repository import read_frame
+from api.evidence.upload import upload_photo
+from api.http.app import create_app
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
+from api.reports.export import export_month
+from api.reports.monthly import figures
 from api.settings import Settings
 from gis.crs import same_crs
+from gis.rules import RuleSet
 from tests.api.conftest import PASSWORD, T1, T2, _houses_in
 from tests.conftest import DEMO, Database
 from tests.photo_factory import jpeg_at_house
@@ -52,7 +53,7 @@ def county(db: Database, tmp_path: Path) -> Database:
     gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546).to_file(tmp_path / "h.gpkg")
     import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
     import_layer(db.factory, "houses", tmp_path / "h.gpkg")
-    scan(db.factory, now=cst(2026, 9, 10, 9))
+    scan(db.factory, RuleSet(), now=cst(2026, 9, 10, 9))
     with db.factory.begin() as s:
         for name, role, town in (("county", "county_reviewer", None), ("officer1", "township_officer", T1),
                                  ("inspector1", "inspector", T1), ("officer2", "township_officer", T2)):
@@ -171,7 +172,7 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
                  max_bytes=10 << 20, now=cst(2026, 11, 2, 9))
     transition(county.factory, inspector, a1, "reinspect", {}, now=cst(2026, 11, 2, 10))
     transition(county.factory, county_user, cid(county, "B2"), "assign", {}, now=cst(2026, 11, 3, 10))
-    scan(county.factory, now=cst(2026, 11, 4, 10))
+    scan(county.factory, RuleSet(), now=cst(2026, 11, 4, 10))
     # The farmland layer is re-delivered with one more polygon: September keeps the area it reported.
     with county.factory() as s:
         before = figures(s, "2026-09", settings).summary.set_index("township_code")["farmland_m2"]

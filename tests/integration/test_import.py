@@ -12,9 +12,9 @@ import shapely
 from shapely import box
 from sqlalchemy import func, select
 
-from api import models
-from api.importing import import_layer
-from api.repository import read_frame
+from api.db import models
+from api.db.repository import read_frame
+from api.ingest.layers import import_layer
 from gis.errors import MissingCRSError, RedlineInputError
 from tests.conftest import DEMO, Database, fixture_path
 

@@ -9,10 +9,11 @@ import pytest
 from shapely import box
 from sqlalchemy import select
 
-from api import models
-from api.importing import import_layer
-from api.leads import import_leads
+from api.db import models
+from api.ingest.layers import import_layer
+from api.ingest.leads import import_leads
 from gis.errors import RedlineInputError
+from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 
 
@@ -29,9 +30,9 @@ def test_leads_become_cases_once(db: Database, tmp_path: Path):
         geometry=[box(x + 10, y + 10, x + 30, y + 25), box(x + 300, y + 300, x + 320, y + 310)],
         crs=4546).to_crs(4490)  # leads often arrive in CGCS2000 geographic coordinates
     leads.to_file(tmp_path / "leads.geojson")
-    report = import_leads(db.factory, tmp_path / "leads.geojson")
+    report = import_leads(db.factory, tmp_path / "leads.geojson", RuleSet())
     assert (report.rows_read, report.created, report.existing) == (2, 2, 0)
-    again = import_leads(db.factory, tmp_path / "leads.geojson")
+    again = import_leads(db.factory, tmp_path / "leads.geojson", RuleSet())
     assert (again.created, again.existing) == (0, 2)
     with db.factory() as s:
         cases = {c.code: c for c in s.execute(select(models.Case)).scalars()}
@@ -48,4 +49,4 @@ def test_leads_without_a_code_are_refused(db: Database, tmp_path: Path):
     gpd.GeoDataFrame({"name": ["x"]}, geometry=[box(500000, 2830000, 500001, 2830001)], crs=4546
                      ).to_file(tmp_path / "l.gpkg")
     with pytest.raises(RedlineInputError, match="lead code"):
-        import_leads(db.factory, tmp_path / "l.gpkg")
+        import_leads(db.factory, tmp_path / "l.gpkg", RuleSet())

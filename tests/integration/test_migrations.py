@@ -8,8 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api.migrate import downgrade, upgrade
-from api.models import Base
+from api.db.migrate import downgrade, upgrade
+from api.db.models import Base
+from gis.codes import DEFAULT_COUNTY_SRID
 from tests.conftest import Database
 
 
@@ -22,7 +23,7 @@ def test_recent_migrations_round_trip(db: Database):
     downgrade(db.engine, "0003")
     assert "ix_cases_scanned_at" not in _indexes(db, "cases")
     assert "phash" not in {c["name"] for c in inspect(db.engine).get_columns("photos")}
-    upgrade(db.engine)
+    upgrade(db.engine, srid=DEFAULT_COUNTY_SRID)
     assert "ix_cases_scanned_at" in _indexes(db, "cases")
     assert "phash" in {c["name"] for c in inspect(db.engine).get_columns("photos")}
 

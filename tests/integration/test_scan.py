@@ -11,10 +11,11 @@ import pytest
 from shapely import box
 from sqlalchemy import func, select
 
-from api import models
 from api.cli import DEMO_LAYERS
-from api.importing import import_layer
-from api.scanning import scan
+from api.db import models
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
+from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 
 
@@ -26,7 +27,7 @@ def demo_db(db: Database) -> Database:
 
 
 def test_scan_queues_exactly_the_violations_the_demo_was_built_with(demo_db: Database):
-    report = scan(demo_db.factory)
+    report = scan(demo_db.factory, RuleSet())
     truth = pd.read_csv(DEMO / "truth.csv", keep_default_na=False, dtype=str)
     expected = truth[truth["violation"] == "True"].set_index("house_id")
     with demo_db.factory() as s:
@@ -48,8 +49,8 @@ def test_scan_queues_exactly_the_violations_the_demo_was_built_with(demo_db: Dat
 
 
 def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Database):
-    first = scan(demo_db.factory, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    second = scan(demo_db.factory, now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
+    first = scan(demo_db.factory, RuleSet(), now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    second = scan(demo_db.factory, RuleSet(), now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
     assert second.created == 0 and second.updated == first.created and second.cleared == 0
     with demo_db.factory.begin() as s:
         case = s.execute(select(models.Case).where(models.Case.disposition == "demolish").limit(1)).scalar_one()
@@ -58,7 +59,7 @@ def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Datab
         case_id = case.id
         # The house is corrected: it now stands well away from any farmland.
         house.geom = "SRID=4546;MULTIPOLYGON(((0 0, 10 0, 10 10, 0 10, 0 0)))"
-    third = scan(demo_db.factory)
+    third = scan(demo_db.factory, RuleSet())
     assert third.cleared == 1 and third.created == 0
     with demo_db.factory() as s:
         total = s.execute(select(func.count()).select_from(models.Case)).scalar_one()
@@ -68,7 +69,7 @@ def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Datab
 
 
 def test_scan_of_an_empty_database(db: Database):
-    report = scan(db.factory)
+    report = scan(db.factory, RuleSet())
     assert report.houses == 0 and report.created == 0
 
 
@@ -101,14 +102,14 @@ def test_rescan_records_exactly_what_changed(db: Database, tmp_path):
         with db.factory() as s:
             return list(s.execute(select(models.CaseEvent).where(models.CaseEvent.action == "rescan")).scalars())
 
-    scan(db.factory)
-    scan(db.factory)
+    scan(db.factory, RuleSet())
+    scan(db.factory, RuleSet())
     assert rescans() == []  # nothing changed: no event (no float noise, no None-vs-NaN, no bool-vs-int)
     with db.factory.begin() as s:
         house = s.execute(select(models.House).where(models.House.source_key == "H1")).scalar_one()
         house.geom = f"SRID=4546;MULTIPOLYGON((({x + 95} {y + 10}, {x + 105} {y + 10}, {x + 105} {y + 20}, " \
                      f"{x + 95} {y + 20}, {x + 95} {y + 10})))"  # now half off the farmland
-    scan(db.factory)
+    scan(db.factory, RuleSet())
     events = rescans()
     assert len(events) == 1
     before, after = json.loads(events[0].before), json.loads(events[0].after)
@@ -118,7 +119,7 @@ def test_rescan_records_exactly_what_changed(db: Database, tmp_path):
 
 def test_id_lists_longer_than_one_statement_takes(db: Database):
     # PostgreSQL refuses more than 65 535 bound parameters per statement; a county's scan passes that many ids.
-    from api.cases import reports_by_case
+    from api.cases.milestones import reports_by_case
 
     with db.factory() as s:
         reports = reports_by_case(s, list(range(1, 70_001)))

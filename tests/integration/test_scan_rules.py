@@ -10,10 +10,11 @@ import pytest
 from shapely import box
 from sqlalchemy import select
 
-from api import models
-from api.importing import import_layer
-from api.scanning import scan
+from api.db import models
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
 from gis.errors import RedlineInputError
+from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 
 
@@ -52,7 +53,7 @@ def test_scan_cases_carry_unapproved_cultivated_area_and_buban(county: tuple[Dat
     with db.factory() as s:
         kinds = sorted(s.execute(select(models.Approval.kind)).scalars())
     assert kinds == ["homestead", "homestead", "land_conversion"]  # stored by code, whatever the register said
-    scan(db.factory)
+    scan(db.factory, RuleSet())
     with db.factory() as s:
         rows = s.execute(select(models.House.source_key, models.Case.cultivated_m2,
                                 models.Case.unapproved_cultivated_m2, models.Case.retro_approval,

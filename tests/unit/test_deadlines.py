@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from api.deadlines import COUNTY_TZ, DeadlinePolicy, end_of_day_after, evaluate, overdue_from
+from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy, end_of_day_after, evaluate, overdue_from
 
 P = DeadlinePolicy()
 UTC = dt.UTC

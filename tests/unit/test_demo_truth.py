@@ -11,6 +11,7 @@ import pytest
 
 from data.generate import Size, generate
 from gis.engine import CheckInputs, check
+from gis.rules import RuleSet
 from tests.conftest import DEMO
 
 
@@ -30,7 +31,7 @@ def load(directory: Path) -> CheckInputs:
 
 
 def compare(directory: Path) -> pd.DataFrame:
-    result = check(load(directory)).houses
+    result = check(load(directory), RuleSet()).houses
     truth = pd.read_csv(directory / "truth.csv", keep_default_na=False, dtype=str)
     joined = result.merge(truth, on="house_id", suffixes=("", "_truth"))
     assert len(joined) == len(result) == len(truth)

@@ -39,7 +39,7 @@ def one(result, house_id="H1") -> pd.Series:
 
 
 def test_house_wholly_on_farmland_is_rule_1():
-    r = check(CheckInputs(houses(sq(10, 10, 10)), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(sq(10, 10, 10)), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.footprint_m2 == pytest.approx(100.0)
     assert h.farmland_m2 == pytest.approx(100.0)
@@ -49,7 +49,7 @@ def test_house_wholly_on_farmland_is_rule_1():
 
 
 def test_house_touching_a_farmland_edge_has_zero_area_and_no_violation():
-    r = check(CheckInputs(houses(sq(100, 0, 10)), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(sq(100, 0, 10)), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.farmland_m2 == 0.0
     assert not h.violation
@@ -58,24 +58,24 @@ def test_house_touching_a_farmland_edge_has_zero_area_and_no_violation():
 
 def test_house_in_a_farmland_hole_is_not_on_farmland():
     ring = Polygon(sq(0, 0, 100).exterior.coords, [sq(40, 40, 20).exterior.coords])
-    r = check(CheckInputs(houses(sq(45, 45, 10), sq(35, 45, 10)), frame([ring])))
+    r = check(CheckInputs(houses(sq(45, 45, 10), sq(35, 45, 10)), frame([ring])), RuleSet())
     assert one(r, "H1").farmland_m2 == 0.0
     assert one(r, "H2").farmland_m2 == pytest.approx(50.0)  # half in the hole, half on farmland
 
 
 def test_overlapping_farmland_polygons_count_once():
     farmland = frame([sq(0, 0, 60), sq(40, 0, 60), sq(0, 0, 60)])  # a duplicate and an overlap
-    r = check(CheckInputs(houses(sq(50, 10, 20), sq(30, 10, 20)), farmland))
+    r = check(CheckInputs(houses(sq(50, 10, 20), sq(30, 10, 20)), farmland), RuleSet())
     assert one(r, "H1").farmland_m2 == pytest.approx(400.0)
     assert one(r, "H2").farmland_m2 == pytest.approx(400.0)
 
 
 def test_sliver_below_threshold_is_reported_but_no_violation():
-    r = check(CheckInputs(houses(sq(99.7, 10, 10)), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(sq(99.7, 10, 10)), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.farmland_m2 == pytest.approx(3.0)  # 0.3 m × 10 m
     assert h.violation
-    r = check(CheckInputs(houses(sq(99.95, 10, 10)), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(sq(99.95, 10, 10)), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.farmland_m2 == pytest.approx(0.5)
     assert not h.violation and h.rules == "" and h.disposition == "none"
@@ -85,7 +85,7 @@ def test_invalid_bow_tie_farmland_is_repaired_before_measuring():
     # A bow-tie over (0,0)-(20,20): two triangles of 100 m² each; its naive signed area is 0.
     bow = Polygon([(X0, Y0), (X0 + 20, Y0 + 20), (X0 + 20, Y0), (X0, Y0 + 20), (X0, Y0)])
     assert bow.area == pytest.approx(0.0)
-    r = check(CheckInputs(houses(sq(0, 0, 20)), frame([bow])))
+    r = check(CheckInputs(houses(sq(0, 0, 20)), frame([bow])), RuleSet())
     assert one(r).farmland_m2 == pytest.approx(200.0)
     assert (r.repairs["action"] == "repaired").sum() == 1
     assert r.repairs.iloc[0]["source"] == "farmland"
@@ -97,7 +97,7 @@ def test_invalid_houses_are_repaired_even_when_every_turn_goes_one_way():
     star = Polygon([(X0 + 50 + 10 * np.cos(a), Y0 + 50 + 10 * np.sin(a))
                     for a in np.pi / 2 + np.arange(5) * 4 * np.pi / 5])
     bow = Polygon([(X0, Y0), (X0 + 20, Y0 + 20), (X0 + 20, Y0), (X0, Y0 + 20), (X0, Y0)])
-    r = check(CheckInputs(houses(star, bow, sq(10, 60, 10)), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(star, bow, sq(10, 60, 10)), frame([sq(0, 0, 100)])), RuleSet())
     assert sorted(r.repairs.loc[r.repairs["action"] == "repaired", "row"]) == [1, 2]
     assert (r.repairs["source"] == "houses").all()
     assert one(r, "H1").footprint_m2 == pytest.approx(shapely.make_valid(star, method="structure").area)
@@ -108,7 +108,7 @@ def test_invalid_houses_are_repaired_even_when_every_turn_goes_one_way():
 
 def test_multipart_house_sums_its_parts():
     house = MultiPolygon([sq(10, 10, 10), sq(150, 10, 10)])
-    r = check(CheckInputs(houses(house), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(house), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.footprint_m2 == pytest.approx(200.0)
     assert h.farmland_m2 == pytest.approx(100.0)
@@ -120,7 +120,7 @@ def test_multipart_house_sums_its_parts():
     ("2023-01-15", "after_cutoff", "demolish"),
 ])
 def test_cutoff_is_inclusive(built_on, period, disposition):
-    r = check(CheckInputs(houses(sq(10, 10, 10), built_on=[built_on]), frame([sq(0, 0, 100)])))
+    r = check(CheckInputs(houses(sq(10, 10, 10), built_on=[built_on]), frame([sq(0, 0, 100)])), RuleSet())
     h = one(r)
     assert h.period == period
     assert h.disposition == disposition
@@ -141,7 +141,7 @@ def test_extension_after_the_baseline_is_an_increment_for_its_new_part_only():
     farmland = frame([sq(0, 0, 105, 200)])
     old = sq(110, 10, 10)
     extended = sq(100, 10, 20, 10)
-    r = check(CheckInputs(houses(extended, built_on=["2015-05-01"]), farmland, baseline=frame([old])))
+    r = check(CheckInputs(houses(extended, built_on=["2015-05-01"]), farmland, baseline=frame([old])), RuleSet())
     h = one(r)
     assert h.period == "extended_after_cutoff"
     assert h.after_cutoff_m2 == pytest.approx(100.0)
@@ -155,7 +155,7 @@ def test_extension_off_farmland_of_a_stock_house_on_farmland_is_classified():
     farmland = frame([sq(0, 0, 100)])
     old = sq(90, 10, 10)  # on farmland, existed at the cutoff
     extended = sq(90, 10, 20, 10)  # new part x 100..110 is off farmland
-    r = check(CheckInputs(houses(extended), farmland, baseline=frame([old])))
+    r = check(CheckInputs(houses(extended), farmland, baseline=frame([old])), RuleSet())
     h = one(r)
     assert h.period == "extended_after_cutoff"
     assert h.farmland_after_cutoff_m2 == pytest.approx(0.0)
@@ -165,7 +165,7 @@ def test_extension_off_farmland_of_a_stock_house_on_farmland_is_classified():
 def test_imagery_beats_a_declared_date_and_flags_the_conflict():
     farmland = frame([sq(0, 0, 100)])
     r = check(CheckInputs(houses(sq(10, 10, 10), sq(50, 10, 10), built_on=["2021-03-01", "2018-01-01"]),
-                          farmland, baseline=frame([sq(10, 10, 10)])))
+                          farmland, baseline=frame([sq(10, 10, 10)])), RuleSet())
     h1, h2 = one(r, "H1"), one(r, "H2")
     assert h1.period == "before_cutoff" and h1.date_conflict and h1.disposition == "classify"
     assert h2.period == "after_cutoff" and h2.date_conflict and h2.disposition == "demolish"
@@ -175,7 +175,7 @@ def test_cultivated_land_classes():
     dltb = frame([sq(0, 0, 50, 100), sq(50, 0, 50, 100), sq(100, 0, 50, 100), sq(150, 0, 50, 100)],
                  dlbm=["0101", "0103", "0702", "1006"])
     h = houses(sq(40, 10, 20), sq(120, 10, 20), sq(140, 10, 20), built_on=["2022-01-01"] * 3)
-    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb))
+    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb), RuleSet())
     assert one(r, "H1").cultivated_m2 == pytest.approx(400.0)  # 水田 + 旱地
     assert one(r, "H1").disposition == "demolish" and one(r, "H1").rules == "2"  # 400 m² > 130 m²
     assert one(r, "H2").cultivated_m2 == 0.0  # homestead land
@@ -186,7 +186,7 @@ def test_cultivated_land_classes():
 def test_rule_2_only_above_the_homestead_standard():
     dltb = frame([sq(0, 0, 100)], dlbm=["0102"])
     h = houses(sq(10, 10, 10), sq(30, 30, 12), built_on=["2022-01-01"] * 2)  # 100 m² and 144 m²
-    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb))
+    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb), RuleSet())
     assert one(r, "H1").rules == ""
     assert one(r, "H2").rules == "2"
 
@@ -194,7 +194,7 @@ def test_rule_2_only_above_the_homestead_standard():
 def test_rule_4_contracted_plot_and_plot_areas():
     dltb = frame([sq(0, 0, 100)], dlbm=["0101"])
     plots = frame([sq(0, 0, 15, 100), sq(15, 0, 85, 100)], plot_id=["P1", "P2"])
-    r = check(CheckInputs(houses(sq(10, 10, 10)), frame([sq(1000, 0, 10)]), cultivated=dltb, plots=plots))
+    r = check(CheckInputs(houses(sq(10, 10, 10)), frame([sq(1000, 0, 10)]), cultivated=dltb, plots=plots), RuleSet())
     assert "4" in one(r).rules.split(",")
     areas = r.plot_areas.set_index("plot_id")["area_m2"]
     assert areas["P1"] == pytest.approx(50.0) and areas["P2"] == pytest.approx(50.0)
@@ -205,7 +205,7 @@ def test_rule_6_household_with_another_homestead():
     dltb = frame([sq(0, 0, 100)], dlbm=["0101"])
     h = houses(sq(10, 10, 10), sq(300, 10, 10), sq(50, 50, 10), household_id=["HH1", "HH1", "HH2"])
     hh = pd.DataFrame({"household_id": ["HH1", "HH2"], "homesteads_elsewhere": [0, 1]})
-    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb, households=hh))
+    r = check(CheckInputs(h, frame([sq(1000, 0, 10)]), cultivated=dltb, households=hh), RuleSet())
     assert one(r, "H1").rules == "6"  # the household also holds H2
     assert one(r, "H2").rules == ""  # H2 is off cultivated land: no violation to qualify
     assert one(r, "H3").rules == "6"  # the register says HH2 holds another homestead
@@ -214,7 +214,7 @@ def test_rule_6_household_with_another_homestead():
 def test_occupied_area_counts_farmland_and_unapproved_cultivated_land_once():
     dltb = frame([sq(0, 0, 100)], dlbm=["0101"])
     farmland = frame([sq(0, 0, 50, 100)])  # permanent farmland lies on the cultivated parcel's west half
-    r = check(CheckInputs(houses(sq(45, 10, 10), sq(10, 10, 10), sq(70, 10, 10)), farmland, cultivated=dltb))
+    r = check(CheckInputs(houses(sq(45, 10, 10), sq(10, 10, 10), sq(70, 10, 10)), farmland, cultivated=dltb), RuleSet())
     assert one(r, "H1").occupied_m2 == pytest.approx(100.0)  # 50 on both layers + 50 on cultivated only
     assert one(r, "H2").occupied_m2 == pytest.approx(100.0)
     assert one(r, "H3").occupied_m2 == pytest.approx(100.0) and one(r, "H3").farmland_m2 == 0.0
@@ -227,7 +227,7 @@ def test_rule_8_and_valid_approvals():
                       approved_on=["2021-01-01", "2021-01-01", "2022-06-01"], kind=["homestead"] * 3)
     h = houses(sq(10, 10, 10), sq(100, 10, 10), sq(140, 10, 10),
                built_on=["2021-03-01", "2021-03-01", "2021-03-01"])
-    r = check(CheckInputs(h, farmland, cultivated=dltb, approvals=approvals))
+    r = check(CheckInputs(h, farmland, cultivated=dltb, approvals=approvals), RuleSet())
     h1, h2, h3 = one(r, "H1"), one(r, "H2"), one(r, "H3")
     # H1: an approval that put a house on permanent basic farmland: illegal, still demolished.
     assert h1.rules == "1,8" and h1.disposition == "demolish" and h1.approved_m2 == 0.0
@@ -241,7 +241,7 @@ def test_rule_8_and_valid_approvals():
 def test_geographic_input_is_reprojected_to_the_gauss_kruger_zone():
     proj = houses(sq(10, 10, 10)).to_crs("EPSG:4490")
     farm = frame([sq(0, 0, 100)]).to_crs("EPSG:4490")
-    r = check(CheckInputs(proj, farm))
+    r = check(CheckInputs(proj, farm), RuleSet())
     assert r.houses.crs.to_epsg() == 4546
     assert one(r).footprint_m2 == pytest.approx(100.0, abs=0.01)
     assert one(r).farmland_m2 == pytest.approx(100.0, abs=0.01)
@@ -250,18 +250,18 @@ def test_geographic_input_is_reprojected_to_the_gauss_kruger_zone():
 def test_missing_crs_is_refused():
     h = houses(sq(10, 10, 10)).set_crs(None, allow_override=True)
     with pytest.raises(MissingCRSError):
-        check(CheckInputs(h, frame([sq(0, 0, 100)])))
+        check(CheckInputs(h, frame([sq(0, 0, 100)])), RuleSet())
 
 
 def test_duplicate_house_ids_name_the_row():
     with pytest.raises(RedlineInputError, match=r"row 2.*field house_id"):
-        check(CheckInputs(houses(sq(0, 0, 1), sq(5, 5, 1), house_id=["A", "A"]), frame([sq(0, 0, 100)])))
+        check(CheckInputs(houses(sq(0, 0, 1), sq(5, 5, 1), house_id=["A", "A"]), frame([sq(0, 0, 100)])), RuleSet())
 
 
 def test_bad_date_names_row_and_field():
     with pytest.raises(RedlineInputError, match=r"row 2.*built_on"):
         check(CheckInputs(houses(sq(0, 0, 1), sq(5, 5, 1), built_on=["2020-01-01", "soon"]),
-                          frame([sq(0, 0, 100)])))
+                          frame([sq(0, 0, 100)])), RuleSet())
 
 
 def test_threads_give_the_same_answer_as_one():
@@ -271,7 +271,7 @@ def test_threads_give_the_same_answer_as_one():
     h = houses(*[sq(x, y, 8, 12) for x, y in zip(xs, ys, strict=True)])
     farm = frame([sq(x, y, 60) for x, y in zip(rng.uniform(0, 2000, 400), rng.uniform(0, 2000, 400),
                                                 strict=True)])
-    one_thread = check(CheckInputs(h, farm), workers=1).houses
-    two = check(CheckInputs(h, farm), workers=2).houses
+    one_thread = check(CheckInputs(h, farm), RuleSet(), workers=1).houses
+    two = check(CheckInputs(h, farm), RuleSet(), workers=2).houses
     pd.testing.assert_frame_equal(one_thread.drop(columns="geometry"), two.drop(columns="geometry"))
     assert (one_thread.farmland_m2 > 0).sum() > 100

@@ -14,6 +14,7 @@ from bench.synthetic import farmland as synthetic_farmland
 from bench.synthetic import houses as synthetic_houses
 from gis.engine import CheckInputs, check
 from gis.partitioned import check_partitioned, read_partitions, write_partitions
+from gis.rules import RuleSet
 from tests.unit.test_demo_truth import load
 
 pytest.importorskip("dask_geopandas")
@@ -34,10 +35,10 @@ def same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
 
 def test_demo_county_partitioned_equals_single(tmp_path: Path):
     inputs = load(Path(__file__).resolve().parents[2] / "data" / "demo")
-    single = check(inputs).houses
+    single = check(inputs, RuleSet()).houses
     layers = {"farmland": inputs.farmland, "cultivated": inputs.cultivated, "baseline": inputs.baseline,
               "approvals": inputs.approvals, "plots": inputs.plots}
-    parted = check_partitioned(inputs.houses, layers, households=inputs.households, npartitions=7)
+    parted = check_partitioned(inputs.houses, layers, households=inputs.households, npartitions=7, rules=RuleSet())
     assert list(parted.houses["house_id"]) == list(single["house_id"])  # same rows, same order
     same(single, parted.houses)
 
@@ -48,8 +49,8 @@ def test_houses_straddling_partition_edges_are_measured_once():
     # Big farmland blocks that span many house partitions, plus houses laid across block edges.
     farmland = gpd.GeoDataFrame(geometry=[box(440_000 + x, 2_800_000 + y, 440_000 + x + 700, 2_800_000 + y + 700)
                                           for x in range(0, 2000, 1000) for y in range(0, 2000, 1000)], crs=4546)
-    single = check(CheckInputs(houses=houses, farmland=farmland)).houses
-    parted = check_partitioned(houses, {"farmland": farmland}, npartitions=12).houses
+    single = check(CheckInputs(houses=houses, farmland=farmland), RuleSet()).houses
+    parted = check_partitioned(houses, {"farmland": farmland}, npartitions=12, rules=RuleSet()).houses
     assert len(parted) == len(single) == 6000 and parted["house_id"].is_unique
     same(single, parted)
     assert ((single.farmland_m2 > 0) & (single.farmland_m2 < single.footprint_m2)).sum() > 10  # straddlers
@@ -62,8 +63,9 @@ def test_partition_files_round_trip(tmp_path: Path):
     n = write_partitions(houses, tmp_path / "houses", 6)
     assert n == 6 and len(list((tmp_path / "houses").glob("*.parquet"))) == 6
     write_partitions(farm, tmp_path / "farm", 3)
-    parted = check_partitioned(read_partitions(tmp_path / "houses"), {"farmland": read_partitions(tmp_path / "farm")})
-    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    parted = check_partitioned(read_partitions(tmp_path / "houses"), {"farmland": read_partitions(tmp_path / "farm")},
+                               rules=RuleSet())
+    single = check(CheckInputs(houses=houses, farmland=farm), RuleSet()).houses
     same(single, parted.houses)
 
 
@@ -75,8 +77,8 @@ def test_workers_write_the_result_partitions(tmp_path: Path):
     out = tmp_path / "result"
     out.mkdir()
     (out / "part.00099.parquet").write_bytes(b"stale")  # a previous run's leftover must not survive
-    parted = check_partitioned(read_partitions(tmp_path / "houses"), {"farmland": farm}, out_dir=out)
-    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    parted = check_partitioned(read_partitions(tmp_path / "houses"), {"farmland": farm}, out_dir=out, rules=RuleSet())
+    single = check(CheckInputs(houses=houses, farmland=farm), RuleSet()).houses
     assert sorted(p.name for p in out.glob("*.parquet")) == [f"part.{i:05d}.parquet" for i in range(5)]
     written = gpd.read_parquet(out)
     assert written.crs == single.crs and len(written) == 5000
@@ -93,12 +95,12 @@ def test_on_a_local_cluster_with_worker_processes():
     rng = np.random.default_rng(5)
     houses = synthetic_houses(8000, rng)
     farm = synthetic_farmland(1200, 2300.0, rng)
-    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    single = check(CheckInputs(houses=houses, farmland=farm), RuleSet()).houses
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         done: list[int] = []
         parted = check_partitioned(houses, {"farmland": farm}, client=client, npartitions=8,
-                                   progress=done.append).houses
+                                   progress=done.append, rules=RuleSet()).houses
     same(single, parted)
     assert sum(done) == 8
     assert isinstance(parted, pd.DataFrame)
@@ -111,7 +113,7 @@ def test_empty_house_geometries_are_reported_not_lost():
     houses = synthetic_houses(500, rng)
     houses.loc[[3, 7], "geometry"] = [Polygon(), None]
     farm = synthetic_farmland(100, 600.0, rng)
-    result = check_partitioned(houses, {"farmland": farm}, npartitions=4)
+    result = check_partitioned(houses, {"farmland": farm}, npartitions=4, rules=RuleSet())
     assert len(result.houses) == 498
     dropped = result.repairs[result.repairs["action"] == "dropped"]
     assert sorted(dropped["row"]) == [4, 8]
@@ -125,7 +127,7 @@ def test_a_worker_lost_mid_run_does_not_change_the_result():
     rng = np.random.default_rng(8)
     houses = synthetic_houses(12000, rng)
     farm = synthetic_farmland(2000, 2800.0, rng)
-    single = check(CheckInputs(houses=houses, farmland=farm)).houses
+    single = check(CheckInputs(houses=houses, farmland=farm), RuleSet()).houses
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         done: list[int] = []
@@ -139,6 +141,6 @@ def test_a_worker_lost_mid_run_does_not_change_the_result():
                 nanny.process.process.kill()  # the worker process dies with its tasks in flight
 
         parted = check_partitioned(houses, {"farmland": farm}, client=client, npartitions=12, retries=3,
-                                   progress=kill_one_worker_after_the_first_partition).houses
+                                   progress=kill_one_worker_after_the_first_partition, rules=RuleSet()).houses
     assert killed.is_set()
     same(single, parted)

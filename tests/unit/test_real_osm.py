@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gis.engine import CheckInputs, check
+from gis.rules import RuleSet
 from gis.sources import read_source
 from tests.conftest import fixture_path
 
@@ -18,7 +19,7 @@ def result():
     buildings = read_source(path, layer="buildings")
     buildings["house_id"] = buildings["osm_way_id"].fillna("r" + buildings["osm_id"].astype(str))
     agri = read_source(path, layer="landuse_agri")
-    return check(CheckInputs(houses=buildings, farmland=agri), crs="EPSG:2056")
+    return check(CheckInputs(houses=buildings, farmland=agri), RuleSet(), crs="EPSG:2056")
 
 
 def test_six_buildings_meet_agricultural_land(result):

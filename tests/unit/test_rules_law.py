@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis.engine import CheckInputs, check
-from gis.rules import ApprovalKind, approval_kind
+from gis.rules import ApprovalKind, RuleSet, approval_kind
 from tests.unit.test_engine import frame, houses, one, sq
 
 CULTIVATED = frame([sq(0, 0, 400, 200)], dlbm=["0101"])  # one big 0101 parcel
@@ -24,7 +24,7 @@ NO_FARMLAND = frame([sq(5000, 5000, 10)])  # permanent farmland far away
 def run(h: gpd.GeoDataFrame, approvals: gpd.GeoDataFrame | None = None, farmland: gpd.GeoDataFrame | None = None,
         **layers: gpd.GeoDataFrame):
     return check(CheckInputs(h, NO_FARMLAND if farmland is None else farmland, cultivated=CULTIVATED,
-                             approvals=approvals, **layers))
+                             approvals=approvals, **layers), RuleSet())
 
 
 def test_cultivated_area_is_a_fact_whatever_the_paperwork():
@@ -159,13 +159,14 @@ rect = st.tuples(st.integers(0, 300), st.integers(0, 150), st.integers(3, 40), s
        kinds=st.lists(st.sampled_from(["homestead", "land_conversion", "planning_permit"]), min_size=6, max_size=6))
 def test_cultivated_area_splits_into_approved_and_unapproved(houses_, approvals_, caps, kinds):
     h = houses(*(sq(x, y, w, d) for x, y, w, d in houses_), built_on=["2019-01-01"] * len(houses_))
-    without = check(CheckInputs(h, NO_FARMLAND, cultivated=CULTIVATED)).houses.set_index("house_id")
+    without = check(CheckInputs(h, NO_FARMLAND, cultivated=CULTIVATED), RuleSet()).houses.set_index("house_id")
     if not approvals_:
         return
     a = frame([sq(x, y, w, d) for x, y, w, d in approvals_], approved_on=["2018-01-01"] * len(approvals_),
               kind=kinds[:len(approvals_)],
               approved_area_m2=[np.nan if c is None else c for c in caps[:len(approvals_)]])
-    with_ = check(CheckInputs(h, NO_FARMLAND, cultivated=CULTIVATED, approvals=a)).houses.set_index("house_id")
+    with_ = check(CheckInputs(h, NO_FARMLAND, cultivated=CULTIVATED, approvals=a), RuleSet())
+    with_ = with_.houses.set_index("house_id")
     np.testing.assert_allclose(with_["cultivated_m2"], without["cultivated_m2"], atol=1e-6)
     np.testing.assert_allclose(with_["approved_m2"] + with_["unapproved_cultivated_m2"], with_["cultivated_m2"],
                                atol=0.01)

@@ -1,4 +1,4 @@
-"""通报: who is commended and who is criticised, from one month's figures (the rules of `api.monthly._flag`)."""
+"""通报: who is commended and who is criticised, from one month's figures (`api.reports.monthly.scoreboard_flag`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from api.monthly import _flag
+from api.reports.monthly import scoreboard_flag
 from api.settings import Settings
 
 SETTINGS = Settings()
@@ -29,4 +29,4 @@ def row(**kw: object) -> SimpleNamespace:
     ({"on_time_rate": None, "due": 0}, ""),
 ])
 def test_flags_follow_results_not_speed(figures: dict, flag: str):
-    assert _flag(row(**figures), SETTINGS) == flag
+    assert scoreboard_flag(row(**figures), SETTINGS) == flag

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.workflow import ACTIONS, CaseState, Status, TransitionRefused, allowed_actions, decide
+from api.cases.workflow import ACTIONS, CaseState, Status, TransitionRefused, allowed_actions, decide
 
 INC = "after_cutoff"
 STOCK = "before_cutoff"

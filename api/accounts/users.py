@@ -1,0 +1,198 @@
+"""Users, passwords (argon2), the login throttle and bearer tokens.
+
+Tokens are random (256 bit); only their SHA-256 is stored. How a request presents one (header or cookie)
+is the HTTP edge's business: `api.http.identity`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
+
+from api.accounts.roles import TOWNSHIP_BOUND, Role
+from api.clock import as_utc, utcnow
+from api.db.models import AdminArea, ApiToken, User
+from api.errors import NotAuthenticated, TooManyAttempts
+from gis.errors import RedlineInputError
+
+TOKEN_LIFETIME = dt.timedelta(hours=12)
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def create_user(session: Session, username: str, password: str, role: str, township_code: str | None = None,
+                display_name: str | None = None) -> User:
+    """Add a user; township roles must name a township the county has (by its 12-digit code).
+
+    Every refusal is a `RedlineInputError` naming the field, raised before anything is written (an existing
+    username is refused here, not by the database, whose error would echo the new password's hash).
+    """
+    if not username.strip():
+        raise RedlineInputError("a username is required", field="username")
+    if role not in {r.value for r in Role}:
+        raise RedlineInputError(f"role must be one of {', '.join(r.value for r in Role)}", field="role")
+    if role in TOWNSHIP_BOUND and not township_code:
+        raise RedlineInputError(f"a {role} belongs to a township: give its code", field="township")
+    if township_code is not None:
+        _check_township(session, township_code)
+    if len(password) < 8:
+        raise RedlineInputError("a password needs at least 8 characters", field="password")
+    if session.execute(select(User.id).where(User.username == username)).first() is not None:
+        raise RedlineInputError(f"user {username!r} exists already", field="username")
+    user = User(username=username, password_hash=hash_password(password), role=role,
+                township_code=township_code, display_name=display_name, active=True)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _check_township(session: Session, code: str) -> None:
+    """A township code is 12 digits ending in 000 (乡镇级); once townships are imported it must be one of them."""
+    if not (len(code) == 12 and code.isdigit() and code.endswith("000")):
+        raise RedlineInputError(f"not a township code (12 digits ending in 000): {code!r}", field="township")
+    known = session.execute(select(AdminArea.code).where(AdminArea.level == "township")).scalars().all()
+    if known and code not in known:
+        raise RedlineInputError(f"no township {code} in this county (imported: {', '.join(sorted(known)[:8])}"
+                                f"{', ...' if len(known) > 8 else ''})", field="township")
+
+
+#: At most this many password hashes are computed at once — half the cores, so the rest keep serving:
+#: each argon2 verification takes 64 MiB and a core for ~50 ms, and 40 concurrent wrong passwords would
+#: otherwise take gigabytes and starve the server.
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+_dummy_hash: str | None = None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    with _HASHING:
+        try:
+            return bool(_hasher.verify(password_hash, password))
+        except (VerifyMismatchError, InvalidHashError):
+            return False
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None.
+
+    An unknown or disabled user costs the same argon2 verification as a known one (against a dummy hash),
+    so the response time does not tell which usernames exist.
+    """
+    global _dummy_hash
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        if _dummy_hash is None:
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        _verify(_dummy_hash, password)
+        return None
+    return user if _verify(user.password_hash, password) else None
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """Login attempts allowed per window, per username and per client address."""
+
+    window_s: float = 300.0
+    per_user: int = 10
+    per_address: int = 30
+
+
+class LoginThrottle:
+    """Counts login attempts per username and per client address in a sliding window (in this process).
+
+    Attempts are counted when they start, so a burst of concurrent guesses is cut off as it arrives, not
+    after every one of them has been hashed. A successful login clears the username's count.
+    """
+
+    def __init__(self, policy: ThrottlePolicy | None = None) -> None:
+        self.policy = policy or ThrottlePolicy()
+        self._lock = threading.Lock()
+        self._attempts: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._attempts.setdefault(key, deque())
+        while times and times[0] <= now - self.policy.window_s:
+            times.popleft()
+        return times
+
+    def attempt(self, username: str, address: str) -> None:
+        """Record an attempt; TooManyAttempts if either budget is spent."""
+        now = time.monotonic()
+        with self._lock:
+            by_user, by_address = self._recent("u:" + username, now), self._recent("a:" + address, now)
+            if len(by_user) >= self.policy.per_user or len(by_address) >= self.policy.per_address:
+                wait = self.policy.window_s - (now - min(by_user[0] if by_user else now,
+                                                         by_address[0] if by_address else now))
+                raise TooManyAttempts(f"too many login attempts; try again in {max(1, int(wait))} s")
+            by_user.append(now)
+            by_address.append(now)
+            if len(self._attempts) > 100_000:  # forget idle keys so the table cannot grow without bound
+                for key in [k for k, v in self._attempts.items() if not v]:
+                    del self._attempts[key]
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._attempts.pop("u:" + username, None)
+
+
+def issue_token(session: Session, user: User, now: dt.datetime | None = None) -> str:
+    """Create a bearer token for `user` (returned once; stored hashed)."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_digest(token), created_at=now,
+                         expires_at=now + TOKEN_LIFETIME))
+    session.flush()
+    return token
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_of_token(session: Session, token: str) -> User:
+    """The active user a presented token belongs to; NotAuthenticated if it is unknown or expired."""
+    if not token:
+        raise NotAuthenticated("log in first: POST /api/auth/token")
+    row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == _digest(token))).first()
+    if row is None:
+        raise NotAuthenticated("unknown token")
+    token_row, user = row
+    if as_utc(token_row.expires_at) < utcnow() or not user.active:
+        raise NotAuthenticated("token expired")
+    return user  # type: ignore[no-any-return]
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    """Forget one token (log out); True if it existed."""
+    result = session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+def disable_user(session: Session, username: str) -> int:
+    """Deactivate a user and revoke all their tokens at once (someone leaves, a phone is lost).
+
+    Returns the number of tokens revoked; ValueError for an unknown user.
+    """
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise ValueError(f"no user {username!r}")
+    user.active = False
+    result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(cast(CursorResult[Any], result).rowcount)
+

@@ -1,0 +1,87 @@
+"""Cases as they stood at a past moment, rebuilt from the audit trail alone.
+
+Every change to a case is an event whose `after` holds the new values (scans record `create` and
+`rescan` events with the measures). Replaying the events up to a moment gives the case as it was then,
+so a monthly report re-run next year gives the same numbers even after the cases moved on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from api.clock import as_utc
+from api.db.models import Case, CaseEvent
+from api.db.repository import in_chunks, read_frame
+
+#: Fields a snapshot carries (replayed from events; a field no event mentions keeps the stored value).
+SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision", "file_number",
+                   "footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "unapproved_after_cutoff_m2",
+                   "occupied_m2", "remaining_m2", "still_violating"]
+STATIC_FIELDS = ["code", "township_code", "village_code", "created_at", "origin", "lead_code"]
+#: First time of each action, as milestone columns (of the current round: a `return` clears `finished_at`
+#: and sets `returned_at`, from which the finish clock runs again).
+MILESTONES = {"assign": "assigned_at", "verify": "studied_at", "submit": "finished_at", "pass_review": "closed_at",
+              "rectify": "rectified_at", "file": "filed_at",
+              "record_demolition": "demolished_at", "restore": "restored_at"}
+
+
+def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bool]] = ()) -> gpd.GeoDataFrame:
+    """Every case created before `at` as it stood at `at` (county CRS geometry, milestone times, reports)."""
+    at = as_utc(at)
+    cases = read_frame(session, Case, [*STATIC_FIELDS, *SNAPSHOT_FIELDS], where=list(where), order_by="code")
+    if cases.empty:
+        for col in [*MILESTONES.values(), "returned_at", "reopened_at", "reports"]:
+            cases[col] = pd.Series(dtype=object)
+        return cases
+    cases["created_at"] = [as_utc(v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
+                           for v in cases["created_at"]]
+    cases = cases[cases["created_at"] < at].copy()
+    ids = cases["id"].astype(int).tolist()
+    state: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    firsts: dict[int, dict[str, dt.datetime]] = {i: {} for i in ids}
+    reports: dict[int, list[dt.datetime]] = {i: [] for i in ids}
+    for chunk in in_chunks(ids, 5000):
+        stmt = (select(CaseEvent.case_id, CaseEvent.at, CaseEvent.action, CaseEvent.after)
+                .where(CaseEvent.case_id.in_(chunk)).order_by(CaseEvent.id))
+        for case_id, when, action, after in session.execute(stmt):
+            when = as_utc(when)
+            if when >= at:
+                continue
+            state[case_id].update({k: v for k, v in json.loads(after).items() if k in SNAPSHOT_FIELDS})
+            if action == "return":  # a new round: unfinished again, the finish clock restarts here
+                firsts[case_id].pop("finished_at", None)
+                firsts[case_id]["returned_at"] = when
+            if action == "reappeared":  # reopened by a scan: a new 137 clock from this moment
+                for cleared in ("studied_at", "finished_at", "returned_at", "closed_at"):
+                    firsts[case_id].pop(cleared, None)
+                firsts[case_id]["assigned_at"] = when
+                firsts[case_id].setdefault("reopened_at", when)
+            milestone = MILESTONES.get(action)
+            if milestone and milestone not in firsts[case_id]:
+                firsts[case_id][milestone] = when
+            if action == "progress_report":
+                reports[case_id].append(when)
+    for field in SNAPSHOT_FIELDS:
+        replayed = [state[i].get(field, _MISSING) for i in ids]
+        current = cases[field].tolist()
+        cases[field] = [c if r is _MISSING else r for r, c in zip(replayed, current, strict=True)]
+    # Object columns: pandas would turn None into NaT, which is not None to the deadline code.
+    for column in [*MILESTONES.values(), "returned_at", "reopened_at"]:
+        cases[column] = pd.Series([firsts[i].get(column) for i in ids], index=cases.index, dtype=object)
+    cases["reports"] = pd.Series([reports[i] for i in ids], index=cases.index, dtype=object)
+    return cases
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()

@@ -1,0 +1,168 @@
+"""Reading cases, always in the caller's scope: the filtered list (with 137 deadlines) and one case in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from pyproj import Transformer
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.cases.deadlines import DeadlinePolicy
+from api.cases.filters import CaseFilter
+from api.cases.measures import old_part_m2
+from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
+from api.cases.scope import load_case, scope
+from api.cases.service import state_of
+from api.cases.workflow import allowed_actions
+from api.clock import as_utc, utcnow
+from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.db.repository import bbox_clause, read_frame
+from api.errors import NotFound
+from gis.codes import WEB_CRS
+from gis.rules import MU_M2, Period
+
+#: The case columns of the list and of one case (besides id and geometry).
+CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_m2", "farmland_m2", "cultivated_m2",
+                "unapproved_cultivated_m2", "retro_approval", "after_cutoff_m2", "farmland_after_cutoff_m2",
+                "unapproved_after_cutoff_m2", "occupied_m2", "period", "disposition", "rules", "field_rules",
+                "date_conflict", "status", "still_violating", "verdict", "decision", "remaining_m2", "assignee_id",
+                "origin", "lead_code", "file_number", "requested_period", "version"]
+#: Deadline columns every listed case carries (computed, not stored).
+DEADLINE_COLUMNS = ("next_deadline", "next_deadline_kind", "overdue", "on_time")
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What a case list asks for beyond the shared filters: only mine, a code, a search text, a box."""
+
+    where: CaseFilter = field(default_factory=CaseFilter)
+    assigned_to: int | None = None
+    code: str | None = None
+    search: str | None = None
+    box: tuple[float, float, float, float] | None = None  # county CRS (m)
+
+
+def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlinePolicy, *, limit: int,
+               offset: int, now: dt.datetime | None = None) -> tuple[int, gpd.GeoDataFrame]:
+    """Cases in the user's scope matching every filter, ordered by code: (how many match, the page
+    [offset, offset + limit)), each with its 137 deadline columns and its areas in 亩."""
+    now = now or utcnow()
+    where = [*scope(user), *query.where.clauses(session)]
+    if query.assigned_to is not None:
+        where.append(Case.assignee_id == query.assigned_to)
+    if query.code:
+        where.append(Case.code == query.code)
+    if query.search and query.search.strip():
+        where.append(_search_clause(query.search.strip()))
+    if query.box:
+        where.append(bbox_clause(session, Case, query.box))
+    columns = [*CASE_COLUMNS, *MILESTONE_COLUMNS]
+    if query.where.overdue is not None:
+        frame = _with_deadlines(session, read_frame(session, Case, columns, where=where, order_by="code"), policy, now)
+        frame = frame[frame["overdue"] == query.where.overdue]
+        total = len(frame)
+        frame = frame.iloc[offset:offset + limit]
+    else:
+        count = select(func.count()).select_from(Case)
+        for clause in where:
+            count = count.where(clause)
+        total = session.execute(count).scalar_one()
+        frame = read_frame(session, Case, columns, where=where, order_by="code", limit=limit, offset=offset)
+        frame = _with_deadlines(session, frame, policy, now)
+    return total, with_mu(frame.drop(columns=MILESTONE_COLUMNS))
+
+
+def _search_clause(text: str) -> ColumnElement[bool]:
+    """Cases whose code is `text`, begins with it, or ends with `-text` (the house id); LIKE wildcards typed
+    by the user match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    code = Case.code
+    return or_(code == text, code.like(escaped + "%", escape="\\"), code.like("%-" + escaped, escape="\\"))
+
+
+def _with_deadlines(session: Session, frame: gpd.GeoDataFrame, policy: DeadlinePolicy,
+                    now: dt.datetime) -> gpd.GeoDataFrame:
+    """Add the DEADLINE_COLUMNS (computed at `now`, not stored)."""
+    rows = [deadline_fields(deadlines_of(policy, now, **m)) for m in milestones(session, frame)]
+    for key in DEADLINE_COLUMNS:
+        frame[key] = [r[key] for r in rows]
+    return frame
+
+
+def with_mu(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The case's farmland and footprint areas in 亩 as well as m² (3 decimals)."""
+    frame["farmland_mu"] = (frame["farmland_m2"] / MU_M2).round(3)
+    frame["footprint_mu"] = (frame["footprint_m2"] / MU_M2).round(3)
+    return frame
+
+
+def case_row(session: Session, case_id: int) -> gpd.GeoDataFrame:
+    """One case's CASE_COLUMNS and footprint (the caller has checked scope through `case_detail`)."""
+    frame = read_frame(session, Case, CASE_COLUMNS, where=[Case.id == case_id])
+    if frame.empty:
+        raise NotFound(f"no case {case_id}")
+    return with_mu(frame)
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """One case with everything a reviewer needs."""
+
+    properties: dict[str, Any]
+    history: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+    reports: list[dict[str, Any]]
+    photos: list[Photo]
+    allowed_actions: list[str]
+
+
+def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:
+    """The case's fields, deadlines, allowed actions and history (in the user's scope)."""
+    case = load_case(session, user, case_id)
+    reports = list(session.execute(select(ProgressReport).where(ProgressReport.case_id == case.id)
+                                   .order_by(ProgressReport.at)).scalars())
+    now = utcnow()
+    d = deadlines_of(policy, now, assigned_at=case.assigned_at, studied_at=case.studied_at,
+                     finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports],
+                     returned_at=case.returned_at)
+    events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
+    comments = session.execute(select(Comment, User.username).join(User, User.id == Comment.author_id)
+                               .where(Comment.case_id == case.id).order_by(Comment.id)).all()
+    return CaseDetail(
+        properties={"id": case.id, "code": case.code, "status": case.status, "version": case.version,
+                    "verdict": case.verdict, "decision": case.decision, "field_rules": case.field_rules,
+                    "remaining_m2": case.remaining_m2, **deadline_fields(d),
+                    # An extension's two parts: the new one (increment: demolished) and the old one (stock:
+                    # classified once the new part is gone).
+                    "new_part_m2": (float(case.unapproved_after_cutoff_m2 or 0.0)
+                                    if case.period == Period.EXTENDED_AFTER_CUTOFF else None),
+                    "old_part_m2": old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else None,
+                    "filed_at": as_utc(case.filed_at).isoformat() if case.filed_at else None,
+                    "period_request": json.loads(case.period_request) if case.period_request else None,
+                    "parent_case_id": case.parent_case_id},
+        history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
+                  "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
+        comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": name, "text": c.text}
+                  for c, name in comments],
+        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "text": r.text, "remaining_m2": r.remaining_m2}
+                 for r in reports],
+        photos=list(session.execute(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id)).scalars()),
+        allowed_actions=allowed_actions(state_of(session, case), user.role),
+    )
+
+
+def centre_of_cases(session: Session, user: User, srid: int) -> tuple[float, float] | None:
+    """The centroid of the cases the user may see as (lat, lon) on WGS 84; None when there are none."""
+    stmt = select(func.ST_AsBinary(func.ST_Centroid(func.ST_Collect(Case.geom)))).where(*scope(user))
+    wkb = session.execute(stmt).scalar()
+    if wkb is None:
+        return None
+    point = shapely.from_wkb(bytes(wkb))
+    lon, lat = Transformer.from_crs(f"EPSG:{srid}", WEB_CRS, always_xy=True).transform(point.x, point.y)
+    return lat, lon

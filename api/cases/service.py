@@ -1,0 +1,218 @@
+"""Writing cases: transitions, comments and progress reports, each audited.
+
+Services own their transaction (`factory.begin()`): a refused or conflicting request writes nothing. Every
+write loads its case through `api.cases.scope`, so it acts only on cases in the caller's township.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.accounts.roles import FIELD_ROLES, Role
+from api.cases.audit import append_event
+from api.cases.deadlines import COUNTY_TZ
+from api.cases.measures import old_part_m2, remaining_of
+from api.cases.scope import load_case
+from api.cases.workflow import INCREMENT_PERIODS, CaseState, Status, TransitionRefused, Verdict, decide
+from api.clock import as_utc, utcnow
+from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.errors import Conflict, Forbidden
+from gis.evidence import passes_distance_check
+from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
+
+#: Case fields an audit event records before → after.
+AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "field_rules", "period",
+           "disposition", "remaining_m2", "resume_status", "requested_period", "file_number")
+
+
+def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
+    """Photos that show the demolished site: *taken* (by their own clock) after the demolition was recorded,
+    at the house (a position within the distance limit). Returns their number and, when there is none,
+    why each photo uploaded since does not count."""
+    demolished_at = session.execute(
+        select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id, CaseEvent.action == "record_demolition")
+    ).scalar()
+    if demolished_at is None:
+        return 0, "no demolition has been recorded"
+    since = as_utc(demolished_at)
+    good = 0
+    taken_before = no_time = far = 0
+    for taken_at, checks in session.execute(select(Photo.taken_at, Photo.checks).where(Photo.case_id == case.id)):
+        if taken_at is None:
+            no_time += 1
+            continue
+        if as_utc(taken_at) < since:
+            taken_before += 1
+            continue
+        if not passes_distance_check(json.loads(checks) if checks else []):
+            far += 1
+            continue
+        good += 1
+    when = since.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M")
+    reason = (f"re-inspection needs a photo taken at the house after the demolition was recorded ({when} "
+              f"Asia/Shanghai): {taken_before} taken before it, {no_time} without a capture time, {far} without a "
+              "position or too far from the house")
+    return good, reason
+
+
+def state_of(session: Session, case: Case) -> CaseState:
+    """The workflow's view of a case."""
+    photos, why = _reinspection_evidence(session, case) if case.status == Status.RESTORED else (0, "")
+    return CaseState(status=case.status, period=case.period, verdict=case.verdict,
+                     remaining_m2=float(case.remaining_m2 or 0.0), photos_after_demolition=photos,
+                     resume_status=case.resume_status, reinspection_refusal=why,
+                     on_permanent_farmland=Prohibition.PERMANENT_FARMLAND in parse_rules(case.rules),
+                     farmland_m2=float(case.farmland_m2 or 0.0), decision=case.decision,
+                     requested_period=case.requested_period, filed=case.filed_at is not None)
+
+
+def _snapshot(case: Case) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in AUDITED}
+
+
+def _assignee(session: Session, user: User, case: Case, username: str | None) -> int | None:
+    if not username:
+        return case.assignee_id
+    inspector = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if inspector is None or inspector.role != Role.INSPECTOR:
+        raise Conflict(f"{username!r} is not an inspector")
+    if inspector.township_code != case.township_code:
+        raise Conflict(f"inspector {username!r} works in another township")
+    return inspector.id
+
+
+def _apply(session: Session, user: User, case: Case, action: str, payload: dict[str, Any],
+           target: Status, now: dt.datetime) -> None:
+    """The effects of an allowed action on the case's fields."""
+    if action == "assign":
+        case.assignee_id = _assignee(session, user, case, payload.get("assignee"))
+        if case.assigned_at is None:
+            case.assigned_at = now
+    elif action == "verify":
+        case.verdict = payload["verdict"]
+        case.legal_reason = payload.get("legal_reason") if payload["verdict"] == Verdict.LEGAL else None
+        case.period = payload.get("period", case.period)
+        found = set(payload.get("field_rules", [])) & FIELD_ONLY_PROHIBITIONS
+        case.field_rules = format_rules(parse_rules(case.field_rules) | found)
+        if case.studied_at is None:
+            case.studied_at = now
+        if payload["verdict"] == Verdict.LEGAL:
+            case.remaining_m2 = 0.0
+    elif action == "classify":
+        case.decision = payload["decision"]
+    elif action == "restore":
+        # What is left is what this demolition did not cover: an extension's old part, to be classified.
+        case.remaining_m2 = old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else 0.0
+    elif action == "rectify":
+        case.remaining_m2 = 0.0
+    elif action == "file":
+        case.file_number = str(payload["file_number"]).strip()
+        case.filed_at = now
+    elif action == "request_period":
+        evidence = sorted({int(i) for i in payload["evidence"]})
+        on_case = set(session.execute(select(Photo.id).where(Photo.case_id == case.id, Photo.id.in_(evidence)))
+                      .scalars())
+        missing = [i for i in evidence if i not in on_case]
+        if missing:
+            raise Conflict(f"evidence {missing} is not a photo or document of this case")
+        case.requested_period = payload["period"]
+        case.period_request = json.dumps({"period": payload["period"], "reason": payload["reason"],
+                                          "evidence": evidence, "by": user.username, "at": now.isoformat()},
+                                         ensure_ascii=False)
+    elif action == "decide_period":
+        if payload["approve"] and case.requested_period is not None:
+            case.period = case.requested_period
+            case.disposition = (Disposition.DEMOLISH if case.period in INCREMENT_PERIODS
+                                else Disposition.CLASSIFY).value
+            if case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
+                case.remaining_m2 = remaining_of(case)
+        case.requested_period = None
+        case.period_request = None
+    elif action == "submit":
+        case.resume_status = case.status
+        if case.finished_at is None:
+            case.finished_at = now
+    elif action == "return":
+        # A new round: the case is unfinished again and its finish clock (3 days) restarts from now.
+        case.finished_at = None
+        case.returned_at = now
+    elif action == "pass_review":
+        case.closed_at = now
+    case.status = target.value
+
+
+def transition(factory: sessionmaker[Session], user: User, case_id: int, action: str, payload: dict[str, Any],
+               *, expected_version: int | None = None, now: dt.datetime | None = None) -> Case:
+    """Take `action` on a case as `user`; refuse (409) when not allowed or when the case changed meanwhile."""
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            case = load_case(session, user, case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise Conflict(f"case {case_id} changed since you loaded it (version {case.version}, "
+                               f"you had {expected_version}); reload and try again")
+            try:
+                target = decide(action, state_of(session, case), user.role, payload)
+            except TransitionRefused as exc:
+                raise Conflict(str(exc)) from exc
+            before = _snapshot(case)
+            _apply(session, user, case, action, payload, target, now)
+            session.flush()
+            note = payload.get("reason") or payload.get("note")
+            append_event(session, case_id=case.id, actor=user.username, action=action, before=before,
+                         after=_snapshot(case), note=note, at=now)
+            session.expunge(case)
+            return case
+    except StaleDataError as exc:
+        raise Conflict(f"case {case_id} was changed by someone else at the same time; reload and try again") from exc
+
+
+def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str) -> Comment:
+    """Comment on a case (audited)."""
+    if not text.strip():
+        raise Conflict("an empty comment")
+    now = utcnow()
+    with factory.begin() as session:
+        case = load_case(session, user, case_id)
+        comment = Comment(case_id=case.id, author_id=user.id, at=now, text=text)
+        session.add(comment)
+        append_event(session, case_id=case.id, actor=user.username, action="comment", before={}, after={},
+                     note=text, at=now)
+        session.flush()
+        session.expunge(comment)
+        return comment
+
+
+def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int, text: str,
+                        remaining_m2: float | None = None, now: dt.datetime | None = None) -> ProgressReport:
+    """File a staged progress report; it may update the remaining unrectified area (audited)."""
+    if user.role not in FIELD_ROLES:
+        raise Forbidden(f"a {user.role} does not file progress reports")
+    if remaining_m2 is not None and remaining_m2 < 0:
+        raise Conflict("remaining_m2 cannot be negative")
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            case = load_case(session, user, case_id)
+            if case.status in (Status.NEW, Status.CLOSED):
+                raise Conflict(f"no progress reports on a {case.status} case")
+            before = _snapshot(case)
+            report = ProgressReport(case_id=case.id, author_id=user.id, at=now, text=text,
+                                    remaining_m2=remaining_m2)
+            session.add(report)
+            case.last_report_at = now
+            if remaining_m2 is not None:
+                case.remaining_m2 = remaining_m2
+            session.flush()
+            append_event(session, case_id=case.id, actor=user.username, action="progress_report", before=before,
+                         after=_snapshot(case), note=text, at=now)
+            session.expunge(report)
+            return report
+    except StaleDataError as exc:
+        raise Conflict(f"case {case_id} was changed by someone else at the same time") from exc

@@ -1,0 +1,323 @@
+"""The case workflow: every state, every action, who may take it and when — in one module.
+
+Increment path (after the cutoff, zero tolerance):
+    new → assigned → verified → notice_served → demolishing → demolished → restored (拆除复耕)
+        → reinspected (a photo taken at the house after the demolition) → submitted → closed
+Stock path (before the cutoff, 分类处置):
+    new → assigned → verified → classified (confiscate / fine_keep / legalise) → rectified → submitted → closed
+    classified (demolish) → notice_served → … → reinspected → submitted → closed   (the same steps and evidence
+        as an increment: a stock demolition is recorded, restored and re-inspected, and counted as such)
+Extension (an old house with a new part): the new part goes the increment path; after its re-inspection
+    the old part is classified (reinspected → classified → rectified → submitted).
+Legal verdict (无问题):  verified → submitted → closed. Never for a house on permanent basic farmland.
+Review: the township submits; the county reviewer passes (closing the case, only when the remaining
+unrectified area is 0) or returns it with a reason (退回整改) to the state it was submitted from; the finish
+clock then runs again from the return.
+County sign-offs, in any open state: `file` (立案, with its number); `decide_period` on an inspector's or
+township's `request_period` (a change of period — the only way out of, or across, the zero-tolerance path —
+needs a reason and evidence, and waits for the county: until then the case keeps its period and deadlines).
+Reopened: a scan that still finds a house whose demolition was recorded, after the houses were surveyed
+again, puts its case in `reopened` (event `reappeared`), back with the township on a new 137 clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from api.accounts.roles import COUNTY_ROLES, FIELD_ROLES, TOWNSHIP_DECIDERS, Role
+from gis.rules import FIELD_ONLY_PROHIBITIONS, Period
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    VERIFIED = "verified"
+    NOTICE_SERVED = "notice_served"
+    DEMOLISHING = "demolishing"
+    DEMOLISHED = "demolished"
+    RESTORED = "restored"
+    REINSPECTED = "reinspected"
+    CLASSIFIED = "classified"
+    RECTIFIED = "rectified"
+    SUBMITTED = "submitted"
+    CLOSED = "closed"
+    REOPENED = "reopened"  # a recorded demolition that a later survey contradicts (sham demolition)
+
+
+#: Chinese names of the states (for users; the code beside them).
+STATUS_NAMES: dict[str, str] = {
+    "new": "新发现", "assigned": "已指派", "verified": "已核查", "notice_served": "已送达通知", "demolishing": "拆除中",
+    "demolished": "已拆除", "restored": "已复耕", "reinspected": "已复核", "classified": "已分类处置",
+    "rectified": "已整改", "submitted": "待县级审核", "closed": "已销号", "reopened": "已重新打开（疑似假拆）"}
+
+
+class Verdict(StrEnum):
+    ILLEGAL = "illegal"  # 有问题
+    UNCERTAIN = "uncertain"  # 存疑
+    LEGAL = "legal"  # 无问题
+
+
+VERDICT_NAMES: dict[str, str] = {"illegal": "有问题", "uncertain": "存疑", "legal": "无问题"}
+
+LEGAL_REASONS = frozenset({"approved_homestead", "rural_road", "facility_farmland", "other"})
+#: Legal reasons that declare a *house* lawful — never on permanent basic farmland. The others say the
+#: footprint is no house at all (a rural road) or a farming facility the rules allow on farmland
+#: (设施农业用地, 自然资规〔2019〕4号): those remain possible there.
+HOUSE_REASONS = frozenset({"approved_homestead", "other"})
+STOCK_DECISIONS = frozenset({"demolish", "confiscate", "fine_keep", "legalise"})
+DECISION_NAMES: dict[str, str] = {"demolish": "拆除", "confiscate": "没收", "fine_keep": "罚款保留",
+                                  "legalise": "补办手续"}
+LEGAL_REASON_NAMES: dict[str, str] = {"approved_homestead": "已批宅基地", "rural_road": "农村道路",
+                                      "facility_farmland": "设施农业用地", "other": "其他"}
+#: Stock decisions that leave the house standing as it is: never on permanent basic farmland.
+KEEPS_THE_HOUSE = frozenset({"fine_keep", "legalise"})
+INCREMENT_PERIODS = frozenset({Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value})
+#: States from which a township may submit for review.
+SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
+
+
+class TransitionRefused(Exception):
+    """An action that the case's state, the data or the user's role does not allow (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the rules need to know about a case to decide an action."""
+
+    status: str
+    period: str
+    verdict: str | None
+    remaining_m2: float
+    photos_after_demolition: int = 0
+    resume_status: str | None = None
+    #: Why no photo counts for re-inspection (shown when it is refused).
+    reinspection_refusal: str = ""
+    #: The house lies on permanent basic farmland (八不准 1 at the last scan), and by how much.
+    on_permanent_farmland: bool = False
+    farmland_m2: float = 0.0
+    #: The stock decision (classify), if any.
+    decision: str | None = None
+    #: A change of period asked for and not yet decided by the county.
+    requested_period: str | None = None
+    #: Filed (立案) already.
+    filed: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action: the states it starts from, the roles that may take it, its guard and its target."""
+
+    name: str
+    sources: frozenset[Status]
+    roles: frozenset[Role]
+    target: Callable[[CaseState, dict[str, Any]], Status]
+    guard: Callable[[CaseState, dict[str, Any]], str | None] = lambda _c, _p: None
+    #: Whether the action is on offer at all (a decision needs something to decide; filing, a case unfiled).
+    available: Callable[[CaseState], bool] = lambda _c: True
+
+
+def _is_increment(case: CaseState) -> bool:
+    return case.period in INCREMENT_PERIODS
+
+
+def _guard_verify(case: CaseState, payload: dict[str, Any]) -> str | None:
+    verdict = payload.get("verdict")
+    if verdict not in {v.value for v in Verdict}:
+        return f"verdict must be one of {', '.join(v.value for v in Verdict)}"
+    if verdict == Verdict.LEGAL and payload.get("legal_reason") not in LEGAL_REASONS:
+        return f"a legal verdict needs legal_reason: one of {', '.join(sorted(LEGAL_REASONS))}"
+    if verdict == Verdict.LEGAL and case.on_permanent_farmland and payload.get("legal_reason") in HOUSE_REASONS:
+        return _farmland_refusal(case)
+    period = payload.get("period", case.period)
+    if period not in {p.value for p in Period}:
+        return f"unknown period {period!r}"
+    if period != case.period and not (case.period == Period.UNKNOWN and period == Period.AFTER_CUTOFF):
+        return (f"the period is {case.period}: changing it to {period} is a request (request_period, with a reason "
+                "and evidence) that a county reviewer decides; the case keeps its period until then")
+    if verdict == Verdict.ILLEGAL and period == Period.UNKNOWN:
+        return "an illegal verdict needs the period established on site (period: before_cutoff / after_cutoff)"
+    bad = set(payload.get("field_rules", [])) - FIELD_ONLY_PROHIBITIONS
+    if bad:
+        return f"inspectors add only 八不准 codes 3, 5, 7 (got {sorted(bad)})"
+    return None
+
+
+def _guard_illegal_increment(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.verdict != Verdict.ILLEGAL:
+        return "only a case verified illegal goes to demolition"
+    if not _is_increment(case):
+        return "only an increment (built from 2020-07-03 on) is demolished without classification; classify stock"
+    return None
+
+
+def _guard_notice(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.status == Status.CLASSIFIED:
+        if case.decision != "demolish":
+            return f"a notice to demolish follows a demolition decision; this case was classified {case.decision}"
+        return None
+    return _guard_illegal_increment(case, payload)
+
+
+def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.decision == "demolish":
+        return ("a demolition decision goes through notice, demolition, restoration and re-inspection "
+                "(拆除复耕), like an increment: serve_notice")
+    return None
+
+
+def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.verdict != Verdict.ILLEGAL:
+        return "only a case verified illegal is classified"
+    if case.status == Status.REINSPECTED and case.period != Period.EXTENDED_AFTER_CUTOFF:
+        return "only an extension's old part is classified after its new part was demolished"
+    if _is_increment(case) and case.status != Status.REINSPECTED:
+        return ("an increment is not classified: zero tolerance, serve the demolition notice (an extension's old "
+                "part is classified once its new part is demolished and re-inspected)")
+    if payload.get("decision") not in STOCK_DECISIONS:
+        return f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}"
+    if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
+        return _farmland_refusal(case)
+    return None
+
+
+def _farmland_refusal(case: CaseState) -> str:
+    return (f"the house occupies {case.farmland_m2:.2f} m² of permanent basic farmland (永久基本农田), which no one "
+            "may legalise or leave built on (土地管理法 第35条)")
+
+
+def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.photos_after_demolition < 1:
+        return case.reinspection_refusal or "re-inspection needs a photo taken at the house after demolition"
+    return None
+
+
+def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
+        return "a verified case is submitted directly only with a legal verdict"
+    if case.requested_period is not None:
+        return f"a change of period to {case.requested_period} awaits the county's decision"
+    if case.status == Status.REINSPECTED and case.period == Period.EXTENDED_AFTER_CUTOFF and case.remaining_m2 > 0:
+        return (f"the new part is demolished; the old part ({case.remaining_m2:.2f} m²) is classified next "
+                "(classify), then rectified")
+    return None
+
+
+def _guard_file(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.filed:
+        return "the case is filed (立案) already"
+    if not str(payload.get("file_number", "")).strip():
+        return "filing (立案) needs the file number (立案号): file_number"
+    return None
+
+
+def _guard_request_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+    period = payload.get("period")
+    if period not in {p.value for p in Period} or period == Period.UNKNOWN:
+        return f"period must be one of {', '.join(p.value for p in Period if p != Period.UNKNOWN)}"
+    if period == case.period:
+        return f"the case's period is {period} already"
+    if case.requested_period is not None:
+        return f"a change to {case.requested_period} awaits the county's decision already"
+    if not str(payload.get("reason", "")).strip():
+        return "a change of period needs a reason (e.g. a dated contract or tax receipt, what it shows)"
+    if not payload.get("evidence"):
+        return "a change of period needs evidence: the ids of photos or photographed documents on this case"
+    return None
+
+
+def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+    if case.requested_period is None:
+        return "no change of period awaits a decision"
+    if not isinstance(payload.get("approve"), bool):
+        return "decide with approve: true or false"
+    if not str(payload.get("reason", "")).strip():
+        return "a decision on a change of period needs a reason"
+    return None
+
+
+def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> str | None:
+    if case.remaining_m2 > 0:
+        return f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0"
+    return None
+
+
+def _guard_return(_case: CaseState, payload: dict[str, Any]) -> str | None:
+    if not str(payload.get("reason", "")).strip():
+        return "a returned case needs a reason (退回整改)"
+    return None
+
+
+def _fixed(status: Status) -> Callable[[CaseState, dict[str, Any]], Status]:
+    return lambda _c, _p: status
+
+
+def _unchanged(case: CaseState, _payload: dict[str, Any]) -> Status:
+    return Status(case.status)
+
+
+OPEN = frozenset(Status) - {Status.CLOSED}
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("assign", frozenset({Status.NEW, Status.ASSIGNED, Status.REOPENED}), frozenset(Role) - {Role.INSPECTOR},
+           _fixed(Status.ASSIGNED)),
+    Action("verify", frozenset({Status.ASSIGNED, Status.VERIFIED}), FIELD_ROLES, _fixed(Status.VERIFIED),
+           _guard_verify),
+    Action("serve_notice", frozenset({Status.VERIFIED, Status.CLASSIFIED}), TOWNSHIP_DECIDERS,
+           _fixed(Status.NOTICE_SERVED), _guard_notice),
+    Action("start_demolition", frozenset({Status.NOTICE_SERVED}), TOWNSHIP_DECIDERS, _fixed(Status.DEMOLISHING)),
+    Action("record_demolition", frozenset({Status.DEMOLISHING}), FIELD_ROLES, _fixed(Status.DEMOLISHED)),
+    Action("restore", frozenset({Status.DEMOLISHED}), FIELD_ROLES, _fixed(Status.RESTORED)),
+    Action("reinspect", frozenset({Status.RESTORED}), FIELD_ROLES, _fixed(Status.REINSPECTED), _guard_reinspect),
+    Action("classify", frozenset({Status.VERIFIED, Status.REINSPECTED}), TOWNSHIP_DECIDERS, _fixed(Status.CLASSIFIED),
+           _guard_illegal_stock),
+    Action("rectify", frozenset({Status.CLASSIFIED}), TOWNSHIP_DECIDERS, _fixed(Status.RECTIFIED), _guard_rectify),
+    Action("submit", SUBMITTABLE, TOWNSHIP_DECIDERS, _fixed(Status.SUBMITTED), _guard_submit),
+    Action("pass_review", frozenset({Status.SUBMITTED}), COUNTY_ROLES, _fixed(Status.CLOSED), _guard_pass),
+    Action("return", frozenset({Status.SUBMITTED}), COUNTY_ROLES,
+           lambda c, _p: Status(c.resume_status or Status.ASSIGNED), _guard_return),
+    Action("file", OPEN, COUNTY_ROLES, _unchanged, _guard_file, lambda c: not c.filed),
+    Action("request_period", OPEN - {Status.SUBMITTED}, FIELD_ROLES, _unchanged, _guard_request_period,
+           lambda c: c.requested_period is None),
+    Action("decide_period", OPEN, COUNTY_ROLES, _unchanged, _guard_decide_period,
+           lambda c: c.requested_period is not None),
+)}
+
+
+#: Chinese names of the actions (buttons, history).
+ACTION_NAMES: dict[str, str] = {
+    "assign": "指派", "verify": "现场核查", "serve_notice": "送达拆除通知", "start_demolition": "开始拆除",
+    "record_demolition": "记录拆除", "restore": "拆除复耕", "reinspect": "复核", "classify": "分类处置",
+    "rectify": "整改到位", "submit": "提交审核", "pass_review": "审核通过（销号）", "return": "退回整改",
+    "file": "立案", "request_period": "申请变更时段", "decide_period": "决定时段变更",
+    "comment": "评论", "progress_report": "进展报告", "reappeared": "复查发现房屋仍在", "scan": "扫描"}
+assert set(ACTIONS) <= set(ACTION_NAMES), "every action needs its Chinese name"
+
+
+def decide(action_name: str, case: CaseState, role: str, payload: dict[str, Any]) -> Status:
+    """Return the state `action_name` leads to, or raise TransitionRefused with the reason."""
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise TransitionRefused(f"unknown action {action_name!r}; one of {', '.join(ACTIONS)}")
+    if role not in {r.value for r in action.roles}:
+        raise TransitionRefused(f"a {role} may not {action_name}")
+    if case.status not in {s.value for s in action.sources}:
+        allowed = ", ".join(allowed_actions(case, role)) or "none"
+        raise TransitionRefused(f"cannot {action_name} a case that is {case.status} (allowed now: {allowed})")
+    reason = action.guard(case, payload)
+    if reason:
+        raise TransitionRefused(reason)
+    return action.target(case, payload)
+
+
+def allowed_actions(case: CaseState, role: str) -> list[str]:
+    """The actions this role may take on the case now (for the UI and for error messages)."""
+    names = []
+    for action in ACTIONS.values():
+        if (case.status in {s.value for s in action.sources} and role in {r.value for r in action.roles}
+                and action.available(case)):
+            names.append(action.name)
+    return names

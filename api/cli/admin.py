@@ -1,0 +1,72 @@
+"""Administration: the schema (`db upgrade`), users (`user add|disable`), the audit chain (`audit verify`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli.base import echo, factory, fail
+from api.settings import get_settings
+
+
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema (SpatiaLite file by default; REDLINE_DATABASE_URL for PostGIS)."""
+    from api.db.engine import check_srid, make_engine
+    from api.db.migrate import upgrade
+
+    url = get_settings().resolved_database_url
+    engine = make_engine(url)
+    check_srid(engine, get_settings().srid)
+    upgrade(engine, revision, srid=get_settings().srid)
+    echo(f"database at {revision}: {url}")
+
+
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="inspector | township_officer | county_reviewer | admin")],
+    township: Annotated[str | None, typer.Option(help="12-digit township code (township roles)")] = None,
+    password: Annotated[str | None, typer.Option(help="default: generated and printed once")] = None,
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a user; prints the password when it was generated."""
+    import secrets
+
+    from api.accounts.users import create_user
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with factory().begin() as session:
+            create_user(session, username, password, role, township, name)
+    except ValueError as exc:
+        fail(exc)
+    echo(f"user {username} ({role}{', ' + township if township else ''}) created"
+          + (f"; password: {password}" if generated else ""))
+
+
+def user_disable(username: str) -> None:
+    """Deactivate a user and revoke every token they hold (they are logged out everywhere at once)."""
+    from api.accounts.users import disable_user
+
+    try:
+        with factory().begin() as session:
+            revoked = disable_user(session, username)
+    except ValueError as exc:
+        fail(exc)
+        return
+    echo(f"user {username} disabled; {revoked} token(s) revoked")
+
+
+def audit_verify() -> None:
+    """Check the audit chain; name the first broken link (exit status 1 if any)."""
+    from api.cases.audit import verify_chain
+
+    with factory()() as session:
+        report = verify_chain(session)
+    if report.ok:
+        echo(f"audit chain intact: {report.events} events")
+        return
+    typer.secho(f"audit chain BROKEN at event {report.broken_event_id}: {report.reason}", fg=typer.colors.RED,
+                err=True)
+    raise typer.Exit(code=1)

@@ -1,0 +1,85 @@
+"""`redline import` and `redline scan`: layers and leads into the database, cases out of a scan."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from api.cli.base import echo, factory, fail, print_problems, print_summary
+from api.settings import get_settings
+from gis.errors import RedlineInputError
+
+
+def import_cmd(
+    kind: Annotated[str, typer.Argument(help="townships|farmland|dltb|houses|baseline|households|approvals|plots")],
+    path: Annotated[Path, typer.Argument(help="any OGR source: .gpkg, .shp, .zip, .geojson, .parquet, .gdb, .csv")],
+    layer: Annotated[str | None, typer.Option(help="layer name in a multi-layer source")] = None,
+    src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4490")] = None,
+    id_field: Annotated[str | None, typer.Option(help="the source's own id field (idempotent re-imports)")] = None,
+    field: Annotated[list[str] | None, typer.Option(help="map a field: model_column=SOURCE_FIELD (repeatable)")] = None,
+    allow_drops: Annotated[bool, typer.Option(help="store the rest even when more than 1% of rows must be dropped")
+                           ] = False,
+    allow_outside_county: Annotated[bool, typer.Option(help="accept features outside the county's townships "
+                                                            "(or its CRS zone): only for data knowingly elsewhere")
+                                    ] = False,
+) -> None:
+    """Import one layer into the database, in one transaction; re-importing adds nothing.
+
+    KIND `leads` (satellite change polygons with a lead code) creates one case per new lead.
+    """
+    from api.ingest.layers import import_layer
+
+    if kind == "leads":
+        from api.ingest.leads import import_leads
+
+        try:
+            leads = import_leads(factory(), path, get_settings().rules, layer=layer, src_crs=src_crs,
+                                 allow_drops=allow_drops)
+        except RedlineInputError as exc:
+            fail(exc)
+            return
+        echo(f"leads: read {leads.rows_read}, new cases {leads.created}, already known {leads.existing}")
+        print_problems(leads.problems)
+        return
+
+    overrides = {}
+    for item in field or []:
+        if "=" not in item:
+            fail(RedlineInputError(f"--field takes model_column=SOURCE_FIELD, got {item!r}"))
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = v.strip()
+    bar = tqdm(total=0, unit="rows", disable=not sys.stderr.isatty(), desc=f"import {kind}")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = import_layer(factory(), kind, path, layer=layer, src_crs=src_crs, id_field=id_field,
+                              field_map=overrides, progress=progress, allow_drops=allow_drops,
+                              allow_outside=allow_outside_county)
+    except RedlineInputError as exc:
+        bar.close()
+        fail(exc)
+        return
+    bar.close()
+    echo(f"{kind}: read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+          f"repaired {report.repaired}, dropped {report.dropped}")
+    print_problems(report.problems)
+
+
+def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None) -> None:
+    """Check every stored house and queue one case per violating house (idempotent)."""
+    from api.ingest.scan import scan
+
+    report = scan(factory(), get_settings().rules, workers=workers)
+    echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
+          f"updated {report.updated}, no longer violating {report.cleared}")
+    print_summary(report.result.summary())
+    for warning in report.result.warnings:
+        echo(f"warning: {warning}")

@@ -1,0 +1,101 @@
+"""Database engines for both targets: embedded SQLite + SpatiaLite, and PostGIS.
+
+The pyenv CPython here cannot load SQLite extensions, so SQLite goes through `pysqlite3` (a build that
+can) and GeoAlchemy2 loads `mod_spatialite` on every new connection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis.errors import RedlineInputError
+
+_SPATIALITE_LOAD = threading.Lock()
+
+
+def _sqlite_module() -> Any:
+    """The SQLite DB-API module that can load extensions."""
+    try:
+        import pysqlite3.dbapi2 as sqlite  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover - a Python built with extension loading works too
+        import sqlite3 as sqlite
+    return sqlite
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    """Tell whether an engine or URL is the embedded SQLite/SpatiaLite backend."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `url`; for SQLite, create the file's folder and load SpatiaLite."""
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    from geoalchemy2 import load_spatialite
+
+    os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, module=_sqlite_module(), connect_args={"timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Loading mod_spatialite initialises GEOS/PROJ state it shares between connections: two
+        # connections opened at once by concurrent requests must not do it at the same time.
+        with _SPATIALITE_LOAD:
+            load_spatialite(dbapi_conn)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    return engine
+
+
+def open_database(url: str, srid: int) -> sessionmaker[Session]:
+    """The session factory of the database at `url` whose geometries are in EPSG:`srid` (checked against
+    the database when its schema exists)."""
+    engine = make_engine(url)
+    check_srid(engine, srid)
+    return make_sessionmaker(engine, srid=srid)
+
+
+def make_sessionmaker(engine: Engine, *, srid: int) -> sessionmaker[Session]:
+    """A session factory whose sessions know the county CRS their geometries are in (`srid_of`); services
+    own the transaction (`with factory.begin()`)."""
+    return sessionmaker(engine, expire_on_commit=False, info={"srid": int(srid)})
+
+
+def srid_of(session: Session | sessionmaker[Session]) -> int:
+    """The county CRS (EPSG code) of a session's, or a session factory's, geometries."""
+    info = session.info if isinstance(session, Session) else session.kw.get("info", {})
+    return int(info["srid"])
+
+
+def stored_srid(engine: Engine) -> int | None:
+    """The CRS the database's geometry columns were made in (None before the schema exists)."""
+    with engine.connect() as connection:
+        try:
+            srid = connection.execute(text("SELECT srid FROM geometry_columns WHERE f_table_name = 'houses'")).scalar()
+        except DBAPIError:  # no spatial metadata yet: a database never migrated
+            return None
+    return None if srid is None else int(srid)
+
+
+def check_srid(engine: Engine, srid: int) -> None:
+    """Refuse settings whose county CRS differs from the one the database was made in: geometries would be
+    read and written in the wrong CRS (areas, distances and positions all wrong)."""
+    stored = stored_srid(engine)
+    if stored is not None and int(stored) != int(srid):
+        raise RedlineInputError(f"the database stores geometries in EPSG:{stored}, the settings say "
+                                f"EPSG:{srid}: set REDLINE_SRID={stored} (or use a new database)", field="srid")

@@ -1,0 +1,353 @@
+"""The persistence model: one set of tables for SpatiaLite and PostGIS.
+
+Geometries are stored in the county's projected CGCS2000 CRS (`REDLINE_SRID`, default EPSG:4546), so
+areas computed by either database or by shapely on loaded rows are in m². Which CRS is decided at run
+time: the migration makes the columns in the settings' CRS, and every session carries it
+(`api.db.engine.srid_of`); the SRID declared on the columns below is only the default's. Every imported row keeps its
+source's own id in `source_key`, which makes re-imports idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import false as sa_false
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gis.codes import DEFAULT_COUNTY_SRID
+
+
+def polygons() -> Geometry:
+    """A MULTIPOLYGON column in the county CRS with a spatial index."""
+    return Geometry("MULTIPOLYGON", srid=DEFAULT_COUNTY_SRID, spatial_index=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all Redline tables."""
+
+
+class Imported:
+    """Columns every imported layer has: its own id in the source, and the planar area."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    #: The source's other fields as JSON (UTF-8 text, Chinese kept as is): nothing read is lost.
+    attrs: Mapped[str | None] = mapped_column(Text)
+
+
+class AdminArea(Base, Imported):
+    """A township (乡镇) or village (行政村) with its administrative code (12 digits)."""
+
+    __tablename__ = "admin_areas"
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))  # township | village
+    township_code: Mapped[str] = mapped_column(String(12), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Farmland(Base, Imported):
+    """A permanent basic farmland polygon (永久基本农田图斑, YJJBNTTB)."""
+
+    __tablename__ = "farmland"
+    bsm: Mapped[str | None] = mapped_column(String(40))
+    dlbm: Mapped[str | None] = mapped_column(String(10))
+    zldwdm: Mapped[str | None] = mapped_column(String(19))
+    tbmj: Mapped[float | None] = mapped_column(Float)  # official, ellipsoidal (m²)
+    jbntmj: Mapped[float | None] = mapped_column(Float)  # official farmland area (JBNTMJ / YJJBNTMJ)
+    area_m2: Mapped[float] = mapped_column(Float)  # planar, in the county CRS
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class LandParcel(Base, Imported):
+    """A 三调 land-survey parcel (DLTB) with its land-class code."""
+
+    __tablename__ = "land_parcels"
+    bsm: Mapped[str | None] = mapped_column(String(40))
+    tbbh: Mapped[str | None] = mapped_column(String(20))
+    dlbm: Mapped[str] = mapped_column(String(10), index=True)
+    dlmc: Mapped[str | None] = mapped_column(String(60))
+    qsdwdm: Mapped[str | None] = mapped_column(String(19))
+    qsdwmc: Mapped[str | None] = mapped_column(String(100))
+    zldwdm: Mapped[str | None] = mapped_column(String(19), index=True)
+    zldwmc: Mapped[str | None] = mapped_column(String(100))
+    tbmj: Mapped[float | None] = mapped_column(Float)
+    kcdlbm: Mapped[str | None] = mapped_column(String(10))
+    kcxs: Mapped[float | None] = mapped_column(Float)
+    kcmj: Mapped[float | None] = mapped_column(Float)
+    tbdlmj: Mapped[float | None] = mapped_column(Float)
+    gdlx: Mapped[str | None] = mapped_column(String(4))
+    gdpdjb: Mapped[str | None] = mapped_column(String(4))
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Household(Base, Imported):
+    """A rural household (户), the unit of one-household-one-homestead."""
+
+    __tablename__ = "households"
+    head_name: Mapped[str | None] = mapped_column(String(60))
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    members: Mapped[int | None] = mapped_column(Integer)
+    homesteads_elsewhere: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class House(Base, Imported):
+    """A house footprint, from imagery or survey, with what is declared about it."""
+
+    __tablename__ = "houses"
+    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    built_on: Mapped[dt.date | None] = mapped_column(Date)
+    builder_type: Mapped[str | None] = mapped_column(String(20))  # farmer | non_farmer | collective | enterprise
+    use: Mapped[str | None] = mapped_column(String(40))
+    floors: Mapped[int | None] = mapped_column(Integer)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class BaselineFootprint(Base, Imported):
+    """A footprint as seen on imagery at the cutoff (2020-07): what existed then is stock."""
+
+    __tablename__ = "baseline_footprints"
+    imaged_on: Mapped[dt.date | None] = mapped_column(Date)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Approval(Base, Imported):
+    """An approval: homestead (宅基地审批), land conversion (农转用) or planning permit."""
+
+    __tablename__ = "approvals"
+    kind: Mapped[str] = mapped_column(String(20))  # homestead | land_conversion | planning
+    body: Mapped[str | None] = mapped_column(String(100))
+    approved_on: Mapped[dt.date | None] = mapped_column(Date)
+    approved_area_m2: Mapped[float | None] = mapped_column(Float)
+    household_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class ContractedPlot(Base, Imported):
+    """A contracted plot of cultivated land (承包地)."""
+
+    __tablename__ = "contracted_plots"
+    contractor_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    contract_area_m2: Mapped[float | None] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class User(Base):
+    """A person who uses Redline, with one role and (for township roles) one township."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))  # inspector | township_officer | county_reviewer | admin
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImportRun(Base):
+    """One import of one source: what was read, stored, repaired and dropped."""
+
+    __tablename__ = "import_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(Integer)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    repaired: Mapped[int] = mapped_column(Integer)
+    dropped: Mapped[int] = mapped_column(Integer)
+    report: Mapped[str] = mapped_column(Text)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FarmlandTotal(Base):
+    """Permanent farmland area per township as it stood after one import (of farmland or of boundaries).
+
+    The monthly report states each township's farmland "as of" the month; re-imports later must not
+    rewrite a month already reported, so every import leaves its totals here.
+    """
+
+    __tablename__ = "farmland_totals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"), index=True)
+    township_code: Mapped[str] = mapped_column(String(12))
+    area_m2: Mapped[float] = mapped_column(Float)
+    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Case(Base):
+    """A violation queued for enforcement: one per violating house (or per imported lead)."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    origin: Mapped[str] = mapped_column(String(10), default="scan")  # scan | lead
+    lead_code: Mapped[str | None] = mapped_column(String(40))  # e.g. 130403SJBG26210183
+    batch: Mapped[str | None] = mapped_column(String(40))  # monitoring batch of a lead
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    studied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The county's last return (退回): the finish and report clocks run again from here.
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: 立案: the county's formal filing, with its number (not the scan that created the case).
+    file_number: Mapped[str | None] = mapped_column(String(50))
+    filed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: A change of period asked for (request_period) and awaiting the county, with its reason and evidence.
+    requested_period: Mapped[str | None] = mapped_column(String(24))
+    period_request: Mapped[str | None] = mapped_column(Text)
+    #: The case this one continues (a stock house that grew after its case closed: the new part's case).
+    parent_case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    last_report_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    verdict: Mapped[str | None] = mapped_column(String(10))  # illegal | uncertain | legal
+    legal_reason: Mapped[str | None] = mapped_column(String(20))
+    decision: Mapped[str | None] = mapped_column(String(12))  # stock: demolish | confiscate | fine_keep | legalise
+    field_rules: Mapped[str] = mapped_column(String(10), default="")  # 八不准 3, 5, 7 found on site
+    remaining_m2: Mapped[float] = mapped_column(Float, default=0.0)  # 剩余未整改面积
+    occupied_m2: Mapped[float] = mapped_column(Float, default=0.0)  # on farmland or unapproved cultivated land
+    resume_status: Mapped[str | None] = mapped_column(String(20))  # where a returned case goes back to
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), unique=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    footprint_m2: Mapped[float] = mapped_column(Float)
+    farmland_m2: Mapped[float] = mapped_column(Float)
+    cultivated_m2: Mapped[float] = mapped_column(Float)  # all of it, whatever the paperwork says
+    unapproved_cultivated_m2: Mapped[float | None] = mapped_column(Float)  # what no lawful approval covers
+    after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    farmland_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    unapproved_after_cutoff_m2: Mapped[float | None] = mapped_column(Float)
+    period: Mapped[str] = mapped_column(String(24), index=True)
+    disposition: Mapped[str] = mapped_column(String(12), index=True)
+    rules: Mapped[str] = mapped_column(String(20))
+    date_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: An approval granted after this stock house was built (补办): no legalisation by itself, no 8.
+    retro_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    still_violating: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    geom = mapped_column(polygons(), nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking: stale writes refused)
+
+
+class CaseEvent(Base):
+    """One append-only audit event: who did what to a case, before → after, hash-chained.
+
+    `hash` = SHA-256 over the previous event's hash and this event's canonical content, so editing or
+    deleting any event breaks every later link (`redline audit verify`).
+    """
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(30))
+    before: Mapped[str] = mapped_column(Text)  # JSON
+    after: Mapped[str] = mapped_column(Text)  # JSON
+    note: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The newest link of the audit chain: a deleted last event is detectable, and appends serialise here."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Comment(Base):
+    """A comment on a case."""
+
+    __tablename__ = "case_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ProgressReport(Base):
+    """A staged progress report (阶段性进展报告) on a case not finished within 3 days."""
+
+    __tablename__ = "progress_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    text: Mapped[str] = mapped_column(Text)
+    remaining_m2: Mapped[float | None] = mapped_column(Float)
+
+
+class ApiToken(Base):
+    """A bearer token (only its SHA-256 is stored)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Photo(Base):
+    """A photo attached to a case as evidence; the original file lives in content-addressed storage."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # panorama | closeup | detail | after_demolition
+    media_type: Mapped[str] = mapped_column(String(20))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    bearing_deg: Mapped[float | None] = mapped_column(Float)
+    altitude_m: Mapped[float | None] = mapped_column(Float)
+    bearing_ref: Mapped[str | None] = mapped_column(String(2))
+    bearing_source: Mapped[str | None] = mapped_column(String(20))
+    time_source: Mapped[str | None] = mapped_column(String(24))
+    browser_lat: Mapped[float | None] = mapped_column(Float)  # the phone's own geolocation at capture
+    browser_lon: Mapped[float | None] = mapped_column(Float)
+    browser_heading: Mapped[float | None] = mapped_column(Float)
+    phash: Mapped[str | None] = mapped_column(String(16))  # 64-bit dHash, hex
+    checks: Mapped[str | None] = mapped_column(Text)  # JSON list of evidence flags (empty: passed)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExportJob(Base):
+    """A monthly export running in the background (survives a page reload: the client polls by id)."""
+
+    __tablename__ = "export_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    out_dir: Mapped[str | None] = mapped_column(Text)

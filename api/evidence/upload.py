@@ -1,0 +1,171 @@
+"""Evidence uploads: a photo (or a document) attached to a case, checked, idempotent by the client's UUID.
+
+The original bytes are placed in the store (`api.evidence.store`) before the database row is committed, so
+a crash between the two leaves at worst an orphan file, never a row without its file. A retried upload
+(same client UUID) returns the first record instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.cases.scope import load_case
+from api.clock import as_utc, as_utc_or_none, utcnow
+from api.db.engine import srid_of
+from api.db.models import Case, Photo, User
+from api.db.repository import read_frame
+from api.errors import Conflict, InvalidQuery, NotFound, UnsupportedMedia
+from api.evidence.store import (
+    PDF,
+    Staged,
+    discard,
+    make_thumbnail,
+    original_path,
+    place,
+    stage_upload,
+    thumbnail_path,
+)
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
+from gis.photo_meta import PhotoMeta, read_meta
+
+#: Kinds of upload a PDF may be: a scanned contract, tax receipt or certificate — never a site photo.
+DOCUMENT_KINDS = frozenset({"document"})
+#: What a photo shows; "document": a photographed contract, tax receipt or certificate (evidence for a change
+#: of period).
+PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition", "document"})
+PHOTO_KIND_NAMES: dict[str, str] = {"panorama": "全景", "closeup": "近景", "detail": "细节",
+                                    "after_demolition": "拆除后", "document": "证明材料"}
+
+
+@dataclass(frozen=True)
+class BrowserFix:
+    """Where the phone's browser said it was (and faced) when the photo was taken."""
+
+    lat: float | None = None
+    lon: float | None = None
+    heading: float | None = None
+
+
+def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None, browser: BrowserFix,
+              policy: EvidencePolicy, now: dt.datetime) -> list[str]:
+    """Run the evidence checks of a new photo against its case and the other cases' photos."""
+    footprint = read_frame(session, Case, where=[Case.id == case_id]).geometry.iloc[0]
+    created = as_utc(session.execute(select(Case.created_at).where(Case.id == case_id)).scalar_one())
+    others = session.execute(select(Photo.sha256, Photo.phash).where(Photo.case_id != case_id)).all()
+    bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
+    facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
+                       browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256, phash=phash)
+    return check_photo(facts, footprint, srid_of(session), case_created=created, now=now, policy=policy,
+                       other_cases_sha256=frozenset(sha for sha, _ in others),
+                       other_cases_phash=tuple(int(h, 16) for _, h in others if h))
+
+
+def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
+    """The original (or thumbnail) file of a photo the user may see, and its media type."""
+    photo = session.get(Photo, photo_id)
+    if photo is None:
+        raise NotFound(f"no photo {photo_id}")
+    load_case(session, user, photo.case_id)  # scope: NotFound for another township's photo
+    if thumbnail:
+        path = thumbnail_path(root, photo.sha256)
+        if not path.exists():
+            raise NotFound(f"photo {photo_id} has no thumbnail")
+        return path, "image/jpeg"
+    return original_path(root, photo.sha256), photo.media_type
+
+
+def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
+                 stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
+                 browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
+    """Attach a photo (or a document: a PDF, or a photographed contract) to a case; the same client UUID with
+    the same bytes again returns the first record.
+
+    The upload is staged and checked (size, content type, a decodable image of sane pixel count) before it
+    is placed in the store, so a refused file leaves nothing behind. A client UUID already used for
+    different bytes or another case is a 409: a retry must resend what it sent.
+    """
+    try:
+        client_uuid = str(uuid.UUID(client_uuid))
+    except ValueError as exc:
+        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
+    if kind not in PHOTO_KINDS:
+        raise InvalidQuery(f"kind must be one of {', '.join(sorted(PHOTO_KINDS))}")
+    with factory() as session:
+        load_case(session, user, case_id)  # scope first: nothing is stored for a case out of reach
+    staged = stage_upload(stream, root, max_bytes)
+    try:
+        with factory() as session:
+            existing = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one_or_none()
+        if existing is not None:
+            discard(staged.path)
+            return _same_upload(existing, case_id, staged.sha256)
+        document = staged.media_type == PDF
+        if document:
+            meta = _pdf_meta(staged, kind)
+        else:
+            meta = read_meta(staged.path)
+            if meta.error:
+                raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
+    except BaseException:
+        discard(staged.path)
+        raise
+    stored = place(staged, root)
+    now = now or utcnow()
+    browser = browser or BrowserFix()
+    phash = None if document else dhash(str(stored))
+    if not document:
+        make_thumbnail(stored, thumbnail_path(root, staged.sha256))
+    try:
+        with factory.begin() as session:
+            # A document is evidence of what it says, not of where or when it was photographed.
+            flags = [] if document else _evidence(session, case_id, meta, phash, browser,
+                                                  policy or EvidencePolicy(), now)
+            photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
+                          media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),
+                          lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
+                          bearing_ref=meta.bearing_ref, bearing_source=meta.bearing_source,
+                          time_source=meta.time_source, browser_lat=browser.lat, browser_lon=browser.lon,
+                          browser_heading=browser.heading, phash=f"{phash:016x}" if phash is not None else None,
+                          checks=json.dumps(flags, ensure_ascii=False), uploaded_by=user.id, uploaded_at=now)
+            session.add(photo)
+            session.flush()
+            session.expunge(photo)
+            return photo
+    except IntegrityError:  # the same UUID committed concurrently: that one, if it is the same upload
+        with factory() as session:
+            first = session.execute(select(Photo).where(Photo.client_uuid == client_uuid)).scalar_one()
+        return _same_upload(first, case_id, staged.sha256)
+
+
+def _pdf_meta(staged: Staged, kind: str) -> PhotoMeta:
+    """A PDF is accepted only as a document (a contract, a tax receipt), and only whole (its `%%EOF` at the
+    end: a cut transfer is refused like a truncated photo)."""
+    if kind not in DOCUMENT_KINDS:
+        raise UnsupportedMedia(f"a PDF is accepted only as kind document, not {kind}")
+    with staged.path.open("rb") as fh:
+        fh.seek(max(0, staged.size - 1024))
+        tail = fh.read()
+    if b"%%EOF" not in tail:
+        raise UnsupportedMedia("not a complete PDF (no end-of-file marker): upload it again")
+    return PhotoMeta(str(staged.path), staged.sha256)
+
+
+def _same_upload(existing: Photo, case_id: int, sha256: str) -> Photo:
+    """The stored record of a retried upload; Conflict when the UUID was used for something else."""
+    if existing.case_id != case_id:
+        raise Conflict(f"photo {existing.client_uuid} belongs to another case")
+    if existing.sha256 != sha256:
+        raise Conflict(f"client_uuid {existing.client_uuid} was already used for a different photo; "
+                       "a new photo needs a new UUID")
+    return existing
+
+

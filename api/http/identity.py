@@ -1,0 +1,37 @@
+"""Who is asking: the bearer token (or the browser's HttpOnly cookie) of a request, as a FastAPI dependency.
+
+The browser pages get the same token as the API's clients, in an HttpOnly cookie, so the map's fetches are
+authenticated without script access to the token.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.accounts.users import user_of_token
+from api.db.models import User
+from api.http.deps import SessionDep
+
+COOKIE = "redline_token"
+
+
+def current_user(request: Request, session: SessionDep) -> User:
+    """The user behind the request's bearer token (or cookie); 401 otherwise."""
+    user = user_of_token(session, presented_token(request))
+    # Hand the connection back before the route runs: a write service opens its own session, and a
+    # request holding two pool connections at once deadlocks the pool under load (50 writers, pool 15).
+    # The user is detached first so that reading its attributes never checks a connection out again.
+    session.expunge(user)
+    session.rollback()
+    return user
+
+
+def presented_token(request: Request) -> str:
+    """The token of the request: the bearer header, else the browser's cookie."""
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,224 @@
+"""Cases: list with filters (JSON or GeoJSON), one case with its history, transitions, comments, reports."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from api.cases import queries
+from api.cases.filters import CaseFilter
+from api.cases.queries import CaseQuery, case_detail, case_row
+from api.cases.service import add_comment, add_progress_report, transition
+from api.clock import utcnow
+from api.errors import InvalidQuery, TooLarge
+from api.evidence.upload import PHOTO_KINDS, BrowserFix, upload_photo
+from api.http.deps import FactoryDep, MapDataDep, RowId, SessionDep, SettingsDep
+from api.http.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
+from api.http.identity import CurrentUser
+from api.http.schemas import photo_out
+from api.http.uploads import PhotoFields, capped_form
+from api.mapview.snapshots import case_features_text, grid_cells, select_cases
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+
+
+@router.get("")
+def list_cases(
+    session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    township: str | None = None, village: str | None = None, status: str | None = None,
+    period: str | None = None, disposition: str | None = None,
+    rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
+    overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
+    assignee: Annotated[Literal["me"] | None, Query(description="'me': only the cases assigned to the caller")] = None,
+    code: Annotated[str | None, Query(max_length=100, description="a case code (exact)")] = None,
+    search: Annotated[str | None, Query(max_length=100, description="a case code, its beginning, or the house id "
+                                                                     "(surrounding spaces ignored)")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
+    format: Literal["json", "geojson"] = "json",
+    limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Cases in the caller's scope matching every filter; `total` counts all matches, `limit`/`offset` page.
+
+    Each case carries its next 137 deadline and whether it is overdue.
+    """
+    query = CaseQuery(where=CaseFilter(township, village, status, period, disposition, rule, overdue),
+                      assigned_to=user.id if assignee == "me" else None, code=code, search=search,
+                      box=parse_bbox(bbox, settings.srid))
+    total, frame = queries.list_cases(session, user, query, settings.deadline_policy, limit=limit, offset=offset)
+    if format == "geojson":
+        return feature_collection_response(frame, total=total)  # type: ignore[return-value]
+    return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
+
+
+def _map_filter(township: str | None = None, village: str | None = None, status: str | None = None,
+                period: str | None = None, disposition: str | None = None,
+                rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
+                overdue: Annotated[bool | None, Query(description="past a 137 deadline now")] = None) -> CaseFilter:
+    """The review map's filters, as query parameters."""
+    return CaseFilter(township, village, status, period, disposition, rule, overdue)
+
+
+MapFilter = Annotated[CaseFilter, Depends(_map_filter)]
+Zoom = Annotated[int, Query(ge=0, le=22)]
+WebBox = Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")]
+
+
+@router.get("/clusters")
+def case_clusters(session: SessionDep, user: CurrentUser, map_data: MapDataDep, zoom: Zoom, bbox: WebBox,
+                  where: MapFilter) -> Any:
+    """Case counts on a grid of about 64 screen pixels at `zoom` (for county-wide views: no features sent)."""
+    snap = map_data.cases(session)
+    idx = select_cases(snap, parse_web_bbox(bbox), where, user, utcnow())
+    return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom)})
+
+
+@router.get("/features")
+def case_features(session: SessionDep, user: CurrentUser, map_data: MapDataDep, zoom: Zoom, bbox: WebBox,
+                  where: MapFilter, limit: Annotated[int, Query(ge=1, le=20000)] = 5000) -> Any:
+    """The review map's cases in view: a GeoJSON FeatureCollection of at most `limit` cases, or — when more
+    match — their grid counts (`cells`, as `/clusters`), so a crowded view shows every case as a count
+    rather than an arbitrary `limit` of them. Features carry what styling and filtering need (with
+    `overdue` as of now); the popup loads the rest from `/api/cases/{id}`.
+    """
+    snap = map_data.cases(session)
+    now = utcnow()
+    idx = select_cases(snap, parse_web_bbox(bbox), where, user, now)
+    if len(idx) > limit:
+        return _json({"total": len(idx), "cells": grid_cells(snap, idx, zoom), "clustered": True})
+    return Response(case_features_text(snap, idx, now, total=len(idx)), media_type="application/json")
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """Plain JSON, encoded once (FastAPI's generic encoder walks thousands of grid cells slowly)."""
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+@router.get("/{case_id}")
+def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: RowId) -> dict[str, Any]:
+    """One case as a GeoJSON Feature (EPSG:4326): areas in m² and 亩, deadlines, allowed actions, history."""
+    detail = case_detail(session, user, case_id, settings.deadline_policy)
+    feature: dict[str, Any] = feature_collection(case_row(session, case_id))["features"][0]
+    feature["properties"].update(detail.properties)
+    feature["properties"].update({"allowed_actions": detail.allowed_actions, "history": detail.history,
+                                  "comments": detail.comments, "progress_reports": detail.reports,
+                                  "photos": [photo_out(p) for p in detail.photos]})
+    return feature
+
+
+Text = Annotated[str, Field(max_length=2000)]
+Word = Annotated[str, Field(max_length=64)]
+
+
+class TransitionPayload(BaseModel):
+    """What an action may carry; the workflow decides which fields an action needs and what values mean.
+
+    Typed here so that a wrong type (a number for a verdict, a dict for the rules) is a 422 naming the
+    field, never an error deep in the workflow.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: Annotated[str, Field(max_length=150)] | None = None
+    verdict: Word | None = None
+    legal_reason: Word | None = None
+    period: Word | None = None
+    field_rules: Annotated[list[Annotated[int, Field(ge=1, le=8)]], Field(max_length=8)] = Field(default_factory=list)
+    decision: Word | None = None
+    reason: Text | None = None
+    note: Text | None = None
+    file_number: Annotated[str, Field(max_length=50)] | None = None
+    evidence: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=20)] | None = None
+    approve: bool | None = None
+
+
+class TransitionIn(BaseModel):
+    """An action on a case; `version` (from the last read) guards against overwriting a concurrent change."""
+
+    action: Word = Field(examples=["verify"])
+    version: Annotated[int, Field(ge=1, le=2**31)] | None = Field(default=None, examples=[3])
+    payload: TransitionPayload = Field(default_factory=TransitionPayload,
+                                       examples=[{"verdict": "illegal", "field_rules": [3]}])
+
+
+@router.post("/{case_id}/transitions")
+def post_transition(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: TransitionIn) -> dict[str, Any]:
+    """Take a workflow action (assign, verify, serve_notice, ..., submit, pass_review, return); 409 if refused."""
+    case = transition(factory, user, case_id, body.action,
+                      body.payload.model_dump(exclude_none=True, exclude_unset=True), expected_version=body.version)
+    return {"id": case.id, "status": case.status, "version": case.version, "remaining_m2": case.remaining_m2}
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000, examples=["户主称房屋为2019年所建，需核对影像"])
+
+
+@router.post("/{case_id}/comments", status_code=201)
+def post_comment(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: CommentIn) -> dict[str, Any]:
+    """Comment on a case."""
+    comment = add_comment(factory, user, case_id, body.text)
+    return {"id": comment.id, "at": comment.at.isoformat(), "text": comment.text}
+
+
+class ReportIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000, examples=["已下达拆除通知，户主正在搬离"])
+    #: Finite and at most a square kilometre: `1e999` (Infinity) or NaN would break every JSON reader.
+    remaining_m2: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False, examples=[60.0])
+
+
+@router.post("/{case_id}/progress-reports", status_code=201)
+def post_report(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: ReportIn) -> dict[str, Any]:
+    """File a staged progress report (137: every 7 days until finished)."""
+    report = add_progress_report(factory, user, case_id, body.text, body.remaining_m2)
+    return {"id": report.id, "at": report.at.isoformat(), "remaining_m2": report.remaining_m2}
+
+
+#: What a multipart envelope may add to the photo itself (boundaries, headers, the small form fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "client_uuid"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the original photo file (never re-encoded)"},
+        "client_uuid": {"type": "string", "format": "uuid",
+                        "description": "the client's own UUID: a retry with the same bytes returns the same record"},
+        "kind": {"type": "string", "enum": sorted(PHOTO_KINDS),
+                 "default": "panorama"},
+        "browser_lat": {"type": "number", "description": "the phone's geolocation at capture"},
+        "browser_lon": {"type": "number"},
+        "browser_heading": {"type": "number", "description": "compass heading at capture"}}}}}}}
+
+
+@router.post("/{case_id}/photos", status_code=201, openapi_extra=PHOTO_FORM)
+async def post_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
+                     case_id: RowId) -> dict[str, Any]:
+    """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`.
+
+    The caller is authenticated and the declared size checked before a byte of the body is read; the body
+    is then streamed with a hard cap (413), so an anonymous or oversized upload costs nothing. Position,
+    bearing and time are read from the photo itself and checked against the case (distance, view cone,
+    time, reuse, phone position); doubtful photos are kept and flagged in `checks`.
+    """
+    limit = settings.photo_max_bytes + MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"photo larger than {settings.photo_max_bytes // (1 << 20)} MiB")
+    form = await capped_form(request, limit)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise InvalidQuery("field file: a photo file is required (multipart/form-data)")
+        fields = PhotoFields.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+        photo = await run_in_threadpool(
+            upload_photo, factory, user, case_id, fields.client_uuid, fields.kind, upload.file,
+            root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
+            browser=BrowserFix(fields.browser_lat, fields.browser_lon, fields.browser_heading),
+            policy=settings.evidence_policy)
+    finally:
+        await form.close()
+    return photo_out(photo)

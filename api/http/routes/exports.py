@@ -1,0 +1,49 @@
+"""Monthly exports: start a background job, poll it, download its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api.errors import NotFound
+from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
+from api.http.identity import CurrentUser
+from api.reports.jobs import job_files, load_job, start_export
+
+router = APIRouter(prefix="/api/exports", tags=["exports"])
+
+
+class ExportIn(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
+    township: str | None = Field(default=None, examples=["431021101000"])
+
+
+def _job_out(job: Any) -> dict[str, Any]:
+    return {"id": job.id, "month": job.month, "township": job.township_code, "status": job.status,
+            "progress": job.progress, "error": job.error, "files": job_files(job)}
+
+
+@router.post("", status_code=202)
+def post_export(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, body: ExportIn) -> dict[str, Any]:
+    """Start the monthly export (workbook, GeoPackage, zipped GBK Shapefile, printable report, manifest)."""
+    job = start_export(factory, settings, user, body.month, body.township)
+    return _job_out(job)
+
+
+@router.get("/{job_id}")
+def get_export(session: SessionDep, user: CurrentUser, job_id: RowId) -> dict[str, Any]:
+    """A job's status and progress (0–1); when done, its files; when failed, the reason."""
+    return _job_out(load_job(session, user, job_id))
+
+
+@router.get("/{job_id}/files/{name}")
+def download(session: SessionDep, user: CurrentUser, job_id: RowId, name: str) -> FileResponse:
+    """One file of a finished job."""
+    job = load_job(session, user, job_id)
+    if name not in job_files(job):
+        raise NotFound(f"job {job_id} has no file {name!r}")
+    return FileResponse(Path(job.out_dir or "") / name, filename=name)

@@ -1,0 +1,287 @@
+"""`redline scan`: the check engine over the database, turning violating houses into cases.
+
+Idempotent: one case per house; re-running updates measures and adds nothing. A house that stops
+violating (a new approval, a corrected footprint) is flagged on its case (`still_violating = false`),
+never deleted: a case is a record of enforcement.
+
+A scan also catches what the workflow alone cannot see:
+- a sham demolition: a case whose demolition was recorded (or that was closed after one), whose house is
+  still there and still violating in a survey of the houses imported *after* that record, is reopened
+  (status `reopened`, event `reappeared`, back with the township on a new 137 clock);
+- a stock house that grew after its case was closed: a new increment case for the new part (status `new`,
+  origin `growth`, linked by `parent_case_id`), once per closed case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.cases.audit import append_events
+from api.cases.measures import remaining_at_start, remaining_of
+from api.clock import as_utc
+from api.db import models
+from api.db.engine import srid_of
+from api.db.repository import in_chunks, read_attributes, read_frame, records, table_of, to_db_geometry
+from gis.engine import CheckInputs, CheckResult, check
+from gis.rules import Period, RuleSet
+
+#: What a scan records in the audit trail when it creates or re-measures a case (so that any past month
+#: can be rebuilt from the history alone).
+HISTORY_FIELDS = ["status", "period", "disposition", "rules", "date_conflict", "retro_approval", "footprint_m2",
+                  "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
+                  "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "occupied_m2", "remaining_m2",
+                  "still_violating"]
+SCAN_ACTOR = "scan"
+
+CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
+                 "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "period", "disposition", "rules",
+                 "date_conflict", "retro_approval"]
+
+
+@dataclass
+class ScanReport:
+    """What a scan did."""
+
+    houses: int
+    violations: int
+    created: int
+    updated: int
+    cleared: int
+    result: CheckResult
+    reopened: int = 0
+    grown: int = 0
+
+
+def stored_inputs(session: Session) -> CheckInputs:
+    """Read every layer the engine needs from the database (county CRS, ids as the sources gave them)."""
+    houses = read_frame(session, models.House, ["built_on", "household_key", "use", "township_code",
+                                                "village_code"])
+    houses = houses.rename(columns={"source_key": "house_id", "household_key": "household_id"})
+    parcels = read_frame(session, models.LandParcel, ["dlbm"])
+    approvals = read_frame(session, models.Approval, ["approved_on", "kind", "approved_area_m2", "household_key"]
+                           ).rename(columns={"household_key": "household_id"})
+    baseline = read_frame(session, models.BaselineFootprint, ["imaged_on"])
+    plots = read_frame(session, models.ContractedPlot).rename(columns={"source_key": "plot_id"})
+    households = read_attributes(session, models.Household, ["source_key", "homesteads_elsewhere"]).rename(
+        columns={"source_key": "household_id"})
+    return CheckInputs(
+        houses=houses,
+        farmland=read_frame(session, models.Farmland),
+        cultivated=parcels if len(parcels) else None,
+        baseline=baseline if len(baseline) else None,
+        approvals=approvals if len(approvals) else None,
+        households=households if len(households) else None,
+        plots=plots if len(plots) else None,
+    )
+
+
+def _case_values(result: CheckResult, houses: pd.DataFrame, srid: int) -> pd.DataFrame:
+    """Per violating house, the case columns (house's db id, codes, measures, geometry)."""
+    res = result.houses.merge(houses[["house_id", "id", "township_code", "village_code"]], on="house_id")
+    res = res[res["violation"].to_numpy(dtype=bool)]
+    values = pd.DataFrame({
+        "house_id": res["id"].astype(int).to_numpy(),
+        "code": ("RL-" + res["township_code"].fillna("000000000000").astype(str) + "-" + res["house_id"].astype(str))
+        .to_numpy(),
+        "township_code": res["township_code"].to_numpy(), "village_code": res["village_code"].to_numpy(),
+        **{c: res[c].to_numpy() for c in CASE_MEASURES},
+        # The remaining unrectified area (剩余未整改面积) starts as the illegally occupied area (an extension's:
+        # its new part first).
+        "occupied_m2": res["occupied_m2"].to_numpy(dtype=float),
+        "remaining_m2": remaining_at_start(res["period"], res["occupied_m2"], res["unapproved_after_cutoff_m2"]),
+    })
+    values["date_conflict"] = values["date_conflict"].astype(bool)
+    values["retro_approval"] = values["retro_approval"].astype(bool)
+    values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy(), srid), index=values.index, dtype=object)
+    return values
+
+
+def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, Any]]:
+    """Audit events for new cases whose measures a re-scan changes (before → after of what changed).
+
+    Compared column by column over all cases at once; only the changed cases are then turned into events
+    (a re-scan of a large county mostly changes nothing, and per-row pandas lookups cost seconds).
+    """
+    table = table_of(models.Case)
+    fields = [f for f in HISTORY_FIELDS if f in fresh.columns and f != "status"]
+    stored = [row for chunk in in_chunks(fresh["_id"].tolist())
+              for row in session.execute(select(table.c.id, *[table.c[f] for f in fields])
+                                         .where(table.c.id.in_(chunk))).all()]
+    old = pd.DataFrame(stored, columns=["_id", *fields]).set_index("_id").reindex(fresh["_id"].to_numpy())
+    differs = {f: _differs(old[f], fresh[f]) for f in fields}
+    rows = np.flatnonzero(np.logical_or.reduce([*differs.values(), np.zeros(len(fresh), dtype=bool)]))
+    if not len(rows):
+        return []
+    before_rows, after_rows = records(old.iloc[rows]), records(fresh.iloc[rows])
+    events = []
+    for k, i in enumerate(rows):
+        changed = [f for f in fields if differs[f][i]]
+        events.append({"case_id": after_rows[k]["_id"], "actor": SCAN_ACTOR, "action": "rescan",
+                       "before": {f: before_rows[k][f] for f in changed},
+                       "after": {f: after_rows[k][f] for f in changed}})
+    return events
+
+
+def _differs(before: pd.Series, after: pd.Series) -> np.ndarray:
+    """Per row: does a value change, for the audit trail? Numbers (and flags) to a micro-m², text exactly,
+    missing equals missing."""
+    b_missing, a_missing = before.isna().to_numpy(), after.isna().to_numpy()
+    both = ~b_missing & ~a_missing
+    if pd.api.types.is_numeric_dtype(after) or pd.api.types.is_bool_dtype(after):
+        b = pd.to_numeric(before, errors="coerce").to_numpy(dtype=float)
+        a = pd.to_numeric(after, errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            unequal = ~(np.abs(b - a) < 1e-6)
+    else:
+        unequal = before.astype(object).to_numpy() != after.astype(object).to_numpy()
+    return np.asarray((b_missing != a_missing) | (both & unequal), dtype=bool)
+
+
+def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | None = None,
+         workers: int | None = None) -> ScanReport:
+    """Check every stored house and create or update one case per violating house, in one transaction.
+
+    Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
+    workflow may have established the period on site) and are only marked as scanned.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    with factory.begin() as session:
+        inputs = stored_inputs(session)
+        result = check(inputs, rules, workers=workers)
+        if inputs.houses.empty:
+            return ScanReport(0, 0, 0, 0, 0, result)
+        values = _case_values(result, inputs.houses, srid_of(session))
+        table = table_of(models.Case)
+        # A house's own case (cases that continue another — a grown house's new part — have no house_id).
+        existing = {row.house_id: (row.id, row.status) for row in
+                    session.execute(select(table.c.house_id, table.c.id, table.c.status)
+                                    .where(table.c.house_id.is_not(None))).all()}
+        is_known = values["house_id"].isin(list(existing)).to_numpy()
+        new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now,
+                                       origin="scan", version=1, field_rules="")
+        if len(new):
+            session.execute(table.insert(), records(new))
+            ids = {house: cid for chunk in in_chunks(new["house_id"].tolist())
+                   for house, cid in session.execute(select(table.c.house_id, table.c.id)
+                                                     .where(table.c.house_id.in_(chunk))).all()}
+            events = [{"case_id": ids[r["house_id"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
+                       "after": {k: r[k] for k in HISTORY_FIELDS}} for r in records(new)]
+        else:
+            events = []
+        known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])
+        known["_id"] = known["house_id"].map(lambda h: existing[h][0])
+        untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
+        fresh = known[untouched].assign(still_violating=True, scanned_at=now)
+        if len(fresh):
+            events += _remeasure_events(session, fresh)
+            cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
+            stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
+            session.connection().execute(stmt, records(fresh))
+        worked = known.loc[~untouched, "_id"].tolist()
+        for chunk in in_chunks(worked):
+            session.execute(update(table).where(table.c.id.in_(chunk)).values(still_violating=True, scanned_at=now))
+        gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
+        for chunk in in_chunks(gone.tolist()):
+            flipped = session.execute(select(table.c.id).where(table.c.house_id.in_(chunk),
+                                                               table.c.still_violating.is_(True))).scalars().all()
+            events += [{"case_id": cid, "actor": SCAN_ACTOR, "action": "no_longer_violating",
+                        "before": {"still_violating": True}, "after": {"still_violating": False}} for cid in flipped]
+            session.execute(update(table).where(table.c.house_id.in_(chunk))
+                            .values(still_violating=False, scanned_at=now))
+        reopened = _reopen_sham_demolitions(session, known, now, events)
+        grown = _new_cases_for_growth(session, values, known, rules, now, events)
+        append_events(session, events, at=now)
+        return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
+                          updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
+
+
+#: States in which a demolition has been recorded: a house still standing contradicts them.
+DEMOLITION_RECORDED = ("demolished", "restored", "reinspected", "submitted", "closed")
+
+
+def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,
+                             events: list[dict[str, Any]]) -> int:
+    """Reopen the cases whose house a survey newer than their recorded demolition still shows violating."""
+    surveyed = session.execute(select(func.max(models.ImportRun.finished_at))
+                               .where(models.ImportRun.kind == "houses")).scalar()
+    if surveyed is None or known.empty:
+        return 0
+    surveyed = as_utc(surveyed)
+    ids = known["_id"].astype(int).tolist()
+    demolished_at: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(ids):
+        for cid, at in session.execute(
+                select(models.CaseEvent.case_id, func.max(models.CaseEvent.at))
+                .where(models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == "record_demolition")
+                .group_by(models.CaseEvent.case_id)):
+            demolished_at[cid] = as_utc(at)
+    candidates = [cid for cid, at in demolished_at.items() if at < surveyed]
+    reopened = 0
+    for chunk in in_chunks(candidates):
+        for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
+                                                               models.Case.status.in_(DEMOLITION_RECORDED))).scalars():
+            before = {"status": case.status, "remaining_m2": case.remaining_m2, "closed_at": _iso(case.closed_at)}
+            case.status = "reopened"
+            case.remaining_m2 = remaining_of(case)
+            case.assigned_at, case.studied_at, case.finished_at = now, None, None
+            case.returned_at = case.closed_at = None
+            case.resume_status = None
+            events.append({"case_id": case.id, "actor": SCAN_ACTOR, "action": "reappeared", "before": before,
+                           "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
+                                     "surveyed": surveyed.isoformat(),
+                                     "demolition_recorded": demolished_at[case.id].isoformat()},
+                           "note": "the house is still there in the survey imported after its demolition was "
+                                   "recorded (拆除不到位 / 假拆除)"})
+            reopened += 1
+    session.flush()
+    return reopened
+
+
+def _new_cases_for_growth(session: Session, values: pd.DataFrame, known: pd.DataFrame, rules: RuleSet,
+                          now: dt.datetime, events: list[dict[str, Any]]) -> int:
+    """A closed stock case whose house now has a part after the cutoff (≥ min_area, unapproved): a new
+    increment case for it, linked to the old one (zero tolerance does not end with the old case)."""
+    if known.empty:
+        return 0
+    grown = values[values["house_id"].isin(known["house_id"]) &
+                   (values["unapproved_after_cutoff_m2"].fillna(0.0) >= rules.min_area_m2)]
+    if grown.empty:
+        return 0
+    table = table_of(models.Case)
+    parents = {hid: (cid, code) for hid, cid, code in session.execute(
+        select(table.c.house_id, table.c.id, table.c.code).where(
+            table.c.house_id.in_(grown["house_id"].astype(int).tolist()), table.c.status == "closed",
+            table.c.period == Period.BEFORE_CUTOFF.value))}
+    if not parents:
+        return 0
+    followed = set(session.execute(select(table.c.parent_case_id).where(
+        table.c.parent_case_id.in_([cid for cid, _ in parents.values()]))).scalars())
+    rows = grown[grown["house_id"].isin(list(parents))].copy()
+    rows["parent_case_id"] = rows["house_id"].map(lambda h: parents[h][0])
+    rows = rows[~rows["parent_case_id"].isin(followed)]
+    if rows.empty:
+        return 0
+    rows["code"] = rows["house_id"].map(lambda h: parents[h][1] + "-G1")
+    rows["house_id"] = None  # the house keeps its one case; this one continues it
+    rows["disposition"] = "demolish"
+    rows = rows.assign(status="new", still_violating=True, created_at=now, scanned_at=now, origin="growth",
+                       version=1, field_rules="")
+    session.execute(table.insert(), records(rows))
+    created = dict(session.execute(select(table.c.code, table.c.id).where(
+        table.c.code.in_(rows["code"].tolist()))).all())
+    for r in records(rows):
+        events.append({"case_id": created[r["code"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
+                       "after": {**{k: r[k] for k in HISTORY_FIELDS}, "parent_case_id": r["parent_case_id"]},
+                       "note": "the house of a closed stock case grew after the cutoff: the new part is an increment"})
+    return len(rows)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None

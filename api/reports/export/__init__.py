@@ -1,0 +1,76 @@
+"""The monthly red-line compliance export: workbook, GIS layers, printable report and a manifest.
+
+Everything is computed as of the end of the month from the case history (`api.cases.history`), and every file
+is written byte-for-byte reproducibly (`reproducible`: fixed timestamps inside the xlsx and zip containers, in
+the DBF header and in the GeoPackage), so the export of a past month re-run later is identical except for the
+manifest's creation time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.cases.deadlines import COUNTY_TZ
+from api.db.models import AdminArea
+from api.reports.export.cases import case_table
+from api.reports.export.layers import write_geopackage, write_shapefile_zip
+from api.reports.export.report import write_report
+from api.reports.export.reproducible import write_manifest
+from api.reports.export.workbook import write_workbook
+from api.reports.monthly import MonthFigures, figures, previous_months
+from api.settings import Settings
+
+Progress = Callable[[float, str], None]
+MONTHS_COMPARED = 12
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    files: list[Path]
+    figures: MonthFigures
+
+
+def export_month(session: Session, month: str, out_dir: Path, settings: Settings, *, township: str | None = None,
+                 progress: Progress | None = None) -> ExportResult:
+    """Write the month's export for the county (or one township) into `out_dir`."""
+    def step(fraction: float, what: str) -> None:
+        if progress:
+            progress(fraction, what)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    step(0.05, "figures")
+    fig = figures(session, month, settings, township)
+    stamp = fig.as_of.astimezone(COUNTY_TZ)
+    names = _names(session, township)
+    cases = case_table(fig, names)
+    history = []
+    for i, m in enumerate(previous_months(month, MONTHS_COMPARED)):
+        step(0.1 + 0.5 * i / MONTHS_COMPARED, f"month {m}")
+        total = figures(session, m, settings, township).summary.iloc[-1]
+        history.append({"month": m, **{k: total[k] for k in ("new_cases", "new_increments", "closed", "restored_m2",
+                                                             "remaining_m2", "overdue", "on_time_rate")}})
+    tag = month.replace("-", "") + (f"_{township}" if township else "")
+    files = []
+    step(0.65, "workbook")
+    files.append(write_workbook(out_dir / f"redline_{tag}.xlsx", fig, cases, pd.DataFrame(history), stamp))
+    step(0.75, "GIS layers")
+    layer = gpd.GeoDataFrame(cases, geometry=fig.cases.geometry.to_numpy(), crs=fig.cases.crs)
+    files.append(write_geopackage(out_dir / f"redline_{tag}.gpkg", layer, f"cases_{tag}", stamp))
+    files.append(write_shapefile_zip(out_dir / f"redline_{tag}_shp.zip", layer, f"cases_{tag}", stamp))
+    step(0.9, "report")
+    files.append(write_report(out_dir / f"redline_{tag}_report.html", fig, cases, layer, session, township))
+    write_manifest(out_dir / "manifest.json", month, township, files)
+    step(1.0, "done")
+    return ExportResult(out_dir, [*files, out_dir / "manifest.json"], fig)
+
+
+def _names(session: Session, township: str | None) -> dict[str, str]:
+    return dict(session.execute(select(AdminArea.code, AdminArea.name)).all())

@@ -1,0 +1,91 @@
+"""The export's printable report (HTML, A4 landscape): the township summary, a map of the month's cases over
+the township boundaries, and a small chart per township — rendered by an autoescaping Jinja2 template
+(`api/reports/templates/monthly_report.html`); the drawings are inline SVG computed here from the county CRS
+(metres), with no basemap, so the report prints offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from api.cases.deadlines import COUNTY_TZ
+from api.mapview.style import CASE_COLOURS, LAYER_COLOURS, case_colour, legend
+from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, townships
+
+_TEMPLATES = Environment(loader=PackageLoader("api.reports", "templates"),
+                         autoescape=select_autoescape(default=True, default_for_string=True))
+MAP_WIDTH, MAP_HEIGHT = 760, 520
+
+
+def _cell(value: object) -> tuple[str, bool]:
+    """A summary cell as text, and whether it is a number (right-aligned)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "", False
+    if isinstance(value, float):
+        return f"{value:,.2f}", True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value), True
+    return str(value), False
+
+
+def _case_map(session: Session, layer: gpd.GeoDataFrame, township: str | None) -> dict[str, Any] | None:
+    """Township outlines (SVG path data) with their names, and one dot per case, in SVG pixels."""
+    towns = townships(session, township)
+    shapes = towns.geometry.to_numpy()
+    if len(shapes) == 0:
+        return None
+    minx, miny, maxx, maxy = shapely.total_bounds(shapes)
+    scale = min(MAP_WIDTH / (maxx - minx), MAP_HEIGHT / (maxy - miny))
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return round((x - minx) * scale, 1), round((maxy - y) * scale, 1)
+
+    def path(geom: shapely.Geometry) -> str:
+        rings = shapely.get_rings(shapely.get_parts(geom))
+        return "".join("M" + " ".join("{},{}".format(*px(x, y)) for x, y in shapely.get_coordinates(r)) + "Z"
+                       for r in rings)
+
+    labels = shapely.point_on_surface(shapes)
+    outlines = [{"d": path(g), "name": name, "at": px(c.x, c.y)}
+                for g, name, c in zip(shapes, towns["name"], labels, strict=True)]
+    dots = []
+    if len(layer):
+        points = shapely.point_on_surface(layer.geometry.to_numpy())
+        dots = [{"at": px(p.x, p.y), "colour": case_colour(d, s)}
+                for p, d, s in zip(points, layer["disposition"], layer["status"], strict=True)]
+    return {"width": MAP_WIDTH, "height": MAP_HEIGHT, "outlines": outlines, "dots": dots,
+            "outline_colour": LAYER_COLOURS["admin"]}
+
+
+def _bars(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """New, closed and overdue cases of one township as bars (80 px for the largest)."""
+    bars = [("新增", int(row["new_cases"]), LAYER_COLOURS["admin"]), ("办结", int(row["closed"]), "#33a02c"),
+            ("逾期", int(row["overdue"]), CASE_COLOURS["demolish"])]
+    top = max(1, *(v for _n, v, _c in bars))
+    return [{"label": label, "value": value, "colour": colour, "x": 20 + i * 65, "height": round(80 * value / top, 1)}
+            for i, (label, value, colour) in enumerate(bars)]
+
+
+def write_report(path: Path, fig: MonthFigures, cases: pd.DataFrame, layer: gpd.GeoDataFrame, session: Session,
+                 township: str | None) -> Path:
+    """Write the report of the month (the county's, or one township's) to `path`."""
+    rows = fig.summary.to_dict("records")
+    html = _TEMPLATES.get_template("monthly_report.html").render(
+        title=f"红线月报 Red-line compliance report {fig.month}" + (f" — {township}" if township else ""),
+        as_of=fig.as_of.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M"),
+        case_count=len(cases),
+        headers=list(SUMMARY_COLUMNS.values()),
+        rows=[[_cell(r[c]) for c in SUMMARY_COLUMNS] for r in rows],
+        case_map=_case_map(session, layer, township),
+        legend=legend(),
+        charts=[{"name": str(r["township_name"]), "bars": _bars(r)} for r in rows[:-1]],
+    )
+    path.write_text(html, encoding="utf-8")
+    return path

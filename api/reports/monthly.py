@@ -1,0 +1,216 @@
+"""Monthly figures per township, as of the end of a month (from the case history).
+
+One computation serves the scoreboard (`/api/scoreboard`) and the monthly export, so the numbers an
+official sees on screen are the ones filed upward.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
+from api.cases.history import snapshot
+from api.cases.milestones import deadlines_due_of, deadlines_of
+from api.cases.workflow import INCREMENT_PERIODS, Status
+from api.clock import utcnow
+from api.db.models import Case
+from api.errors import InvalidQuery
+from api.ingest.farmland_totals import totals_as_of, townships
+from api.settings import Settings
+from gis.rules import MU_M2
+
+#: The summary columns, in order, with their Chinese headers and units (the workbook uses these).
+SUMMARY_COLUMNS: dict[str, str] = {
+    "township_code": "乡镇代码",
+    "township_name": "乡镇名称",
+    "farmland_m2": "永久基本农田面积 (m²)",
+    "occupied_m2": "房屋占用面积 合计 (m²)",
+    "occupied_stock_m2": "其中存量 (m²)",
+    "occupied_increment_m2": "其中增量 (m²)",
+    "new_cases": "本月新增案件 (件)",
+    "new_increments": "其中新增增量 (件)",
+    "closed": "本月办结 (件)",
+    "restored_m2": "本月拆除复耕面积 (m²)",
+    "restored_mu": "本月拆除复耕面积 (亩)",
+    "rectified_stock": "本月存量整改 (件)",
+    "reopened": "本月重新立案整改 (件)",
+    "remaining_m2": "剩余未整改面积 (m²)",
+    "overdue": "月末逾期案件 (件)",
+    "due": "本月到期节点 (个)",
+    "on_time_rate": "按期办理率 (%)",
+    "flag": "通报",
+}
+
+
+#: The first month a report may cover: the zero-tolerance cutoff (2020-07) leaves nothing to report before.
+FIRST_REPORT_MONTH = "2020-01"
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (exclusive) of 'YYYY-MM' in county time, as aware datetimes."""
+    try:
+        year_text, mon_text = month.split("-")
+        if len(year_text) != 4 or len(mon_text) != 2:
+            raise ValueError(month)
+        year, mon = int(year_text), int(mon_text)
+        start = dt.datetime(year, mon, 1, tzinfo=COUNTY_TZ)
+        end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=COUNTY_TZ)
+    except ValueError as exc:
+        raise InvalidQuery(f"month must be YYYY-MM (years 0001-9998), got {month!r}") from exc
+    return start, end
+
+
+def check_report_month(month: str, now: dt.datetime | None = None) -> str:
+    """A month a report may be asked for: well-formed, not before FIRST_REPORT_MONTH, and already begun in
+    Asia/Shanghai. A future month has no figures and is refused (HTTP 422, CLI exit 2), never reported as
+    '100% on time'."""
+    month_bounds(month)
+    current = (now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ)
+    if month > f"{current:%Y-%m}":
+        raise InvalidQuery(f"month {month} has not begun yet (now {current:%Y-%m} in Asia/Shanghai)")
+    if month < FIRST_REPORT_MONTH:
+        raise InvalidQuery(f"month {month} is before {FIRST_REPORT_MONTH}: nothing to report")
+    return month
+
+
+def previous_months(month: str, count: int) -> list[str]:
+    """`count` months ending with `month`, oldest first."""
+    year, mon = (int(p) for p in month.split("-"))
+    out = []
+    for _ in range(count):
+        out.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return out[::-1]
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """A month's per-township summary (with a county total row) and the cases as of its end."""
+
+    month: str
+    as_of: dt.datetime
+    summary: pd.DataFrame
+    cases: gpd.GeoDataFrame
+
+
+def figures(session: Session, month: str, settings: Settings, township: str | None = None) -> MonthFigures:
+    """Summary per township (and county total) as of the end of `month` (or now, for the running month)."""
+    start, end = month_bounds(month)
+    as_of = min(end, utcnow())
+    towns = townships(session, township)
+    where = [Case.township_code == township] if township else []
+    cases = snapshot(session, as_of, where)
+    cases = cases[cases["township_code"].isin(towns["code"])] if len(cases) else cases
+    policy = settings.deadline_policy
+    cases = _with_deadline_state(cases, policy, as_of, start)
+    farmland = totals_as_of(session, towns, as_of)
+    rows = []
+    for code, name in zip(towns["code"], towns["name"], strict=True):
+        rows.append({"township_code": code, "township_name": name, "farmland_m2": float(farmland.get(code, 0.0)),
+                     **_figures_of(cases[cases["township_code"] == code], start, end)})
+    summary = pd.DataFrame(rows)
+    total = {"township_code": "", "township_name": "合计 County total",
+             "farmland_m2": float(summary["farmland_m2"].sum()) if len(summary) else 0.0,
+             **_figures_of(cases, start, end)}
+    summary = pd.concat([summary, pd.DataFrame([total])], ignore_index=True)
+    # The county total is no township: it is neither commended nor criticised.
+    summary["flag"] = [scoreboard_flag(r, settings) if r.township_code else "" for r in summary.itertuples()]
+    return MonthFigures(month, as_of, summary[[*list(SUMMARY_COLUMNS), "met"]], cases)
+
+
+def _with_deadline_state(cases: gpd.GeoDataFrame, policy: DeadlinePolicy, at: dt.datetime,
+                         start: dt.datetime) -> gpd.GeoDataFrame:
+    """Per case: overdue and the next deadline at `at`; the deadlines that fell due in [start, at) and met."""
+    overdue: list[bool] = []
+    next_deadline: list[dt.datetime | None] = []
+    due: list[int] = []
+    met: list[int] = []
+    for row in cases.itertuples():
+        times = {"assigned_at": row.assigned_at, "studied_at": row.studied_at, "finished_at": row.finished_at,
+                 "reports": row.reports, "returned_at": row.returned_at}
+        d = deadlines_of(policy, at, **times)
+        overdue.append(bool(d is not None and d.overdue and row.status != Status.CLOSED))
+        next_deadline.append(d.next_deadline if d is not None else None)
+        n_due, n_met = deadlines_due_of(policy, start, at, **times)
+        due.append(n_due)
+        met.append(n_met)
+    cases = cases.copy()
+    cases["overdue"] = overdue
+    cases["next_deadline"] = next_deadline
+    cases["due"] = due
+    cases["met"] = met
+    return cases
+
+
+def _in(series: pd.Series, start: dt.datetime, end: dt.datetime) -> np.ndarray:
+    return np.array([v is not None and v == v and start <= v < end for v in series], dtype=bool)
+
+
+def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -> dict[str, float | int | None]:
+    if cases.empty:
+        return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
+                "new_increments": 0, "closed": 0, "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
+                "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None}
+    open_ = (cases["status"] != Status.CLOSED).to_numpy()
+    violating = cases["still_violating"].astype(bool).to_numpy()
+    occupied = cases["occupied_m2"].astype(float).to_numpy()
+    period = cases["period"]
+    # An extension counts its new part as increment and its old part as stock.
+    new_part = np.minimum(cases["unapproved_after_cutoff_m2"].astype(float).fillna(0.0).to_numpy(), occupied)
+    increment_m2 = np.where(period == "after_cutoff", occupied,
+                            np.where(period == "extended_after_cutoff", new_part, 0.0))
+    stock_m2 = np.where(period == "before_cutoff", occupied,
+                        np.where(period == "extended_after_cutoff", occupied - new_part, 0.0))
+    increment = period.isin(INCREMENT_PERIODS).to_numpy()
+    standing = open_ & violating
+    new = _in(cases["created_at"], start, end)
+    restored = float(occupied[_in(cases["restored_at"], start, end)].sum())
+    due, met = int(cases["due"].sum()), int(cases["met"].sum())
+    return {
+        "occupied_m2": float(occupied[standing].sum()),
+        "occupied_stock_m2": float(stock_m2[standing].sum()),
+        "occupied_increment_m2": float(increment_m2[standing].sum()),
+        "new_cases": int(new.sum()),
+        "new_increments": int((new & increment).sum()),
+        "closed": int(_in(cases["closed_at"], start, end).sum()),
+        "restored_m2": restored,
+        "restored_mu": round(restored / MU_M2, 4),
+        "rectified_stock": int((_in(cases["rectified_at"], start, end) & ~increment).sum()),
+        "reopened": int(_in(cases["reopened_at"], start, end).sum()),
+        "remaining_m2": float(cases.loc[open_, "remaining_m2"].astype(float).sum()),
+        "overdue": int(cases["overdue"].sum()),
+        "due": due,
+        "met": met,
+        "on_time_rate": round(100.0 * met / due, 2) if due else None,
+    }
+
+
+def scoreboard_flag(row: object, settings: Settings) -> str:
+    """通报: commend a township that found no new increment, let nothing go overdue and met its deadlines —
+    over enough deadlines to mean something; criticise new increments, overdue cases or a low on-time rate."""
+    rate = getattr(row, "on_time_rate")  # noqa: B009
+    overdue = int(getattr(row, "overdue"))  # noqa: B009
+    due = int(getattr(row, "due"))  # noqa: B009
+    increments = int(getattr(row, "new_increments"))  # noqa: B009
+    low = rate is not None and not pd.isna(rate) and due >= settings.commend_min_due \
+        and rate / 100 < settings.criticise_below
+    if increments >= settings.criticise_new_increments or overdue >= settings.criticise_overdue or low:
+        return "通报批评 criticise"
+    if (due >= settings.commend_min_due and increments == 0 and overdue == 0 and rate is not None
+            and not pd.isna(rate) and rate / 100 >= settings.commend_on_time_rate):
+        return "通报表扬 commend"
+    return ""
+
+
+def mu(m2: float) -> float:
+    """m² → 亩."""
+    return m2 / MU_M2
+
+
+__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "check_report_month", "figures", "month_bounds", "mu", "previous_months"]

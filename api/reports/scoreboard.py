@@ -1,0 +1,39 @@
+"""The township scoreboard (通报表扬/通报批评): the monthly figures, ranked, in the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from api.accounts.roles import township_of
+from api.db.models import User
+from api.reports.monthly import figures
+from api.settings import Settings
+
+
+def scoreboard(session: Session, user: User, month: str, settings: Settings) -> list[dict[str, Any]]:
+    """One row per township (only the user's own for township roles), ranked by results: fewest new
+    increments (遏制新增 comes first), fewest overdue, best on-time rate over the month's deadlines, most
+    demolished and restored."""
+    township = township_of(user.role, user.township_code)
+    summary = figures(session, month, settings, township).summary
+    rows = summary[summary["township_code"] != ""].copy()
+    rows["_rate"] = pd.to_numeric(rows["on_time_rate"], errors="coerce").fillna(-1.0)
+    rows = rows.sort_values(["new_increments", "overdue", "_rate", "restored_m2", "township_code"],
+                            ascending=[True, True, False, False, True])
+    out = []
+    for r in rows.to_dict("records"):
+        rate = r["on_time_rate"]
+        out.append({
+            "township_code": r["township_code"], "township_name": r["township_name"],
+            "new_cases": int(r["new_cases"]), "new_increments": int(r["new_increments"]), "closed": int(r["closed"]),
+            "restored_m2": round(float(r["restored_m2"]), 2), "restored_mu": round(float(r["restored_mu"]), 4),
+            "rectified_stock": int(r["rectified_stock"]), "reopened": int(r["reopened"]),
+            "remaining_m2": round(float(r["remaining_m2"]), 2), "overdue": int(r["overdue"]),
+            "due": int(r["due"]), "met": int(r["met"]),
+            "on_time_rate": None if rate is None or rate != rate else float(rate),
+            "commend": str(r["flag"]).startswith("通报表扬"), "criticise": str(r["flag"]).startswith("通报批评"),
+        })
+    return out

@@ -1,0 +1,11 @@
+"""CRS codes every layer shares, in a module light enough for any command to read.
+
+`gis.crs` does the work with CRSs (and loads PROJ and GEOS); this only names them.
+"""
+
+from __future__ import annotations
+
+#: The county CRS when none is configured: CGCS2000 / 3-degree Gauss-Kruger CM 114E (the demo county's).
+DEFAULT_COUNTY_SRID = 4546
+#: The web's CRS (GeoJSON, Leaflet, phone GPS): longitude/latitude on WGS 84.
+WEB_CRS = "EPSG:4326"
