@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
-from api.accounts.roles import TOWNSHIP_BOUND, Role
+from api.accounts.roles import TOWNSHIP_BOUND, Role, township_of
 from api.clock import as_utc, utcnow
 from api.db.models import AdminArea, ApiToken, User
 from api.errors import NotAuthenticated, TooManyAttempts
@@ -60,6 +60,18 @@ def create_user(session: Session, username: str, password: str, role: str, towns
     session.add(user)
     session.flush()
     return user
+
+
+def users_in_scope(session: Session, user: User, role: str | None = None) -> list[User]:
+    """Active users the caller may pick (assign to): in the caller's township for township roles; of one
+    role when given. Ordered by township, then username."""
+    stmt = select(User).where(User.active.is_(True))
+    township = township_of(user.role, user.township_code)
+    if township is not None:
+        stmt = stmt.where(User.township_code == township)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    return list(session.execute(stmt.order_by(User.township_code, User.username)).scalars())
 
 
 def _check_township(session: Session, code: str) -> None:

@@ -16,6 +16,11 @@ from zoneinfo import ZoneInfo
 COUNTY_TZ = ZoneInfo("Asia/Shanghai")
 
 
+#: Chinese names of the three deadlines (the "137": study in 1 day, finish in 3, report every 7).
+DEADLINE_NAMES: dict[str, str] = {"study": "研究处置（1日）", "finish": "整改到位（3日）",
+                                  "report": "进展报告（每7日）"}
+
+
 @dataclass(frozen=True)
 class DeadlinePolicy:
     """The "137" numbers (days)."""

@@ -23,7 +23,7 @@ from api.cases.workflow import allowed_actions
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, read_frame
-from api.errors import NotFound
+from api.errors import InvalidQuery, NotFound
 from gis.codes import WEB_CRS
 from gis.rules import MU_M2, Period
 
@@ -35,6 +35,11 @@ CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_
                 "origin", "lead_code", "file_number", "requested_period", "version"]
 #: Deadline columns every listed case carries (computed, not stored).
 DEADLINE_COLUMNS = ("next_deadline", "next_deadline_kind", "overdue", "on_time")
+#: Columns a list may be sorted by (stored ones: the database sorts, whatever the size of the county).
+SORTABLE = ("code", "township_code", "village_code", "status", "period", "disposition", "footprint_m2",
+            "farmland_m2", "remaining_m2", "created_at", "assignee_id")
+#: What `CaseQuery.assignee` may say besides a username.
+ASSIGNEE_ME, ASSIGNEE_NONE = "me", "none"
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,13 @@ class CaseQuery:
     """What a case list asks for beyond the shared filters: only mine, a code, a search text, a box."""
 
     where: CaseFilter = field(default_factory=CaseFilter)
-    assigned_to: int | None = None
+    #: "me", "none" (unassigned) or an inspector's username.
+    assignee: str | None = None
     code: str | None = None
     search: str | None = None
     box: tuple[float, float, float, float] | None = None  # county CRS (m)
+    #: A SORTABLE column, "-" in front for descending; ties broken by code.
+    sort: str = "code"
 
 
 def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlinePolicy, *, limit: int,
@@ -54,8 +62,12 @@ def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlineP
     [offset, offset + limit)), each with its 137 deadline columns and its areas in 亩."""
     now = now or utcnow()
     where = [*scope(user), *query.where.clauses(session)]
-    if query.assigned_to is not None:
-        where.append(Case.assignee_id == query.assigned_to)
+    if query.assignee == ASSIGNEE_ME:
+        where.append(Case.assignee_id == user.id)
+    elif query.assignee == ASSIGNEE_NONE:
+        where.append(Case.assignee_id.is_(None))
+    elif query.assignee:
+        where.append(Case.assignee_id.in_(select(User.id).where(User.username == query.assignee)))
     if query.code:
         where.append(Case.code == query.code)
     if query.search and query.search.strip():
@@ -63,8 +75,9 @@ def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlineP
     if query.box:
         where.append(bbox_clause(session, Case, query.box))
     columns = [*CASE_COLUMNS, *MILESTONE_COLUMNS]
+    order = _order(query.sort)
     if query.where.overdue is not None:
-        frame = _with_deadlines(session, read_frame(session, Case, columns, where=where, order_by="code"), policy, now)
+        frame = _with_deadlines(session, read_frame(session, Case, columns, where=where, order_by=order), policy, now)
         frame = frame[frame["overdue"] == query.where.overdue]
         total = len(frame)
         frame = frame.iloc[offset:offset + limit]
@@ -73,9 +86,27 @@ def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlineP
         for clause in where:
             count = count.where(clause)
         total = session.execute(count).scalar_one()
-        frame = read_frame(session, Case, columns, where=where, order_by="code", limit=limit, offset=offset)
+        frame = read_frame(session, Case, columns, where=where, order_by=order, limit=limit, offset=offset)
         frame = _with_deadlines(session, frame, policy, now)
-    return total, with_mu(frame.drop(columns=MILESTONE_COLUMNS))
+    frame = with_mu(frame.drop(columns=MILESTONE_COLUMNS))
+    frame["assignee"] = _usernames(session, frame["assignee_id"])
+    return total, frame
+
+
+def _order(sort: str) -> list[Any]:
+    """ORDER BY of a SORTABLE column (descending with a leading "-"), then the code for a stable order."""
+    name = sort.lstrip("-")
+    if name not in SORTABLE:
+        raise InvalidQuery(f"sort must be one of {', '.join(SORTABLE)} (with - for descending), not {sort!r}")
+    column = getattr(Case, name)
+    return [column.desc() if sort.startswith("-") else column.asc(), Case.code.asc()]
+
+
+def _usernames(session: Session, ids: Any) -> list[str | None]:
+    """The usernames of the assignees of listed cases (None where unassigned)."""
+    wanted = sorted({int(i) for i in ids if i == i and i is not None})
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(wanted))).all()) if wanted else {}
+    return [None if i is None or i != i else names.get(int(i)) for i in ids]
 
 
 def _search_clause(text: str) -> ColumnElement[bool]:

@@ -22,7 +22,7 @@ from api.cases.scope import load_case
 from api.cases.workflow import INCREMENT_PERIODS, CaseState, Status, TransitionRefused, Verdict, decide
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
-from api.errors import Conflict, Forbidden
+from api.errors import Conflict, Forbidden, NotFound
 from gis.evidence import passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
 
@@ -171,6 +171,22 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
             return case
     except StaleDataError as exc:
         raise Conflict(f"case {case_id} was changed by someone else at the same time; reload and try again") from exc
+
+
+def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int], assignee: str | None,
+                *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """`assign` each case in its own transaction (audited one by one); a refusal is reported, not raised, so
+    the rest still go through. Results in the order asked: {id, ok, status | error}."""
+    results: list[dict[str, Any]] = []
+    payload = {"assignee": assignee} if assignee else {}
+    for case_id in dict.fromkeys(case_ids):
+        try:
+            case = transition(factory, user, case_id, "assign", payload, now=now)
+        except (Conflict, NotFound) as exc:
+            results.append({"id": case_id, "ok": False, "error": str(exc)})
+        else:
+            results.append({"id": case_id, "ok": True, "status": case.status, "version": case.version})
+    return results
 
 
 def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str) -> Comment:

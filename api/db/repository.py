@@ -59,7 +59,7 @@ def in_chunks(values: Sequence[Any], size: int = IN_LIST_SIZE) -> list[list[Any]
 
 
 def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
-               where: Sequence[ColumnElement[bool]] = (), crs: Any = None, order_by: str | None = None,
+               where: Sequence[ColumnElement[bool]] = (), crs: Any = None, order_by: str | Sequence[Any] | None = None,
                limit: int | None = None, offset: int = 0) -> gpd.GeoDataFrame:
     """Load rows of a spatial table as a GeoDataFrame in the county CRS (geometry from WKB).
 
@@ -71,8 +71,10 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
     stmt: Select[Any] = select(*cols, func.ST_AsBinary(table.c.geom).label("wkb"))
     for clause in where:
         stmt = stmt.where(clause)
-    if order_by:
+    if isinstance(order_by, str):
         stmt = stmt.order_by(table.c[order_by])
+    elif order_by:
+        stmt = stmt.order_by(*order_by)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     # Plain tuples: handed SQLAlchemy rows, pandas probes each for attributes (an exception per probe).

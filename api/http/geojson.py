@@ -26,7 +26,8 @@ def parse_web_bbox(text: str | None) -> tuple[float, float, float, float] | None
         minx, miny, maxx, maxy = (float(v) for v in text.split(","))
     except ValueError as exc:
         raise InvalidQuery(f"bbox must be minlon,minlat,maxlon,maxlat, got {text!r}") from exc
-    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+    # A box of no width (a view zoomed in past the data's precision) is still a place: it selects what it meets.
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         raise InvalidQuery(f"bbox out of range or inverted: {text!r}")
     return minx, miny, maxx, maxy
 

@@ -7,11 +7,14 @@ authenticated without script access to the token.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
 
 from api.accounts.users import user_of_token
 from api.db.models import User
+from api.errors import NotAuthenticated
 from api.http.deps import SessionDep
 
 COOKIE = "redline_token"
@@ -26,6 +29,15 @@ def current_user(request: Request, session: SessionDep) -> User:
     session.expunge(user)
     session.rollback()
     return user
+
+
+def signed_in_or_redirect(request: Request, session: SessionDep) -> User | Response:
+    """For a page: the signed-in user, or a redirect to the login form that comes back here afterwards."""
+    try:
+        return current_user(request, session)
+    except NotAuthenticated:
+        here = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
 
 
 def presented_token(request: Request) -> str:

@@ -20,6 +20,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+#: The desk's pages, in the order of the navigation bar (the map's panel has the same bar).
+NAV = [("/map", "地图"), ("/desk/cases", "案件"), ("/desk/scoreboard", "通报"), ("/desk/exports", "月报导出"),
+       ("/field/", "外业 App")]
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 

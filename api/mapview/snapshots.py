@@ -233,19 +233,37 @@ def _collection(features: str, extra: dict[str, Any]) -> str:
     return '{"type":"FeatureCollection","features":[' + features + "]" + members + "}"
 
 
-def grid_cells(snap: CaseSnapshot, idx: np.ndarray, zoom: int) -> list[dict[str, Any]]:
+def grid_cells(snap: CaseSnapshot, idx: np.ndarray, zoom: float) -> list[dict[str, Any]]:
     """Case counts on a grid of about 64 screen pixels at `zoom`, each at the mean of its cases' centroids."""
     if not len(idx):
         return []
-    cell = 40_075_016.0 / (2 ** zoom) / 256 * 64 * 0.9  # metres per 64 px at ~25°N
+    cell = 40_075_016.0 / (2 ** min(int(zoom), 22)) / 256 * 64 * 0.9  # metres per 64 px at ~25°N
     x, y = snap.x[idx], snap.y[idx]
     gx, gy = np.floor(x / cell).astype(np.int64), np.floor(y / cell).astype(np.int64)
     _, group, counts = np.unique((gx - gx.min()) * (int(gy.max() - gy.min()) + 1) + (gy - gy.min()),
                                  return_inverse=True, return_counts=True)
     lon = np.bincount(group, weights=snap.lon[idx]) / counts
     lat = np.bincount(group, weights=snap.lat[idx]) / counts
-    return [{"lat": round(float(a), 6), "lon": round(float(o), 6), "count": int(n)}
-            for a, o, n in zip(lat, lon, counts, strict=True)]
+    # What each cell holds, by the colour its cases are drawn in (`api.mapview.style`): so a count of closed
+    # cases does not look like a count of houses to demolish.
+    kind = case_kinds(snap.attrs.iloc[idx])
+    by_kind = {k: np.bincount(group[kind == k], minlength=len(counts)) for k in KINDS}
+    return [{"lat": round(float(lat[i]), 6), "lon": round(float(lon[i]), 6), "count": int(counts[i]),
+             "kinds": {k: int(by_kind[k][i]) for k in KINDS if by_kind[k][i]}}
+            for i in range(len(counts))]
+
+
+#: The kinds of case a cell counts, in the order a cluster shows them.
+KINDS = ("demolish", "verify", "classify", "none", "closed")
+
+
+def case_kinds(attrs: pd.DataFrame) -> np.ndarray:
+    """Per case: its colour key (`api.mapview.style.case_colour`'s rule) — closed, none (no longer
+    violating), else its disposition."""
+    disposition = attrs["disposition"].fillna("none").astype(str).to_numpy()
+    violating = attrs["still_violating"].fillna(True).astype(bool).to_numpy()
+    closed = (attrs["status"] == "closed").to_numpy()
+    return np.where(closed, "closed", np.where(violating, disposition, "none"))
 
 
 __all__: Sequence[str] = ["LAYERS", "MapData", "case_features_text", "grid_cells",

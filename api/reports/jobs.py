@@ -114,6 +114,15 @@ def load_job(session: Session, user: User, job_id: int) -> ExportJob:
     return job
 
 
+def list_jobs(session: Session, user: User, limit: int = 50) -> list[ExportJob]:
+    """The newest jobs the user may see (a township user: their township's), newest first."""
+    stmt = select(ExportJob).order_by(ExportJob.id.desc()).limit(limit)
+    township = township_of(user.role, user.township_code)
+    if township is not None:
+        stmt = stmt.where(ExportJob.township_code == township)
+    return list(session.execute(stmt).scalars())
+
+
 def job_files(job: ExportJob) -> list[str]:
     """Names of the files a finished job produced."""
     if job.status != "done" or not job.out_dir:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.db.models import User
-from api.reports.monthly import figures
+from api.reports.monthly import figures, previous_months
 from api.settings import Settings
 
 
@@ -36,4 +36,23 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
             "on_time_rate": None if rate is None or rate != rate else float(rate),
             "commend": str(r["flag"]).startswith("通报表扬"), "criticise": str(r["flag"]).startswith("通报批评"),
         })
+    return out
+
+
+#: The trend's figures, per month (the county's total row, or the township's for township users).
+TREND_FIGURES = ("new_cases", "new_increments", "closed", "restored_m2", "remaining_m2", "overdue", "on_time_rate")
+
+
+def trend(session: Session, user: User, month: str, settings: Settings, months: int = 6) -> list[dict[str, Any]]:
+    """The months up to `month` (oldest first), each as of its own end: how new increments, closures,
+    restoration, the remaining area, overdue cases and the on-time rate moved."""
+    township = township_of(user.role, user.township_code)
+    out = []
+    for m in previous_months(month, months):
+        total = figures(session, m, settings, township).summary.iloc[-1]
+        row: dict[str, Any] = {"month": m}
+        for key in TREND_FIGURES:
+            value = total[key]
+            row[key] = None if value is None or value != value else round(float(value), 4)
+        out.append(row)
     return out

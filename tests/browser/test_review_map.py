@@ -39,7 +39,8 @@ def test_map_loads_and_draws_cases_with_no_errors(browser, live_server: str, art
     page, errors, external = open_map(browser, f"{live_server}/map")
     shown = drawn_cases(page)
     status = page.text_content("#rl-status") or ""
-    total = int(re.search(r"/ (\d+) cases", status).group(1))  # type: ignore[union-attr]
+    total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
+    assert f"{shown} / {total} 件案件" in status
     assert shown > 0 and shown == min(total, 5000)
     # Every case in view is an SVG/canvas path: count the drawn features on the map's overlay.
     assert page.locator(".leaflet-overlay-pane canvas, .leaflet-overlay-pane svg").count() >= 1
@@ -108,7 +109,8 @@ def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_f
     page.wait_for_function("() => window.location.search.includes('disposition=demolish')")
     page.evaluate("""() => { for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
         window[k].setZoom(10); } }""")
-    page.wait_for_function("() => document.getElementById('rl-status').textContent.includes('grouped')")
+    page.wait_for_function("() => document.getElementById('rl-status').dataset.grouped === 'true'")
+    assert "已分组" in (page.text_content("#rl-status") or "")
     clusters = page.locator(".rl-cluster").count()
     total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
     assert clusters > 0 and total > 0

@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.cases import queries
+from api.cases.deadlines import COUNTY_TZ
 from api.cases.filters import CaseFilter
-from api.cases.queries import CaseQuery, case_detail, case_row
-from api.cases.service import add_comment, add_progress_report, transition
+from api.cases.queries import SORTABLE, CaseQuery, case_detail, case_row
+from api.cases.service import add_comment, add_progress_report, assign_many, transition
 from api.clock import utcnow
 from api.errors import InvalidQuery, TooLarge
 from api.evidence.upload import PHOTO_KINDS, BrowserFix, upload_photo
@@ -22,38 +23,86 @@ from api.http.geojson import feature_collection, feature_collection_response, pa
 from api.http.identity import CurrentUser
 from api.http.schemas import photo_out
 from api.http.uploads import PhotoFields, capped_form
+from api.mapview.areas import areas_in_scope
 from api.mapview.snapshots import case_features_text, grid_cells, select_cases
+from api.reports.case_list import MAX_DOWNLOAD, XLSX, case_list_csv, case_list_xlsx
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-@router.get("")
-def list_cases(
-    session: SessionDep, user: CurrentUser, settings: SettingsDep,
-    township: str | None = None, village: str | None = None, status: str | None = None,
-    period: str | None = None, disposition: str | None = None,
+def _case_query(
+    settings: SettingsDep,
+    township: Annotated[str | None, Query(max_length=12, description="12-digit township code")] = None,
+    village: Annotated[str | None, Query(max_length=12, description="12-digit village code")] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    period: Annotated[str | None, Query(max_length=30)] = None,
+    disposition: Annotated[str | None, Query(max_length=20)] = None,
     rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past a 137 deadline (or only those not)")] = None,
-    assignee: Annotated[Literal["me"] | None, Query(description="'me': only the cases assigned to the caller")] = None,
+    assignee: Annotated[str | None, Query(max_length=60, description="'me', 'none' (unassigned) or a username")
+                        ] = None,
     code: Annotated[str | None, Query(max_length=100, description="a case code (exact)")] = None,
     search: Annotated[str | None, Query(max_length=100, description="a case code, its beginning, or the house id "
                                                                      "(surrounding spaces ignored)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
-    format: Literal["json", "geojson"] = "json",
-    limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+    sort: Annotated[str, Query(max_length=30, description=f"one of {', '.join(SORTABLE)}; '-' first: descending")
+                    ] = "code",
+) -> CaseQuery:
+    """The case list's filters as query parameters (the list, its downloads and the desk share them)."""
+    return CaseQuery(where=CaseFilter(township, village, status, period, disposition, rule, overdue),
+                     assignee=assignee, code=code, search=search, box=parse_bbox(bbox, settings.srid), sort=sort)
+
+
+ListQuery = Annotated[CaseQuery, Depends(_case_query)]
+
+
+@router.get("")
+def list_cases(session: SessionDep, user: CurrentUser, settings: SettingsDep, query: ListQuery,
+               format: Literal["json", "geojson"] = "json", limit: Annotated[int, Query(ge=1, le=20000)] = 1000,
+               offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """Cases in the caller's scope matching every filter; `total` counts all matches, `limit`/`offset` page.
 
-    Each case carries its next 137 deadline and whether it is overdue.
+    Each case carries its next 137 deadline, whether it is overdue, and its assignee's username.
     """
-    query = CaseQuery(where=CaseFilter(township, village, status, period, disposition, rule, overdue),
-                      assigned_to=user.id if assignee == "me" else None, code=code, search=search,
-                      box=parse_bbox(bbox, settings.srid))
     total, frame = queries.list_cases(session, user, query, settings.deadline_policy, limit=limit, offset=offset)
     if format == "geojson":
         return feature_collection_response(frame, total=total)  # type: ignore[return-value]
     return {"total": total, "items": frame.drop(columns="geometry").to_dict("records")}
+
+
+@router.get("/download", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the filtered list as a file"}})
+def download_cases(session: SessionDep, user: CurrentUser, settings: SettingsDep, query: ListQuery,
+                   format: Literal["csv", "xlsx"] = "csv") -> Response:
+    """Every case of the filtered list (not only one page; at most 200 000) as CSV (UTF-8 with BOM, for
+    Excel) or xlsx, Chinese column names and labels, codes beside them."""
+    total, frame = queries.list_cases(session, user, query, settings.deadline_policy, limit=MAX_DOWNLOAD, offset=0)
+    names = {a["code"]: a["name"] for a in areas_in_scope(session, user)}
+    body, media = (case_list_xlsx(frame, names), XLSX) if format == "xlsx" else (case_list_csv(frame, names),
+                                                                                "text/csv; charset=utf-8")
+    stamp = utcnow().astimezone(COUNTY_TZ).strftime("%Y%m%d-%H%M")
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="redline-cases-{stamp}.{format}"',
+        "X-Total-Count": str(total)})
+
+
+class BulkAssignIn(BaseModel):
+    """Cases to assign at once: to an inspector (a username from the pick list), or to the township itself
+    (no inspector: the township takes the case on and picks the inspector later)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(min_length=1, max_length=1000)]
+    assignee: Annotated[str, Field(max_length=150)] | None = None
+
+
+@router.post("/bulk-assign")
+def bulk_assign(factory: FactoryDep, user: CurrentUser, body: BulkAssignIn) -> dict[str, Any]:
+    """Assign many cases, each in its own audited transition: one refused case (out of scope, wrong state,
+    an inspector of another township) does not stop the others; each result says what happened."""
+    results = assign_many(factory, user, body.ids, body.assignee)
+    return {"assigned": sum(r["ok"] for r in results), "refused": sum(not r["ok"] for r in results),
+            "results": results}
 
 
 def _map_filter(township: str | None = None, village: str | None = None, status: str | None = None,
@@ -65,7 +114,8 @@ def _map_filter(township: str | None = None, village: str | None = None, status:
 
 
 MapFilter = Annotated[CaseFilter, Depends(_map_filter)]
-Zoom = Annotated[int, Query(ge=0, le=22)]
+#: A map zoom level; fractional (pinch zoom) and beyond the data (past 22) are fine: counts use at most 22.
+Zoom = Annotated[float, Query(ge=0, le=30)]
 WebBox = Annotated[str, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")]
 
 

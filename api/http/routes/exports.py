@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from api.clock import as_utc
 from api.errors import NotFound
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
 from api.http.identity import CurrentUser
-from api.reports.jobs import job_files, load_job, start_export
+from api.reports.jobs import job_files, list_jobs, load_job, start_export
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -24,7 +25,9 @@ class ExportIn(BaseModel):
 
 def _job_out(job: Any) -> dict[str, Any]:
     return {"id": job.id, "month": job.month, "township": job.township_code, "status": job.status,
-            "progress": job.progress, "error": job.error, "files": job_files(job)}
+            "progress": job.progress, "error": job.error, "files": job_files(job),
+            "created_at": as_utc(job.created_at).isoformat(),
+            "finished_at": as_utc(job.finished_at).isoformat() if job.finished_at else None}
 
 
 @router.post("", status_code=202)
@@ -32,6 +35,12 @@ def post_export(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, b
     """Start the monthly export (workbook, GeoPackage, zipped GBK Shapefile, printable report, manifest)."""
     job = start_export(factory, settings, user, body.month, body.township)
     return _job_out(job)
+
+
+@router.get("")
+def list_exports(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """The newest 50 exports the caller may see, newest first (with their files once done)."""
+    return [_job_out(job) for job in list_jobs(session, user)]
 
 
 @router.get("/{job_id}")

@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 
+from api.accounts.roles import ROLE_NAMES, Role
 from api.cases.queries import centre_of_cases
-from api.errors import NotAuthenticated
+from api.http.config import ui_config
 from api.http.deps import SessionDep, SettingsDep
-from api.http.identity import current_user
-from api.http.pages import page
+from api.http.identity import signed_in_or_redirect
+from api.http.pages import NAV, page, render
+from api.mapview.areas import areas_in_scope
 from api.mapview.page import build_map
 
 router = APIRouter(tags=["map"])
 DEFAULT_CENTRE = (25.6, 112.4)  # lat, lon of the demo county
+#: The global name of the Leaflet map on the page (the review modules find the map by it).
+MAP_NAME = "map_redline"
 
 
 @router.get("/map", response_class=HTMLResponse)
 def review_map(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The interactive violation map (filters in the query string: township, status, period, ...)."""
-    try:
-        user = current_user(request, session)
-    except NotAuthenticated:
-        return RedirectResponse(f"/login?next={quote(str(request.url.path) + '?' + request.url.query)}",
-                                status_code=303)
+    user = signed_in_or_redirect(request, session)
+    if isinstance(user, Response):
+        return user
+    areas = areas_in_scope(session, user)
+    panels = render("map_panel.html", nav=NAV, config=ui_config(settings),
+                    townships=[a for a in areas if a["level"] == "township"],
+                    user_name=user.display_name or user.username, role_name=ROLE_NAMES.get(Role(user.role), user.role),
+                    page_data={"map": MAP_NAME, "areas": areas,
+                               "user": {"username": user.username, "role": user.role,
+                                        "township_code": user.township_code}})
     centre = centre_of_cases(session, user, settings.srid) or DEFAULT_CENTRE
-    return page(build_map(settings, centre), tile_url=settings.tile_url)
+    html = build_map(centre, panels, tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
+                     map_name=MAP_NAME)
+    return page(html, tile_url=settings.tile_url)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import CurrentUser
 from api.reports.monthly import check_report_month
-from api.reports.scoreboard import scoreboard
+from api.reports.scoreboard import scoreboard, trend
 
 router = APIRouter(prefix="/api", tags=["scoreboard"])
 
@@ -22,3 +22,13 @@ def get_scoreboard(session: SessionDep, user: CurrentUser, settings: SettingsDep
     A month that has not begun (Asia/Shanghai) is refused with 422."""
     check_report_month(month)
     return {"month": month, "townships": scoreboard(session, user, month, settings)}
+
+
+@router.get("/scoreboard/trend")
+def get_trend(session: SessionDep, user: CurrentUser, settings: SettingsDep,
+              month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])],
+              months: Annotated[int, Query(ge=2, le=12)] = 6) -> dict[str, Any]:
+    """The last `months` months up to `month`, each as of its end (the county's figures; a township
+    user's own township's)."""
+    check_report_month(month)
+    return {"month": month, "months": trend(session, user, month, settings, months)}

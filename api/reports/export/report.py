@@ -5,6 +5,7 @@ the township boundaries, and a small chart per township — rendered by an autoe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def _case_map(session: Session, layer: gpd.GeoDataFrame, township: str | None) -
             "outline_colour": LAYER_COLOURS["admin"]}
 
 
-def _bars(row: dict[str, Any]) -> list[dict[str, Any]]:
+def _bars(row: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """New, closed and overdue cases of one township as bars (80 px for the largest)."""
     bars = [("新增", int(row["new_cases"]), LAYER_COLOURS["admin"]), ("办结", int(row["closed"]), "#33a02c"),
             ("逾期", int(row["overdue"]), CASE_COLOURS["demolish"])]

@@ -1,0 +1,41 @@
+"""What the pages' scripts need to know, from the one home of each fact: Chinese labels of every code, the
+palette, the evidence view cone, the land-class codes. Served at `/api/config` (the field app, which caches
+it for offline use) and embedded in each desk page as JSON (no extra request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.accounts.roles import ROLE_NAMES
+from api.cases.deadlines import DEADLINE_NAMES
+from api.cases.workflow import (
+    ACTION_NAMES,
+    DECISION_NAMES,
+    LEGAL_REASON_NAMES,
+    STATUS_NAMES,
+    VERDICT_NAMES,
+)
+from api.evidence.upload import PHOTO_KIND_NAMES
+from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
+from api.settings import Settings
+from gis.rules import CULTIVATED_CODES, DISPOSITION_NAMES, FIELD_ONLY_PROHIBITIONS, PERIOD_NAMES, PROHIBITION_NAMES
+
+
+def ui_config(settings: Settings) -> dict[str, Any]:
+    """The page configuration (JSON-serialisable; nothing secret in it)."""
+    return {
+        "labels": {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
+                   "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
+                   "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
+                   "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES,
+                   "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}},
+        "colours": {"cases": CASE_COLOURS, "closed": CLOSED_COLOUR, "selected": SELECTED_COLOUR,
+                    "layers": LAYER_COLOURS},
+        "legend": [{"colour": c, "label": label} for c, label in legend()],
+        "evidence": {"field_of_view_deg": settings.evidence_field_of_view_deg,
+                     "view_range_m": settings.evidence_view_range_m,
+                     "max_distance_m": settings.evidence_max_distance_m},
+        "cultivated_codes": sorted(CULTIVATED_CODES),
+        "field_only_prohibitions": sorted(FIELD_ONLY_PROHIBITIONS),
+        "basemap": {"url": settings.tile_url, "attribution": settings.tile_attribution},
+    }

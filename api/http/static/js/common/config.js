@@ -1,0 +1,33 @@
+// The page configuration the server embeds (labels of every code, palette, thresholds): one home per fact,
+// on the server (api/http/config.py); pages never spell a label or a colour themselves.
+
+let config = null;
+
+export function getConfig() {
+  if (!config) {
+    const el = document.getElementById("rl-config");
+    config = el ? JSON.parse(el.textContent) : { labels: {}, colours: { cases: {}, layers: {} }, legend: [] };
+  }
+  return config;
+}
+
+/** The Chinese label of a code ("已指派"), or the code itself when it has none. */
+export function label(kind, code) {
+  if (code === null || code === undefined || code === "") { return "—"; }
+  const names = getConfig().labels[kind] || {};
+  return names[code] || String(code);
+}
+
+/** The label with its code beside it ("已指派 assigned"), for places where officials need both. */
+export function labelled(kind, code) {
+  const name = label(kind, code);
+  return name === String(code) || name === "—" ? name : `${name} ${code}`;
+}
+
+/** The colour a case is drawn in (the same rule as api/mapview/style.case_colour). */
+export function caseColour(p) {
+  const c = getConfig().colours;
+  if (p.status === "closed") { return c.closed; }
+  if (p.still_violating === false) { return c.cases.none; }
+  return c.cases[p.disposition] || "#000000";
+}

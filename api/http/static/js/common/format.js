@@ -1,0 +1,25 @@
+// Numbers and times as users read them: m² and 亩 (computed by the server), Asia/Shanghai times.
+
+const LOCAL = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit",
+  day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+
+export function num(value, digits = 1) {
+  return value === null || value === undefined || Number.isNaN(Number(value)) ? "—" : Number(value).toFixed(digits);
+}
+
+/** An ISO instant as "2026/11/05 14:30" in Asia/Shanghai. */
+export function localTime(iso) {
+  if (!iso) { return "—"; }
+  return LOCAL.format(new Date(iso));
+}
+
+export function percent(rate) {
+  return rate === null || rate === undefined ? "—" : `${(100 * rate).toFixed(0)}%`;
+}
+
+/** The current month in Asia/Shanghai, as YYYY-MM. */
+export function thisMonth() {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
+    .formatToParts(new Date());
+  return `${parts.find((p) => p.type === "year").value}-${parts.find((p) => p.type === "month").value}`;
+}

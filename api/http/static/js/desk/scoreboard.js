@@ -1,0 +1,72 @@
+// The township scoreboard (通报): the month's figures per township from /api/scoreboard, commend and
+// criticise marks, the trend of recent months, printable.
+import { getJSON } from "../common/api.js";
+import { getConfig } from "../common/config.js";
+import { fill, h, svg } from "../common/dom.js";
+import { num, percent, thisMonth } from "../common/format.js";
+
+const form = document.getElementById("rl-month");
+
+function flag(t) {
+  if (t.commend) { return h("span", { class: "flag-commend" }, "通报表扬"); }
+  if (t.criticise) { return h("span", { class: "flag-criticise" }, "通报批评"); }
+  return "—";
+}
+
+function townshipRow(t, rank) {
+  return h("tr", { class: t.commend ? "commend" : t.criticise ? "criticise" : null, dataset: { code: t.township_code } },
+    h("td", { class: "n" }, String(rank)), h("td", { title: t.township_code }, t.township_name || t.township_code),
+    h("td", { class: "n" }, t.new_cases), h("td", { class: "n" }, t.new_increments), h("td", { class: "n" }, t.closed),
+    h("td", { class: "n" }, `${num(t.restored_m2)}（${num(t.restored_mu, 3)}）`), h("td", { class: "n" }, t.rectified_stock),
+    h("td", { class: "n" }, t.reopened), h("td", { class: "n" }, num(t.remaining_m2)), h("td", { class: "n" }, t.overdue),
+    h("td", { class: "n" }, `${t.due} / ${t.met}`), h("td", { class: "n" }, percent(t.on_time_rate)), h("td", {}, flag(t)));
+}
+
+function chart(months) {
+  // New increments and closures per month, as two lines: what the county most wants to see move.
+  const width = 640;
+  const height = 180;
+  const pad = 30;
+  const top = Math.max(1, ...months.map((m) => Math.max(m.new_increments || 0, m.closed || 0)));
+  const x = (i) => pad + (i * (width - 2 * pad)) / Math.max(1, months.length - 1);
+  const y = (v) => height - pad - ((v || 0) * (height - 2 * pad)) / top;
+  const colours = getConfig().colours;
+  const line = (key, colour) => svg("polyline", { points: months.map((m, i) => `${x(i)},${y(m[key])}`).join(" "),
+    fill: "none", stroke: colour, "stroke-width": 2 });
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "新增增量与办结走势" },
+    svg("line", { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, stroke: "#999" }),
+    line("new_increments", colours.cases.demolish), line("closed", colours.closed),
+    ...months.map((m, i) => svg("text", { x: x(i), y: height - 8, "font-size": 11, "text-anchor": "middle" }, m.month)),
+    svg("text", { x: pad, y: 14, "font-size": 12, fill: colours.cases.demolish }, "— 新增增量"),
+    svg("text", { x: pad + 110, y: 14, "font-size": 12, fill: colours.closed }, "— 办结"));
+}
+
+async function show(month) {
+  history.replaceState(null, "", `${window.location.pathname}?month=${month}`);
+  const body = document.querySelector("#rl-scoreboard tbody");
+  document.getElementById("rl-as-of").textContent = "加载中…";
+  try {
+    const board = await getJSON(`/api/scoreboard?month=${month}`);
+    fill(body, board.townships.length ? board.townships.map((t, i) => townshipRow(t, i + 1))
+      : h("tr", {}, h("td", { colspan: 13 }, "本月没有乡镇数据")));
+    document.getElementById("rl-as-of").textContent = `${month} 月通报（按遏制新增、逾期、按期办理率、拆除复耕排序）`;
+    document.body.dataset.loaded = month;
+  } catch (err) {
+    document.getElementById("rl-as-of").textContent = `出错：${err.message}`;
+    return;
+  }
+  const trend = await getJSON(`/api/scoreboard/trend?month=${month}&months=6`);
+  fill(document.getElementById("rl-trend-chart"), chart(trend.months));
+  fill(document.querySelector("#rl-trend tbody"), trend.months.map((m) => h("tr", {},
+    h("td", {}, m.month), h("td", { class: "n" }, m.new_cases), h("td", { class: "n" }, m.new_increments),
+    h("td", { class: "n" }, m.closed), h("td", { class: "n" }, num(m.restored_m2)), h("td", { class: "n" }, num(m.remaining_m2)),
+    h("td", { class: "n" }, m.overdue), h("td", { class: "n" }, percent(m.on_time_rate)))));
+  document.body.dataset.trend = month;
+}
+
+const month = new URLSearchParams(window.location.search).get("month") || thisMonth();
+form.elements.month.value = month;
+form.elements.month.max = thisMonth();
+form.addEventListener("change", () => { if (form.elements.month.value) { show(form.elements.month.value); } });
+document.getElementById("rl-print").addEventListener("click", () => window.print());
+show(month);

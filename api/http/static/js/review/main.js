@@ -1,0 +1,27 @@
+// The review map: the layers, the filters, the case panel and search, wired to the folium map on the page.
+import { createFilters } from "./filters.js";
+import { createLayers } from "./layers.js";
+import { caseDetail, createPanel, popupContent } from "./panel.js";
+import { createSearch } from "./search.js";
+import { createView } from "./view.js";
+
+const pageData = JSON.parse(document.getElementById("rl-page").textContent);
+const map = window[pageData.map];
+const status = document.getElementById("rl-status");
+let panel = null;
+const layers = createLayers(map, {
+  caseDetail, popupContent,
+  onCaseClick: (feature) => { layers.select(feature); panel.show(feature.properties.id); },
+});
+let view = null;
+panel = createPanel(document.getElementById("rl-panel"), { layers, user: pageData.user, onChanged: () => view.refresh() });
+const search = createSearch(map, layers, panel, status);
+const filters = createFilters(document.getElementById("rl-filters"), pageData.areas, {
+  onFilter: () => view.refresh(), onSearch: (code) => search.find(code),
+});
+view = createView(map, layers, filters, status);
+
+map.on("moveend", () => view.refresh());
+// The map keeps its view when the window changes size (a rotated tablet, a docked window).
+window.addEventListener("resize", () => map.invalidateSize());
+if (filters.code()) { search.find(filters.code()).then(() => view.refresh()); } else { view.refresh(); }

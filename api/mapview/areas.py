@@ -1,0 +1,22 @@
+"""The townships and villages a user may pick from (filters, bulk assignment): names with their codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.accounts.roles import township_of
+from api.db.models import AdminArea, User
+
+
+def areas_in_scope(session: Session, user: User) -> list[dict[str, Any]]:
+    """Townships, then villages, ordered by code: {code, name, level, township_code}. A township user gets
+    only their township and its villages."""
+    stmt = select(AdminArea.code, AdminArea.name, AdminArea.level, AdminArea.township_code)
+    township = township_of(user.role, user.township_code)
+    if township is not None:
+        stmt = stmt.where(AdminArea.township_code == township)
+    rows = session.execute(stmt.order_by(AdminArea.level, AdminArea.code)).all()  # township < village
+    return [{"code": code, "name": name, "level": level, "township_code": town} for code, name, level, town in rows]

@@ -1,0 +1,192 @@
+"""The officials' desk in a real browser: the case list (filters, sorting, paging, downloads, bulk assignment),
+the township scoreboard and the monthly exports — each page also kept as a screenshot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from api.accounts.users import create_user
+from api.db.models import Case, CaseEvent, User
+from tests.browser.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def signed_in(browser, live_server: str, path: str, user: str = "county"):  # type: ignore[no-untyped-def]
+    """A desktop page of the desk, after the login form (which brings the browser back to `path`)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}{path}")
+    assert "/login" in page.url
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(path.split("?")[0])))
+    return page, errors
+
+
+def listed_codes(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector_all("#rl-cases tbody tr[data-code]", "rows => rows.map(r => r.dataset.code)")
+
+
+def wait_for_list(page, previous: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function("(before) => document.body.dataset.loaded && document.body.dataset.loaded !== before",
+                           arg=previous)
+
+
+def test_case_list_filters_sorts_pages_and_opens_the_map(browser, live_server: str, live_factory, artifacts: Path):
+    page, errors = signed_in(browser, live_server, "/desk/cases")
+    wait_for_list(page)
+    with live_factory() as s:
+        total = s.execute(select(func.count()).select_from(Case)).scalar_one()
+        in_town = s.execute(select(func.count()).where(Case.township_code == "431021102000")).scalar_one()
+        demolish_in_town = s.execute(select(func.count()).where(Case.township_code == "431021102000",
+                                                                Case.disposition == "demolish")).scalar_one()
+    assert int(page.get_attribute("#rl-total", "data-total") or -1) == total
+    assert len(listed_codes(page)) == min(100, total)
+    assert "我的案件" not in (page.text_content("body") or "")
+    # Filters by township name (a pick list, never a code to type) and by disposition.
+    before = page.get_attribute("body", "data-loaded")
+    page.select_option("#rl-filters select[name=township]", value="431021102000")
+    wait_for_list(page, before)
+    assert int(page.get_attribute("#rl-total", "data-total") or -1) == in_town
+    before = page.get_attribute("body", "data-loaded")
+    page.select_option("#rl-filters select[name=disposition]", "demolish")
+    wait_for_list(page, before)
+    assert int(page.get_attribute("#rl-total", "data-total") or -1) == demolish_in_town
+    assert all(c.startswith("RL-431021102000-") for c in listed_codes(page))
+    assert "township=431021102000" in page.url and "disposition=demolish" in page.url
+    # Values in Chinese, codes beside where needed (as the cell's title).
+    assert page.text_content("#rl-cases tbody tr td:nth-child(7)") == "拆除（零容忍）"
+    # Sorting by farmland area, largest first: the server sorts (the page holds only one page of cases).
+    page.select_option("#rl-filters select[name=disposition]", "")
+    page.click("#rl-cases th[data-sort=farmland_m2]")
+    page.wait_for_selector("#rl-cases th[data-sort=farmland_m2][aria-sort=ascending]")
+    page.click("#rl-cases th[data-sort=farmland_m2]")  # again: largest first
+    page.wait_for_selector("#rl-cases th[data-sort=farmland_m2][aria-sort=descending]")
+    assert "sort=-farmland_m2" in page.url
+    farmland = [float(t.split(" / ")[0]) for t in page.eval_on_selector_all(
+        "#rl-cases tbody td:nth-child(9)", "cells => cells.map(c => c.textContent)")]
+    assert farmland == sorted(farmland, reverse=True) and farmland[0] > 0
+    with live_factory() as s:
+        biggest = s.execute(select(func.max(Case.farmland_m2)).where(Case.township_code == "431021102000")).scalar_one()
+    assert abs(farmland[0] - biggest) < 0.06
+    # Paging: the next page continues where the first stopped, with no overlap.
+    before = page.get_attribute("body", "data-loaded")
+    page.select_option("#rl-filters select[name=limit]", "50")
+    wait_for_list(page, before)
+    first = listed_codes(page)
+    before = page.get_attribute("body", "data-loaded")
+    page.click("#rl-next")
+    wait_for_list(page, before)
+    second = listed_codes(page)
+    assert len(first) == 50 and second and not set(first) & set(second)
+    assert "第 2 /" in (page.text_content("#rl-page-no") or "")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts / "desk_cases.png"))
+    # A click on a code opens that case on the map.
+    code = second[0]
+    page.click(f"#rl-cases tbody tr[data-code='{code}'] a")
+    page.wait_for_url(re.compile(r"/map\?code="))
+    page.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+    assert errors == [], errors
+
+
+def test_downloads_hold_the_filtered_list(browser, live_server: str, live_factory):
+    page, errors = signed_in(browser, live_server, "/desk/cases?township=431021103000&period=before_cutoff")
+    wait_for_list(page)
+    with live_factory() as s:
+        expected = set(s.execute(select(Case.code).where(Case.township_code == "431021103000",
+                                                         Case.period == "before_cutoff")).scalars())
+    assert int(page.get_attribute("#rl-total", "data-total") or -1) == len(expected) > 0
+    with page.expect_download() as got:
+        page.click("#rl-csv")
+    text = Path(got.value.path()).read_bytes().decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["案件编号"] for r in rows} == expected  # every case of the filter, not only the first page
+    assert {r["时段代码"] for r in rows} == {"before_cutoff"} and rows[0]["时段"].startswith("存量")
+    with page.expect_download() as got:
+        page.click("#rl-xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(got.value.path()).read_bytes())).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][0] == "案件编号" and {r[0] for r in values[1:]} == expected
+    assert errors == []
+
+
+def test_bulk_assignment_from_pick_lists(browser, live_server: str, live_factory, artifacts: Path):
+    with live_factory.begin() as s:
+        create_user(s, "inspector104", PASSWORD, "inspector", "431021104000", "李巡查")
+    page, errors = signed_in(browser, live_server, "/desk/cases?township=431021104000&status=new&limit=50")
+    wait_for_list(page)
+    picks = page.eval_on_selector_all("#rl-bulk select[name=assignee] option", "os => os.map(o => o.textContent)")
+    assert any("李巡查" in p for p in picks)  # a pick list of the users in scope, not a text box
+    assert page.locator("#rl-bulk input[type=text]").count() == 0
+    codes = listed_codes(page)[:3]
+    for code in codes:
+        page.check(f"#rl-cases tr[data-code='{code}'] input[type=checkbox]")
+    assert page.text_content("#rl-selected") == "3"
+    page.select_option("#rl-bulk select[name=assignee]", "inspector104")
+    page.click("#rl-bulk button[type=submit]")
+    page.wait_for_function("() => document.getElementById('rl-bulk-result').dataset.assigned === '3'")
+    with live_factory() as s:
+        who = s.execute(select(User.id).where(User.username == "inspector104")).scalar_one()
+        rows = s.execute(select(Case.status, Case.assignee_id).where(Case.code.in_(codes))).all()
+        events = s.execute(select(func.count()).select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
+                           .where(Case.code.in_(codes), CaseEvent.action == "assign")).scalar_one()
+    assert rows == [("assigned", who)] * 3 and events == 3  # each one audited
+    page.screenshot(path=str(artifacts / "desk_bulk_assign.png"))
+    assert errors == []
+
+
+def test_scoreboard_page_shows_the_month_with_marks_and_trend(browser, live_server: str, artifacts: Path):
+    page, errors = signed_in(browser, live_server, "/desk/scoreboard")
+    page.wait_for_function("() => document.body.dataset.trend !== undefined", timeout=60_000)
+    month = page.input_value("#rl-month input[name=month]")
+    answer = page.request.get(f"{live_server}/api/scoreboard?month={month}").json()
+    rows = page.eval_on_selector_all("#rl-scoreboard tbody tr", "rs => rs.map(r => r.dataset.code)")
+    assert rows == [t["township_code"] for t in answer["townships"]] and rows
+    marks = page.text_content("#rl-scoreboard tbody") or ""
+    expected_marks = sum(t["commend"] for t in answer["townships"]) + sum(t["criticise"] for t in answer["townships"])
+    assert marks.count("通报表扬") + marks.count("通报批评") == expected_marks
+    assert page.locator("#rl-trend tbody tr").count() == 6
+    assert page.locator("#rl-trend-chart svg polyline").count() == 2
+    page.screenshot(path=str(artifacts / "desk_scoreboard.png"), full_page=True)
+    page.emulate_media(media="print")
+    assert page.is_hidden(".rl-nav")  # printable: no navigation on paper
+    assert errors == []
+
+
+def test_exports_page_runs_an_export_and_lists_its_files(browser, live_server: str, artifacts: Path):
+    page, errors = signed_in(browser, live_server, "/desk/exports")
+    page.wait_for_function("() => document.body.dataset.loaded !== undefined")
+    page.select_option("#rl-export select[name=township]", "431021101000")
+    page.click("#rl-export button[type=submit]")
+    row = page.wait_for_selector("#rl-exports tbody tr[data-status=done]", timeout=120_000)
+    links = row.query_selector_all("a")
+    names = [a.text_content() for a in links]
+    assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".gpkg") for n in names)
+    assert "431021101000" in (row.text_content() or "")
+    with page.expect_download() as got:
+        next(a for a in links if (a.text_content() or "").endswith(".xlsx")).click()
+    assert openpyxl.load_workbook(io.BytesIO(Path(got.value.path()).read_bytes())).sheetnames[0].startswith("汇总")
+    page.screenshot(path=str(artifacts / "desk_exports.png"))
+    # A month that has not begun cannot be asked for: the picker stops at this month, and the server refuses
+    # it anyway (422, with its reason).
+    jobs = len(page.request.get(f"{live_server}/api/exports").json())
+    page.fill("#rl-export input[name=month]", "2999-01")
+    page.click("#rl-export button[type=submit]")
+    assert page.evaluate("document.querySelector('#rl-export input[name=month]').validity.rangeOverflow")
+    refused = page.request.post(f"{live_server}/api/exports", data={"month": "2999-01"},
+                                headers={"Origin": live_server})
+    assert refused.status == 422 and "2999-01" in refused.json()["error"]["message"]
+    assert len(page.request.get(f"{live_server}/api/exports").json()) == jobs
+    assert errors == [], errors
