@@ -83,8 +83,9 @@ def _signed_in(request: Request, response: Response, token: str) -> None:
 
 @router.get("/api/auth/me")
 def me(user: CurrentUser) -> dict[str, Any]:
-    """Who the token belongs to."""
-    return {"username": user.username, "role": user.role, "township_code": user.township_code}
+    """Who the token belongs to (the pages show the name and offer only what the role may do)."""
+    return {"username": user.username, "display_name": user.display_name, "role": user.role,
+            "township_code": user.township_code}
 
 
 #: A `next=` target: a path (and query) on this site written with URL characters only — not `//host`,

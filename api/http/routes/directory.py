@@ -36,9 +36,3 @@ def get_users(session: SessionDep, user: CurrentUser,
     return [{"username": u.username, "display_name": u.display_name, "role": u.role,
              "township_code": u.township_code} for u in users_in_scope(session, user, role.value if role else None)]
 
-
-@router.get("/me")
-def get_me(user: CurrentUser) -> dict[str, Any]:
-    """Who is signed in (the pages show the name and offer only what the role may do)."""
-    return {"username": user.username, "display_name": user.display_name, "role": user.role,
-            "township_code": user.township_code}

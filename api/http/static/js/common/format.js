@@ -7,10 +7,10 @@ export function num(value, digits = 1) {
   return value === null || value === undefined || Number.isNaN(Number(value)) ? "—" : Number(value).toFixed(digits);
 }
 
-/** An ISO instant as "2026/11/05 14:30" in Asia/Shanghai. */
+/** An ISO instant as "2026/11/05 14:30 (UTC+8)": Asia/Shanghai, the zone shown. */
 export function localTime(iso) {
   if (!iso) { return "—"; }
-  return LOCAL.format(new Date(iso));
+  return `${LOCAL.format(new Date(iso))} (UTC+8)`;
 }
 
 export function percent(rate) {

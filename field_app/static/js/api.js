@@ -1,0 +1,52 @@
+// The field app's link to the server: the bearer token (kept on the phone), who is signed in, and whether the
+// server answers — not only whether the phone has a network.
+
+const state = { token: localStorage.getItem("redline.token"), me: JSON.parse(localStorage.getItem("redline.me") || "null") };
+
+export function token() { return state.token; }
+export function me() { return state.me; }
+
+export class Unauthenticated extends Error {}
+
+export async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (r.status === 401) { throw new Unauthenticated("login"); }
+  if (!r.ok) { throw new Error(`${path}: ${r.status}`); }
+  return r.json();
+}
+
+export async function login(username, password) {
+  const r = await fetch("/api/auth/token", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password }) });
+  if (!r.ok) { return false; }
+  state.token = (await r.json()).access_token;
+  localStorage.setItem("redline.token", state.token);
+  state.me = await api("/api/auth/me");
+  localStorage.setItem("redline.me", JSON.stringify(state.me));
+  return true;
+}
+
+export async function logout() {
+  if (state.token) {
+    await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
+  }
+  state.token = null;
+  state.me = null;
+  localStorage.removeItem("redline.token");
+  localStorage.removeItem("redline.me");
+}
+
+/** "online" when the server answers, "noserver" when the phone has a network but the server does not
+ * answer (a captive portal, a server down), "offline" without a network. */
+export async function reachability() {
+  if (!navigator.onLine) { return "offline"; }
+  try {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 4000);
+    const r = await fetch("/health", { cache: "no-store", signal: controller.signal });
+    clearTimeout(timer);
+    return r.ok ? "online" : "noserver";
+  } catch {
+    return navigator.onLine ? "noserver" : "offline";
+  }
+}

@@ -1,0 +1,159 @@
+"""One enforcement round in the browser alone: an increment case from `new` to `closed` through the pages — the
+county assigns it to the township on the desk, the township picks the inspector on the map, the inspector
+verifies, records the demolition (offline, queued), the restoration and the re-inspection with real JPEGs on
+a phone, the township submits and the county passes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+import shapely
+from pyproj import Transformer
+from sqlalchemy import select
+
+from api.accounts.users import create_user
+from api.cases.deadlines import COUNTY_TZ
+from api.db.models import Case, CaseEvent
+from api.db.repository import read_frame
+from tests.browser.conftest import PASSWORD
+from tests.browser.test_desk import signed_in, wait_for_list
+from tests.photo_factory import jpeg_at_house
+
+pytestmark = pytest.mark.browser
+TOWNSHIP = "431021105000"
+
+
+def status_of(live_factory, case_id: int) -> str:  # type: ignore[no-untyped-def]
+    with live_factory() as s:
+        return str(s.execute(select(Case.status).where(Case.id == case_id)).scalar_one())
+
+
+def desk_action(page, action: str, choose: tuple[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Take an action from the map's side panel (a pick list first, when it has one) and wait for the panel
+    to show the case again, with the action in its history."""
+    button = page.wait_for_selector(f"#rl-panel:not([hidden]) button[data-action={action}]")
+    if choose:
+        page.select_option(f"#rl-panel [data-for={choose[0]}]", choose[1])
+    done = page.locator("#rl-panel li", has_text=f" {action}").count()
+    button.click()
+    page.wait_for_function(f"""(n) => [...document.querySelectorAll('#rl-panel li')]
+        .filter(li => li.textContent.includes(' {action}')).length > n""", arg=done)
+
+
+def field_step(page, case: Case, step: str, photo: bytes | None, artifacts: Path, *, verdict: str | None = None,
+               offline_context=None) -> None:  # type: ignore[no-untyped-def]
+    """On the phone: open the case, pick the step, add the photo, see it previewed, send it."""
+    page.click("#refresh")
+    page.wait_for_selector(f"li.case[data-id='{case.id}']")
+    page.click(f"li.case[data-id='{case.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    page.check(f"input[name=step][value={step}]")
+    assert "本步骤需要" in (page.text_content("#step-needs") or "")
+    if verdict:
+        page.check(f"input[name=verdict][value={verdict}]")
+    if photo is None:
+        return
+    if step != "verify":  # a step that needs photos refuses to queue without one, before anything is sent
+        page.click("#field-form button[type=submit]")
+        assert "至少 1 张" in (page.text_content("#form-error") or "")
+    page.set_input_files("#photo", files=[{"name": f"{step}.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.wait_for_selector("#previews img")  # previewed before it is sent
+    if offline_context is not None:
+        offline_context.set_offline(True)
+    page.click("#field-form button[type=submit]")
+    page.wait_for_selector("#list-view:not([hidden])")
+    if offline_context is not None:
+        page.wait_for_selector("li.queue-item[data-state=queued]")
+        page.screenshot(path=str(artifacts / f"loop_field_{step}_offline.png"))
+        offline_context.set_offline(False)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#queue-empty:not([hidden])", timeout=30_000)
+
+
+def test_an_increment_case_goes_from_new_to_closed_through_the_pages(browser, live_server: str, live_factory,
+                                                                      artifacts: Path):
+    with live_factory.begin() as s:
+        create_user(s, "officer105", PASSWORD, "township_officer", TOWNSHIP, "王乡长")
+        create_user(s, "inspector105", PASSWORD, "inspector", TOWNSHIP, "张巡查")
+    with live_factory() as s:
+        case = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new",
+                                            Case.period == "after_cutoff", Case.disposition == "demolish")
+                         .order_by(Case.id)).scalars().first()
+        s.expunge(case)
+        footprint = read_frame(s, Case, where=[Case.id == case.id]).geometry.iloc[0]
+    centre = shapely.centroid(footprint)
+    lon, lat = Transformer.from_crs(4546, 4326, always_xy=True).transform(centre.x, centre.y - 10)
+
+    # 1. The county assigns it to the township, from the case list.
+    county, errors = signed_in(browser, live_server, f"/desk/cases?township={TOWNSHIP}&status=new&search={case.code}")
+    wait_for_list(county)
+    county.check(f"#rl-cases tr[data-code='{case.code}'] input[type=checkbox]")
+    county.select_option("#rl-bulk select[name=assignee]", "")  # the township itself, inspector to be picked
+    county.click("#rl-bulk button[type=submit]")
+    county.wait_for_function("() => document.getElementById('rl-bulk-result').dataset.assigned === '1'")
+    assert status_of(live_factory, case.id) == "assigned"
+
+    # 2. The township picks its inspector on the map.
+    officer, errors_officer = signed_in(browser, live_server, f"/map?code={case.code}", user="officer105")
+    officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{case.code}')")
+    desk_action(officer, "assign", ("assignee", "inspector105"))
+    officer.screenshot(path=str(artifacts / "loop_map_assign.png"))
+
+    # 3. The inspector verifies on site, with a photo.
+    phone_context = browser.new_context(viewport={"width": 390, "height": 844}, permissions=["geolocation"],
+                                        geolocation={"latitude": lat, "longitude": lon}, locale="zh-CN")
+    phone = phone_context.new_page()
+    phone_errors: list[str] = []
+    phone.on("pageerror", lambda e: phone_errors.append(str(e)))
+    phone.goto(f"{live_server}/field/")
+    phone.fill("input[name=username]", "inspector105")
+    phone.fill("input[name=password]", PASSWORD)
+    phone.click("#login-form button")
+    phone.wait_for_selector(f"li.case[data-id='{case.id}']")
+    assert phone.text_content("#who") == "张巡查"
+    phone.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
+    now = lambda: dt.datetime.now(COUNTY_TZ).replace(microsecond=0) + dt.timedelta(seconds=2)  # noqa: E731
+    field_step(phone, case, "verify", jpeg_at_house(footprint, now(), seed=1), artifacts, verdict="illegal")
+    assert status_of(live_factory, case.id) == "verified"
+
+    # 4. The township serves the notice and starts the demolition.
+    officer.reload()
+    officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{case.code}')")
+    desk_action(officer, "serve_notice")
+    desk_action(officer, "start_demolition")
+    assert status_of(live_factory, case.id) == "demolishing"
+
+    # 5. Demolition recorded with photos — out of signal, queued, sent when it returns; restoration; re-inspection
+    # with a photo taken at the house after the demolition was recorded.
+    field_step(phone, case, "record_demolition", jpeg_at_house(footprint, now(), seed=2), artifacts,
+               offline_context=phone_context)
+    assert status_of(live_factory, case.id) == "demolished"
+    field_step(phone, case, "restore", jpeg_at_house(footprint, now(), seed=3), artifacts)
+    assert status_of(live_factory, case.id) == "restored"
+    field_step(phone, case, "reinspect", jpeg_at_house(footprint, now() + dt.timedelta(seconds=5), seed=4), artifacts)
+    assert status_of(live_factory, case.id) == "reinspected"
+    phone.screenshot(path=str(artifacts / "loop_field_done.png"))
+
+    # 6. The township submits; the county passes it: closed.
+    officer.reload()
+    officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{case.code}')")
+    desk_action(officer, "submit")
+    county.goto(f"{live_server}/map?code={case.code}")
+    county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{case.code}')")
+    desk_action(county, "pass_review")
+    county.screenshot(path=str(artifacts / "loop_map_closed.png"))
+    with live_factory() as s:
+        events = s.execute(select(CaseEvent.action, CaseEvent.actor).where(CaseEvent.case_id == case.id)
+                           .order_by(CaseEvent.id)).all()
+        final = s.get(Case, case.id)
+    assert final.status == "closed" and final.remaining_m2 == 0
+    assert [e for e in events if e[0] != "comment"] == [("create", "scan"),
+        ("assign", "county"), ("assign", "officer105"), ("verify", "inspector105"), ("serve_notice", "officer105"),
+        ("start_demolition", "officer105"), ("record_demolition", "inspector105"), ("restore", "inspector105"),
+        ("reinspect", "inspector105"), ("submit", "officer105"), ("pass_review", "county")]
+    assert errors == [] and errors_officer == [] and phone_errors == []
+    assert re.search(r"/field/", phone.url)
+    phone_context.close()
