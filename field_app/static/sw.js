@@ -18,6 +18,7 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) { return; }
+  if (url.pathname === "/health") { return; }  // is the server there? Only the network can say
   if (/^\/api\/photos\/\d+\/thumbnail$/.test(url.pathname)) {
     // A thumbnail never changes (derived from an original stored by its SHA-256): the stored copy first.
     event.respondWith(caches.open(DATA).then((c) => c.match(event.request).then((hit) => hit || fetch(event.request)

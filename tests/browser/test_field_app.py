@@ -15,13 +15,13 @@ from tests.conftest import fixture_path
 pytestmark = pytest.mark.browser
 
 
-def assign_to_inspector(live_factory, cases: list[Case]) -> None:  # type: ignore[no-untyped-def]
-    """The county assigns the cases to the demo inspector (through the service, as the desk would)."""
+def assign_to_inspector(live_factory, cases: list[Case], inspector: str = "inspector") -> None:  # type: ignore[no-untyped-def]
+    """The county assigns the cases to an inspector (through the service, as the desk would)."""
     with live_factory() as s:
         county = s.execute(select(User).where(User.username == "county")).scalar_one()
         s.expunge(county)
     for case in cases:
-        transition(live_factory, county, case.id, "assign", {"assignee": "inspector"})
+        transition(live_factory, county, case.id, "assign", {"assignee": inspector})
 
 
 def log_in_on_phone(page, live_server: str, case_id: int) -> None:  # type: ignore[no-untyped-def]

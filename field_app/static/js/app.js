@@ -303,7 +303,10 @@ function start() {
   $("sort").onchange = renderCases;
   $("back").onclick = () => { clearCaseView(""); state.current = null; show("list-view"); };
   $("field-form").onsubmit = submitForm;
-  $("field-form").addEventListener("change", (e) => { if (e.target.name === "step" || e.target.name === "period") { showStep(); } });
+  $("field-form").addEventListener("change", (e) => {
+    $("form-error").textContent = "";  // what was missing may just have been given
+    if (e.target.name === "step" || e.target.name === "period") { showStep(); }
+  });
   $("photo").addEventListener("change", showPreviews);
   $("login-form").onsubmit = async (event) => {
     event.preventDefault();

@@ -1,0 +1,159 @@
+"""The field app's own promises on a phone: an empty list says so, the status pill tells a dead server from no
+network, a photo can be added at any step, a different period is a request with evidence (never set inside
+the verdict), a refused item waits for "retry now", and the map survives the keyboard opening."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from api.accounts.users import create_user
+from api.cases.deadlines import COUNTY_TZ
+from api.db.models import Case, Photo
+from api.db.repository import read_frame
+from tests.browser.conftest import PASSWORD
+from tests.browser.test_field_app import assign_to_inspector
+from tests.photo_factory import jpeg_at_house
+
+pytestmark = pytest.mark.browser
+TOWNSHIP = "431021106000"
+
+
+def phone_login(browser, live_server: str, user: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/field/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_function("() => document.body.dataset.ready === '1'")
+    return context, page, errors
+
+
+def test_an_empty_list_says_so_and_the_pill_tells_a_dead_server_from_no_network(browser, live_server: str,
+                                                                               live_factory, artifacts: Path):
+    with live_factory.begin() as s:
+        create_user(s, "idle106", PASSWORD, "inspector", TOWNSHIP, "赵空闲")
+    context, page, errors = phone_login(browser, live_server, "idle106")
+    assert page.is_visible("#empty") and page.locator("li.case").count() == 0
+    assert page.text_content("#who") == "赵空闲"
+    page.wait_for_selector("#net[data-state=online]")
+    # The phone has a network but the server does not answer (a captive portal, the server down).
+    page.route("**/health", lambda route: route.abort())
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#net[data-state=noserver]")
+    assert page.text_content("#net") == "服务器无响应"
+    page.unroute("**/health")
+    context.set_offline(True)
+    page.evaluate("window.dispatchEvent(new Event('offline'))")
+    page.wait_for_selector("#net[data-state=offline]")
+    page.screenshot(path=str(artifacts / "field_app_empty_offline.png"))
+    context.set_offline(False)
+    page.click("#logout")
+    page.wait_for_selector("#login-view:not([hidden])")
+    assert page.evaluate("localStorage.getItem('redline.token')") is None
+    assert errors == []
+    context.close()
+
+
+def test_photos_at_any_step_and_a_period_change_is_a_request(browser, live_server: str, live_factory,
+                                                           artifacts: Path):
+    with live_factory.begin() as s:
+        create_user(s, "inspector106", PASSWORD, "inspector", TOWNSHIP, "钱巡查")
+    with live_factory() as s:
+        case = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new",
+                                            Case.period == "after_cutoff").order_by(Case.id)).scalars().first()
+        s.expunge(case)
+        footprint = read_frame(s, Case, where=[Case.id == case.id]).geometry.iloc[0]
+    assign_to_inspector(live_factory, [case], inspector="inspector106")
+    context, page, errors = phone_login(browser, live_server, "inspector106")
+    page.click(f"li.case[data-id='{case.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    # Photos only: no verdict asked for, the case does not move.
+    page.check("input[name=step][value=photos]")
+    assert page.is_hidden("#verify-fields")
+    taken = dt.datetime.now(COUNTY_TZ).replace(microsecond=0)
+    page.set_input_files("#photo", files=[{"name": "a.jpg", "mimeType": "image/jpeg",
+                                           "buffer": jpeg_at_house(footprint, taken, seed=11)}])
+    page.click("#field-form button[type=submit]")
+    page.wait_for_selector("#queue-empty:not([hidden])", timeout=20_000)
+    with live_factory() as s:
+        assert s.execute(select(func.count()).select_from(Photo).where(Photo.case_id == case.id)).scalar_one() == 1
+        assert s.get(Case, case.id).status == "assigned"
+
+    # The owner shows a contract dated 2019: the inspector asks for the period to become "before the cutoff".
+    page.click(f"li.case[data-id='{case.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    page.check("input[name=step][value=verify]")
+    page.check("input[name=verdict][value=uncertain]")
+    page.select_option("#field-form select[name=period]", "before_cutoff")
+    page.wait_for_selector("#period-request:not([hidden])")
+    page.click("#field-form button[type=submit]")  # no reason yet: refused on the phone, nothing queued
+    assert "依据" in (page.text_content("#form-error") or "")
+    page.fill("textarea[name=period_reason]", "户主出示2019年建房合同及收据")
+    page.click("#field-form button[type=submit]")  # a reason but no evidence photo: refused too
+    assert "证据照片" in (page.text_content("#form-error") or "")
+    page.select_option("#field-form select[name=kind]", "document")
+    page.set_input_files("#photo", files=[{"name": "contract.jpg", "mimeType": "image/jpeg",
+                                           "buffer": jpeg_at_house(footprint, taken, seed=12)}])
+    page.screenshot(path=str(artifacts / "field_app_period_request.png"))
+    page.click("#field-form button[type=submit]")
+    page.wait_for_selector("#queue-empty:not([hidden])", timeout=20_000)
+    with live_factory() as s:
+        after = s.get(Case, case.id)
+        contract = s.execute(select(Photo.id).where(Photo.case_id == case.id, Photo.kind == "document")).scalar_one()
+        import json
+        request = json.loads(after.period_request)
+    assert after.period == "after_cutoff"  # unchanged until the county decides
+    assert after.requested_period == "before_cutoff" and after.status == "verified" and after.verdict == "uncertain"
+    assert request["evidence"] == [contract] and request["by"] == "inspector106"
+    assert errors == []
+    context.close()
+
+
+def test_a_refused_item_waits_for_retry_and_the_map_survives_a_resize(browser, live_server: str, live_factory,
+                                                                     artifacts: Path):
+    with live_factory.begin() as s:
+        create_user(s, "retry106", PASSWORD, "inspector", TOWNSHIP, "孙巡查")
+    with live_factory() as s:
+        case = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
+                         .order_by(Case.id.desc())).scalars().first()
+        s.expunge(case)
+    assign_to_inspector(live_factory, [case], inspector="retry106")
+    context, page, errors = phone_login(browser, live_server, "retry106")
+    page.click(f"li.case[data-id='{case.id}']")
+    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    page.check("input[name=step][value=photos]")
+    # Not a photo at all (a text file named .jpg): the server refuses it, the item stays with its reason.
+    page.set_input_files("#photo", files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])
+    page.click("#field-form button[type=submit]")
+    item = page.wait_for_selector("li.queue-item[data-state=failed]", timeout=20_000)
+    assert "JPEG" in (item.text_content() or "") and item.query_selector("button.retry")
+    assert "立即重试" in (item.text_content() or "")
+    page.screenshot(path=str(artifacts / "field_app_failed_item.png"))
+    # The keyboard opens (the viewport shrinks), then the phone turns: Leaflet is told each time, so its
+    # drawing layer follows the map's box instead of staying at the old size (a blank map).
+    page.wait_for_selector("#list-view:not([hidden]) .leaflet-overlay-pane svg")
+
+    def drawn_vs_box() -> tuple[float, float]:
+        return tuple(page.evaluate("""() => {
+            const box = document.getElementById('map').getBoundingClientRect().width;
+            const svg = document.querySelector('#map .leaflet-overlay-pane svg');
+            return [Number(svg.getAttribute('width')), box]; }"""))  # type: ignore[return-value]
+
+    page.set_viewport_size({"width": 390, "height": 420})
+    page.set_viewport_size({"width": 844, "height": 390})
+    page.wait_for_function("""() => {
+        const box = document.getElementById('map').getBoundingClientRect().width;
+        const svg = document.querySelector('#map .leaflet-overlay-pane svg');
+        return Number(svg.getAttribute('width')) >= box; }""")
+    drawn, box = drawn_vs_box()
+    assert box > 700 and drawn >= box
+    page.screenshot(path=str(artifacts / "field_app_landscape.png"))
+    assert errors == []
+    context.close()
