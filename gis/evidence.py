@@ -84,15 +84,20 @@ def view_cone(x: float, y: float, bearing_deg: float, fov_deg: float, range_m: f
     return shapely.Polygon(np.vstack([[x, y], arc, [x, y]]))
 
 
-#: How the distance flag begins (the re-inspection rule looks for it: a photo taken too far away, or with
-#: no position, shows nothing about this house).
-TOO_FAR = "taken"
+#: Each flag is Chinese for the officials, with the English after it (flags stored before they were bilingual
+#: are the English alone). The distance flags are what the re-inspection rule looks for: a photo taken too far
+#: away, or with no position, shows nothing about this house.
 NO_POSITION = "no GPS position in the photo"
+TOO_FAR = " m from the house"
+
+
+def _flag(zh: str, en: str) -> str:
+    return f"{zh}（{en}）"
 
 
 def passes_distance_check(flags: list[str]) -> bool:
     """Whether a photo's stored flags say it was taken at the house (a position, within the distance limit)."""
-    return not any(f == NO_POSITION or (f.startswith(TOO_FAR + " ") and " m from the house" in f) for f in flags)
+    return not any(NO_POSITION in f or ("taken " in f and TOO_FAR in f) for f in flags)
 
 
 def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,
@@ -110,35 +115,38 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
     to_local = Transformer.from_crs(WGS84, crs, always_xy=True)
     flags: list[str] = []
     if photo.lat is None or photo.lon is None:
-        flags.append(NO_POSITION)
+        flags.append(_flag("照片没有GPS位置", NO_POSITION))
     else:
         x, y = to_local.transform(photo.lon, photo.lat)
         distance = shapely.distance(shapely.Point(x, y), footprint)
         if distance > policy.max_distance_m:
-            flags.append(f"{TOO_FAR} {distance:.0f} m from the house (limit {policy.max_distance_m:.0f} m)")
+            flags.append(_flag(f"拍摄点距房屋 {distance:.0f} 米，超过 {policy.max_distance_m:.0f} 米",
+                               f"taken {distance:.0f}{TOO_FAR}, limit {policy.max_distance_m:.0f} m"))
         if photo.bearing_deg is None:
-            flags.append("no compass bearing in the photo")
+            flags.append(_flag("照片没有罗盘方位", "no compass bearing in the photo"))
         elif distance > 0:
             cone = view_cone(x, y, photo.bearing_deg, policy.field_of_view_deg, policy.view_range_m)
             if not cone.intersects(footprint):
-                flags.append(f"the camera faced {photo.bearing_deg:.0f}°, away from the house")
+                flags.append(_flag(f"镜头朝向 {photo.bearing_deg:.0f}°，没有对着房屋",
+                                   f"the camera faced {photo.bearing_deg:.0f}°, away from the house"))
         if photo.browser_lat is not None and photo.browser_lon is not None:
             bx, by = to_local.transform(photo.browser_lon, photo.browser_lat)
             gap = float(np.hypot(bx - x, by - y))
             if gap > policy.max_browser_gap_m:
-                flags.append(f"photo GPS and phone position differ by {gap:.0f} m")
+                flags.append(_flag(f"照片GPS与手机定位相差 {gap:.0f} 米",
+                                   f"photo GPS and phone position differ by {gap:.0f} m"))
     if photo.taken_at is None:
-        flags.append("no capture time in the photo")
+        flags.append(_flag("照片没有拍摄时间", "no capture time in the photo"))
     else:
         if photo.taken_at < case_created:
-            flags.append("taken before the case was opened")
+            flags.append(_flag("拍摄时间早于案件建立", "taken before the case was opened"))
         if photo.taken_at > now + policy.future_tolerance:
-            flags.append("capture time is in the future")
+            flags.append(_flag("拍摄时间在未来", "capture time is in the future"))
     if photo.sha256 and photo.sha256 in other_cases_sha256:
-        flags.append("the same file is attached to another case")
+        flags.append(_flag("同一文件已用于其他案件", "the same file is attached to another case"))
     elif photo.phash is not None and any(bin(photo.phash ^ other).count("1") <= policy.phash_max_distance
                                          for other in other_cases_phash):
-        flags.append("a near-identical photo is attached to another case")
+        flags.append(_flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case"))
     return flags
 
 

@@ -16,6 +16,7 @@ from api.errors import (
     TooManyAttempts,
     UnsupportedMedia,
 )
+from api.http.identity import LoginRequired
 from gis.errors import RedlineInputError
 
 STATUS_CODES: dict[type[Exception], int] = {
@@ -50,6 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                                                 "fields": fields}})
 
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(LoginRequired, lambda _request, exc: exc.redirect())  # type: ignore[attr-defined]
     for exc_type, status in STATUS_CODES.items():
         def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
             return JSONResponse(status_code=status,

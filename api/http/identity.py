@@ -31,13 +31,23 @@ def current_user(request: Request, session: SessionDep) -> User:
     return user
 
 
-def signed_in_or_redirect(request: Request, session: SessionDep) -> User | Response:
-    """For a page: the signed-in user, or a redirect to the login form that comes back here afterwards."""
+class LoginRequired(Exception):
+    """A page asked for without a valid login: answered with the login form, which comes back here."""
+
+    def __init__(self, here: str) -> None:
+        super().__init__(here)
+        self.here = here
+
+    def redirect(self) -> Response:
+        return RedirectResponse(f"/login?next={quote(self.here)}", status_code=303)
+
+
+def page_user(request: Request, session: SessionDep) -> User:
+    """For a page: the signed-in user; without one, `LoginRequired` (→ the login form)."""
     try:
         return current_user(request, session)
-    except NotAuthenticated:
-        here = request.url.path + ("?" + request.url.query if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+    except NotAuthenticated as exc:
+        raise LoginRequired(request.url.path + ("?" + request.url.query if request.url.query else "")) from exc
 
 
 def presented_token(request: Request) -> str:
@@ -47,3 +57,4 @@ def presented_token(request: Request) -> str:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+PageUser = Annotated[User, Depends(page_user)]

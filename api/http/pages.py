@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.accounts.roles import ROLE_NAMES, Role
+from api.db.models import User
+from api.http.config import ui_config
+from api.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
@@ -51,3 +57,16 @@ def page(html: str, *, tile_url: str = "", status_code: int = 200) -> HTMLRespon
     """An HTML response whose CSP admits exactly its own inline scripts."""
     return HTMLResponse(html, status_code=status_code,
                         headers={"Content-Security-Policy": content_security_policy(html, tile_url)})
+
+
+def desk_page(user: User, settings: Settings, *, name: str, title: str, current: str, template: str,
+              page_data: dict[str, Any] | None = None, **values: Any) -> Response:
+    """A desk page for `user`: the navigation, the signed-in name, the page config and its own data."""
+    config = ui_config(settings)
+    html = render(template, title=title, page_name=name, nav=NAV, current=current, config=config,
+                  labels=config["labels"], user_name=user.display_name or user.username,
+                  role_name=ROLE_NAMES.get(Role(user.role), user.role),
+                  page_data={"user": {"username": user.username, "role": user.role,
+                                      "township_code": user.township_code}, **(page_data or {})},
+                  **values)
+    return page(html)

@@ -104,7 +104,10 @@ def test_clusters_count_cases_without_sending_features(client: TestClient):
     county = "111.0,24.0,114.0,27.0"
     body = client.get("/api/cases/clusters", params={"zoom": 9, "bbox": county}).json()
     assert body["total"] == 8 and sum(c["count"] for c in body["cells"]) == 8
-    assert all(set(c) == {"lat", "lon", "count"} for c in body["cells"])
+    assert all(set(c) == {"lat", "lon", "count", "kinds"} for c in body["cells"])
+    # What each cell holds, by the colour its cases are drawn in: the kinds add up to the count.
+    assert all(sum(c["kinds"].values()) == c["count"] for c in body["cells"])
+    assert set().union(*(c["kinds"] for c in body["cells"])) <= {"demolish", "verify", "classify", "none", "closed"}
     near = client.get("/api/cases/clusters", params={"zoom": 9, "bbox": county, "township": "431021101000"}).json()
     assert near["total"] == 4
     one = client.get("/api/cases", params={"code": client.get("/api/cases").json()["items"][0]["code"]}).json()

@@ -226,7 +226,14 @@ def test_malformed_values_are_refused_with_a_message(site: Site):
         assert r.status_code == 422 and "/var" not in r.text, township
     huge = site.client.post(f"/api/cases/{cid}/comments", json={"text": "长" * (1 << 20)}, headers=officer)
     assert huge.status_code == 422
-    assert site.client.get("/api/cases?assignee=bob", headers=county).status_code == 422
+    # An assignee is "me", "none" or a username: an unknown username matches nothing; a sort column the list
+    # does not offer, or an oversized value, is refused with its reason.
+    nobody = site.client.get("/api/cases?assignee=bob", headers=county)
+    assert nobody.status_code == 200 and nobody.json()["total"] == 0
+    for query in ("sort=password_hash", "sort=-geom", "assignee=" + "x" * 61, "township=" + "1" * 13):
+        refused = site.client.get(f"/api/cases?{query}", headers=county)
+        assert refused.status_code == 422, query
+    assert "sort must be one of" in site.client.get("/api/cases?sort=bogus", headers=county).json()["error"]["message"]
 
 
 def test_a_whole_world_bbox_finds_every_case(site: Site):

@@ -213,9 +213,9 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
     assert first.json()["time_source"] == "gps_utc" and first.json()["taken_at"].startswith("2008-10-23T14:27:07")
     checks = first.json()["checks"]
     assert any("from the house" in c for c in checks)  # a photo from Italy is far from a house in Hunan
-    assert "taken before the case was opened" in checks  # 2008
+    assert "拍摄时间早于案件建立（taken before the case was opened）" in checks  # 2008
     other = upload(site, "inspector1", case_id(site, "A2"), kind="panorama")
-    assert "the same file is attached to another case" in other.json()["checks"]
+    assert "同一文件已用于其他案件（the same file is attached to another case）" in other.json()["checks"]
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert [p["sha256"] for p in detail["photos"]] == [first.json()["sha256"]]
     assert detail["photos"][0]["checks"] == checks
@@ -308,7 +308,7 @@ def test_a_photo_taken_at_the_house_passes_every_check(site: Site):
     assert photo["lat"] == pytest.approx(lat, abs=1e-5) and photo["bearing_deg"] == pytest.approx(0.0)
     facing_away = jpeg_with_exif(lat, lon, 180.0, taken, seed=9)
     assert upload(site, "inspector1", cid, data=facing_away).json()["checks"] == [
-        "the camera faced 180°, away from the house"]
+        "镜头朝向 180°，没有对着房屋（the camera faced 180°, away from the house）"]
 
 
 def test_an_iphone_heic_photo_is_evidence_like_a_jpeg(site: Site):

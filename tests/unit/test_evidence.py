@@ -14,6 +14,7 @@ from gis.evidence import (
     check_photo,
     dhash,
     magnetic_declination,
+    passes_distance_check,
     true_bearing,
     view_cone,
 )
@@ -44,7 +45,7 @@ def test_too_far_and_facing_away():
     far = flags(photo(5, -45, 0.0))
     assert any("45 m from the house" in f for f in far)
     away = flags(photo(5, -20, 180.0))
-    assert away == ["the camera faced 180°, away from the house"]
+    assert away == ["镜头朝向 180°，没有对着房屋（the camera faced 180°, away from the house）"]
 
 
 def test_view_cone_edges():
@@ -55,28 +56,32 @@ def test_view_cone_edges():
 
 
 def test_time_checks():
-    assert flags(photo(5, -20, 0.0, taken_at=CREATED - dt.timedelta(days=3))) == ["taken before the case was opened"]
-    assert flags(photo(5, -20, 0.0, taken_at=NOW + dt.timedelta(days=1))) == ["capture time is in the future"]
-    assert "no capture time in the photo" in flags(photo(5, -20, 0.0, taken_at=None))
+    before = flags(photo(5, -20, 0.0, taken_at=CREATED - dt.timedelta(days=3)))
+    assert before == ["拍摄时间早于案件建立（taken before the case was opened）"]
+    future = flags(photo(5, -20, 0.0, taken_at=NOW + dt.timedelta(days=1)))
+    assert future == ["拍摄时间在未来（capture time is in the future）"]
+    assert "照片没有拍摄时间（no capture time in the photo）" in flags(photo(5, -20, 0.0, taken_at=None))
 
 
 def test_browser_position_disagreeing_with_exif():
     lon, lat = TO_WGS.transform(X + 5, Y - 120)
     result = flags(photo(5, -20, 0.0, browser_lat=lat, browser_lon=lon))
-    assert result == ["photo GPS and phone position differ by 100 m"]
+    assert result == ["照片GPS与手机定位相差 100 米（photo GPS and phone position differ by 100 m）"]
 
 
 def test_reuse_by_hash_and_near_identical_image():
     p = photo(5, -20, 0.0, sha256="abc", phash=0b1011)
-    assert flags(p, other_cases_sha256=frozenset({"abc"})) == ["the same file is attached to another case"]
-    assert flags(p, other_cases_phash=(0b1010,)) == ["a near-identical photo is attached to another case"]
+    same = flags(p, other_cases_sha256=frozenset({"abc"}))
+    assert same == ["同一文件已用于其他案件（the same file is attached to another case）"]
+    near = flags(p, other_cases_phash=(0b1010,))
+    assert near == ["几乎相同的照片已用于其他案件（a near-identical photo is attached to another case）"]
     assert flags(p, other_cases_phash=(0b1011 ^ 0xFFFF,)) == []
 
 
 def test_thresholds_are_settings_and_no_gps_is_flagged():
     assert flags(photo(5, -45, 0.0), policy=EvidencePolicy(max_distance_m=50.0)) == []
     none = PhotoFacts(lat=None, lon=None, bearing_deg=None, taken_at=NOW - dt.timedelta(hours=1))
-    assert flags(none) == ["no GPS position in the photo"]
+    assert flags(none) == ["照片没有GPS位置（no GPS position in the photo）"]
 
 
 def test_dhash_of_real_photos():
@@ -104,5 +109,17 @@ def test_magnetic_bearings_are_turned_to_true_north():
         return check_photo(PhotoFacts(lat=lat, lon=lon, bearing_deg=bearing, taken_at=taken), narrow, 4546,
                            case_created=CREATED, now=NOW)
 
-    assert facing(32.5) == ["the camera faced 32°, away from the house"]
+    assert facing(32.5) == ["镜头朝向 32°，没有对着房屋（the camera faced 32°, away from the house）"]
     assert facing(true_bearing(32.5, "M", lat, lon, taken)) == []
+
+
+def test_flags_are_chinese_first_and_the_distance_rule_reads_old_and_new_ones():
+    far = flags(photo(5, -145, 0.0))
+    assert far[0].startswith("拍摄点距房屋") and "m from the house" in far[0]
+    assert not passes_distance_check(far)
+    assert not passes_distance_check(flags(PhotoFacts(lat=None, lon=None, bearing_deg=None,
+                                                      taken_at=NOW - dt.timedelta(days=1))))
+    # Flags stored before they were bilingual (English alone) are read the same way.
+    assert not passes_distance_check(["taken 45 m from the house (limit 30 m)"])
+    assert not passes_distance_check(["no GPS position in the photo"])
+    assert passes_distance_check(["拍摄时间早于案件建立（taken before the case was opened）"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
 from api.accounts.roles import ROLE_NAMES, Role
 from api.cases.queries import centre_of_cases
 from api.http.config import ui_config
 from api.http.deps import SessionDep, SettingsDep
-from api.http.identity import signed_in_or_redirect
+from api.http.identity import PageUser
 from api.http.pages import NAV, page, render
 from api.mapview.areas import areas_in_scope
 from api.mapview.page import build_map
@@ -21,11 +21,8 @@ MAP_NAME = "map_redline"
 
 
 @router.get("/map", response_class=HTMLResponse)
-def review_map(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def review_map(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
     """The interactive violation map (filters in the query string: township, status, period, ...)."""
-    user = signed_in_or_redirect(request, session)
-    if isinstance(user, Response):
-        return user
     areas = areas_in_scope(session, user)
     panels = render("map_panel.html", nav=NAV, config=ui_config(settings),
                     townships=[a for a in areas if a["level"] == "township"],

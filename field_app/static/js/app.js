@@ -208,7 +208,8 @@ async function submitForm(event) {
   const step = data.get("step") || "photos";
   const files = [...$("photo").files];
   const decided = plan(step, state.currentProps, data, files.length);
-  if (decided.problem) { $("form-error").textContent = decided.problem; return; }
+  $("form-error").textContent = decided.problem || "";  // said again, or cleared, at every attempt
+  if (decided.problem) { return; }
   const user = (me() || {}).username;
   const base = { user, caseId: state.current, caseCode: state.currentProps.code };
   const fix = { browser_lat: state.position ? state.position.lat : null,
@@ -303,10 +304,7 @@ function start() {
   $("sort").onchange = renderCases;
   $("back").onclick = () => { clearCaseView(""); state.current = null; show("list-view"); };
   $("field-form").onsubmit = submitForm;
-  $("field-form").addEventListener("change", (e) => {
-    $("form-error").textContent = "";  // what was missing may just have been given
-    if (e.target.name === "step" || e.target.name === "period") { showStep(); }
-  });
+  $("field-form").addEventListener("change", (e) => { if (e.target.name === "step" || e.target.name === "period") { showStep(); } });
   $("photo").addEventListener("change", showPreviews);
   $("login-form").onsubmit = async (event) => {
     event.preventDefault();
