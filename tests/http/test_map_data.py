@@ -10,8 +10,8 @@ import pytest
 from shapely import box
 
 from api.ingest.layers import import_layer
-from tests.api.conftest import T1, Site, case_id
-from tests.api.test_workflow_api import act
+from tests.http.conftest import T1, Site, case_id
+from tests.http.test_workflow_api import act
 
 COUNTY = "111.0,24.0,114.0,27.0"
 

@@ -31,7 +31,7 @@ from api.reports.monthly import figures
 from api.settings import Settings
 from gis.crs import same_crs
 from gis.rules import RuleSet
-from tests.api.conftest import PASSWORD, T1, T2, _houses_in
+from tests.http.conftest import PASSWORD, T1, T2, _houses_in
 from tests.conftest import DEMO, Database
 from tests.photo_factory import jpeg_at_house
 

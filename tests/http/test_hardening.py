@@ -18,7 +18,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from api.db import models
-from tests.api.conftest import PASSWORD, Site, case_id
+from tests.http.conftest import PASSWORD, Site, case_id
 from tests.conftest import ARTIFACTS, fixture_path
 from tests.live import serving
 

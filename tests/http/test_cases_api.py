@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Site
+from tests.http.conftest import Site
 
 #: What a browser sends with a form posted from our own login page (the server checks it).
 OWN_PAGE = {"Origin": "http://testserver"}

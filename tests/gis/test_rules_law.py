@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gis.engine import CheckInputs, check
 from gis.rules import ApprovalKind, RuleSet, approval_kind
-from tests.unit.test_engine import frame, houses, one, sq
+from tests.gis.test_engine import frame, houses, one, sq
 
 CULTIVATED = frame([sq(0, 0, 400, 200)], dlbm=["0101"])  # one big 0101 parcel
 NO_FARMLAND = frame([sq(5000, 5000, 10)])  # permanent farmland far away

@@ -15,7 +15,7 @@ from bench.synthetic import houses as synthetic_houses
 from gis.engine import CheckInputs, check
 from gis.partitioned import check_partitioned, read_partitions, write_partitions
 from gis.rules import RuleSet
-from tests.unit.test_demo_truth import load
+from tests.gis.test_demo_truth import load
 
 pytest.importorskip("dask_geopandas")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from api.cases.audit import verify_chain
 from api.cases.service import transition
 from api.db.models import User
-from tests.api.conftest import T1, T2, Site, case_id
+from tests.http.conftest import T1, T2, Site, case_id
 from tests.conftest import fixture_path
 
 PHOTO = ("photos", "ianare_gps_DSCN0010.jpg")

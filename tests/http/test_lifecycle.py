@@ -21,8 +21,8 @@ from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
 from gis.rules import MU_M2, RuleSet
-from tests.api.conftest import T1, Site, case_id
-from tests.api.test_workflow_api import act, photo_at, upload
+from tests.http.conftest import T1, Site, case_id
+from tests.http.test_workflow_api import act, photo_at, upload
 from tests.photo_factory import jpeg_at_house, jpeg_with_exif
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from tests.api.conftest import Site
+from tests.http.conftest import Site
 from tests.conftest import ARTIFACTS
 
 #: Examples per operation and mode: enough to try every parameter's edges, few enough for a CI minute.
