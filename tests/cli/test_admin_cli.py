@@ -92,3 +92,23 @@ def test_audit_verify_names_the_broken_link(database: str):
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1 and "event 2" in broken.output
     engine.dispose()
+
+
+def test_user_add_loads_neither_the_web_framework_nor_geopandas(database: str):
+    """A simple command stays light: `redline user add` imports what it needs inside the command, and nothing
+    of the HTTP edge or the geometry stack (checked in a fresh interpreter, as a user runs it)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = ("import json, sys\nfrom api.cli import app\n"
+              "try:\n    app(['user', 'add', 'light', '--role', 'admin', '--password', 'long-enough-pw'])\n"
+              "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+              "('fastapi', 'starlette', 'geopandas', 'pandas', 'folium', 'uvicorn', 'pyogrio'))))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "REDLINE_DATABASE_URL": database})
+    assert done.returncode == 0, done.stderr
+    assert "user light (admin) created" in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

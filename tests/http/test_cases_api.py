@@ -160,3 +160,20 @@ def test_log_out_revokes_the_token_and_disabling_a_user_revokes_all(site: Site, 
     unknown = CliRunner().invoke(app, ["user", "disable", "nobody"])
     assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output
     get_settings.cache_clear()
+
+
+def test_a_map_zoomed_in_past_the_data_gets_answers_not_422(client: TestClient):
+    """Fractional zoom (pinch), zoom beyond 22, and a view box of no width are places, not errors."""
+    lon, lat = client.centre  # type: ignore[attr-defined]
+    point = f"{lon},{lat},{lon},{lat}"
+    for zoom in (14.5, 23, 30):
+        body = client.get("/api/cases/features", params={"zoom": zoom, "bbox": point})
+        assert body.status_code == 200, (zoom, body.text)
+        assert "total" in body.json()
+        counts = client.get("/api/cases/clusters", params={"zoom": zoom, "bbox": point})
+        assert counts.status_code == 200, (zoom, counts.text)
+    assert client.get("/api/layers/houses", params={"bbox": point}).status_code == 200
+    # Still refused: a box inside out, or a zoom no map has.
+    assert client.get("/api/cases/features", params={"zoom": 14, "bbox": f"{lon},{lat},{lon - 1},{lat}"}
+                      ).status_code == 422
+    assert client.get("/api/cases/features", params={"zoom": 31, "bbox": point}).status_code == 422
