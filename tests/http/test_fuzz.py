@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from tests.http.conftest import Site
 from tests.conftest import ARTIFACTS
+from tests.http.conftest import Site
 
 #: Examples per operation and mode: enough to try every parameter's edges, few enough for a CI minute.
 EXAMPLES = {GenerationMode.POSITIVE: 10, GenerationMode.NEGATIVE: 10}

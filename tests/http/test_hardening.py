@@ -18,8 +18,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from api.db import models
-from tests.http.conftest import PASSWORD, Site, case_id
 from tests.conftest import ARTIFACTS, fixture_path
+from tests.http.conftest import PASSWORD, Site, case_id
 from tests.live import serving
 
 XSS = '/"><script>window.__pwned=1</script>'

@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 from api.cases.audit import verify_chain
 from api.cases.service import transition
 from api.db.models import User
-from tests.http.conftest import T1, T2, Site, case_id
 from tests.conftest import fixture_path
+from tests.http.conftest import T1, T2, Site, case_id
 
 PHOTO = ("photos", "ianare_gps_DSCN0010.jpg")
 

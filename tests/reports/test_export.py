@@ -31,8 +31,8 @@ from api.reports.monthly import figures
 from api.settings import Settings
 from gis.crs import same_crs
 from gis.rules import RuleSet
-from tests.http.conftest import PASSWORD, T1, T2, _houses_in
 from tests.conftest import DEMO, Database
+from tests.http.conftest import PASSWORD, T1, T2, _houses_in
 from tests.photo_factory import jpeg_at_house
 
 
