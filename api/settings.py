@@ -15,7 +15,8 @@ from api.cases.deadlines import DeadlinePolicy
 from gis.codes import DEFAULT_COUNTY_SRID
 from gis.rules import CUTOFF, RuleSet
 
-if TYPE_CHECKING:  # gis.evidence loads PROJ and GEOS: read only where a photo is checked
+if TYPE_CHECKING:  # these load GEOS and PROJ: read only where a photo is checked or epochs compared
+    from gis.compare import CompareRules
     from gis.evidence import EvidencePolicy
 
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     evidence_field_of_view_deg: float = Field(default=60.0, gt=0, le=360)
     evidence_view_range_m: float = Field(default=100.0, gt=0)
     evidence_max_browser_gap_m: float = Field(default=50.0, gt=0)
+    #: Imagery comparison: a footprint and a house match when their overlap is at least this share of the
+    #: smaller of the two (`gis.compare`); changes below `min_area_m2` are digitising noise.
+    compare_match_share: float = Field(default=0.5, gt=0, le=1)
     #: Largest photo upload accepted (bytes).
     photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"
@@ -84,6 +88,13 @@ class Settings(BaseSettings):
     def deadline_policy(self) -> DeadlinePolicy:
         """The 137 policy these settings describe."""
         return DeadlinePolicy(self.study_days, self.finish_days, self.report_every_days)
+
+    @property
+    def compare_rules(self) -> CompareRules:
+        """The imagery comparison's thresholds."""
+        from gis.compare import CompareRules
+
+        return CompareRules(match_share=self.compare_match_share, min_area_m2=self.min_area_m2)
 
     @property
     def rules(self) -> RuleSet:

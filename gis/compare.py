@@ -80,6 +80,13 @@ def _covers(groups: np.ndarray, members: np.ndarray, geoms: np.ndarray, size: in
     return out
 
 
+def _kept(geoms: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """`geoms` where `keep`, None elsewhere."""
+    out = np.full(len(geoms), None, dtype=object)
+    out[keep] = geoms[keep]
+    return out
+
+
 def compare(houses: np.ndarray, before: np.ndarray, after: np.ndarray, rules: CompareRules | None = None
             ) -> Comparison:
     """Compare two epochs' footprints (`before`, `after`) house by house; see the module docstring."""
@@ -116,7 +123,7 @@ def compare(houses: np.ndarray, before: np.ndarray, after: np.ndarray, rules: Co
         if both.any():
             stood[both] = shapely.union(earlier[both], missed[both])
         empty = ~shapely.is_geometry(stood)
-        diff = np.where(empty, covers, None)
+        diff = covers.copy()
         if (~empty).any():
             diff[~empty] = shapely.difference(covers[~empty], stood[~empty].astype(object))
         new_part[idx] = diff
@@ -132,7 +139,7 @@ def compare(houses: np.ndarray, before: np.ndarray, after: np.ndarray, rules: Co
     change = np.select([~present, grown, shrunk], ["gone", "grown", "shrunk"], default="unchanged")
     frame = pd.DataFrame({"house": np.arange(n), "change": change,
                           "new_m2": np.where(grown, new_m2, 0.0), "lost_m2": np.where(present, lost, 0.0),
-                          "new_part": np.where(grown, new_part, None)})
+                          "new_part": _kept(new_part, grown)})
 
     # New: later footprints that match no house and overlap no earlier footprint at all.
     matched_after = np.zeros(len(after), dtype=bool)

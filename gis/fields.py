@@ -33,6 +33,7 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
                   "approved_area_m2": ("approved_area_m2", "PZMJ"), "household_id": ("household_id", "HHID")},
     "plots": {"plot_id": ("plot_id", "id", "DKBM", "BSM"), "contractor_id": ("contractor_id", "household_id", "CBFBM"),
               "contract_area_m2": ("contract_area_m2", "HTMJ")},
+    "epochs": {"id": ("BSM", "id", "ID", "fid", "FID", "OBJECTID", "gid")},
     "leads": {"lead_code": ("lead_code", "JCBH", "TBBH", "code", "BSM"), "batch": ("batch", "PC", "JCPC")},
 }
 

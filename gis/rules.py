@@ -66,6 +66,16 @@ class Disposition(StrEnum):
     NONE = "none"
 
 
+def built_between(before: dt.date, after: dt.date, cutoff: dt.date) -> dt.date | None:
+    """A construction date that places a building absent on imagery of `before` and present on imagery of
+    `after` in the right period relative to `cutoff`: `after` when both passes lie on the same side of the
+    cutoff (from it on: an increment; before it: stock); None — period unknown, an inspector must establish
+    it — when the cutoff falls between the two passes (the building may predate it)."""
+    if before >= cutoff or after < cutoff:
+        return after
+    return None
+
+
 #: Chinese names of the dispositions.
 DISPOSITION_NAMES: dict[str, str] = {"demolish": "拆除（零容忍）", "classify": "分类处置", "verify": "待核实",
                                      "none": "不违法"}

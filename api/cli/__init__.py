@@ -20,6 +20,7 @@ app.add_typer(audit_app, name="audit")
 
 app.command("import")(ingest.import_cmd)
 app.command("scan")(ingest.scan_cmd)
+app.command("compare")(ingest.compare_cmd)
 app.command("check")(files.check_cmd)
 app.command("partition")(files.partition_cmd)
 app.command("photo-info")(files.photo_info_cmd)

@@ -15,7 +15,8 @@ from gis.errors import RedlineInputError
 
 
 def import_cmd(
-    kind: Annotated[str, typer.Argument(help="townships|farmland|dltb|houses|baseline|households|approvals|plots")],
+    kind: Annotated[str, typer.Argument(help="townships|farmland|dltb|houses|baseline|households|approvals|plots"
+                                             "|leads|epoch")],
     path: Annotated[Path, typer.Argument(help="any OGR source: .gpkg, .shp, .zip, .geojson, .parquet, .gdb, .csv")],
     layer: Annotated[str | None, typer.Option(help="layer name in a multi-layer source")] = None,
     src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4490")] = None,
@@ -26,12 +27,19 @@ def import_cmd(
     allow_outside_county: Annotated[bool, typer.Option(help="accept features outside the county's townships "
                                                             "(or its CRS zone): only for data knowingly elsewhere")
                                     ] = False,
+    imaged_on: Annotated[str | None, typer.Option(help="epoch: the imagery date, YYYY-MM-DD")] = None,
 ) -> None:
     """Import one layer into the database, in one transaction; re-importing adds nothing.
 
-    KIND `leads` (satellite change polygons with a lead code) creates one case per new lead.
+    KIND `leads` (satellite change polygons with a lead code) creates one case per new lead; KIND `epoch` stores
+    the footprints digitised from one imagery pass (`--imaged-on`), to be compared with `redline compare`.
     """
     from api.ingest.layers import import_layer
+
+    if kind == "epoch":
+        import_epoch_cmd(path, imaged_on, layer=layer, src_crs=src_crs, id_field=id_field, allow_drops=allow_drops,
+                         allow_outside=allow_outside_county)
+        return
 
     if kind == "leads":
         from api.ingest.leads import import_leads
@@ -83,3 +91,48 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     print_summary(report.result.summary())
     for warning in report.result.warnings:
         echo(f"warning: {warning}")
+
+
+def import_epoch_cmd(path: Path, imaged_on: str | None, **options: object) -> None:
+    import datetime as dt
+
+    from api.ingest.epochs import import_epoch
+
+    if not imaged_on:
+        fail(RedlineInputError("an epoch needs its imagery date: --imaged-on YYYY-MM-DD", field="imaged_on"))
+        return
+    try:
+        day = dt.date.fromisoformat(imaged_on)
+    except ValueError:
+        fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {imaged_on!r}", field="imaged_on"))
+        return
+    report = import_epoch(factory(), path, day, **options)  # type: ignore[arg-type]
+    echo(f"epoch {day}: read {report.rows_read}, footprints {report.stored}"
+         + (" (the same file again: unchanged)" if report.unchanged else ""))
+    print_problems(report.problems)
+
+
+def compare_cmd(
+    before: Annotated[str | None, typer.Option("--from", help="the earlier epoch's date (default: the one "
+                                                             "before --to)")] = None,
+    after: Annotated[str | None, typer.Option("--to", help="the later epoch's date (default: the newest)")] = None,
+) -> None:
+    """Compare two imagery passes house by house and apply it to the cases: demolitions confirmed, sham
+    demolitions reopened, growth and new buildings on farmland or cultivated land opened as cases."""
+    import datetime as dt
+
+    from api.ingest.imagery import compare_epochs
+
+    def day(text: str | None, name: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {text!r}", field=name))
+            raise
+    settings = get_settings()
+    report = compare_epochs(factory(), settings.rules, settings.compare_rules, before=day(before, "from"),
+                            after=day(after, "to"))
+    changes = ", ".join(f"{k} {v}" for k, v in sorted(report.changes.items()))
+    echo(f"imagery {report.before} → {report.after}: houses {changes}; new footprints {report.new_footprints}")
+    echo(f"demolitions confirmed {report.confirmed}, reopened {report.reopened}, cases for growth "
+         f"{report.grown_cases}, cases for new buildings {report.new_cases}")

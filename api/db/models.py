@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -115,6 +115,30 @@ class BaselineFootprint(Base, Imported):
 
     __tablename__ = "baseline_footprints"
     imaged_on: Mapped[dt.date | None] = mapped_column(Date)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Epoch(Base):
+    """One imagery pass (影像期次): the date it was imaged and the footprint layer digitised from it."""
+
+    __tablename__ = "epochs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    imaged_on: Mapped[dt.date] = mapped_column(Date, unique=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EpochFootprint(Base):
+    """A building footprint on one epoch's imagery (its own id in the source kept, per epoch)."""
+
+    __tablename__ = "epoch_footprints"
+    __table_args__ = (UniqueConstraint("epoch_id", "source_key", name="uq_epoch_footprints_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch_id: Mapped[int] = mapped_column(ForeignKey("epochs.id"), index=True)
+    source_key: Mapped[str] = mapped_column(String(64))
+    attrs: Mapped[str | None] = mapped_column(Text)
     area_m2: Mapped[float] = mapped_column(Float)
     geom = mapped_column(polygons(), nullable=False)
 

@@ -181,7 +181,7 @@ def _approval_kinds(kinds: pd.Series, rows: pd.Series, field_name: str, source: 
     return canonical.map(str).astype(object)  # StrEnum: its code
 
 
-def _source_keys(frame: pd.DataFrame, kind: ImportKind, id_field: str | None, source: str,
+def source_keys(frame: pd.DataFrame, kind: ImportKind, id_field: str | None, source: str,
                  geoms: np.ndarray | None) -> pd.Series:
     """The source's own id per row (or a hash of the geometry where it has none); duplicates refused."""
     col = find_field(frame.columns, (id_field,) if id_field else kind.id_fields)
@@ -213,7 +213,7 @@ def _read(path: Path, kind: ImportKind, layer: str | None, src_crs: str | None) 
     return read_table(path, layer=layer)
 
 
-def _other_attributes(frame: pd.DataFrame, mapped: set[str]) -> list[str | None]:
+def other_attributes(frame: pd.DataFrame, mapped: set[str]) -> list[str | None]:
     """The unmapped source fields of each row as JSON text (kept so that nothing read is lost)."""
     rest = frame[[c for c in frame.columns if c not in mapped and c != "_row"]]
     if rest.empty and not len(rest.columns):
@@ -222,7 +222,7 @@ def _other_attributes(frame: pd.DataFrame, mapped: set[str]) -> list[str | None]
     return [json.dumps(r, ensure_ascii=False, default=str) for r in clean.to_dict("records")]
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     if path.suffix.lower() == ".shp":
@@ -368,8 +368,8 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
     values = _convert(frame, mapping, kind, source)
     if kind.model is models.Approval:
         values["kind"] = _approval_kinds(values["kind"], frame["_row"], mapping["kind"], source)
-    values["source_key"] = _source_keys(frame, kind, id_field, source, geoms)
-    values["attrs"] = _other_attributes(frame, set(mapping.values()))
+    values["source_key"] = source_keys(frame, kind, id_field, source, geoms)
+    values["attrs"] = other_attributes(frame, set(mapping.values()))
     if geoms is not None:
         values["area_m2"] = shapely.area(geoms)
         values["geom"] = pd.Series(to_db_geometry(geoms, srid), index=values.index, dtype=object)
@@ -404,7 +404,7 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
             # Stamped by the application (microseconds, UTC), not the database's second-resolution clock: a
             # scan compares it with the moment a demolition was recorded.
             finished_at=utcnow(),
-            kind=kind.name, source=source, sha256=_file_digest(path), rows_read=report.rows_read,
+            kind=kind.name, source=source, sha256=file_digest(path), rows_read=report.rows_read,
             inserted=report.inserted, updated=report.updated, repaired=report.repaired,
             dropped=report.dropped, report=json.dumps(report.problems.to_dict("records"), ensure_ascii=False),
         )

@@ -14,6 +14,7 @@ from api.cli import app
 from api.db.engine import make_engine, make_sessionmaker
 from api.settings import get_settings
 from gis.codes import DEFAULT_COUNTY_SRID
+from tests.conftest import DEMO
 
 runner = CliRunner()
 
@@ -112,3 +113,25 @@ def test_user_add_loads_neither_the_web_framework_nor_geopandas(database: str):
     assert done.returncode == 0, done.stderr
     assert "user light (admin) created" in done.stdout
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_epochs_and_compare_on_the_command_line(database: str, tmp_path: Path):
+    import geopandas as gpd
+
+    houses = gpd.read_parquet(DEMO / "houses.parquet").head(20)
+    houses[["geometry"]].assign(BSM=[f"F{i}" for i in range(20)]).to_file(tmp_path / "e1.gpkg")
+    houses.head(15)[["geometry"]].assign(BSM=[f"F{i}" for i in range(15)]).to_file(tmp_path / "e2.gpkg")
+    missing = runner.invoke(app, ["import", "epoch", str(tmp_path / "e1.gpkg")])
+    assert missing.exit_code == 2 and "--imaged-on" in missing.output
+    bad = runner.invoke(app, ["import", "epoch", str(tmp_path / "e1.gpkg"), "--imaged-on", "2026-13-01"])
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output
+    early = runner.invoke(app, ["compare"])
+    assert early.exit_code == 2 and "two imported epochs" in early.output
+    for name, day in (("e1.gpkg", "2025-03-01"), ("e2.gpkg", "2025-09-01")):
+        done = runner.invoke(app, ["import", "epoch", str(tmp_path / name), "--imaged-on", day])
+        assert done.exit_code == 0 and f"epoch {day}" in done.output, done.output
+    compared = runner.invoke(app, ["compare", "--from", "2025-03-01", "--to", "2025-09-01"])
+    assert compared.exit_code == 0, compared.output
+    assert "imagery 2025-03-01 → 2025-09-01" in compared.output and "new footprints 0" in compared.output
+    unknown = runner.invoke(app, ["compare", "--to", "2024-01-01"])
+    assert unknown.exit_code == 2 and "no epoch imaged on 2024-01-01" in unknown.output

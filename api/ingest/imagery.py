@@ -1,0 +1,232 @@
+"""What a new imagery pass does to the cases (`redline compare`): demolitions confirmed, sham demolitions
+reopened, growth and new buildings opened as cases — each an event in the audit chain.
+
+Rules (the comparison itself is `gis.compare`):
+- a case whose demolition is under way or recorded (demolishing onwards) and whose house is `gone` on the later
+  pass gets "demolition confirmed by imagery of DATE" (once per pass);
+- a case whose demolition was *recorded before the later pass was imaged* and whose house still stands on it is
+  reopened (`reappeared`, as a survey does): imagery taken before the record proves nothing, and a case closed
+  without a demolition (legal, fined and kept, legalised) is never reopened by imagery;
+- a house that `grew` gets a case for the new part, measured by the engine against farmland and cultivated
+  land, when that part violates; a `new` footprint likewise. Their period follows from the two passes
+  (`gis.rules.built_between`): absent on a pass from the cutoff on, present now — an increment;
+- running the same comparison again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.cases.audit import append_events
+from api.cases.deadlines import COUNTY_TZ
+from api.cases.measures import remaining_at_start, remaining_of
+from api.clock import as_utc, utcnow
+from api.db import models
+from api.db.engine import srid_of
+from api.db.repository import in_chunks, read_frame, records, table_of, to_db_geometry
+from api.ingest.layers import village_codes
+from api.ingest.scan import CASE_MEASURES, DEMOLITION_RECORDED, HISTORY_FIELDS, stored_inputs
+from gis.compare import CompareRules, compare
+from gis.engine import CheckInputs, check
+from gis.errors import RedlineInputError
+from gis.rules import RuleSet, built_between
+
+ACTOR = "imagery"
+#: States from which a demolition is under way or done: the later pass can confirm it.
+DEMOLITION_STARTED = ("demolishing", *DEMOLITION_RECORDED)
+
+
+@dataclass(frozen=True)
+class ImageryReport:
+    before: dt.date
+    after: dt.date
+    changes: dict[str, int]
+    new_footprints: int
+    confirmed: int
+    reopened: int
+    grown_cases: int
+    new_cases: int
+
+
+def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> tuple[models.Epoch, models.Epoch]:
+    """The two passes compared: the ones given, else the last two."""
+    epochs = list(session.execute(select(models.Epoch).order_by(models.Epoch.imaged_on)).scalars())
+    by_date = {e.imaged_on: e for e in epochs}
+    for d in (before, after):
+        if d is not None and d not in by_date:
+            known = ", ".join(str(e.imaged_on) for e in epochs) or "none imported"
+            raise RedlineInputError(f"no epoch imaged on {d} (epochs: {known})", field="epoch")
+    later = by_date[after] if after else (epochs[-1] if epochs else None)
+    if later is None:
+        raise RedlineInputError("compare needs two imported epochs (redline import epoch PATH --imaged-on DATE)")
+    earlier_candidates = [e for e in epochs if e.imaged_on < later.imaged_on]
+    earlier = by_date[before] if before else (earlier_candidates[-1] if earlier_candidates else None)
+    if earlier is None or earlier.imaged_on >= later.imaged_on:
+        raise RedlineInputError("compare needs an earlier epoch than the later one", field="epoch")
+    return earlier, later
+
+
+def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules: CompareRules, *,
+                   before: dt.date | None = None, after: dt.date | None = None,
+                   now: dt.datetime | None = None) -> ImageryReport:
+    """Compare two passes and apply what they show to the cases, in one transaction."""
+    now = now or utcnow()
+    with factory.begin() as session:
+        earlier, later = _epochs(session, before, after)
+        houses = read_frame(session, models.House, ["township_code", "village_code"])
+        footprints = models.EpochFootprint
+        b = read_frame(session, footprints, ["source_key"], where=[footprints.epoch_id == earlier.id])
+        a = read_frame(session, footprints, ["source_key"], where=[footprints.epoch_id == later.id])
+        result = compare(houses.geometry.to_numpy(), b.geometry.to_numpy(), a.geometry.to_numpy(), compare_rules)
+        change = result.houses.assign(house_id=houses["id"].to_numpy(), house_key=houses["source_key"].to_numpy(),
+                                      township_code=houses["township_code"].to_numpy())
+        events: list[dict[str, Any]] = []
+        imagery = {"imagery_before": earlier.imaged_on.isoformat(), "imagery": later.imaged_on.isoformat()}
+        confirmed = _confirm(session, change, later.imaged_on, imagery, events)
+        reopened = _reopen(session, change, later.imaged_on, imagery, now, events)
+        built_on = built_between(earlier.imaged_on, later.imaged_on, rules.cutoff)
+        grown = change[change["change"] == "grown"]
+        grown_cases = _open_cases(session, rules, pd.DataFrame({
+            "code": [f"RL-{t or '000000000000'}-{k}-E{later.imaged_on:%Y%m%d}" for t, k in
+                     zip(grown["township_code"], grown["house_key"], strict=True)],
+            "parent_house": grown["house_id"].to_numpy()}), grown["new_part"].to_numpy(), built_on, later, now,
+            events, "the house grew between the two passes: the new part")
+        fresh = a.iloc[result.new]
+        new_cases = _open_cases(session, rules, pd.DataFrame({
+            "code": [f"RL-TOWN-N{later.imaged_on:%Y%m%d}-{i}" for i in fresh["id"]], "parent_house": None}),
+            fresh.geometry.to_numpy(), built_on, later, now, events,
+            "a building on this pass that the earlier one did not show")
+        append_events(session, events, at=now)
+    counts = {str(k): int(v) for k, v in change["change"].value_counts().items()}
+    return ImageryReport(earlier.imaged_on, later.imaged_on, counts, len(result.new), confirmed, reopened,
+                         grown_cases, new_cases)
+
+
+def _cases_of(session: Session, house_ids: list[int], states: tuple[str, ...]) -> list[models.Case]:
+    out: list[models.Case] = []
+    for chunk in in_chunks(house_ids):
+        out += session.execute(select(models.Case).where(models.Case.house_id.in_(chunk),
+                                                         models.Case.status.in_(states))).scalars().all()
+    return out
+
+
+def _already(session: Session, case_ids: list[int], action: str, imaged_on: dt.date) -> set[int]:
+    """Cases that already have `action` from this pass (the comparison runs again without effect)."""
+    seen: set[int] = set()
+    for chunk in in_chunks(case_ids):
+        for cid, after in session.execute(select(models.CaseEvent.case_id, models.CaseEvent.after).where(
+                models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == action)):
+            if json.loads(after or "{}").get("imagery") == imaged_on.isoformat():
+                seen.add(cid)
+    return seen
+
+
+def _confirm(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery: dict[str, str],
+             events: list[dict[str, Any]]) -> int:
+    gone = change.loc[change["change"] == "gone", "house_id"].astype(int).tolist()
+    cases = _cases_of(session, gone, DEMOLITION_STARTED)
+    done = _already(session, [c.id for c in cases], "demolition_confirmed", imaged_on)
+    for case in cases:
+        if case.id in done:
+            continue
+        events.append({"case_id": case.id, "actor": ACTOR, "action": "demolition_confirmed", "before": {},
+                       "after": {**imagery, "status": case.status},
+                       "note": f"拆除经 {imaged_on} 影像确认 (demolition confirmed by imagery of {imaged_on})"})
+    return len([c for c in cases if c.id not in done])
+
+
+def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery: dict[str, str],
+            now: dt.datetime, events: list[dict[str, Any]]) -> int:
+    standing = change.loc[change["change"] != "gone", "house_id"].astype(int).tolist()
+    cases = _cases_of(session, standing, DEMOLITION_RECORDED)
+    if not cases:
+        return 0
+    recorded: dict[int, dt.datetime] = {}
+    for chunk in in_chunks([c.id for c in cases]):
+        for cid, last in session.execute(select(models.CaseEvent.case_id, func.max(models.CaseEvent.at)).where(
+                models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == "record_demolition")
+                .group_by(models.CaseEvent.case_id)):
+            recorded[cid] = as_utc(last)
+    reopened = 0
+    for case in cases:
+        at = recorded.get(case.id)
+        # Only imagery taken after the demolition was recorded can contradict it (dates in Asia/Shanghai: a
+        # pass of the same day as the record proves nothing either way).
+        if at is None or imaged_on <= at.astimezone(COUNTY_TZ).date():
+            continue
+        before = {"status": case.status, "remaining_m2": case.remaining_m2,
+                  "closed_at": as_utc(case.closed_at).isoformat() if case.closed_at else None}
+        case.status = "reopened"
+        case.remaining_m2 = remaining_of(case)
+        case.assigned_at, case.studied_at, case.finished_at = now, None, None
+        case.returned_at = case.closed_at = None
+        case.resume_status = None
+        events.append({"case_id": case.id, "actor": ACTOR, "action": "reappeared", "before": before,
+                       "after": {**imagery, "status": "reopened", "remaining_m2": case.remaining_m2,
+                                 "demolition_recorded": at.isoformat()},
+                       "note": f"{imaged_on} 影像显示房屋仍在，拆除不到位或假拆除 (the house still stands on imagery "
+                               f"of {imaged_on}, taken after its demolition was recorded)"})
+        reopened += 1
+    session.flush()
+    return reopened
+
+
+def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.ndarray, built_on: dt.date | None,
+                later: models.Epoch, now: dt.datetime, events: list[dict[str, Any]], why: str) -> int:
+    """Measure new parts or new footprints with the engine and open a case for each that violates."""
+    if not len(heads):
+        return 0
+    table = table_of(models.Case)
+    srid = srid_of(session)
+    village = village_codes(session, geoms)
+    township = np.array([None if v is None else str(v)[:9] + "000" for v in village], dtype=object)
+    codes = [c.replace("RL-TOWN-", f"RL-{t or '000000000000'}-") for c, t in zip(heads["code"], township, strict=True)]
+    known = {c for chunk in in_chunks(codes) for c in session.execute(
+        select(table.c.code).where(table.c.code.in_(chunk))).scalars()}
+    stored = stored_inputs(session)
+    probe = gpd.GeoDataFrame({"house_id": codes, "built_on": [built_on] * len(codes)}, geometry=list(geoms),
+                             crs=f"EPSG:{srid}")
+    result = check(CheckInputs(houses=probe, farmland=stored.farmland, cultivated=stored.cultivated,
+                               approvals=stored.approvals), rules).houses.set_index("house_id")
+    parents: dict[int, int] = {}
+    house_ids = [int(h) for h in heads["parent_house"].dropna()]
+    for chunk in in_chunks(house_ids):
+        rows_ = session.execute(select(table.c.house_id, table.c.id).where(table.c.house_id.in_(chunk))).all()
+        parents.update({int(h): int(c) for h, c in rows_})
+    rows = []
+    for code, parent_house, town, vil in zip(codes, heads["parent_house"], township, village, strict=True):
+        if code in known or code not in result.index or not bool(result.loc[code, "violation"]):
+            continue
+        r = result.loc[code]
+        rows.append({"code": code, "township_code": town, "village_code": vil, "origin": "imagery",
+                     "batch": f"imagery {later.imaged_on}", "lead_code": code.rsplit("-", 1)[-1][:40],
+                     **{c: r[c] for c in CASE_MEASURES},
+                     "occupied_m2": float(r["occupied_m2"]),
+                     "remaining_m2": float(remaining_at_start(r["period"], r["occupied_m2"],
+                                                              r["unapproved_after_cutoff_m2"])),
+                     "parent_case_id": parents.get(int(parent_house)) if parent_house == parent_house
+                     and parent_house is not None else None,
+                     "status": "new", "still_violating": True, "created_at": now, "scanned_at": now, "version": 1,
+                     "field_rules": "", "geom": to_db_geometry(np.array([r.geometry]), srid)[0]})
+    if not rows:
+        return 0
+    frame = pd.DataFrame(rows)
+    frame["date_conflict"] = frame["date_conflict"].astype(bool)
+    frame["retro_approval"] = frame["retro_approval"].astype(bool)
+    session.execute(table.insert(), records(frame))
+    ids = dict(session.execute(select(table.c.code, table.c.id).where(table.c.code.in_(frame["code"].tolist()))).all())
+    for r in records(frame):
+        events.append({"case_id": ids[r["code"]], "actor": ACTOR, "action": "create", "before": {},
+                       "after": {**{k: r[k] for k in HISTORY_FIELDS}, "imagery": later.imaged_on.isoformat(),
+                                 "parent_case_id": r["parent_case_id"]},
+                       "note": f"{why} (imagery of {later.imaged_on})"})
+    return len(rows)

@@ -1,0 +1,133 @@
+"""A new imagery pass applied to the cases, on both databases: a recorded demolition confirmed, a sham one
+reopened (only when the imagery is newer than the record), a legally closed case left alone, growth and a new
+building opened as increment cases — and the same comparison again changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from shapely import box
+from sqlalchemy import select
+
+from api.cases.audit import verify_chain
+from api.cases.service import transition
+from api.db.models import Case, CaseEvent, House, User
+from api.db.repository import read_frame
+from api.ingest.epochs import import_epoch
+from api.ingest.imagery import compare_epochs
+from gis.compare import CompareRules
+from gis.errors import RedlineInputError
+from gis.rules import CUTOFF, RuleSet, built_between
+from tests.http.conftest import Site
+
+TODAY = dt.datetime.now(dt.UTC)
+RECORDED = TODAY - dt.timedelta(days=30)
+AFTER = (TODAY - dt.timedelta(days=10)).date()
+BEFORE = dt.date(2025, 1, 1)
+
+
+def test_built_between_places_a_building_by_the_two_passes():
+    assert built_between(dt.date(2021, 1, 1), dt.date(2021, 6, 1), CUTOFF) == dt.date(2021, 6, 1)  # increment
+    assert built_between(dt.date(2019, 1, 1), dt.date(2020, 1, 1), CUTOFF) == dt.date(2020, 1, 1)  # stock
+    assert built_between(dt.date(2020, 1, 1), dt.date(2021, 1, 1), CUTOFF) is None  # across the cutoff: unknown
+    assert built_between(CUTOFF, dt.date(2020, 8, 1), CUTOFF) == dt.date(2020, 8, 1)  # absent on the cutoff day
+
+
+def users(site: Site) -> dict[str, User]:
+    with site.db.factory() as s:
+        found = {u.username: u for u in s.execute(select(User)).scalars()}
+        s.expunge_all()
+    return found
+
+
+def case_of(site: Site, house: str) -> Case:
+    with site.db.factory() as s:
+        case = s.execute(select(Case).where(Case.code.endswith(f"-{house}"))).scalar_one()
+        s.expunge(case)
+    return case
+
+
+def drive(site: Site, house: str, steps: list[tuple[str, str, dict]], at: dt.datetime | None = None) -> None:
+    who = users(site)
+    cid = case_of(site, house).id
+    for actor, action, payload in steps:
+        transition(site.db.factory, who[actor], cid, action, payload, now=at)
+
+
+def epoch_file(tmp_path: Path, name: str, geoms: list) -> Path:  # type: ignore[type-arg]
+    path = tmp_path / f"{name}.gpkg"
+    gpd.GeoDataFrame({"BSM": [f"{name}{i}" for i in range(len(geoms))]}, geometry=geoms, crs=4546).to_file(path)
+    return path
+
+
+def test_a_new_pass_confirms_reopens_and_opens_cases(site: Site, tmp_path: Path):
+    demolish = [("admin", "assign", {"assignee": "inspector1"}), ("inspector1", "verify", {"verdict": "illegal"}),
+                ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+                ("inspector1", "record_demolition", {})]
+    drive(site, "A1", demolish, at=RECORDED)
+    drive(site, "A3", demolish, at=RECORDED)
+    drive(site, "A2", [("admin", "assign", {"assignee": "inspector1"}),
+                       ("inspector1", "verify", {"verdict": "legal", "legal_reason": "facility_farmland"}),
+                       ("officer1", "submit", {}), ("county", "pass_review", {})], at=RECORDED)
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key.in_(["A1", "A2", "A3", "A4", "A5"])])
+    geom = dict(zip(houses["source_key"], houses.geometry, strict=True))
+    x, y = geom["A4"].bounds[0] - 50, geom["A4"].bounds[1] - 50  # the fixture's farmland square starts here
+    before = [geom[k] for k in ("A1", "A2", "A3", "A4", "A5")]
+    a4 = geom["A4"].bounds
+    after = [geom["A2"], geom["A3"], box(a4[0], a4[1], a4[2] + 5, a4[3]), geom["A5"],
+             box(x + 70, y + 70, x + 80, y + 80)]
+    assert import_epoch(site.db.factory, epoch_file(tmp_path, "before", before), BEFORE).stored == 5
+    later = epoch_file(tmp_path, "after", after)
+    assert import_epoch(site.db.factory, later, AFTER).stored == 5
+    assert import_epoch(site.db.factory, later, AFTER).unchanged  # the same file again: nothing written
+
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert (report.before, report.after) == (BEFORE, AFTER)
+    assert (report.confirmed, report.reopened, report.grown_cases, report.new_cases) == (1, 1, 1, 1)
+    with site.db.factory() as s:
+        def events(house: str) -> list[tuple[str, str, str]]:
+            cid = s.execute(select(Case.id).where(Case.code.endswith(f"-{house}"))).scalar_one()
+            return [(e.action, e.actor, e.note or "") for e in s.execute(
+                select(CaseEvent).where(CaseEvent.case_id == cid).order_by(CaseEvent.id)).scalars()]
+        confirmed = events("A1")[-1]
+        assert confirmed[:2] == ("demolition_confirmed", "imagery") and str(AFTER) in confirmed[2]
+        assert case_of(site, "A1").status == "demolished"
+        assert events("A3")[-1][:2] == ("reappeared", "imagery") and case_of(site, "A3").status == "reopened"
+        assert case_of(site, "A2").status == "closed"  # closed legally, no demolition: imagery proves nothing
+        created = s.execute(select(Case).where(Case.origin == "imagery").order_by(Case.code)).scalars().all()
+        grown = next(c for c in created if "-A4-E" in c.code)
+        new = next(c for c in created if "-N" in c.code)
+        assert grown.period == new.period == "after_cutoff" and grown.disposition == new.disposition == "demolish"
+        assert grown.farmland_m2 == pytest.approx(50.0) and new.farmland_m2 == pytest.approx(100.0)
+        assert grown.parent_case_id == case_of(site, "A4").id and grown.township_code == "431021101000"
+        create = s.execute(select(CaseEvent).where(CaseEvent.case_id == new.id)).scalars().one()
+        assert json.loads(create.after)["imagery"] == str(AFTER)
+        assert verify_chain(s).ok
+
+    rerun = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert (rerun.confirmed, rerun.reopened, rerun.grown_cases, rerun.new_cases) == (0, 0, 0, 0)
+
+
+def test_imagery_older_than_the_recorded_demolition_reopens_nothing(site: Site, tmp_path: Path):
+    drive(site, "A3", [("admin", "assign", {"assignee": "inspector1"}),
+                       ("inspector1", "verify", {"verdict": "illegal"}),
+                       ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+                       ("inspector1", "record_demolition", {})])  # recorded today
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key == "A3"])
+    import_epoch(site.db.factory, epoch_file(tmp_path, "b", list(houses.geometry)), BEFORE)
+    import_epoch(site.db.factory, epoch_file(tmp_path, "a", list(houses.geometry)), AFTER)  # ten days ago
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert report.reopened == 0 and case_of(site, "A3").status == "demolished"
+
+
+def test_compare_needs_two_epochs_and_refuses_future_imagery(site: Site, tmp_path: Path):
+    with pytest.raises(RedlineInputError, match="two imported epochs"):
+        compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    with pytest.raises(RedlineInputError, match="future"):
+        import_epoch(site.db.factory, epoch_file(tmp_path, "x", [box(0, 0, 1, 1)]), TODAY.date() + dt.timedelta(days=2))
