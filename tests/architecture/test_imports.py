@@ -145,7 +145,11 @@ def test_no_private_name_is_imported_across_modules():
 
 @pytest.mark.parametrize("fact, pattern", [
     ("亩 per m²", "666.6"),
+    ("亩 per m² (as a fraction)", "10_000.0 / 15"),
     ("the township roles", "Role.INSPECTOR, Role.TOWNSHIP_OFFICER"),
+    ("the palette", "#e31a1c"),
+    ("the field names of a delivery", '"PZRQ"'),
+    ("the 八不准 names", "占用永久基本农田建房"),
 ])
 def test_each_fact_has_one_home(fact, pattern):
     homes = [str(p.relative_to(ROOT)) for folder in ("api", "gis", "field_app")

@@ -83,7 +83,7 @@ function renderCases() {
     Number.isFinite(d) ? ` · ${Math.round(d)} m` : "");
   }));
   $("empty").hidden = state.cases.length > 0;
-  showCases(state.cases, (getConfig().colours || { cases: {} }).cases.demolish || "#e31a1c");
+  showCases(state.cases, ((getConfig().colours || {}).cases || {}).demolish);  // the palette: api/mapview/style.py
   showPosition(state.position);
 }
 
@@ -225,8 +225,8 @@ async function submitForm(event) {
   }
   clearCaseView("");
   state.current = null;
+  await renderQueue();  // the list shows the new items the moment it is shown
   show("list-view");
-  await renderQueue();
   sync();
 }
 

@@ -9,7 +9,7 @@ let me = null;
 export function showCases(features, colour) {
   if (!map) {
     map = L.map("map", { zoomControl: true });
-    cases = L.geoJSON(null, { style: { color: colour, weight: 2 } }).addTo(map);
+    cases = L.geoJSON(null, { style: () => ({ color: colour, weight: 2 }) }).addTo(map);
     const keep = () => map.invalidateSize({ pan: false });
     window.addEventListener("resize", keep);
     window.addEventListener("orientationchange", keep);

@@ -65,10 +65,13 @@ async function handOn(photoItemId, photoId, items) {
 }
 
 let running = false;
+let again = false;
 
-/** Send what is queued for `user`, oldest first; `onChange` after each item. Returns how many were sent. */
+/** Send what is queued for `user`, oldest first; `onChange` after each item. Returns how many were sent. A call
+ * while a sync runs is not lost: that sync goes round once more for what was queued meanwhile. */
 export async function sync(token, user, onChange) {
-  if (running || !navigator.onLine || !token) { return 0; }
+  if (!navigator.onLine || !token) { return 0; }
+  if (running) { again = true; return 0; }
   running = true;
   let sent = 0;
   try {
@@ -110,6 +113,10 @@ export async function sync(token, user, onChange) {
     }
   } finally {
     running = false;
+  }
+  if (again) {
+    again = false;
+    sent += await sync(token, user, onChange);
   }
   return sent;
 }
