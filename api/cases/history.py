@@ -30,7 +30,8 @@ STATIC_FIELDS = ["code", "township_code", "village_code", "created_at", "origin"
 #: and sets `returned_at`, from which the finish clock runs again).
 MILESTONES = {"assign": "assigned_at", "verify": "studied_at", "submit": "finished_at", "pass_review": "closed_at",
               "rectify": "rectified_at", "file": "filed_at",
-              "record_demolition": "demolished_at", "restore": "restored_at"}
+              "record_demolition": "demolished_at", "restore": "restored_at",
+              "demolition_confirmed": "confirmed_at"}
 
 
 def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bool]] = ()) -> gpd.GeoDataFrame:

@@ -36,6 +36,8 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "new_cases": "本月新增案件 (件)",
     "new_increments": "其中新增增量 (件)",
     "closed": "本月办结 (件)",
+    "demolished_reported": "本月上报拆除 (件)",
+    "demolished_confirmed": "本月影像确认拆除 (件)",
     "restored_m2": "本月拆除复耕面积 (m²)",
     "restored_mu": "本月拆除复耕面积 (亩)",
     "rectified_stock": "本月存量整改 (件)",
@@ -155,7 +157,8 @@ def _in(series: pd.Series, start: dt.datetime, end: dt.datetime) -> np.ndarray:
 def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -> dict[str, float | int | None]:
     if cases.empty:
         return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
-                "new_increments": 0, "closed": 0, "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
+                "new_increments": 0, "closed": 0, "demolished_reported": 0, "demolished_confirmed": 0,
+                "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
                 "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None}
     open_ = (cases["status"] != Status.CLOSED).to_numpy()
     violating = cases["still_violating"].astype(bool).to_numpy()
@@ -179,6 +182,10 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         "new_cases": int(new.sum()),
         "new_increments": int((new & increment).sum()),
         "closed": int(_in(cases["closed_at"], start, end).sum()),
+        # Demolitions the township reported, and (apart) those a new imagery pass confirmed: the county is
+        # judged by what the satellite shows.
+        "demolished_reported": int(_in(cases["demolished_at"], start, end).sum()),
+        "demolished_confirmed": int(_in(cases["confirmed_at"], start, end).sum()),
         "restored_m2": restored,
         "restored_mu": round(restored / MU_M2, 4),
         "rectified_stock": int((_in(cases["rectified_at"], start, end) & ~increment).sum()),

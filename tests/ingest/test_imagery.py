@@ -14,11 +14,14 @@ from shapely import box
 from sqlalchemy import select
 
 from api.cases.audit import verify_chain
+from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import transition
 from api.db.models import Case, CaseEvent, House, User
 from api.db.repository import read_frame
 from api.ingest.epochs import import_epoch
 from api.ingest.imagery import compare_epochs
+from api.reports.monthly import figures
+from api.settings import Settings
 from gis.compare import CompareRules
 from gis.errors import RedlineInputError
 from gis.rules import CUTOFF, RuleSet, built_between
@@ -108,6 +111,14 @@ def test_a_new_pass_confirms_reopens_and_opens_cases(site: Site, tmp_path: Path)
         create = s.execute(select(CaseEvent).where(CaseEvent.case_id == new.id)).scalars().one()
         assert json.loads(create.after)["imagery"] == str(AFTER)
         assert verify_chain(s).ok
+
+    # The monthly figures count demolitions confirmed by imagery apart from those only reported.
+    month = dt.datetime.now(COUNTY_TZ).strftime("%Y-%m")
+    with site.db.factory() as s:
+        total = figures(s, month, Settings(), None).summary.iloc[-1]
+    same_month = RECORDED.astimezone(COUNTY_TZ).strftime("%Y-%m") == month
+    assert total["demolished_confirmed"] == 1  # A1, confirmed now
+    assert total["demolished_reported"] == (2 if same_month else 0)  # A1 and A3 were reported on RECORDED
 
     rerun = compare_epochs(site.db.factory, RuleSet(), CompareRules())
     assert (rerun.confirmed, rerun.reopened, rerun.grown_cases, rerun.new_cases) == (0, 0, 0, 0)
