@@ -23,18 +23,19 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import append_events
 from api.cases.deadlines import COUNTY_TZ
-from api.cases.measures import remaining_at_start, remaining_of
-from api.clock import as_utc, utcnow
+from api.cases.measures import remaining_at_start
+from api.cases.reopening import DEMOLITION_RECORDED, demolitions_recorded, reopen
+from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import village_codes
-from api.ingest.scan import CASE_MEASURES, DEMOLITION_RECORDED, HISTORY_FIELDS, stored_inputs
+from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
 from gis.compare import CompareRules, compare
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
@@ -150,12 +151,7 @@ def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery:
     cases = _cases_of(session, standing, DEMOLITION_RECORDED)
     if not cases:
         return 0
-    recorded: dict[int, dt.datetime] = {}
-    for chunk in in_chunks([c.id for c in cases]):
-        for cid, last in session.execute(select(models.CaseEvent.case_id, func.max(models.CaseEvent.at)).where(
-                models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == "record_demolition")
-                .group_by(models.CaseEvent.case_id)):
-            recorded[cid] = as_utc(last)
+    recorded = demolitions_recorded(session, [c.id for c in cases])
     reopened = 0
     for case in cases:
         at = recorded.get(case.id)
@@ -163,13 +159,7 @@ def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery:
         # pass of the same day as the record proves nothing either way).
         if at is None or imaged_on <= at.astimezone(COUNTY_TZ).date():
             continue
-        before = {"status": case.status, "remaining_m2": case.remaining_m2,
-                  "closed_at": as_utc(case.closed_at).isoformat() if case.closed_at else None}
-        case.status = "reopened"
-        case.remaining_m2 = remaining_of(case)
-        case.assigned_at, case.studied_at, case.finished_at = now, None, None
-        case.returned_at = case.closed_at = None
-        case.resume_status = None
+        before = reopen(case, now)
         events.append({"case_id": case.id, "actor": ACTOR, "action": "reappeared", "before": before,
                        "after": {**imagery, "status": "reopened", "remaining_m2": case.remaining_m2,
                                  "demolition_recorded": at.isoformat()},

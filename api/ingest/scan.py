@@ -24,7 +24,8 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import append_events
-from api.cases.measures import remaining_at_start, remaining_of
+from api.cases.measures import remaining_at_start
+from api.cases.reopening import DEMOLITION_RECORDED, demolitions_recorded, reopen
 from api.clock import as_utc
 from api.db import models
 from api.db.engine import srid_of
@@ -202,10 +203,6 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                           updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
 
 
-#: States in which a demolition has been recorded: a house still standing contradicts them.
-DEMOLITION_RECORDED = ("demolished", "restored", "reinspected", "submitted", "closed")
-
-
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,
                              events: list[dict[str, Any]]) -> int:
     """Reopen the cases whose house a survey newer than their recorded demolition still shows violating."""
@@ -214,25 +211,13 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.date
     if surveyed is None or known.empty:
         return 0
     surveyed = as_utc(surveyed)
-    ids = known["_id"].astype(int).tolist()
-    demolished_at: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(ids):
-        for cid, at in session.execute(
-                select(models.CaseEvent.case_id, func.max(models.CaseEvent.at))
-                .where(models.CaseEvent.case_id.in_(chunk), models.CaseEvent.action == "record_demolition")
-                .group_by(models.CaseEvent.case_id)):
-            demolished_at[cid] = as_utc(at)
+    demolished_at = demolitions_recorded(session, known["_id"].astype(int).tolist())
     candidates = [cid for cid, at in demolished_at.items() if at < surveyed]
     reopened = 0
     for chunk in in_chunks(candidates):
         for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
                                                                models.Case.status.in_(DEMOLITION_RECORDED))).scalars():
-            before = {"status": case.status, "remaining_m2": case.remaining_m2, "closed_at": _iso(case.closed_at)}
-            case.status = "reopened"
-            case.remaining_m2 = remaining_of(case)
-            case.assigned_at, case.studied_at, case.finished_at = now, None, None
-            case.returned_at = case.closed_at = None
-            case.resume_status = None
+            before = reopen(case, now)
             events.append({"case_id": case.id, "actor": SCAN_ACTOR, "action": "reappeared", "before": before,
                            "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
                                      "surveyed": surveyed.isoformat(),
@@ -281,7 +266,3 @@ def _new_cases_for_growth(session: Session, values: pd.DataFrame, known: pd.Data
                        "after": {**{k: r[k] for k in HISTORY_FIELDS}, "parent_case_id": r["parent_case_id"]},
                        "note": "the house of a closed stock case grew after the cutoff: the new part is an increment"})
     return len(rows)
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None

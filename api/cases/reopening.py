@@ -1,0 +1,44 @@
+"""A recorded demolition contradicted — by a survey imported after it (`api.ingest.scan`) or by imagery taken
+after it (`api.ingest.imagery`): the one way a case is reopened (拆除不到位 / 假拆除).
+
+The case goes back to the township (`reopened`) on a new 137 clock from now, with the remaining area it started
+with; closing it again needs the whole path once more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.cases.measures import remaining_of
+from api.clock import as_utc
+from api.db.models import Case, CaseEvent
+from api.db.repository import in_chunks
+
+#: States in which a demolition has been recorded: a house still standing contradicts them.
+DEMOLITION_RECORDED = ("demolished", "restored", "reinspected", "submitted", "closed")
+
+
+def demolitions_recorded(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each case's demolition was last recorded (`record_demolition`), for the cases that have one."""
+    out: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(case_ids):
+        for cid, last in session.execute(select(CaseEvent.case_id, func.max(CaseEvent.at)).where(
+                CaseEvent.case_id.in_(chunk), CaseEvent.action == "record_demolition").group_by(CaseEvent.case_id)):
+            out[int(cid)] = as_utc(last)
+    return out
+
+
+def reopen(case: Case, now: dt.datetime) -> dict[str, Any]:
+    """Put the case back with the township; returns what it was (the audit event's `before`)."""
+    before = {"status": case.status, "remaining_m2": case.remaining_m2,
+              "closed_at": as_utc(case.closed_at).isoformat() if case.closed_at else None}
+    case.status = "reopened"
+    case.remaining_m2 = remaining_of(case)
+    case.assigned_at, case.studied_at, case.finished_at = now, None, None
+    case.returned_at = case.closed_at = None
+    case.resume_status = None
+    return before
