@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.cases.deadlines import DeadlinePolicy, Deadlines, deadlines_due, evaluate, overdue_from
 from api.clock import as_utc, as_utc_or_none, from_frame
-from api.db.models import ProgressReport
+from api.db.models import CaseEvent, ProgressReport
 from api.db.repository import in_chunks
 
 
@@ -87,3 +87,13 @@ def deadline_fields(d: Deadlines | None) -> dict[str, Any]:
         return {"next_deadline": None, "next_deadline_kind": None, "overdue": False, "on_time": True}
     return {"next_deadline": d.next_deadline.isoformat() if d.next_deadline else None,
             "next_deadline_kind": d.next_deadline_kind, "overdue": d.overdue, "on_time": d.on_time}
+
+
+def demolitions_recorded(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each case's demolition was last recorded (`record_demolition`), for the cases that have one."""
+    out: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(case_ids):
+        for cid, last in session.execute(select(CaseEvent.case_id, func.max(CaseEvent.at)).where(
+                CaseEvent.case_id.in_(chunk), CaseEvent.action == "record_demolition").group_by(CaseEvent.case_id)):
+            out[int(cid)] = as_utc(last)
+    return out

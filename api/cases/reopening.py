@@ -10,26 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from api.cases.measures import remaining_of
 from api.clock import as_utc
-from api.db.models import Case, CaseEvent
-from api.db.repository import in_chunks
+from api.db.models import Case
 
 #: States in which a demolition has been recorded: a house still standing contradicts them.
 DEMOLITION_RECORDED = ("demolished", "restored", "reinspected", "submitted", "closed")
-
-
-def demolitions_recorded(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
-    """When each case's demolition was last recorded (`record_demolition`), for the cases that have one."""
-    out: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(case_ids):
-        for cid, last in session.execute(select(CaseEvent.case_id, func.max(CaseEvent.at)).where(
-                CaseEvent.case_id.in_(chunk), CaseEvent.action == "record_demolition").group_by(CaseEvent.case_id)):
-            out[int(cid)] = as_utc(last)
-    return out
 
 
 def reopen(case: Case, now: dt.datetime) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -18,10 +18,11 @@ from api.accounts.roles import FIELD_ROLES, Role
 from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
+from api.cases.milestones import demolitions_recorded
 from api.cases.scope import load_case
 from api.cases.workflow import INCREMENT_PERIODS, CaseState, Status, TransitionRefused, Verdict, decide
 from api.clock import as_utc, utcnow
-from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.db.models import Case, Comment, Photo, ProgressReport, User
 from api.errors import Conflict, Forbidden, NotFound
 from gis.evidence import passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
@@ -35,12 +36,9 @@ def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
     """Photos that show the demolished site: *taken* (by their own clock) after the demolition was recorded,
     at the house (a position within the distance limit). Returns their number and, when there is none,
     why each photo uploaded since does not count."""
-    demolished_at = session.execute(
-        select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id, CaseEvent.action == "record_demolition")
-    ).scalar()
-    if demolished_at is None:
+    since = demolitions_recorded(session, [case.id]).get(case.id)
+    if since is None:
         return 0, "no demolition has been recorded"
-    since = as_utc(demolished_at)
     good = 0
     taken_before = no_time = far = 0
     for taken_at, checks in session.execute(select(Photo.taken_at, Photo.checks).where(Photo.case_id == case.id)):

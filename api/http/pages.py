@@ -59,14 +59,18 @@ def page(html: str, *, tile_url: str = "", status_code: int = 200) -> HTMLRespon
                         headers={"Content-Security-Policy": content_security_policy(html, tile_url)})
 
 
+def page_context(user: User, settings: Settings, page_data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every signed-in page shows and gives its scripts: the navigation, the page config and its labels,
+    the signed-in name and role, and the page's own data with who is signed in."""
+    config = ui_config(settings)
+    return {"nav": NAV, "config": config, "labels": config["labels"], "user_name": user.display_name or user.username,
+            "role_name": ROLE_NAMES.get(Role(user.role), user.role),
+            "page_data": {"user": {"username": user.username, "role": user.role,
+                                   "township_code": user.township_code}, **(page_data or {})}}
+
+
 def desk_page(user: User, settings: Settings, *, name: str, title: str, current: str, template: str,
               page_data: dict[str, Any] | None = None, **values: Any) -> Response:
     """A desk page for `user`: the navigation, the signed-in name, the page config and its own data."""
-    config = ui_config(settings)
-    html = render(template, title=title, page_name=name, nav=NAV, current=current, config=config,
-                  labels=config["labels"], user_name=user.display_name or user.username,
-                  role_name=ROLE_NAMES.get(Role(user.role), user.role),
-                  page_data={"user": {"username": user.username, "role": user.role,
-                                      "township_code": user.township_code}, **(page_data or {})},
-                  **values)
-    return page(html)
+    return page(render(template, title=title, page_name=name, current=current,
+                       **page_context(user, settings, page_data), **values))

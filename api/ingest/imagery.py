@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.cases.audit import append_events
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
-from api.cases.reopening import DEMOLITION_RECORDED, demolitions_recorded, reopen
+from api.cases.milestones import demolitions_recorded
+from api.cases.reopening import DEMOLITION_RECORDED, reopen
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
@@ -97,14 +98,14 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
         built_on = built_between(earlier.imaged_on, later.imaged_on, rules.cutoff)
         grown = change[change["change"] == "grown"]
         grown_cases = _open_cases(session, rules, pd.DataFrame({
-            "code": [f"RL-{t or '000000000000'}-{k}-E{later.imaged_on:%Y%m%d}" for t, k in
-                     zip(grown["township_code"], grown["house_key"], strict=True)],
+            "township": grown["township_code"].to_numpy(),
+            "suffix": [f"{k}-E{later.imaged_on:%Y%m%d}" for k in grown["house_key"]],
             "parent_house": grown["house_id"].to_numpy()}), grown["new_part"].to_numpy(), built_on, later, now,
             events, "the house grew between the two passes: the new part")
         fresh = a.iloc[result.new]
         new_cases = _open_cases(session, rules, pd.DataFrame({
-            "code": [f"RL-TOWN-N{later.imaged_on:%Y%m%d}-{i}" for i in fresh["id"]], "parent_house": None}),
-            fresh.geometry.to_numpy(), built_on, later, now, events,
+            "township": None, "suffix": [f"N{later.imaged_on:%Y%m%d}-{i}" for i in fresh["id"]],
+            "parent_house": None}), fresh.geometry.to_numpy(), built_on, later, now, events,
             "a building on this pass that the earlier one did not show")
         append_events(session, events, at=now)
     counts = {str(k): int(v) for k, v in change["change"].value_counts().items()}
@@ -136,13 +137,12 @@ def _confirm(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery
     gone = change.loc[change["change"] == "gone", "house_id"].astype(int).tolist()
     cases = _cases_of(session, gone, DEMOLITION_STARTED)
     done = _already(session, [c.id for c in cases], "demolition_confirmed", imaged_on)
-    for case in cases:
-        if case.id in done:
-            continue
+    fresh = [c for c in cases if c.id not in done]
+    for case in fresh:
         events.append({"case_id": case.id, "actor": ACTOR, "action": "demolition_confirmed", "before": {},
                        "after": {**imagery, "status": case.status},
                        "note": f"拆除经 {imaged_on} 影像确认 (demolition confirmed by imagery of {imaged_on})"})
-    return len([c for c in cases if c.id not in done])
+    return len(fresh)
 
 
 def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery: dict[str, str],
@@ -178,8 +178,10 @@ def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np
     table = table_of(models.Case)
     srid = srid_of(session)
     village = village_codes(session, geoms)
-    township = np.array([None if v is None else str(v)[:9] + "000" for v in village], dtype=object)
-    codes = [c.replace("RL-TOWN-", f"RL-{t or '000000000000'}-") for c, t in zip(heads["code"], township, strict=True)]
+    # A grown house keeps its own township; a new building is placed by the village it stands in.
+    located = [None if v is None else str(v)[:9] + "000" for v in village]
+    township = [t if t else loc for t, loc in zip(heads["township"], located, strict=True)]
+    codes = [f"RL-{t or '000000000000'}-{s}" for t, s in zip(township, heads["suffix"], strict=True)]
     known = {c for chunk in in_chunks(codes) for c in session.execute(
         select(table.c.code).where(table.c.code.in_(chunk))).scalars()}
     stored = stored_inputs(session)

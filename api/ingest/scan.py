@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import append_events
 from api.cases.measures import remaining_at_start
-from api.cases.reopening import DEMOLITION_RECORDED, demolitions_recorded, reopen
+from api.cases.milestones import demolitions_recorded
+from api.cases.reopening import DEMOLITION_RECORDED, reopen
 from api.clock import as_utc
 from api.db import models
 from api.db.engine import srid_of

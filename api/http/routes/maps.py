@@ -5,12 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
-from api.accounts.roles import ROLE_NAMES, Role
 from api.cases.queries import centre_of_cases
-from api.http.config import ui_config
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
-from api.http.pages import NAV, page, render
+from api.http.pages import page, page_context, render
 from api.mapview.areas import areas_in_scope
 from api.mapview.page import build_map
 
@@ -24,12 +22,8 @@ MAP_NAME = "map_redline"
 def review_map(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
     """The interactive violation map (filters in the query string: township, status, period, ...)."""
     areas = areas_in_scope(session, user)
-    panels = render("map_panel.html", nav=NAV, config=ui_config(settings),
-                    townships=[a for a in areas if a["level"] == "township"],
-                    user_name=user.display_name or user.username, role_name=ROLE_NAMES.get(Role(user.role), user.role),
-                    page_data={"map": MAP_NAME, "areas": areas,
-                               "user": {"username": user.username, "role": user.role,
-                                        "township_code": user.township_code}})
+    panels = render("map_panel.html", townships=[a for a in areas if a["level"] == "township"],
+                    **page_context(user, settings, {"map": MAP_NAME, "areas": areas}))
     centre = centre_of_cases(session, user, settings.srid) or DEFAULT_CENTRE
     html = build_map(centre, panels, tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                      map_name=MAP_NAME)

@@ -1,5 +1,6 @@
 // Redline field app: my cases (by deadline or distance, all stored on the phone for offline work), a map, every
 // field step of the workflow with the photos it needs, and the queue that sends them — offline first.
+import { h } from "/static/js/common/dom.js";
 import { api, login, logout, me, reachability, token, Unauthenticated } from "./api.js";
 import { getConfig, label, language, localTime, setConfig, setLanguage, t, translate } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
@@ -9,16 +10,6 @@ import { plan, STEPS, stepLabel, stepsFor } from "./steps.js";
 const $ = (id) => document.getElementById(id);
 const state = { cases: [], position: null, heading: null, current: null, currentProps: null, cached: new Set(),
   previews: [] };
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) { continue; }
-    if (k === "dataset") { Object.assign(el.dataset, v); } else if (k === "onclick") { el.onclick = v; } else { el.setAttribute(k, v); }
-  }
-  for (const c of children.flat()) { if (c !== null && c !== undefined) { el.append(c instanceof Node ? c : String(c)); } }
-  return el;
-}
 
 function show(view) {
   for (const v of ["login-view", "list-view", "case-view"]) { $(v).hidden = v !== view; }
@@ -78,7 +69,7 @@ function renderCases() {
     const p = f.properties;
     const d = distance(f);
     return h("li", { class: `case${p.overdue ? " overdue" : ""}`, dataset: { id: p.id, cached: state.cached.has(p.id) ? "1" : "" },
-      onclick: () => openCase(p.id) },
+      on: { click: () => openCase(p.id) } },
     h("b", {}, p.code), ` · ${label("status", p.status)} · ${p.next_deadline ? localTime(p.next_deadline) : "—"}`,
     Number.isFinite(d) ? ` · ${Math.round(d)} m` : "");
   }));
@@ -98,9 +89,9 @@ async function renderQueue() {
   `${item.caseCode || `#${item.caseId}`} · ${item.kind === "photo" ? `${t("photo", "照片")}（${label("photo_kind", item.payload.kind)}）` : stepLabel(item.step)}`,
   ` · ${language() === "en" ? item.state : STATE_WORDS[item.state] || item.state}`,
   item.error && item.state === "failed" ? h("span", { class: "err" }, ` · ${item.error}`) : null,
-  item.state === "uploading" ? null : h("button", { type: "button", class: "retry", onclick: async () => {
+  item.state === "uploading" ? null : h("button", { type: "button", class: "retry", on: { click: async () => {
     await queue.retry(item.id); sync();
-  } }, t("retry", "立即重试")))));
+  } } }, t("retry", "立即重试")))));
   $("queue-empty").hidden = mine.length > 0;
   $("queue-count").textContent = mine.length ? `（${mine.length}）` : "";
 }

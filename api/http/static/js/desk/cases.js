@@ -1,6 +1,7 @@
 // The case list: the map's filters plus assignee and overdue, sorted and paged by the server (100 000 cases
 // page as fast as 100), downloads of the filtered list, and bulk assignment from pick lists.
 import { getJSON, postJSON, query } from "../common/api.js";
+import { fillVillages } from "../common/areas.js";
 import { label } from "../common/config.js";
 import { fill, h } from "../common/dom.js";
 import { localTime, num } from "../common/format.js";
@@ -19,14 +20,7 @@ function filters() {
   return values;
 }
 
-function villagesOf(township) {
-  const select = form.elements.village;
-  const keep = select.value;
-  fill(select, h("option", { value: "" }, "全部"),
-    pageData.areas.filter((a) => a.level === "village" && township && a.township_code === township)
-      .map((a) => h("option", { value: a.code }, a.name)));
-  select.value = [...select.options].some((o) => o.value === keep) ? keep : "";
-}
+function villagesOf(township) { fillVillages(form.elements.village, pageData.areas, township, "全部"); }
 
 async function inspectors() {
   const users = await getJSON("/api/users?role=inspector");

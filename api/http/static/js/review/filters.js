@@ -1,16 +1,10 @@
 // The filter form: kept in the URL (a view can be shared), villages listed for the chosen township.
-import { fill, h } from "../common/dom.js";
+import { fillVillages } from "../common/areas.js";
 
 export const FILTERS = ["code", "township", "village", "status", "period", "disposition", "rule", "overdue"];
 
 export function createFilters(form, areas, { onFilter, onSearch }) {
-  function villagesOf(township) {
-    const keep = form.elements.village.value;
-    fill(form.elements.village, h("option", { value: "" }, "村：全部"),
-      areas.filter((a) => a.level === "village" && township && a.township_code === township)
-        .map((a) => h("option", { value: a.code }, a.name)));
-    form.elements.village.value = [...form.elements.village.options].some((o) => o.value === keep) ? keep : "";
-  }
+  const villagesOf = (township) => fillVillages(form.elements.village, areas, township, "村：全部");
 
   function toUrl() {
     const q = new URLSearchParams();
