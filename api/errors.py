@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+
+class Message(NamedTuple):
+    """What a refusal says, in Chinese for the officials and inspectors and in English beside it (the pages
+    show the one the user picked; logs, the CLI and `str()` show both, Chinese first)."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.zh}（{self.en}）"
+
 
 class RedlineError(Exception):
-    """Base of the API's domain errors."""
+    """Base of the API's domain errors. Raised with an English text, or with a `Message` in both languages."""
+
+    def __init__(self, message: str | Message) -> None:
+        super().__init__(str(message))
+        self.message = message if isinstance(message, Message) else Message(message, message)
 
 
 class NotFound(RedlineError):

@@ -38,6 +38,12 @@ PROHIBITION_NAMES: dict[int, str] = {
     1: "占用永久基本农田建房", 2: "强占多占耕地建房", 3: "买卖、流转耕地违法建房", 4: "在承包耕地上违法建房",
     5: "巧立名目违法占用耕地建房", 6: "违反“一户一宅”规定占用耕地建房", 7: "非法出售占用耕地建的房屋",
     8: "违法审批占用耕地建房"}
+#: The same in English, for users who pick it (the Chinese is the regulation's own wording).
+PROHIBITION_NAMES_EN: dict[int, str] = {
+    1: "house on permanent basic farmland", 2: "seizing or over-occupying cultivated land",
+    3: "house on cultivated land bought, sold or transferred", 4: "house on contracted cultivated land",
+    5: "house on cultivated land under a false pretext", 6: "breach of one household, one homestead",
+    7: "selling a house built on cultivated land", 8: "unlawful approval of a house on cultivated land"}
 
 #: Codes only an inspector on site can establish; geometry and registers never set them.
 FIELD_ONLY_PROHIBITIONS: frozenset[int] = frozenset({3, 5, 7})
@@ -55,6 +61,10 @@ class Period(StrEnum):
 #: Chinese names of the periods.
 PERIOD_NAMES: dict[str, str] = {"before_cutoff": "存量（2020年7月3日前）", "after_cutoff": "增量（2020年7月3日起）",
                                 "extended_after_cutoff": "存量扩建（新增部分为增量）", "unknown": "时间待核实"}
+PERIOD_NAMES_EN: dict[str, str] = {"before_cutoff": "stock (before 2020-07-03)",
+                                   "after_cutoff": "increment (2020-07-03 on)",
+                                   "extended_after_cutoff": "extended stock (new part is increment)",
+                                   "unknown": "date to be verified"}
 
 
 class Disposition(StrEnum):
@@ -79,6 +89,8 @@ def built_between(before: dt.date, after: dt.date, cutoff: dt.date) -> dt.date |
 #: Chinese names of the dispositions.
 DISPOSITION_NAMES: dict[str, str] = {"demolish": "拆除（零容忍）", "classify": "分类处置", "verify": "待核实",
                                      "none": "不违法"}
+DISPOSITION_NAMES_EN: dict[str, str] = {"demolish": "demolish (zero tolerance)", "classify": "classify",
+                                        "verify": "to verify", "none": "not a violation"}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from api.accounts.roles import TOWNSHIP_BOUND, Role, township_of
 from api.clock import as_utc, utcnow
 from api.db.models import AdminArea, ApiToken, User
-from api.errors import NotAuthenticated, TooManyAttempts
+from api.errors import Message, NotAuthenticated, TooManyAttempts
 from gis.errors import RedlineInputError
 
 TOKEN_LIFETIME = dt.timedelta(hours=12)
@@ -150,7 +150,8 @@ class LoginThrottle:
             if len(by_user) >= self.policy.per_user or len(by_address) >= self.policy.per_address:
                 wait = self.policy.window_s - (now - min(by_user[0] if by_user else now,
                                                          by_address[0] if by_address else now))
-                raise TooManyAttempts(f"too many login attempts; try again in {max(1, int(wait))} s")
+                raise TooManyAttempts(Message(f"登录尝试过多：请 {max(1, int(wait))} 秒后再试",
+                                              f"too many login attempts; try again in {max(1, int(wait))} s"))
             by_user.append(now)
             by_address.append(now)
             if len(self._attempts) > 100_000:  # forget idle keys so the table cannot grow without bound
@@ -179,14 +180,14 @@ def _digest(token: str) -> str:
 def user_of_token(session: Session, token: str) -> User:
     """The active user a presented token belongs to; NotAuthenticated if it is unknown or expired."""
     if not token:
-        raise NotAuthenticated("log in first: POST /api/auth/token")
+        raise NotAuthenticated(Message("请先登录", "log in first: POST /api/auth/token"))
     row = session.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
                           .where(ApiToken.token_hash == _digest(token))).first()
     if row is None:
         raise NotAuthenticated("unknown token")
     token_row, user = row
     if as_utc(token_row.expires_at) < utcnow() or not user.active:
-        raise NotAuthenticated("token expired")
+        raise NotAuthenticated(Message("登录已过期：请重新登录", "token expired"))
     return user  # type: ignore[no-any-return]
 
 

@@ -14,16 +14,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.accounts.roles import FIELD_ROLES, Role
+from api.accounts.roles import FIELD_ROLES, ROLE_NAMES, Role
 from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
 from api.cases.milestones import demolitions_recorded
 from api.cases.scope import load_case
-from api.cases.workflow import INCREMENT_PERIODS, CaseState, Status, TransitionRefused, Verdict, decide
+from api.cases.workflow import (
+    INCREMENT_PERIODS,
+    STATUS_NAMES,
+    CaseState,
+    Status,
+    TransitionRefused,
+    Verdict,
+    decide,
+)
 from api.clock import as_utc, utcnow
 from api.db.models import Case, Comment, Photo, ProgressReport, User
-from api.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, Forbidden, Message, NotFound
 from gis.evidence import passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
 
@@ -32,13 +40,13 @@ AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "fiel
            "disposition", "remaining_m2", "resume_status", "requested_period", "file_number")
 
 
-def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
+def _reinspection_evidence(session: Session, case: Case) -> tuple[int, Message | None]:
     """Photos that show the demolished site: *taken* (by their own clock) after the demolition was recorded,
     at the house (a position within the distance limit). Returns their number and, when there is none,
     why each photo uploaded since does not count."""
     since = demolitions_recorded(session, [case.id]).get(case.id)
     if since is None:
-        return 0, "no demolition has been recorded"
+        return 0, Message("尚未记录拆除", "no demolition has been recorded")
     good = 0
     taken_before = no_time = far = 0
     for taken_at, checks in session.execute(select(Photo.taken_at, Photo.checks).where(Photo.case_id == case.id)):
@@ -53,15 +61,17 @@ def _reinspection_evidence(session: Session, case: Case) -> tuple[int, str]:
             continue
         good += 1
     when = since.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M")
-    reason = (f"re-inspection needs a photo taken at the house after the demolition was recorded ({when} "
-              f"Asia/Shanghai): {taken_before} taken before it, {no_time} without a capture time, {far} without a "
-              "position or too far from the house")
+    reason = Message(f"复核须有记录拆除（{when}，北京时间）之后在房屋现场拍摄的照片：{taken_before} 张拍摄于此前，"
+                     f"{no_time} 张没有拍摄时间，{far} 张没有位置或离房屋太远",
+                     f"re-inspection needs a photo taken at the house after the demolition was recorded ({when} "
+                     f"Asia/Shanghai): {taken_before} taken before it, {no_time} without a capture time, {far} "
+                     "without a position or too far from the house")
     return good, reason
 
 
 def state_of(session: Session, case: Case) -> CaseState:
     """The workflow's view of a case."""
-    photos, why = _reinspection_evidence(session, case) if case.status == Status.RESTORED else (0, "")
+    photos, why = _reinspection_evidence(session, case) if case.status == Status.RESTORED else (0, None)
     return CaseState(status=case.status, period=case.period, verdict=case.verdict,
                      remaining_m2=float(case.remaining_m2 or 0.0), photos_after_demolition=photos,
                      resume_status=case.resume_status, reinspection_refusal=why,
@@ -79,9 +89,10 @@ def _assignee(session: Session, user: User, case: Case, username: str | None) ->
         return case.assignee_id
     inspector = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if inspector is None or inspector.role != Role.INSPECTOR:
-        raise Conflict(f"{username!r} is not an inspector")
+        raise Conflict(Message(f"{username!r} 不是巡查员", f"{username!r} is not an inspector"))
     if inspector.township_code != case.township_code:
-        raise Conflict(f"inspector {username!r} works in another township")
+        raise Conflict(Message(f"巡查员 {username!r} 属于其他乡镇",
+                               f"inspector {username!r} works in another township"))
     return inspector.id
 
 
@@ -118,7 +129,8 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
                       .scalars())
         missing = [i for i in evidence if i not in on_case]
         if missing:
-            raise Conflict(f"evidence {missing} is not a photo or document of this case")
+            raise Conflict(Message(f"证据 {missing} 不是本案的照片或材料",
+                                   f"evidence {missing} is not a photo or document of this case"))
         case.requested_period = payload["period"]
         case.period_request = json.dumps({"period": payload["period"], "reason": payload["reason"],
                                           "evidence": evidence, "by": user.username, "at": now.isoformat()},
@@ -153,12 +165,14 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
         with factory.begin() as session:
             case = load_case(session, user, case_id)
             if expected_version is not None and case.version != expected_version:
-                raise Conflict(f"case {case_id} changed since you loaded it (version {case.version}, "
-                               f"you had {expected_version}); reload and try again")
+                raise Conflict(Message(f"案件 {case_id} 在您打开后已被修改（现为第 {case.version} 版，您看到的是第 "
+                                       f"{expected_version} 版）：请刷新后重试",
+                                       f"case {case_id} changed since you loaded it (version {case.version}, "
+                                       f"you had {expected_version}); reload and try again"))
             try:
                 target = decide(action, state_of(session, case), user.role, payload)
             except TransitionRefused as exc:
-                raise Conflict(str(exc)) from exc
+                raise Conflict(exc.message) from exc
             before = _snapshot(case)
             _apply(session, user, case, action, payload, target, now)
             session.flush()
@@ -168,7 +182,9 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
             session.expunge(case)
             return case
     except StaleDataError as exc:
-        raise Conflict(f"case {case_id} was changed by someone else at the same time; reload and try again") from exc
+        raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
+                               f"case {case_id} was changed by someone else at the same time; reload and try again")
+                       ) from exc
 
 
 def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int], assignee: str | None,
@@ -181,7 +197,8 @@ def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int],
         try:
             case = transition(factory, user, case_id, "assign", payload, now=now)
         except (Conflict, NotFound) as exc:
-            results.append({"id": case_id, "ok": False, "error": str(exc)})
+            results.append({"id": case_id, "ok": False, "error": str(exc), "error_zh": exc.message.zh,
+                            "error_en": exc.message.en})
         else:
             results.append({"id": case_id, "ok": True, "status": case.status, "version": case.version})
     return results
@@ -190,7 +207,7 @@ def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int],
 def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str) -> Comment:
     """Comment on a case (audited)."""
     if not text.strip():
-        raise Conflict("an empty comment")
+        raise Conflict(Message("评论不能为空", "an empty comment"))
     now = utcnow()
     with factory.begin() as session:
         case = load_case(session, user, case_id)
@@ -207,15 +224,17 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
                         remaining_m2: float | None = None, now: dt.datetime | None = None) -> ProgressReport:
     """File a staged progress report; it may update the remaining unrectified area (audited)."""
     if user.role not in FIELD_ROLES:
-        raise Forbidden(f"a {user.role} does not file progress reports")
+        raise Forbidden(Message(f"{ROLE_NAMES.get(Role(user.role), user.role)}不提交进展报告",
+                                f"a {user.role} does not file progress reports"))
     if remaining_m2 is not None and remaining_m2 < 0:
-        raise Conflict("remaining_m2 cannot be negative")
+        raise Conflict(Message("剩余未整改面积不能为负数", "remaining_m2 cannot be negative"))
     now = now or utcnow()
     try:
         with factory.begin() as session:
             case = load_case(session, user, case_id)
             if case.status in (Status.NEW, Status.CLOSED):
-                raise Conflict(f"no progress reports on a {case.status} case")
+                raise Conflict(Message(f"案件「{STATUS_NAMES.get(case.status, case.status)}」时不能提交进展报告",
+                                       f"no progress reports on a {case.status} case"))
             before = _snapshot(case)
             report = ProgressReport(case_id=case.id, author_id=user.id, at=now, text=text,
                                     remaining_m2=remaining_m2)
@@ -229,4 +248,5 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
             session.expunge(report)
             return report
     except StaleDataError as exc:
-        raise Conflict(f"case {case_id} was changed by someone else at the same time") from exc
+        raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
+                               f"case {case_id} was changed by someone else at the same time")) from exc

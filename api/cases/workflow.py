@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from api.accounts.roles import COUNTY_ROLES, FIELD_ROLES, TOWNSHIP_DECIDERS, Role
-from gis.rules import FIELD_ONLY_PROHIBITIONS, Period
+from api.accounts.roles import COUNTY_ROLES, FIELD_ROLES, ROLE_NAMES, TOWNSHIP_DECIDERS, Role
+from api.errors import Message
+from gis.rules import FIELD_ONLY_PROHIBITIONS, PERIOD_NAMES, Period
 
 
 class Status(StrEnum):
@@ -82,6 +83,10 @@ SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
 class TransitionRefused(Exception):
     """An action that the case's state, the data or the user's role does not allow (HTTP 409)."""
 
+    def __init__(self, message: Message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
 
 @dataclass(frozen=True)
 class CaseState:
@@ -94,7 +99,7 @@ class CaseState:
     photos_after_demolition: int = 0
     resume_status: str | None = None
     #: Why no photo counts for re-inspection (shown when it is refused).
-    reinspection_refusal: str = ""
+    reinspection_refusal: Message | None = None
     #: The house lies on permanent basic farmland (八不准 1 at the last scan), and by how much.
     on_permanent_farmland: bool = False
     farmland_m2: float = 0.0
@@ -114,7 +119,7 @@ class Action:
     sources: frozenset[Status]
     roles: frozenset[Role]
     target: Callable[[CaseState, dict[str, Any]], Status]
-    guard: Callable[[CaseState, dict[str, Any]], str | None] = lambda _c, _p: None
+    guard: Callable[[CaseState, dict[str, Any]], Message | None] = lambda _c, _p: None
     #: Whether the action is on offer at all (a decision needs something to decide; filing, a case unfiled).
     available: Callable[[CaseState], bool] = lambda _c: True
 
@@ -123,130 +128,160 @@ def _is_increment(case: CaseState) -> bool:
     return case.period in INCREMENT_PERIODS
 
 
-def _guard_verify(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_verify(case: CaseState, payload: dict[str, Any]) -> Message | None:
     verdict = payload.get("verdict")
     if verdict not in {v.value for v in Verdict}:
-        return f"verdict must be one of {', '.join(v.value for v in Verdict)}"
+        return Message(f"核查结论须为：{'、'.join(f'{n} {c}' for c, n in VERDICT_NAMES.items())}",
+                       f"verdict must be one of {', '.join(v.value for v in Verdict)}")
     if verdict == Verdict.LEGAL and payload.get("legal_reason") not in LEGAL_REASONS:
-        return f"a legal verdict needs legal_reason: one of {', '.join(sorted(LEGAL_REASONS))}"
+        return Message(f"结论为无问题时须写明依据（legal_reason）：{'、'.join(LEGAL_REASON_NAMES.values())}",
+                       f"a legal verdict needs legal_reason: one of {', '.join(sorted(LEGAL_REASONS))}")
     if verdict == Verdict.LEGAL and case.on_permanent_farmland and payload.get("legal_reason") in HOUSE_REASONS:
         return _farmland_refusal(case)
     period = payload.get("period", case.period)
     if period not in {p.value for p in Period}:
-        return f"unknown period {period!r}"
+        return Message(f"未知的时段 {period!r}", f"unknown period {period!r}")
     if period != case.period and not (case.period == Period.UNKNOWN and period == Period.AFTER_CUTOFF):
-        return (f"the period is {case.period}: changing it to {period} is a request (request_period, with a reason "
-                "and evidence) that a county reviewer decides; the case keeps its period until then")
+        return Message(f"本案时段为「{_period(case.period)}」：改为「{_period(period)}」须申请变更时段"
+                       "（附理由和证据），由县级审核决定；决定之前案件保持原时段",
+                       f"the period is {case.period}: changing it to {period} is a request (request_period, with a "
+                       "reason and evidence) that a county reviewer decides; the case keeps its period until then")
     if verdict == Verdict.ILLEGAL and period == Period.UNKNOWN:
-        return "an illegal verdict needs the period established on site (period: before_cutoff / after_cutoff)"
+        return Message("结论为有问题时须在现场确定时段（2020年7月3日前 / 后）",
+                       "an illegal verdict needs the period established on site (period: before_cutoff / after_cutoff)")
     bad = set(payload.get("field_rules", [])) - FIELD_ONLY_PROHIBITIONS
     if bad:
-        return f"inspectors add only 八不准 codes 3, 5, 7 (got {sorted(bad)})"
+        return Message(f"巡查员只能补充八不准第 3、5、7 项（收到 {sorted(bad)}）",
+                       f"inspectors add only 八不准 codes 3, 5, 7 (got {sorted(bad)})")
     return None
 
 
-def _guard_illegal_increment(case: CaseState, _payload: dict[str, Any]) -> str | None:
+def _period(code: str) -> str:
+    return PERIOD_NAMES.get(code, code)
+
+
+def _guard_illegal_increment(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.verdict != Verdict.ILLEGAL:
-        return "only a case verified illegal goes to demolition"
+        return Message("只有核查为有问题的案件才进入拆除", "only a case verified illegal goes to demolition")
     if not _is_increment(case):
-        return "only an increment (built from 2020-07-03 on) is demolished without classification; classify stock"
+        return Message("只有增量（2020年7月3日及以后建设）不经分类直接拆除；存量须先分类处置",
+                       "only an increment (built from 2020-07-03 on) is demolished without classification; "
+                       "classify stock")
     return None
 
 
-def _guard_notice(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_notice(case: CaseState, payload: dict[str, Any]) -> Message | None:
     if case.status == Status.CLASSIFIED:
         if case.decision != "demolish":
-            return f"a notice to demolish follows a demolition decision; this case was classified {case.decision}"
+            decided = DECISION_NAMES.get(case.decision or "", case.decision)
+            return Message(f"拆除通知须以拆除决定为前提；本案分类处置为「{decided}」",
+                           f"a notice to demolish follows a demolition decision; this case was classified "
+                           f"{case.decision}")
         return None
     return _guard_illegal_increment(case, payload)
 
 
-def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> str | None:
+def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.decision == "demolish":
-        return ("a demolition decision goes through notice, demolition, restoration and re-inspection "
-                "(拆除复耕), like an increment: serve_notice")
+        return Message("拆除决定与增量一样须经送达通知、拆除、复耕和复核（拆除复耕）：请送达拆除通知",
+                       "a demolition decision goes through notice, demolition, restoration and re-inspection "
+                       "(拆除复耕), like an increment: serve_notice")
     return None
 
 
-def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | None:
     if case.verdict != Verdict.ILLEGAL:
-        return "only a case verified illegal is classified"
+        return Message("只有核查为有问题的案件才分类处置", "only a case verified illegal is classified")
     if case.status == Status.REINSPECTED and case.period != Period.EXTENDED_AFTER_CUTOFF:
-        return "only an extension's old part is classified after its new part was demolished"
+        return Message("只有扩建房屋的旧有部分在新建部分拆除后分类处置",
+                       "only an extension's old part is classified after its new part was demolished")
     if _is_increment(case) and case.status != Status.REINSPECTED:
-        return ("an increment is not classified: zero tolerance, serve the demolition notice (an extension's old "
-                "part is classified once its new part is demolished and re-inspected)")
+        return Message("增量零容忍，不分类处置：请送达拆除通知（扩建房屋的旧有部分在新建部分拆除并复核后分类处置）",
+                       "an increment is not classified: zero tolerance, serve the demolition notice (an extension's "
+                       "old part is classified once its new part is demolished and re-inspected)")
     if payload.get("decision") not in STOCK_DECISIONS:
-        return f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}"
+        return Message(f"处置决定须为：{'、'.join(f'{n} {c}' for c, n in DECISION_NAMES.items())}",
+                       f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}")
     if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
         return _farmland_refusal(case)
     return None
 
 
-def _farmland_refusal(case: CaseState) -> str:
-    return (f"the house occupies {case.farmland_m2:.2f} m² of permanent basic farmland (永久基本农田), which no one "
-            "may legalise or leave built on (土地管理法 第35条)")
+def _farmland_refusal(case: CaseState) -> Message:
+    return Message(f"房屋占用永久基本农田 {case.farmland_m2:.2f} m²，任何人不得补办手续或保留（土地管理法 第35条）",
+                   f"the house occupies {case.farmland_m2:.2f} m² of permanent basic farmland (永久基本农田), which "
+                   "no one may legalise or leave built on (土地管理法 第35条)")
 
 
-def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> str | None:
+def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.photos_after_demolition < 1:
-        return case.reinspection_refusal or "re-inspection needs a photo taken at the house after demolition"
+        return case.reinspection_refusal or Message("复核须有拆除后在房屋现场拍摄的照片",
+                                                    "re-inspection needs a photo taken at the house after demolition")
     return None
 
 
-def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> str | None:
+def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
-        return "a verified case is submitted directly only with a legal verdict"
+        return Message("已核查的案件只有结论为无问题时才直接提交审核",
+                       "a verified case is submitted directly only with a legal verdict")
     if case.requested_period is not None:
-        return f"a change of period to {case.requested_period} awaits the county's decision"
+        return Message(f"变更时段为「{_period(case.requested_period)}」的申请尚待县级决定",
+                       f"a change of period to {case.requested_period} awaits the county's decision")
     if case.status == Status.REINSPECTED and case.period == Period.EXTENDED_AFTER_CUTOFF and case.remaining_m2 > 0:
-        return (f"the new part is demolished; the old part ({case.remaining_m2:.2f} m²) is classified next "
-                "(classify), then rectified")
+        return Message(f"新建部分已拆除；旧有部分（{case.remaining_m2:.2f} m²）接下来分类处置，再整改到位",
+                       f"the new part is demolished; the old part ({case.remaining_m2:.2f} m²) is classified next "
+                       "(classify), then rectified")
     return None
 
 
-def _guard_file(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_file(case: CaseState, payload: dict[str, Any]) -> Message | None:
     if case.filed:
-        return "the case is filed (立案) already"
+        return Message("本案已立案", "the case is filed (立案) already")
     if not str(payload.get("file_number", "")).strip():
-        return "filing (立案) needs the file number (立案号): file_number"
+        return Message("立案须填写立案号（file_number）", "filing (立案) needs the file number (立案号): file_number")
     return None
 
 
-def _guard_request_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_request_period(case: CaseState, payload: dict[str, Any]) -> Message | None:
     period = payload.get("period")
     if period not in {p.value for p in Period} or period == Period.UNKNOWN:
-        return f"period must be one of {', '.join(p.value for p in Period if p != Period.UNKNOWN)}"
+        known = [p.value for p in Period if p != Period.UNKNOWN]
+        return Message(f"时段须为：{'、'.join(f'{_period(c)} {c}' for c in known)}",
+                       f"period must be one of {', '.join(known)}")
     if period == case.period:
-        return f"the case's period is {period} already"
+        return Message(f"本案时段已是「{_period(period)}」", f"the case's period is {period} already")
     if case.requested_period is not None:
-        return f"a change to {case.requested_period} awaits the county's decision already"
+        return Message(f"变更为「{_period(case.requested_period)}」的申请已在等待县级决定",
+                       f"a change to {case.requested_period} awaits the county's decision already")
     if not str(payload.get("reason", "")).strip():
-        return "a change of period needs a reason (e.g. a dated contract or tax receipt, what it shows)"
+        return Message("变更时段须写明理由（例如注明日期的合同或完税凭证及其所证明的内容）",
+                       "a change of period needs a reason (e.g. a dated contract or tax receipt, what it shows)")
     if not payload.get("evidence"):
-        return "a change of period needs evidence: the ids of photos or photographed documents on this case"
+        return Message("变更时段须附证据：本案的照片或拍摄的证明材料",
+                       "a change of period needs evidence: the ids of photos or photographed documents on this case")
     return None
 
 
-def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> Message | None:
     if case.requested_period is None:
-        return "no change of period awaits a decision"
+        return Message("没有待决定的时段变更申请", "no change of period awaits a decision")
     if not isinstance(payload.get("approve"), bool):
-        return "decide with approve: true or false"
+        return Message("请选择同意或不同意（approve: true / false）", "decide with approve: true or false")
     if not str(payload.get("reason", "")).strip():
-        return "a decision on a change of period needs a reason"
+        return Message("对时段变更的决定须写明理由", "a decision on a change of period needs a reason")
     return None
 
 
-def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> str | None:
+def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.remaining_m2 > 0:
-        return f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0"
+        return Message(f"剩余未整改面积 {case.remaining_m2:.2f} m²；为 0 时才能销号",
+                       f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0")
     return None
 
 
-def _guard_return(_case: CaseState, payload: dict[str, Any]) -> str | None:
+def _guard_return(_case: CaseState, payload: dict[str, Any]) -> Message | None:
     if not str(payload.get("reason", "")).strip():
-        return "a returned case needs a reason (退回整改)"
+        return Message("退回整改须写明理由", "a returned case needs a reason (退回整改)")
     return None
 
 
@@ -302,12 +337,18 @@ def decide(action_name: str, case: CaseState, role: str, payload: dict[str, Any]
     """Return the state `action_name` leads to, or raise TransitionRefused with the reason."""
     action = ACTIONS.get(action_name)
     if action is None:
-        raise TransitionRefused(f"unknown action {action_name!r}; one of {', '.join(ACTIONS)}")
+        raise TransitionRefused(Message(f"未知的操作 {action_name!r}",
+                                        f"unknown action {action_name!r}; one of {', '.join(ACTIONS)}"))
     if role not in {r.value for r in action.roles}:
-        raise TransitionRefused(f"a {role} may not {action_name}")
+        raise TransitionRefused(Message(f"{ROLE_NAMES.get(role, role)}无权「{ACTION_NAMES[action_name]}」",  # type: ignore[call-overload]
+                                        f"{role}s may not {action_name}"))
     if case.status not in {s.value for s in action.sources}:
-        allowed = ", ".join(allowed_actions(case, role)) or "none"
-        raise TransitionRefused(f"cannot {action_name} a case that is {case.status} (allowed now: {allowed})")
+        allowed = allowed_actions(case, role)
+        allowed_zh = "、".join(ACTION_NAMES[a] for a in allowed) or "无"
+        status_zh = STATUS_NAMES.get(case.status, case.status)
+        raise TransitionRefused(Message(
+            f"案件「{status_zh}」时不能「{ACTION_NAMES[action_name]}」（现在可以：{allowed_zh}）",
+            f"cannot {action_name} a case that is {case.status} (allowed now: {', '.join(allowed) or 'none'})"))
     reason = action.guard(case, payload)
     if reason:
         raise TransitionRefused(reason)

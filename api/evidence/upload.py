@@ -23,7 +23,7 @@ from api.clock import as_utc, as_utc_or_none, utcnow
 from api.db.engine import srid_of
 from api.db.models import Case, Photo, User
 from api.db.repository import read_frame
-from api.errors import Conflict, InvalidQuery, NotFound, UnsupportedMedia
+from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
 from api.evidence.store import (
     PDF,
     Staged,
@@ -150,22 +150,26 @@ def _pdf_meta(staged: Staged, kind: str) -> PhotoMeta:
     """A PDF is accepted only as a document (a contract, a tax receipt), and only whole (its `%%EOF` at the
     end: a cut transfer is refused like a truncated photo)."""
     if kind not in DOCUMENT_KINDS:
-        raise UnsupportedMedia(f"a PDF is accepted only as kind document, not {kind}")
+        raise UnsupportedMedia(Message(f"PDF 只能作为证明材料上传，不能作为「{PHOTO_KIND_NAMES.get(kind, kind)}」",
+                                       f"a PDF is accepted only as kind document, not {kind}"))
     with staged.path.open("rb") as fh:
         fh.seek(max(0, staged.size - 1024))
         tail = fh.read()
     if b"%%EOF" not in tail:
-        raise UnsupportedMedia("not a complete PDF (no end-of-file marker): upload it again")
+        raise UnsupportedMedia(Message("PDF 不完整（没有文件结束标记）：请重新上传",
+                                       "not a complete PDF (no end-of-file marker): upload it again"))
     return PhotoMeta(str(staged.path), staged.sha256)
 
 
 def _same_upload(existing: Photo, case_id: int, sha256: str) -> Photo:
     """The stored record of a retried upload; Conflict when the UUID was used for something else."""
     if existing.case_id != case_id:
-        raise Conflict(f"photo {existing.client_uuid} belongs to another case")
+        raise Conflict(Message(f"照片 {existing.client_uuid} 属于另一个案件",
+                               f"photo {existing.client_uuid} belongs to another case"))
     if existing.sha256 != sha256:
-        raise Conflict(f"client_uuid {existing.client_uuid} was already used for a different photo; "
-                       "a new photo needs a new UUID")
+        raise Conflict(Message(f"编号 {existing.client_uuid} 已用于另一张照片：新照片须用新编号",
+                               f"client_uuid {existing.client_uuid} was already used for a different photo; "
+                               "a new photo needs a new UUID"))
     return existing
 
 

@@ -4,6 +4,7 @@ it for offline use) and embedded in each desk page as JSON (no extra request).""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from api.accounts.roles import ROLE_NAMES
@@ -18,20 +19,47 @@ from api.cases.workflow import (
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.settings import Settings
-from gis.rules import CULTIVATED_CODES, DISPOSITION_NAMES, FIELD_ONLY_PROHIBITIONS, PERIOD_NAMES, PROHIBITION_NAMES
+from gis.rules import (
+    CULTIVATED_CODES,
+    DISPOSITION_NAMES,
+    DISPOSITION_NAMES_EN,
+    FIELD_ONLY_PROHIBITIONS,
+    PERIOD_NAMES,
+    PERIOD_NAMES_EN,
+    PROHIBITION_NAMES,
+    PROHIBITION_NAMES_EN,
+)
 
 
-def ui_config(settings: Settings) -> dict[str, Any]:
-    """The page configuration (JSON-serialisable; nothing secret in it)."""
+def _english(codes: Iterable[str]) -> dict[str, str]:
+    """English labels of codes that are English words already ("notice_served" → "notice served")."""
+    return {code: code.replace("_", " ") for code in codes}
+
+
+def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
+    """The label of every code users see, by kind, in Chinese or (lang="en") English."""
+    if lang == "en":
+        return {"status": _english(STATUS_NAMES), "period": PERIOD_NAMES_EN, "disposition": DISPOSITION_NAMES_EN,
+                "verdict": _english(VERDICT_NAMES), "action": _english(ACTION_NAMES),
+                "decision": _english(DECISION_NAMES), "legal_reason": _english(LEGAL_REASON_NAMES),
+                "role": _english(str(k) for k in ROLE_NAMES), "photo_kind": _english(PHOTO_KIND_NAMES),
+                "deadline": _english(DEADLINE_NAMES),
+                "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()}}
+    return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
+            "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
+            "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
+            "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES,
+            "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}}
+
+
+def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:
+    """The page configuration (JSON-serialisable; nothing secret in it), its words in `lang`."""
     return {
-        "labels": {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
-                   "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
-                   "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
-                   "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES,
-                   "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}},
+        "lang": lang,
+        "labels": labels(lang),
         "colours": {"cases": CASE_COLOURS, "closed": CLOSED_COLOUR, "selected": SELECTED_COLOUR,
                     "layers": LAYER_COLOURS},
-        "legend": [{"colour": c, "label": label} for c, label in legend()],
+        "legend": [{"colour": c, "label": label} for c, label in legend(lang)],
         "evidence": {"field_of_view_deg": settings.evidence_field_of_view_deg,
                      "view_range_m": settings.evidence_view_range_m,
                      "max_distance_m": settings.evidence_max_distance_m},

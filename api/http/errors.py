@@ -10,8 +10,10 @@ from api.errors import (
     Conflict,
     Forbidden,
     InvalidQuery,
+    Message,
     NotAuthenticated,
     NotFound,
+    RedlineError,
     TooLarge,
     TooManyAttempts,
     UnsupportedMedia,
@@ -41,19 +43,23 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every domain error as {"error": {"type", "message"}} with its status code; request validation
-    errors likewise (422, naming each field)."""
+    """Render every domain error as {"error": {"type", "message", "message_zh", "message_en"}} with its status
+    code (`message` says both, Chinese first; the pages show the language the user picked); request
+    validation errors likewise (422, naming each field)."""
 
     def invalid(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         message, fields = _validation_message(exc)
-        return JSONResponse(status_code=422, content={"error": {"type": "ValidationError", "message": message,
-                                                                "fields": fields}})
+        return JSONResponse(status_code=422, content={"error": {
+            "type": "ValidationError", "message": message, "message_zh": f"请求参数无效：{message}",
+            "message_en": message, "fields": fields}})
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(LoginRequired, lambda _request, exc: exc.redirect())  # type: ignore[attr-defined]
     for exc_type, status in STATUS_CODES.items():
         def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse(status_code=status,
-                                content={"error": {"type": type(exc).__name__, "message": str(exc)}})
+            message = exc.message if isinstance(exc, RedlineError) else Message(str(exc), str(exc))
+            return JSONResponse(status_code=status, content={"error": {
+                "type": type(exc).__name__, "message": str(exc), "message_zh": message.zh,
+                "message_en": message.en}})
         app.add_exception_handler(exc_type, handler)  # type: ignore[arg-type]

@@ -13,22 +13,22 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.accounts.roles import ROLE_NAMES, Role
 from api.db.models import User
 from api.http.config import ui_config
+from api.http.language import DEFAULT_LANGUAGE, translator
 from api.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 #: The desk's pages, in the order of the navigation bar (the map's panel has the same bar).
-NAV = [("/map", "地图"), ("/desk/cases", "案件"), ("/desk/scoreboard", "通报"), ("/desk/exports", "月报导出"),
-       ("/field/", "外业 App")]
+NAV = [("/map", "地图", "Map"), ("/desk/cases", "案件", "Cases"), ("/desk/scoreboard", "通报", "Scoreboard"),
+       ("/desk/exports", "月报导出", "Exports"), ("/field/", "外业 App", "Field app")]
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
@@ -59,18 +59,27 @@ def page(html: str, *, tile_url: str = "", status_code: int = 200) -> HTMLRespon
                         headers={"Content-Security-Policy": content_security_policy(html, tile_url)})
 
 
-def page_context(user: User, settings: Settings, page_data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What every signed-in page shows and gives its scripts: the navigation, the page config and its labels,
-    the signed-in name and role, and the page's own data with who is signed in."""
-    config = ui_config(settings)
-    return {"nav": NAV, "config": config, "labels": config["labels"], "user_name": user.display_name or user.username,
-            "role_name": ROLE_NAMES.get(Role(user.role), user.role),
+def page_context(user: User, settings: Settings, page_data: dict[str, Any] | None = None, *,
+                 lang: str = DEFAULT_LANGUAGE, here: str = "/map") -> dict[str, Any]:
+    """What every signed-in page shows and gives its scripts: the navigation and the language switch, the
+    page config and its labels (in the user's language), the signed-in name and role, and the page's own
+    data with who is signed in."""
+    config = ui_config(settings, lang)
+    t = translator(lang)
+    other = "en" if lang == "zh" else "zh"
+    return {"nav": [(href, t(zh, en)) for href, zh, en in NAV], "config": config, "labels": config["labels"],
+            "lang": lang, "t": t, "switch_language": f"/language?to={other}&next={quote(here, safe='')}",
+            "switch_label": "English" if other == "en" else "中文",
+            "user_name": user.display_name or user.username,
+            "role_name": config["labels"]["role"].get(str(user.role), user.role),
             "page_data": {"user": {"username": user.username, "role": user.role,
                                    "township_code": user.township_code}, **(page_data or {})}}
 
 
-def desk_page(user: User, settings: Settings, *, name: str, title: str, current: str, template: str,
-              page_data: dict[str, Any] | None = None, **values: Any) -> Response:
-    """A desk page for `user`: the navigation, the signed-in name, the page config and its own data."""
-    return page(render(template, title=title, page_name=name, current=current,
-                       **page_context(user, settings, page_data), **values))
+def desk_page(user: User, settings: Settings, *, name: str, title: tuple[str, str], current: str, template: str,
+              lang: str = DEFAULT_LANGUAGE, here: str = "", page_data: dict[str, Any] | None = None,
+              **values: Any) -> Response:
+    """A desk page for `user`: the navigation, the signed-in name, the page config and its own data, in the
+    user's language (`title` is (Chinese, English))."""
+    return page(render(template, title=translator(lang)(*title), page_name=name, current=current,
+                       **page_context(user, settings, page_data, lang=lang, here=here or current), **values))

@@ -3,7 +3,7 @@ the field app (through `/api/config`) and the monthly report's map. One palette,
 
 from __future__ import annotations
 
-from gis.rules import DISPOSITION_NAMES
+from gis.rules import DISPOSITION_NAMES, DISPOSITION_NAMES_EN
 
 #: A violating case by its disposition (ColorBrewer Paired/Set1: distinguishable in print and by most
 #: colour-blind readers, with the dash pattern of overdue cases as a second cue).
@@ -27,8 +27,14 @@ def case_colour(disposition: str | None, status: str | None, still_violating: bo
     return CASE_COLOURS.get(disposition or "", "#000000")
 
 
-def legend() -> list[tuple[str, str]]:
-    """(colour, Chinese label) of every kind of case, in the order a legend lists them."""
+def legend(lang: str = "zh") -> list[tuple[str, str]]:
+    """(colour, label) of every kind of case, in the order a legend lists them; Chinese unless `lang` is en."""
+    if lang == "en":
+        return [(CASE_COLOURS["demolish"], "increment · " + DISPOSITION_NAMES_EN["demolish"]),
+                (CASE_COLOURS["classify"], "stock · " + DISPOSITION_NAMES_EN["classify"]),
+                (CASE_COLOURS["verify"], DISPOSITION_NAMES_EN["verify"]),
+                (CASE_COLOURS["none"], "no longer violating"),
+                (CLOSED_COLOUR, "closed (销号)")]
     return [(CASE_COLOURS["demolish"], "增量·" + DISPOSITION_NAMES["demolish"]),
             (CASE_COLOURS["classify"], "存量·" + DISPOSITION_NAMES["classify"]),
             (CASE_COLOURS["verify"], DISPOSITION_NAMES["verify"]),

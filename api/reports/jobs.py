@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.accounts.roles import Role, township_of
 from api.clock import utcnow
 from api.db.models import AdminArea, ExportJob, User
-from api.errors import Forbidden, InvalidQuery, NotFound
+from api.errors import Forbidden, InvalidQuery, Message, NotFound
 from api.reports.export import export_month
 from api.reports.monthly import check_report_month
 from api.settings import Settings
@@ -32,10 +32,11 @@ _TOWNSHIP_CODE = re.compile(r"\d{9}000")
 def export_scope(user: User, township: str | None) -> str | None:
     """The township an export may cover for this user (township roles: their own, whatever was asked)."""
     if user.role == Role.INSPECTOR:
-        raise Forbidden("inspectors do not file monthly exports")
+        raise Forbidden(Message("巡查员不导出月报", "inspectors do not file monthly exports"))
     if user.role == Role.TOWNSHIP_OFFICER:
         if township and township != user.township_code:
-            raise Forbidden("a township officer exports only their own township")
+            raise Forbidden(Message("乡镇干部只能导出本乡镇的月报",
+                                    "a township officer exports only their own township"))
         return user.township_code
     return township
 

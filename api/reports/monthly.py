@@ -20,7 +20,7 @@ from api.cases.milestones import deadlines_due_of, deadlines_of
 from api.cases.workflow import INCREMENT_PERIODS, Status
 from api.clock import utcnow
 from api.db.models import Case
-from api.errors import InvalidQuery
+from api.errors import InvalidQuery, Message
 from api.ingest.farmland_totals import totals_as_of, townships
 from api.settings import Settings
 from gis.rules import MU_M2
@@ -64,7 +64,8 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
         start = dt.datetime(year, mon, 1, tzinfo=COUNTY_TZ)
         end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=COUNTY_TZ)
     except ValueError as exc:
-        raise InvalidQuery(f"month must be YYYY-MM (years 0001-9998), got {month!r}") from exc
+        raise InvalidQuery(Message(f"月份须为 YYYY-MM 格式（0001–9998 年），收到 {month!r}",
+                                   f"month must be YYYY-MM (years 0001-9998), got {month!r}")) from exc
     return start, end
 
 
@@ -75,9 +76,11 @@ def check_report_month(month: str, now: dt.datetime | None = None) -> str:
     month_bounds(month)
     current = (now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ)
     if month > f"{current:%Y-%m}":
-        raise InvalidQuery(f"month {month} has not begun yet (now {current:%Y-%m} in Asia/Shanghai)")
+        raise InvalidQuery(Message(f"{month} 尚未开始（北京时间现为 {current:%Y-%m}）",
+                                   f"month {month} has not begun yet (now {current:%Y-%m} in Asia/Shanghai)"))
     if month < FIRST_REPORT_MONTH:
-        raise InvalidQuery(f"month {month} is before {FIRST_REPORT_MONTH}: nothing to report")
+        raise InvalidQuery(Message(f"{month} 早于 {FIRST_REPORT_MONTH}：没有可报告的内容",
+                                   f"month {month} is before {FIRST_REPORT_MONTH}: nothing to report"))
     return month
 
 

@@ -190,3 +190,41 @@ def test_exports_page_runs_an_export_and_lists_its_files(browser, live_server: s
     assert refused.status == 422 and "2999-01" in refused.json()["error"]["message"]
     assert len(page.request.get(f"{live_server}/api/exports").json()) == jobs
     assert errors == [], errors
+
+
+def test_english_where_the_user_picks_it(browser, live_server: str, live_factory, artifacts: Path):
+    """The language switch in the navigation bar: the desk and the map in English (the server's refusals
+    too), the codes still beside the words; the choice holds across pages and switches back."""
+    with live_factory() as s:
+        cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021103000",
+                                                               Case.status == "new").order_by(Case.id)).first()
+    page, errors = signed_in(browser, live_server, "/desk/cases?disposition=demolish")
+    wait_for_list(page)
+    assert page.get_attribute("html", "lang") == "zh" and page.text_content("h1") == "案件清单"
+    page.click("#rl-lang")
+    page.wait_for_url(re.compile(r"/desk/cases\?.*disposition=demolish"))
+    wait_for_list(page)
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.text_content("h1") == "Case list"
+    assert page.text_content("#rl-cases th[data-sort=status]") == "Status"
+    assert page.text_content("#rl-cases tbody tr td:nth-child(7)") == "demolish (zero tolerance)"
+    assert re.fullmatch(r"\d+ cases", page.text_content("#rl-total") or "")
+    assert page.text_content("header nav a[href='/desk/scoreboard']") == "Scoreboard"
+    page.screenshot(path=str(artifacts / "desk-cases-english.png"), full_page=False)
+    # The map remembers the choice; a refused action says why in English.
+    page.goto(f"{live_server}/map?code={code}")
+    button = page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]")
+    assert "Legend" in (page.text_content("#rl-legend") or "")
+    assert "Status" in (page.text_content("#rl-panel") or "")
+    changed = page.request.post(f"{live_server}/api/cases/{cid}/transitions", data={"action": "assign"},
+                                headers={"Origin": live_server})
+    assert changed.ok, changed.text()
+    button.click()
+    page.wait_for_function(
+        "() => document.getElementById('rl-action-error').textContent.includes('changed since you loaded it')")
+    assert "已被修改" not in (page.text_content("#rl-action-error") or "")
+    # And back to Chinese.
+    page.click("#rl-lang")
+    page.wait_for_selector("#rl-lang:has-text('English')")
+    assert "图例" in (page.text_content("#rl-legend") or "")
+    assert all("409" in e for e in errors), errors

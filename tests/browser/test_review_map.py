@@ -104,7 +104,7 @@ def test_side_panel_filters_ui_and_county_view(browser, live_server: str, live_f
     page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
     panel = page.wait_for_selector("#rl-panel:not([hidden])")
     assert code in (panel.text_content() or "")
-    assert "记录 history" in (panel.text_content() or "")
+    assert "记录" in (panel.text_content() or "")
     page.select_option("#rl-filters select[name=disposition]", "demolish")
     page.wait_for_function("() => window.location.search.includes('disposition=demolish')")
     page.evaluate("""() => { for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
@@ -133,7 +133,7 @@ def test_an_official_decides_from_the_side_panel(browser, live_server: str, live
     assert changed.ok, changed.text()
     button.click()
     page.wait_for_function(
-        "() => document.getElementById('rl-action-error').textContent.includes('changed since')")
+        "() => document.getElementById('rl-action-error').textContent.includes('已被修改')")
     # Reloaded, the official assigns it; the panel and the map show the new state.
     page, errors2, _ = open_map(browser, f"{live_server}/map?code={code}")
     page.wait_for_selector("#rl-panel:not([hidden]) button[data-action=assign]").click()

@@ -89,7 +89,7 @@ def test_review_closes_only_at_zero_remaining_and_return_needs_a_reason():
 ])
 def test_roles_that_may_not(action, role):
     source = next(iter(ACTIONS[action].sources))
-    with pytest.raises(TransitionRefused, match=f"a {role} may not"):
+    with pytest.raises(TransitionRefused, match=f"{role}s may not"):
         decide(action, state(source), role, {"reason": "x", "decision": "demolish"})
 
 

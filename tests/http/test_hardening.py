@@ -58,6 +58,20 @@ def test_next_never_leaves_the_site(site: Site):
         assert 'value="/map"' in r.text, target
 
 
+def test_the_language_switch_remembers_the_choice_and_stays_on_the_site(site: Site):
+    r = site.client.get("/language?to=en&next=" + quote("/desk/cases?disposition=demolish"), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk/cases?disposition=demolish"
+    assert r.cookies.get("redline_lang") == "en"
+    for target in ("//evil.example/x", "https://evil.example"):
+        r = site.client.get(f"/language?to=en&next={quote(target)}", follow_redirects=False)
+        assert r.headers["location"] == "/map", target
+    r = site.client.get("/language?to=fr", follow_redirects=False)
+    assert r.cookies.get("redline_lang") == "zh"
+    english = site.client.get("/api/config?lang=en").json()["labels"]
+    assert english["status"]["notice_served"] == "notice served" and english["prohibition"]["1"].startswith("house")
+    assert site.client.get("/api/config").json()["labels"]["status"]["closed"] == "已销号"
+
+
 def test_every_response_carries_the_security_headers(site: Site):
     cid = case_id(site, "A1")
     r = site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user("inspector1"),

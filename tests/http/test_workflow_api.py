@@ -113,6 +113,10 @@ def test_remaining_area_must_reach_zero_before_review_passes(site: Site):
     act(site, "officer1", cid, "submit")
     refused = act(site, "county", cid, "pass_review", expect=409)
     assert "20.00 m²" in refused["error"]["message"]
+    # Said in both languages: Chinese for the officials, English where the user picks it, and both together.
+    assert refused["error"]["message_zh"] == "剩余未整改面积 20.00 m²；为 0 时才能销号"
+    assert refused["error"]["message_en"] == "remaining unrectified area is 20.00 m²; a case closes only at 0"
+    assert refused["error"]["message"] == f"{refused['error']['message_zh']}（{refused['error']['message_en']}）"
 
 
 def test_refused_transition_changes_nothing(site: Site):
@@ -120,7 +124,10 @@ def test_refused_transition_changes_nothing(site: Site):
     before = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     body = act(site, "county", cid, "pass_review", expect=409)
     assert body["error"]["type"] == "Conflict" and "new" in body["error"]["message"]
-    act(site, "inspector1", cid, "assign", expect=409)  # an inspector may not assign
+    assert body["error"]["message_zh"].startswith("案件「新发现」时不能「审核通过（销号）」")
+    refused = act(site, "inspector1", cid, "assign", expect=409)  # an inspector may not assign
+    assert refused["error"]["message_zh"] == "巡查员无权「指派」"
+    assert refused["error"]["message_en"] == "inspectors may not assign"
     after = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert after["status"] == before["status"] == "new"
     assert after["version"] == before["version"] and after["history"] == before["history"]

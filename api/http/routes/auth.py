@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from api.accounts.users import TOKEN_LIFETIME, LoginThrottle, authenticate, issue_token, revoke_token
-from api.errors import NotAuthenticated, TooManyAttempts
+from api.errors import Message, NotAuthenticated, TooManyAttempts
 from api.http.deps import SessionDep
 from api.http.identity import COOKIE, CurrentUser, presented_token
+from api.http.language import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES
 from api.http.pages import page, render
 
 router = APIRouter(tags=["auth"])
@@ -38,7 +39,7 @@ def _login(request: Request, session: SessionDep, username: str, password: str) 
     throttle.attempt(username, request.client.host if request.client else "?")
     user = authenticate(session, username, password)
     if user is None:
-        raise NotAuthenticated("wrong username or password")
+        raise NotAuthenticated(Message("用户名或密码错误", "wrong username or password"))
     throttle.succeeded(username)
     token = issue_token(session, user)
     session.commit()
@@ -96,6 +97,15 @@ _LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.~%?&=+,:;]*")
 def safe_next(target: str) -> str:
     """Where to go after logging in: a path on this site only, else the map."""
     return target if _LOCAL_PATH.fullmatch(target) else "/map"
+
+
+@router.get("/language", include_in_schema=False)
+def switch_language(request: Request, to: str = DEFAULT_LANGUAGE, next: str = "/map") -> RedirectResponse:
+    """The pages' language switch: remember the choice (a year) and go back to the page it was made on."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(LANG_COOKIE, to if to in LANGUAGES else DEFAULT_LANGUAGE, samesite="lax",
+                        secure=request.url.scheme == "https", max_age=365 * 24 * 3600)
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from api.accounts.roles import township_of
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
+from api.http.language import Language
 from api.http.pages import desk_page
 from api.mapview.areas import areas_in_scope
 
@@ -16,22 +17,24 @@ router = APIRouter(tags=["desk"], include_in_schema=False)
 
 
 @router.get("/desk/cases", response_class=HTMLResponse)
-def cases_page(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
+def cases_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
     areas = areas_in_scope(session, user)
-    return desk_page(user, settings, name="cases", title="案件清单", current="/desk/cases",
+    return desk_page(user, settings, name="cases", title=("案件清单", "Case list"), current="/desk/cases", lang=lang,
                      template="desk_cases.html", townships=[a for a in areas if a["level"] == "township"],
                      page_data={"areas": areas})
 
 
 @router.get("/desk/scoreboard", response_class=HTMLResponse)
-def scoreboard_page(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
-    return desk_page(user, settings, name="scoreboard", title="乡镇通报（表扬 / 批评）", current="/desk/scoreboard",
+def scoreboard_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
+    return desk_page(user, settings, name="scoreboard", title=("乡镇通报（表扬 / 批评）", "Township scoreboard"),
+                     current="/desk/scoreboard", lang=lang,
                      template="desk_scoreboard.html")
 
 
 @router.get("/desk/exports", response_class=HTMLResponse)
-def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
+def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
     areas = areas_in_scope(session, user)
-    return desk_page(user, settings, name="exports", title="红线月报导出", current="/desk/exports",
+    return desk_page(user, settings, name="exports", title=("红线月报导出", "Monthly red-line exports"),
+                     current="/desk/exports", lang=lang,
                      template="desk_exports.html", county=township_of(user.role, user.township_code) is None,
                      townships=[a for a in areas if a["level"] == "township"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
@@ -17,9 +17,10 @@ router = APIRouter(prefix="/api", tags=["directory"])
 
 
 @router.get("/config")
-def get_config(settings: SettingsDep) -> dict[str, Any]:
-    """Labels of every code, the palette and the evidence view cone (public: nothing in it is data)."""
-    return ui_config(settings)
+def get_config(settings: SettingsDep, lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> dict[str, Any]:
+    """Labels of every code (in `lang`), the palette and the evidence view cone (public: nothing in it is
+    data)."""
+    return ui_config(settings, lang)
 
 
 @router.get("/areas")

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from api.cases.queries import centre_of_cases
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
+from api.http.language import Language
 from api.http.pages import page, page_context, render
 from api.mapview.areas import areas_in_scope
 from api.mapview.page import build_map
@@ -19,11 +20,11 @@ MAP_NAME = "map_redline"
 
 
 @router.get("/map", response_class=HTMLResponse)
-def review_map(user: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
+def review_map(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
     """The interactive violation map (filters in the query string: township, status, period, ...)."""
     areas = areas_in_scope(session, user)
     panels = render("map_panel.html", townships=[a for a in areas if a["level"] == "township"],
-                    **page_context(user, settings, {"map": MAP_NAME, "areas": areas}))
+                    **page_context(user, settings, {"map": MAP_NAME, "areas": areas}, lang=lang, here="/map"))
     centre = centre_of_cases(session, user, settings.srid) or DEFAULT_CENTRE
     html = build_map(centre, panels, tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                      map_name=MAP_NAME)

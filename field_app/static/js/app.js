@@ -2,7 +2,7 @@
 // field step of the workflow with the photos it needs, and the queue that sends them — offline first.
 import { h } from "/static/js/common/dom.js";
 import { api, login, logout, me, reachability, token, Unauthenticated } from "./api.js";
-import { getConfig, label, language, localTime, setConfig, setLanguage, t, translate } from "./i18n.js";
+import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
 import * as queue from "./queue.js";
 import { plan, STEPS, stepLabel, stepsFor } from "./steps.js";
@@ -88,7 +88,7 @@ async function renderQueue() {
     dataset: { state: item.state, kind: item.kind, id: item.id } },
   `${item.caseCode || `#${item.caseId}`} · ${item.kind === "photo" ? `${t("photo", "照片")}（${label("photo_kind", item.payload.kind)}）` : stepLabel(item.step)}`,
   ` · ${language() === "en" ? item.state : STATE_WORDS[item.state] || item.state}`,
-  item.error && item.state === "failed" ? h("span", { class: "err" }, ` · ${item.error}`) : null,
+  item.error && item.state === "failed" ? h("span", { class: "err" }, ` · ${errorText(item.error)}`) : null,
   item.state === "uploading" ? null : h("button", { type: "button", class: "retry", on: { click: async () => {
     await queue.retry(item.id); sync();
   } } }, t("retry", "立即重试")))));

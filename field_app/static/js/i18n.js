@@ -23,7 +23,12 @@ let lang = localStorage.getItem("redline.lang") || "zh";
 let config = JSON.parse(localStorage.getItem("redline.config") || "null");
 
 export function language() { return lang; }
-export function setLanguage(value) { lang = value; localStorage.setItem("redline.lang", value); }
+export function setLanguage(value) {
+  lang = value;
+  localStorage.setItem("redline.lang", value);
+  // The same choice for the desk pages (the server renders them in the cookie's language).
+  document.cookie = `redline_lang=${value}; path=/; max-age=31536000; samesite=lax`;
+}
 export function setConfig(value) { config = value; localStorage.setItem("redline.config", JSON.stringify(value)); }
 export function getConfig() { return config || { labels: {}, evidence: { max_distance_m: 30 } }; }
 
@@ -35,6 +40,11 @@ export function label(kind, code) {
   if (code === null || code === undefined || code === "") { return "—"; }
   const names = (getConfig().labels || {})[kind] || {};
   return lang === "en" ? String(code) : names[code] || String(code);
+}
+
+/** A message the server or the queue wrote in both languages ({zh, en}), or plain text, as the inspector reads it. */
+export function errorText(error) {
+  return typeof error === "object" && error !== null ? (lang === "en" ? error.en : error.zh) : String(error);
 }
 
 /** Every element with data-t gets its word; the Chinese in the page is the default. */

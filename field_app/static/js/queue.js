@@ -80,7 +80,7 @@ export async function sync(token, user, onChange) {
       if (item.state === "failed") { continue; }  // waits for the inspector's "retry now"
       if (item.evidenceFrom && item.evidenceFrom.length) {
         item.state = "failed";
-        item.error = "its evidence photos have not been sent";
+        item.error = { zh: "其证据照片尚未发送", en: "its evidence photos have not been sent" };
         await put(item);
         onChange();
         continue;
@@ -106,7 +106,10 @@ export async function sync(token, user, onChange) {
       } else {
         const body = await response.json().catch(() => ({}));
         item.state = "failed";
-        item.error = (body.error && body.error.message) || `HTTP ${response.status}`;
+        // The server's refusal in both languages: the list shows the one the inspector reads.
+        const error = body.error || {};
+        item.error = { zh: error.message_zh || error.message || `HTTP ${response.status}`,
+          en: error.message_en || error.message || `HTTP ${response.status}` };
         await put(item);
       }
       onChange();

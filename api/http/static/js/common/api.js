@@ -1,5 +1,6 @@
 // Talking to the API from the desk pages (the browser's HttpOnly cookie authenticates; nothing here sees
-// the token). Errors carry the server's own message.
+// the token). Errors carry the server's own message, in the user's language.
+import { lang } from "./lang.js";
 
 export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -9,7 +10,9 @@ async function answer(response, what) {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     if (response.status === 401) { window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`); }
-    throw new ApiError(response.status, (body.error && body.error.message) || `${what}: HTTP ${response.status}`);
+    const error = body.error || {};
+    throw new ApiError(response.status, (lang() === "en" ? error.message_en : error.message_zh) || error.message
+      || `${what}: HTTP ${response.status}`);
   }
   return body;
 }

@@ -11,17 +11,18 @@ export function getConfig() {
   return config;
 }
 
-/** The Chinese label of a code ("已指派"), or the code itself when it has none. */
+/** The label of a code in the user's language ("已指派" / "assigned"), or the code itself when it has none. */
 export function label(kind, code) {
   if (code === null || code === undefined || code === "") { return "—"; }
   const names = getConfig().labels[kind] || {};
   return names[code] || String(code);
 }
 
-/** The label with its code beside it ("已指派 assigned"), for places where officials need both. */
+/** The label with its code beside it ("已指派 assigned"), for places where officials need both (once, when
+ * the English label is the code itself). */
 export function labelled(kind, code) {
   const name = label(kind, code);
-  return name === String(code) || name === "—" ? name : `${name} ${code}`;
+  return name.replaceAll(" ", "_") === String(code) || name === "—" ? name : `${name} ${code}`;
 }
 
 /** The colour a case is drawn in (the same rule as api/mapview/style.case_colour). */

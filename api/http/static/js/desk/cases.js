@@ -3,6 +3,7 @@
 import { getJSON, postJSON, query } from "../common/api.js";
 import { fillVillages } from "../common/areas.js";
 import { label } from "../common/config.js";
+import { t } from "../common/lang.js";
 import { fill, h } from "../common/dom.js";
 import { localTime, num } from "../common/format.js";
 
@@ -20,7 +21,7 @@ function filters() {
   return values;
 }
 
-function villagesOf(township) { fillVillages(form.elements.village, pageData.areas, township, "全部"); }
+function villagesOf(township) { fillVillages(form.elements.village, pageData.areas, township, t("全部", "all")); }
 
 async function inspectors() {
   const users = await getJSON("/api/users?role=inspector");
@@ -32,13 +33,13 @@ async function inspectors() {
 }
 
 function row(p) {
-  const box = h("input", { type: "checkbox", "aria-label": `选择 ${p.code}`, dataset: { id: p.id } });
+  const box = h("input", { type: "checkbox", "aria-label": `${t("选择", "select")} ${p.code}`, dataset: { id: p.id } });
   box.checked = state.selected.has(p.id);
   box.addEventListener("change", () => { if (box.checked) { state.selected.add(p.id); } else { state.selected.delete(p.id); } showBulk(); });
   const rules = [p.rules, p.field_rules].filter(Boolean).join(",");
   return h("tr", { class: p.overdue ? "overdue" : null, dataset: { code: p.code } },
     h("td", {}, box),
-    h("td", {}, h("a", { href: `/map?code=${encodeURIComponent(p.code)}`, title: "在地图上打开" }, p.code)),
+    h("td", {}, h("a", { href: `/map?code=${encodeURIComponent(p.code)}`, title: t("在地图上打开", "open on the map") }, p.code)),
     h("td", {}, areaName[p.township_code] || p.township_code || "—"),
     h("td", {}, areaName[p.village_code] || p.village_code || "—"),
     h("td", { title: p.status }, label("status", p.status)),
@@ -47,7 +48,7 @@ function row(p) {
     h("td", { title: rules.split(",").filter(Boolean).map((c) => `${c} ${label("prohibition", c)}`).join("；") }, rules || "—"),
     h("td", { class: "n" }, `${num(p.farmland_m2)} / ${num(p.farmland_mu, 3)}`),
     h("td", { class: "n" }, num(p.remaining_m2)),
-    h("td", {}, p.next_deadline ? `${localTime(p.next_deadline)}${p.overdue ? " 已逾期" : ""}` : "—"),
+    h("td", {}, p.next_deadline ? `${localTime(p.next_deadline)}${p.overdue ? t(" 已逾期", " overdue") : ""}` : "—"),
     h("td", {}, p.assignee || "—"));
 }
 
@@ -65,22 +66,23 @@ async function refresh() {
     document.getElementById(id).href = `/api/cases/download?format=${format}&${q}`;
   }
   const total = document.getElementById("rl-total");
-  total.textContent = "加载中…";
+  total.textContent = t("加载中…", "Loading…");
   let answer;
   try {
     answer = await getJSON(`/api/cases?${q}&limit=${limit}&offset=${state.offset}`);
   } catch (err) {
-    total.textContent = `出错：${err.message}`;
+    total.textContent = `${t("出错：", "Error: ")}${err.message}`;
     return;
   }
   if (mine !== state.generation) { return; }
   state.total = answer.total;
   fill(body, answer.items.length ? answer.items.map(row)
-    : h("tr", {}, h("td", { colspan: 12 }, "没有符合条件的案件")));
-  total.textContent = `共 ${answer.total} 件`;
+    : h("tr", {}, h("td", { colspan: 12 }, t("没有符合条件的案件", "No case matches these filters"))));
+  total.textContent = t(`共 ${answer.total} 件`, `${answer.total} cases`);
   total.dataset.total = String(answer.total);
   const pages = Math.max(1, Math.ceil(answer.total / limit));
-  document.getElementById("rl-page-no").textContent = `第 ${Math.floor(state.offset / limit) + 1} / ${pages} 页`;
+  document.getElementById("rl-page-no").textContent = t(`第 ${Math.floor(state.offset / limit) + 1} / ${pages} 页`,
+    `page ${Math.floor(state.offset / limit) + 1} of ${pages}`);
   document.getElementById("rl-prev").disabled = state.offset === 0;
   document.getElementById("rl-next").disabled = state.offset + limit >= answer.total;
   for (const th of document.querySelectorAll("#rl-cases th[data-sort]")) {
@@ -128,22 +130,23 @@ function start() {
   bulk.addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = document.getElementById("rl-bulk-result");
-    out.textContent = "指派中…";
+    out.textContent = t("指派中…", "Assigning…");
     try {
       const result = await postJSON("/api/cases/bulk-assign", { ids: [...state.selected],
         assignee: bulk.elements.assignee.value || null });
-      const refused = result.results.filter((r) => !r.ok).map((r) => `#${r.id}：${r.error}`);
-      out.textContent = `已指派 ${result.assigned} 件` + (refused.length ? `；未指派 ${refused.length} 件（${refused.join("；")}）` : "");
+      const refused = result.results.filter((r) => !r.ok).map((r) => `#${r.id}: ${t(r.error_zh, r.error_en)}`);
+      out.textContent = t(`已指派 ${result.assigned} 件`, `${result.assigned} assigned`) + (refused.length
+        ? t(`；未指派 ${refused.length} 件（${refused.join("；")}）`, `; ${refused.length} not assigned (${refused.join("; ")})`) : "");
       out.dataset.assigned = String(result.assigned);
       state.selected.clear();
       showBulk();
       bulk.hidden = false;
       refresh();
     } catch (err) {
-      out.textContent = `出错：${err.message}`;
+      out.textContent = `${t("出错：", "Error: ")}${err.message}`;
     }
   });
-  inspectors().catch((err) => { document.getElementById("rl-total").textContent = `出错：${err.message}`; });
+  inspectors().catch((err) => { document.getElementById("rl-total").textContent = `${t("出错：", "Error: ")}${err.message}`; });
   refresh();
 }
 

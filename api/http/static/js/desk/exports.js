@@ -1,19 +1,21 @@
 // Monthly exports: ask for a month (and a township, for the county), watch its progress, download its files;
 // earlier exports are listed with theirs.
 import { getJSON, postJSON } from "../common/api.js";
+import { t } from "../common/lang.js";
 import { fill, h } from "../common/dom.js";
 import { localTime, thisMonth } from "../common/format.js";
 
 const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const form = document.getElementById("rl-export");
-const STATUS = { queued: "排队中", running: "生成中", done: "已完成", failed: "失败" };
+const STATUS = { queued: t("排队中", "queued"), running: t("生成中", "running"), done: t("已完成", "done"),
+  failed: t("失败", "failed") };
 let polling = null;
 
 function jobRow(job) {
   const files = job.files.map((name) => h("a", { href: `/api/exports/${job.id}/files/${encodeURIComponent(name)}`,
     download: name }, name));
   return h("tr", { dataset: { id: job.id, status: job.status } },
-    h("td", { class: "n" }, job.id), h("td", {}, job.month), h("td", {}, job.township || "全县"),
+    h("td", { class: "n" }, job.id), h("td", {}, job.month), h("td", {}, job.township || t("全县", "whole county")),
     h("td", {}, localTime(job.created_at)), h("td", {}, STATUS[job.status] || job.status),
     h("td", {}, job.status === "failed" ? h("span", { class: "err" }, job.error || "")
       : h("progress", { max: 1, value: job.progress || 0 })),
@@ -23,7 +25,7 @@ function jobRow(job) {
 async function refresh() {
   const jobs = await getJSON("/api/exports");
   fill(document.querySelector("#rl-exports tbody"), jobs.length ? jobs.map(jobRow)
-    : h("tr", {}, h("td", { colspan: 7 }, "还没有导出记录")));
+    : h("tr", {}, h("td", { colspan: 7 }, t("还没有导出记录", "No export yet"))));
   const busy = jobs.some((j) => j.status === "queued" || j.status === "running");
   clearTimeout(polling);
   if (busy) { polling = setTimeout(refresh, 1000); }

@@ -2,14 +2,15 @@
 // criticise marks, the trend of recent months, printable.
 import { getJSON } from "../common/api.js";
 import { getConfig } from "../common/config.js";
+import { t as word } from "../common/lang.js";
 import { fill, h, svg } from "../common/dom.js";
 import { num, percent, thisMonth } from "../common/format.js";
 
 const form = document.getElementById("rl-month");
 
 function flag(t) {
-  if (t.commend) { return h("span", { class: "flag-commend" }, "通报表扬"); }
-  if (t.criticise) { return h("span", { class: "flag-criticise" }, "通报批评"); }
+  if (t.commend) { return h("span", { class: "flag-commend" }, word("通报表扬", "commended")); }
+  if (t.criticise) { return h("span", { class: "flag-criticise" }, word("通报批评", "criticised")); }
   return "—";
 }
 
@@ -33,26 +34,27 @@ function chart(months) {
   const colours = getConfig().colours;
   const line = (key, colour) => svg("polyline", { points: months.map((m, i) => `${x(i)},${y(m[key])}`).join(" "),
     fill: "none", stroke: colour, "stroke-width": 2 });
-  return svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "新增增量与办结走势" },
+  return svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": word("新增增量与办结走势", "new increments and closures") },
     svg("line", { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, stroke: "#999" }),
     line("new_increments", colours.cases.demolish), line("closed", colours.closed),
     ...months.map((m, i) => svg("text", { x: x(i), y: height - 8, "font-size": 11, "text-anchor": "middle" }, m.month)),
-    svg("text", { x: pad, y: 14, "font-size": 12, fill: colours.cases.demolish }, "— 新增增量"),
-    svg("text", { x: pad + 110, y: 14, "font-size": 12, fill: colours.closed }, "— 办结"));
+    svg("text", { x: pad, y: 14, "font-size": 12, fill: colours.cases.demolish }, `— ${word("新增增量", "new increments")}`),
+    svg("text", { x: pad + 110, y: 14, "font-size": 12, fill: colours.closed }, `— ${word("办结", "closed")}`));
 }
 
 async function show(month) {
   history.replaceState(null, "", `${window.location.pathname}?month=${month}`);
   const body = document.querySelector("#rl-scoreboard tbody");
-  document.getElementById("rl-as-of").textContent = "加载中…";
+  document.getElementById("rl-as-of").textContent = word("加载中…", "Loading…");
   try {
     const board = await getJSON(`/api/scoreboard?month=${month}`);
     fill(body, board.townships.length ? board.townships.map((t, i) => townshipRow(t, i + 1))
-      : h("tr", {}, h("td", { colspan: 13 }, "本月没有乡镇数据")));
-    document.getElementById("rl-as-of").textContent = `${month} 月通报（按遏制新增、逾期、按期办理率、拆除复耕排序）`;
+      : h("tr", {}, h("td", { colspan: 13 }, word("本月没有乡镇数据", "No township figures this month"))));
+    document.getElementById("rl-as-of").textContent = word(`${month} 月通报（按遏制新增、逾期、按期办理率、拆除复耕排序）`,
+      `${month} (ranked by new increments held down, overdue, on-time rate, land restored)`);
     document.body.dataset.loaded = month;
   } catch (err) {
-    document.getElementById("rl-as-of").textContent = `出错：${err.message}`;
+    document.getElementById("rl-as-of").textContent = `${word("出错：", "Error: ")}${err.message}`;
     return;
   }
   const trend = await getJSON(`/api/scoreboard/trend?month=${month}&months=6`);

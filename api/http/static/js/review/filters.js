@@ -1,10 +1,11 @@
 // The filter form: kept in the URL (a view can be shared), villages listed for the chosen township.
 import { fillVillages } from "../common/areas.js";
+import { t } from "../common/lang.js";
 
 export const FILTERS = ["code", "township", "village", "status", "period", "disposition", "rule", "overdue"];
 
 export function createFilters(form, areas, { onFilter, onSearch }) {
-  const villagesOf = (township) => fillVillages(form.elements.village, areas, township, "村：全部");
+  const villagesOf = (township) => fillVillages(form.elements.village, areas, township, t("村：全部", "Village: all"));
 
   function toUrl() {
     const q = new URLSearchParams();

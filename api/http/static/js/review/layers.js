@@ -1,6 +1,7 @@
 // The map's layers and how each looks (colours from the page config: api/mapview/style.py).
 /* global L */
 import { caseColour, getConfig, label } from "../common/config.js";
+import { t } from "../common/lang.js";
 import { h } from "../common/dom.js";
 
 /** A placeholder a popup shows until the case's numbers arrive. */
@@ -43,8 +44,9 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
     },
   });
   for (const layer of [admin, cultivated, farmland, houses, clusters, evidence, cases, highlight]) { layer.addTo(map); }
-  L.control.layers(null, { "乡镇 / 村界": admin, "耕地（三调）": cultivated, "永久基本农田": farmland, "房屋": houses,
-    "案件": cases, "照片": evidence }, { collapsed: true }).addTo(map);
+  L.control.layers(null, { [t("乡镇 / 村界", "Township / village boundaries")]: admin,
+    [t("耕地（三调）", "Cultivated land (三调)")]: cultivated, [t("永久基本农田", "Permanent basic farmland")]: farmland,
+    [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases, [t("照片", "Photos")]: evidence }, { collapsed: true }).addTo(map);
 
   function showNamesFor(zoom) {
     const box = map.getContainer().classList;
@@ -74,7 +76,7 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
         at += (360 * n) / cell.count;
         return `${kindColour[kind] || "#000"} ${from}deg ${at}deg`;
       });
-      const badge = h("div", { title: Object.entries(cell.kinds || {}).map(([k, n]) => `${k === "closed" ? "已销号" : label("disposition", k)} ${n}`).join("，") },
+      const badge = h("div", { title: Object.entries(cell.kinds || {}).map(([k, n]) => `${k === "closed" ? label("status", "closed") : label("disposition", k)} ${n}`).join(t("，", ", ")) },
         String(cell.count));
       badge.style.background = stops.length ? `conic-gradient(${stops.join(", ")})` : kindColour.demolish;
       badge.style.width = badge.style.height = `${size}px`;

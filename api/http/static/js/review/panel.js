@@ -3,6 +3,7 @@
 // click, then a search) is dropped, never drawn over the newer one.
 import { getJSON, postJSON } from "../common/api.js";
 import { getConfig, label, labelled } from "../common/config.js";
+import { t } from "../common/lang.js";
 import { fill, h } from "../common/dom.js";
 import { localTime, num } from "../common/format.js";
 
@@ -16,18 +17,19 @@ export function popupContent(p) {
   const row = (name, ...value) => [h("dt", {}, name), h("dd", {}, ...value)];
   return h("div", { class: "rl-popup" }, h("b", {}, p.code),
     h("dl", { class: "rl-facts" },
-      row("状态", labelled("status", p.status), p.still_violating ? "" : "（已不违法）"),
-      row("时段", labelled("period", p.period), p.date_conflict ? " ⚠ 日期矛盾" : ""),
-      row("处置", labelled("disposition", p.disposition)),
-      row("八不准", rules ? rules.split(",").map((c) => `${c} ${label("prohibition", c)}`).join("；") : "—"),
-      row("占地", `${num(p.footprint_m2)} m²（${num(p.footprint_mu, 3)} 亩）`),
-      row("永久基本农田", h("span", { class: "rl-farmland-m2" }, num(p.farmland_m2)), ` m²（${num(p.farmland_mu, 3)} 亩）`),
-      row("耕地", `${num(p.cultivated_m2)} m²`),
-      row("截止日后新增", `${num(p.after_cutoff_m2)} m²`),
-      row("剩余未整改", `${num(p.remaining_m2)} m²`),
-      row("下一期限", p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—",
-        p.overdue ? h("b", { class: "rl-error" }, " 已逾期") : ""),
-      row("立案号", p.file_number || "—")));
+      row(t("状态", "Status"), labelled("status", p.status), p.still_violating ? "" : t("（已不违法）", " (no longer violating)")),
+      row(t("时段", "Period"), labelled("period", p.period), p.date_conflict ? t(" ⚠ 日期矛盾", " ⚠ dates conflict") : ""),
+      row(t("处置", "Disposition"), labelled("disposition", p.disposition)),
+      row(t("八不准", "Prohibitions"), rules ? rules.split(",").map((c) => `${c} ${label("prohibition", c)}`).join(t("；", "; ")) : "—"),
+      row(t("占地", "Footprint"), `${num(p.footprint_m2)} m²（${num(p.footprint_mu, 3)} ${t("亩", "mu")}）`),
+      row(t("永久基本农田", "Permanent farmland"), h("span", { class: "rl-farmland-m2" }, num(p.farmland_m2)),
+        ` m²（${num(p.farmland_mu, 3)} ${t("亩", "mu")}）`),
+      row(t("耕地", "Cultivated land"), `${num(p.cultivated_m2)} m²`),
+      row(t("截止日后新增", "Built from 2020-07-03"), `${num(p.after_cutoff_m2)} m²`),
+      row(t("剩余未整改", "Unrectified"), `${num(p.remaining_m2)} m²`),
+      row(t("下一期限", "Next deadline"), p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—",
+        p.overdue ? h("b", { class: "rl-error" }, t(" 已逾期", " overdue")) : ""),
+      row(t("立案号", "File number"), p.file_number || "—")));
 }
 
 // What an official decides at the desk. Field steps (verify, record demolition, restore, re-inspect) need the
@@ -47,22 +49,22 @@ export function createPanel(el, { layers, user, onChanged }) {
   function field(action, p) {
     // Pick lists where there is a choice (never free text for a person), a text box where a reason is needed.
     if (action === "assign") {
-      const select = h("select", { "data-for": "assignee", "aria-label": "巡查员" },
-        h("option", { value: "" }, "乡镇（暂不指定巡查员）"));
+      const select = h("select", { "data-for": "assignee", "aria-label": t("巡查员", "Inspector") },
+        h("option", { value: "" }, t("乡镇（暂不指定巡查员）", "the township (no inspector yet)")));
       inspectorsOf(p.township_code).then((list) => select.append(...list.map((u) =>
         h("option", { value: u.username }, u.display_name || u.username))));
       return select;
     }
     if (action === "classify") {
-      return h("select", { "data-for": "decision", "aria-label": "处置决定" },
+      return h("select", { "data-for": "decision", "aria-label": t("处置决定", "Decision") },
         ...Object.entries(getConfig().labels.decision).map(([code, name]) => h("option", { value: code }, name)));
     }
-    if (action === "return") { return h("input", { "data-for": "reason", placeholder: "退回理由（必填）", size: 18 }); }
-    if (action === "file") { return h("input", { "data-for": "file_number", placeholder: "立案号（必填）", size: 18 }); }
+    if (action === "return") { return h("input", { "data-for": "reason", placeholder: t("退回理由（必填）", "reason for return (required)"), size: 18 }); }
+    if (action === "file") { return h("input", { "data-for": "file_number", placeholder: t("立案号（必填）", "file number (required)"), size: 18 }); }
     if (action === "decide_period") {
-      return h("span", {}, h("select", { "data-for": "approve", "aria-label": "决定" },
-        h("option", { value: "true" }, "同意变更"), h("option", { value: "false" }, "不同意")),
-      h("input", { "data-for": "reason", placeholder: "理由（必填）", size: 14 }));
+      return h("span", {}, h("select", { "data-for": "approve", "aria-label": t("决定", "Decision") },
+        h("option", { value: "true" }, t("同意变更", "approve")), h("option", { value: "false" }, t("不同意", "refuse"))),
+      h("input", { "data-for": "reason", placeholder: t("理由（必填）", "reason (required)"), size: 14 }));
     }
     return null;
   }
@@ -93,25 +95,26 @@ export function createPanel(el, { layers, user, onChanged }) {
         }
         show(p.id);
         onChanged();
-      } } }, `${label("action", action)} ${action}`));
+      } } }, labelled("action", action)));
       return box;
     });
-    return h("div", { class: "rl-actions" }, h("h4", {}, "处理"), ...rows, error);
+    return h("div", { class: "rl-actions" }, h("h4", {}, t("处理", "Actions")), ...rows, error);
   }
 
   function periodRequest(p) {
     const r = p.period_request;
     if (!r) { return null; }
-    return h("p", {}, `待县级决定：${r.by} 申请把时段改为「${label("period", r.period)}」，理由：${r.reason}；证据：`,
+    return h("p", {}, t(`待县级决定：${r.by} 申请把时段改为「${label("period", r.period)}」，理由：${r.reason}；证据：`,
+      `Awaiting the county: ${r.by} asks to change the period to "${label("period", r.period)}", because: ${r.reason}; evidence: `),
       ...r.evidence.flatMap((id) => [h("a", { href: `/api/photos/${id}/original`, target: "_blank", rel: "noopener" }, `#${id}`), " "]));
   }
 
   function photo(ph) {
     if (ph.lat !== null && ph.lat !== undefined) { layers.photoMarker(ph); }
     const link = h("a", { href: ph.original_url, target: "_blank", rel: "noopener" },
-      ph.media_type === "application/pdf" ? "PDF 证明材料" : h("img", { class: "rl-thumb", src: ph.thumbnail_url, alt: label("photo_kind", ph.kind) }));
+      ph.media_type === "application/pdf" ? t("PDF 证明材料", "PDF document") : h("img", { class: "rl-thumb", src: ph.thumbnail_url, alt: label("photo_kind", ph.kind) }));
     return h("div", { class: "rl-photo" }, link, " ", label("photo_kind", ph.kind), " · ", localTime(ph.taken_at),
-      ph.bearing_deg !== null ? ` · 方位 ${num(ph.bearing_deg, 0)}°${ph.bearing_ref || ""}` : "",
+      ph.bearing_deg !== null ? ` · ${t("方位", "bearing")} ${num(ph.bearing_deg, 0)}°${ph.bearing_ref || ""}` : "",
       ph.checks.length ? h("div", { class: "rl-checks" }, ...ph.checks.map((c) => h("div", {}, c))) : " ✓");
   }
 
@@ -120,13 +123,13 @@ export function createPanel(el, { layers, user, onChanged }) {
     return caseDetail(id).then((p) => {
       if (mine !== request) { return; }
       layers.evidence.clearLayers();
-      const close = h("a", { href: "#", id: "rl-close", "aria-label": "关闭", on: { click: (e) => {
+      const close = h("a", { href: "#", id: "rl-close", "aria-label": t("关闭", "close"), on: { click: (e) => {
         e.preventDefault(); el.hidden = true; layers.evidence.clearLayers(); layers.highlight.clearLayers();
       } } }, "✕");
       fill(el, h("div", {}, h("b", {}, p.code), " ", close), popupContent(p), periodRequest(p),
-        h("h4", {}, `照片与材料（${p.photos.length}）`), ...p.photos.map(photo), actions(p),
-        h("h4", {}, "记录 history"),
-        h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${label("action", e.action)} ${e.action}`,
+        h("h4", {}, t(`照片与材料（${p.photos.length}）`, `Photos and documents (${p.photos.length})`)), ...p.photos.map(photo), actions(p),
+        h("h4", {}, t("记录", "History")),
+        h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${labelled("action", e.action)}`,
           e.note ? ` — ${e.note}` : ""))));
       el.hidden = false;
       el.dataset.caseId = String(p.id);

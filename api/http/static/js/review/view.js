@@ -1,6 +1,7 @@
 // What is in view: on every pan and zoom, the reference layers and the cases in the bounding box. At county
 // zoom the server sends counts per grid cell instead of features; nothing ever ships every case at once.
 import { getJSON } from "../common/api.js";
+import { t } from "../common/lang.js";
 
 const DETAIL_ZOOM = 14;
 const LAYER_ZOOM = { farmland: 13, dltb: 16, houses: 17 };
@@ -21,7 +22,7 @@ export function createView(map, layers, filters, status) {
     const bbox = boxOf(map);
     const zoom = Math.round(map.getZoom());
     const where = filters.asQuery();
-    status.textContent = "加载中…";
+    status.textContent = t("加载中…", "Loading…");
     const want = (name, layer) => (zoom >= LAYER_ZOOM[name]
       ? getJSON(`/api/layers/${name}?limit=8000&bbox=${bbox}`).then((fc) => ({ fc, layer })) : null);
     let results;
@@ -35,7 +36,7 @@ export function createView(map, layers, filters, status) {
           : getJSON(`/api/cases/clusters?zoom=${zoom}&bbox=${bbox}${where}`).then((fc) => ({ fc, layer: layers.cases })),
       ]);
     } catch (err) {
-      if (mine === generation) { status.textContent = `出错：${err.message}`; }
+      if (mine === generation) { status.textContent = `${t("出错：", "Error: ")}${err.message}`; }
       return;
     }
     if (mine !== generation) { return; }
@@ -67,7 +68,8 @@ export function createView(map, layers, filters, status) {
       if (!fc.truncated) { layer.addData(fc); }
     }
     if (openCode) { layers.cases.eachLayer((l) => { if (l.feature.properties.code === openCode) { l.openPopup(); } }); }
-    status.textContent = grouped ? `视野内 ${total} 件案件（已分组，放大查看每一件）` : `视野内显示 ${shown} / ${total} 件案件`;
+    status.textContent = grouped ? t(`视野内 ${total} 件案件（已分组，放大查看每一件）`, `${total} cases in view (grouped: zoom in to see each)`)
+      : t(`视野内显示 ${shown} / ${total} 件案件`, `${shown} of ${total} cases in view`);
     status.dataset.cases = String(shown);
     status.dataset.total = String(total);
     status.dataset.grouped = String(grouped);
