@@ -45,6 +45,10 @@ PROHIBITION_NAMES_EN: dict[int, str] = {
     5: "house on cultivated land under a false pretext", 6: "breach of one household, one homestead",
     7: "selling a house built on cultivated land", 8: "unlawful approval of a house on cultivated land"}
 
+#: Who built a house (the houses layer's builder_type / 建房主体), as the national 摸排 table names them.
+BUILDER_TYPE_NAMES: dict[str, str] = {"farmer": "农户", "non_farmer": "非农户", "collective": "村集体",
+                                      "enterprise": "企业"}
+
 #: Codes only an inspector on site can establish; geometry and registers never set them.
 FIELD_ONLY_PROHIBITIONS: frozenset[int] = frozenset({3, 5, 7})
 

@@ -2,8 +2,10 @@
 # Install the Debian packages Redline needs (only those missing): SpatiaLite, PostGIS, Chromium, exiftool,
 # and Python's venv. Runs apt-get as root, or through sudo.
 set -euo pipefail
-PKGS=(libsqlite3-mod-spatialite postgresql postgresql-postgis chromium fonts-wqy-zenhei libimage-exiftool-perl python3-venv)
-[ "${1:-}" = "--demo" ] && PKGS=(libsqlite3-mod-spatialite python3-venv)
+# Pango (and the CJK font) print the case dossiers (WeasyPrint).
+PKGS=(libsqlite3-mod-spatialite postgresql postgresql-postgis chromium fonts-wqy-zenhei libimage-exiftool-perl python3-venv
+      libpango-1.0-0 libpangoft2-1.0-0)
+[ "${1:-}" = "--demo" ] && PKGS=(libsqlite3-mod-spatialite python3-venv libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-zenhei)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -41,3 +41,34 @@ def export_cmd(
           f"overdue {int(total['overdue'])}")
     for f in result.files:
         echo(f"  {f}")
+
+
+def dossier_cmd(
+    case_code: Annotated[str | None, typer.Argument(help="the case code, e.g. RL-431021101000-H017606")] = None,
+    out: Annotated[Path | None, typer.Option(help="the PDF to write (a .zip with --township and --month)")] = None,
+    township: Annotated[str | None, typer.Option(help="12-digit township code: every case of the month")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM, with --township")] = None,
+) -> None:
+    """Write the case dossier (案件档案, A4 PDF in Chinese), or a zip of a township's dossiers for a month."""
+    from api.errors import InvalidQuery, NotFound
+    from api.reports.dossier import case_id_of, dossier_pdf, dossier_zip
+    from api.reports.monthly import check_report_month
+
+    settings = get_settings()
+    if (case_code is None) == (township is None or month is None):
+        fail(ValueError("give a case code, or --township and --month (not both)"))
+    try:
+        with factory()() as session:
+            if case_code is not None:
+                dossier = dossier_pdf(session, case_id_of(session, case_code), settings)
+                target = out or Path(dossier.name)
+                target.write_bytes(dossier.pdf)
+                echo(f"dossier {case_code}: {target} ({len(dossier.pdf) // 1024} KiB)")
+                return
+            assert township is not None and month is not None
+            check_report_month(month)
+            target = out or Path(f"dossiers_{township}_{month.replace('-', '')}.zip")
+            codes = dossier_zip(session, township, month, settings, target)
+            echo(f"dossiers {township} {month}: {len(codes)} cases in {target}")
+    except (NotFound, InvalidQuery) as exc:
+        fail(ValueError(str(exc)))

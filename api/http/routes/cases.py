@@ -14,6 +14,7 @@ from api.cases import queries
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.filters import CaseFilter
 from api.cases.queries import SORTABLE, CaseQuery, case_detail, case_row
+from api.cases.scope import load_case
 from api.cases.service import add_comment, add_progress_report, assign_many, transition
 from api.clock import utcnow
 from api.errors import InvalidQuery, TooLarge
@@ -26,6 +27,7 @@ from api.http.uploads import PhotoFields, capped_form
 from api.mapview.areas import areas_in_scope
 from api.mapview.snapshots import case_features_text, grid_cells, select_cases
 from api.reports.case_list import MAX_DOWNLOAD, XLSX, case_list_csv, case_list_xlsx
+from api.reports.dossier import dossier_pdf
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -159,6 +161,17 @@ def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case
                                   "comments": detail.comments, "progress_reports": detail.reports,
                                   "photos": [photo_out(p) for p in detail.photos]})
     return feature
+
+
+@router.get("/{case_id}/dossier.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}, "description": "the case dossier (A4, Chinese)"}})
+def get_dossier(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: RowId) -> Response:
+    """The case dossier (案件档案) as a PDF: identity, location map, footprint per imagery epoch, areas and
+    rules, every photo with its SHA-256 and checks, reports, and the history with each event's audit hash."""
+    load_case(session, user, case_id)  # the same scope as every case query: another township's is "not found"
+    dossier = dossier_pdf(session, case_id, settings)
+    return Response(dossier.pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{dossier.name}"'})
 
 
 Text = Annotated[str, Field(max_length=2000)]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.cases.deadlines import COUNTY_TZ
 from api.mapview.style import CASE_COLOURS, LAYER_COLOURS, case_colour, legend
+from api.reports.drawing import Frame
 from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, townships
 
 _TEMPLATES = Environment(loader=PackageLoader("api.reports", "templates"),
@@ -42,16 +43,8 @@ def _case_map(session: Session, layer: gpd.GeoDataFrame, township: str | None) -
     shapes = towns.geometry.to_numpy()
     if len(shapes) == 0:
         return None
-    minx, miny, maxx, maxy = shapely.total_bounds(shapes)
-    scale = min(MAP_WIDTH / (maxx - minx), MAP_HEIGHT / (maxy - miny))
-
-    def px(x: float, y: float) -> tuple[float, float]:
-        return round((x - minx) * scale, 1), round((maxy - y) * scale, 1)
-
-    def path(geom: shapely.Geometry) -> str:
-        rings = shapely.get_rings(shapely.get_parts(geom))
-        return "".join("M" + " ".join("{},{}".format(*px(x, y)) for x, y in shapely.get_coordinates(r)) + "Z"
-                       for r in rings)
+    frame = Frame(tuple(shapely.total_bounds(shapes)), MAP_WIDTH, MAP_HEIGHT)  # type: ignore[arg-type]
+    px, path = frame.px, frame.path
 
     labels = shapely.point_on_surface(shapes)
     outlines = [{"d": path(g), "name": name, "at": px(c.x, c.y)}
