@@ -140,6 +140,11 @@ APPROVAL_KIND_NAMES: dict[str, ApprovalKind] = {
                     ApprovalKind.PLANNING_PERMIT),
 }
 
+#: The Chinese name of each kind, as reports print it.
+APPROVAL_KIND_LABELS: dict[ApprovalKind, str] = {
+    ApprovalKind.HOMESTEAD: "宅基地批准", ApprovalKind.LAND_CONVERSION: "农用地转用批准",
+    ApprovalKind.PLANNING_PERMIT: "乡村建设规划许可", ApprovalKind.UNKNOWN: "其他（不能合法化）"}
+
 
 def approval_kind(value: object) -> ApprovalKind:
     """The kind an approval register's value names; UNKNOWN for anything else (never trusted to legalise)."""

@@ -1,4 +1,5 @@
-"""The monthly red-line compliance export: workbook, GIS layers, printable report and a manifest.
+"""The monthly red-line compliance export: workbook, the national 摸排 table, GIS layers, printable report and
+a manifest.
 
 Everything is computed as of the end of the month from the case history (`api.cases.history`), and every file
 is written byte-for-byte reproducibly (`reproducible`: fixed timestamps inside the xlsx and zip containers, in
@@ -21,6 +22,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AdminArea
 from api.reports.export.cases import case_table
 from api.reports.export.layers import write_geopackage, write_shapefile_zip
+from api.reports.export.mopai import mopai_table, write_mopai
 from api.reports.export.report import write_report
 from api.reports.export.reproducible import write_manifest
 from api.reports.export.workbook import write_workbook
@@ -65,6 +67,8 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     layer = gpd.GeoDataFrame(cases, geometry=fig.cases.geometry.to_numpy(), crs=fig.cases.crs)
     files.append(write_geopackage(out_dir / f"redline_{tag}.gpkg", layer, f"cases_{tag}", stamp))
     files.append(write_shapefile_zip(out_dir / f"redline_{tag}_shp.zip", layer, f"cases_{tag}", stamp))
+    step(0.85, "摸排 table")
+    files.append(write_mopai(out_dir / f"redline_{tag}_mopai.xlsx", mopai_table(session, fig, names), names, stamp))
     step(0.9, "report")
     files.append(write_report(out_dir / f"redline_{tag}_report.html", fig, cases, layer, session, township))
     write_manifest(out_dir / "manifest.json", month, township, files)

@@ -26,18 +26,18 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     headers = [SUMMARY_COLUMNS[c] for c in cols]
     mu_cols = ["farmland_m2", "occupied_m2", "restored_m2", "remaining_m2"]
     headers += [SUMMARY_COLUMNS[c].replace("(m²)", "(亩)") for c in mu_cols]
-    _sheet(summary, headers, [
+    fill_sheet(summary, headers, [
         [*(None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in (r[c] for c in cols)),
          *(round(mu(float(r[c])), 4) for c in mu_cols)]
         for r in fig.summary.to_dict("records")
     ], bold_last=True)
     sheet = wb.create_sheet("案件 Cases")
-    _sheet(sheet, [CASE_COLUMNS[c] for c in cases.columns], cases.to_numpy().tolist())
+    fill_sheet(sheet, [CASE_COLUMNS[c] for c in cases.columns], cases.to_numpy().tolist())
     trend = wb.create_sheet("逐月 Month-over-month")
     trend_headers = {"month": "月份", "new_cases": "新增案件 (件)", "new_increments": "新增增量 (件)",
                      "closed": "办结 (件)", "restored_m2": "拆除复耕面积 (m²)", "remaining_m2": "剩余未整改面积 (m²)",
                      "overdue": "逾期案件 (件)", "on_time_rate": "按期办理率 (%)"}
-    _sheet(trend, list(trend_headers.values()),
+    fill_sheet(trend, list(trend_headers.values()),
            [[None if (isinstance(v, float) and np.isnan(v)) else v for v in (row[k] for k in trend_headers)]
             for row in history.to_dict("records")])
     naive = stamp.astimezone(dt.UTC).replace(tzinfo=None)
@@ -49,7 +49,7 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     return path
 
 
-def _sheet(ws, headers: list[str], rows: list[list[object]], bold_last: bool = False) -> None:  # type: ignore[no-untyped-def]
+def fill_sheet(ws, headers: list[str], rows: list[list[object]], bold_last: bool = False) -> None:  # type: ignore[no-untyped-def]
     ws.append(headers)
     for row in rows:
         ws.append(row)
