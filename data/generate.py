@@ -6,6 +6,8 @@ Layers (one GeoPackage, 三调 field names where the survey has them):
 - `farmland`: permanent basic farmland (YJJBNTTB: BSM, DLBM, TBMJ, YJJBNTMJ), some with holes;
 - `houses`: rectangles and L-shapes clustered in village cores and along the road to the township seat;
 - `baseline`: footprints as seen on imagery at 2020-07; `approvals`; `plots` (contracted land);
+- `epoch_a`, `epoch_b`: two imagery passes of the buildings (between them five demolitions, a sham one, two
+  wings added, four new buildings), with `demo_story.csv` naming the houses of each (`data/story.py`);
 plus `households.csv` and `truth.csv` — what the generator *meant* for each house (period, disposition,
 八不准 codes), against which the engine is tested. Violations are placed wholly inside parcels so their
 truth is exact by construction, not computed by the engine under test.
@@ -24,6 +26,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 from shapely import affinity
+
+from data import DEMO_TOWNSHIP
 
 CRS = "EPSG:4546"
 CENTRE_LONLAT = (112.4, 25.6)
@@ -202,6 +206,7 @@ def generate(out_dir: Path, size: Size = Size(), seed: int = 20200703, write_gpk
     pick = rng.choice(len(legal_xy), n_legal, replace=False)
     legal_xy = legal_xy[pick]
     vpick = rng.choice(len(viol_xy), n_viol, replace=False)
+    all_viol_xy = viol_xy
     viol_xy, viol_parcel = viol_xy[vpick], viol_parcel[vpick]
     on_pbf = pbf_mask[viol_parcel]
 
@@ -309,8 +314,49 @@ def generate(out_dir: Path, size: Size = Size(), seed: int = 20200703, write_gpk
             frame.to_file(gpkg, layer=name, driver="GPKG")
     households.to_csv(out_dir / "households.csv", index=False)
     truth.to_csv(out_dir / "truth.csv", index=False)
+    # Two imagery passes (a generator of their own, so the layers above stay as they were).
+    unused = np.setdiff1d(np.arange(len(all_viol_xy)), vpick)
+    eligible = (category == "inc") & ~conflict & ~pd.isna(houses["built_on"]).to_numpy()
+    story_area = towns.loc[towns["XZQDM"] == DEMO_TOWNSHIP[:9]].geometry.iloc[0]
+    for name, frame in _imagery(np.random.default_rng(seed + 1), houses, eligible, story_area,
+                                all_viol_xy[unused]).items():
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame = frame.set_geometry(shapely.set_precision(frame.geometry.to_numpy(), GRID_M))
+            frame.to_parquet(out_dir / f"{name}.parquet", compression="zstd")
+        else:
+            frame.to_csv(out_dir / f"{name}.csv", index=False)
     return {"townships": len(towns), "villages": len(villages), "dltb": len(parcels),
             "farmland": len(farmland), "houses": n, "violations": int(truth["violation"].sum())}
+
+
+def _imagery(rng: np.random.Generator, houses: gpd.GeoDataFrame, eligible: np.ndarray, story_area: shapely.Geometry,
+             free_xy: np.ndarray) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
+    """Two imagery passes of the county's buildings, and what happened between them.
+
+    `epoch_a`: every house as surveyed. `epoch_b`: five increment houses of the story township demolished
+    (gone), one more whose demolition will be *recorded* but which still stands (a sham demolition), two houses
+    grown by a wing, and four new buildings on cultivated land near the villages. `demo_story.csv` names the
+    houses of each role, for `redline demo` to record the demolitions before the later pass.
+    """
+    geoms = houses.geometry.to_numpy()
+    ids = houses["id"].to_numpy()
+    increments = np.flatnonzero(eligible & shapely.within(geoms, story_area))
+    picked = rng.choice(increments, 8, replace=False)
+    demolished, sham, grown = picked[:5], picked[5:6], picked[6:8]
+    keep = np.ones(len(geoms), dtype=bool)
+    keep[demolished] = False
+    b_geoms = geoms.copy()
+    _minx, miny, maxx, _maxy = shapely.bounds(geoms[grown]).T
+    b_geoms[grown] = shapely.union(geoms[grown], shapely.box(maxx, miny, maxx + 8, miny + 7))
+    new_xy = free_xy[rng.choice(len(free_xy), min(4, len(free_xy)), replace=False)]
+    new_geoms = shapely.box(new_xy[:, 0] - 5, new_xy[:, 1] - 6, new_xy[:, 0] + 5, new_xy[:, 1] + 6)
+    epoch_a = gpd.GeoDataFrame({"BSM": [f"EA{i}" for i in ids]}, geometry=geoms, crs=houses.crs)
+    new_ids = [f"EN{i + 1}" for i in range(len(new_geoms))]
+    epoch_b = gpd.GeoDataFrame({"BSM": [*(f"EB{i}" for i in ids[keep]), *new_ids]},
+                               geometry=np.concatenate([b_geoms[keep], new_geoms]), crs=houses.crs)
+    story = pd.DataFrame({"house_id": ids[np.concatenate([demolished, sham, grown])],
+                          "role": ["demolished"] * len(demolished) + ["sham"] * len(sham) + ["grown"] * len(grown)})
+    return {"epoch_a": epoch_a, "epoch_b": epoch_b, "demo_story": story}
 
 
 def _truth(category: np.ndarray, is_new: np.ndarray, conflict: np.ndarray, on_pbf: np.ndarray,

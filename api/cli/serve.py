@@ -25,7 +25,7 @@ DEMO_DIR = Path(data.__file__).resolve().parent / "demo"
 DEMO_LAYERS = [("townships", "townships.parquet"), ("dltb", "dltb.parquet"), ("farmland", "farmland.parquet"),
                ("households", "households.csv"), ("houses", "houses.parquet"), ("baseline", "baseline.parquet"),
                ("approvals", "approvals.parquet"), ("plots", "plots.parquet")]
-DEMO_TOWNSHIP = "431021101000"
+DEMO_TOWNSHIP = data.DEMO_TOWNSHIP
 
 
 def demo_users(factory) -> list[str]:  # type: ignore[no-untyped-def]
@@ -57,10 +57,12 @@ def demo_cmd(
     port: int | None = None,
 ) -> None:
     """Create the embedded database, import the demo county, scan it and serve the map."""
+    from api.clock import utcnow
     from api.db.engine import check_srid, make_engine, make_sessionmaker
     from api.db.migrate import upgrade
     from api.ingest.layers import import_layer
     from api.ingest.scan import scan
+    from data import story
 
     s = get_settings()
     engine = make_engine(s.resolved_database_url)
@@ -71,12 +73,18 @@ def demo_cmd(
     for kind, name in DEMO_LAYERS:
         imported = import_layer(factory, kind, DEMO_DIR / name)
         echo(f"  {kind:<10} {imported.rows_read:>6} rows (new {imported.inserted}, updated {imported.updated})")
-    scanned = scan(factory, s.rules)
+    now = utcnow()
+    scanned = scan(factory, s.rules, now=story.scan_time(factory, now))
     echo(f"scan: {scanned.houses} houses, {scanned.violations} violations, {scanned.created} new cases")
     print_summary(scanned.result.summary())
     echo("\nusers (one per role; passwords are shown once, when created):")
     for line in demo_users(factory):
         echo(f"  {line}")
+    told = story.tell(factory, s, now)
+    if told is not None:
+        echo(f"\nimagery {told.before} → {told.after}: demolitions confirmed {told.confirmed}, reopened "
+             f"{told.reopened} (a sham demolition), cases for growth {told.grown_cases}, for new buildings "
+             f"{told.new_cases}")
     if serve:
         port = port or s.port
         echo(f"\nRedline demo: open http://{s.host}:{port}/map  (API docs: http://{s.host}:{port}/docs)")

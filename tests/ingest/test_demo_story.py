@@ -1,0 +1,52 @@
+"""The demo's imagery story on a freshly generated small county, on both databases: the second pass confirms
+the demolitions that happened, reopens the sham one, opens cases for the grown houses and the new buildings;
+told twice, it changes nothing the second time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from api.accounts.users import create_user
+from api.cases.audit import verify_chain
+from api.db.models import Case, CaseEvent
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
+from api.settings import Settings
+from data import DEMO_TOWNSHIP, story
+from data.generate import Size, generate
+from tests.conftest import Database
+
+LAYERS = [("townships", "townships.parquet"), ("dltb", "dltb.parquet"), ("farmland", "farmland.parquet"),
+          ("households", "households.csv"), ("houses", "houses.parquet"), ("approvals", "approvals.parquet")]
+
+
+def test_the_demo_story_shows_confirmed_reopened_and_new_cases(db: Database, tmp_path: Path):
+    generate(tmp_path, Size(houses=3000, parcels=1500, width_m=8000, height_m=6000), seed=11)
+    for kind, name in LAYERS:
+        import_layer(db.factory, kind, tmp_path / name)
+    now = dt.datetime.now(dt.UTC)
+    assert story.scan_time(db.factory, now) == now - story.SURVEY_AGO  # a fresh database: the survey's date
+    scan(db.factory, Settings().rules, now=story.scan_time(db.factory, now))
+    assert story.scan_time(db.factory, now) == now
+    with db.factory.begin() as s:
+        for name, role, town in (("county", "county_reviewer", None), ("township", "township_officer",
+                                  DEMO_TOWNSHIP), ("inspector", "inspector", DEMO_TOWNSHIP)):
+            create_user(s, name, "demo-story-password", role, town)
+    report = story.tell(db.factory, Settings(database_url=db.url), now, demo_dir=tmp_path)
+    assert report is not None
+    roles = pd.read_csv(tmp_path / "demo_story.csv")["role"].value_counts()
+    assert (report.confirmed, report.reopened) == (roles["demolished"], roles["sham"]) == (5, 1)
+    assert report.grown_cases == 2 and report.new_cases == 4
+    with db.factory() as s:
+        sham = pd.read_csv(tmp_path / "demo_story.csv").query("role == 'sham'")["house_id"].iloc[0]
+        assert s.execute(select(Case.status).where(Case.code.endswith(f"-{sham}"))).scalar_one() == "reopened"
+        assert s.execute(select(func.count()).where(Case.origin == "imagery")).scalar_one() == 6
+        events = s.execute(select(func.count()).select_from(CaseEvent)).scalar_one()
+        assert verify_chain(s).ok
+    assert story.tell(db.factory, Settings(database_url=db.url), now, demo_dir=tmp_path) is None
+    with db.factory() as s:
+        assert s.execute(select(func.count()).select_from(CaseEvent)).scalar_one() == events
