@@ -15,7 +15,7 @@ SELECTED_COLOUR = "#00b8d4"
 #: Reference layers.
 LAYER_COLOURS: dict[str, str] = {"admin": "#1f78b4", "farmland": "#33a02c", "cultivated": "#b8a000",
                                  "cultivated_fill": "#ffe680", "other_land": "#bbbbbb", "houses": "#555555",
-                                 "photo": "#1565c0"}
+                                 "photo": "#1565c0", "epoch": "#d500f9"}
 
 
 def case_colour(disposition: str | None, status: str | None, still_violating: bool = True) -> str:

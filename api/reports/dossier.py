@@ -42,8 +42,6 @@ from api.db.models import (
     Case,
     CaseEvent,
     Comment,
-    Epoch,
-    EpochFootprint,
     Farmland,
     House,
     Household,
@@ -56,6 +54,7 @@ from api.db.repository import bbox_clause, read_frame
 from api.errors import NotFound
 from api.evidence.store import make_thumbnail, original_path, thumbnail_path
 from api.evidence.upload import PHOTO_KIND_NAMES
+from api.mapview.epochs import epochs_around
 from api.mapview.style import CASE_COLOURS, LAYER_COLOURS
 from api.reports.drawing import Frame, window_around
 from api.reports.monthly import month_bounds
@@ -178,21 +177,11 @@ def _location_map(session: Session, footprint: shapely.Geometry, window: Box) ->
 
 
 def _epochs(session: Session, footprint: shapely.Geometry, window: Box) -> list[dict[str, Any]]:
-    """The footprints each imagery epoch shows in the window (oldest first), over the case's outline."""
-    epochs = list(session.execute(select(Epoch).order_by(Epoch.imaged_on)).scalars())
-    if not epochs:
-        return []
+    """The footprints each imagery epoch shows at the house (oldest first), over the case's outline."""
     frame = Frame(window, EPOCH_WIDTH, EPOCH_HEIGHT)
-    layer = read_frame(session, EpochFootprint, ["epoch_id", "area_m2"],
-                       where=[bbox_clause(session, EpochFootprint, window)])
-    touching = layer[shapely.intersects(layer.geometry.to_numpy(), footprint)] if len(layer) else layer
-    out = []
-    for epoch in epochs:
-        mine = touching[touching["epoch_id"] == epoch.id] if len(touching) else touching
-        out.append({"imaged_on": epoch.imaged_on.isoformat(), "width": EPOCH_WIDTH, "height": EPOCH_HEIGHT,
-                    "outline": frame.path(footprint), "shapes": [frame.path(g) for g in mine.geometry],
-                    "area_m2": float(mine["area_m2"].sum()) if len(mine) else 0.0, "present": bool(len(mine))})
-    return out
+    return [{"imaged_on": view.imaged_on.isoformat(), "width": EPOCH_WIDTH, "height": EPOCH_HEIGHT,
+             "outline": frame.path(footprint), "shapes": [frame.path(g) for g in view.at_house.geometry],
+             "area_m2": view.area_m2, "present": view.present} for view in epochs_around(session, footprint, window)]
 
 
 def _photos(session: Session, case_id: int, settings: Settings) -> list[dict[str, Any]]:

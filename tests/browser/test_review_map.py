@@ -199,3 +199,40 @@ def test_search_always_opens_the_case_searched_and_the_panel_acts_on_it(browser,
         assert s.execute(select(Case.status).where(Case.id == cid)).scalar_one() == "assigned"
         assert s.execute(select(Case.status, Case.version).where(Case.code == other)).one() == other_before
     assert errors == []
+
+
+def test_the_panel_shows_the_house_on_every_imagery_pass(browser, live_server: str, live_factory, tmp_path: Path,
+                                                         artifacts: Path):
+    """Before / after: two passes imported, the case's panel slides from the one that shows the house to the
+    one where it is gone, drawing each pass's footprints on the map."""
+    import datetime as dt
+
+    import geopandas as gpd
+    from shapely import box
+    from sqlalchemy import select
+
+    from api.db.models import Case
+    from api.db.repository import read_frame
+    from api.ingest.epochs import import_epoch
+
+    with live_factory() as s:
+        code = s.execute(select(Case.code).where(Case.township_code == "431021102000", Case.status == "new")
+                         .order_by(Case.id.desc())).scalars().first()
+        house = read_frame(s, Case, where=[Case.code == code]).geometry.iloc[0]
+    far = box(house.bounds[0] + 5000, house.bounds[1] + 5000, house.bounds[0] + 5010, house.bounds[1] + 5010)
+    for name, day, geoms in (("a", dt.date(2025, 3, 31), [house, far]), ("b", dt.date(2025, 9, 30), [far])):
+        path = tmp_path / f"{name}.gpkg"
+        gpd.GeoDataFrame({"BSM": [f"{name}{i}" for i in range(len(geoms))]}, geometry=geoms, crs=4546).to_file(path)
+        import_epoch(live_factory, path, day)
+    page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
+    page.wait_for_selector("#rl-epoch-slider")
+    assert page.get_attribute("#rl-epochs", "data-shown") == "2025-09-30"  # the latest pass first
+    assert "无房屋" in (page.text_content("#rl-epoch-said") or "")
+    page.eval_on_selector("#rl-epoch-slider", "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
+    page.wait_for_selector("#rl-epochs[data-shown='2025-03-31']")
+    assert "房屋在" in (page.text_content("#rl-epoch-said") or "")
+    drawn = page.evaluate("""() => { let n = 0; for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
+        window[k].eachLayer(l => { if (l.feature && l.feature.properties.at_house === true) { n += 1; } }); } return n; }""")
+    assert drawn >= 1
+    page.screenshot(path=str(artifacts / "map-imagery-passes.png"))
+    assert errors == []

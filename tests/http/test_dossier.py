@@ -84,6 +84,12 @@ def test_the_dossier_holds_the_case_file_and_can_be_checked(site: Site, tmp_path
     assert f"生成于{generated}" in text
     # Scope: another township's officer is told the case does not exist, as for every case query.
     assert site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("officer2")).status_code == 404
+    # The map's before/after view reads the same passes.
+    passes = site.client.get(f"/api/cases/{cid}/epochs", headers=site.as_user("officer1")).json()["epochs"]
+    assert [(p["imaged_on"], p["present"]) for p in passes] == [("2025-01-01", True), ("2026-01-01", False)]
+    assert passes[0]["area_m2"] == pytest.approx(case.footprint_m2, abs=0.5)
+    assert [f["properties"]["at_house"] for f in passes[0]["features"]["features"]] == [True]
+    assert site.client.get(f"/api/cases/{cid}/epochs", headers=site.as_user("officer2")).status_code == 404
 
 
 def test_the_cli_writes_one_dossier_or_a_townships_month(site: Site, tmp_path: Path,

@@ -25,9 +25,11 @@ from api.http.identity import CurrentUser
 from api.http.schemas import photo_out
 from api.http.uploads import PhotoFields, capped_form
 from api.mapview.areas import areas_in_scope
+from api.mapview.epochs import epochs_around
 from api.mapview.snapshots import case_features_text, grid_cells, select_cases
 from api.reports.case_list import MAX_DOWNLOAD, XLSX, case_list_csv, case_list_xlsx
-from api.reports.dossier import dossier_pdf
+from api.reports.dossier import EPOCH_MARGIN_M, EPOCH_MIN_SIDE_M, dossier_pdf
+from api.reports.drawing import window_around
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -161,6 +163,19 @@ def get_case(session: SessionDep, user: CurrentUser, settings: SettingsDep, case
                                   "comments": detail.comments, "progress_reports": detail.reports,
                                   "photos": [photo_out(p) for p in detail.photos]})
     return feature
+
+
+@router.get("/{case_id}/epochs")
+def get_case_epochs(session: SessionDep, user: CurrentUser, case_id: RowId) -> dict[str, Any]:
+    """The house on every imagery pass (oldest first), for the map's before/after view: per epoch its date,
+    whether the house is there and its area (m²), and the footprints around it (GeoJSON, EPSG:4326; `at_house`
+    marks those on the house)."""
+    load_case(session, user, case_id)
+    footprint = case_row(session, case_id).geometry.iloc[0]
+    views = epochs_around(session, footprint, window_around(footprint, EPOCH_MARGIN_M, EPOCH_MIN_SIDE_M, 1.0))
+    return {"case_id": case_id, "epochs": [
+        {"imaged_on": v.imaged_on.isoformat(), "present": v.present, "area_m2": round(v.area_m2, 2),
+         "features": feature_collection(v.footprints[["source_key", "at_house", "geometry"]])} for v in views]}
 
 
 @router.get("/{case_id}/dossier.pdf", response_class=Response,

@@ -28,6 +28,10 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
   const clusters = L.layerGroup();
   const evidence = L.layerGroup();
   const highlight = L.layerGroup();
+  // The selected case's surroundings on one imagery pass (the panel's before/after slider picks the pass).
+  const epoch = L.geoJSON(null, { interactive: false, style: (f) => ({ color: colours.layers.epoch,
+    weight: f.properties.at_house ? 3 : 1, dashArray: "5 3", fillColor: colours.layers.epoch,
+    fillOpacity: f.properties.at_house ? 0.25 : 0.05 }) });
   const cases = L.geoJSON(null, {
     style: (f) => {
       const p = f.properties;
@@ -43,10 +47,11 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
       layer.on("click", () => onCaseClick(f));
     },
   });
-  for (const layer of [admin, cultivated, farmland, houses, clusters, evidence, cases, highlight]) { layer.addTo(map); }
+  for (const layer of [admin, cultivated, farmland, houses, clusters, evidence, cases, epoch, highlight]) { layer.addTo(map); }
   L.control.layers(null, { [t("乡镇 / 村界", "Township / village boundaries")]: admin,
     [t("耕地（三调）", "Cultivated land (三调)")]: cultivated, [t("永久基本农田", "Permanent basic farmland")]: farmland,
-    [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases, [t("照片", "Photos")]: evidence }, { collapsed: true }).addTo(map);
+    [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases, [t("照片", "Photos")]: evidence,
+    [t("影像中的房屋", "Buildings on imagery")]: epoch }, { collapsed: true }).addTo(map);
 
   function showNamesFor(zoom) {
     const box = map.getContainer().classList;
@@ -101,5 +106,6 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
     L.polygon(points, { color: colours.layers.photo, weight: 1, fillOpacity: 0.15, interactive: false }).addTo(evidence);
   }
 
-  return { admin, farmland, cultivated, houses, clusters, evidence, cases, highlight, select, drawClusters, photoMarker };
+  return { admin, farmland, cultivated, houses, clusters, evidence, cases, epoch, highlight, select, drawClusters,
+    photoMarker };
 }

@@ -118,15 +118,42 @@ export function createPanel(el, { layers, user, onChanged }) {
       ph.checks.length ? h("div", { class: "rl-checks" }, ...ph.checks.map((c) => h("div", {}, c))) : " ✓");
   }
 
+  /** The house on every imagery pass: a slider from the earliest pass to the latest, drawing the chosen one. */
+  function epochs(p, mine) {
+    const box = h("div", { id: "rl-epochs" });
+    getJSON(`/api/cases/${p.id}/epochs`).then((answer) => {
+      if (mine !== request || !answer.epochs.length) { return; }
+      const list = answer.epochs;
+      const said = h("span", { id: "rl-epoch-said", role: "status" });
+      const slider = h("input", { type: "range", min: 0, max: list.length - 1, step: 1, value: list.length - 1,
+        "aria-label": t("影像期次", "imagery pass"), id: "rl-epoch-slider" });
+      const draw = () => {
+        const e = list[Number(slider.value)];
+        layers.epoch.clearLayers();
+        layers.epoch.addData(e.features);
+        said.textContent = `${e.imaged_on}：` + (e.present ? t(`房屋在，${num(e.area_m2)} m²`, `the house is there, ${num(e.area_m2)} m²`)
+          : t("无房屋", "no house"));
+        box.dataset.shown = e.imaged_on;
+      };
+      slider.addEventListener("input", draw);
+      fill(box, h("h4", {}, t(`各期影像（${list.length}）`, `Imagery passes (${list.length})`)),
+        h("div", {}, list[0].imaged_on, " ", slider, " ", list[list.length - 1].imaged_on), said);
+      draw();
+    }).catch(() => {});
+    return box;
+  }
+
   function show(id) {
     const mine = ++request;
     return caseDetail(id).then((p) => {
       if (mine !== request) { return; }
       layers.evidence.clearLayers();
+      layers.epoch.clearLayers();
       const close = h("a", { href: "#", id: "rl-close", "aria-label": t("关闭", "close"), on: { click: (e) => {
         e.preventDefault(); el.hidden = true; layers.evidence.clearLayers(); layers.highlight.clearLayers();
+        layers.epoch.clearLayers();
       } } }, "✕");
-      fill(el, h("div", {}, h("b", {}, p.code), " ", close), popupContent(p), periodRequest(p),
+      fill(el, h("div", {}, h("b", {}, p.code), " ", close), popupContent(p), periodRequest(p), epochs(p, mine),
         h("h4", {}, t(`照片与材料（${p.photos.length}）`, `Photos and documents (${p.photos.length})`)), ...p.photos.map(photo), actions(p),
         h("h4", {}, t("记录", "History")),
         h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${labelled("action", e.action)}`,
