@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     #: Imagery comparison: a footprint and a house match when their overlap is at least this share of the
     #: smaller of the two (`gis.compare`); changes below `min_area_m2` are digitising noise.
     compare_match_share: float = Field(default=0.5, gt=0, le=1)
+    #: How far apart two passes may digitise the same wall (m): thinner differences are not growth or loss.
+    compare_tolerance_m: float = Field(default=1.0, ge=0, le=10)
     #: Largest photo upload accepted (bytes).
     photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"
@@ -94,7 +96,8 @@ class Settings(BaseSettings):
         """The imagery comparison's thresholds."""
         from gis.compare import CompareRules
 
-        return CompareRules(match_share=self.compare_match_share, min_area_m2=self.min_area_m2)
+        return CompareRules(match_share=self.compare_match_share, min_area_m2=self.min_area_m2,
+                            tolerance_m=self.compare_tolerance_m)
 
     @property
     def rules(self) -> RuleSet:

@@ -5,7 +5,8 @@ is at least `match_share` of the *smaller* of the two (so a garage-sized piece o
 claim the house, and a house split in two by a new wall still matches both halves). Then, per stored house:
 
 - `gone`: no footprint of the later epoch matches it;
-- `grown`: the later footprints that match it cover a part (≥ `min_area_m2`) that no footprint of the earlier
+- `grown`: the later footprints that match it cover a part (≥ `min_area_m2`, and thicker than `tolerance_m`:
+  thinner differences are the same walls digitised a little apart on two passes) that no footprint of the earlier
   epoch covered — the new part, with its geometry (a house the earlier epoch missed counts as its own stored
   footprint there). Two houses joined into one later footprint grow by the join only, reported once;
 - `shrunk`: the earlier cover lost a part ≥ `min_area_m2` and nothing grew;
@@ -25,6 +26,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import RedlineInputError
+from gis.geometry import in_threads
 
 CHANGES = ("unchanged", "grown", "shrunk", "gone")
 
@@ -35,12 +37,17 @@ class CompareRules:
 
     match_share: float = 0.5
     min_area_m2: float = 1.0
+    #: Two passes digitise the same wall up to about this far apart (m): a difference between them thinner
+    #: than this is not a new or lost part of the house, only noise (a 10 m wall 0.4 m off is a 4 m² sliver).
+    tolerance_m: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.match_share <= 1:
             raise RedlineInputError(f"match_share must be in (0, 1], got {self.match_share}", field="match_share")
         if self.min_area_m2 < 0:
             raise RedlineInputError(f"min_area_m2 must be >= 0, got {self.min_area_m2}", field="min_area_m2")
+        if self.tolerance_m < 0:
+            raise RedlineInputError(f"tolerance_m must be >= 0, got {self.tolerance_m}", field="tolerance_m")
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def matches(left: np.ndarray, right: np.ndarray, share: float) -> tuple[np.ndarr
     if not len(left) or not len(right):
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     j, i = shapely.STRtree(right).query(left, predicate="intersects")
-    common = shapely.area(shapely.intersection(left[j], right[i]))
+    common = shapely.area(in_threads(shapely.intersection, left[j], right[i]))
     smaller = np.minimum(shapely.area(left[j]), shapely.area(right[i]))
     keep = common >= share * np.where(smaller > 0, smaller, np.inf)
     return j[keep].astype(np.int64), i[keep].astype(np.int64)
@@ -78,6 +85,21 @@ def _covers(groups: np.ndarray, members: np.ndarray, geoms: np.ndarray, size: in
     for s, e in zip(starts[~single], ends[~single], strict=True):
         out[groups[s]] = shapely.union_all(geoms[members[s:e]])
     return out
+
+
+def _solid(parts: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """`parts` without what is thinner than `tolerance_m` (a morphological opening: shrink by half the tolerance,
+    grow back, keep only what was there). A rectangle thicker than the tolerance comes back whole (mitred
+    corners); a sliver from the same wall digitised a little apart vanishes."""
+    if tolerance_m <= 0 or not len(parts):
+        return parts
+    half = tolerance_m / 2
+
+    def opening(geoms: np.ndarray) -> np.ndarray:
+        return shapely.buffer(shapely.buffer(geoms, -half, join_style="mitre"), half, join_style="mitre")
+
+    # What an opening gives back lies within the part (up to rounding): no intersection with it is needed.
+    return in_threads(opening, parts)
 
 
 def _kept(geoms: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -125,10 +147,12 @@ def compare(houses: np.ndarray, before: np.ndarray, after: np.ndarray, rules: Co
         empty = ~shapely.is_geometry(stood)
         diff = covers.copy()
         if (~empty).any():
-            diff[~empty] = shapely.difference(covers[~empty], stood[~empty].astype(object))
+            diff[~empty] = _solid(in_threads(shapely.difference, covers[~empty], stood[~empty].astype(object)),
+                                  rules.tolerance_m)
         new_part[idx] = diff
         new_m2[idx] = shapely.area(diff.astype(object))
-        lost[idx] = shapely.area(shapely.difference(before_ref[idx].astype(object), covers))
+        lost[idx] = shapely.area(_solid(in_threads(shapely.difference, before_ref[idx].astype(object), covers),
+                                        rules.tolerance_m))
     grown = present & (new_m2 >= rules.min_area_m2)
     # Houses joined into the same later footprints share one new part: it is reported on the first of them.
     if grown.any():
@@ -148,7 +172,7 @@ def compare(houses: np.ndarray, before: np.ndarray, after: np.ndarray, rules: Co
     if len(before) and len(after):
         # Touching edges are not an overlap: only a common area of at least min_area counts.
         pairs_b, pairs_a = shapely.STRtree(after).query(before, predicate="intersects")
-        common = shapely.area(shapely.intersection(before[pairs_b], after[pairs_a]))
+        common = shapely.area(in_threads(shapely.intersection, before[pairs_b], after[pairs_a]))
         overlapped[pairs_a[common >= rules.min_area_m2]] = True
     new = np.flatnonzero(~matched_after & ~overlapped & (shapely.area(after) >= rules.min_area_m2))
     return Comparison(frame, new)

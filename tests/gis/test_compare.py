@@ -29,7 +29,7 @@ def test_unchanged_grown_shrunk_gone_and_new():
              box(100, 0, 115, 10),             # grew 5 × 10 = 50 m² to the east
              box(200, 0, 206, 10),             # lost 40 m²
              box(500, 500, 512, 510)]          # the fourth house is gone; this one is new
-    result = change(h, before, after, min_area_m2=3.0)
+    result = change(h, before, after, min_area_m2=3.0, tolerance_m=0.0)
     assert result.houses["change"].tolist() == ["unchanged", "grown", "shrunk", "gone"]
     grown = result.houses.iloc[1]
     assert grown["new_m2"] == pytest.approx(50.0)
@@ -40,9 +40,9 @@ def test_unchanged_grown_shrunk_gone_and_new():
 
 def test_growth_at_the_min_area_counts_and_below_does_not():
     h, before = [box(0, 0, 10, 10)], [box(0, 0, 10, 10)]
-    at = change(h, before, [box(0, 0, 10.25, 10)], min_area_m2=2.5)  # 0.25 × 10 = 2.5 m², exactly
+    at = change(h, before, [box(0, 0, 10.25, 10)], min_area_m2=2.5, tolerance_m=0.0)  # 0.25 × 10 = 2.5 m²
     assert at.houses["change"].tolist() == ["grown"] and at.houses["new_m2"][0] == 2.5
-    below = change(h, before, [box(0, 0, 10.125, 10)], min_area_m2=2.5)  # 1.25 m²
+    below = change(h, before, [box(0, 0, 10.125, 10)], min_area_m2=2.5, tolerance_m=0.0)  # 1.25 m²
     assert below.houses["change"].tolist() == ["unchanged"] and below.houses["new_m2"][0] == 0.0
 
 
@@ -84,3 +84,23 @@ def test_rules_are_checked():
     with pytest.raises(RedlineInputError, match="match_share"):
         CompareRules(match_share=0)
     assert shapely.is_empty(shapely.Point()) and len(compare(E, E, E).houses) == 0
+
+
+def test_the_same_walls_digitised_apart_are_not_growth_but_a_wing_is():
+    """Two passes digitise a 10 m × 12 m house 0.4 m apart: slivers of 4–5 m² each way, thinner than the
+    tolerance — unchanged (a false "grown" would open an increment case against a house that never changed).
+    A 6 m × 7 m wing on the same shifted outline is growth, measured whole from the earlier pass's wall (its
+    42 m² and the 0.4 m × 7 m between the two digitised walls that the wing joins on to)."""
+    house = box(0, 0, 10, 12)
+    shifted = shapely.affinity.translate(house, 0.4, 0.3)
+    noise = change([house], [house], [shifted])
+    assert noise.houses["change"].tolist() == ["unchanged"] and noise.houses["new_m2"][0] == 0.0
+    assert change([house], [house], [shifted], tolerance_m=0.0).houses["change"].tolist() == ["grown"]
+    wing = shapely.union(shifted, box(10.4, 0.3, 16.4, 7.3))
+    grown = change([house], [house], [wing]).houses.iloc[0]
+    assert grown["change"] == "grown" and grown["new_m2"] == pytest.approx(42.0 + 2.8)
+    # At the edge: a strip exactly as thick as the tolerance is noise; a little thicker is a part.
+    assert change([house], [house], [box(0, 0, 11.0, 12)]).houses["change"].tolist() == ["unchanged"]
+    assert change([house], [house], [box(0, 0, 11.2, 12)]).houses["change"].tolist() == ["grown"]
+    with pytest.raises(RedlineInputError, match="tolerance_m"):
+        CompareRules(tolerance_m=-1)
