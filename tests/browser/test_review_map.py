@@ -231,8 +231,11 @@ def test_the_panel_shows_the_house_on_every_imagery_pass(browser, live_server: s
     page.eval_on_selector("#rl-epoch-slider", "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
     page.wait_for_selector("#rl-epochs[data-shown='2025-03-31']")
     assert "房屋在" in (page.text_content("#rl-epoch-said") or "")
-    drawn = page.evaluate("""() => { let n = 0; for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
-        window[k].eachLayer(l => { if (l.feature && l.feature.properties.at_house === true) { n += 1; } }); } return n; }""")
+    drawn = page.evaluate("""() => { let n = 0;
+        for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
+            window[k].eachLayer(l => { if (l.feature && l.feature.properties.at_house === true) { n += 1; } });
+        }
+        return n; }""")
     assert drawn >= 1
     page.screenshot(path=str(artifacts / "map-imagery-passes.png"))
     assert errors == []
