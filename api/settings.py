@@ -17,6 +17,7 @@ from gis.rules import CUTOFF, RuleSet
 
 if TYPE_CHECKING:  # these load GEOS and PROJ: read only where a photo is checked or epochs compared
     from gis.compare import CompareRules
+    from gis.coverage import CoverageRules
     from gis.evidence import EvidencePolicy
 
 
@@ -56,6 +57,20 @@ class Settings(BaseSettings):
     compare_match_share: float = Field(default=0.5, gt=0, le=1)
     #: How far apart two passes may digitise the same wall (m): thinner differences are not growth or loss.
     compare_tolerance_m: float = Field(default=1.0, ge=0, le=10)
+    #: 田长制: patrols each level owes per month (grid patroller weekly, village chief twice a month, township
+    #: chief monthly; the county chief leads by inspection, not by a monthly quota), how much of a track must
+    #: run inside a grid cell for it to count as patrolled (m), and the side of generated grid cells (m).
+    patrols_per_month_grid: int = Field(default=4, ge=0)
+    patrols_per_month_village: int = Field(default=2, ge=0)
+    patrols_per_month_township: int = Field(default=1, ge=0)
+    patrols_per_month_county: int = Field(default=0, ge=0)
+    patrol_min_inside_m: float = Field(default=50.0, ge=0)
+    grid_cell_m: float = Field(default=500.0, gt=0)
+    #: Abandoned land: days a remedy has by default (replant within a season; a transfer or a managed service
+    #: takes a contract first).
+    remedy_days_replant: int = Field(default=60, ge=1)
+    remedy_days_transfer: int = Field(default=90, ge=1)
+    remedy_days_managed: int = Field(default=90, ge=1)
     #: Largest photo upload accepted (bytes).
     photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"
@@ -85,6 +100,25 @@ class Settings(BaseSettings):
                               field_of_view_deg=self.evidence_field_of_view_deg,
                               view_range_m=self.evidence_view_range_m,
                               max_browser_gap_m=self.evidence_max_browser_gap_m)
+
+    @property
+    def patrol_duty(self) -> dict[str, int]:
+        """Patrols owed per month, by chief level."""
+        return {"county": self.patrols_per_month_county, "township": self.patrols_per_month_township,
+                "village": self.patrols_per_month_village, "grid": self.patrols_per_month_grid}
+
+    @property
+    def remedy_days(self) -> dict[str, int]:
+        """Default days to carry out each remedy of abandoned land."""
+        return {"replant": self.remedy_days_replant, "transfer": self.remedy_days_transfer,
+                "managed": self.remedy_days_managed}
+
+    @property
+    def coverage_rules(self) -> CoverageRules:
+        """The patrol coverage and grid generation thresholds."""
+        from gis.coverage import CoverageRules
+
+        return CoverageRules(min_inside_m=self.patrol_min_inside_m, cell_m=self.grid_cell_m)
 
     @property
     def deadline_policy(self) -> DeadlinePolicy:

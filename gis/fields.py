@@ -34,6 +34,10 @@ FIELD_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     "plots": {"plot_id": ("plot_id", "id", "DKBM", "BSM"), "contractor_id": ("contractor_id", "household_id", "CBFBM"),
               "contract_area_m2": ("contract_area_m2", "HTMJ")},
     "epochs": {"id": ("BSM", "id", "ID", "fid", "FID", "OBJECTID", "gid")},
+    "grids": {"code": ("code", "WGBM", "WGDM", "BM"), "name": ("name", "WGMC", "MC"),
+              "village_code": ("village_code", "CJDM", "ZLDWDM", "XZQDM")},
+    "abandoned": {"id": ("id", "BSM", "DCBH", "ID", "fid", "FID", "OBJECTID"), "cause": ("cause", "PHYY", "YY"),
+                  "seen_on": ("seen_on", "DCRQ", "FXRQ"), "note": ("note", "BZ")},
     "leads": {"lead_code": ("lead_code", "JCBH", "TBBH", "code", "BSM"), "batch": ("batch", "PC", "JCPC")},
 }
 

@@ -18,15 +18,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.clock import as_utc, utcnow
-from api.db.models import AuditHead, CaseEvent
+from api.db.models import AuditHead, Base, CaseEvent, LandEvent
 
 GENESIS = "0" * 64
 
 
-def _canonical(event_id: int, case_id: int, at: dt.datetime, actor: str, action: str, before: str, after: str,
-               note: str | None) -> bytes:
+@dataclass(frozen=True)
+class Chain:
+    """One hash chain: its event table, the column naming what an event is about, and its `audit_head` row."""
+
+    name: str
+    model: type[Base]
+    subject: str
+    head_id: int
+
+
+#: Case events (every case's history) and land events (abandoned-land records): two chains, one mechanism.
+CASE_CHAIN = Chain("cases", CaseEvent, "case_id", 1)
+LAND_CHAIN = Chain("land", LandEvent, "record_id", 2)
+
+
+def _canonical(event_id: int, subject_id: int, at: dt.datetime, actor: str, action: str, before: str, after: str,
+               note: str | None, subject: str = "case_id") -> bytes:
     at_utc = as_utc(at)
-    payload = {"id": event_id, "case_id": case_id, "at": at_utc.isoformat(timespec="microseconds"),
+    payload = {"id": event_id, subject: subject_id, "at": at_utc.isoformat(timespec="microseconds"),
                "actor": actor, "action": action, "before": before, "after": after, "note": note}
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -46,28 +61,30 @@ def append_event(session: Session, *, case_id: int, actor: str, action: str, bef
                              "after": after, "note": note}], at=at)
 
 
-def append_events(session: Session, events: list[dict[str, Any]], at: dt.datetime | None = None) -> int:
+def append_events(session: Session, events: list[dict[str, Any]], at: dt.datetime | None = None,
+                  chain: Chain = CASE_CHAIN) -> int:
     """Append many events at once (one head lock, one bulk insert), e.g. the cases a scan creates.
 
-    Each event dict has case_id, actor, action, before, after and optionally note.
+    Each event dict has the chain's subject (case_id, or record_id for land), actor, action, before, after and
+    optionally note.
     """
     if not events:
         return 0
     at = as_utc(at) if at is not None else utcnow()
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    head = session.execute(select(AuditHead).where(AuditHead.id == chain.head_id).with_for_update()).scalar_one()
     prev, event_id = head.last_hash, head.last_event_id
     rows = []
     for ev in events:
         event_id += 1
         before_text, after_text = _json(ev["before"]), _json(ev["after"])
         note = ev.get("note")
-        digest = _link(prev, _canonical(event_id, ev["case_id"], at, ev["actor"], ev["action"], before_text,
-                                        after_text, note))
-        rows.append({"id": event_id, "case_id": ev["case_id"], "at": at, "actor": ev["actor"],
+        digest = _link(prev, _canonical(event_id, ev[chain.subject], at, ev["actor"], ev["action"], before_text,
+                                        after_text, note, chain.subject))
+        rows.append({"id": event_id, chain.subject: ev[chain.subject], "at": at, "actor": ev["actor"],
                      "action": ev["action"], "before": before_text, "after": after_text, "note": note,
                      "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(CaseEvent.__table__.insert(), rows)  # type: ignore[attr-defined]
+    session.execute(chain.model.__table__.insert(), rows)  # type: ignore[attr-defined]
     head.last_event_id = event_id
     head.last_hash = prev
     session.flush()
@@ -84,24 +101,25 @@ class ChainReport:
     reason: str | None = None
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Walk every event in order and check each link; name the first one that does not hold."""
+def verify_chain(session: Session, chain: Chain = CASE_CHAIN) -> ChainReport:
+    """Walk every event of `chain` in order and check each link; name the first one that does not hold."""
     prev = GENESIS
     count = 0
     last_id = 0
-    for event in session.execute(select(CaseEvent).order_by(CaseEvent.id)).scalars():
+    model: Any = chain.model
+    for event in session.execute(select(model).order_by(model.id)).scalars():
         count += 1
         if event.id != last_id + 1:
             return ChainReport(count, False, event.id, f"event {last_id + 1} is missing before event {event.id}")
         if event.prev_hash != prev:
             return ChainReport(count, False, event.id, "prev_hash does not match the previous event's hash")
-        content = _canonical(event.id, event.case_id, event.at, event.actor, event.action, event.before,
-                             event.after, event.note)
+        content = _canonical(event.id, getattr(event, chain.subject), event.at, event.actor, event.action,
+                             event.before, event.after, event.note, chain.subject)
         if _link(prev, content) != event.hash:
             return ChainReport(count, False, event.id, "content does not match its hash (edited)")
         prev = event.hash
         last_id = event.id
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, chain.head_id)
     if head is not None and (head.last_event_id != last_id or head.last_hash != prev):
         return ChainReport(count, False, head.last_event_id,
                            f"the newest event {head.last_event_id} is missing (chain ends at {last_id})")

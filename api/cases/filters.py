@@ -28,11 +28,13 @@ class CaseFilter:
     disposition: str | None = None
     rule: int | None = None
     overdue: bool | None = None
+    #: A farmland grid cell (网格) code: the cases its patroller answers for.
+    grid: str | None = None
 
     def _equalities(self) -> list[tuple[str, str]]:
         return [(column, value) for column, value in (
             ("township_code", self.township), ("village_code", self.village), ("status", self.status),
-            ("period", self.period), ("disposition", self.disposition)) if value]
+            ("period", self.period), ("disposition", self.disposition), ("grid_code", self.grid)) if value]
 
     def clauses(self, session: Session) -> list[ColumnElement[bool]]:
         """The stored filters as WHERE clauses on `cases` (SQLite and PostgreSQL)."""

@@ -6,7 +6,7 @@ they need when they run, so a simple one (`redline user add`) starts without Fas
 
 from __future__ import annotations
 
-from api.cli import admin, files, ingest, reports, serve
+from api.cli import admin, files, ingest, reports, serve, stewardship
 from api.cli.base import typer_app
 from api.cli.serve import DEMO_LAYERS
 
@@ -17,6 +17,10 @@ user_app = typer_app("Users and roles.")
 app.add_typer(user_app, name="user")
 audit_app = typer_app("The tamper-evident audit trail.")
 app.add_typer(audit_app, name="audit")
+chief_app = typer_app("Field chiefs (田长制): who answers for which area.")
+app.add_typer(chief_app, name="chief")
+grids_app = typer_app("The farmland grid (网格).")
+app.add_typer(grids_app, name="grids")
 
 app.command("import")(ingest.import_cmd)
 app.command("scan")(ingest.scan_cmd)
@@ -32,6 +36,9 @@ db_app.command("upgrade")(admin.db_upgrade)
 user_app.command("add")(admin.user_add)
 user_app.command("disable")(admin.user_disable)
 audit_app.command("verify")(admin.audit_verify)
+chief_app.command("assign")(stewardship.chief_assign)
+chief_app.command("list")(stewardship.chief_list)
+grids_app.command("generate")(stewardship.grids_generate)
 
 __all__ = ["DEMO_LAYERS", "app"]
 

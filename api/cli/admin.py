@@ -59,14 +59,18 @@ def user_disable(username: str) -> None:
 
 
 def audit_verify() -> None:
-    """Check the audit chain; name the first broken link (exit status 1 if any)."""
-    from api.cases.audit import verify_chain
+    """Check both audit chains (cases, abandoned land); name the first broken link (exit status 1 if any)."""
+    from api.cases.audit import CASE_CHAIN, LAND_CHAIN, verify_chain
 
+    broken = False
     with factory()() as session:
-        report = verify_chain(session)
-    if report.ok:
-        echo(f"audit chain intact: {report.events} events")
-        return
-    typer.secho(f"audit chain BROKEN at event {report.broken_event_id}: {report.reason}", fg=typer.colors.RED,
-                err=True)
-    raise typer.Exit(code=1)
+        for chain, label in ((CASE_CHAIN, "audit chain"), (LAND_CHAIN, "land audit chain")):
+            report = verify_chain(session, chain)
+            if report.ok:
+                echo(f"{label} intact: {report.events} events")
+                continue
+            broken = True
+            typer.secho(f"{label} BROKEN at event {report.broken_event_id}: {report.reason}", fg=typer.colors.RED,
+                        err=True)
+    if broken:
+        raise typer.Exit(code=1)

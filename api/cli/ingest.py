@@ -16,7 +16,7 @@ from gis.errors import RedlineInputError
 
 def import_cmd(
     kind: Annotated[str, typer.Argument(help="townships|farmland|dltb|houses|baseline|households|approvals|plots"
-                                             "|leads|epoch")],
+                                             "|grids|leads|epoch|abandoned")],
     path: Annotated[Path, typer.Argument(help="any OGR source: .gpkg, .shp, .zip, .geojson, .parquet, .gdb, .csv")],
     layer: Annotated[str | None, typer.Option(help="layer name in a multi-layer source")] = None,
     src_crs: Annotated[str | None, typer.Option(help="CRS of a source that declares none, e.g. EPSG:4490")] = None,
@@ -32,13 +32,25 @@ def import_cmd(
     """Import one layer into the database, in one transaction; re-importing adds nothing.
 
     KIND `leads` (satellite change polygons with a lead code) creates one case per new lead; KIND `epoch` stores
-    the footprints digitised from one imagery pass (`--imaged-on`), to be compared with `redline compare`.
+    the footprints digitised from one imagery pass (`--imaged-on`), to be compared with `redline compare`; KIND
+    `grids` the farmland grid (code, name, village); KIND `abandoned` a survey's abandoned-land findings.
     """
     from api.ingest.layers import import_layer
 
     if kind == "epoch":
         import_epoch_cmd(path, imaged_on, layer=layer, src_crs=src_crs, id_field=id_field, allow_drops=allow_drops,
                          allow_outside=allow_outside_county)
+        return
+
+    if kind == "abandoned":
+        from api.stewardship.abandoned import import_abandoned
+
+        try:
+            read, created = import_abandoned(factory(), path, layer=layer, src_crs=src_crs)
+        except RedlineInputError as exc:
+            fail(exc)
+            return
+        echo(f"abandoned: read {read}, new records {created}")
         return
 
     if kind == "leads":

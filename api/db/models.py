@@ -12,7 +12,19 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -22,6 +34,11 @@ from gis.codes import DEFAULT_COUNTY_SRID
 def polygons() -> Geometry:
     """A MULTIPOLYGON column in the county CRS with a spatial index."""
     return Geometry("MULTIPOLYGON", srid=DEFAULT_COUNTY_SRID, spatial_index=True)
+
+
+def line() -> Geometry:
+    """A LINESTRING column in the county CRS with a spatial index (patrol tracks)."""
+    return Geometry("LINESTRING", srid=DEFAULT_COUNTY_SRID, spatial_index=True)
 
 
 class Base(DeclarativeBase):
@@ -248,6 +265,8 @@ class Case(Base):
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), unique=True)
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
     village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    #: The farmland grid cell (网格) the house lies in, where the county has a grid (its chiefs answer for it).
+    grid_code: Mapped[str | None] = mapped_column(String(20), index=True)
     footprint_m2: Mapped[float] = mapped_column(Float)
     farmland_m2: Mapped[float] = mapped_column(Float)
     cultivated_m2: Mapped[float] = mapped_column(Float)  # all of it, whatever the paperwork says
@@ -375,3 +394,147 @@ class ExportJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     out_dir: Mapped[str | None] = mapped_column(Text)
+
+
+class Grid(Base, Imported):
+    """A farmland grid cell (网格): the patch a grid patroller (网格员) answers for."""
+
+    __tablename__ = "grids"
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    area_m2: Mapped[float] = mapped_column(Float)
+    geom = mapped_column(polygons(), nullable=False)
+
+
+class Chief(Base):
+    """A field chief (田长): a user answerable for an area at one level — the county, a township, a village or
+    a grid cell. A new chief of the same area and level ends the previous one (`ended_at`)."""
+
+    __tablename__ = "chiefs"
+    __table_args__ = (Index("ix_chiefs_area", "level", "area_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    level: Mapped[str] = mapped_column(String(10))
+    area_code: Mapped[str] = mapped_column(String(20))
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    assigned_by: Mapped[str] = mapped_column(String(60))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Patrol(Base):
+    """A patrol (巡田): who walked, when, the GPS fixes as sent (JSON) and the track they make."""
+
+    __tablename__ = "patrols"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    points: Mapped[str] = mapped_column(Text)
+    length_m: Mapped[float] = mapped_column(Float)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(line(), nullable=False)
+
+
+class PatrolGrid(Base):
+    """A grid cell a patrol covered, and how much of its track ran inside it (m)."""
+
+    __tablename__ = "patrol_grids"
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("patrols.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True)
+    inside_m: Mapped[float] = mapped_column(Float)
+
+
+class AbandonedRecord(Base):
+    """Abandoned cultivated land (抛荒/撂荒) on a parcel: what was seen, and its remedy (`stewardship.workflow`)."""
+
+    __tablename__ = "abandoned_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    origin: Mapped[str] = mapped_column(String(10))  # patrol | survey | desk
+    source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("land_parcels.id"))
+    dlbm: Mapped[str | None] = mapped_column(String(10))
+    area_m2: Mapped[float] = mapped_column(Float)
+    contractor_key: Mapped[str | None] = mapped_column(String(64))
+    cause: Mapped[str] = mapped_column(String(20))
+    seen_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    remedy: Mapped[str | None] = mapped_column(String(20))
+    remedy_detail: Mapped[str | None] = mapped_column(Text)
+    remedy_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    remedy_decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    geom = mapped_column(polygons(), nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking)
+
+
+class Finding(Base):
+    """What a patroller found on the way: its kind, where, and what it became (a case, an abandoned-land
+    record, or nothing to open)."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    patrol_id: Mapped[int | None] = mapped_column(ForeignKey("patrols.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    township_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(12))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LandPhoto(Base):
+    """A photo of land (an abandoned parcel, a patrol finding) — stored like case photos, by SHA-256."""
+
+    __tablename__ = "land_photos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"), index=True)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    media_type: Mapped[str] = mapped_column(String(20))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    bearing_deg: Mapped[float | None] = mapped_column(Float)
+    checks: Mapped[str | None] = mapped_column(Text)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LandEvent(Base):
+    """One step of an abandoned-land record, hash-chained like case events (its own chain: `audit_head` 2)."""
+
+    __tablename__ = "land_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("abandoned_records.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(30))
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

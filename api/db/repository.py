@@ -37,6 +37,12 @@ def to_db_geometry(geoms: np.ndarray, srid: int) -> list[WKBElement]:
     return [WKBElement(h, srid=srid, extended=True) for h in hexes]
 
 
+def to_db_lines(geoms: np.ndarray, srid: int) -> list[WKBElement]:
+    """Shapely LineStrings in EPSG:`srid` (patrol tracks) → EWKB elements."""
+    hexes = shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), srid), hex=True, include_srid=True)
+    return [WKBElement(h, srid=srid, extended=True) for h in hexes]
+
+
 def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     """Promote Polygons to single-part MultiPolygons (the column type), vectorised."""
     geoms = np.asarray(geoms, dtype=object)

@@ -17,7 +17,7 @@ from api.accounts.users import LoginThrottle
 from api.db.engine import open_database
 from api.http.errors import install_error_handlers
 from api.http.pages import page
-from api.http.routes import auth, cases, desk, directory, exports, layers, maps, photos, scoreboard
+from api.http.routes import auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship
 from api.http.security import SecurityMiddleware
 from api.mapview.snapshots import MapData
 from api.settings import Settings, get_settings
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
-    for module in (auth, cases, desk, directory, exports, layers, maps, photos, scoreboard):
+    for module in (auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

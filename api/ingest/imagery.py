@@ -37,6 +37,7 @@ from api.db.engine import srid_of
 from api.db.repository import in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import village_codes
 from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
+from api.stewardship.grids import grid_codes
 from gis.compare import CompareRules, compare
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
@@ -172,12 +173,25 @@ def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery:
 
 def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.ndarray, built_on: dt.date | None,
                 later: models.Epoch, now: dt.datetime, events: list[dict[str, Any]], why: str) -> int:
-    """Measure new parts or new footprints with the engine and open a case for each that violates."""
+    """Measure new parts or new footprints of a pass with the engine and open a case for each that violates."""
+    return len(open_cases(session, rules, heads, geoms, built_on, now, events,
+                          f"{why} (imagery of {later.imaged_on})", origin="imagery",
+                          batch=f"imagery {later.imaged_on}", detail={"imagery": later.imaged_on.isoformat()}))
+
+
+def open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.ndarray, built_on: dt.date | None,
+               now: dt.datetime, events: list[dict[str, Any]], why: str, *, origin: str, batch: str,
+               detail: dict[str, Any], actor: str = ACTOR) -> dict[str, int]:
+    """Measure footprints (county CRS) with the engine against the stored farmland, cultivated land and
+    approvals, and open a case for each that violates — an imagery pass's growth and new buildings, a patrol's
+    new construction. `heads`: township (or None: by the village it stands in), code suffix, parent house.
+    Returns the new cases' codes and ids; their "create" events are added to `events`."""
     if not len(heads):
-        return 0
+        return {}
     table = table_of(models.Case)
     srid = srid_of(session)
     village = village_codes(session, geoms)
+    cells = grid_codes(session, geoms)
     # A grown house keeps its own township; a new building is placed by the village it stands in.
     located = [None if v is None else str(v)[:9] + "000" for v in village]
     township = [t if t else loc for t, loc in zip(heads["township"], located, strict=True)]
@@ -195,12 +209,13 @@ def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np
         rows_ = session.execute(select(table.c.house_id, table.c.id).where(table.c.house_id.in_(chunk))).all()
         parents.update({int(h): int(c) for h, c in rows_})
     rows = []
-    for code, parent_house, town, vil in zip(codes, heads["parent_house"], township, village, strict=True):
+    for code, parent_house, town, vil, cell in zip(codes, heads["parent_house"], township, village, cells,
+                                                   strict=True):
         if code in known or code not in result.index or not bool(result.loc[code, "violation"]):
             continue
         r = result.loc[code]
-        rows.append({"code": code, "township_code": town, "village_code": vil, "origin": "imagery",
-                     "batch": f"imagery {later.imaged_on}", "lead_code": code.rsplit("-", 1)[-1][:40],
+        rows.append({"code": code, "township_code": town, "village_code": vil, "grid_code": cell, "origin": origin,
+                     "batch": batch, "lead_code": code.rsplit("-", 1)[-1][:40],
                      **{c: r[c] for c in CASE_MEASURES},
                      "occupied_m2": float(r["occupied_m2"]),
                      "remaining_m2": float(remaining_at_start(r["period"], r["occupied_m2"],
@@ -210,15 +225,15 @@ def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np
                      "status": "new", "still_violating": True, "created_at": now, "scanned_at": now, "version": 1,
                      "field_rules": "", "geom": to_db_geometry(np.array([r.geometry]), srid)[0]})
     if not rows:
-        return 0
+        return {}
     frame = pd.DataFrame(rows)
     frame["date_conflict"] = frame["date_conflict"].astype(bool)
     frame["retro_approval"] = frame["retro_approval"].astype(bool)
     session.execute(table.insert(), records(frame))
     ids = dict(session.execute(select(table.c.code, table.c.id).where(table.c.code.in_(frame["code"].tolist()))).all())
     for r in records(frame):
-        events.append({"case_id": ids[r["code"]], "actor": ACTOR, "action": "create", "before": {},
-                       "after": {**{k: r[k] for k in HISTORY_FIELDS}, "imagery": later.imaged_on.isoformat(),
+        events.append({"case_id": ids[r["code"]], "actor": actor, "action": "create", "before": {},
+                       "after": {**{k: r[k] for k in HISTORY_FIELDS}, **detail,
                                  "parent_case_id": r["parent_case_id"]},
-                       "note": f"{why} (imagery of {later.imaged_on})"})
-    return len(rows)
+                       "note": why})
+    return {str(c): int(i) for c, i in ids.items()}

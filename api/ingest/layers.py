@@ -27,6 +27,7 @@ from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import read_frame, records, table_of, to_db_geometry
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
+from api.stewardship.grids import locate_cases
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field, names
@@ -74,6 +75,8 @@ KINDS: dict[str, ImportKind] = {k.name: k for k in (
                 "household_key": FIELD_NAMES["approvals"]["household_id"]},
                id_fields=FIELD_NAMES["approvals"]["approval_id"], required=("kind",), dates=("approved_on",),
                numbers=("approved_area_m2",)),
+    ImportKind("grids", models.Grid, names("grids"), id_fields=FIELD_NAMES["grids"]["code"],
+               required=("code", "name")),
     ImportKind("plots", models.ContractedPlot,
                {"contractor_key": FIELD_NAMES["plots"]["contractor_id"], **names("plots", "contract_area_m2")},
                id_fields=FIELD_NAMES["plots"]["plot_id"], numbers=("contract_area_m2",)),
@@ -255,7 +258,8 @@ def _code_prefix(value: Any, digits: int) -> str | None:
 
 
 def _locate_houses(session: Session, values: pd.DataFrame, geoms: np.ndarray) -> None:
-    """Fill village and township codes: the source's own where given, else by location in a stored village."""
+    """Fill village and township codes (of houses, grid cells): the source's own where given, else by location
+    in a stored village."""
     located = village_codes(session, geoms)
     given = values["village_code"] if "village_code" in values else pd.Series([None] * len(values), dtype=object)
     village = np.array([_code_prefix(v, 12) for v in given], dtype=object)
@@ -377,7 +381,7 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
     with factory.begin() as session:
         if kind.model is models.AdminArea:
             values["code"], values["level"], values["township_code"] = _admin_levels(values["code"], frame, source)
-        if kind.model is models.House and geoms is not None:
+        if kind.model in (models.House, models.Grid) and geoms is not None:
             _locate_houses(session, values, geoms)
         table = table_of(kind.model)
         existing = dict(session.execute(select(table.c.source_key, table.c.id)).all())
@@ -412,4 +416,6 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         session.flush()
         if kind.name in AFFECTS_TOTALS:
             record_totals(session, run.id)
+        if kind.model is models.Grid:
+            locate_cases(session)  # every case knows its grid cell
     return report

@@ -31,6 +31,7 @@ from api.clock import as_utc
 from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import in_chunks, read_attributes, read_frame, records, table_of, to_db_geometry
+from api.stewardship.grids import locate_cases
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import Period, RuleSet
 
@@ -200,6 +201,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         reopened = _reopen_sham_demolitions(session, known, now, events)
         grown = _new_cases_for_growth(session, values, known, rules, now, events)
         append_events(session, events, at=now)
+        if len(new):
+            locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
 

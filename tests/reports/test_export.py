@@ -117,7 +117,8 @@ def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
     assert s_total["on_time_rate"] == 100.0 and s_total["overdue"] == 0
 
     sheets = read_workbook(sep.out_dir / "redline_202609.xlsx")
-    assert list(sheets) == ["汇总 Summary", "案件 Cases", "逐月 Month-over-month"]
+    assert list(sheets) == ["汇总 Summary", "案件 Cases", "逐月 Month-over-month", "田长巡田 Patrols",
+                           "耕地抛荒 Abandoned land"]
     header, *rows = sheets["汇总 Summary"]
     assert header[0] == "乡镇代码" and "剩余未整改面积 (m²)" in header and "剩余未整改面积 (亩)" in header
     townships_rows, total_row = rows[:-1], rows[-1]

@@ -28,6 +28,7 @@ from api.reports.export.reproducible import write_manifest
 from api.reports.export.workbook import write_workbook
 from api.reports.monthly import MonthFigures, figures, previous_months
 from api.settings import Settings
+from api.stewardship.duty import month_duty, township_land
 
 Progress = Callable[[float, str], None]
 MONTHS_COMPARED = 12
@@ -62,7 +63,13 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     tag = month.replace("-", "") + (f"_{township}" if township else "")
     files = []
     step(0.65, "workbook")
-    files.append(write_workbook(out_dir / f"redline_{tag}.xlsx", fig, cases, pd.DataFrame(history), stamp))
+    duty = month_duty(session, month, settings.patrol_duty)
+    land = township_land(session, month)
+    if township:
+        duty = duty[duty["township_code"] == township]
+        land = land[land["township_code"] == township]
+    files.append(write_workbook(out_dir / f"redline_{tag}.xlsx", fig, cases, pd.DataFrame(history), stamp,
+                                duty=duty, land=land))
     step(0.75, "GIS layers")
     layer = gpd.GeoDataFrame(cases, geometry=fig.cases.geometry.to_numpy(), crs=fig.cases.crs)
     files.append(write_geopackage(out_dir / f"redline_{tag}.gpkg", layer, f"cases_{tag}", stamp))

@@ -15,10 +15,21 @@ from api.reports.export.cases import CASE_COLUMNS
 from api.reports.export.reproducible import freeze_zip
 from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, mu
 
+#: The field-chief and abandoned-land sheets: column → Chinese header.
+DUTY_COLUMNS = {"chief": "田长", "level": "级别", "area_name": "责任区域", "area_code": "区域代码",
+                "patrols_required": "应巡田 (次)", "patrols_done": "已巡田 (次)", "grids": "网格 (个)",
+                "grids_covered": "已巡网格 (个)", "km_walked": "巡田里程 (km)"}
+LAND_COLUMNS = {"township_name": "乡镇", "township_code": "乡镇代码", "abandoned_found_m2": "本月发现抛荒 (m²)",
+                "abandoned_remedied_m2": "本月整治到位 (m²)", "abandoned_outstanding_m2": "尚未整治 (m²)",
+                "abandoned_outstanding_mu": "尚未整治 (亩)", "outstanding_share": "占耕地比例",
+                "overdue_remedies": "整治逾期 (宗)", "findings": "巡田发现 (条)"}
+
 
 def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: pd.DataFrame,
-                   stamp: dt.datetime) -> Path:
-    """Three sheets: 汇总 (per township, the county total last), 案件 (every case), 逐月 (the months before)."""
+                   stamp: dt.datetime, duty: pd.DataFrame | None = None, land: pd.DataFrame | None = None) -> Path:
+    """Sheets: 汇总 (per township, the county total last), 案件 (every case), 逐月 (the months before), and —
+    田长制 — 田长巡田 (per chief: patrols required and done, grid cells covered, km) and 耕地抛荒 (per township:
+    abandoned land found, remedied, outstanding, overdue remedies, findings)."""
     wb = Workbook()
     summary = wb.active
     summary.title = "汇总 Summary"
@@ -40,6 +51,14 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     fill_sheet(trend, list(trend_headers.values()),
            [[None if (isinstance(v, float) and np.isnan(v)) else v for v in (row[k] for k in trend_headers)]
             for row in history.to_dict("records")])
+    if duty is not None:
+        fill_sheet(wb.create_sheet("田长巡田 Patrols"), list(DUTY_COLUMNS.values()),
+                   duty[list(DUTY_COLUMNS)].astype(object).where(duty[list(DUTY_COLUMNS)].notna(), None)
+                   .to_numpy().tolist())
+    if land is not None:
+        fill_sheet(wb.create_sheet("耕地抛荒 Abandoned land"), list(LAND_COLUMNS.values()),
+                   land[list(LAND_COLUMNS)].astype(object).where(land[list(LAND_COLUMNS)].notna(), None)
+                   .to_numpy().tolist())
     naive = stamp.astimezone(dt.UTC).replace(tzinfo=None)
     wb.properties.creator = "Redline"
     wb.properties.created = naive

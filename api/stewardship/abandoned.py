@@ -1,0 +1,360 @@
+"""Abandoned cultivated land (抛荒): records, their remedies and re-inspections, photos, and survey imports.
+
+A record lies on a cultivated parcel (三调 0101/0102/0103): the whole parcel when a patroller marks a point on
+it, or the part a survey or the desk draws (clipped to the parcel it overlaps most). Areas in m² in the county
+CRS (亩 beside them in reports). The contractor comes from the contracted-plots layer where one covers the
+record. Every step is an event in the land audit chain (`api.cases.audit.LAND_CHAIN`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.accounts.roles import township_of
+from api.cases.audit import LAND_CHAIN, append_events
+from api.cases.deadlines import COUNTY_TZ
+from api.cases.workflow import TransitionRefused
+from api.clock import as_utc, as_utc_or_none, utcnow
+from api.db.engine import srid_of
+from api.db.models import AbandonedRecord, ContractedPlot, LandEvent, LandParcel, LandPhoto, User
+from api.db.repository import bbox_clause, read_frame, to_db_geometry
+from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
+from api.evidence.store import discard, make_thumbnail, place, stage_upload, thumbnail_path
+from api.ingest.layers import village_codes
+from api.stewardship.grids import grid_codes
+from api.stewardship.workflow import (
+    CAUSE_NAMES,
+    CROP_PHOTO,
+    LAND_PHOTO_KINDS,
+    LandState,
+    LandStatus,
+    allowed_land_actions,
+    decide_land,
+)
+from gis.crs import to_projected
+from gis.errors import RedlineInputError
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, passes_distance_check, true_bearing
+from gis.fields import FIELD_NAMES, find_field
+from gis.photo_meta import read_meta
+from gis.rules import CULTIVATED_CODES
+from gis.sources import read_source
+
+#: What a record shows users and the API.
+RECORD_FIELDS = ("id", "code", "origin", "status", "cause", "seen_on", "area_m2", "dlbm", "contractor_key",
+                 "remedy", "remedy_detail", "remedy_deadline", "township_code", "village_code", "grid_code",
+                 "note", "version")
+
+
+def land_scope(user: User) -> list[Any]:
+    """Township roles see their township's records; the county's roles every record."""
+    township = township_of(user.role, user.township_code)
+    return [] if township is None else [AbandonedRecord.township_code == township]
+
+
+def load_record(session: Session, user: User, record_id: int) -> AbandonedRecord:
+    """The record, if it exists and is in the user's scope (NotFound otherwise, as for cases)."""
+    record = session.execute(select(AbandonedRecord).where(AbandonedRecord.id == record_id, *land_scope(user))
+                             ).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"no abandoned-land record {record_id}")
+    return record
+
+
+def cultivated_parcel_at(session: Session, geom: shapely.Geometry) -> tuple[int, str, shapely.Geometry] | None:
+    """The cultivated parcel (id, DLBM, geometry) a point lies in, or a drawn area overlaps most."""
+    minx, miny, maxx, maxy = shapely.bounds(geom)
+    parcels = read_frame(session, LandParcel, ["dlbm"], where=[
+        bbox_clause(session, LandParcel, (minx, miny, maxx, maxy)),
+        LandParcel.dlbm.in_(sorted(CULTIVATED_CODES))])
+    if parcels.empty:
+        return None
+    shapes = parcels.geometry.to_numpy()
+    if shapely.get_type_id(geom) == shapely.GeometryType.POINT:
+        hits = np.flatnonzero(shapely.covers(shapes, geom))
+        if not len(hits):
+            return None
+        best = int(hits[0])
+    else:
+        overlap = shapely.area(shapely.intersection(shapes, geom))
+        if overlap.max() <= 0:
+            return None
+        best = int(np.argmax(overlap))
+    return int(parcels["id"].iloc[best]), str(parcels["dlbm"].iloc[best]), shapes[best]
+
+
+def _contractor(session: Session, geom: shapely.Geometry) -> str | None:
+    minx, miny, maxx, maxy = shapely.bounds(geom)
+    plots = read_frame(session, ContractedPlot, ["contractor_key"],
+                       where=[bbox_clause(session, ContractedPlot, (minx, miny, maxx, maxy))])
+    if plots.empty:
+        return None
+    overlap = shapely.area(shapely.intersection(plots.geometry.to_numpy(), geom))
+    return str(plots["contractor_key"].iloc[int(np.argmax(overlap))]) if overlap.max() > 0 else None
+
+
+def record_abandoned(session: Session, actor: str, geom: shapely.Geometry, *, cause: str, seen_on: dt.date,
+                     origin: str, note: str | None = None, source_key: str | None = None,
+                     now: dt.datetime | None = None) -> AbandonedRecord:
+    """Store a record on the cultivated parcel at `geom` (county CRS): a point takes the whole parcel, an area
+    its part on the parcel it overlaps most. Refused (422) off cultivated land or with an unknown cause."""
+    now = now or utcnow()
+    if cause not in CAUSE_NAMES:
+        raise InvalidQuery(Message(f"抛荒原因须为：{'、'.join(f'{n} {c}' for c, n in CAUSE_NAMES.items())}",
+                                   f"cause must be one of {', '.join(CAUSE_NAMES)}"))
+    found = cultivated_parcel_at(session, geom)
+    if found is None:
+        raise InvalidQuery(Message("该位置不在耕地（三调 0101/0102/0103）上",
+                                   "not on cultivated land (三调 0101–0103)"))
+    parcel_id, dlbm, parcel = found
+    part = parcel if shapely.get_type_id(geom) == shapely.GeometryType.POINT else shapely.intersection(parcel, geom)
+    part = shapely.make_valid(part)
+    village = village_codes(session, np.array([part], dtype=object))[0]
+    record = AbandonedRecord(
+        code=f"PH-{uuid.uuid4().hex[:12]}", origin=origin, source_key=source_key, parcel_id=parcel_id, dlbm=dlbm,
+        area_m2=float(shapely.area(part)), contractor_key=_contractor(session, part), cause=cause, seen_on=seen_on,
+        note=note, status=LandStatus.REPORTED.value, village_code=village,
+        township_code=village[:9] + "000" if village else None,
+        grid_code=grid_codes(session, np.array([part], dtype=object))[0], created_by=actor, created_at=now,
+        geom=to_db_geometry(np.array([part], dtype=object), srid_of(session))[0])
+    session.add(record)
+    session.flush()
+    record.code = f"PH-{record.village_code or '000000000000'}-{record.id:05d}"
+    append_events(session, [{"record_id": record.id, "actor": actor, "action": "report", "before": {},
+                             "after": _snapshot(record), "note": note}], at=now, chain=LAND_CHAIN)
+    return record
+
+
+def _snapshot(record: AbandonedRecord) -> dict[str, Any]:
+    return {"status": record.status, "remedy": record.remedy, "remedy_detail": record.remedy_detail,
+            "remedy_deadline": record.remedy_deadline.isoformat() if record.remedy_deadline else None,
+            "area_m2": round(record.area_m2, 2), "cause": record.cause}
+
+
+def record_out(session: Session, record: AbandonedRecord, user: User, now: dt.datetime | None = None
+               ) -> dict[str, Any]:
+    """A record as the API shows it: its fields, whether its remedy is overdue, what the user may do, its
+    history and photos."""
+    now = now or utcnow()
+    out: dict[str, Any] = {k: getattr(record, k) for k in RECORD_FIELDS}
+    for k in ("seen_on", "remedy_deadline"):
+        out[k] = out[k].isoformat() if out[k] else None
+    out["overdue"] = overdue(record, now)
+    out["allowed_actions"] = allowed_land_actions(land_state(session, record), user.role)
+    events = session.execute(select(LandEvent).where(LandEvent.record_id == record.id).order_by(LandEvent.id)
+                             ).scalars()
+    out["history"] = [{"at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action, "note": e.note,
+                       "hash": e.hash} for e in events]
+    photos = session.execute(select(LandPhoto).where(LandPhoto.abandoned_id == record.id).order_by(LandPhoto.id)
+                             ).scalars()
+    out["photos"] = [{"id": p.id, "kind": p.kind, "sha256": p.sha256, "lat": p.lat, "lon": p.lon,
+                      "taken_at": as_utc(p.taken_at).isoformat() if p.taken_at else None,
+                      "checks": json.loads(p.checks or "[]")} for p in photos]
+    return out
+
+
+def overdue(record: AbandonedRecord, now: dt.datetime) -> bool:
+    """A remedy past its deadline (the deadline day included, Asia/Shanghai) on an open record."""
+    return (record.status == LandStatus.REMEDY_DECIDED and record.remedy_deadline is not None
+            and now.astimezone(COUNTY_TZ).date() > record.remedy_deadline)
+
+
+def land_state(session: Session, record: AbandonedRecord) -> LandState:
+    """The workflow's view of a record: how many crop photos count for its re-inspection, and why not."""
+    if record.status != LandStatus.REMEDY_DECIDED or record.remedy_decided_at is None:
+        return LandState(record.status)
+    since = as_utc(record.remedy_decided_at)
+    good = before = far = 0
+    rows = session.execute(select(LandPhoto.taken_at, LandPhoto.checks).where(
+        LandPhoto.abandoned_id == record.id, LandPhoto.kind == CROP_PHOTO)).all()
+    for taken_at, checks in rows:
+        if taken_at is None or as_utc(taken_at) < since:
+            before += 1
+        elif not passes_distance_check(json.loads(checks) if checks else []):
+            far += 1
+        else:
+            good += 1
+    when = since.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M")
+    why = Message(f"复查须有整治决定（{when}，北京时间）之后在地块上拍摄的作物照片：{before} 张拍摄于此前或无时间，"
+                  f"{far} 张没有位置或不在地块上",
+                  f"re-inspection needs a photo of the crop taken on the parcel after the remedy was decided "
+                  f"({when} Asia/Shanghai): {before} taken before it or undated, {far} without a position or off "
+                  "the parcel")
+    return LandState(record.status, crop_photos=good, crop_refusal=None if good else why)
+
+
+def act_on_record(factory: sessionmaker[Session], user: User, record_id: int, action: str, payload: dict[str, Any],
+                  remedy_days: dict[str, int], *, expected_version: int | None = None,
+                  now: dt.datetime | None = None) -> AbandonedRecord:
+    """Take `action` on a record as `user` (409 with the reason when not allowed, or when it changed)."""
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            record = load_record(session, user, record_id)
+            if expected_version is not None and record.version != expected_version:
+                raise Conflict(Message(f"记录 {record_id} 在您打开后已被修改：请刷新后重试",
+                                       f"record {record_id} changed since you loaded it; reload and try again"))
+            try:
+                target = decide_land(action, land_state(session, record), user.role, payload)
+            except TransitionRefused as exc:
+                raise Conflict(exc.message) from exc
+            before = _snapshot(record)
+            if action == "decide_remedy":
+                record.remedy = payload["remedy"]
+                record.remedy_detail = str(payload.get("remedy_detail") or "").strip() or None
+                days = remedy_days[record.remedy]
+                deadline = payload.get("deadline")
+                record.remedy_deadline = (dt.date.fromisoformat(str(deadline)) if deadline
+                                          else now.astimezone(COUNTY_TZ).date() + dt.timedelta(days=days))
+                record.remedy_decided_at = now
+            elif action in ("reinspect", "dismiss"):
+                record.closed_at = now
+            record.status = target
+            session.flush()
+            append_events(session, [{"record_id": record.id, "actor": user.username, "action": action,
+                                     "before": before, "after": _snapshot(record),
+                                     "note": payload.get("reason") or payload.get("note")}], at=now, chain=LAND_CHAIN)
+            session.expunge(record)
+            return record
+    except StaleDataError as exc:
+        raise Conflict(Message(f"记录 {record_id} 同时被他人修改：请刷新后重试",
+                               f"record {record_id} was changed by someone else at the same time")) from exc
+    except ValueError as exc:
+        raise InvalidQuery(Message(f"期限不是日期：{payload.get('deadline')!r}",
+                                   f"deadline is not a date: {payload.get('deadline')!r}")) from exc
+
+
+def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int, client_uuid: str, kind: str,
+                      stream: BinaryIO, *, root: Path, max_bytes: int, policy: EvidencePolicy,
+                      now: dt.datetime | None = None) -> LandPhoto:
+    """A photo of an abandoned parcel (its state, or the crop that closes it), checked like case photos: EXIF
+    position within the distance limit of the parcel, capture time, bearing. The same UUID and bytes again
+    return the first record."""
+    try:
+        client_uuid = str(uuid.UUID(client_uuid))
+    except ValueError as exc:
+        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
+    if kind not in LAND_PHOTO_KINDS:
+        raise InvalidQuery(f"kind must be one of {', '.join(LAND_PHOTO_KINDS)}")
+    with factory() as session:
+        load_record(session, user, record_id)
+    staged = stage_upload(stream, root, max_bytes)
+    try:
+        with factory() as session:
+            existing = session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)
+                                       ).scalar_one_or_none()
+        if existing is not None:
+            discard(staged.path)
+            if existing.abandoned_id != record_id or existing.sha256 != staged.sha256:
+                raise Conflict(Message(f"编号 {client_uuid} 已用于另一张照片", f"client_uuid {client_uuid} was used "
+                                       "for another photo"))
+            return existing
+        meta = read_meta(staged.path)
+        if meta.error:
+            raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
+    except BaseException:
+        discard(staged.path)
+        raise
+    stored = place(staged, root)
+    make_thumbnail(stored, thumbnail_path(root, staged.sha256))
+    now = now or utcnow()
+    try:
+        with factory.begin() as session:
+            record = load_record(session, user, record_id)
+            parcel = read_frame(session, AbandonedRecord, where=[AbandonedRecord.id == record_id]).geometry.iloc[0]
+            bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
+            facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
+                               sha256=staged.sha256)
+            flags = check_photo(facts, parcel, srid_of(session), case_created=as_utc(record.created_at), now=now,
+                                policy=policy)
+            photo = LandPhoto(client_uuid=client_uuid, abandoned_id=record_id, sha256=staged.sha256, kind=kind,
+                              media_type=staged.media_type, size_bytes=staged.size,
+                              taken_at=as_utc_or_none(meta.taken_at), lat=meta.lat, lon=meta.lon,
+                              bearing_deg=meta.bearing_deg, checks=json.dumps(flags, ensure_ascii=False),
+                              uploaded_by=user.id, uploaded_at=now)
+            session.add(photo)
+            session.flush()
+            session.expunge(photo)
+            return photo
+    except IntegrityError:
+        with factory() as session:
+            return session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)).scalar_one()
+
+
+def import_abandoned(factory: sessionmaker[Session], path: str | Path, *, actor: str = "survey",
+                     layer: str | None = None, src_crs: str | None = None) -> tuple[int, int]:
+    """`redline import abandoned PATH`: a survey's findings (points on a parcel, or the abandoned part drawn),
+    each with its own id, cause and date seen. One transaction; a row off cultivated land or with a bad value is
+    refused naming its row and field; a re-import adds nothing. Returns (rows read, records created)."""
+    source = str(path)
+    frame = read_source(path, layer=layer, src_crs=src_crs)
+    with factory() as session:
+        srid = srid_of(session)
+    gdf = to_projected(frame, f"EPSG:{srid}", source=source)
+    names = FIELD_NAMES["abandoned"]
+    cols = {k: find_field(gdf.columns, v) for k, v in names.items()}
+    for required in ("id", "cause", "seen_on"):
+        if cols[required] is None:
+            raise RedlineInputError(f"no field for {required} (tried {', '.join(names[required])})", source=source,
+                                    field=required)
+    causes = {**{c: c for c in CAUSE_NAMES}, **{n: c for c, n in CAUSE_NAMES.items()}}
+    created = 0
+    with factory.begin() as session:
+        known = set(session.execute(select(AbandonedRecord.source_key).where(AbandonedRecord.source_key.isnot(None))
+                                    ).scalars())
+        for row in gdf.to_dict("records"):  # a survey file holds tens of rows, each checked on its own
+            where = int(row["_row"])
+            key = f"survey:{row[cols['id']]}"
+            if key in known:
+                continue
+            cause = causes.get(str(row[cols["cause"]]).strip())
+            if cause is None:
+                raise RedlineInputError(f"unknown cause {row[cols['cause']]!r}: one of {', '.join(CAUSE_NAMES)} or "
+                                        f"{', '.join(CAUSE_NAMES.values())}", source=source, row=where,
+                                        field=str(cols["cause"]))
+            seen = pd.to_datetime(row[cols["seen_on"]], errors="coerce")
+            if pd.isna(seen):
+                raise RedlineInputError("cannot read the date seen", source=source, row=where,
+                                        field=str(cols["seen_on"]))
+            note = row[cols["note"]] if cols["note"] else None
+            try:
+                record_abandoned(session, actor, row["geometry"], cause=cause, seen_on=seen.date(), origin="survey",
+                                 note=None if note is None or pd.isna(note) else str(note), source_key=key)
+            except InvalidQuery as exc:
+                raise RedlineInputError(exc.message.en, source=source, row=where, field="geometry") from exc
+            known.add(key)
+            created += 1
+    return len(gdf), created
+
+
+def report_abandoned(factory: sessionmaker[Session], user: User, geom_wgs84: shapely.Geometry, *, cause: str,
+                     seen_on: dt.date, note: str | None = None, now: dt.datetime | None = None) -> AbandonedRecord:
+    """Record abandoned land from the desk or the field app: a point (the whole parcel under it) or a drawn
+    polygon, on WGS 84. Township roles record only in their own township."""
+    from pyproj import Transformer
+
+    from gis.codes import WEB_CRS
+
+    with factory.begin() as session:
+        srid = srid_of(session)
+        geom = shapely.transform(geom_wgs84, lambda xy: np.column_stack(
+            Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(xy[:, 0], xy[:, 1])))
+        record = record_abandoned(session, user.username, geom, cause=cause, seen_on=seen_on, origin="desk"
+                                  if user.role != "inspector" else "patrol", note=note, now=now)
+        bound = township_of(user.role, user.township_code)
+        if bound is not None and record.township_code != bound:
+            raise InvalidQuery(Message("该地块不在您的乡镇内", "this parcel is outside your township"))
+        session.flush()
+        session.expunge(record)
+        return record

@@ -1,0 +1,206 @@
+"""Patrols (巡田) and what they find: a patroller's GPS track, sent when the phone has a network (the same
+patrol again is the same record), the grid cells it covered, and findings on the way — a new building becomes a
+case when a footprint shows it (else it waits for one), abandoned land becomes an abandoned-land record, the
+rest is noted for the township. Positions arrive on WGS 84 and are stored in the county CRS (metres)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.accounts.roles import township_of
+from api.cases.audit import append_events
+from api.clock import as_utc, utcnow
+from api.db.engine import srid_of
+from api.db.models import Case, EpochFootprint, Finding, Grid, House, Patrol, PatrolGrid, User
+from api.db.repository import bbox_clause, read_frame, to_db_lines
+from api.errors import Conflict, InvalidQuery, Message
+from api.ingest.imagery import open_cases
+from api.ingest.layers import village_codes
+from api.stewardship.abandoned import record_abandoned
+from api.stewardship.grids import grid_codes
+from gis.codes import WEB_CRS
+from gis.coverage import CoverageRules, covered
+from gis.rules import RuleSet
+
+FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
+                                 "damaged": "耕地破坏", "other": "其他"}
+#: What became of a finding (shown to the patroller and the township).
+OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
+                                 "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
+                                 "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理"}
+#: How near a new building's reported position must be to a footprint to be taken as that footprint (m).
+FOOTPRINT_REACH_M = 15.0
+MAX_POINTS = 20_000
+
+
+def _uuid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as exc:
+        raise InvalidQuery(f"client_uuid is not a UUID: {text[:64]!r}") from exc
+
+
+def _to_county(srid: int, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(lon, lat)
+    return np.asarray(x), np.asarray(y)
+
+
+def record_patrol(factory: sessionmaker[Session], user: User, client_uuid: str, started_at: dt.datetime,
+                  ended_at: dt.datetime, points: list[list[float]], rules: CoverageRules,
+                  now: dt.datetime | None = None) -> Patrol:
+    """Store a patrol and the grid cells its track covered (≥ `min_inside_m` of track inside the cell)."""
+    client_uuid = _uuid(client_uuid)
+    now = now or utcnow()
+    fixes = np.asarray([p[:2] for p in points], dtype=float) if points else np.empty((0, 2))
+    if len(fixes) < 2 or len(fixes) > MAX_POINTS:
+        raise InvalidQuery(Message(f"巡田轨迹须有 2 至 {MAX_POINTS} 个定位点",
+                                   f"a track needs 2 to {MAX_POINTS} fixes"))
+    if not np.isfinite(fixes).all() or (np.abs(fixes[:, 0]) > 180).any() or (np.abs(fixes[:, 1]) > 90).any():
+        raise InvalidQuery(Message("定位点须为 [经度, 纬度]（WGS 84）", "fixes are [lon, lat] on WGS 84"))
+    if as_utc(ended_at) < as_utc(started_at):
+        raise InvalidQuery(Message("巡田结束时间早于开始时间", "a patrol ends before it starts"))
+    with factory() as session:
+        existing = session.execute(select(Patrol).where(Patrol.client_uuid == client_uuid)).scalar_one_or_none()
+        if existing is not None:
+            return _same_patrol(existing, user, points)
+    try:
+        with factory.begin() as session:
+            srid = srid_of(session)
+            x, y = _to_county(srid, fixes[:, 0], fixes[:, 1])
+            track = shapely.linestrings(np.column_stack([x, y]))
+            village = village_codes(session, np.array([shapely.line_interpolate_point(track, 0.5, normalized=True)],
+                                                      dtype=object))[0]
+            patrol = Patrol(client_uuid=client_uuid, user_id=user.id, started_at=as_utc(started_at),
+                            ended_at=as_utc(ended_at), points=json.dumps(points), length_m=float(shapely.length(track)),
+                            township_code=township_of(user.role, user.township_code)
+                            or (village[:9] + "000" if village else None),
+                            uploaded_at=now, geom=to_db_lines(np.array([track], dtype=object), srid)[0])
+            session.add(patrol)
+            session.flush()
+            box = tuple(float(v) for v in shapely.bounds(track))
+            grids = read_frame(session, Grid, ["code"], where=[bbox_clause(session, Grid, box)])  # type: ignore[arg-type]
+            pairs = covered(np.array([track], dtype=object), grids.geometry.to_numpy(), rules)
+            for cell, inside in zip(pairs["cell"], pairs["inside_m"], strict=True):
+                session.add(PatrolGrid(patrol_id=patrol.id, grid_id=int(grids["id"].iloc[cell]),
+                                       inside_m=float(inside)))
+            session.flush()
+            session.expunge(patrol)
+            return patrol
+    except IntegrityError:
+        with factory() as session:
+            first = session.execute(select(Patrol).where(Patrol.client_uuid == client_uuid)).scalar_one()
+            return _same_patrol(first, user, points)
+
+
+def _same_patrol(existing: Patrol, user: User, points: list[list[float]]) -> Patrol:
+    if existing.user_id != user.id or json.loads(existing.points) != json.loads(json.dumps(points)):
+        raise Conflict(Message("此巡田编号已用于另一次巡田", "this patrol's client_uuid was used for another patrol"))
+    return existing
+
+
+def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str, kind: str, lat: float, lon: float,
+                   at: dt.datetime, rules: RuleSet, *, note: str | None = None, patrol_uuid: str | None = None,
+                   cause: str = "other", now: dt.datetime | None = None) -> Finding:
+    """Store a finding and what it becomes (see the module docstring); the same UUID again returns it."""
+    client_uuid = _uuid(client_uuid)
+    now = now or utcnow()
+    if kind not in FINDING_KINDS:
+        raise InvalidQuery(Message(f"发现类型须为：{'、'.join(f'{n} {c}' for c, n in FINDING_KINDS.items())}",
+                                   f"kind must be one of {', '.join(FINDING_KINDS)}"))
+    with factory() as session:
+        existing = session.execute(select(Finding).where(Finding.client_uuid == client_uuid)).scalar_one_or_none()
+    if existing is not None:
+        if existing.user_id != user.id or existing.kind != kind:
+            raise Conflict(Message("此发现编号已用于另一条发现", "this finding's client_uuid was used for another"))
+        return existing
+    try:
+        with factory.begin() as session:
+            srid = srid_of(session)
+            x, y = _to_county(srid, np.array([lon]), np.array([lat]))
+            point = shapely.points(x[0], y[0])
+            village = village_codes(session, np.array([point], dtype=object))[0]
+            township = village[:9] + "000" if village else None
+            bound = township_of(user.role, user.township_code)
+            if bound is not None and township != bound:
+                raise InvalidQuery(Message("该位置不在您的乡镇内", "this position is outside your township"))
+            patrol_id = None
+            if patrol_uuid:
+                patrol_id = session.execute(select(Patrol.id).where(Patrol.client_uuid == _uuid(patrol_uuid),
+                                                                    Patrol.user_id == user.id)).scalar_one_or_none()
+            finding = Finding(client_uuid=client_uuid, patrol_id=patrol_id, user_id=user.id, kind=kind, note=note,
+                              at=as_utc(at), lat=lat, lon=lon, township_code=township, village_code=village,
+                              grid_code=grid_codes(session, np.array([point], dtype=object))[0], outcome="noted",
+                              uploaded_at=now)
+            session.add(finding)
+            session.flush()
+            if kind == "abandoned":
+                _abandoned(session, finding, point, user, cause, now)
+            elif kind == "new_construction":
+                _new_construction(session, finding, point, rules, user, now)
+            session.flush()
+            session.expunge(finding)
+            return finding
+    except IntegrityError:
+        with factory() as session:
+            return session.execute(select(Finding).where(Finding.client_uuid == client_uuid)).scalar_one()
+
+
+def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user: User, cause: str,
+               now: dt.datetime) -> None:
+    try:
+        record = record_abandoned(session, user.username, point, cause=cause, seen_on=finding.at.date(),
+                                  origin="patrol", note=finding.note, now=now)
+    except InvalidQuery:
+        finding.outcome = "not_on_cultivated"
+        return
+    finding.outcome, finding.abandoned_id = "abandoned_record", record.id
+
+
+def _new_construction(session: Session, finding: Finding, point: shapely.Geometry, rules: RuleSet, user: User,
+                      now: dt.datetime) -> None:
+    """The building the patroller points at: a stored house (its case, if it has one) or the latest imagery
+    footprint within reach; measured with the engine, a case when it violates. Without a footprint the finding
+    waits: no case is opened on a guessed outline. The period is left for the inspector to establish on site."""
+    window: Any = tuple(float(v) for v in shapely.bounds(shapely.buffer(point, FOOTPRINT_REACH_M)))
+    houses = read_frame(session, House, where=[bbox_clause(session, House, window)])
+    near = houses[shapely.distance(houses.geometry.to_numpy(), point) <= FOOTPRINT_REACH_M] if len(houses) else houses
+    if len(near):
+        house_ids = [int(i) for i in near["id"]]
+        case_id = session.execute(select(Case.id).where(Case.house_id.in_(house_ids))).scalars().first()
+        if case_id is not None:
+            finding.outcome, finding.case_id = "existing_case", int(case_id)
+            return
+        footprint = near.geometry.iloc[int(np.argmin(shapely.distance(near.geometry.to_numpy(), point)))]
+    else:
+        prints = read_frame(session, EpochFootprint, ["epoch_id"], where=[bbox_clause(session, EpochFootprint,
+                                                                                       window)])
+        prints = prints[shapely.distance(prints.geometry.to_numpy(), point) <= FOOTPRINT_REACH_M] if len(prints) \
+            else prints
+        if prints.empty:
+            finding.outcome = "awaiting_footprint"
+            return
+        newest = prints[prints["epoch_id"] == prints["epoch_id"].max()]
+        footprint = newest.geometry.iloc[int(np.argmin(shapely.distance(newest.geometry.to_numpy(), point)))]
+    events: list[dict[str, Any]] = []
+    opened = open_cases(session, rules, pd.DataFrame({"township": [finding.township_code],
+                                                      "suffix": [f"P{finding.id:06d}"], "parent_house": [None]}),
+                        np.array([footprint], dtype=object), None, now, events,
+                        f"巡田发现新增建房 (new construction found on patrol by {user.username})", origin="patrol",
+                        batch=f"patrol {finding.at:%Y-%m-%d}", detail={"finding": finding.client_uuid},
+                        actor=user.username)
+    append_events(session, events, at=now)
+    if opened:
+        finding.outcome, finding.case_id = "case_opened", next(iter(opened.values()))
+    else:
+        finding.outcome = "not_violating"

@@ -1,0 +1,99 @@
+"""Reads for the map and the desk: grid cells with this month's coverage, patrol tracks, abandoned-land records,
+chiefs — in the user's scope, in the county CRS (the HTTP edge makes GeoJSON of them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.accounts.roles import township_of
+from api.cases.deadlines import COUNTY_TZ
+from api.clock import utcnow
+from api.db.models import AbandonedRecord, Chief, Grid, Patrol, PatrolGrid, User
+from api.db.repository import bbox_clause, read_frame
+from api.reports.monthly import month_bounds
+from api.stewardship.abandoned import land_scope, load_record, overdue, record_out
+from api.stewardship.chiefs import LEVEL_NAMES, find_area
+from api.stewardship.workflow import LAND_STATUS_NAMES
+
+Box = tuple[float, float, float, float]
+
+
+def _this_month(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    return month_bounds(f"{now.astimezone(COUNTY_TZ):%Y-%m}")
+
+
+def grid_layer(session: Session, user: User, box: Box | None, now: dt.datetime | None = None) -> gpd.GeoDataFrame:
+    """Grid cells (in the user's township for township roles) with `patrolled`: covered by a patrol this month."""
+    start, end = _this_month(now or utcnow())
+    township = township_of(user.role, user.township_code)
+    where: list[Any] = [Grid.township_code == township] if township else []
+    if box:
+        where.append(bbox_clause(session, Grid, box))
+    cells = read_frame(session, Grid, ["code", "name", "village_code", "township_code"], where=where)
+    done = set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
+                               .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+    cells["patrolled"] = cells["id"].isin(done)
+    return cells
+
+
+def patrol_layer(session: Session, user: User, month: str) -> gpd.GeoDataFrame:
+    """The month's patrol tracks the user may see: an inspector their own, township roles their township's."""
+    start, end = month_bounds(month)
+    where: list[Any] = [Patrol.started_at >= start, Patrol.started_at < end]
+    township = township_of(user.role, user.township_code)
+    if user.role == "inspector":
+        where.append(Patrol.user_id == user.id)
+    elif township:
+        where.append(Patrol.township_code == township)
+    tracks = read_frame(session, Patrol, ["client_uuid", "user_id", "started_at", "ended_at", "length_m"],
+                        where=where, order_by="started_at")
+    names = dict(session.execute(select(User.id, User.username)).all())
+    tracks["patroller"] = tracks["user_id"].map(names)
+    tracks["started_at"] = [pd.Timestamp(t).isoformat() for t in tracks["started_at"]]
+    tracks["ended_at"] = [pd.Timestamp(t).isoformat() for t in tracks["ended_at"]]
+    return tracks.drop(columns=["user_id"])
+
+
+def record_layer(session: Session, user: User, status: str | None = None, now: dt.datetime | None = None
+                 ) -> gpd.GeoDataFrame:
+    """Abandoned-land records in the user's scope (optionally of one status), with labels and `overdue`."""
+    now = now or utcnow()
+    where = [*land_scope(user), *([AbandonedRecord.status == status] if status else [])]
+    frame = read_frame(session, AbandonedRecord, ["code", "status", "cause", "area_m2", "remedy",
+                                                  "remedy_deadline", "township_code", "village_code", "grid_code",
+                                                  "seen_on", "version"], where=where, order_by="code")
+    records = {r.id: r for r in session.execute(select(AbandonedRecord).where(*where)).scalars()}
+    frame["overdue"] = [overdue(records[int(i)], now) for i in frame["id"]]
+    frame["status_name"] = frame["status"].map(LAND_STATUS_NAMES)
+    for col in ("remedy_deadline", "seen_on"):
+        frame[col] = [d.isoformat() if d is not None and d == d else None for d in frame[col]]
+    return frame
+
+
+def record_detail(session: Session, user: User, record_id: int) -> tuple[dict[str, Any], gpd.GeoDataFrame]:
+    """One record (fields, allowed actions, history, photos) and its geometry."""
+    record = load_record(session, user, record_id)
+    return record_out(session, record, user), read_frame(session, AbandonedRecord, ["code"],
+                                                         where=[AbandonedRecord.id == record_id])
+
+
+def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
+    """The chiefs in post (township roles: their township's)."""
+    rows = session.execute(select(Chief, User.username, User.display_name).join(User, User.id == Chief.user_id)
+                           .where(Chief.ended_at.is_(None)).order_by(Chief.level, Chief.area_code)).all()
+    township = township_of(user.role, user.township_code)
+    out = []
+    for chief, username, display in rows:
+        area = find_area(session, chief.level, chief.area_code)
+        if township and area.township_code != township:
+            continue
+        out.append({"level": chief.level, "level_name": LEVEL_NAMES[chief.level], "area_code": area.code,
+                    "area_name": area.name, "username": username, "display_name": display,
+                    "since": chief.assigned_at.isoformat()})
+    return out

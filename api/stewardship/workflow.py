@@ -1,0 +1,123 @@
+"""The abandoned-land workflow (抛荒/撂荒), beside the house workflow: every state, every action, who may take it.
+
+    reported → remedy_decided → closed      (the township decides a remedy and its deadline; an inspector's
+                                              re-inspection with a photo of the crop, taken on the parcel after
+                                              the decision, closes it)
+    reported / remedy_decided → dismissed   (the county only, with a reason: e.g. approved fallow 轮作休耕)
+
+A remedy may be decided again while the record is open (a transfer falls through, the contractor replants
+after all); each decision restarts its deadline. Remedies: the contractor replants (复耕复种), the land is
+transferred (流转) to a grower or cooperative, or farmed as a managed service (托管) — the last two name who.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from api.accounts.roles import COUNTY_ROLES, FIELD_ROLES, ROLE_NAMES, TOWNSHIP_DECIDERS, Role
+from api.cases.workflow import TransitionRefused
+from api.errors import Message
+
+
+class LandStatus(StrEnum):
+    REPORTED = "reported"
+    REMEDY_DECIDED = "remedy_decided"
+    CLOSED = "closed"
+    DISMISSED = "dismissed"
+
+
+LAND_STATUS_NAMES: dict[str, str] = {"reported": "已登记", "remedy_decided": "整治中", "closed": "已复耕（销号）",
+                                     "dismissed": "已核销（非抛荒）"}
+OPEN_LAND = frozenset({LandStatus.REPORTED.value, LandStatus.REMEDY_DECIDED.value})
+#: Why land lies abandoned (what the record and the monthly sheet say).
+CAUSE_NAMES: dict[str, str] = {"no_labour": "缺少劳力", "irrigation": "灌溉条件差", "low_return": "种粮收益低",
+                               "dispute": "土地纠纷", "other": "其他"}
+REMEDY_NAMES: dict[str, str] = {"replant": "复耕复种", "transfer": "流转", "managed": "托管"}
+#: Remedies that hand the land to someone else: the decision names who (grower, cooperative, service).
+NAMED_REMEDIES = frozenset({"transfer", "managed"})
+LAND_ACTION_NAMES: dict[str, str] = {"report": "登记抛荒", "decide_remedy": "决定整治方式", "reinspect": "复查见苗",
+                                     "dismiss": "核销"}
+#: What a re-inspection needs: a photo of this kind (the crop standing on the parcel).
+CROP_PHOTO = "crop"
+LAND_PHOTO_KINDS: dict[str, str] = {"seen": "抛荒现状", "crop": "复耕作物", "other": "其他"}
+
+
+@dataclass(frozen=True)
+class LandState:
+    """What the rules need to know about a record to decide an action."""
+
+    status: str
+    #: Crop photos taken on the parcel after the latest remedy decision (and why none counts, if none does).
+    crop_photos: int = 0
+    crop_refusal: Message | None = None
+
+
+@dataclass(frozen=True)
+class LandAction:
+    name: str
+    sources: frozenset[str]
+    roles: frozenset[Role]
+    target: str
+    guard: Callable[[LandState, dict[str, Any]], Message | None] = lambda _s, _p: None
+
+
+def _guard_remedy(_state: LandState, payload: dict[str, Any]) -> Message | None:
+    remedy = payload.get("remedy")
+    if remedy not in REMEDY_NAMES:
+        return Message(f"整治方式须为：{'、'.join(f'{n} {c}' for c, n in REMEDY_NAMES.items())}",
+                       f"remedy must be one of {', '.join(REMEDY_NAMES)}")
+    if remedy in NAMED_REMEDIES and not str(payload.get("remedy_detail") or "").strip():
+        return Message(f"「{REMEDY_NAMES[remedy]}」须写明承接方（种粮大户、合作社或托管服务组织）",
+                       f"a {remedy} names who takes the land on (remedy_detail)")
+    return None
+
+
+def _guard_reinspect(state: LandState, _payload: dict[str, Any]) -> Message | None:
+    if state.crop_photos < 1:
+        return state.crop_refusal or Message("复查须有整治决定之后在地块上拍摄的作物照片",
+                                             "re-inspection needs a photo of the crop taken on the parcel after "
+                                             "the remedy was decided")
+    return None
+
+
+def _guard_dismiss(_state: LandState, payload: dict[str, Any]) -> Message | None:
+    if not str(payload.get("reason") or "").strip():
+        return Message("核销须写明理由（例如经批准的轮作休耕）", "dismissing needs a reason (e.g. approved fallow)")
+    return None
+
+
+LAND_ACTIONS: dict[str, LandAction] = {a.name: a for a in (
+    LandAction("decide_remedy", OPEN_LAND, TOWNSHIP_DECIDERS, LandStatus.REMEDY_DECIDED, _guard_remedy),
+    LandAction("reinspect", frozenset({LandStatus.REMEDY_DECIDED.value}), FIELD_ROLES, LandStatus.CLOSED,
+               _guard_reinspect),
+    LandAction("dismiss", OPEN_LAND, COUNTY_ROLES, LandStatus.DISMISSED, _guard_dismiss),
+)}
+assert set(LAND_ACTIONS) <= set(LAND_ACTION_NAMES)
+
+
+def decide_land(action_name: str, state: LandState, role: str, payload: dict[str, Any]) -> str:
+    """The status `action_name` leads to, or TransitionRefused with the reason in both languages."""
+    action = LAND_ACTIONS.get(action_name)
+    if action is None:
+        raise TransitionRefused(Message(f"未知的操作 {action_name!r}",
+                                        f"unknown action {action_name!r}; one of {', '.join(LAND_ACTIONS)}"))
+    if role not in {r.value for r in action.roles}:
+        raise TransitionRefused(Message(
+            f"{ROLE_NAMES.get(role, role)}无权「{LAND_ACTION_NAMES[action_name]}」",  # type: ignore[call-overload]
+            f"{role}s may not {action_name}"))
+    if state.status not in action.sources:
+        raise TransitionRefused(Message(
+            f"记录「{LAND_STATUS_NAMES.get(state.status, state.status)}」时不能「{LAND_ACTION_NAMES[action_name]}」",
+            f"cannot {action_name} a record that is {state.status}"))
+    reason = action.guard(state, payload)
+    if reason:
+        raise TransitionRefused(reason)
+    return action.target
+
+
+def allowed_land_actions(state: LandState, role: str) -> list[str]:
+    """The actions this role may take on the record now."""
+    return [a.name for a in LAND_ACTIONS.values() if role in {r.value for r in a.roles} and state.status in a.sources]

@@ -1,0 +1,218 @@
+"""田长制 and abandoned land through the HTTP API on both databases: the grid imported from a GBK Shapefile,
+chiefs named and scoped, a patrol's coverage sent twice and stored once, findings becoming a case and an
+abandoned-land record, the abandoned-land workflow with its photo rule and audit chain, the month's figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pytest
+import shapely
+from shapely import box
+from sqlalchemy import func, select
+
+from api.cases.audit import LAND_CHAIN, verify_chain
+from api.cases.deadlines import COUNTY_TZ
+from api.db.models import Case, Grid, LandEvent, PatrolGrid
+from api.ingest.epochs import import_epoch
+from api.reports.export import export_month
+from api.settings import Settings
+from api.stewardship.abandoned import import_abandoned
+from api.stewardship.duty import month_duty, township_land
+from gis.errors import RedlineInputError
+from tests.http.conftest import T1, T2
+from tests.photo_factory import jpeg_at_house
+from tests.stewardship.conftest import Land
+
+NOW = dt.datetime.now(dt.UTC)
+MONTH = f"{NOW.astimezone(COUNTY_TZ):%Y-%m}"
+
+
+def post(land: Land, user: str, path: str, expect: int = 201, **body):  # type: ignore[no-untyped-def]
+    r = land.site.client.post(path, headers=land.site.as_user(user), json=body)
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def finding(land: Land, kind: str, px: float, py: float, user: str = "inspector1", **extra):  # type: ignore[no-untyped-def]
+    lon, lat = land.lonlat(px, py)
+    return post(land, user, "/api/findings", client_uuid=extra.pop("client_uuid", str(uuid.uuid4())), kind=kind,
+                lat=lat, lon=lon, at=NOW.isoformat(), **extra)
+
+
+def test_the_grid_comes_from_a_gbk_shapefile_and_cases_know_their_cell(land: Land):
+    with land.site.db.factory() as s:
+        cells = s.execute(select(Grid.code, Grid.name, Grid.township_code).order_by(Grid.code)).all()
+        cases = dict(s.execute(select(Case.code, Case.grid_code).where(Case.township_code == T1)).all())
+    assert [(c, n) for c, n, _ in cells] == [(land.grid_codes[0], "石门一村第一网格"),
+                                            (land.grid_codes[1], "石门一村第二网格")]
+    assert {t for _, _, t in cells} == {T1}
+    # Houses A1–A4 stand in the first cell, A5 (200 m out) too; none in the second.
+    assert set(cases.values()) == {land.grid_codes[0]}
+
+
+def test_chiefs_are_named_by_an_admin_and_see_only_their_area(land: Land):
+    site = land.site
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    post(land, "admin", "/api/chiefs", level="grid", area_code=land.grid_codes[1], username="inspector1")
+    refused = post(land, "county", "/api/chiefs", expect=403, level="village", area_code=site.village_code,
+                   username="officer1")
+    assert refused["error"]["message_zh"] == "只有管理员可以任命田长"
+    elsewhere = post(land, "admin", "/api/chiefs", expect=422, level="township", area_code=T2, username="inspector1")
+    assert "works in township" in elsewhere["error"]["message_en"]
+    posts = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
+    village, cell = posts
+    with site.db.factory() as s:
+        in_village = s.execute(select(func.count()).where(Case.village_code == site.village_code)).scalar_one()
+        everywhere = s.execute(select(func.count()).select_from(Case)).scalar_one()
+    assert village["level"] == "village" and village["open_cases"] == in_village < everywhere
+    assert village["patrols_required"] == 2 and cell["patrols_required"] == 4
+    assert cell["area_code"] == land.grid_codes[1] and cell["open_cases"] == 0
+    # A new village chief: the old one steps down and no longer sees the village.
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="officer1")
+    posts = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
+    assert [p["level"] for p in posts] == ["grid"]
+    chiefs = site.client.get("/api/chiefs", headers=site.as_user("officer2")).json()
+    assert chiefs == []  # another township's officer sees no chief of this one
+
+
+def test_a_patrol_is_stored_once_and_covers_the_cells_it_walked(land: Land):
+    x, y = land.x, land.y
+    post(land, "admin", "/api/chiefs", level="grid", area_code=land.grid_codes[1], username="inspector1")
+    post(land, "admin", "/api/chiefs", level="village", area_code=land.site.village_code, username="officer1")
+    walk = [land.lonlat(px, py) for px, py in ((x + 50, y + 300), (x + 200, y + 300), (x + 400, y + 300),
+                                               (x + 400, y + 100))]
+    body = {"client_uuid": str(uuid.uuid4()), "started_at": (NOW - dt.timedelta(hours=1)).isoformat(),
+            "ended_at": NOW.isoformat(), "points": [list(p) for p in walk]}
+    first = post(land, "inspector1", "/api/patrols", **body)
+    again = post(land, "inspector1", "/api/patrols", **body)  # the phone retries after a dropped answer
+    assert again["id"] == first["id"] and first["length_m"] == pytest.approx(550.0, abs=1.0)
+    changed = post(land, "inspector1", "/api/patrols", expect=409, **{**body, "points": body["points"][:2]})
+    assert changed["error"]["type"] == "Conflict"
+    with land.site.db.factory() as s:
+        assert s.execute(select(func.count()).select_from(PatrolGrid)).scalar_one() == 2  # both cells, once
+    cells = land.site.client.get("/api/grids", headers=land.site.as_user("officer1")).json()["features"]
+    assert sorted(f["properties"]["patrolled"] for f in cells) == [True, True]
+    tracks = land.site.client.get(f"/api/patrols?month={MONTH}", headers=land.site.as_user("officer1")).json()
+    assert len(tracks["features"]) == 1 and tracks["features"][0]["geometry"]["type"] == "LineString"
+    # The month's duty, by hand: the grid patroller walked once of four (0.55 km) and covered their one cell;
+    # the village chief has not patrolled, but both cells of the village were covered (by the patroller).
+    duty = {row["level"]: row for row in month_duty_of(land)}
+    assert (duty["网格员（田管员）"]["patrols_required"], duty["网格员（田管员）"]["patrols_done"]) == (4, 1)
+    assert (duty["网格员（田管员）"]["grids"], duty["网格员（田管员）"]["grids_covered"]) == (1, 1)
+    assert duty["网格员（田管员）"]["km_walked"] == pytest.approx(0.55, abs=0.01)
+    assert (duty["村级田长"]["patrols_required"], duty["村级田长"]["patrols_done"]) == (2, 0)
+    assert (duty["村级田长"]["grids"], duty["村级田长"]["grids_covered"]) == (2, 2)
+
+
+def month_duty_of(land: Land) -> list[dict]:
+    from api.settings import Settings
+
+    with land.site.db.factory() as s:
+        return month_duty(s, MONTH, Settings().patrol_duty).to_dict("records")
+
+
+def test_findings_become_a_case_and_an_abandoned_land_record_exactly_once(land: Land, tmp_path: Path):
+    x, y = land.x, land.y
+    key = str(uuid.uuid4())
+    abandoned = finding(land, "abandoned", x + 400, y + 100, client_uuid=key, cause="no_labour", note="两年未种")
+    assert finding(land, "abandoned", x + 400, y + 100, client_uuid=key)["id"] == abandoned["id"]
+    assert abandoned["outcome"] == "abandoned_record" and abandoned["outcome_name"] == "已登记抛荒"
+    record = land.site.client.get(f"/api/abandoned/{abandoned['abandoned_id']}",
+                                  headers=land.site.as_user("officer1")).json()["properties"]
+    assert record["area_m2"] == pytest.approx(40_000.0) and record["contractor_key"] == "HH-0007"
+    assert record["cause"] == "no_labour" and record["grid_code"] == land.grid_codes[1]
+    assert record["code"].startswith(f"PH-{land.site.village_code}-")
+    assert finding(land, "abandoned", x + 400, y + 300)["outcome"] == "not_on_cultivated"  # the orchard
+    # New construction: an existing case; a building only the latest imagery shows; nothing to see yet.
+    assert finding(land, "new_construction", x + 15, y + 15)["outcome"] == "existing_case"
+    shed = box(x + 60, y + 70, x + 72, y + 80)  # on the farmland square, clear of the houses
+    gpd.GeoDataFrame({"BSM": ["S1"]}, geometry=[shed], crs=4546).to_file(tmp_path / "pass.gpkg")
+    import_epoch(land.site.db.factory, tmp_path / "pass.gpkg", NOW.date() - dt.timedelta(days=3))
+    opened = finding(land, "new_construction", x + 66, y + 75, note="正在砌墙")
+    assert opened["outcome"] == "case_opened"
+    with land.site.db.factory() as s:
+        case = s.execute(select(Case).where(Case.id == opened["case_id"])).scalar_one()
+    assert case.origin == "patrol" and case.period == "unknown" and case.farmland_m2 == pytest.approx(120.0)
+    assert case.grid_code == land.grid_codes[0] and case.township_code == T1
+    assert finding(land, "new_construction", x + 150, y + 450)["outcome"] == "awaiting_footprint"
+    lon, lat = land.lonlat(x, y)
+    outside = post(land, "inspector2", "/api/findings", expect=422, client_uuid=str(uuid.uuid4()), kind="other",
+                   lat=lat, lon=lon, at=NOW.isoformat())
+    assert outside["error"]["message_zh"] == "该位置不在您的乡镇内"
+
+
+def test_the_abandoned_land_workflow_needs_a_crop_photo_and_is_audited(land: Land, tmp_path: Path):
+    x, y = land.x, land.y
+    site = land.site
+    rid = finding(land, "abandoned", x + 400, y + 100, cause="low_return")["abandoned_id"]
+    path = f"/api/abandoned/{rid}/transitions"
+    unnamed = post(land, "officer1", path, expect=409, action="decide_remedy", payload={"remedy": "transfer"})
+    assert unnamed["error"]["message_zh"].startswith("「流转」须写明承接方")
+    decided = post(land, "officer1", path, expect=200, action="decide_remedy",
+                   payload={"remedy": "transfer", "remedy_detail": "县粮食种植专业合作社"})
+    today = NOW.astimezone(COUNTY_TZ).date()
+    assert decided["status"] == "remedy_decided"
+    assert decided["remedy_deadline"] == (today + dt.timedelta(days=90)).isoformat()
+    refused = post(land, "inspector1", path, expect=409, action="reinspect")
+    assert "复查须有整治决定" in refused["error"]["message_zh"]
+    assert post(land, "officer2", path, expect=404, action="reinspect")["error"]["type"] == "NotFound"
+    crop = jpeg_at_house(land.cultivated, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5), seed=4)
+    r = site.client.post(f"/api/abandoned/{rid}/photos", headers=site.as_user("inspector1"),
+                         data={"client_uuid": str(uuid.uuid4()), "kind": "crop"},
+                         files={"file": ("crop.jpg", crop, "image/jpeg")})
+    assert r.status_code == 201, r.text
+    assert post(land, "inspector1", path, expect=200, action="reinspect")["status"] == "closed"
+    record = site.client.get(f"/api/abandoned/{rid}", headers=site.as_user("county")).json()["properties"]
+    assert [h["action"] for h in record["history"]] == ["report", "decide_remedy", "reinspect"]
+    assert record["photos"][0]["kind"] == "crop" and record["allowed_actions"] == []
+    # Dismissing is the county's, with a reason.
+    other = finding(land, "abandoned", x + 350, y + 50, cause="dispute")["abandoned_id"]
+    assert post(land, "officer1", f"/api/abandoned/{other}/transitions", expect=409, action="dismiss",
+                payload={"reason": "x"})["error"]["message_en"] == "township_officers may not dismiss"
+    post(land, "county", f"/api/abandoned/{other}/transitions", expect=409, action="dismiss")
+    post(land, "county", f"/api/abandoned/{other}/transitions", expect=200, action="dismiss",
+         payload={"reason": "经批准的轮作休耕"})
+    with site.db.factory() as s:
+        assert verify_chain(s, LAND_CHAIN).ok
+        assert s.execute(select(func.count()).select_from(LandEvent)).scalar_one() == 5
+        figures = township_land(s, MONTH).set_index("township_code").loc[T1]
+    # By hand: two records on the same 4 ha parcel — one remedied, one dismissed (neither outstanding).
+    assert figures["abandoned_found_m2"] == pytest.approx(80_000.0)
+    assert figures["abandoned_remedied_m2"] == pytest.approx(40_000.0)
+    assert figures["abandoned_outstanding_m2"] == 0.0 and figures["findings"] == 2
+    listed = site.client.get("/api/abandoned", headers=site.as_user("officer1")).json()["features"]
+    assert {f["properties"]["status"] for f in listed} == {"closed", "dismissed"}
+    # The monthly export carries the same figures, one sheet per concern.
+    with site.db.factory() as s:
+        result = export_month(s, MONTH, tmp_path / "export", Settings(database_url=site.db.url, var_dir=tmp_path))
+    book = openpyxl.load_workbook(next(f for f in result.files if f.name == f"redline_{MONTH.replace('-', '')}.xlsx"))
+    rows = list(book["耕地抛荒 Abandoned land"].iter_rows(values_only=True))
+    row = dict(zip(rows[0], next(r for r in rows[1:] if r[1] == T1), strict=True))
+    assert row["本月发现抛荒 (m²)"] == pytest.approx(80_000.0) and row["本月整治到位 (m²)"] == pytest.approx(40_000.0)
+    assert "田长巡田 Patrols" in book.sheetnames
+    assert site.client.get("/api/abandoned", headers=site.as_user("officer2")).json()["features"] == []
+
+
+def test_a_survey_file_of_abandoned_land_is_imported_once(land: Land, tmp_path: Path):
+    x, y = land.x, land.y
+    survey = gpd.GeoDataFrame({"DCBH": ["S-1"], "PHYY": ["缺少劳力"], "DCRQ": ["2026-10-20"]},
+                              geometry=[box(x + 300, y, x + 400, y + 100)], crs=4546)
+    survey.to_file(tmp_path / "survey.gpkg")
+    assert import_abandoned(land.site.db.factory, tmp_path / "survey.gpkg") == (1, 1)
+    assert import_abandoned(land.site.db.factory, tmp_path / "survey.gpkg") == (1, 0)
+    listed = land.site.client.get("/api/abandoned", headers=land.site.as_user("county")).json()["features"]
+    assert [(f["properties"]["cause"], round(f["properties"]["area_m2"])) for f in listed] == [("no_labour", 10_000)]
+    bad = gpd.GeoDataFrame({"DCBH": ["S-2", "S-3"], "PHYY": ["缺少劳力", "天气"], "DCRQ": ["2026-10-20"] * 2},
+                           geometry=[box(x + 300, y, x + 350, y + 50), shapely.box(x + 320, y, x + 330, y + 10)],
+                           crs=4546)
+    bad.to_file(tmp_path / "bad.gpkg")
+    with pytest.raises(RedlineInputError, match=r"unknown cause '天气'") as refused:
+        import_abandoned(land.site.db.factory, tmp_path / "bad.gpkg")
+    assert "row 2" in str(refused.value) and "PHYY" in str(refused.value)  # names its row and field
+    listed = land.site.client.get("/api/abandoned", headers=land.site.as_user("county")).json()["features"]
+    assert len(listed) == 1  # nothing of the refused file was stored
