@@ -19,6 +19,15 @@ from api.cases.workflow import (
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.settings import Settings
+from api.stewardship.chiefs import LEVEL_NAMES
+from api.stewardship.workflow import (
+    CAUSE_NAMES,
+    FINDING_KINDS,
+    LAND_PHOTO_KINDS,
+    LAND_STATUS_NAMES,
+    OUTCOME_NAMES,
+    REMEDY_NAMES,
+)
 from gis.rules import (
     CULTIVATED_CODES,
     DISPOSITION_NAMES,
@@ -44,12 +53,20 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "decision": _english(DECISION_NAMES), "legal_reason": _english(LEGAL_REASON_NAMES),
                 "role": _english(str(k) for k in ROLE_NAMES), "photo_kind": _english(PHOTO_KIND_NAMES),
                 "deadline": _english(DEADLINE_NAMES),
-                "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()}}
+                "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
+                **{kind: _english(names) for kind, names in _stewardship_labels().items()}}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
             "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES,
-            "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}}
+            "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels()}
+
+
+def _stewardship_labels() -> dict[str, dict[str, str]]:
+    """Labels of the field-chief system and abandoned land (finding kinds, causes, remedies, ...)."""
+    return {"finding_kind": FINDING_KINDS, "finding_outcome": OUTCOME_NAMES, "cause": CAUSE_NAMES,
+            "remedy": REMEDY_NAMES, "land_status": LAND_STATUS_NAMES, "land_photo_kind": LAND_PHOTO_KINDS,
+            "chief_level": LEVEL_NAMES}
 
 
 def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:

@@ -29,16 +29,11 @@ from api.ingest.imagery import open_cases
 from api.ingest.layers import village_codes
 from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
+from api.stewardship.workflow import FINDING_KINDS
 from gis.codes import WEB_CRS
 from gis.coverage import CoverageRules, covered
 from gis.rules import RuleSet
 
-FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
-                                 "damaged": "耕地破坏", "other": "其他"}
-#: What became of a finding (shown to the patroller and the township).
-OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
-                                 "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
-                                 "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理"}
 #: How near a new building's reported position must be to a footprint to be taken as that footprint (m).
 FOOTPRINT_REACH_M = 15.0
 MAX_POINTS = 20_000

@@ -40,6 +40,12 @@ REMEDY_NAMES: dict[str, str] = {"replant": "复耕复种", "transfer": "流转",
 NAMED_REMEDIES = frozenset({"transfer", "managed"})
 LAND_ACTION_NAMES: dict[str, str] = {"report": "登记抛荒", "decide_remedy": "决定整治方式", "reinspect": "复查见苗",
                                      "dismiss": "核销"}
+FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
+                                 "damaged": "耕地破坏", "other": "其他"}
+#: What became of a finding (shown to the patroller and the township).
+OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
+                                 "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
+                                 "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理"}
 #: What a re-inspection needs: a photo of this kind (the crop standing on the parcel).
 CROP_PHOTO = "crop"
 LAND_PHOTO_KINDS: dict[str, str] = {"seen": "抛荒现状", "crop": "复耕作物", "other": "其他"}

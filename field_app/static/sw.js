@@ -1,8 +1,8 @@
 // Redline field app service worker: the app shell works offline; API reads fall back to the last answer.
-const SHELL = "redline-field-v4";
+const SHELL = "redline-field-v5";
 const DATA = "redline-field-data-v1";
 const SHELL_FILES = ["/field/", "/field/index.html", "/field/js/app.js", "/field/js/api.js", "/field/js/i18n.js",
-  "/field/js/map.js", "/field/js/queue.js", "/field/js/steps.js", "/field/style.css", "/field/manifest.webmanifest",
+  "/field/js/map.js", "/field/js/patrol.js", "/field/js/queue.js", "/field/js/steps.js", "/field/style.css", "/field/manifest.webmanifest",
   "/field/icon.svg", "/static/js/common/dom.js", "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css"];
 

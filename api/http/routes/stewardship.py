@@ -25,8 +25,9 @@ from api.reports.monthly import check_report_month
 from api.stewardship.abandoned import act_on_record, report_abandoned, upload_land_photo
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
-from api.stewardship.patrols import OUTCOME_NAMES, record_finding, record_patrol
+from api.stewardship.patrols import record_finding, record_patrol
 from api.stewardship.queries import chief_list, grid_layer, patrol_layer, record_detail, record_layer
+from api.stewardship.workflow import OUTCOME_NAMES
 
 router = APIRouter(prefix="/api", tags=["stewardship"])
 MULTIPART_OVERHEAD = 64 * 1024

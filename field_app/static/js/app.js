@@ -5,6 +5,7 @@ import { api, login, logout, me, reachability, token, Unauthenticated } from "./
 import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
 import * as queue from "./queue.js";
+import { setUpPatrol, showInbox } from "./patrol.js";
 import { plan, STEPS, stepLabel, stepsFor } from "./steps.js";
 
 const $ = (id) => document.getElementById(id);
@@ -81,12 +82,20 @@ function renderCases() {
 // ---- the queue ------------------------------------------------------------------------------------------
 const STATE_WORDS = { queued: "等待发送", uploading: "发送中", failed: "未成功" };
 
+/** What a queued item is, as the inspector reads it: a case's photo or step, a patrol, a finding. */
+function queueLabel(item) {
+  if (item.kind === "patrol") { return `${t("patrol", "巡田")} · ${item.payload.points.length} ${t("fixes", "个定位点")}`; }
+  if (item.kind === "finding") { return `${t("finding", "巡田发现")} · ${label("finding_kind", item.payload.kind)}`; }
+  const what = item.kind === "photo" ? `${t("photo", "照片")}（${label("photo_kind", item.payload.kind)}）` : stepLabel(item.step);
+  return `${item.caseCode || `#${item.caseId}`} · ${what}`;
+}
+
 async function renderQueue() {
   const mine = (await queue.all()).filter((i) => i.user === (me() || {}).username)
     .sort((a, b) => a.created.localeCompare(b.created));
   $("queue").replaceChildren(...mine.map((item) => h("li", { class: `queue-item state-${item.state}`,
     dataset: { state: item.state, kind: item.kind, id: item.id } },
-  `${item.caseCode || `#${item.caseId}`} · ${item.kind === "photo" ? `${t("photo", "照片")}（${label("photo_kind", item.payload.kind)}）` : stepLabel(item.step)}`,
+  queueLabel(item),
   ` · ${language() === "en" ? item.state : STATE_WORDS[item.state] || item.state}`,
   item.error && item.state === "failed" ? h("span", { class: "err" }, ` · ${errorText(item.error)}`) : null,
   item.state === "uploading" ? null : h("button", { type: "button", class: "retry", on: { click: async () => {
@@ -101,6 +110,7 @@ async function sync() {
   const sent = await queue.sync(token(), (me() || {}).username, renderQueue);
   await renderQueue();
   if (sent) { $("synced").textContent = `${t("synced", "已发送")} ${sent}`; }
+  showInbox();
   await loadCases().catch((err) => { if (err instanceof Unauthenticated) { signOut(); } });
 }
 
@@ -266,6 +276,8 @@ async function enter() {
   await renderQueue();
   await api("/api/config").then(setConfig).catch(() => {});  // offline: the copy stored last time
   fillChoices();
+  setUpPatrol(() => { renderQueue(); sync(); });
+  showInbox();
   try {
     await loadCases();
   } catch (err) {

@@ -11,7 +11,11 @@ const EN = {
   notcached: "Offline, and this case is not stored on this phone: open it once online.",
   cached: "offline ready", period: "Period", periodreason: "Why the period differs (what the evidence shows)",
   reason: "Reason", needs: "This step needs", synced: "sent", wrongcredentials: "Wrong username or password",
-  remove: "Remove",
+  remove: "Remove", patrol: "Patrol", patrolstart: "Start a patrol", patrolend: "End the patrol",
+  addfinding: "Note a finding", patrolling: "patrolling", fixes: "fixes", findingsn: "findings", finding: "Finding",
+  inbox: "My areas (field chief)", opencases: "open cases", overdue: "overdue", openland: "abandoned land open",
+  patrols: "patrols this month", nofix: "No position yet: wait a moment",
+  shorttrack: "Fewer than two fixes: walk a little before ending",
 };
 const ZH = {
   noserver: "服务器无响应", online: "在线", offline: "离线", empty: "暂无指派给您的案件。", queueempty: "没有待同步的内容。",

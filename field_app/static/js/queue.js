@@ -31,9 +31,10 @@ export const all = () => tx("readonly", (s) => s.getAll());
 
 /** Queue a photo (`blob`: the original file, never re-encoded) or a transition of a case. `evidenceFrom`:
  * queued photos whose server ids the transition carries as its evidence (a change of period). */
-export async function add(kind, { user, caseId, caseCode, step, payload, blob = null, evidenceFrom = [] }) {
-  const item = { id: crypto.randomUUID(), kind, user, caseId, caseCode, step, payload, blob, evidenceFrom,
-    state: "queued", error: null, created: new Date().toISOString() };
+export async function add(kind, { user, caseId = null, caseCode = null, step = null, payload, blob = null, evidenceFrom = [],
+  id = null, created = null }) {
+  const item = { id: id || crypto.randomUUID(), kind, user, caseId, caseCode, step, payload, blob, evidenceFrom,
+    state: "queued", error: null, created: created || new Date().toISOString() };
   await put(item);
   return item;
 }
@@ -51,6 +52,10 @@ function send(item, token) {
     return fetch(`/api/cases/${item.caseId}/photos`, { method: "POST", headers, body: form });
   }
   headers["Content-Type"] = "application/json";
+  if (item.kind === "patrol" || item.kind === "finding") {  // the item's UUID is the record's: a resend is a no-op
+    return fetch(item.kind === "patrol" ? "/api/patrols" : "/api/findings", { method: "POST", headers,
+      body: JSON.stringify({ client_uuid: item.id, ...item.payload }) });
+  }
   return fetch(`/api/cases/${item.caseId}/transitions`, { method: "POST", headers, body: JSON.stringify(item.payload) });
 }
 
