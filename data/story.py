@@ -71,3 +71,59 @@ def tell(factory: sessionmaker[Session], settings: Settings, now: dt.datetime,
 
 def _day(at: dt.datetime) -> dt.date:
     return at.astimezone(COUNTY_TZ).date()
+
+
+def tell_stewardship(factory: sessionmaker[Session], settings: Settings, now: dt.datetime) -> dict[str, int] | None:
+    """The demo's field chiefs and abandoned land, once (None when the grid exists already): the grid generated
+    from the villages' farmland; a county, a township and a village chief and a grid patroller; this month two
+    patrols of the patroller's cell; three abandoned fields of the story township, one with a remedy decided."""
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    from api.db.models import Grid, LandParcel
+    from api.db.repository import read_frame
+    from api.stewardship.abandoned import act_on_record, record_abandoned
+    from api.stewardship.chiefs import assign_chief, county_code
+    from api.stewardship.grids import generate_grids
+    from api.stewardship.patrols import record_patrol
+    from data import DEMO_TOWNSHIP
+    from gis.codes import WEB_CRS
+
+    with factory() as session:
+        if session.execute(select(func.count()).select_from(Grid)).scalar_one():
+            return None
+    cells = generate_grids(factory, settings.coverage_rules)
+    with factory.begin() as session:
+        grid = read_frame(session, Grid, ["code", "village_code"], where=[Grid.township_code == DEMO_TOWNSHIP],
+                          order_by="code")
+        village = str(grid["village_code"].iloc[0])
+        cell = grid.iloc[0]
+        for level, area, user in (("county", county_code(session), "county"), ("township", DEMO_TOWNSHIP, "township"),
+                                  ("village", village, "township"), ("grid", str(cell["code"]), "inspector")):
+            assign_chief(session, level, area, user, by="demo", now=now - SECOND_PASS_AGO)
+        parcels = read_frame(session, LandParcel, ["dlbm", "zldwdm"], where=[LandParcel.dlbm.in_(["0101", "0103"])])
+        users = {u.username: u for u in session.execute(select(User)).scalars()}
+        session.expunge_all()
+    to_web = Transformer.from_crs(f"EPSG:{settings.srid}", WEB_CRS, always_xy=True)
+    ring = shapely.get_coordinates(shapely.get_exterior_ring(shapely.buffer(shapely.centroid(cell["geometry"]), 120,
+                                                                    quad_segs=4)))
+    lon, lat = to_web.transform(ring[:, 0], ring[:, 1])
+    points = [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
+    start_of_month = dt.datetime.combine(now.astimezone(COUNTY_TZ).date().replace(day=1), dt.time(9),
+                                         tzinfo=COUNTY_TZ)
+    for k in range(2):
+        began = max(start_of_month + dt.timedelta(days=k), now - dt.timedelta(hours=2 * (2 - k)))
+        record_patrol(factory, users["inspector"], f"00000000-0000-4000-8000-{k + 1:012d}", began,
+                      began + dt.timedelta(minutes=40), points, settings.coverage_rules, now=now)
+    mine = parcels[parcels["zldwdm"].str.startswith(DEMO_TOWNSHIP[:9]) & (parcels.area > 5000)]
+    picks = mine.iloc[np.linspace(0, len(mine) - 1, 3).astype(int)]
+    with factory.begin() as session:
+        ids = [record_abandoned(session, "inspector", shapely.point_on_surface(g), cause=cause, seen_on=_day(now)
+                                - dt.timedelta(days=12), origin="patrol", note=note, now=now - dt.timedelta(days=12)).id
+               for g, cause, note in zip(picks.geometry, ("no_labour", "irrigation", "low_return"),
+                                         ("家中无劳力，两季未种", "水渠损毁", "种粮收益低，已撂荒一年"), strict=True)]
+    act_on_record(factory, users["township"], ids[0], "decide_remedy",
+                  {"remedy": "transfer", "remedy_detail": "和平镇粮食种植专业合作社"}, settings.remedy_days,
+                  now=now - dt.timedelta(days=10))
+    return {"grids": cells, "patrols": 2, "abandoned": len(ids)}

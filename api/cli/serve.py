@@ -80,6 +80,10 @@ def demo_cmd(
     echo("\nusers (one per role; passwords are shown once, when created):")
     for line in demo_users(factory):
         echo(f"  {line}")
+    steward = story.tell_stewardship(factory, s, now)
+    if steward is not None:
+        echo(f"field chiefs: {steward['grids']} grid cells generated, chiefs named, {steward['patrols']} patrols, "
+             f"{steward['abandoned']} abandoned fields recorded")
     told = story.tell(factory, s, now)
     if told is not None:
         echo(f"\nimagery {told.before} → {told.after}: demolitions confirmed {told.confirmed}, reopened "

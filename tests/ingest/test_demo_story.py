@@ -1,4 +1,4 @@
-"""The demo's imagery story on a freshly generated small county, on both databases: the second pass confirms
+"""The demo's stories on a freshly generated small county, on both databases: the second imagery pass confirms
 the demolitions that happened, reopens the sham one, opens cases for the grown houses and the new buildings;
 told twice, it changes nothing the second time."""
 
@@ -11,8 +11,8 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from api.accounts.users import create_user
-from api.cases.audit import verify_chain
-from api.db.models import Case, CaseEvent
+from api.cases.audit import LAND_CHAIN, verify_chain
+from api.db.models import AbandonedRecord, Case, CaseEvent, Chief, PatrolGrid
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.settings import Settings
@@ -21,7 +21,8 @@ from data.generate import Size, generate
 from tests.conftest import Database
 
 LAYERS = [("townships", "townships.parquet"), ("dltb", "dltb.parquet"), ("farmland", "farmland.parquet"),
-          ("households", "households.csv"), ("houses", "houses.parquet"), ("approvals", "approvals.parquet")]
+          ("households", "households.csv"), ("houses", "houses.parquet"), ("approvals", "approvals.parquet"),
+          ("plots", "plots.parquet")]
 
 
 def test_the_demo_story_shows_confirmed_reopened_and_new_cases(db: Database, tmp_path: Path):
@@ -50,3 +51,14 @@ def test_the_demo_story_shows_confirmed_reopened_and_new_cases(db: Database, tmp
     assert story.tell(db.factory, Settings(database_url=db.url), now, demo_dir=tmp_path) is None
     with db.factory() as s:
         assert s.execute(select(func.count()).select_from(CaseEvent)).scalar_one() == events
+    # The field chiefs' part: a grid, four chiefs, two patrols that covered the patroller's cell, three
+    # abandoned fields (one with a remedy decided) — once.
+    steward = story.tell_stewardship(db.factory, Settings(database_url=db.url), now)
+    assert steward is not None and steward["grids"] > 0 and steward["abandoned"] == 3
+    with db.factory() as s:
+        assert s.execute(select(func.count()).select_from(Chief)).scalar_one() == 4
+        assert s.execute(select(func.count()).select_from(PatrolGrid)).scalar_one() >= 2
+        assert sorted(s.execute(select(AbandonedRecord.status)).scalars()) == ["remedy_decided", "reported",
+                                                                                "reported"]
+        assert verify_chain(s, LAND_CHAIN).ok
+    assert story.tell_stewardship(db.factory, Settings(database_url=db.url), now) is None
