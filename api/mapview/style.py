@@ -15,7 +15,10 @@ SELECTED_COLOUR = "#00b8d4"
 #: Reference layers.
 LAYER_COLOURS: dict[str, str] = {"admin": "#1f78b4", "farmland": "#33a02c", "cultivated": "#b8a000",
                                  "cultivated_fill": "#ffe680", "other_land": "#bbbbbb", "houses": "#555555",
-                                 "photo": "#1565c0", "epoch": "#d500f9"}
+                                 "photo": "#1565c0", "epoch": "#d500f9",
+                                 # 田长制: grid cells patrolled this month or not, abandoned land, patrol tracks.
+                                 "grid_patrolled": "#2e7d32", "grid_unpatrolled": "#ef6c00",
+                                 "abandoned": "#795548", "patrol": "#0277bd"}
 
 
 def case_colour(disposition: str | None, status: str | None, still_violating: bool = True) -> str:

@@ -16,6 +16,7 @@ from api.db.models import AbandonedRecord, Case, Finding, House, LandParcel, Pat
 from api.db.repository import read_frame
 from api.ingest.epochs import import_epoch
 from tests.browser.test_field_app import assign_to_inspector, log_in_on_phone
+from tests.browser.test_review_map import open_map
 
 pytestmark = pytest.mark.browser
 TOWNSHIP = "431021101"
@@ -100,3 +101,15 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
     assert findings[0].outcome == "abandoned_record" and record.cause == "no_labour" and record.note == "两年未种"
     assert findings[1].outcome == "case_opened" and opened is not None and opened.origin == "patrol"
     assert errors == []
+    # On the officials' map: the abandoned field and the patrol's track, with the new case.
+    desk, desk_errors, _ = open_map(browser, f"{live_server}/map?code={opened.code}")
+    desk.wait_for_selector("#rl-panel:not([hidden])")
+    desk.wait_for_function("""() => { let land = 0, tracks = 0;
+        for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
+            window[k].eachLayer(l => { const p = l.feature && l.feature.properties;
+                if (p && p.code && String(p.code).startsWith('PH-')) { land += 1; }
+                if (p && p.patroller) { tracks += 1; } });
+        }
+        return land >= 1 && tracks >= 1; }""", timeout=15_000)
+    desk.screenshot(path=str(artifacts / "map-patrol-and-abandoned.png"))
+    assert desk_errors == []

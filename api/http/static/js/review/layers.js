@@ -28,6 +28,18 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
   const clusters = L.layerGroup();
   const evidence = L.layerGroup();
   const highlight = L.layerGroup();
+  // 田长制: grid cells by this month's patrol coverage, abandoned land by state, this month's patrol tracks.
+  const grids = L.geoJSON(null, { interactive: false, style: (f) => ({
+    color: f.properties.patrolled ? colours.layers.grid_patrolled : colours.layers.grid_unpatrolled,
+    weight: 1.5, dashArray: f.properties.patrolled ? null : "4 4", fill: false }) });
+  const abandoned = L.geoJSON(null, {
+    style: (f) => ({ color: colours.layers.abandoned, weight: f.properties.overdue ? 3 : 1.5,
+      fillColor: colours.layers.abandoned, fillOpacity: ["closed", "dismissed"].includes(f.properties.status) ? 0.05 : 0.35,
+      dashArray: f.properties.overdue ? "6 4" : null }),
+    onEachFeature: (f, layer) => layer.bindTooltip(`${f.properties.code} · ${label("land_status", f.properties.status)}`
+      + ` · ${Math.round(f.properties.area_m2)} m²`),
+  });
+  const patrols = L.geoJSON(null, { interactive: false, style: { color: colours.layers.patrol, weight: 3, opacity: 0.8 } });
   // The selected case's surroundings on one imagery pass (the panel's before/after slider picks the pass).
   const epoch = L.geoJSON(null, { interactive: false, style: (f) => ({ color: colours.layers.epoch,
     weight: f.properties.at_house ? 3 : 1, dashArray: "5 3", fillColor: colours.layers.epoch,
@@ -47,11 +59,13 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
       layer.on("click", () => onCaseClick(f));
     },
   });
-  for (const layer of [admin, cultivated, farmland, houses, clusters, evidence, cases, epoch, highlight]) { layer.addTo(map); }
+  for (const layer of [admin, cultivated, farmland, grids, abandoned, houses, patrols, clusters, evidence, cases, epoch,
+    highlight]) { layer.addTo(map); }
   L.control.layers(null, { [t("乡镇 / 村界", "Township / village boundaries")]: admin,
     [t("耕地（三调）", "Cultivated land (三调)")]: cultivated, [t("永久基本农田", "Permanent basic farmland")]: farmland,
     [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases, [t("照片", "Photos")]: evidence,
-    [t("影像中的房屋", "Buildings on imagery")]: epoch }, { collapsed: true }).addTo(map);
+    [t("影像中的房屋", "Buildings on imagery")]: epoch, [t("网格（本月巡田）", "Grid (patrolled this month)")]: grids,
+    [t("耕地抛荒", "Abandoned land")]: abandoned, [t("巡田轨迹", "Patrol tracks")]: patrols }, { collapsed: true }).addTo(map);
 
   function showNamesFor(zoom) {
     const box = map.getContainer().classList;
@@ -106,6 +120,6 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
     L.polygon(points, { color: colours.layers.photo, weight: 1, fillOpacity: 0.15, interactive: false }).addTo(evidence);
   }
 
-  return { admin, farmland, cultivated, houses, clusters, evidence, cases, epoch, highlight, select, drawClusters,
-    photoMarker };
+  return { admin, farmland, cultivated, houses, clusters, evidence, cases, epoch, grids, abandoned, patrols, highlight,
+    select, drawClusters, photoMarker };
 }

@@ -1,10 +1,11 @@
 // What is in view: on every pan and zoom, the reference layers and the cases in the bounding box. At county
 // zoom the server sends counts per grid cell instead of features; nothing ever ships every case at once.
 import { getJSON } from "../common/api.js";
+import { thisMonth } from "../common/format.js";
 import { t } from "../common/lang.js";
 
 const DETAIL_ZOOM = 14;
-const LAYER_ZOOM = { farmland: 13, dltb: 16, houses: 17 };
+const LAYER_ZOOM = { farmland: 13, dltb: 16, houses: 17, grids: 13, land: 12 };
 
 /** The view's box, rounded outwards to 6 decimals (about 0.1 m): it never collapses to nothing. */
 function boxOf(map) {
@@ -30,6 +31,10 @@ export function createView(map, layers, filters, status) {
       results = await Promise.all([
         getJSON(`/api/layers/admin?limit=2000&bbox=${bbox}`).then((fc) => ({ fc, layer: layers.admin })),
         want("farmland", layers.farmland), want("dltb", layers.cultivated), want("houses", layers.houses),
+        zoom >= LAYER_ZOOM.grids ? getJSON(`/api/grids?bbox=${bbox}`).then((fc) => ({ fc, layer: layers.grids })) : null,
+        zoom >= LAYER_ZOOM.land ? getJSON("/api/abandoned").then((fc) => ({ fc, layer: layers.abandoned })) : null,
+        zoom >= LAYER_ZOOM.land ? getJSON(`/api/patrols?month=${thisMonth()}`).then((fc) => ({ fc, layer: layers.patrols }))
+          : null,
         // In detail views the cases themselves, or their grid counts when more than 5000 are in view.
         zoom >= DETAIL_ZOOM
           ? getJSON(`/api/cases/features?limit=5000&zoom=${zoom}&bbox=${bbox}${where}`).then((fc) => ({ fc, layer: layers.cases }))
@@ -45,7 +50,8 @@ export function createView(map, layers, filters, status) {
     let grouped = false;
     let openCode = null;  // a popup the user has open survives the reload its own auto-pan triggers
     layers.cases.eachLayer((l) => { if (l.isPopupOpen()) { openCode = l.feature.properties.code; } });
-    for (const [name, layer] of [["farmland", layers.farmland], ["dltb", layers.cultivated], ["houses", layers.houses]]) {
+    for (const [name, layer] of [["farmland", layers.farmland], ["dltb", layers.cultivated], ["houses", layers.houses],
+      ["grids", layers.grids], ["land", layers.abandoned], ["land", layers.patrols]]) {
       if (zoom < LAYER_ZOOM[name]) { layer.clearLayers(); }
     }
     for (const result of results) {
