@@ -341,7 +341,7 @@ def _imagery(rng: np.random.Generator, houses: gpd.GeoDataFrame, eligible: np.nd
     geoms = houses.geometry.to_numpy()
     ids = houses["id"].to_numpy()
     increments = np.flatnonzero(eligible & shapely.within(geoms, story_area))
-    picked = rng.choice(increments, 8, replace=False)
+    picked = rng.choice(increments, min(8, len(increments)), replace=False)  # a small county may have fewer
     demolished, sham, grown = picked[:5], picked[5:6], picked[6:8]
     keep = np.ones(len(geoms), dtype=bool)
     keep[demolished] = False

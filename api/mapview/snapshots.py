@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.roles import township_of
+from api.cases.audit import CASE_CHAIN
 from api.cases.deadlines import DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.milestones import MILESTONE_COLUMNS, milestones, overdue_since
@@ -111,8 +112,10 @@ class MapData:
 
     def cases(self, session: Session) -> CaseSnapshot:
         c = models.Case
-        stamp = tuple(session.execute(select(q)).scalar()
-                      for q in (func.max(c.id), func.max(c.scanned_at), models.AuditHead.last_event_id))
+        # The case chain's head (not the land chain's): any audited change to a case moves it.
+        newest_event = select(models.AuditHead.last_event_id).where(models.AuditHead.id == CASE_CHAIN.head_id)
+        stamp = tuple(session.execute(q).scalar()
+                      for q in (select(func.max(c.id)), select(func.max(c.scanned_at)), newest_event))
         snap = self._current("cases", stamp, lambda: _case_snapshot(session, self.policy, stamp))
         assert isinstance(snap, CaseSnapshot)
         return snap

@@ -224,13 +224,22 @@ def test_the_panel_shows_the_house_on_every_imagery_pass(browser, live_server: s
         path = tmp_path / f"{name}.gpkg"
         gpd.GeoDataFrame({"BSM": [f"{name}{i}" for i in range(len(geoms))]}, geometry=geoms, crs=4546).to_file(path)
         import_epoch(live_factory, path, day)
+    from api.db.models import Epoch
+
+    with live_factory() as s:  # other tests may add passes to the shared database: find ours among them
+        dates = [d.isoformat() for d in s.execute(select(Epoch.imaged_on).order_by(Epoch.imaged_on)).scalars()]
     page, errors, _ = open_map(browser, f"{live_server}/map?code={code}")
     page.wait_for_selector("#rl-epoch-slider")
-    assert page.get_attribute("#rl-epochs", "data-shown") == "2025-09-30"  # the latest pass first
-    assert "无房屋" in (page.text_content("#rl-epoch-said") or "")
-    page.eval_on_selector("#rl-epoch-slider", "s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
-    page.wait_for_selector("#rl-epochs[data-shown='2025-03-31']")
-    assert "房屋在" in (page.text_content("#rl-epoch-said") or "")
+    assert page.get_attribute("#rl-epochs", "data-shown") == dates[-1]  # the latest pass first
+
+    def slide_to(day: str) -> str:
+        page.eval_on_selector("#rl-epoch-slider", f"s => {{ s.value = {dates.index(day)}; "
+                              "s.dispatchEvent(new Event('input')); }")
+        page.wait_for_selector(f"#rl-epochs[data-shown='{day}']")
+        return page.text_content("#rl-epoch-said") or ""
+
+    assert "无房屋" in slide_to("2025-09-30")
+    assert "房屋在" in slide_to("2025-03-31")
     drawn = page.evaluate("""() => { let n = 0;
         for (const k of Object.keys(window).filter(k => k.startsWith('map_'))) {
             window[k].eachLayer(l => { if (l.feature && l.feature.properties.at_house === true) { n += 1; } });
