@@ -28,7 +28,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 #: The desk's pages, in the order of the navigation bar (the map's panel has the same bar).
 NAV = [("/map", "地图", "Map"), ("/desk/cases", "案件", "Cases"), ("/desk/scoreboard", "通报", "Scoreboard"),
-       ("/desk/exports", "月报导出", "Exports"), ("/field/", "外业 App", "Field app")]
+       ("/desk/exports", "月报导出", "Exports"), ("/desk/chiefs", "田长", "Field chiefs"),
+       ("/field/", "外业 App", "Field app")]
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 

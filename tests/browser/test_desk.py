@@ -228,3 +228,26 @@ def test_english_where_the_user_picks_it(browser, live_server: str, live_factory
     page.wait_for_selector("#rl-lang:has-text('English')")
     assert "图例" in (page.text_content("#rl-legend") or "")
     assert all("409" in e for e in errors), errors
+
+
+def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_server: str, live_factory,
+                                                              artifacts: Path):
+    with live_factory.begin() as s:
+        if s.execute(select(func.count()).where(User.username == "chief-admin")).scalar_one() == 0:
+            create_user(s, "chief-admin", PASSWORD, "admin")
+    page, errors = signed_in(browser, live_server, "/desk/chiefs", user="chief-admin")
+    page.wait_for_function("() => document.body.dataset.loaded")
+    page.select_option("#rl-chief select[name=level]", "village")
+    village = page.eval_on_selector("#rl-chief select[name=area_code]",
+                                    "s => [...s.options].find(o => o.value.startsWith('431021101')).value")
+    page.select_option("#rl-chief select[name=area_code]", village)
+    page.select_option("#rl-chief select[name=username]", "inspector")
+    page.click("#rl-chief button[type=submit]")
+    page.wait_for_selector(f"#rl-chiefs tr[data-area='{village}']")
+    assert "inspector" in (page.text_content(f"#rl-chiefs tr[data-area='{village}']") or "")
+    page.screenshot(path=str(artifacts / "desk-chiefs.png"), full_page=True)
+    chief, chief_errors = signed_in(browser, live_server, "/desk/chiefs", user="inspector")
+    chief.wait_for_selector(f"#rl-inbox tr[data-area='{village}']")
+    row = chief.text_content(f"#rl-inbox tr[data-area='{village}']") or ""
+    assert "村级田长" in row
+    assert errors == [] and chief_errors == []

@@ -6,12 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
-from api.accounts.roles import township_of
+from api.accounts.roles import Role, township_of
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
 from api.http.language import Language
 from api.http.pages import desk_page
 from api.mapview.areas import areas_in_scope
+from api.stewardship.chiefs import county_code
 
 router = APIRouter(tags=["desk"], include_in_schema=False)
 
@@ -38,3 +39,11 @@ def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep, lan
                      current="/desk/exports", lang=lang,
                      template="desk_exports.html", county=township_of(user.role, user.township_code) is None,
                      townships=[a for a in areas if a["level"] == "township"])
+
+
+@router.get("/desk/chiefs", response_class=HTMLResponse)
+def chiefs_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
+    areas = areas_in_scope(session, user)
+    return desk_page(user, settings, name="chiefs", title=("田长制：责任区与巡田", "Field chiefs: areas and patrols"),
+                     current="/desk/chiefs", lang=lang, template="desk_chiefs.html",
+                     admin=user.role == Role.ADMIN, page_data={"areas": areas, "county": county_code(session)})

@@ -1,0 +1,65 @@
+// 田长制 on the desk: my areas (the chief's inbox), the chiefs in post, and — for admins — naming a chief from
+// pick lists (a person is never typed; a grid cell by its code).
+import { getJSON, postJSON } from "../common/api.js";
+import { fill, h } from "../common/dom.js";
+import { localTime } from "../common/format.js";
+import { t } from "../common/lang.js";
+
+const pageData = JSON.parse(document.getElementById("rl-page").textContent);
+const form = document.getElementById("rl-chief");
+
+async function showInbox() {
+  const answer = await getJSON("/api/chief/inbox");
+  fill(document.querySelector("#rl-inbox tbody"), answer.posts.length ? answer.posts.map((p) => h("tr",
+    { dataset: { level: p.level, area: p.area_code } },
+    h("td", {}, p.level_name), h("td", { title: p.area_code }, p.area_name), h("td", { class: "n" }, p.open_cases),
+    h("td", { class: "n" }, p.overdue_cases), h("td", { class: "n" }, p.open_abandoned),
+    h("td", { class: "n" }, p.overdue_remedies), h("td", { class: "n" }, `${p.patrols_done} / ${p.patrols_required}`)))
+    : h("tr", {}, h("td", { colspan: 7 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
+}
+
+async function showChiefs() {
+  const chiefs = await getJSON("/api/chiefs");
+  fill(document.querySelector("#rl-chiefs tbody"), chiefs.length ? chiefs.map((c) => h("tr",
+    { dataset: { level: c.level, area: c.area_code } },
+    h("td", {}, c.level_name), h("td", {}, c.area_name), h("td", {}, c.area_code),
+    h("td", {}, c.display_name || c.username), h("td", {}, localTime(c.since))))
+    : h("tr", {}, h("td", { colspan: 5 }, t("尚未任命田长", "No field chief named yet"))));
+  document.body.dataset.loaded = String(Date.now());
+}
+
+function areasOf(level) {
+  if (level === "county") { return [{ code: pageData.county, name: t("全县", "the county") }]; }
+  if (level === "grid") { return []; }
+  return pageData.areas.filter((a) => a.level === level);
+}
+
+async function setUpForm() {
+  const users = await getJSON("/api/users");
+  fill(form.elements.username, users.map((u) => h("option", { value: u.username }, u.display_name || u.username)));
+  const pick = () => {
+    const level = form.elements.level.value;
+    fill(form.elements.area_code, areasOf(level).map((a) => h("option", { value: a.code }, `${a.name} ${a.code}`)));
+    form.elements.area_code.disabled = level === "grid";
+    form.elements.grid.disabled = level !== "grid";
+  };
+  form.elements.level.addEventListener("change", pick);
+  pick();
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = document.getElementById("rl-chief-result");
+    const level = form.elements.level.value;
+    try {
+      await postJSON("/api/chiefs", { level, username: form.elements.username.value,
+        area_code: level === "grid" ? form.elements.grid.value.trim() : form.elements.area_code.value });
+      out.textContent = t("已任命", "Named");
+      await Promise.all([showChiefs(), showInbox()]);
+    } catch (err) {
+      out.textContent = err.message;
+    }
+  });
+}
+
+showInbox();
+showChiefs();
+if (form) { setUpForm(); }
