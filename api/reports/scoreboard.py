@@ -11,6 +11,7 @@ from api.accounts.roles import township_of
 from api.db.models import User
 from api.reports.monthly import figures, previous_months
 from api.settings import Settings
+from api.stewardship.duty import month_duty, township_land
 
 
 def scoreboard(session: Session, user: User, month: str, settings: Settings) -> list[dict[str, Any]]:
@@ -23,9 +24,15 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
     rows["_rate"] = pd.to_numeric(rows["on_time_rate"], errors="coerce").fillna(-1.0)
     rows = rows.sort_values(["new_increments", "overdue", "_rate", "restored_m2", "township_code"],
                             ascending=[True, True, False, False, True])
+    land = township_land(session, month).set_index("township_code")
+    duty = month_duty(session, month, settings.patrol_duty)
+    duty = duty[duty["township_code"].notna()].groupby("township_code")[["patrols_required", "patrols_done"]].sum()
     out = []
     for r in rows.to_dict("records"):
         rate = r["on_time_rate"]
+        code = r["township_code"]
+        abandoned = land.loc[code] if code in land.index else None
+        patrols = duty.loc[code] if code in duty.index else None
         out.append({
             "township_code": r["township_code"], "township_name": r["township_name"],
             "new_cases": int(r["new_cases"]), "new_increments": int(r["new_increments"]), "closed": int(r["closed"]),
@@ -35,6 +42,11 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
             "due": int(r["due"]), "met": int(r["met"]),
             "on_time_rate": None if rate is None or rate != rate else float(rate),
             "commend": str(r["flag"]).startswith("通报表扬"), "criticise": str(r["flag"]).startswith("通报批评"),
+            # 田长制 and abandoned land: what the township's chiefs owe and did, what lies abandoned.
+            "abandoned_outstanding_m2": float(abandoned["abandoned_outstanding_m2"]) if abandoned is not None else 0.0,
+            "overdue_remedies": int(abandoned["overdue_remedies"]) if abandoned is not None else 0,
+            "patrols_required": int(patrols["patrols_required"]) if patrols is not None else 0,
+            "patrols_done": int(patrols["patrols_done"]) if patrols is not None else 0,
         })
     return out
 

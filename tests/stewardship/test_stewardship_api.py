@@ -107,6 +107,9 @@ def test_a_patrol_is_stored_once_and_covers_the_cells_it_walked(land: Land):
     assert duty["网格员（田管员）"]["km_walked"] == pytest.approx(0.55, abs=0.01)
     assert (duty["村级田长"]["patrols_required"], duty["村级田长"]["patrols_done"]) == (2, 0)
     assert (duty["村级田长"]["grids"], duty["村级田长"]["grids_covered"]) == (2, 2)
+    board = land.site.client.get(f"/api/scoreboard?month={MONTH}", headers=land.site.as_user("county")).json()
+    town = next(t for t in board["townships"] if t["township_code"] == T1)
+    assert (town["patrols_done"], town["patrols_required"]) == (1, 4 + 2)  # the township's chiefs, summed
 
 
 def month_duty_of(land: Land) -> list[dict]:

@@ -20,7 +20,9 @@ function townshipRow(t, rank) {
     h("td", { class: "n" }, t.new_cases), h("td", { class: "n" }, t.new_increments), h("td", { class: "n" }, t.closed),
     h("td", { class: "n" }, `${num(t.restored_m2)}（${num(t.restored_mu, 3)}）`), h("td", { class: "n" }, t.rectified_stock),
     h("td", { class: "n" }, t.reopened), h("td", { class: "n" }, num(t.remaining_m2)), h("td", { class: "n" }, t.overdue),
-    h("td", { class: "n" }, `${t.due} / ${t.met}`), h("td", { class: "n" }, percent(t.on_time_rate)), h("td", {}, flag(t)));
+    h("td", { class: "n" }, `${t.due} / ${t.met}`), h("td", { class: "n" }, percent(t.on_time_rate)), h("td", {}, flag(t)),
+    h("td", { class: "n" }, num(t.abandoned_outstanding_m2)), h("td", { class: "n" }, t.overdue_remedies),
+    h("td", { class: "n" }, `${t.patrols_done} / ${t.patrols_required}`));
 }
 
 function chart(months) {
@@ -49,7 +51,7 @@ async function show(month) {
   try {
     const board = await getJSON(`/api/scoreboard?month=${month}`);
     fill(body, board.townships.length ? board.townships.map((t, i) => townshipRow(t, i + 1))
-      : h("tr", {}, h("td", { colspan: 13 }, word("本月没有乡镇数据", "No township figures this month"))));
+      : h("tr", {}, h("td", { colspan: 16 }, word("本月没有乡镇数据", "No township figures this month"))));
     document.getElementById("rl-as-of").textContent = word(`${month} 月通报（按遏制新增、逾期、按期办理率、拆除复耕排序）`,
       `${month} (ranked by new increments held down, overdue, on-time rate, land restored)`);
     document.body.dataset.loaded = month;
