@@ -289,16 +289,14 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking: stale writes refused)
 
 
-class CaseEvent(Base):
-    """One append-only audit event: who did what to a case, before → after, hash-chained.
+class ChainedEvent:
+    """The columns of every hash-chained audit event: who did what, when, before → after (JSON), and the link.
 
     `hash` = SHA-256 over the previous event's hash and this event's canonical content, so editing or
     deleting any event breaks every later link (`redline audit verify`).
     """
 
-    __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(60))
     action: Mapped[str] = mapped_column(String(30))
@@ -307,6 +305,13 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CaseEvent(Base, ChainedEvent):
+    """One append-only audit event of a case (the case chain)."""
+
+    __tablename__ = "case_events"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
 
 
 class AuditHead(Base):
@@ -524,17 +529,8 @@ class LandPhoto(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
-class LandEvent(Base):
+class LandEvent(Base, ChainedEvent):
     """One step of an abandoned-land record, hash-chained like case events (its own chain: `audit_head` 2)."""
 
     __tablename__ = "land_events"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("abandoned_records.id"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(60))
-    action: Mapped[str] = mapped_column(String(30))
-    before: Mapped[str] = mapped_column(Text)
-    after: Mapped[str] = mapped_column(Text)
-    note: Mapped[str | None] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -8,10 +8,13 @@ channel is wrapped so that the parser stops at `limit` bytes whatever the client
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.requests import Request
 
 from api.errors import InvalidQuery, TooLarge
@@ -67,3 +70,26 @@ class PhotoFields(BaseModel):
             if value is not None and not math.isfinite(value):
                 raise InvalidQuery(f"field {name}: must be a finite number")
         return fields
+
+
+#: What a multipart envelope may add to the photo itself (boundaries, headers, the small form fields).
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@asynccontextmanager
+async def photo_upload(request: Request, max_bytes: int) -> AsyncIterator[tuple[BinaryIO, PhotoFields]]:
+    """The file and the form fields of a photo upload (a case's, a parcel's). The caller is authenticated and
+    the declared size checked before a byte of the body is read; the body is then streamed with a hard cap
+    (413); the spooled form is closed when the block ends."""
+    limit = max_bytes + MULTIPART_OVERHEAD
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge(f"photo larger than {max_bytes // (1 << 20)} MiB")
+    form = await capped_form(request, limit)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, StarletteUpload):
+            raise InvalidQuery("field file: a photo file is required (multipart/form-data)")
+        yield upload.file, PhotoFields.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+    finally:
+        await form.close()

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.cases import queries
 from api.cases.deadlines import COUNTY_TZ
@@ -17,13 +16,12 @@ from api.cases.queries import SORTABLE, CaseQuery, case_detail, case_row
 from api.cases.scope import load_case
 from api.cases.service import add_comment, add_progress_report, assign_many, transition
 from api.clock import utcnow
-from api.errors import InvalidQuery, TooLarge
 from api.evidence.upload import PHOTO_KINDS, BrowserFix, upload_photo
 from api.http.deps import FactoryDep, MapDataDep, RowId, SessionDep, SettingsDep
 from api.http.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
 from api.http.identity import CurrentUser
 from api.http.schemas import photo_out
-from api.http.uploads import PhotoFields, capped_form
+from api.http.uploads import photo_upload
 from api.mapview.areas import areas_in_scope
 from api.mapview.epochs import epochs_around
 from api.mapview.snapshots import case_features_text, grid_cells, select_cases
@@ -256,9 +254,6 @@ def post_report(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: Re
     return {"id": report.id, "at": report.at.isoformat(), "remaining_m2": report.remaining_m2}
 
 
-#: What a multipart envelope may add to the photo itself (boundaries, headers, the small form fields).
-MULTIPART_OVERHEAD = 64 * 1024
-
 PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file", "client_uuid"],
     "properties": {
@@ -282,21 +277,10 @@ async def post_photo(request: Request, factory: FactoryDep, user: CurrentUser, s
     bearing and time are read from the photo itself and checked against the case (distance, view cone,
     time, reuse, phone position); doubtful photos are kept and flagged in `checks`.
     """
-    limit = settings.photo_max_bytes + MULTIPART_OVERHEAD
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge(f"photo larger than {settings.photo_max_bytes // (1 << 20)} MiB")
-    form = await capped_form(request, limit)
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUpload):
-            raise InvalidQuery("field file: a photo file is required (multipart/form-data)")
-        fields = PhotoFields.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+    async with photo_upload(request, settings.photo_max_bytes) as (file, fields):
         photo = await run_in_threadpool(
-            upload_photo, factory, user, case_id, fields.client_uuid, fields.kind, upload.file,
+            upload_photo, factory, user, case_id, fields.client_uuid, fields.kind, file,
             root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
             browser=BrowserFix(fields.browser_lat, fields.browser_lon, fields.browser_heading),
             policy=settings.evidence_policy)
-    finally:
-        await form.close()
     return photo_out(photo)

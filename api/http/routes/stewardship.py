@@ -12,15 +12,14 @@ import shapely
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.accounts.roles import Role
 from api.clock import as_utc
-from api.errors import Forbidden, InvalidQuery, Message, TooLarge
+from api.errors import Forbidden, InvalidQuery, Message
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
 from api.http.geojson import feature_collection, parse_bbox
 from api.http.identity import CurrentUser
-from api.http.uploads import PhotoFields, capped_form
+from api.http.uploads import photo_upload
 from api.reports.monthly import check_report_month
 from api.stewardship.abandoned import act_on_record, report_abandoned, upload_land_photo
 from api.stewardship.chiefs import assign_chief
@@ -30,7 +29,6 @@ from api.stewardship.queries import chief_list, grid_layer, patrol_layer, record
 from api.stewardship.workflow import OUTCOME_NAMES
 
 router = APIRouter(prefix="/api", tags=["stewardship"])
-MULTIPART_OVERHEAD = 64 * 1024
 Text = Annotated[str, Field(max_length=2000)]
 
 
@@ -187,19 +185,8 @@ def post_land_transition(factory: FactoryDep, user: CurrentUser, settings: Setti
 async def post_land_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
                           record_id: RowId) -> dict[str, Any]:
     """A photo of the parcel (kind `seen`, `crop` or `other`), checked like case photos; idempotent."""
-    limit = settings.photo_max_bytes + MULTIPART_OVERHEAD
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge(f"photo larger than {settings.photo_max_bytes // (1 << 20)} MiB")
-    form = await capped_form(request, limit)
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, StarletteUpload):
-            raise InvalidQuery("field file: a photo file is required (multipart/form-data)")
-        fields = PhotoFields.model_validate({k: v for k, v in form.items() if isinstance(v, str)})
+    async with photo_upload(request, settings.photo_max_bytes) as (file, fields):
         photo = await run_in_threadpool(
-            upload_land_photo, factory, user, record_id, fields.client_uuid, fields.kind, upload.file,
+            upload_land_photo, factory, user, record_id, fields.client_uuid, fields.kind, file,
             root=settings.photo_dir, max_bytes=settings.photo_max_bytes, policy=settings.evidence_policy)
-    finally:
-        await form.close()
     return {"id": photo.id, "kind": photo.kind, "sha256": photo.sha256, "checks": json.loads(photo.checks or "[]")}

@@ -33,8 +33,7 @@ from sqlalchemy.orm import Session
 from api.cases.workflow import DECISION_NAMES, STATUS_NAMES
 from api.db.models import Approval, Case, CaseEvent, House, Household, User
 from api.db.repository import in_chunks, read_frame
-from api.reports.export.reproducible import freeze_zip
-from api.reports.export.workbook import fill_sheet
+from api.reports.export.workbook import fill_sheet, save_reproducibly
 from api.reports.monthly import MonthFigures
 from gis.codes import WEB_CRS
 from gis.rules import (
@@ -193,13 +192,7 @@ def write_mopai(path: Path, table: pd.DataFrame, names: dict[str, str], stamp: d
         part[MOPAI_COLUMNS["seq"]] = range(1, len(part) + 1)
         ws = wb.create_sheet(f"{names.get(code, '')} {code}".strip()[:31])
         fill_sheet(ws, list(table.columns), _values(part))
-    naive = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    wb.properties.creator = "Redline"
-    wb.properties.created = naive
-    wb.properties.modified = naive
-    wb.save(path)
-    freeze_zip(path, stamp, core_time=naive)
-    return path
+    return save_reproducibly(wb, path, stamp)
 
 
 def _values(table: pd.DataFrame) -> list[list[object]]:

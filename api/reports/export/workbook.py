@@ -59,6 +59,12 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
         fill_sheet(wb.create_sheet("耕地抛荒 Abandoned land"), list(LAND_COLUMNS.values()),
                    land[list(LAND_COLUMNS)].astype(object).where(land[list(LAND_COLUMNS)].notna(), None)
                    .to_numpy().tolist())
+    return save_reproducibly(wb, path, stamp)
+
+
+def save_reproducibly(wb: Workbook, path: Path, stamp: dt.datetime) -> Path:
+    """Save a workbook so that the same content gives the same bytes: creation and modification times, and
+    every time inside the zip container, are `stamp` (the month's end), not the moment of writing."""
     naive = stamp.astimezone(dt.UTC).replace(tzinfo=None)
     wb.properties.creator = "Redline"
     wb.properties.created = naive
