@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -83,6 +84,17 @@ def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumb
     return original_path(root, photo.sha256), photo.media_type
 
 
+def checked_upload(client_uuid: str, kind: str, kinds: Iterable[str]) -> str:
+    """The client's UUID in canonical form, and a kind it may have; 422 naming the field otherwise."""
+    try:
+        canonical = str(uuid.UUID(client_uuid))
+    except ValueError as exc:
+        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
+    if kind not in kinds:
+        raise InvalidQuery(f"kind must be one of {', '.join(sorted(kinds))}")
+    return canonical
+
+
 def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, client_uuid: str, kind: str,
                  stream: BinaryIO, *, root: Path, max_bytes: int, now: dt.datetime | None = None,
                  browser: BrowserFix | None = None, policy: EvidencePolicy | None = None) -> Photo:
@@ -93,12 +105,7 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     is placed in the store, so a refused file leaves nothing behind. A client UUID already used for
     different bytes or another case is a 409: a retry must resend what it sent.
     """
-    try:
-        client_uuid = str(uuid.UUID(client_uuid))
-    except ValueError as exc:
-        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
-    if kind not in PHOTO_KINDS:
-        raise InvalidQuery(f"kind must be one of {', '.join(sorted(PHOTO_KINDS))}")
+    client_uuid = checked_upload(client_uuid, kind, PHOTO_KINDS)
     with factory() as session:
         load_case(session, user, case_id)  # scope first: nothing is stored for a case out of reach
     staged = stage_upload(stream, root, max_bytes)

@@ -32,6 +32,7 @@ from api.db.models import AbandonedRecord, ContractedPlot, LandEvent, LandParcel
 from api.db.repository import bbox_clause, read_frame, to_db_geometry
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
 from api.evidence.store import discard, make_thumbnail, place, stage_upload, thumbnail_path
+from api.evidence.upload import checked_upload
 from api.ingest.layers import village_codes
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
@@ -241,12 +242,7 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
     """A photo of an abandoned parcel (its state, or the crop that closes it), checked like case photos: EXIF
     position within the distance limit of the parcel, capture time, bearing. The same UUID and bytes again
     return the first record."""
-    try:
-        client_uuid = str(uuid.UUID(client_uuid))
-    except ValueError as exc:
-        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
-    if kind not in LAND_PHOTO_KINDS:
-        raise InvalidQuery(f"kind must be one of {', '.join(LAND_PHOTO_KINDS)}")
+    client_uuid = checked_upload(client_uuid, kind, LAND_PHOTO_KINDS)
     with factory() as session:
         load_record(session, user, record_id)
     staged = stage_upload(stream, root, max_bytes)
