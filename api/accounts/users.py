@@ -128,7 +128,9 @@ class LoginThrottle:
     """Counts login attempts per username and per client address in a sliding window (in this process).
 
     Attempts are counted when they start, so a burst of concurrent guesses is cut off as it arrives, not
-    after every one of them has been hashed. A successful login clears the username's count.
+    after every one of them has been hashed. A successful login clears the username's count and takes its own
+    attempt off the address's count: a county bureau behind one public address logs in dozens of officials
+    every morning, and only failures say anything about guessing.
     """
 
     def __init__(self, policy: ThrottlePolicy | None = None) -> None:
@@ -142,8 +144,8 @@ class LoginThrottle:
             times.popleft()
         return times
 
-    def attempt(self, username: str, address: str) -> None:
-        """Record an attempt; TooManyAttempts if either budget is spent."""
+    def attempt(self, username: str, address: str) -> float:
+        """Record an attempt (returns its time, for `succeeded`); TooManyAttempts if either budget is spent."""
         now = time.monotonic()
         with self._lock:
             by_user, by_address = self._recent("u:" + username, now), self._recent("a:" + address, now)
@@ -157,10 +159,15 @@ class LoginThrottle:
             if len(self._attempts) > 100_000:  # forget idle keys so the table cannot grow without bound
                 for key in [k for k, v in self._attempts.items() if not v]:
                     del self._attempts[key]
+            return now
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str, at: float) -> None:
+        """A login that succeeded: it no longer counts, for the username or for the address."""
         with self._lock:
             self._attempts.pop("u:" + username, None)
+            by_address = self._attempts.get("a:" + address)
+            if by_address is not None and at in by_address:
+                by_address.remove(at)
 
 
 def issue_token(session: Session, user: User, now: dt.datetime | None = None) -> str:

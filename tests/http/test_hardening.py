@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlsplit
 
 import httpx
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -126,6 +127,22 @@ def test_login_is_throttled_per_user(site: Site):
     assert throttled.status_code == 429 and "too many login attempts" in throttled.json()["error"]["message"]
     other = site.client.post("/api/auth/token", json={"username": "officer1", "password": PASSWORD})
     assert other.status_code == 200  # another user is not locked out by someone guessing at county
+
+
+def test_successful_logins_do_not_spend_the_address_budget():
+    """A bureau behind one address: 40 officials log in within a minute — none throttled; 30 failures from that
+    address are still the limit."""
+    from api.accounts.users import LoginThrottle
+    from api.errors import TooManyAttempts
+
+    throttle = LoginThrottle()
+    for i in range(40):
+        at = throttle.attempt(f"official{i}", "10.0.0.1")
+        throttle.succeeded(f"official{i}", "10.0.0.1", at)
+    for i in range(30):
+        throttle.attempt(f"guess{i % 3}x{i}", "10.0.0.1")
+    with pytest.raises(TooManyAttempts):
+        throttle.attempt("one-more", "10.0.0.1")
 
 
 def test_unknown_users_cost_the_same_as_known_ones(site: Site):

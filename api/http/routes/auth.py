@@ -36,11 +36,12 @@ class TokenOut(BaseModel):
 
 def _login(request: Request, session: SessionDep, username: str, password: str) -> tuple[str, Any]:
     throttle: LoginThrottle = request.app.state.login_throttle
-    throttle.attempt(username, request.client.host if request.client else "?")
+    address = request.client.host if request.client else "?"
+    attempted = throttle.attempt(username, address)
     user = authenticate(session, username, password)
     if user is None:
         raise NotAuthenticated(Message("用户名或密码错误", "wrong username or password"))
-    throttle.succeeded(username)
+    throttle.succeeded(username, address, attempted)
     token = issue_token(session, user)
     session.commit()
     return token, user
