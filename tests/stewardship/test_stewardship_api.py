@@ -32,6 +32,15 @@ NOW = dt.datetime.now(dt.UTC)
 MONTH = f"{NOW.astimezone(COUNTY_TZ):%Y-%m}"
 
 
+@pytest.fixture(autouse=True)
+def _the_clock_at_each_test() -> None:
+    """The time (and the month, in Asia/Shanghai) read when each test starts, not when the module was imported:
+    a suite that runs across midnight in Shanghai must not compare with yesterday."""
+    global NOW, MONTH
+    NOW = dt.datetime.now(dt.UTC)
+    MONTH = f"{NOW.astimezone(COUNTY_TZ):%Y-%m}"
+
+
 def post(land: Land, user: str, path: str, expect: int = 201, **body):  # type: ignore[no-untyped-def]
     r = land.site.client.post(path, headers=land.site.as_user(user), json=body)
     assert r.status_code == expect, r.text
@@ -158,9 +167,10 @@ def test_the_abandoned_land_workflow_needs_a_crop_photo_and_is_audited(land: Lan
     assert unnamed["error"]["message_zh"].startswith("「流转」须写明承接方")
     decided = post(land, "officer1", path, expect=200, action="decide_remedy",
                    payload={"remedy": "transfer", "remedy_detail": "县粮食种植专业合作社"})
-    today = NOW.astimezone(COUNTY_TZ).date()
     assert decided["status"] == "remedy_decided"
-    assert decided["remedy_deadline"] == (today + dt.timedelta(days=90)).isoformat()
+    history = site.client.get(f"/api/abandoned/{rid}", headers=site.as_user("county")).json()["properties"]["history"]
+    decided_on = dt.datetime.fromisoformat(history[-1]["at"]).astimezone(COUNTY_TZ).date()  # the county's day
+    assert decided["remedy_deadline"] == (decided_on + dt.timedelta(days=90)).isoformat()
     refused = post(land, "inspector1", path, expect=409, action="reinspect")
     assert "复查须有整治决定" in refused["error"]["message_zh"]
     assert post(land, "officer2", path, expect=404, action="reinspect")["error"]["type"] == "NotFound"
