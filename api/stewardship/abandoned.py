@@ -167,8 +167,12 @@ def record_out(session: Session, record: AbandonedRecord, user: User, now: dt.da
 
 def overdue(record: AbandonedRecord, now: dt.datetime) -> bool:
     """A remedy past its deadline (the deadline day included, Asia/Shanghai) on an open record."""
-    return (record.status == LandStatus.REMEDY_DECIDED and record.remedy_deadline is not None
-            and now.astimezone(COUNTY_TZ).date() > record.remedy_deadline)
+    return remedy_overdue(record.status, record.remedy_deadline, now)
+
+
+def remedy_overdue(status: str, deadline: dt.date | None, now: dt.datetime) -> bool:
+    """The rule of `overdue`, on a record's status and remedy deadline (for readers holding only those)."""
+    return status == LandStatus.REMEDY_DECIDED and deadline is not None and now.astimezone(COUNTY_TZ).date() > deadline
 
 
 def land_state(session: Session, record: AbandonedRecord) -> LandState:
@@ -252,10 +256,7 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
                                        ).scalar_one_or_none()
         if existing is not None:
             discard(staged.path)
-            if existing.abandoned_id != record_id or existing.sha256 != staged.sha256:
-                raise Conflict(Message(f"编号 {client_uuid} 已用于另一张照片", f"client_uuid {client_uuid} was used "
-                                       "for another photo"))
-            return existing
+            return _same_land_upload(existing, record_id, staged.sha256)
         meta = read_meta(staged.path)
         if meta.error:
             raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
@@ -283,9 +284,18 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
             session.flush()
             session.expunge(photo)
             return photo
-    except IntegrityError:
+    except IntegrityError:  # the same UUID committed concurrently: that one, if it is the same upload
         with factory() as session:
-            return session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)).scalar_one()
+            first = session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)).scalar_one()
+        return _same_land_upload(first, record_id, staged.sha256)
+
+
+def _same_land_upload(existing: LandPhoto, record_id: int, sha256: str) -> LandPhoto:
+    """The stored record of a retried upload; Conflict when the UUID was used for another photo or parcel."""
+    if existing.abandoned_id != record_id or existing.sha256 != sha256:
+        raise Conflict(Message(f"编号 {existing.client_uuid} 已用于另一张照片",
+                               f"client_uuid {existing.client_uuid} was used for another photo"))
+    return existing
 
 
 def import_abandoned(factory: sessionmaker[Session], path: str | Path, *, actor: str = "survey",

@@ -116,9 +116,7 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
     with factory() as session:
         existing = session.execute(select(Finding).where(Finding.client_uuid == client_uuid)).scalar_one_or_none()
     if existing is not None:
-        if existing.user_id != user.id or existing.kind != kind:
-            raise Conflict(Message("此发现编号已用于另一条发现", "this finding's client_uuid was used for another"))
-        return existing
+        return _same_finding(existing, user, kind)
     try:
         with factory.begin() as session:
             srid = srid_of(session)
@@ -146,9 +144,16 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
             session.flush()
             session.expunge(finding)
             return finding
-    except IntegrityError:
+    except IntegrityError:  # the same UUID committed concurrently: that one, if it is the same finding
         with factory() as session:
-            return session.execute(select(Finding).where(Finding.client_uuid == client_uuid)).scalar_one()
+            first = session.execute(select(Finding).where(Finding.client_uuid == client_uuid)).scalar_one()
+        return _same_finding(first, user, kind)
+
+
+def _same_finding(existing: Finding, user: User, kind: str) -> Finding:
+    if existing.user_id != user.id or existing.kind != kind:
+        raise Conflict(Message("此发现编号已用于另一条发现", "this finding's client_uuid was used for another"))
+    return existing
 
 
 def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user: User, cause: str,

@@ -17,7 +17,7 @@ from api.clock import utcnow
 from api.db.models import AbandonedRecord, Chief, Grid, Patrol, PatrolGrid, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
-from api.stewardship.abandoned import land_scope, load_record, overdue, record_out
+from api.stewardship.abandoned import land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import LEVEL_NAMES, find_area
 from api.stewardship.workflow import LAND_STATUS_NAMES
 
@@ -68,8 +68,8 @@ def record_layer(session: Session, user: User, status: str | None = None, now: d
     frame = read_frame(session, AbandonedRecord, ["code", "status", "cause", "area_m2", "remedy",
                                                   "remedy_deadline", "township_code", "village_code", "grid_code",
                                                   "seen_on", "version"], where=where, order_by="code")
-    records = {r.id: r for r in session.execute(select(AbandonedRecord).where(*where)).scalars()}
-    frame["overdue"] = [overdue(records[int(i)], now) for i in frame["id"]]
+    frame["overdue"] = [remedy_overdue(st, d if d == d else None, now)
+                        for st, d in zip(frame["status"], frame["remedy_deadline"], strict=True)]
     frame["status_name"] = frame["status"].map(LAND_STATUS_NAMES)
     for col in ("remedy_deadline", "seen_on"):
         frame[col] = [d.isoformat() if d is not None and d == d else None for d in frame[col]]
