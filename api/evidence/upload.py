@@ -84,12 +84,17 @@ def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumb
     return original_path(root, photo.sha256), photo.media_type
 
 
+def canonical_uuid(text: str, field: str = "client_uuid") -> str:
+    """A client-made UUID in canonical form (the key that makes a resend a no-op); 422 naming the field."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as exc:
+        raise InvalidQuery(f"{field} is not a UUID: {text[:64]!r}") from exc
+
+
 def checked_upload(client_uuid: str, kind: str, kinds: Iterable[str]) -> str:
     """The client's UUID in canonical form, and a kind it may have; 422 naming the field otherwise."""
-    try:
-        canonical = str(uuid.UUID(client_uuid))
-    except ValueError as exc:
-        raise InvalidQuery(f"client_uuid is not a UUID: {client_uuid[:64]!r}") from exc
+    canonical = canonical_uuid(client_uuid)
     if kind not in kinds:
         raise InvalidQuery(f"kind must be one of {', '.join(sorted(kinds))}")
     return canonical

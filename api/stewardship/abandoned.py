@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,22 +31,23 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.workflow import TransitionRefused
 from api.clock import as_utc, as_utc_or_none, utcnow
 from api.db.engine import srid_of
-from api.db.models import AbandonedRecord, ContractedPlot, LandEvent, LandParcel, LandPhoto, User
+from api.db.models import AbandonedRecord, ContractedPlot, Finding, LandEvent, LandParcel, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame, to_db_geometry
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
-from api.evidence.store import discard, make_thumbnail, place, stage_upload, thumbnail_path
+from api.evidence.store import discard, make_thumbnail, original_path, place, stage_upload, thumbnail_path
 from api.evidence.upload import checked_upload
 from api.ingest.layers import village_codes
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
     CAUSE_NAMES,
     CROP_PHOTO,
-    LAND_PHOTO_KINDS,
+    RECORD_PHOTO_KINDS,
     LandState,
     LandStatus,
     allowed_land_actions,
     decide_land,
 )
+from gis.codes import WEB_CRS
 from gis.crs import to_projected
 from gis.errors import RedlineInputError
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, passes_distance_check, true_bearing
@@ -240,15 +244,62 @@ def act_on_record(factory: sessionmaker[Session], user: User, record_id: int, ac
                                    f"deadline is not a date: {payload.get('deadline')!r}")) from exc
 
 
-def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int, client_uuid: str, kind: str,
-                      stream: BinaryIO, *, root: Path, max_bytes: int, policy: EvidencePolicy,
+@dataclass(frozen=True)
+class PhotoSubject:
+    """What a land photo shows and what it is checked against: an abandoned-land record (its parcel) or a
+    patrol finding (the point the patroller stood at, and the record it became, if any). `since`: a photo taken
+    before it is flagged (a record's creation; a finding's patrol start)."""
+
+    abandoned_id: int | None
+    finding_id: int | None
+    place: shapely.Geometry
+    since: dt.datetime
+
+
+#: How long before a finding (without a patrol) a photo of it may have been taken and not be flagged.
+FINDING_PHOTO_LEAD = dt.timedelta(hours=12)
+#: EXIF times are whole seconds, and a camera's clock may run a little behind the browser's that dated the
+#: patrol's start: a photo this much earlier than the start is not called "before".
+CLOCK_SLACK = dt.timedelta(minutes=1)
+
+
+def record_subject(record_id: int) -> Callable[[Session, User], PhotoSubject]:
+    """The subject of a photo of record `record_id`, read in the user's scope (NotFound outside it)."""
+    def locate(session: Session, user: User) -> PhotoSubject:
+        record = load_record(session, user, record_id)
+        parcel = read_frame(session, AbandonedRecord, where=[AbandonedRecord.id == record_id]).geometry.iloc[0]
+        return PhotoSubject(record_id, None, parcel, as_utc(record.created_at))
+    return locate
+
+
+def finding_subject(finding_uuid: str) -> Callable[[Session, User], PhotoSubject]:
+    """The subject of a photo of the patrol finding `finding_uuid`: only its patroller sends its photos. A
+    finding that became an abandoned-land record lends the photo to the record too (as what was seen)."""
+    def locate(session: Session, user: User) -> PhotoSubject:
+        finding = session.execute(select(Finding).where(Finding.client_uuid == finding_uuid,
+                                                        Finding.user_id == user.id)).scalar_one_or_none()
+        if finding is None:
+            raise NotFound(Message(f"没有您的巡田发现 {finding_uuid}：请先发送该发现",
+                                   f"no finding {finding_uuid} of yours: send the finding first"))
+        srid = srid_of(session)
+        x, y = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(finding.lon, finding.lat)
+        started = session.execute(select(Patrol.started_at).where(Patrol.id == finding.patrol_id)
+                                  ).scalar_one_or_none() if finding.patrol_id else None
+        since = as_utc(started) if started is not None else as_utc(finding.at) - FINDING_PHOTO_LEAD
+        return PhotoSubject(finding.abandoned_id, finding.id, shapely.Point(x, y), since - CLOCK_SLACK)
+    return locate
+
+
+def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Callable[[Session, User], PhotoSubject],
+                      client_uuid: str, kind: str, stream: BinaryIO, *, root: Path, max_bytes: int,
+                      policy: EvidencePolicy, kinds: Iterable[str] = RECORD_PHOTO_KINDS,
                       now: dt.datetime | None = None) -> LandPhoto:
-    """A photo of an abandoned parcel (its state, or the crop that closes it), checked like case photos: EXIF
-    position within the distance limit of the parcel, capture time, bearing. The same UUID and bytes again
-    return the first record."""
-    client_uuid = checked_upload(client_uuid, kind, LAND_PHOTO_KINDS)
+    """A photo of land — an abandoned parcel (its state, or the crop that closes it) or a patrol finding —
+    checked like case photos: EXIF position within the distance limit of the subject, capture time, bearing.
+    The same UUID and bytes again return the first record."""
+    client_uuid = checked_upload(client_uuid, kind, kinds)
     with factory() as session:
-        load_record(session, user, record_id)
+        subject = locate(session, user)  # scope first: nothing is stored for a subject out of reach
     staged = stage_upload(stream, root, max_bytes)
     try:
         with factory() as session:
@@ -256,7 +307,7 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
                                        ).scalar_one_or_none()
         if existing is not None:
             discard(staged.path)
-            return _same_land_upload(existing, record_id, staged.sha256)
+            return _same_land_upload(existing, subject, staged.sha256)
         meta = read_meta(staged.path)
         if meta.error:
             raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
@@ -268,14 +319,14 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
     now = now or utcnow()
     try:
         with factory.begin() as session:
-            record = load_record(session, user, record_id)
-            parcel = read_frame(session, AbandonedRecord, where=[AbandonedRecord.id == record_id]).geometry.iloc[0]
+            subject = locate(session, user)
             bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
             facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
                                sha256=staged.sha256)
-            flags = check_photo(facts, parcel, srid_of(session), case_created=as_utc(record.created_at), now=now,
+            flags = check_photo(facts, subject.place, srid_of(session), case_created=subject.since, now=now,
                                 policy=policy)
-            photo = LandPhoto(client_uuid=client_uuid, abandoned_id=record_id, sha256=staged.sha256, kind=kind,
+            photo = LandPhoto(client_uuid=client_uuid, abandoned_id=subject.abandoned_id,
+                              finding_id=subject.finding_id, sha256=staged.sha256, kind=kind,
                               media_type=staged.media_type, size_bytes=staged.size,
                               taken_at=as_utc_or_none(meta.taken_at), lat=meta.lat, lon=meta.lon,
                               bearing_deg=meta.bearing_deg, checks=json.dumps(flags, ensure_ascii=False),
@@ -287,15 +338,36 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, record_id: int
     except IntegrityError:  # the same UUID committed concurrently: that one, if it is the same upload
         with factory() as session:
             first = session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)).scalar_one()
-        return _same_land_upload(first, record_id, staged.sha256)
+        return _same_land_upload(first, subject, staged.sha256)
 
 
-def _same_land_upload(existing: LandPhoto, record_id: int, sha256: str) -> LandPhoto:
-    """The stored record of a retried upload; Conflict when the UUID was used for another photo or parcel."""
-    if existing.abandoned_id != record_id or existing.sha256 != sha256:
+def _same_land_upload(existing: LandPhoto, subject: PhotoSubject, sha256: str) -> LandPhoto:
+    """The stored record of a retried upload; Conflict when the UUID was used for another photo or subject."""
+    same_subject = (existing.finding_id == subject.finding_id if subject.finding_id is not None
+                    else existing.abandoned_id == subject.abandoned_id and existing.finding_id is None)
+    if not same_subject or existing.sha256 != sha256:
         raise Conflict(Message(f"编号 {existing.client_uuid} 已用于另一张照片",
                                f"client_uuid {existing.client_uuid} was used for another photo"))
     return existing
+
+
+def land_photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
+    """The original (or thumbnail) of a land photo the user may see: a record's in their scope, or a finding's
+    in their township (its patroller's own for inspectors)."""
+    photo = session.get(LandPhoto, photo_id)
+    if photo is None:
+        raise NotFound(f"no land photo {photo_id}")
+    if photo.abandoned_id is not None:
+        load_record(session, user, photo.abandoned_id)
+    else:
+        finding = session.get(Finding, photo.finding_id)
+        township = township_of(user.role, user.township_code)
+        if finding is None or (township and finding.township_code != township) or (
+                user.role == "inspector" and finding.user_id != user.id):
+            raise NotFound(f"no land photo {photo_id}")
+    if thumbnail:
+        return thumbnail_path(root, photo.sha256), "image/jpeg"
+    return original_path(root, photo.sha256), photo.media_type
 
 
 def import_abandoned(factory: sessionmaker[Session], path: str | Path, *, actor: str = "survey",
@@ -348,10 +420,6 @@ def report_abandoned(factory: sessionmaker[Session], user: User, geom_wgs84: sha
                      seen_on: dt.date, note: str | None = None, now: dt.datetime | None = None) -> AbandonedRecord:
     """Record abandoned land from the desk or the field app: a point (the whole parcel under it) or a drawn
     polygon, on WGS 84. Township roles record only in their own township."""
-    from pyproj import Transformer
-
-    from gis.codes import WEB_CRS
-
     with factory.begin() as session:
         srid = srid_of(session)
         geom = shapely.transform(geom_wgs84, lambda xy: np.column_stack(

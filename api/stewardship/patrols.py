@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from api.db.engine import srid_of
 from api.db.models import Case, EpochFootprint, Finding, Grid, House, Patrol, PatrolGrid, User
 from api.db.repository import bbox_clause, read_frame, to_db_lines
 from api.errors import Conflict, InvalidQuery, Message
+from api.evidence.upload import canonical_uuid
 from api.ingest.imagery import open_cases
 from api.ingest.layers import village_codes
 from api.stewardship.abandoned import record_abandoned
@@ -39,13 +39,6 @@ FOOTPRINT_REACH_M = 15.0
 MAX_POINTS = 20_000
 
 
-def _uuid(text: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError as exc:
-        raise InvalidQuery(f"client_uuid is not a UUID: {text[:64]!r}") from exc
-
-
 def _to_county(srid: int, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(lon, lat)
     return np.asarray(x), np.asarray(y)
@@ -55,7 +48,7 @@ def record_patrol(factory: sessionmaker[Session], user: User, client_uuid: str, 
                   ended_at: dt.datetime, points: list[list[float]], rules: CoverageRules,
                   now: dt.datetime | None = None) -> Patrol:
     """Store a patrol and the grid cells its track covered (≥ `min_inside_m` of track inside the cell)."""
-    client_uuid = _uuid(client_uuid)
+    client_uuid = canonical_uuid(client_uuid)
     now = now or utcnow()
     fixes = np.asarray([p[:2] for p in points], dtype=float) if points else np.empty((0, 2))
     if len(fixes) < 2 or len(fixes) > MAX_POINTS:
@@ -108,7 +101,7 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
                    at: dt.datetime, rules: RuleSet, *, note: str | None = None, patrol_uuid: str | None = None,
                    cause: str = "other", now: dt.datetime | None = None) -> Finding:
     """Store a finding and what it becomes (see the module docstring); the same UUID again returns it."""
-    client_uuid = _uuid(client_uuid)
+    client_uuid = canonical_uuid(client_uuid)
     now = now or utcnow()
     if kind not in FINDING_KINDS:
         raise InvalidQuery(Message(f"发现类型须为：{'、'.join(f'{n} {c}' for c, n in FINDING_KINDS.items())}",
@@ -129,7 +122,8 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
                 raise InvalidQuery(Message("该位置不在您的乡镇内", "this position is outside your township"))
             patrol_id = None
             if patrol_uuid:
-                patrol_id = session.execute(select(Patrol.id).where(Patrol.client_uuid == _uuid(patrol_uuid),
+                patrol_key = canonical_uuid(patrol_uuid, "patrol_uuid")
+                patrol_id = session.execute(select(Patrol.id).where(Patrol.client_uuid == patrol_key,
                                                                     Patrol.user_id == user.id)).scalar_one_or_none()
             finding = Finding(client_uuid=client_uuid, patrol_id=patrol_id, user_id=user.id, kind=kind, note=note,
                               at=as_utc(at), lat=lat, lon=lon, township_code=township, village_code=village,

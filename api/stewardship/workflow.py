@@ -48,7 +48,11 @@ OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_cas
                                  "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理"}
 #: What a re-inspection needs: a photo of this kind (the crop standing on the parcel).
 CROP_PHOTO = "crop"
-LAND_PHOTO_KINDS: dict[str, str] = {"seen": "抛荒现状", "crop": "复耕作物", "other": "其他"}
+#: What a land photo shows: a record's parcel as seen, its crop, something else; or what a patroller found.
+LAND_PHOTO_KINDS: dict[str, str] = {"seen": "抛荒现状", "crop": "复耕作物", "other": "其他", "finding": "巡田发现"}
+#: The kinds a record's own photos may be, and the one kind a finding's photo is.
+RECORD_PHOTO_KINDS = frozenset({"seen", "crop", "other"})
+FINDING_PHOTO = "finding"
 
 
 @dataclass(frozen=True)

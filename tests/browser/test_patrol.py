@@ -12,11 +12,12 @@ import shapely
 from pyproj import Transformer
 from sqlalchemy import func, select
 
-from api.db.models import AbandonedRecord, Case, Finding, House, LandParcel, Patrol
+from api.db.models import AbandonedRecord, Case, Finding, House, LandParcel, LandPhoto, Patrol
 from api.db.repository import read_frame
 from api.ingest.epochs import import_epoch
 from tests.browser.test_field_app import assign_to_inspector, log_in_on_phone
 from tests.browser.test_review_map import open_map
+from tests.photo_factory import jpeg_at_house
 
 pytestmark = pytest.mark.browser
 TOWNSHIP = "431021101"
@@ -72,7 +73,12 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
     page.select_option("#finding-form select[name=kind]", "abandoned")
     page.select_option("#finding-form select[name=cause]", "no_labour")
     page.fill("#finding-form input[name=note]", "两年未种")
+    # The weeds photographed on the spot: 10 m south of the patroller's position, facing it, EXIF intact.
+    weeds = jpeg_at_house(field, dt.datetime.now(dt.UTC), seed=31)
+    page.set_input_files("#finding-form input[name=photo]",
+                         files=[{"name": "weeds.jpg", "mimeType": "image/jpeg", "buffer": weeds}])
     page.click("#finding-form button[type=submit]")
+    page.wait_for_selector("li.queue-item[data-kind=finding_photo][data-state=held]")
     walk_to(lonlat(building_site), 3)
     page.select_option("#finding-form select[name=kind]", "new_construction")
     page.click("#finding-form button[type=submit]")
@@ -82,6 +88,7 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
     page.click("#patrol-end")
     page.wait_for_selector("li.queue-item[data-kind=patrol][data-state=queued]")
     assert page.locator("li.queue-item[data-kind=finding]").count() == 2
+    assert page.locator("li.queue-item[data-kind=finding_photo][data-state=queued]").count() == 1
     page.reload()  # offline: the patrol and its findings wait in IndexedDB
     page.wait_for_selector("li.queue-item[data-kind=patrol]")
     context.set_offline(False)
@@ -94,12 +101,16 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
         findings = list(s.execute(select(Finding).order_by(Finding.id)).scalars())
         record = s.execute(select(AbandonedRecord).where(AbandonedRecord.id == findings[0].abandoned_id)).scalar_one()
         opened = s.get(Case, findings[1].case_id)
+        photos = list(s.execute(select(LandPhoto)).scalars())
         assert s.execute(select(func.count()).select_from(Finding)).scalar_one() == 2
     assert len(mine) == 1 and mine[0].length_m > 100
     assert [f.kind for f in findings] == ["abandoned", "new_construction"]
     assert all(f.patrol_id == mine[0].id for f in findings)
     assert findings[0].outcome == "abandoned_record" and record.cause == "no_labour" and record.note == "两年未种"
     assert findings[1].outcome == "case_opened" and opened is not None and opened.origin == "patrol"
+    # The photo, sent once after its finding, shows on the record the finding became and passed its checks.
+    assert [(p.finding_id, p.abandoned_id, p.kind) for p in photos] == [(findings[0].id, record.id, "finding")]
+    assert photos[0].checks == "[]"
     assert errors == []
     # On the officials' map: the abandoned field and the patrol's track, with the new case.
     desk, desk_errors, _ = open_map(browser, f"{live_server}/map?code={opened.code}")

@@ -158,6 +158,56 @@ def test_findings_become_a_case_and_an_abandoned_land_record_exactly_once(land: 
     assert outside["error"]["message_zh"] == "该位置不在您的乡镇内"
 
 
+def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]
+    return land.site.client.post(path, headers=land.site.as_user(user),
+                                 data={"client_uuid": key or str(uuid.uuid4()), "kind": kind},
+                                 files={"file": ("photo.jpg", photo, "image/jpeg")})
+
+
+def test_a_findings_photo_is_checked_at_the_finding_and_shown_on_the_record_it_became(land: Land):
+    x, y = land.x, land.y
+    site = land.site
+    found = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    # A photo taken 10 m south of the point, facing it, a minute after the finding: passes every check.
+    at_point = shapely.Point(x + 400, y + 100)
+    photo = jpeg_at_house(at_point, NOW + dt.timedelta(minutes=1), seed=21)
+    path = f"/api/findings/{found['client_uuid']}/photos"
+    key = str(uuid.uuid4())
+    first = upload(land, "inspector1", path, photo, "finding", key)
+    assert first.status_code == 201, first.text
+    assert first.json()["checks"] == [] and first.json()["abandoned_id"] == found["abandoned_id"]
+    again = upload(land, "inspector1", path, photo, "finding", key)  # a resend after a lost answer
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    # The record the finding became shows the photo, and its thumbnail is served in scope only.
+    record = site.client.get(f"/api/abandoned/{found['abandoned_id']}",
+                             headers=site.as_user("officer1")).json()["properties"]
+    assert [(p["id"], p["kind"], p["checks"]) for p in record["photos"]] == [(first.json()["id"], "finding", [])]
+    thumb = f"/api/land-photos/{first.json()['id']}/thumbnail"
+    assert site.client.get(thumb, headers=site.as_user("officer1")).headers["content-type"] == "image/jpeg"
+    assert site.client.get(thumb, headers=site.as_user("officer2")).status_code == 404
+    original = site.client.get(f"/api/land-photos/{first.json()['id']}/original", headers=site.as_user("county"))
+    assert original.content == photo  # the original bytes, EXIF intact
+    # A finding photo is no crop photo: it cannot close the record's re-inspection.
+    assert upload(land, "inspector1", path, photo, "crop").status_code == 422
+    # Only the finding's patroller sends its photos; an unknown finding is named.
+    assert upload(land, "inspector2", path, photo, "finding").status_code == 404
+    missing = upload(land, "inspector1", f"/api/findings/{uuid.uuid4()}/photos", photo, "finding")
+    assert missing.status_code == 404 and "请先发送该发现" in missing.json()["error"]["message_zh"]
+    # The same UUID for another photo is a conflict; a photo taken 300 m away, and one from before the
+    # finding, are flagged.
+    assert upload(land, "inspector1", path, jpeg_at_house(at_point, NOW, seed=22), "finding", key).status_code == 409
+    far = jpeg_at_house(shapely.Point(x + 400, y + 400), NOW + dt.timedelta(minutes=2), seed=23)
+    far_checks = upload(land, "inspector1", path, far, "finding").json()["checks"]
+    assert any("超过" in c for c in far_checks), far_checks
+    early = jpeg_at_house(at_point, NOW - dt.timedelta(days=2), seed=24)
+    assert any("早于" in c for c in upload(land, "inspector1", path, early, "finding").json()["checks"])
+    # A finding that became nothing keeps its photo to itself.
+    other = finding(land, "other", x + 100, y + 100, note="沟渠堵塞")
+    alone = upload(land, "inspector1", f"/api/findings/{other['client_uuid']}/photos",
+                   jpeg_at_house(shapely.Point(x + 100, y + 100), NOW + dt.timedelta(minutes=1), seed=25), "finding")
+    assert alone.status_code == 201 and alone.json()["abandoned_id"] is None
+
+
 def test_the_abandoned_land_workflow_needs_a_crop_photo_and_is_audited(land: Land, tmp_path: Path):
     x, y = land.x, land.y
     site = land.site

@@ -6,27 +6,40 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.accounts.roles import Role
 from api.clock import as_utc
+from api.db.models import User
 from api.errors import Forbidden, InvalidQuery, Message
+from api.evidence.upload import canonical_uuid
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
 from api.http.geojson import feature_collection, parse_bbox
 from api.http.identity import CurrentUser
 from api.http.uploads import photo_upload
 from api.reports.monthly import check_report_month
-from api.stewardship.abandoned import act_on_record, report_abandoned, upload_land_photo
+from api.stewardship.abandoned import (
+    PhotoSubject,
+    act_on_record,
+    finding_subject,
+    land_photo_file,
+    record_subject,
+    report_abandoned,
+    upload_land_photo,
+)
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
 from api.stewardship.patrols import record_finding, record_patrol
 from api.stewardship.queries import chief_list, grid_layer, patrol_layer, record_detail, record_layer
-from api.stewardship.workflow import OUTCOME_NAMES
+from api.stewardship.workflow import FINDING_PHOTO, OUTCOME_NAMES, RECORD_PHOTO_KINDS
 
 router = APIRouter(prefix="/api", tags=["stewardship"])
 Text = Annotated[str, Field(max_length=2000)]
@@ -185,8 +198,39 @@ def post_land_transition(factory: FactoryDep, user: CurrentUser, settings: Setti
 async def post_land_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
                           record_id: RowId) -> dict[str, Any]:
     """A photo of the parcel (kind `seen`, `crop` or `other`), checked like case photos; idempotent."""
+    return await _land_photo(request, factory, user, settings, record_subject(record_id), RECORD_PHOTO_KINDS)
+
+
+@router.post("/findings/{finding_uuid}/photos", status_code=201)
+async def post_finding_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
+                             finding_uuid: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    """A photo of a patrol finding (kind `finding`), sent by its patroller after the finding; checked against
+    the point where it was found; shown on the abandoned-land record it became. Idempotent by `client_uuid`."""
+    subject = finding_subject(canonical_uuid(finding_uuid, "finding_uuid"))
+    return await _land_photo(request, factory, user, settings, subject, {FINDING_PHOTO})
+
+
+async def _land_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
+                      locate: Callable[[Session, User], PhotoSubject], kinds: Iterable[str]) -> dict[str, Any]:
     async with photo_upload(request, settings.photo_max_bytes) as (file, fields):
         photo = await run_in_threadpool(
-            upload_land_photo, factory, user, record_id, fields.client_uuid, fields.kind, file,
-            root=settings.photo_dir, max_bytes=settings.photo_max_bytes, policy=settings.evidence_policy)
-    return {"id": photo.id, "kind": photo.kind, "sha256": photo.sha256, "checks": json.loads(photo.checks or "[]")}
+            upload_land_photo, factory, user, locate, fields.client_uuid, fields.kind, file,
+            root=settings.photo_dir, max_bytes=settings.photo_max_bytes, policy=settings.evidence_policy, kinds=kinds)
+    return {"id": photo.id, "kind": photo.kind, "sha256": photo.sha256, "abandoned_id": photo.abandoned_id,
+            "checks": json.loads(photo.checks or "[]")}
+
+
+@router.get("/land-photos/{photo_id}/original")
+def land_photo_original(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: RowId
+                        ) -> FileResponse:
+    """A land photo exactly as uploaded (EXIF intact)."""
+    path, media = land_photo_file(session, user, photo_id, settings.photo_dir, thumbnail=False)
+    return FileResponse(path, media_type=media)
+
+
+@router.get("/land-photos/{photo_id}/thumbnail")
+def land_photo_thumbnail(session: SessionDep, user: CurrentUser, settings: SettingsDep, photo_id: RowId
+                         ) -> FileResponse:
+    """A 320-pixel JPEG derived from the original."""
+    path, media = land_photo_file(session, user, photo_id, settings.photo_dir, thumbnail=True)
+    return FileResponse(path, media_type=media)

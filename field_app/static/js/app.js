@@ -80,12 +80,13 @@ function renderCases() {
 }
 
 // ---- the queue ------------------------------------------------------------------------------------------
-const STATE_WORDS = { queued: "等待发送", uploading: "发送中", failed: "未成功" };
+const STATE_WORDS = { queued: "等待发送", uploading: "发送中", failed: "未成功", held: "巡田结束后发送" };
 
 /** What a queued item is, as the inspector reads it: a case's photo or step, a patrol, a finding. */
 function queueLabel(item) {
   if (item.kind === "patrol") { return `${t("patrol", "巡田")} · ${item.payload.points.length} ${t("fixes", "个定位点")}`; }
   if (item.kind === "finding") { return `${t("finding", "巡田发现")} · ${label("finding_kind", item.payload.kind)}`; }
+  if (item.kind === "finding_photo") { return `${t("finding", "巡田发现")} · ${t("photo", "照片")}`; }
   const what = item.kind === "photo" ? `${t("photo", "照片")}（${label("photo_kind", item.payload.kind)}）` : stepLabel(item.step);
   return `${item.caseCode || `#${item.caseId}`} · ${what}`;
 }

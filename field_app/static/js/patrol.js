@@ -1,6 +1,7 @@
 // Patrols (巡田): start, walk (every GPS fix kept on the phone, so a killed tab loses nothing), note findings on
 // the way, end. The patrol and its findings are queued together — the patrol first, so the server can tie the
-// findings to it — and sent when the server answers; their UUIDs make a resend a no-op. Also the chief's inbox:
+// findings to it — then the findings' photos (kept in IndexedDB from the moment they are taken, held until the
+// patrol ends), sent when the server answers; their UUIDs make a resend a no-op. Also the chief's inbox:
 // what each of my posts answers for.
 import { h } from "/static/js/common/dom.js";
 import { api, me } from "./api.js";
@@ -43,16 +44,26 @@ function start() {
   follow();
 }
 
-function addFinding(form) {
+/** One millisecond after `iso`: a finding's photo is sent right after its finding. */
+function justAfter(iso) { return new Date(Date.parse(iso) + 1).toISOString(); }
+
+async function addFinding(form, onQueued) {
   const patrol = active();
   const here = patrol && patrol.points[patrol.points.length - 1];
   if (!here) { $("patrol-error").textContent = t("nofix", "尚无定位，请稍候"); return; }
-  const kind = form.elements.kind.value;
-  patrol.findings.push({ id: crypto.randomUUID(), kind, cause: form.elements.cause.value, note: form.elements.note.value.trim(),
-    lon: here[0], lat: here[1], at: new Date().toISOString() });
+  const finding = { id: crypto.randomUUID(), kind: form.elements.kind.value, cause: form.elements.cause.value,
+    note: form.elements.note.value.trim(), lon: here[0], lat: here[1], at: new Date().toISOString(), photos: [] };
+  const file = form.elements.photo.files[0];
+  if (file) {  // the original file into IndexedDB now (never into localStorage), held until the patrol ends
+    const item = await queue.add("finding_photo", { user: (me() || {}).username, created: justAfter(finding.at), held: true,
+      blob: file, payload: { finding_uuid: finding.id, kind: "finding", name: file.name } });
+    finding.photos.push(item.id);
+  }
+  patrol.findings.push(finding);
   form.reset();
   $("patrol-error").textContent = "";
   save(patrol);
+  if (file) { onQueued(); }
 }
 
 async function end(onQueued) {
@@ -67,6 +78,7 @@ async function end(onQueued) {
     await queue.add("finding", { user, id: f.id, created: f.at, payload: { patrol_uuid: patrol.id, kind: f.kind,
       cause: f.cause, note: f.note || null, lat: f.lat, lon: f.lon, at: f.at } });
   }
+  await queue.release(patrol.findings.flatMap((f) => f.photos || []));
   localStorage.removeItem(KEY);
   if (watch !== null) { navigator.geolocation.clearWatch(watch); watch = null; }
   render();
@@ -81,7 +93,7 @@ function render() {
   $("patrol-status").textContent = `${t("patrolling", "巡田中")} · ${patrol.points.length} ${t("fixes", "个定位点")} · `
     + `${Math.round(metres(patrol.points))} m · ${patrol.findings.length} ${t("findingsn", "条发现")}`;
   $("patrol-findings").replaceChildren(...patrol.findings.map((f) => h("li", {}, `${label("finding_kind", f.kind)}`,
-    f.note ? ` · ${f.note}` : "")));
+    f.note ? ` · ${f.note}` : "", (f.photos || []).length ? ` · ${t("photo", "照片")} ${f.photos.length}` : "")));
   document.body.dataset.patrolFixes = String(patrol.points.length);
 }
 
@@ -108,7 +120,7 @@ export function setUpPatrol(onQueued) {
   options($("finding-form").elements.cause, labels.cause);
   $("patrol-start").onclick = start;
   $("patrol-end").onclick = () => end(onQueued);
-  $("finding-form").onsubmit = (e) => { e.preventDefault(); addFinding(e.target); };
+  $("finding-form").onsubmit = (e) => { e.preventDefault(); addFinding(e.target, onQueued); };
   if (active()) { follow(); }
   render();
 }

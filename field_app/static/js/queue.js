@@ -32,20 +32,32 @@ export const all = () => tx("readonly", (s) => s.getAll());
 /** Queue a photo (`blob`: the original file, never re-encoded) or a transition of a case. `evidenceFrom`:
  * queued photos whose server ids the transition carries as its evidence (a change of period). */
 export async function add(kind, { user, caseId = null, caseCode = null, step = null, payload, blob = null, evidenceFrom = [],
-  id = null, created = null }) {
+  id = null, created = null, held = false }) {
+  // `held`: kept on the phone but not sent until released (a patrol finding's photo waits for its finding).
   const item = { id: id || crypto.randomUUID(), kind, user, caseId, caseCode, step, payload, blob, evidenceFrom,
-    state: "queued", error: null, created: created || new Date().toISOString() };
+    state: held ? "held" : "queued", error: null, created: created || new Date().toISOString() };
   await put(item);
   return item;
 }
 
+/** Let held items go: they are sent with the next sync, in the order they were made. */
+export async function release(ids) {
+  for (const item of (await all()).filter((i) => ids.includes(i.id) && i.state === "held")) {
+    item.state = "queued";
+    await put(item);
+  }
+}
+
 function send(item, token) {
   const headers = { Authorization: `Bearer ${token}` };
-  if (item.kind === "photo") {
+  if (item.kind === "photo" || item.kind === "finding_photo") {
     const form = new FormData();
     form.append("file", item.blob, item.payload.name || "photo.jpg");  // the original file, never re-encoded
     form.append("client_uuid", item.id);
     form.append("kind", item.payload.kind || "panorama");
+    if (item.kind === "finding_photo") {
+      return fetch(`/api/findings/${item.payload.finding_uuid}/photos`, { method: "POST", headers, body: form });
+    }
     for (const k of ["browser_lat", "browser_lon", "browser_heading"]) {
       if (item.payload[k] !== null && item.payload[k] !== undefined) { form.append(k, String(item.payload[k])); }
     }
@@ -82,7 +94,7 @@ export async function sync(token, user, onChange) {
   try {
     const items = (await all()).filter((i) => i.user === user).sort((a, b) => a.created.localeCompare(b.created));
     for (const item of items) {
-      if (item.state === "failed") { continue; }  // waits for the inspector's "retry now"
+      if (item.state === "failed" || item.state === "held") { continue; }  // waits for "retry now", or its release
       if (item.evidenceFrom && item.evidenceFrom.length) {
         item.state = "failed";
         item.error = { zh: "其证据照片尚未发送", en: "its evidence photos have not been sent" };
