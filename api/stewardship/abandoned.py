@@ -53,7 +53,7 @@ from gis.errors import RedlineInputError
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, passes_distance_check, true_bearing
 from gis.fields import FIELD_NAMES, find_field
 from gis.photo_meta import read_meta
-from gis.rules import CULTIVATED_CODES
+from gis.rules import CULTIVATED_CODES, MU_M2
 from gis.sources import read_source
 
 #: What a record shows users and the API.
@@ -155,6 +155,8 @@ def record_out(session: Session, record: AbandonedRecord, user: User, now: dt.da
     out: dict[str, Any] = {k: getattr(record, k) for k in RECORD_FIELDS}
     for k in ("seen_on", "remedy_deadline"):
         out[k] = out[k].isoformat() if out[k] else None
+    out["area_mu"] = round(record.area_m2 / MU_M2, 3)
+    out["cause_name"] = CAUSE_NAMES.get(record.cause, record.cause)
     out["overdue"] = overdue(record, now)
     out["allowed_actions"] = allowed_land_actions(land_state(session, record), user.role)
     events = session.execute(select(LandEvent).where(LandEvent.record_id == record.id).order_by(LandEvent.id)
@@ -164,6 +166,7 @@ def record_out(session: Session, record: AbandonedRecord, user: User, now: dt.da
     photos = session.execute(select(LandPhoto).where(LandPhoto.abandoned_id == record.id).order_by(LandPhoto.id)
                              ).scalars()
     out["photos"] = [{"id": p.id, "kind": p.kind, "sha256": p.sha256, "lat": p.lat, "lon": p.lon,
+                      "finding_id": p.finding_id,
                       "taken_at": as_utc(p.taken_at).isoformat() if p.taken_at else None,
                       "checks": json.loads(p.checks or "[]")} for p in photos]
     return out

@@ -7,7 +7,7 @@ import { h } from "../common/dom.js";
 /** A placeholder a popup shows until the case's numbers arrive. */
 function loading(code) { return h("div", { class: "rl-popup-loading" }, h("b", {}, code), " …"); }
 
-export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
+export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupContent }) {
   const colours = getConfig().colours;
   const cultivatedCodes = new Set(getConfig().cultivated_codes);
   const admin = L.geoJSON(null, {
@@ -36,8 +36,11 @@ export function createLayers(map, { onCaseClick, caseDetail, popupContent }) {
     style: (f) => ({ color: colours.layers.abandoned, weight: f.properties.overdue ? 3 : 1.5,
       fillColor: colours.layers.abandoned, fillOpacity: ["closed", "dismissed"].includes(f.properties.status) ? 0.05 : 0.35,
       dashArray: f.properties.overdue ? "6 4" : null }),
-    onEachFeature: (f, layer) => layer.bindTooltip(`${f.properties.code} · ${label("land_status", f.properties.status)}`
-      + ` · ${Math.round(f.properties.area_m2)} m²`),
+    onEachFeature: (f, layer) => {
+      layer.bindTooltip(`${f.properties.code} · ${label("land_status", f.properties.status)}`
+        + ` · ${Math.round(f.properties.area_m2)} m²`);
+      layer.on("click", () => onLandClick(f));
+    },
   });
   const patrols = L.geoJSON(null, { interactive: false, style: { color: colours.layers.patrol, weight: 3, opacity: 0.8 } });
   // The selected case's surroundings on one imagery pass (the panel's before/after slider picks the pass).

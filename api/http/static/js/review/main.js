@@ -1,5 +1,6 @@
 // The review map: the layers, the filters, the case panel and search, wired to the folium map on the page.
 import { createFilters } from "./filters.js";
+import { createLand } from "./land.js";
 import { createLayers } from "./layers.js";
 import { caseDetail, createPanel, popupContent } from "./panel.js";
 import { createSearch } from "./search.js";
@@ -9,12 +10,16 @@ const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const map = window[pageData.map];
 const status = document.getElementById("rl-status");
 let panel = null;
+let land = null;
 const layers = createLayers(map, {
   caseDetail, popupContent,
   onCaseClick: (feature) => { layers.select(feature); panel.show(feature.properties.id); },
+  onLandClick: (feature) => { if (!land.drawing()) { land.show(feature.properties.id); } },
 });
 let view = null;
-panel = createPanel(document.getElementById("rl-panel"), { layers, user: pageData.user, onChanged: () => view.refresh() });
+const side = document.getElementById("rl-panel");
+panel = createPanel(side, { layers, user: pageData.user, onChanged: () => view.refresh() });
+land = createLand(map, side, { layers, onChanged: () => view.refresh() });
 const search = createSearch(map, layers, panel, status);
 const filters = createFilters(document.getElementById("rl-filters"), pageData.areas, {
   onFilter: () => view.refresh(), onSearch: (code) => search.find(code),

@@ -160,6 +160,7 @@ export function createPanel(el, { layers, user, onChanged }) {
           e.note ? ` — ${e.note}` : ""))));
       el.hidden = false;
       el.dataset.caseId = String(p.id);
+      delete el.dataset.recordId;
       el.dataset.status = p.status;
     }).catch((err) => {
       if (mine === request) { fill(el, h("p", { class: "rl-error" }, err.message)); el.hidden = false; }
