@@ -35,6 +35,11 @@ class Frame:
         return "".join("M" + " ".join("{},{}".format(*self.px(x, y)) for x, y in shapely.get_coordinates(r)) + "Z"
                        for r in rings)
 
+    def polyline(self, geom: shapely.Geometry) -> str:
+        """SVG path data of a (multi)line, open at its ends."""
+        return "".join("M" + " ".join("{},{}".format(*self.px(x, y)) for x, y in shapely.get_coordinates(part))
+                       for part in shapely.get_parts(geom))
+
     def scale_bar(self, share: float = 0.25) -> dict[str, float | str]:
         """A scale bar of a round length (1, 2 or 5 × 10ⁿ m) near `share` of the width: its pixels and label."""
         target = self.width * share / self.scale

@@ -76,6 +76,26 @@ def record_layer(session: Session, user: User, status: str | None = None, now: d
     return frame
 
 
+def month_land(session: Session, month: str, township: str | None = None
+               ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """For the printable report (county CRS): the grid cells with `patrolled` (covered by a patrol started in
+    `month`), the abandoned-land records standing at the month's end (`open`: not closed or dismissed by then)
+    and the month's patrol tracks — the county's, or one township's."""
+    start, end = month_bounds(month)
+    cells = read_frame(session, Grid, ["code"], where=[Grid.township_code == township] if township else [])
+    done = set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
+                               .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+    cells["patrolled"] = cells["id"].isin(done)
+    records = read_frame(session, AbandonedRecord, ["code", "status", "closed_at"], where=[
+        AbandonedRecord.created_at < end, *([AbandonedRecord.township_code == township] if township else [])])
+    closed = pd.to_datetime(records["closed_at"], utc=True)
+    records["open"] = (closed.isna() | (closed >= end)).to_numpy()
+    tracks = read_frame(session, Patrol, ["length_m"], where=[
+        Patrol.started_at >= start, Patrol.started_at < end,
+        *([Patrol.township_code == township] if township else [])])
+    return cells, records, tracks
+
+
 def record_detail(session: Session, user: User, record_id: int) -> tuple[dict[str, Any], gpd.GeoDataFrame]:
     """One record (fields, allowed actions, history, photos) and its geometry."""
     record = load_record(session, user, record_id)

@@ -77,7 +77,8 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     step(0.85, "摸排 table")
     files.append(write_mopai(out_dir / f"redline_{tag}_mopai.xlsx", mopai_table(session, fig, names), names, stamp))
     step(0.9, "report")
-    files.append(write_report(out_dir / f"redline_{tag}_report.html", fig, cases, layer, session, township))
+    files.append(write_report(out_dir / f"redline_{tag}_report.html", fig, cases, layer, session, township,
+                              duty=duty, land=land))
     write_manifest(out_dir / "manifest.json", month, township, files)
     step(1.0, "done")
     return ExportResult(out_dir, [*files, out_dir / "manifest.json"], fig)
