@@ -259,6 +259,9 @@ class PhotoSubject:
     since: dt.datetime
 
 
+#: How a photo upload finds its subject, in the uploader's scope.
+Locate = Callable[[Session, User], PhotoSubject]
+
 #: How long before a finding (without a patrol) a photo of it may have been taken and not be flagged.
 FINDING_PHOTO_LEAD = dt.timedelta(hours=12)
 #: EXIF times are whole seconds, and a camera's clock may run a little behind the browser's that dated the
@@ -266,7 +269,7 @@ FINDING_PHOTO_LEAD = dt.timedelta(hours=12)
 CLOCK_SLACK = dt.timedelta(minutes=1)
 
 
-def record_subject(record_id: int) -> Callable[[Session, User], PhotoSubject]:
+def record_subject(record_id: int) -> Locate:
     """The subject of a photo of record `record_id`, read in the user's scope (NotFound outside it)."""
     def locate(session: Session, user: User) -> PhotoSubject:
         record = load_record(session, user, record_id)
@@ -275,7 +278,7 @@ def record_subject(record_id: int) -> Callable[[Session, User], PhotoSubject]:
     return locate
 
 
-def finding_subject(finding_uuid: str) -> Callable[[Session, User], PhotoSubject]:
+def finding_subject(finding_uuid: str) -> Locate:
     """The subject of a photo of the patrol finding `finding_uuid`: only its patroller sends its photos. A
     finding that became an abandoned-land record lends the photo to the record too (as what was seen)."""
     def locate(session: Session, user: User) -> PhotoSubject:
@@ -293,7 +296,7 @@ def finding_subject(finding_uuid: str) -> Callable[[Session, User], PhotoSubject
     return locate
 
 
-def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Callable[[Session, User], PhotoSubject],
+def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate,
                       client_uuid: str, kind: str, stream: BinaryIO, *, root: Path, max_bytes: int,
                       policy: EvidencePolicy, kinds: Iterable[str] = RECORD_PHOTO_KINDS,
                       now: dt.datetime | None = None) -> LandPhoto:

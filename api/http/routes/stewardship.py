@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.accounts.roles import Role
 from api.clock import as_utc
-from api.db.models import User
 from api.errors import Forbidden, InvalidQuery, Message
 from api.evidence.upload import canonical_uuid
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
@@ -27,7 +25,7 @@ from api.http.identity import CurrentUser
 from api.http.uploads import photo_upload
 from api.reports.monthly import check_report_month
 from api.stewardship.abandoned import (
-    PhotoSubject,
+    Locate,
     act_on_record,
     finding_subject,
     land_photo_file,
@@ -211,7 +209,7 @@ async def post_finding_photo(request: Request, factory: FactoryDep, user: Curren
 
 
 async def _land_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
-                      locate: Callable[[Session, User], PhotoSubject], kinds: Iterable[str]) -> dict[str, Any]:
+                      locate: Locate, kinds: Iterable[str]) -> dict[str, Any]:
     async with photo_upload(request, settings.photo_max_bytes) as (file, fields):
         photo = await run_in_threadpool(
             upload_land_photo, factory, user, locate, fields.client_uuid, fields.kind, file,
