@@ -6,8 +6,9 @@ or a vertical datum; so CRSs are compared by what they define, not by their numb
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -23,6 +24,14 @@ CGCS2000 = CRS.from_epsg(4490)
 #: EPSG code of CGCS2000 / 3-degree Gauss-Kruger CM 75E; codes run to 4554 (CM 135E) in 3° steps.
 _GK_CM75_EPSG = 4534
 _GK_CM_MIN, _GK_CM_MAX = 75, 135
+
+
+@functools.lru_cache(maxsize=64)
+def transformer(source: Any, target: Any) -> Transformer:
+    """The always-xy transformer from `source` to `target` (anything pyproj reads: "EPSG:4326", 4546, a CRS),
+    made once per pair: building one costs ~0.1 s of PROJ database lookups, using one microseconds. pyproj's
+    Transformer is thread-safe (3.1+: each thread gets its own PROJ object), so one is shared by all threads."""
+    return Transformer.from_crs(source, target, always_xy=True)
 
 
 def horizontal(crs: CRS) -> CRS:
@@ -179,7 +188,7 @@ def zone_extent(crs: CRS | str | int) -> Extent:
 
 def county_extent(bounds: tuple[float, float, float, float], crs: CRS | str | int) -> Extent:
     """The box around the county's townships (given as projected bounds), widened by COUNTY_MARGIN_DEG."""
-    to_geo = Transformer.from_crs(CRS.from_user_input(crs), CGCS2000, always_xy=True)
+    to_geo = transformer(CRS.from_user_input(crs), CGCS2000)
     xs, ys = to_geo.transform([bounds[0], bounds[2], bounds[0], bounds[2]],
                               [bounds[1], bounds[1], bounds[3], bounds[3]])
     return Extent(min(xs), min(ys), max(xs), max(ys), "the county's townships").widened(COUNTY_MARGIN_DEG)
@@ -194,7 +203,7 @@ def likely_crs(x: float, y: float, extent: Extent) -> list[str]:
     """The CGCS2000 GK CRSs in which a raw coordinate pair (as written in the file) lands inside `extent`."""
     hits = []
     for code in GK_CANDIDATES:
-        lon, lat = Transformer.from_crs(code, CGCS2000, always_xy=True).transform(x, y)
+        lon, lat = transformer(code, CGCS2000).transform(x, y)
         if extent.west <= lon <= extent.east and extent.south <= lat <= extent.north:
             hits.append(f"EPSG:{code} ({CRS.from_epsg(code).name})")
     if extent.west <= x <= extent.east and extent.south <= y <= extent.north:
@@ -213,7 +222,7 @@ def check_inside(projected: gpd.GeoDataFrame, extent: Extent, *, raw: gpd.GeoDat
     if projected.empty:
         return
     x, y = _centres(projected)
-    lon, lat = Transformer.from_crs(projected.crs, CGCS2000, always_xy=True).transform(x, y)
+    lon, lat = transformer(projected.crs, CGCS2000).transform(x, y)
     lon, lat = np.asarray(lon), np.asarray(lat)
     geoms = projected.geometry.to_numpy()
     placed = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))  # empty ones are dropped and reported later

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
+
+from gis.crs import transformer
 
 WGS84 = "EPSG:4326"
 
@@ -112,7 +114,7 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
     crs = CRS.from_user_input(crs)
     if not crs.is_projected:
         raise ValueError("evidence checks measure metres: give the county's projected CRS")
-    to_local = Transformer.from_crs(WGS84, crs, always_xy=True)
+    to_local = transformer(WGS84, crs)
     flags: list[str] = []
     if photo.lat is None or photo.lon is None:
         flags.append(_flag("照片没有GPS位置", NO_POSITION))
@@ -156,6 +158,7 @@ def dhash(path: str, size: int = 8) -> int | None:
 
     try:
         with Image.open(path) as img:
+            img.draft("L", (size * 8, size * 8))  # a JPEG decoded at reduced scale: 9 × 8 pixels are all it needs
             small = img.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
             pixels = np.asarray(small, dtype=np.int16)
     except Exception:  # an unreadable image has no hash

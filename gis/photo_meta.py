@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pillow_heif
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 # iPhones shoot HEIC by default: with libheif (pillow-heif) Pillow opens it like a JPEG, EXIF and XMP included,
 # so positions, bearings, times and thumbnails come from HEIC evidence too.
@@ -168,23 +168,39 @@ MAX_PIXELS = 64_000_000
 def read_meta(path: str | Path, max_pixels: int = MAX_PIXELS) -> PhotoMeta:
     """Read a photo's metadata. A file that is not a complete, decodable image (or one of more than
     `max_pixels` pixels) gives `error` set."""
+    return read_meta_and_preview(path, max_pixels)[0]
+
+
+def read_meta_and_preview(path: str | Path, max_pixels: int = MAX_PIXELS, preview_px: int | None = None
+                          ) -> tuple[PhotoMeta, Image.Image | None]:
+    """`read_meta`, and (with `preview_px`) the picture upright per its EXIF orientation, at most `preview_px`
+    on a side: the one decode that proves the file whole also gives the thumbnail (a 4 MB JPEG's entropy
+    decoding is most of an upload's cost; it is done once)."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
-        return PhotoMeta(str(p), error=str(exc))
+        return PhotoMeta(str(p), error=str(exc)), None
     sha = hashlib.sha256(data).hexdigest()
+    preview = None
     try:
         with Image.open(p) as img:
             width, height = img.size
             if width * height > max_pixels:  # checked from the header, before a single pixel is decoded
                 return PhotoMeta(str(p), sha, error=f"{width} × {height} pixels is more than the "
-                                                    f"{max_pixels / 1e6:.0f} megapixels a photo may have")
-            img.load()  # a truncated or corrupt file fails here, not later
+                                                    f"{max_pixels / 1e6:.0f} megapixels a photo may have"), None
+            # A truncated or corrupt file fails here, not later. A JPEG is decoded at a reduced scale (libjpeg's
+            # DCT scaling): every byte of the stream is still read and checked, at a fraction of the cost.
+            wanted = (preview_px, preview_px) if preview_px else (max(1, width // 8), max(1, height // 8))
+            img.draft("RGB" if preview_px else img.mode, wanted)
+            img.load()
             exif = img.getexif()
+            if preview_px:
+                preview = ImageOps.exif_transpose(img).convert("RGB")
+                preview.thumbnail((preview_px, preview_px))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc).replace(str(p), p.name)  # never a server path in a message
-        return PhotoMeta(str(p), sha, error=f"not a complete, decodable image: {reason}")
+        return PhotoMeta(str(p), sha, error=f"not a complete, decodable image: {reason}"), None
     gps: dict[int, Any] = {}
     sub: dict[int, Any] = {}
     for ifd, target in ((_GPS, gps), (_EXIF, sub)):
@@ -207,4 +223,4 @@ def read_meta(path: str | Path, max_pixels: int = MAX_PIXELS) -> PhotoMeta:
     taken, time_source = _when(sub, exif, gps)
     accuracy = _number(gps.get(31))
     return PhotoMeta(str(p), sha, lat, lon, _altitude(gps), bearing, ref,
-                     source, taken, time_source, accuracy, _text(exif.get(271)), _text(exif.get(272)))
+                     source, taken, time_source, accuracy, _text(exif.get(271)), _text(exif.get(272))), preview

@@ -32,11 +32,15 @@ def heic_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *
     return photo_with_exif(lat, lon, bearing, taken, seed=seed, fmt="HEIF")
 
 
-def photo_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *, seed: int, fmt: str) -> bytes:
-    img = Image.new("RGB", (64, 48), (seed * 37 % 256, 120, 90))
-    for x in range(0, 64, 8):
-        for y in range(0, 48, 8):
-            img.putpixel((x, y), ((x * 7 + seed) % 256, (y * 5) % 256, 200))
+def photo_with_exif(lat: float, lon: float, bearing: float, taken: dt.datetime, *, seed: int, fmt: str,
+                    image: Image.Image | None = None) -> bytes:
+    """`image` (default: a 64×48 pattern) encoded as `fmt` with the EXIF a phone writes."""
+    img = image
+    if img is None:
+        img = Image.new("RGB", (64, 48), (seed * 37 % 256, 120, 90))
+        for x in range(0, 64, 8):
+            for y in range(0, 48, 8):
+                img.putpixel((x, y), ((x * 7 + seed) % 256, (y * 5) % 256, 200))
     exif = Image.Exif()
     exif[0x010F] = "RedlineTest"
     exif[0x0110] = "FieldPhone"

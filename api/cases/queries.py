@@ -9,7 +9,6 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from pyproj import Transformer
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +24,7 @@ from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, read_frame
 from api.errors import InvalidQuery, NotFound
 from gis.codes import WEB_CRS
+from gis.crs import transformer
 from gis.rules import MU_M2, Period
 
 #: The case columns of the list and of one case (besides id and geometry).
@@ -195,5 +195,5 @@ def centre_of_cases(session: Session, user: User, srid: int) -> tuple[float, flo
     if wkb is None:
         return None
     point = shapely.from_wkb(bytes(wkb))
-    lon, lat = Transformer.from_crs(f"EPSG:{srid}", WEB_CRS, always_xy=True).transform(point.x, point.y)
+    lon, lat = transformer(f"EPSG:{srid}", WEB_CRS).transform(point.x, point.y)
     return lat, lon

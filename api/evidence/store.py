@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from api.errors import TooLarge, UnsupportedMedia
 
@@ -99,19 +99,23 @@ def thumbnail_path(root: Path, sha256: str) -> Path:
     return root / "thumbs" / f"{sha256}.jpg"
 
 
-def make_thumbnail(original: Path, target: Path) -> None:
-    """A small JPEG for maps and lists, upright per EXIF orientation; originals stay byte-for-byte."""
+def make_thumbnail(original: Path, target: Path, preview: Any = None) -> None:
+    """A small JPEG for maps and lists, upright per EXIF orientation; originals stay byte-for-byte. `preview`:
+    the picture already decoded at thumbnail size (`gis.photo_meta.read_meta_and_preview`), else the original
+    is decoded here."""
     if target.exists():
         return
     from PIL import Image, ImageOps
 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with Image.open(original) as img:
-            thumb = ImageOps.exif_transpose(img).convert("RGB")
-            thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            tmp = target.with_suffix(".tmp")
-            thumb.save(tmp, "JPEG", quality=80)
-            os.replace(tmp, target)
+        if preview is None:
+            with Image.open(original) as img:
+                img.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # a JPEG decoded at the smallest scale ≥ 320 px
+                preview = ImageOps.exif_transpose(img).convert("RGB")
+                preview.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        tmp = target.with_suffix(".tmp")
+        preview.save(tmp, "JPEG", quality=80)
+        os.replace(tmp, target)
     except OSError:  # an image Pillow cannot decode: the original is kept, the list shows no thumbnail
         return

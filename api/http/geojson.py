@@ -7,11 +7,10 @@ from typing import Any
 
 import geopandas as gpd
 from fastapi import Response
-from pyproj import Transformer
 
 from api.errors import InvalidQuery
 from gis.codes import WEB_CRS
-from gis.crs import zone_extent
+from gis.crs import transformer, zone_extent
 
 #: A county-CRS box no case can meet (at the false origin, 500 km west of the zone on the equator): what a
 #: bounding box entirely outside the county's zone selects.
@@ -44,7 +43,7 @@ def parse_bbox(text: str | None, srid: int) -> tuple[float, float, float, float]
     maxx, maxy = min(box[2], zone.east), min(box[3], zone.north)
     if minx >= maxx or miny >= maxy:
         return NOWHERE
-    to_county = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True)
+    to_county = transformer(WEB_CRS, f"EPSG:{srid}")
     xs, ys = to_county.transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
     return min(xs), min(ys), max(xs), max(ys)
 

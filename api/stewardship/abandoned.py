@@ -19,7 +19,6 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +33,15 @@ from api.db.engine import srid_of
 from api.db.models import AbandonedRecord, ContractedPlot, Finding, LandEvent, LandParcel, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame, to_db_geometry
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
-from api.evidence.store import discard, make_thumbnail, original_path, place, stage_upload, thumbnail_path
+from api.evidence.store import (
+    THUMBNAIL_PX,
+    discard,
+    make_thumbnail,
+    original_path,
+    place,
+    stage_upload,
+    thumbnail_path,
+)
 from api.evidence.upload import checked_upload
 from api.ingest.layers import village_codes
 from api.stewardship.grids import grid_codes
@@ -48,11 +55,11 @@ from api.stewardship.workflow import (
     decide_land,
 )
 from gis.codes import WEB_CRS
-from gis.crs import to_projected
+from gis.crs import to_projected, transformer
 from gis.errors import RedlineInputError
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, passes_distance_check, true_bearing
 from gis.fields import FIELD_NAMES, find_field
-from gis.photo_meta import read_meta
+from gis.photo_meta import read_meta_and_preview
 from gis.rules import CULTIVATED_CODES, MU_M2
 from gis.sources import read_source
 
@@ -288,7 +295,7 @@ def finding_subject(finding_uuid: str) -> Locate:
             raise NotFound(Message(f"没有您的巡田发现 {finding_uuid}：请先发送该发现",
                                    f"no finding {finding_uuid} of yours: send the finding first"))
         srid = srid_of(session)
-        x, y = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(finding.lon, finding.lat)
+        x, y = transformer(WEB_CRS, f"EPSG:{srid}").transform(finding.lon, finding.lat)
         started = session.execute(select(Patrol.started_at).where(Patrol.id == finding.patrol_id)
                                   ).scalar_one_or_none() if finding.patrol_id else None
         since = as_utc(started) if started is not None else as_utc(finding.at) - FINDING_PHOTO_LEAD
@@ -314,14 +321,14 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
         if existing is not None:
             discard(staged.path)
             return _same_land_upload(existing, subject, staged.sha256)
-        meta = read_meta(staged.path)
+        meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX)
         if meta.error:
             raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
     except BaseException:
         discard(staged.path)
         raise
     stored = place(staged, root)
-    make_thumbnail(stored, thumbnail_path(root, staged.sha256))
+    make_thumbnail(stored, thumbnail_path(root, staged.sha256), preview)
     now = now or utcnow()
     try:
         with factory.begin() as session:
@@ -429,7 +436,7 @@ def report_abandoned(factory: sessionmaker[Session], user: User, geom_wgs84: sha
     with factory.begin() as session:
         srid = srid_of(session)
         geom = shapely.transform(geom_wgs84, lambda xy: np.column_stack(
-            Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(xy[:, 0], xy[:, 1])))
+            transformer(WEB_CRS, f"EPSG:{srid}").transform(xy[:, 0], xy[:, 1])))
         record = record_abandoned(session, user.username, geom, cause=cause, seen_on=seen_on, origin="desk"
                                   if user.role != "inspector" else "patrol", note=note, now=now)
         bound = township_of(user.role, user.township_code)

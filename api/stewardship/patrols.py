@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +31,7 @@ from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import FINDING_KINDS
 from gis.codes import WEB_CRS
 from gis.coverage import CoverageRules, covered
+from gis.crs import transformer
 from gis.rules import RuleSet
 
 #: How near a new building's reported position must be to a footprint to be taken as that footprint (m).
@@ -40,7 +40,7 @@ MAX_POINTS = 20_000
 
 
 def _to_county(srid: int, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x, y = Transformer.from_crs(WEB_CRS, f"EPSG:{srid}", always_xy=True).transform(lon, lat)
+    x, y = transformer(WEB_CRS, f"EPSG:{srid}").transform(lon, lat)
     return np.asarray(x), np.asarray(y)
 
 

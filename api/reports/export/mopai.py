@@ -26,7 +26,6 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from openpyxl import Workbook
-from pyproj import Transformer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +35,7 @@ from api.db.repository import in_chunks, read_frame
 from api.reports.export.workbook import fill_sheet, save_reproducibly
 from api.reports.monthly import MonthFigures
 from gis.codes import WEB_CRS
+from gis.crs import transformer
 from gis.rules import (
     APPROVAL_KIND_LABELS,
     BUILDER_TYPE_NAMES,
@@ -79,7 +79,7 @@ def mopai_table(session: Session, fig: MonthFigures, names: dict[str, str]) -> p
     inspectors = _first_actor(session, ids, "verify", fig.as_of)
     reviewers = _first_actor(session, ids, "pass_review", fig.as_of)
     centres = shapely.centroid(cases.geometry.to_numpy())
-    lon, lat = Transformer.from_crs(cases.crs, WEB_CRS, always_xy=True).transform(
+    lon, lat = transformer(cases.crs, WEB_CRS).transform(
         shapely.get_x(centres), shapely.get_y(centres))
     rows = []
     for i, (row, x, y) in enumerate(zip(cases.to_dict("records"), lon, lat, strict=True)):
