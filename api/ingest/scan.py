@@ -55,7 +55,9 @@ class ScanReport:
     houses: int
     violations: int
     created: int
+    #: Cases whose stored row the scan changed (new measures, violating again); unchanged ones are not written.
     updated: int
+    #: Cases whose house no longer violates, newly so.
     cleared: int
     result: CheckResult
     reopened: int = 0
@@ -106,30 +108,32 @@ def _case_values(result: CheckResult, houses: pd.DataFrame, srid: int) -> pd.Dat
     return values
 
 
-def _remeasure_events(session: Session, fresh: pd.DataFrame) -> list[dict[str, Any]]:
-    """Audit events for new cases whose measures a re-scan changes (before → after of what changed).
+def _remeasure(session: Session, fresh: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Which new cases a re-scan changes (any of `cols` differs from what is stored), and audit events for the
+    changes to their history fields (before → after of what changed).
 
-    Compared column by column over all cases at once; only the changed cases are then turned into events
-    (a re-scan of a large county mostly changes nothing, and per-row pandas lookups cost seconds).
+    Compared column by column over all cases at once; only the changed cases are then turned into events and
+    written (a re-scan of a large county mostly changes nothing, and then writes nothing).
     """
     table = table_of(models.Case)
-    fields = [f for f in HISTORY_FIELDS if f in fresh.columns and f != "status"]
     stored = [row for chunk in in_chunks(fresh["_id"].tolist())
-              for row in session.execute(select(table.c.id, *[table.c[f] for f in fields])
+              for row in session.execute(select(table.c.id, *[table.c[c] for c in cols])
                                          .where(table.c.id.in_(chunk))).all()]
-    old = pd.DataFrame(stored, columns=["_id", *fields]).set_index("_id").reindex(fresh["_id"].to_numpy())
-    differs = {f: _differs(old[f], fresh[f]) for f in fields}
-    rows = np.flatnonzero(np.logical_or.reduce([*differs.values(), np.zeros(len(fresh), dtype=bool)]))
+    old = pd.DataFrame(stored, columns=["_id", *cols]).set_index("_id").reindex(fresh["_id"].to_numpy())
+    differs = {c: _differs(old[c], fresh[c]) for c in cols}
+    changed = np.logical_or.reduce([*differs.values(), np.zeros(len(fresh), dtype=bool)])
+    fields = [f for f in HISTORY_FIELDS if f in cols]
+    rows = np.flatnonzero(np.logical_or.reduce([*(differs[f] for f in fields), np.zeros(len(fresh), dtype=bool)]))
     if not len(rows):
-        return []
+        return changed, []
     before_rows, after_rows = records(old.iloc[rows]), records(fresh.iloc[rows])
     events = []
     for k, i in enumerate(rows):
-        changed = [f for f in fields if differs[f][i]]
+        moved = [f for f in fields if differs[f][i]]
         events.append({"case_id": after_rows[k]["_id"], "actor": SCAN_ACTOR, "action": "rescan",
-                       "before": {f: before_rows[k][f] for f in changed},
-                       "after": {f: after_rows[k][f] for f in changed}})
-    return events
+                       "before": {f: before_rows[k][f] for f in moved},
+                       "after": {f: after_rows[k][f] for f in moved}})
+    return changed, events
 
 
 def _differs(before: pd.Series, after: pd.Series) -> np.ndarray:
@@ -181,30 +185,44 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])
         known["_id"] = known["house_id"].map(lambda h: existing[h][0])
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
-        fresh = known[untouched].assign(still_violating=True, scanned_at=now)
+        # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged
+        # county writes nothing at all.
+        fresh = known[untouched].assign(still_violating=True)
+        updated = 0
         if len(fresh):
-            events += _remeasure_events(session, fresh)
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
-            stmt = update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(c) for c in cols})
-            session.connection().execute(stmt, records(fresh))
+            changed, remeasured = _remeasure(session, fresh, cols)
+            events += remeasured
+            if changed.any():
+                stmt = update(table).where(table.c.id == bindparam("_id")).values(
+                    {c: bindparam(c) for c in [*cols, "scanned_at"]})
+                session.connection().execute(stmt, records(fresh[changed].assign(scanned_at=now)))
+            updated += int(changed.sum())
         worked = known.loc[~untouched, "_id"].tolist()
-        for chunk in in_chunks(worked):
-            session.execute(update(table).where(table.c.id.in_(chunk)).values(still_violating=True, scanned_at=now))
+        for chunk in in_chunks(worked):  # worked cases keep their measures; one whose house violates again says so
+            again = session.execute(select(table.c.id).where(table.c.id.in_(chunk),
+                                                             table.c.still_violating.is_(False))).scalars().all()
+            if again:
+                session.execute(update(table).where(table.c.id.in_(again)).values(still_violating=True, scanned_at=now))
+            updated += len(again)
         gone = np.setdiff1d(np.fromiter(existing, dtype=int, count=len(existing)), values["house_id"].to_numpy())
+        cleared = 0
         for chunk in in_chunks(gone.tolist()):
             flipped = session.execute(select(table.c.id).where(table.c.house_id.in_(chunk),
                                                                table.c.still_violating.is_(True))).scalars().all()
             events += [{"case_id": cid, "actor": SCAN_ACTOR, "action": "no_longer_violating",
                         "before": {"still_violating": True}, "after": {"still_violating": False}} for cid in flipped]
-            session.execute(update(table).where(table.c.house_id.in_(chunk))
-                            .values(still_violating=False, scanned_at=now))
+            if flipped:
+                session.execute(update(table).where(table.c.id.in_(flipped))
+                                .values(still_violating=False, scanned_at=now))
+            cleared += len(flipped)
         reopened = _reopen_sham_demolitions(session, known, now, events)
         grown = _new_cases_for_growth(session, values, known, rules, now, events)
         append_events(session, events, at=now)
         if len(new):
             locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
-                          updated=len(known), cleared=len(gone), result=result, reopened=reopened, grown=grown)
+                          updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown)
 
 
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
 import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely import box
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from api.cli import DEMO_LAYERS
 from api.db import models
 from api.ingest.layers import import_layer
-from api.ingest.scan import scan
+from api.ingest.scan import ScanReport, scan
 from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
 
@@ -48,10 +49,33 @@ def test_scan_queues_exactly_the_violations_the_demo_was_built_with(demo_db: Dat
     assert cases["township_code"].notna().all()
 
 
+def writes_during(db: Database, work: Callable[[], object]) -> list[str]:
+    """The INSERT, UPDATE and DELETE statements the database receives while `work` runs."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement.strip()[:80])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return seen
+
+
 def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Database):
-    first = scan(demo_db.factory, RuleSet(), now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    second = scan(demo_db.factory, RuleSet(), now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
-    assert second.created == 0 and second.updated == first.created and second.cleared == 0
+    reports: list[ScanReport] = []
+    for day in (1, 2):
+        when = dt.datetime(2026, 11, day, tzinfo=dt.UTC)
+        writes = writes_during(demo_db, lambda at=when: reports.append(scan(demo_db.factory, RuleSet(), now=at)))
+        if day == 1:
+            assert any(w.startswith("INSERT INTO cases") for w in writes)  # the listener sees the first scan's
+    first, second = reports
+    # Nothing changed, so nothing is written: no case row, no event, no audit head (issue #19).
+    assert writes == [] and first.created > 1000
+    assert second.created == 0 and second.updated == 0 and second.cleared == 0
     with demo_db.factory.begin() as s:
         case = s.execute(select(models.Case).where(models.Case.disposition == "demolish").limit(1)).scalar_one()
         house = s.get(models.House, case.house_id)
@@ -60,7 +84,7 @@ def test_rescan_adds_nothing_and_flags_houses_that_stop_violating(demo_db: Datab
         # The house is corrected: it now stands well away from any farmland.
         house.geom = "SRID=4546;MULTIPOLYGON(((0 0, 10 0, 10 10, 0 10, 0 0)))"
     third = scan(demo_db.factory, RuleSet())
-    assert third.cleared == 1 and third.created == 0
+    assert third.cleared == 1 and third.created == 0 and third.updated == 0
     with demo_db.factory() as s:
         total = s.execute(select(func.count()).select_from(models.Case)).scalar_one()
         flagged = s.get(models.Case, case_id)
