@@ -1,0 +1,91 @@
+"""Benchmark `redline import` and `redline scan` as a user runs them, at county-in-a-province size, on the
+embedded SpatiaLite database and on PostGIS side by side.
+
+    python -m bench.import_scan [--houses 1000000] [--postgis postgresql://user@host:port/postgres]
+
+Writes the bench's synthetic county (`bench.synthetic`: houses and farmland as GeoParquet), then per database:
+`redline db upgrade`, `redline import farmland`, `redline import houses`, `redline scan`, and `redline scan`
+again — each a fresh process, timed from start to exit. The second scan finds nothing changed and writes
+nothing (its statements are counted by `tests/ingest/test_scan.py`; here its time is what a nightly rescan
+costs). `--postgis` names a server where a scratch database is created and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench.synthetic import generate
+
+REDLINE = str(Path(sys.executable).parent / "redline")
+
+
+def run(env: dict[str, str], *args: str) -> float:
+    """Seconds one `redline` command takes, start to exit (it must succeed)."""
+    start = time.perf_counter()
+    done = subprocess.run([REDLINE, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"redline {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return time.perf_counter() - start
+
+
+def measure(url: str, houses: Path, farmland: Path, var: Path) -> dict[str, float | int]:
+    env = {**os.environ, "REDLINE_DATABASE_URL": url, "REDLINE_VAR_DIR": str(var)}
+    out: dict[str, float | int] = {"upgrade": run(env, "db", "upgrade")}
+    out["import farmland"] = run(env, "import", "farmland", str(farmland))
+    out["import houses"] = run(env, "import", "houses", str(houses))
+    out["scan"] = run(env, "scan")
+    out["rescan (nothing changed)"] = run(env, "scan")
+    from api.db.engine import make_engine
+    from api.db.models import Case
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out["cases"] = int(conn.execute(select(func.count()).select_from(Case.__table__)).scalar_one())
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--houses", type=int, default=1_000_000)
+    parser.add_argument("--postgis", help="a PostGIS server URL (its maintenance database)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        houses, farmland = generate(Path(tmp) / "data", args.houses)
+        results = {"SpatiaLite": measure(f"sqlite:///{tmp}/bench.sqlite", houses, farmland, Path(tmp) / "var1")}
+        if args.postgis:
+            admin_url = make_url(args.postgis)
+            name = f"redline_bench_{uuid.uuid4().hex[:8]}"
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = admin_url.set(database=name).render_as_string(hide_password=False)
+                with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
+                    conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                results["PostGIS"] = measure(url, houses, farmland, Path(tmp) / "var2")
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+    steps = [k for k in next(iter(results.values())) if k != "cases"]
+    print(f"{args.houses:,} houses, seconds per command (a fresh process each; target ≤ 60 s on PostGIS):")
+    print("| command | " + " | ".join(results) + " |")
+    print("| --- |" + " --- |" * len(results))
+    for step in steps:
+        print(f"| {step} | " + " | ".join(f"{r[step]:.1f}" for r in results.values()) + " |")
+    print("| cases opened | " + " | ".join(f"{r['cases']:,}" for r in results.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
