@@ -62,7 +62,11 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
         assign_to_inspector(live_factory, [case])
     log_in_on_phone(page, live_server, case.id)
     context.set_offline(True)
+    # The patrol controls are wired once the app has its labels (the finding kinds fill the pick list): a click
+    # before that would start nothing (seen once under a loaded suite).
+    page.wait_for_selector("#finding-form select[name=kind] option[value=abandoned]", state="attached")
     page.click("#patrol-start")
+    page.wait_for_selector("#patrol-active:not([hidden])")
 
     def walk_to(where: dict[str, float], fixes: int) -> None:
         context.set_geolocation(where)
