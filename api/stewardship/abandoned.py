@@ -163,7 +163,6 @@ def record_out(session: Session, record: AbandonedRecord, user: User, now: dt.da
     for k in ("seen_on", "remedy_deadline"):
         out[k] = out[k].isoformat() if out[k] else None
     out["area_mu"] = round(record.area_m2 / MU_M2, 3)
-    out["cause_name"] = CAUSE_NAMES.get(record.cause, record.cause)
     out["overdue"] = overdue(record, now)
     out["allowed_actions"] = allowed_land_actions(land_state(session, record), user.role)
     events = session.execute(select(LandEvent).where(LandEvent.record_id == record.id).order_by(LandEvent.id)

@@ -20,10 +20,11 @@ from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.queries import CaseQuery, list_cases
 from api.clock import utcnow
-from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, PatrolGrid, User
+from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, User
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope
 from api.stewardship.chiefs import LEVEL_NAMES, Area, find_area, in_area, posts_of
+from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import OPEN_LAND, LandStatus
 from gis.rules import CULTIVATED_CODES, MU_M2
 
@@ -86,8 +87,7 @@ def month_duty(session: Session, month: str, duty: dict[str, int]) -> pd.DataFra
         Patrol.started_at >= start, Patrol.started_at < end).group_by(Patrol.user_id)).all())
     km = dict(session.execute(select(Patrol.user_id, func.sum(Patrol.length_m)).where(
         Patrol.started_at >= start, Patrol.started_at < end).group_by(Patrol.user_id)).all())
-    covered = set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
-                                  .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+    covered = patrolled_grid_ids(session, start, end)
     grids = pd.DataFrame(session.execute(select(Grid.id, Grid.code, Grid.village_code, Grid.township_code)).all(),
                          columns=["id", "code", "village_code", "township_code"])
     rows = []

@@ -39,6 +39,12 @@ FOOTPRINT_REACH_M = 15.0
 MAX_POINTS = 20_000
 
 
+def patrolled_grid_ids(session: Session, start: dt.datetime, end: dt.datetime) -> set[int]:
+    """The grid cells covered by a patrol started in [start, end) (UTC bounds of a county month)."""
+    return set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
+                               .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+
+
 def _to_county(srid: int, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = transformer(WEB_CRS, f"EPSG:{srid}").transform(lon, lat)
     return np.asarray(x), np.asarray(y)

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
 from api.clock import utcnow
-from api.db.models import AbandonedRecord, Chief, Grid, Patrol, PatrolGrid, User
+from api.db.models import AbandonedRecord, Chief, Grid, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import LEVEL_NAMES, find_area
+from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import LAND_STATUS_NAMES
 
 Box = tuple[float, float, float, float]
@@ -36,8 +37,7 @@ def grid_layer(session: Session, user: User, box: Box | None, now: dt.datetime |
     if box:
         where.append(bbox_clause(session, Grid, box))
     cells = read_frame(session, Grid, ["code", "name", "village_code", "township_code"], where=where)
-    done = set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
-                               .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+    done = patrolled_grid_ids(session, start, end)
     cells["patrolled"] = cells["id"].isin(done)
     return cells
 
@@ -83,8 +83,7 @@ def month_land(session: Session, month: str, township: str | None = None
     and the month's patrol tracks — the county's, or one township's."""
     start, end = month_bounds(month)
     cells = read_frame(session, Grid, ["code"], where=[Grid.township_code == township] if township else [])
-    done = set(session.execute(select(PatrolGrid.grid_id).join(Patrol, Patrol.id == PatrolGrid.patrol_id)
-                               .where(Patrol.started_at >= start, Patrol.started_at < end)).scalars())
+    done = patrolled_grid_ids(session, start, end)
     cells["patrolled"] = cells["id"].isin(done)
     records = read_frame(session, AbandonedRecord, ["code", "status", "closed_at"], where=[
         AbandonedRecord.created_at < end, *([AbandonedRecord.township_code == township] if township else [])])
