@@ -59,10 +59,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--houses", type=int, default=1_000_000)
     parser.add_argument("--postgis", help="a PostGIS server URL (its maintenance database)")
+    parser.add_argument("--no-spatialite", action="store_true", help="measure PostGIS only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         houses, farmland = generate(Path(tmp) / "data", args.houses)
-        results = {"SpatiaLite": measure(f"sqlite:///{tmp}/bench.sqlite", houses, farmland, Path(tmp) / "var1")}
+        results = {}
+        if not args.no_spatialite:
+            results["SpatiaLite"] = measure(f"sqlite:///{tmp}/bench.sqlite", houses, farmland, Path(tmp) / "var1")
         if args.postgis:
             admin_url = make_url(args.postgis)
             name = f"redline_bench_{uuid.uuid4().hex[:8]}"

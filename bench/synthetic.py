@@ -1,7 +1,12 @@
-"""Synthetic benchmark county: N houses, irregular farmland polygons with holes, ~30% of houses touching.
+"""Synthetic benchmark counties, two families on the same house lattice (N rotated rectangles, 25 m apart).
 
-Farmland is a subset of a Voronoi tessellation (non-overlapping, so every peer's plain SUM of intersection
-areas equals Redline's overlap-counted-once area), a tenth of the polygons carrying a hole.
+- `voronoi` (`generate`): farmland is a share of a fine Voronoi tessellation, about one polygon per ten houses,
+  a tenth with a hole: many small polygons, ~30% of houses touching, many of them on a boundary.
+- `fields` (`generate_fields`): farmland is a share of a coarse tessellation, about one polygon per thousand
+  houses, its boundary walked every 5 m with a 1.5 m jitter (several hundred vertices per polygon), 8% with a
+  pond: few large many-vertex polygons, most houses wholly inside or wholly outside one.
+Polygons never overlap (cells are shrunk before the jitter), so every peer's plain SUM of intersection
+areas equals Redline's overlap-counted-once area.
 """
 
 from __future__ import annotations
@@ -46,6 +51,45 @@ def farmland(n_cells: int, extent: float, rng: np.random.Generator, share: float
     hole = shapely.buffer(shapely.centroid(cells[holed]), 12, quad_segs=2)
     cells[holed] = shapely.difference(cells[holed], hole)
     return gpd.GeoDataFrame({"farmland_id": np.arange(len(cells))}, geometry=cells, crs=CRS)
+
+
+def fields(n_cells: int, extent: float, rng: np.random.Generator, share: float = 0.35) -> gpd.GeoDataFrame:
+    """Large many-vertex polygons: a share of a coarse Voronoi tessellation, boundaries walked every 5 m
+    and jittered by up to 1.5 m (after a 2 m inward shrink, so neighbours never overlap), 8% with a pond."""
+    pts = np.column_stack([X0 + rng.uniform(0, extent, n_cells), Y0 + rng.uniform(0, extent, n_cells)])
+    frame = shapely.box(X0 - 50, Y0 - 50, X0 + extent + 50, Y0 + extent + 50)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    cells = cells[rng.random(len(cells)) < share]
+    cells = shapely.segmentize(shapely.buffer(cells, -2.0, join_style="mitre"), 5.0)
+    coords = shapely.get_coordinates(cells)
+    # The jitter is a function of the position, so a ring's closing vertex moves with its first one.
+    phase = coords[:, 0] * 12.9898 + coords[:, 1] * 78.233
+    coords += 1.5 * np.column_stack([np.sin(phase * 43.7), np.cos(phase * 37.1)])
+    cells = shapely.make_valid(shapely.set_coordinates(cells, coords))
+    cells = shapely.get_parts(cells)
+    cells = cells[shapely.get_type_id(cells) == shapely.GeometryType.POLYGON]
+    cells = cells[shapely.area(cells) > 1000]
+    pond = rng.random(len(cells)) < 0.08
+    centre = shapely.point_on_surface(cells[pond])
+    cells[pond] = shapely.difference(cells[pond], shapely.buffer(centre, rng.uniform(20, 60, int(pond.sum()))))
+    return gpd.GeoDataFrame({"farmland_id": np.arange(len(cells))}, geometry=cells, crs=CRS)
+
+
+def generate_fields(out: Path, n_houses: int, seed: int = 2) -> tuple[Path, Path]:
+    """Write fields_houses_N.parquet and fields_farmland_N.parquet (one polygon per ~1 000 houses)."""
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    h = houses(n_houses, rng)
+    extent = float(np.ceil(np.sqrt(n_houses))) * 25.0
+    f = fields(max(n_houses // 1000, 4), extent, rng)
+    hp, fp = out / f"fields_houses_{n_houses}.parquet", out / f"fields_farmland_{n_houses}.parquet"
+    h.to_parquet(hp)
+    f.to_parquet(fp)
+    return hp, fp
+
+
+FAMILIES = {"voronoi": lambda out, n: generate(out, n), "fields": lambda out, n: generate_fields(out, n)}
 
 
 def generate(out: Path, n_houses: int, seed: int = 1) -> tuple[Path, Path]:

@@ -118,3 +118,15 @@ def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input", row_column: 
     out = gdf.loc[~drop].copy()
     out[out.geometry.name] = gpd.GeoSeries(poly[~drop], index=out.index, crs=gdf.crs)
     return out, pd.DataFrame(report, columns=REPORT_COLUMNS).sort_values("row", kind="stable")
+
+
+def summarise_problems(problems: pd.DataFrame, first: int = 3) -> str:
+    """A repair report (`clean_polygons`) in one line: "12 dropped × empty or missing geometry (rows 5, 9,
+    11, ...)" per reason, most frequent first."""
+    parts = []
+    for (action, reason), group in sorted(problems.groupby(["action", "reason"], sort=False),
+                                          key=lambda kv: -len(kv[1])):
+        rows = ", ".join(str(r) for r in group["row"].head(first))
+        more = ", ..." if len(group) > first else ""
+        parts.append(f"{len(group)} {action} × {reason} (row{'s' if len(group) > 1 else ''} {rows}{more})")
+    return "; ".join(parts)

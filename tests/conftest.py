@@ -107,6 +107,20 @@ def _drop_postgis(name: str) -> None:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of one local Dask cluster (two worker processes, one thread each) for every test that needs
+    *a* cluster: each start costs 10–50 s on a loaded two-core machine, and the suite needed six. Tests using
+    it are marked `xdist_group("dask")` so one xdist worker runs them all (scripts/test.sh: --dist loadgroup).
+    The paths that start a cluster of their own (`redline check --workers`, a worker killed mid-run) still do.
+    """
+    pytest.importorskip("dask_geopandas")
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A fresh migrated database on each backend (the test runs once per backend)."""

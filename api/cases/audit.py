@@ -12,15 +12,17 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from api.clock import as_utc, utcnow
 from api.db.models import AuditHead, Base, CaseEvent, LandEvent
 
 GENESIS = "0" * 64
+#: From this many events on, `append_events` inserts them in bulk (`insert_rows`) rather than by executemany.
+BULK_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,15 @@ def append_events(session: Session, events: list[dict[str, Any]], at: dt.datetim
                      "action": ev["action"], "before": before_text, "after": after_text, "note": note,
                      "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(chain.model.__table__.insert(), rows)  # type: ignore[attr-defined]
+    table = cast(Table, chain.model.__table__)
+    if len(rows) >= BULK_EVENTS:  # a scan's thousands of events: PostgreSQL takes them by COPY
+        import pandas as pd
+
+        from api.db.repository import insert_rows
+
+        insert_rows(session, table, pd.DataFrame(rows))
+    else:
+        session.execute(table.insert(), rows)
     head.last_event_id = event_id
     head.last_hash = prev
     session.flush()

@@ -81,7 +81,7 @@ def factory():  # type: ignore[no-untyped-def]
 def print_problems(problems: Any) -> None:
     """Repairs and drops, one line per reason with its count and first rows (the full list is stored with
     the import run)."""
-    from api.ingest.layers import summarise_problems
+    from gis.geometry import summarise_problems
 
     if problems.empty:
         return

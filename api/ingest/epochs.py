@@ -70,7 +70,7 @@ def import_epoch(factory: sessionmaker[Session], path: str | Path, imaged_on: dt
             epoch.source, epoch.source_sha256, epoch.imported_at = source, digest, utcnow()
         values = pd.DataFrame({"epoch_id": epoch.id, "source_key": keys.to_numpy(),
                                "attrs": other_attributes(plain, set()), "area_m2": shapely.area(geoms)})
-        values["geom"] = pd.Series(to_db_geometry(geoms, srid_of(session)), index=values.index, dtype=object)
+        values["geom"] = pd.Series(to_db_geometry(geoms, session), index=values.index, dtype=object)
         rows = records(values)
         for start in range(0, len(rows), 5000):
             session.execute(table_of(models.EpochFootprint).insert(), rows[start:start + 5000])

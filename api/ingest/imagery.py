@@ -223,7 +223,7 @@ def open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.
                      "parent_case_id": parents.get(int(parent_house)) if parent_house == parent_house
                      and parent_house is not None else None,
                      "status": "new", "still_violating": True, "created_at": now, "scanned_at": now, "version": 1,
-                     "field_rules": "", "geom": to_db_geometry(np.array([r.geometry]), srid)[0]})
+                     "field_rules": "", "geom": to_db_geometry(np.array([r.geometry]), session)[0]})
     if not rows:
         return {}
     frame = pd.DataFrame(rows)

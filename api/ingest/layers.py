@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
-from api.db.repository import read_frame, records, table_of, to_db_geometry
+from api.db.repository import insert_rows, read_frame, records, table_of, to_db_geometry
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.stewardship.grids import locate_cases
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field, names
-from gis.geometry import clean_polygons
+from gis.geometry import clean_polygons, summarise_problems
 from gis.rules import APPROVAL_KIND_NAMES, ApprovalKind, approval_kind
 from gis.sources import read_source, read_table
 
@@ -332,17 +332,6 @@ def check_drops(problems: pd.DataFrame, rows_read: int, source: str, *, max_shar
                             "stored (repair the source, or pass --allow-drops to store the rest)", source=source)
 
 
-def summarise_problems(problems: pd.DataFrame, first: int = 3) -> str:
-    """'12 × empty or missing geometry (rows 5, 9, 11, ...)' per reason, most frequent first."""
-    parts = []
-    for (action, reason), group in sorted(problems.groupby(["action", "reason"], sort=False),
-                                          key=lambda kv: -len(kv[1])):
-        rows = ", ".join(str(r) for r in group["row"].head(first))
-        more = ", ..." if len(group) > first else ""
-        parts.append(f"{len(group)} {action} × {reason} (row{'s' if len(group) > 1 else ''} {rows}{more})")
-    return "; ".join(parts)
-
-
 def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Path, *, layer: str | None = None,
                  src_crs: str | None = None, id_field: str | None = None,
                  field_map: Mapping[str, str] | None = None,
@@ -376,7 +365,7 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
     values["attrs"] = other_attributes(frame, set(mapping.values()))
     if geoms is not None:
         values["area_m2"] = shapely.area(geoms)
-        values["geom"] = pd.Series(to_db_geometry(geoms, srid), index=values.index, dtype=object)
+        values["geom"] = pd.Series(to_db_geometry(geoms, factory), index=values.index, dtype=object)
 
     with factory.begin() as session:
         if kind.model is models.AdminArea:
@@ -385,15 +374,13 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
             _locate_houses(session, values, geoms)
         table = table_of(kind.model)
         existing = dict(session.execute(select(table.c.source_key, table.c.id)).all())
-        rows = records(values)
-        new = [r for r in rows if r["source_key"] not in existing]
-        known = [{**r, "_id": existing[r["source_key"]]} for r in rows if r["source_key"] in existing]
-        total, done = len(rows), 0
-        for start in range(0, len(new), chunk):
-            session.execute(table.insert(), new[start:start + chunk])
-            done += len(new[start:start + chunk])
-            if progress:
-                progress(done, total)
+        is_known = values["source_key"].isin(list(existing)).to_numpy()
+        new = values[~is_known]
+        known = [{**r, "_id": existing[r["source_key"]]} for r in records(values[is_known])]
+        total = len(values)
+        insert_rows(session, table, new, chunk=chunk,
+                    progress=(lambda n: progress(n, total)) if progress else None)
+        done = len(new)
         if known:
             cols = [c for c in known[0] if c not in ("_id", "source_key")]
             stmt = (update(table).where(table.c.id == bindparam("_id"))

@@ -88,7 +88,7 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
         })
         values["date_conflict"] = values["date_conflict"].astype(bool)
         values["retro_approval"] = values["retro_approval"].astype(bool)
-        values["geom"] = pd.Series(to_db_geometry(geoms, srid_of(session)), index=values.index, dtype=object)
+        values["geom"] = pd.Series(to_db_geometry(geoms, session), index=values.index, dtype=object)
         if len(values):
             table = table_of(models.Case)
             rows = records(values)

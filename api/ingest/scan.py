@@ -29,8 +29,15 @@ from api.cases.milestones import demolitions_recorded
 from api.cases.reopening import DEMOLITION_RECORDED, reopen
 from api.clock import as_utc
 from api.db import models
-from api.db.engine import srid_of
-from api.db.repository import in_chunks, read_attributes, read_frame, records, table_of, to_db_geometry
+from api.db.repository import (
+    in_chunks,
+    insert_rows,
+    read_attributes,
+    read_frame,
+    records,
+    table_of,
+    to_db_geometry,
+)
 from api.stewardship.grids import locate_cases
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import Period, RuleSet
@@ -87,7 +94,7 @@ def stored_inputs(session: Session) -> CheckInputs:
     )
 
 
-def _case_values(result: CheckResult, houses: pd.DataFrame, srid: int) -> pd.DataFrame:
+def _case_values(result: CheckResult, houses: pd.DataFrame, session: Session) -> pd.DataFrame:
     """Per violating house, the case columns (house's db id, codes, measures, geometry)."""
     res = result.houses.merge(houses[["house_id", "id", "township_code", "village_code"]], on="house_id")
     res = res[res["violation"].to_numpy(dtype=bool)]
@@ -104,7 +111,7 @@ def _case_values(result: CheckResult, houses: pd.DataFrame, srid: int) -> pd.Dat
     })
     values["date_conflict"] = values["date_conflict"].astype(bool)
     values["retro_approval"] = values["retro_approval"].astype(bool)
-    values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy(), srid), index=values.index, dtype=object)
+    values["geom"] = pd.Series(to_db_geometry(res.geometry.to_numpy(), session), index=values.index, dtype=object)
     return values
 
 
@@ -164,7 +171,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         result = check(inputs, rules, workers=workers)
         if inputs.houses.empty:
             return ScanReport(0, 0, 0, 0, 0, result)
-        values = _case_values(result, inputs.houses, srid_of(session))
+        values = _case_values(result, inputs.houses, session)
         table = table_of(models.Case)
         # A house's own case (cases that continue another — a grown house's new part — have no house_id).
         existing = {row.house_id: (row.id, row.status) for row in
@@ -174,12 +181,13 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now,
                                        origin="scan", version=1, field_rules="")
         if len(new):
-            session.execute(table.insert(), records(new))
+            insert_rows(session, table, new)
             ids = {house: cid for chunk in in_chunks(new["house_id"].tolist())
                    for house, cid in session.execute(select(table.c.house_id, table.c.id)
                                                      .where(table.c.house_id.in_(chunk))).all()}
-            events = [{"case_id": ids[r["house_id"]], "actor": SCAN_ACTOR, "action": "create", "before": {},
-                       "after": {k: r[k] for k in HISTORY_FIELDS}} for r in records(new)]
+            events = [{"case_id": ids[house], "actor": SCAN_ACTOR, "action": "create", "before": {}, "after": after}
+                      for house, after in zip(new["house_id"].tolist(), records(new[list(HISTORY_FIELDS)]),
+                                              strict=True)]
         else:
             events = []
         known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])

@@ -139,7 +139,7 @@ def record_abandoned(session: Session, actor: str, geom: shapely.Geometry, *, ca
         note=note, status=LandStatus.REPORTED.value, village_code=village,
         township_code=village[:9] + "000" if village else None,
         grid_code=grid_codes(session, np.array([part], dtype=object))[0], created_by=actor, created_at=now,
-        geom=to_db_geometry(np.array([part], dtype=object), srid_of(session))[0])
+        geom=to_db_geometry(np.array([part], dtype=object), session)[0])
     session.add(record)
     session.flush()
     record.code = f"PH-{record.village_code or '000000000000'}-{record.id:05d}"

@@ -11,7 +11,6 @@ import shapely
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db.engine import srid_of
 from api.db.models import AdminArea, Case, Farmland, Grid
 from api.db.repository import read_frame, records, table_of, to_db_geometry
 from gis.coverage import CoverageRules, generate_grid
@@ -63,7 +62,7 @@ def generate_grids(factory: sessionmaker[Session], rules: CoverageRules) -> int:
                                "name": cells["name"], "village_code": cells["village_code"],
                                "township_code": cells["village_code"].map(town),
                                "area_m2": shapely.area(cells.geometry.to_numpy()), "attrs": None})
-        values["geom"] = pd.Series(to_db_geometry(cells.geometry.to_numpy(), srid_of(session)), dtype=object)
+        values["geom"] = pd.Series(to_db_geometry(cells.geometry.to_numpy(), session), dtype=object)
         session.execute(table_of(Grid).insert(), records(values))
         locate_cases(session)
         return len(values)

@@ -79,7 +79,7 @@ def record_patrol(factory: sessionmaker[Session], user: User, client_uuid: str, 
                             ended_at=as_utc(ended_at), points=json.dumps(points), length_m=float(shapely.length(track)),
                             township_code=township_of(user.role, user.township_code)
                             or (village[:9] + "000" if village else None),
-                            uploaded_at=now, geom=to_db_lines(np.array([track], dtype=object), srid)[0])
+                            uploaded_at=now, geom=to_db_lines(np.array([track], dtype=object), session)[0])
             session.add(patrol)
             session.flush()
             box = tuple(float(v) for v in shapely.bounds(track))

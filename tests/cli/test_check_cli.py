@@ -80,8 +80,8 @@ def test_check_cutoff_option_and_bad_values(tmp_path: Path):
     assert missing.exit_code == 2 and "nope.gpkg" in missing.output
 
 
-def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
-    pytest.importorskip("dask_geopandas")
+@pytest.mark.xdist_group("dask")
+def test_partition_then_check_on_a_dask_cluster(tmp_path: Path, dask_scheduler: str):
     houses_dir, farmland_dir = tmp_path / "houses_parts", tmp_path / "farmland_parts"
     made = runner.invoke(app, ["partition", str(DEMO / "houses.parquet"), "--out", str(houses_dir),
                                "--partitions", "6"])
@@ -93,7 +93,7 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
         "check", "--farmland", str(farmland_dir), "--houses", str(houses_dir),
         "--cultivated", str(DEMO / "dltb.parquet"), "--baseline", str(DEMO / "baseline.parquet"),
         "--approvals", str(DEMO / "approvals.parquet"), "--households", str(DEMO / "households.csv"),
-        "--plots", str(DEMO / "plots.parquet"), "--out", str(out), "--workers", "2"])
+        "--plots", str(DEMO / "plots.parquet"), "--out", str(out), "--cluster", dask_scheduler])
     assert result.exit_code == 0, result.output
     frame = gpd.read_parquet(out)
     truth = pd.read_csv(DEMO / "truth.csv", keep_default_na=False, dtype=str)
@@ -109,7 +109,7 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
             "--plots", str(DEMO / "plots.parquet"), "--out", str(folder)]
     refused = runner.invoke(app, args)  # a folder without Dask workers to write it
     assert refused.exit_code == 2 and "--workers or --cluster" in refused.output
-    result = runner.invoke(app, [*args, "--workers", "2"])
+    result = runner.invoke(app, [*args, "--workers", "2"])  # the local cluster the command starts itself
     assert result.exit_code == 0, result.output
     parts = gpd.read_parquet(folder)
     assert len(list(folder.glob("part.*.parquet"))) == 6 and (tmp_path / "dask_parts_plot_areas.csv").exists()
@@ -118,12 +118,13 @@ def test_partition_then_check_on_a_local_dask_cluster(tmp_path: Path):
         assert (parts[col].to_numpy() == again[col].to_numpy()).all(), col
 
 
-def test_dask_check_with_only_the_required_layers(tmp_path: Path):
+@pytest.mark.xdist_group("dask")
+def test_dask_check_with_only_the_required_layers(tmp_path: Path, dask_scheduler: str):
     """Every optional layer may be left out on the Dask path too (it crashed without --approvals)."""
-    pytest.importorskip("dask_geopandas")
     out = tmp_path / "dask.parquet"
     result = runner.invoke(app, ["check", "--farmland", str(DEMO / "farmland.parquet"),
-                                 "--houses", str(DEMO / "houses.parquet"), "--out", str(out), "--workers", "2",
+                                 "--houses", str(DEMO / "houses.parquet"), "--out", str(out),
+                                 "--cluster", dask_scheduler,
                                  "--partitions", "4"])
     assert result.exit_code == 0, result.output
     plain = tmp_path / "plain.parquet"
@@ -194,13 +195,14 @@ def test_check_applies_approvals_by_kind_household_and_area(tmp_path: Path, form
     assert pd.isna(r.loc["buban", "rules"]) or str(r.loc["buban", "rules"]) == ""
 
 
-def test_the_rules_give_the_same_answer_on_dask(tmp_path: Path):
-    pytest.importorskip("dask_geopandas")
+@pytest.mark.xdist_group("dask")
+def test_the_rules_give_the_same_answer_on_dask(tmp_path: Path, dask_scheduler: str):
     files = _rules_county(tmp_path)
     args = ["check", "--farmland", str(files["farmland"]), "--houses", str(files["houses"]), "--cultivated",
             str(files["dltb"]), "--approvals", str(files["approvals_gpkg"])]
     single = runner.invoke(app, [*args, "--out", str(tmp_path / "one.parquet")])
-    dask = runner.invoke(app, [*args, "--out", str(tmp_path / "dask.parquet"), "--workers", "2", "--partitions", "2"])
+    dask = runner.invoke(app, [*args, "--out", str(tmp_path / "dask.parquet"), "--cluster", dask_scheduler,
+                                 "--partitions", "2"])
     assert single.exit_code == 0 and dask.exit_code == 0, dask.output
     one = gpd.read_parquet(tmp_path / "one.parquet").set_index("house_id").sort_index()
     many = gpd.read_parquet(tmp_path / "dask.parquet").set_index("house_id").sort_index()

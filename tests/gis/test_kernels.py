@@ -83,6 +83,32 @@ def test_random_pairs_agree_with_geos():
     assert np.abs(got - want).max() < 1e-6
 
 
+def test_houses_inside_outside_and_across_a_large_many_vertex_field():
+    """The shortcut for a house no edge of the ring comes near (decided by ray parity, not clipped) must give
+    GEOS's area whether the house is inside the field, in its pond, in a bay of it, or across an edge."""
+    rng = np.random.default_rng(1)
+    angles = np.linspace(0, 2 * np.pi, 700, endpoint=False)
+    radii = 400 + 120 * np.sin(5 * angles) + rng.uniform(-2, 2, len(angles))  # a five-lobed field, with bays
+    ring = np.c_[GK_E + radii * np.cos(angles), GK_N + radii * np.sin(angles)]
+    pond = shapely.Point(GK_E + 100, GK_N).buffer(60, quad_segs=16)
+    field = Polygon(ring, [pond.exterior.coords])
+    assert field.is_valid and len(field.exterior.coords) > 600
+    xy = np.c_[GK_E + rng.uniform(-550, 550, 3000), GK_N + rng.uniform(-550, 550, 3000)]
+    houses = np.array([affinity.rotate(box(x, y, x + 12, y + 9), a, origin=(x, y))
+                       for (x, y), a in zip(xy, rng.uniform(0, 90, len(xy)), strict=True)], dtype=object)
+    convex, clip = convex_clip_polygons(houses)
+    assert convex.all()
+    got = clipped_areas(Rings.of(np.array([field], dtype=object)), np.zeros(len(houses), dtype=np.int64), clip,
+                        np.arange(len(houses), dtype=np.int64))
+    want = shapely.area(shapely.intersection(houses, field))
+    inside = shapely.contains_properly(field, houses)
+    in_pond = shapely.contains_properly(pond, houses)
+    crossing = (want > 0) & ~inside
+    in_a_bay = ~shapely.intersects(field, houses) & shapely.contains(shapely.box(*field.bounds), houses) & ~in_pond
+    assert inside.sum() > 500 and in_pond.sum() > 10 and crossing.sum() > 50 and in_a_bay.sum() > 200
+    assert np.abs(got - want).max() < 1e-6
+
+
 def test_convexity_test():
     square = box(0, 0, 10, 10)
     collinear = Polygon([(0, 0), (5, 0), (10, 0), (10, 10), (0, 10)])  # a vertex on a straight edge

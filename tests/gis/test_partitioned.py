@@ -89,15 +89,15 @@ def test_workers_write_the_result_partitions(tmp_path: Path):
     same(single.drop(columns="geometry"), parted.houses.drop(columns="geometry"))
 
 
-def test_on_a_local_cluster_with_worker_processes():
-    from distributed import Client, LocalCluster
+@pytest.mark.xdist_group("dask")
+def test_on_a_cluster_with_worker_processes(dask_scheduler: str):
+    from distributed import Client
 
     rng = np.random.default_rng(5)
     houses = synthetic_houses(8000, rng)
     farm = synthetic_farmland(1200, 2300.0, rng)
     single = check(CheckInputs(houses=houses, farmland=farm), RuleSet()).houses
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with Client(dask_scheduler) as client:
         done: list[int] = []
         parted = check_partitioned(houses, {"farmland": farm}, client=client, npartitions=8,
                                    progress=done.append, rules=RuleSet()).houses
