@@ -23,6 +23,10 @@ from numba import njit
 TURN_TOLERANCE = 1e-9
 #: Clip polygons with more edges than this go to GEOS (circles and the like are rare).
 MAX_CLIP_EDGES = 12
+#: Rings with more edges than this get an index of their edges by horizontal band (`EdgeBands`) ...
+BANDED_EDGES = 48
+#: ... with about this many edges a band.
+EDGES_PER_BAND = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Rings:
     sign: np.ndarray  # +1 exterior, -1 hole
     first_ring: np.ndarray  # per polygon: index of its first ring
     ring_count: np.ndarray  # per polygon: number of rings
+    #: Per ring: its edges bucketed by horizontal bands (`EdgeBands`; None for clip polygons).
+    bands: EdgeBands | None = None
 
     def take(self, polygons: slice) -> Rings:
         """The rings of a slice of the polygons (a view: the coordinate arrays are shared)."""
@@ -65,9 +71,36 @@ class Rings:
         coords = shapely.get_coordinates(rings)
         first_of_part = np.r_[True, ring_part[1:] != ring_part[:-1]][:len(rings)]
         ring_count = np.bincount(part_owner[ring_part], minlength=n).astype(np.int64)
-        return cls(np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1]),
-                   np.cumsum(counts) - counts, np.maximum(counts - 1, 0), np.where(first_of_part, 1.0, -1.0),
-                   np.cumsum(ring_count) - ring_count, ring_count)
+        x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])
+        start, length = np.cumsum(counts) - counts, np.maximum(counts - 1, 0)
+        return cls(x, y, start, length, np.where(first_of_part, 1.0, -1.0), np.cumsum(ring_count) - ring_count,
+                   ring_count, EdgeBands.of(x, y, start, length))
+
+
+@dataclass(frozen=True)
+class EdgeBands:
+    """Per ring, its bounding box and, for rings of more than `BANDED_EDGES` edges, its edges bucketed by
+    horizontal bands of equal height (about `EDGES_PER_BAND` edges a band; an edge is listed in every band its
+    y-range meets, as `band_edges[band_ptr[b]:band_ptr[b + 1]]`, each the index of its first vertex).
+
+    A house meets only the few bands of its own height: whether any edge comes near it, and the parity of a
+    ray from it, are then read from those bands instead of from every edge of a parcel's long boundary.
+    """
+
+    min_x: np.ndarray
+    min_y: np.ndarray
+    max_x: np.ndarray
+    max_y: np.ndarray
+    first_band: np.ndarray  # per ring: its first band (index into band_ptr), -1 without bands
+    band_count: np.ndarray
+    band_height: np.ndarray
+    band_ptr: np.ndarray
+    band_edges: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.ndarray) -> EdgeBands:
+        fields = _edge_bands(x, y, start, length, BANDED_EDGES, EDGES_PER_BAND)
+        return cls(*fields)
 
 
 def convex_clip_polygons(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
@@ -116,10 +149,62 @@ def clipped_areas(subject: Rings, subject_poly: np.ndarray, clip: Rings, clip_po
     """
     out = np.zeros(len(subject_poly))
     if len(out):
+        bands = subject.bands if subject.bands is not None else EdgeBands.of(subject.x, subject.y, subject.start,
+                                                                             subject.length)
         _clip_pairs(subject.x, subject.y, subject.start, subject.length, subject.sign, subject.first_ring,
                     subject.ring_count, np.asarray(subject_poly, dtype=np.int64), clip.x, clip.y, clip.start,
-                    clip.length, clip.first_ring, np.asarray(clip_poly, dtype=np.int64), out)
+                    clip.length, clip.first_ring, np.asarray(clip_poly, dtype=np.int64), out, bands.min_x,
+                    bands.min_y, bands.max_x, bands.max_y, bands.first_band, bands.band_count, bands.band_height,
+                    bands.band_ptr, bands.band_edges)
     return out
+
+
+@njit(cache=True)
+def _edge_bands(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.ndarray, banded: int,
+                per_band: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                        np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The arrays of `EdgeBands` (two passes over the edges: count per band, then fill)."""
+    n_rings = len(start)
+    min_x, min_y = np.empty(n_rings), np.empty(n_rings)
+    max_x, max_y = np.empty(n_rings), np.empty(n_rings)
+    first_band = np.full(n_rings, -1, dtype=np.int64)
+    band_count = np.zeros(n_rings, dtype=np.int64)
+    band_height = np.ones(n_rings)
+    total = 0
+    for r in range(n_rings):
+        s, n = start[r], length[r]
+        lo_x, lo_y, hi_x, hi_y = np.inf, np.inf, -np.inf, -np.inf
+        for k in range(n):
+            lo_x, hi_x = min(lo_x, x[s + k]), max(hi_x, x[s + k])
+            lo_y, hi_y = min(lo_y, y[s + k]), max(hi_y, y[s + k])
+        min_x[r], min_y[r], max_x[r], max_y[r] = lo_x, lo_y, hi_x, hi_y
+        if n > banded and hi_y > lo_y:
+            first_band[r] = total
+            band_count[r] = n // per_band
+            band_height[r] = (hi_y - lo_y) / band_count[r]
+            total += band_count[r]
+    counts = np.zeros(total + 1, dtype=np.int64)
+    for fill in range(2):
+        cursor = counts.copy()
+        edges = np.empty(counts[total] if fill else 0, dtype=np.int64)
+        for r in range(n_rings):
+            if first_band[r] < 0:
+                continue
+            s, n, b0, nb, h = start[r], length[r], first_band[r], band_count[r], band_height[r]
+            for k in range(n):
+                y0, y1 = y[s + k], y[s + (k + 1) % n]
+                lo = min(max(int((min(y0, y1) - min_y[r]) / h), 0), nb - 1)
+                hi = min(max(int((max(y0, y1) - min_y[r]) / h), 0), nb - 1)
+                for b in range(lo, hi + 1):
+                    if fill:
+                        edges[cursor[b0 + b]] = s + k
+                        cursor[b0 + b] += 1
+                    else:
+                        counts[b0 + b + 1] += 1
+        if not fill:
+            for b in range(total):
+                counts[b + 1] += counts[b]
+    return min_x, min_y, max_x, max_y, first_band, band_count, band_height, counts, edges
 
 
 @njit(cache=True, nogil=True)
@@ -161,8 +246,16 @@ def _convex_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.nd
 def _clip_pairs(sx: np.ndarray, sy: np.ndarray, s_start: np.ndarray, s_length: np.ndarray, s_sign: np.ndarray,
                 s_first: np.ndarray, s_count: np.ndarray, s_poly: np.ndarray, cx: np.ndarray, cy: np.ndarray,
                 c_start: np.ndarray, c_length: np.ndarray, c_first: np.ndarray, c_poly: np.ndarray,
-                out: np.ndarray) -> None:  # pragma: no cover - compiled; tested through its wrapper
-    """Sutherland–Hodgman: clip every ring of each subject polygon by its convex clip polygon, sum areas."""
+                out: np.ndarray, r_min_x: np.ndarray, r_min_y: np.ndarray, r_max_x: np.ndarray, r_max_y: np.ndarray,
+                first_band: np.ndarray, band_count: np.ndarray, band_height: np.ndarray, band_ptr: np.ndarray,
+                band_edges: np.ndarray) -> None:  # pragma: no cover - compiled; tested through its wrapper
+    """Sutherland–Hodgman: clip every ring of each subject polygon by its convex clip polygon, sum areas.
+
+    A ring with no edge reaching the clip polygon's (closed) box holds all of the clip polygon or none of it,
+    which the parity of a ray from one of its corners decides: the common case of a house well inside, or
+    well outside, a large parcel is settled without clipping, and for a banded ring (`EdgeBands`) from the
+    few edges of the house's own bands.
+    """
     cap = 64
     ax_buf = np.empty(cap)
     ay_buf = np.empty(cap)
@@ -187,26 +280,49 @@ def _clip_pairs(sx: np.ndarray, sy: np.ndarray, s_start: np.ndarray, s_length: n
         for r in range(s_first[sp], s_first[sp] + s_count[sp]):
             n = s_length[r]
             s0 = s_start[r]
+            if (r_max_x[r] - ox <= cminx or r_min_x[r] - ox >= cmaxx or r_max_y[r] - oy <= cminy
+                    or r_min_y[r] - oy >= cmaxy):
+                continue  # this ring's box meets the clip polygon in an edge at most: no area
+            fb = first_band[r]
+            if fb >= 0:
+                nb, h = band_count[r], band_height[r]
+                lo = max(int((cminy + oy - r_min_y[r]) / h) - 1, 0)
+                hi = min(int((cmaxy + oy - r_min_y[r]) / h) + 1, nb - 1)
+                near = False
+                for b in range(lo, hi + 1):
+                    for i in range(band_ptr[fb + b], band_ptr[fb + b + 1]):
+                        e = band_edges[i]
+                        f = s0 + (e - s0 + 1) % n
+                        x0, y0, x1, y1 = sx[e] - ox, sy[e] - oy, sx[f] - ox, sy[f] - oy
+                        if (min(x0, x1) <= cmaxx and max(x0, x1) >= cminx
+                                and min(y0, y1) <= cmaxy and max(y0, y1) >= cminy):
+                            near = True
+                            break
+                    if near:
+                        break
+                if not near:
+                    # Every edge crossing the line y = oy lies in oy's band (as the bands were built).
+                    b = min(max(int((oy - r_min_y[r]) / h), 0), nb - 1)
+                    inside = False
+                    for i in range(band_ptr[fb + b], band_ptr[fb + b + 1]):
+                        e = band_edges[i]
+                        f = s0 + (e - s0 + 1) % n
+                        x0, y0, x1, y1 = sx[e] - ox, sy[e] - oy, sx[f] - ox, sy[f] - oy
+                        if (y0 > 0.0) != (y1 > 0.0) and x0 + (0.0 - y0) * (x1 - x0) / (y1 - y0) > 0.0:
+                            inside = not inside
+                    if inside:
+                        total += s_sign[r] * abs(0.5 * twice)
+                    continue
             need = 2 * (n + ce) + 8
             if need > cap:
                 cap = 2 * need
                 ax_buf, ay_buf = np.empty(cap), np.empty(cap)
                 bx_buf, by_buf = np.empty(cap), np.empty(cap)
-            rminx, rminy, rmaxx, rmaxy = np.inf, np.inf, -np.inf, -np.inf
             for k in range(n):
-                vx, vy = sx[s0 + k] - ox, sy[s0 + k] - oy
-                ax_buf[k], ay_buf[k] = vx, vy
-                rminx, rmaxx = min(rminx, vx), max(rmaxx, vx)
-                rminy, rmaxy = min(rminy, vy), max(rmaxy, vy)
-            if rmaxx <= cminx or rminx >= cmaxx or rmaxy <= cminy or rminy >= cmaxy:
-                continue  # this ring's box meets the clip polygon in an edge at most: no area
-            # A ring with no edge reaching the clip polygon's (closed) box holds all of the clip polygon or
-            # none of it, which the parity of a ray from one of its corners decides: the common case of a
-            # house well inside, or well outside, a large many-vertex parcel, at the cost of one read of
-            # the ring instead of four clipping passes.
-            near = False
+                ax_buf[k], ay_buf[k] = sx[s0 + k] - ox, sy[s0 + k] - oy
+            near = fb >= 0  # a banded ring that reaches here is near: clip it
             inside = False
-            for k in range(n):
+            for k in range(0 if fb < 0 else n, n):
                 x0, y0 = ax_buf[k], ay_buf[k]
                 x1, y1 = ax_buf[k + 1 if k + 1 < n else 0], ay_buf[k + 1 if k + 1 < n else 0]
                 if (min(x0, x1) <= cmaxx and max(x0, x1) >= cminx

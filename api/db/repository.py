@@ -9,7 +9,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import ColumnElement, Integer, Select, Table, column, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +32,7 @@ def insert_rows(session: Session, table: Table, frame: pd.DataFrame, *, chunk: i
                 progress: Callable[[int], None] | None = None) -> None:
     """Insert every row of `frame` (columns named as `table`'s) in the session's transaction.
 
-    PostgreSQL: one COPY through psycopg (geometry as hex EWKB text, which PostGIS reads on input). The
+    PostgreSQL: one COPY through psycopg (geometry as `to_db_geometry` gives it: hex EWKB text). The
     `executemany` path binds every value of every row through SQLAlchemy and GeoAlchemy2; for a million houses
     that was most of a minute. SQLite: `executemany` in chunks (SQLite has no COPY; its cost is the R*Tree).
     `progress` is told the rows written so far after each chunk.
@@ -50,9 +49,6 @@ def insert_rows(session: Session, table: Table, frame: pd.DataFrame, *, chunk: i
     for col in table.columns:  # what an INSERT would have taken from the model's Python-side defaults
         if col.name not in plain.columns and col.default is not None and getattr(col.default, "is_scalar", False):
             plain[col.name] = getattr(col.default, "arg", None)
-    for name in plain.columns:
-        if isinstance(table.c[name].type, Geometry):
-            plain[name] = [None if v is None else v.desc if isinstance(v, WKBElement) else v for v in plain[name]]
     columns = ", ".join(f'"{c}"' for c in plain.columns)
     raw = cast(Any, session.connection().connection.driver_connection)  # psycopg's own connection
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
@@ -64,21 +60,22 @@ def insert_rows(session: Session, table: Table, frame: pd.DataFrame, *, chunk: i
         progress(len(plain))
 
 
-def to_db_geometry(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[WKBElement] | list[str]:
+def to_db_geometry(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[str]:
     """Shapely (Multi)Polygons in the county CRS (`srid_of(db)`) → values for a geometry column, promoted to
     MULTIPOLYGON (see `_geometry_values`)."""
     return _geometry_values(_as_multipolygons(geoms), db)
 
 
-def to_db_lines(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[WKBElement] | list[str]:
+def to_db_lines(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[str]:
     """Shapely LineStrings in the county CRS (patrol tracks) → values for a geometry column."""
     return _geometry_values(np.asarray(geoms, dtype=object), db)
 
 
-def _geometry_values(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[WKBElement] | list[str]:
+def _geometry_values(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[str]:
     """Geometry column values as each database takes them fastest, encoded by one vectorised call.
 
-    PostGIS: hex EWKB elements (GeoAlchemy2 passes them through). SpatiaLite: EWKT text. GeoAlchemy2's
+    PostGIS: hex EWKB text (`ST_GeomFromEWKT`, which GeoAlchemy2 binds to, reads it, and so does COPY: no
+    element object per row). SpatiaLite: EWKT text. GeoAlchemy2's
     SpatiaLite binding turns a WKB element into EWKT itself, but row by row through a shapely object (about
     40 µs a house: 40 s of a million-house import); `to_wkt(rounding_precision=-1)` writes the same shortest
     round-trip text for all rows at once, so nothing is lost.
@@ -87,8 +84,7 @@ def _geometry_values(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> 
     bind = db.get_bind() if isinstance(db, Session) else db.kw["bind"]
     if bind.dialect.name == "sqlite":
         return list(np.char.add(f"SRID={srid};", shapely.to_wkt(geoms, rounding_precision=-1).astype(str)).tolist())
-    hexes = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
-    return [WKBElement(h, srid=srid, extended=True) for h in hexes]
+    return list(shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True).tolist())
 
 
 def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
