@@ -11,6 +11,7 @@ areas equals Redline's overlap-counted-once area.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -39,12 +40,17 @@ def houses(n: int, rng: np.random.Generator, spacing: float = 25.0) -> gpd.GeoDa
     return gpd.GeoDataFrame({"house_id": np.arange(n)}, geometry=rings, crs=CRS)
 
 
-def farmland(n_cells: int, extent: float, rng: np.random.Generator, share: float = 0.22) -> gpd.GeoDataFrame:
-    """A share of a Voronoi tessellation over [X0, X0+extent]², a tenth with a hole."""
+def _voronoi_cells(n_cells: int, extent: float, rng: np.random.Generator) -> np.ndarray:
+    """The Voronoi tessellation of n_cells random points over [X0, X0+extent]² (50 m margin)."""
     pts = np.column_stack([X0 + rng.uniform(0, extent, n_cells), Y0 + rng.uniform(0, extent, n_cells)])
     frame = shapely.box(X0 - 50, Y0 - 50, X0 + extent + 50, Y0 + extent + 50)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
-    cells = shapely.intersection(cells, frame)
+    return shapely.intersection(cells, frame)
+
+
+def farmland(n_cells: int, extent: float, rng: np.random.Generator, share: float = 0.22) -> gpd.GeoDataFrame:
+    """A share of a Voronoi tessellation over [X0, X0+extent]², a tenth with a hole."""
+    cells = _voronoi_cells(n_cells, extent, rng)
     keep = rng.random(len(cells)) < share
     cells = cells[keep]
     holed = rng.random(len(cells)) < 0.1
@@ -56,10 +62,7 @@ def farmland(n_cells: int, extent: float, rng: np.random.Generator, share: float
 def fields(n_cells: int, extent: float, rng: np.random.Generator, share: float = 0.35) -> gpd.GeoDataFrame:
     """Large many-vertex polygons: a share of a coarse Voronoi tessellation, boundaries walked every 5 m
     and jittered by up to 1.5 m (after a 2 m inward shrink, so neighbours never overlap), 8% with a pond."""
-    pts = np.column_stack([X0 + rng.uniform(0, extent, n_cells), Y0 + rng.uniform(0, extent, n_cells)])
-    frame = shapely.box(X0 - 50, Y0 - 50, X0 + extent + 50, Y0 + extent + 50)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
-    cells = shapely.intersection(cells, frame)
+    cells = _voronoi_cells(n_cells, extent, rng)
     cells = cells[rng.random(len(cells)) < share]
     cells = shapely.segmentize(shapely.buffer(cells, -2.0, join_style="mitre"), 5.0)
     coords = shapely.get_coordinates(cells)
@@ -78,12 +81,18 @@ def fields(n_cells: int, extent: float, rng: np.random.Generator, share: float =
 
 def generate_fields(out: Path, n_houses: int, seed: int = 2) -> tuple[Path, Path]:
     """Write fields_houses_N.parquet and fields_farmland_N.parquet (one polygon per ~1 000 houses)."""
+    return _write_county(out, n_houses, seed, "fields_", lambda extent, rng: fields(max(n_houses // 1000, 4),
+                                                                                   extent, rng))
+
+
+def _write_county(out: Path, n_houses: int, seed: int, prefix: str,
+                  make_farmland: Callable[[float, np.random.Generator], gpd.GeoDataFrame]) -> tuple[Path, Path]:
+    """Houses on the lattice and farmland over the same extent, written as GeoParquet."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     h = houses(n_houses, rng)
-    extent = float(np.ceil(np.sqrt(n_houses))) * 25.0
-    f = fields(max(n_houses // 1000, 4), extent, rng)
-    hp, fp = out / f"fields_houses_{n_houses}.parquet", out / f"fields_farmland_{n_houses}.parquet"
+    f = make_farmland(float(np.ceil(np.sqrt(n_houses))) * 25.0, rng)
+    hp, fp = out / f"{prefix}houses_{n_houses}.parquet", out / f"{prefix}farmland_{n_houses}.parquet"
     h.to_parquet(hp)
     f.to_parquet(fp)
     return hp, fp
@@ -93,13 +102,5 @@ FAMILIES = {"voronoi": lambda out, n: generate(out, n), "fields": lambda out, n:
 
 
 def generate(out: Path, n_houses: int, seed: int = 1) -> tuple[Path, Path]:
-    """Write houses.parquet and farmland.parquet (about one farmland polygon per 10 houses)."""
-    rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=True)
-    h = houses(n_houses, rng)
-    extent = float(np.ceil(np.sqrt(n_houses))) * 25.0
-    f = farmland(max(n_houses // 3, 10), extent, rng)
-    hp, fp = out / f"houses_{n_houses}.parquet", out / f"farmland_{n_houses}.parquet"
-    h.to_parquet(hp)
-    f.to_parquet(fp)
-    return hp, fp
+    """Write houses_N.parquet and farmland_N.parquet (about one farmland polygon per 10 houses)."""
+    return _write_county(out, n_houses, seed, "", lambda extent, rng: farmland(max(n_houses // 3, 10), extent, rng))

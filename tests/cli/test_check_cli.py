@@ -208,3 +208,42 @@ def test_the_rules_give_the_same_answer_on_dask(tmp_path: Path, dask_scheduler: 
     many = gpd.read_parquet(tmp_path / "dask.parquet").set_index("house_id").sort_index()
     for col in ("cultivated_m2", "unapproved_cultivated_m2", "approved_m2", "retro_approval", "rules", "disposition"):
         assert (one[col].to_numpy() == many[col].to_numpy()).all(), col
+
+
+def test_geoparquet_output_carries_the_input_footprints_and_reencodes_repaired_ones(tmp_path: Path):
+    """A GeoParquet result reuses the input's WKB bytes for footprints kept as read; a repaired footprint is
+    written as repaired, never as the invalid bytes it came in as; the file reads back with its CRS."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+    from shapely import Polygon, box
+
+    x0, y0 = 500_000.0, 2_830_000.0
+    bowtie = Polygon([(x0 + 100, y0), (x0 + 110, y0 + 10), (x0 + 110, y0), (x0 + 100, y0 + 10)])
+    houses = gpd.GeoDataFrame({"id": ["a", "b", "bowtie"]},
+                              geometry=[box(x0, y0, x0 + 10, y0 + 10), box(x0 + 50, y0, x0 + 62, y0 + 9), bowtie],
+                              crs=4546)
+    houses.to_parquet(tmp_path / "houses.parquet")
+    # Big-endian WKB, as some writers produce: valid GeoParquet, but not the bytes shapely would write again,
+    # so the result shows whether the bytes were carried or re-encoded.
+    table = pq.read_table(tmp_path / "houses.parquet")
+    big_endian = pa.array(shapely.to_wkb(houses.geometry.to_numpy(), byte_order=0), type=pa.binary())
+    pq.write_table(table.set_column(table.schema.get_field_index("geometry"), "geometry", big_endian),
+                   tmp_path / "houses.parquet")
+    gpd.GeoDataFrame({"BSM": ["F1"]}, geometry=[box(x0 - 5, y0 - 5, x0 + 5, y0 + 20)],
+                     crs=4546).to_parquet(tmp_path / "farmland.parquet")
+    out = tmp_path / "result.parquet"
+    result = runner.invoke(app, ["check", "--farmland", str(tmp_path / "farmland.parquet"),
+                                 "--houses", str(tmp_path / "houses.parquet"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "repaired" in result.output
+    given = dict(zip(["a", "b", "bowtie"], pq.read_table(tmp_path / "houses.parquet").column("geometry").to_pylist(),
+                     strict=True))
+    written = pq.read_table(out)
+    wkb = dict(zip(written.column("house_id").to_pylist(), written.column("geometry").to_pylist(), strict=True))
+    assert wkb["a"] == given["a"] and wkb["b"] == given["b"] and given["a"][0] == 0  # the very bytes read
+    assert wkb["bowtie"] != given["bowtie"] and shapely.is_valid(shapely.from_wkb(wkb["bowtie"]))
+    back = gpd.read_parquet(out).set_index("house_id")
+    assert back.crs.to_epsg() == 4546
+    assert back.loc["a", "farmland_m2"] == pytest.approx(50.0) and back.loc["b", "farmland_m2"] == 0.0
+    assert back.loc["bowtie", "footprint_m2"] == pytest.approx(50.0)  # two 25 m² triangles
