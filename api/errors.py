@@ -54,3 +54,15 @@ class TooManyAttempts(RedlineError):
 
 class TooLarge(RedlineError):
     """An upload above the size limit (HTTP 413)."""
+
+
+class DatabaseBusy(RedlineError):
+    """The embedded database did not give a write its turn in time (HTTP 503): nothing was written, and the
+    same request may be sent again."""
+
+    def __init__(self, waited_s: float | None = None) -> None:
+        zh, en = ("", "") if waited_s is None else (f"等待 {waited_s:g} 秒仍未轮到写入，", f"no turn to write within "
+                                                                                   f"{waited_s:g} s; ")
+        super().__init__(Message(f"数据库繁忙：{zh}未保存任何内容，请稍后重试",
+                                 f"the database is busy: {en}nothing was saved, try again shortly"))
+        self.retry_after_s = 5

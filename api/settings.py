@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.cases.deadlines import DeadlinePolicy
+from api.db.engine import DEFAULT_WRITE_WAIT_S
 from gis.codes import DEFAULT_COUNTY_SRID
 from gis.rules import CUTOFF, RuleSet
 
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL. Empty: a SpatiaLite file under `var_dir`. PostGIS: postgresql+psycopg://...
     database_url: str = ""
     var_dir: Path = Path("var")
+    #: Embedded database only: how long a write waits for its turn (s) before the request is answered 503
+    #: ("busy, nothing saved, retry") — behind this process's other writers, or another process's.
+    write_wait_s: float = Field(default=DEFAULT_WRITE_WAIT_S, gt=0, le=600)
     #: The county's projected CGCS2000 CRS: every stored geometry and every area is in it.
     srid: int = DEFAULT_COUNTY_SRID
     cutoff: dt.date = CUTOFF

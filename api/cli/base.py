@@ -75,7 +75,7 @@ def factory():  # type: ignore[no-untyped-def]
     from api.db.engine import open_database
 
     settings = get_settings()
-    return open_database(settings.resolved_database_url, settings.srid)
+    return open_database(settings.resolved_database_url, settings.srid, write_wait_s=settings.write_wait_s)
 
 
 def print_problems(problems: Any) -> None:

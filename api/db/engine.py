@@ -16,9 +16,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import DatabaseBusy
 from gis.errors import RedlineInputError
 
 _SPATIALITE_LOAD = threading.Lock()
+#: How long a write waits for its turn on the embedded database (s): for another process's write (SQLite's
+#: busy timeout) and for this process's other writers (the queue in `_queue_writers`).
+DEFAULT_WRITE_WAIT_S = 30.0
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_TURNS: dict[str, threading.Lock] = {}  # one writers' queue per database file in this process
 
 
 def _sqlite_module() -> Any:
@@ -36,8 +42,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url`; for SQLite, create the file's folder and load SpatiaLite."""
+def make_engine(url: str, *, write_wait_s: float = DEFAULT_WRITE_WAIT_S, **kwargs: Any) -> Engine:
+    """Create an engine for `url`; for SQLite, create the file's folder, load SpatiaLite and queue this
+    process's writers (`_queue_writers`), each waiting at most `write_wait_s` seconds for its turn."""
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     from geoalchemy2 import load_spatialite
@@ -46,7 +53,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, module=_sqlite_module(), connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(url, module=_sqlite_module(), connect_args={"timeout": write_wait_s},
+                           **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -61,13 +69,57 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
+    with _SPATIALITE_LOAD:
+        turn = _TURNS.setdefault(str(Path(database).resolve()) if database and database != ":memory:" else
+                                 f"memory:{id(engine)}", threading.Lock())
+    _queue_writers(engine, turn, write_wait_s)
     return engine
 
 
-def open_database(url: str, srid: int) -> sessionmaker[Session]:
+def _queue_writers(engine: Engine, turn: threading.Lock, wait_s: float) -> None:
+    """One write transaction at a time per process, handed over in turn rather than fought for in SQLite.
+
+    SQLite lets one writer in at a time. The others either poll (its busy handler sleeps up to 100 ms between
+    tries, so a waiter can keep missing its chance) or, having read inside their transaction before another
+    writer committed, fail at once: SQLite cannot wait on a stale snapshot. One of fifty concurrent writers on
+    a loaded machine got "database is locked", answered as a plain-text 500. Here a connection takes its
+    database file's turn (`turn`, shared by every engine on that file in this process) at its first INSERT,
+    UPDATE or DELETE, where pysqlite begins the transaction, and gives it back when it returns to the pool;
+    the next writer is woken at once. A write that does not get its turn within `wait_s` fails with
+    `DatabaseBusy` (HTTP 503, retry later) having written nothing. Another process (the CLI beside the
+    server) is still met by SQLite's busy timeout, which is the same `wait_s`.
+    """
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_turn(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        info = conn.connection.info
+        if info.get("writing") or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if not turn.acquire(timeout=wait_s):
+            raise DatabaseBusy(wait_s)
+        info["writing"] = True
+
+    def _give_turn(info: dict[str, Any]) -> None:
+        if info.pop("writing", False):
+            turn.release()
+
+    # Given back when the connection returns to the pool, after its commit or rollback has reached SQLite
+    # (SQLAlchemy's "commit" event fires before the commit: a writer let in there would find the file still
+    # locked, and one that had read first would fail at once, as SQLite cannot wait on a stale snapshot).
+    @event.listens_for(engine.pool, "checkin")
+    @event.listens_for(engine.pool, "close")
+    def _returned(_dbapi_connection: Any, connection_record: Any) -> None:
+        _give_turn(connection_record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    @event.listens_for(engine.pool, "soft_invalidate")
+    def _invalidated(_dbapi_connection: Any, connection_record: Any, _exception: Any) -> None:
+        _give_turn(connection_record.info)
+
+
+def open_database(url: str, srid: int, *, write_wait_s: float = DEFAULT_WRITE_WAIT_S) -> sessionmaker[Session]:
     """The session factory of the database at `url` whose geometries are in EPSG:`srid` (checked against
     the database when its schema exists)."""
-    engine = make_engine(url)
+    engine = make_engine(url, write_wait_s=write_wait_s)
     check_srid(engine, srid)
     return make_sessionmaker(engine, srid=srid)
 

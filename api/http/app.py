@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Redline", version="0.1.0", lifespan=_warm_map_data, docs_url=None, redoc_url=None,
                   description="Rural houses on cultivated land and permanent basic farmland: "
                               "checks, cases and the review map.")
-    factory = open_database(settings.resolved_database_url, settings.srid)
+    factory = open_database(settings.resolved_database_url, settings.srid, write_wait_s=settings.write_wait_s)
     app.state.settings = settings
     app.state.engine = factory.kw["bind"]
     app.state.sessionmaker = factory

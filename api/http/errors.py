@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from api.errors import (
     Conflict,
+    DatabaseBusy,
     Forbidden,
     InvalidQuery,
     Message,
@@ -31,7 +35,9 @@ STATUS_CODES: dict[type[Exception], int] = {
     Forbidden: 403,
     Conflict: 409,
     RedlineInputError: 422,
+    DatabaseBusy: 503,
 }
+LOG = logging.getLogger("redline.http")
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:
@@ -40,6 +46,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str
     fields = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
               for e in exc.errors()]
     return "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5]), fields[:20]
+
+
+def _error(status: int, exc: Exception, headers: dict[str, str] | None = None) -> JSONResponse:
+    message = exc.message if isinstance(exc, RedlineError) else Message(str(exc), str(exc))
+    return JSONResponse(status_code=status, headers=headers, content={"error": {
+        "type": type(exc).__name__, "message": str(exc), "message_zh": message.zh, "message_en": message.en}})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -58,8 +70,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, lambda _request, exc: exc.redirect())  # type: ignore[attr-defined]
     for exc_type, status in STATUS_CODES.items():
         def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            message = exc.message if isinstance(exc, RedlineError) else Message(str(exc), str(exc))
-            return JSONResponse(status_code=status, content={"error": {
-                "type": type(exc).__name__, "message": str(exc), "message_zh": message.zh,
-                "message_en": message.en}})
+            headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, DatabaseBusy) else None
+            return _error(status, exc, headers)
         app.add_exception_handler(exc_type, handler)  # type: ignore[arg-type]
+
+    def database_error(request: Request, exc: Exception) -> JSONResponse:
+        """SQLite's busy timeout, met when another process (the CLI) held the write lock throughout: the
+        same 503 as a write that waited too long in this process. Anything else is a fault of ours."""
+        if "database is locked" in str(exc):
+            return _error(503, DatabaseBusy(), {"Retry-After": "5"})
+        return internal_error(request, exc)
+
+    def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        """A fault of ours: logged with its traceback; the user gets a message in JSON, never the trace."""
+        LOG.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"error": {
+            "type": "InternalError", "message": "服务器内部错误，已记录（internal error, logged）",
+            "message_zh": "服务器内部错误，已记录", "message_en": "internal error, logged"}})
+
+    app.add_exception_handler(OperationalError, database_error)
+    app.add_exception_handler(Exception, internal_error)

@@ -4,10 +4,13 @@ malformed input reaching the database)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -15,10 +18,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from api.db import models
+from api.http.app import create_app
+from api.settings import Settings
 from tests.conftest import ARTIFACTS, fixture_path
 from tests.http.conftest import PASSWORD, Site, case_id
 from tests.live import serving
@@ -312,10 +319,10 @@ def test_fifty_concurrent_writers_no_5xx_no_duplicates_nothing_lost(site: Site):
                 key = keys[i % 15]
                 r = http.post(f"/api/cases/{cid}/photos", headers=inspector, data={"client_uuid": key},
                               files={"file": ("p.jpg", photo, "image/jpeg")})
-                return "upload", r.status_code, (key, r.json().get("id"))
+                return "upload", r.status_code, (key, r.json().get("id") if r.status_code == 201 else r.text)
             if i < 40:
                 r = http.post(f"/api/cases/{cid}/comments", headers=officer, json={"text": f"意见 {i}"})
-                return "comment", r.status_code, r.json().get("id")
+                return "comment", r.status_code, r.json().get("id") if r.status_code == 201 else r.text
             r = http.post(f"/api/cases/{other}/transitions", headers=officer,
                           json={"action": "assign", "version": version, "payload": {"assignee": "inspector1"}})
             return "assign", r.status_code, None
@@ -341,7 +348,7 @@ def test_fifty_concurrent_writers_no_5xx_no_duplicates_nothing_lost(site: Site):
         ids_by_key.setdefault(key, set()).add(pid)
     assert all(len(ids) == 1 for ids in ids_by_key.values())  # a retry returns the first record
     comments = [r for r in results if r[0] == "comment"]
-    assert all(status == 201 for _, status, _ in comments)
+    assert all(status == 201 for _, status, _ in comments), comments
     assigns = [status for kind, status, _ in results if kind == "assign"]
     assert assigns.count(200) == 1 and set(assigns) <= {200, 409}  # one wins the version race
     with site.db.factory() as s:
@@ -351,6 +358,48 @@ def test_fifty_concurrent_writers_no_5xx_no_duplicates_nothing_lost(site: Site):
                            .where(models.CaseEvent.case_id == other, models.CaseEvent.action == "assign")
                            ).scalar_one()
     assert events == 1
+
+
+def _busy_site(site: Site, tmp_path) -> TestClient:
+    """A second server on the same database whose writes wait at most one second for their turn."""
+    app = create_app(Settings(database_url=site.db.url, var_dir=tmp_path / "busy", write_wait_s=1))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_a_write_kept_waiting_is_a_503_with_a_message_and_writes_nothing(site: Site, tmp_path):
+    """A write that cannot get its turn is refused with a message the pages can show (503, Retry-After), and
+    nothing of it is stored. Before: SQLite's "database is locked" came out as a plain-text 500, which is
+    what one of the fifty concurrent writers below got on a loaded machine."""
+    if site.db.backend != "spatialite":
+        pytest.skip("PostgreSQL queues writers itself (row locks, no busy timeout)")
+    cid = case_id(site, "A1")
+    officer = site.as_user("officer1")
+    with _busy_site(site, tmp_path) as busy:
+        # In this process: another request's write transaction holds the turn on this database file.
+        with site.db.factory() as holder:
+            holder.add(models.Comment(case_id=cid, author_id=1, at=dt.datetime.now(dt.UTC), text="held"))
+            holder.flush()
+            r = busy.post(f"/api/cases/{cid}/comments", headers=officer, json={"text": "等不到"})
+            holder.rollback()
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert "未保存任何内容" in r.json()["error"]["message_zh"] and "1 s" in r.json()["error"]["message_en"]
+        # Another process (the CLI) holds SQLite's write lock: the same refusal after the busy timeout.
+        holding = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+                   "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read()")
+        with subprocess.Popen([sys.executable, "-c", holding, str(make_url(site.db.url).database)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as other:
+            assert other.stdout is not None and other.stdin is not None
+            assert other.stdout.readline().strip() == "held"
+            r = busy.post(f"/api/cases/{cid}/comments", headers=officer, json={"text": "等不到"})
+            other.stdin.close()
+        assert r.status_code == 503 and "try again" in r.json()["error"]["message_en"], r.text
+        assert busy.post(f"/api/cases/{cid}/comments", headers=officer,
+                                             json={"text": "轮到了"}).status_code == 201
+    with site.db.factory() as s:
+        texts = s.execute(select(models.Comment.text).where(models.Comment.case_id == cid)).scalars().all()
+        events = s.execute(select(models.CaseEvent.note).where(models.CaseEvent.case_id == cid,
+                                                               models.CaseEvent.action == "comment")).scalars().all()
+    assert texts == ["轮到了"] and events == ["轮到了"]
 
 
 def test_a_storm_of_wrong_passwords_does_not_starve_the_server(site: Site):
@@ -375,8 +424,9 @@ def test_a_storm_of_wrong_passwords_does_not_starve_the_server(site: Site):
         codes = [f.result() for f in storm]
         grown = (process.memory_info().rss - rss_before) / 2**20
     # The median is the signal. One answer may be slow: the first request races the 40 client threads starting
-    # in this same process (6.6 s once on a loaded 2-core machine, the others 0.2–1.3 s); the second slowest
-    # has a margin for a busy CI machine and still fails the 4.9 s this test was written against.
-    assert statistics.median(health) < 1.0 and sorted(health)[-2] < 4.0, health
+    # in this same process (6.6 s once on a loaded 2-core machine, the others 0.2–1.3 s). The bounds leave room
+    # for a CI machine loaded by others (a median of 1.4–1.8 s once at load average 8.5 on two cores) and still
+    # fail the 4.9 s this test was written against.
+    assert statistics.median(health) < 2.5 and sorted(health)[-2] < 4.0, health
     assert grown < 300, f"RSS grew by {grown:.0f} MiB"
     assert set(codes) <= {401, 429} and codes.count(429) >= 30  # 10 per username, 30 per address
