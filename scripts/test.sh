@@ -14,4 +14,4 @@ if [ "${CI:-}" = "true" ] || [ "${REDLINE_REQUIRE_POSTGIS:-}" = "1" ]; then expo
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
 echo "== pytest"
-pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup -p no:cacheprovider "$@"
+pytest -n "${PYTEST_WORKERS:-2}" --dist loadgroup -p no:cacheprovider --durations=25 "$@"
