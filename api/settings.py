@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     remedy_days_replant: int = Field(default=60, ge=1)
     remedy_days_transfer: int = Field(default=90, ge=1)
     remedy_days_managed: int = Field(default=90, ge=1)
+    #: The review map draws vector tiles read from the database (`api.mapview.tiles`) once the county has more
+    #: cases than this (0: always); below it, in-memory snapshots (`api.mapview.snapshots`), which cost about
+    #: 0.5 KB per feature per server process and two seconds per 100 000 features to build.
+    map_tiles_above: int = Field(default=200_000, ge=0)
     #: Largest photo upload accepted (bytes).
     photo_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     host: str = "127.0.0.1"

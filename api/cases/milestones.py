@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -96,4 +98,21 @@ def demolitions_recorded(session: Session, case_ids: list[int]) -> dict[int, dt.
         for cid, last in session.execute(select(CaseEvent.case_id, func.max(CaseEvent.at)).where(
                 CaseEvent.case_id.in_(chunk), CaseEvent.action == "record_demolition").group_by(CaseEvent.case_id)):
             out[int(cid)] = as_utc(last)
+    return out
+
+
+#: The overdue instant of a case that cannot become overdue (ns since the epoch).
+NEVER = int(np.iinfo(np.int64).max)
+
+
+def overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFrame,
+                     now: dt.datetime) -> np.ndarray:
+    """Per case of `frame` (id and the milestone columns), from when it is overdue (ns since the epoch);
+    never for unassigned cases."""
+    out = np.full(len(frame), NEVER, dtype=np.int64)
+    assigned = np.flatnonzero(frame["assigned_at"].notna().to_numpy())
+    for k, m in zip(assigned, milestones(session, frame.iloc[assigned]), strict=True):
+        since = overdue_since(policy, as_utc(now), **m)
+        if since is not None:
+            out[k] = int(since.timestamp() * 1e9)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +18,26 @@ from api.accounts.users import LoginThrottle
 from api.db.engine import open_database
 from api.http.errors import install_error_handlers
 from api.http.pages import page
-from api.http.routes import auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship
+from api.http.routes import (
+    auth,
+    cases,
+    desk,
+    directory,
+    exports,
+    layers,
+    maps,
+    photos,
+    scoreboard,
+    stewardship,
+    tiles,
+)
 from api.http.security import SecurityMiddleware
 from api.mapview.snapshots import MapData
+from api.mapview.tiles import TileCache, count_cases
 from api.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 SWAGGER = "/static/vendor/swagger-ui"
 FIELD_APP = Path(field_app.__file__).resolve().parent / "static"
 
@@ -31,7 +46,18 @@ FIELD_APP = Path(field_app.__file__).resolve().parent / "static"
 async def _warm_map_data(app: FastAPI) -> AsyncIterator[None]:
     """Read the map's snapshots in the background as the server starts, so the first map opened does not
     wait for them (at 100 000 cases each takes about two seconds)."""
-    threading.Thread(target=app.state.map_data.warm_up, args=(app.state.sessionmaker,), daemon=True).start()
+    def warm_up() -> None:
+        factory = app.state.sessionmaker
+        try:
+            with factory() as session:
+                if count_cases(session) > app.state.settings.map_tiles_above:
+                    return  # the map draws tiles: no snapshot to hold (gigabytes at province scale)
+        except Exception:  # a database not migrated yet: the requests will say so
+            log.warning("map snapshots not prepared at start-up", exc_info=True)
+            return
+        app.state.map_data.warm_up(factory)
+
+    threading.Thread(target=warm_up, daemon=True).start()
     yield
 
 
@@ -47,11 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = factory
     app.state.map_data = MapData(settings.deadline_policy)
     app.state.login_throttle = LoginThrottle()
+    app.state.tile_cache = TileCache()
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
-    for module in (auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship):
+    for module in (auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship, tiles):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

@@ -18,6 +18,7 @@ from api.cases.workflow import (
 )
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
+from api.mapview.tiles import DETAIL_ZOOM, LAYER_MIN_ZOOM
 from api.settings import Settings
 from api.stewardship.chiefs import LEVEL_NAMES
 from api.stewardship.workflow import (
@@ -78,6 +79,7 @@ def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:
         "colours": {"cases": CASE_COLOURS, "closed": CLOSED_COLOUR, "selected": SELECTED_COLOUR,
                     "layers": LAYER_COLOURS},
         "legend": [{"colour": c, "label": label} for c, label in legend(lang)],
+        "map_zooms": {"detail": DETAIL_ZOOM, "layers": LAYER_MIN_ZOOM},
         "evidence": {"field_of_view_deg": settings.evidence_field_of_view_deg,
                      "view_range_m": settings.evidence_view_range_m,
                      "max_distance_m": settings.evidence_max_distance_m},

@@ -12,18 +12,23 @@ import folium
 from branca.element import Element
 
 VENDOR = "/static/vendor/leaflet"
+VECTORGRID = "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 PANELS = "<!-- redline panels -->"
 
 
 def build_map(center: tuple[float, float], panels_html: str, *, tile_url: str = "", tile_attribution: str = "",
-              zoom: int = 14, map_name: str = "map_redline") -> str:
+              zoom: int = 14, map_name: str = "map_redline", vector_tiles: bool = False) -> str:
     """The review map's HTML, centred on `center` (lat, lon), with `panels_html` (already escaped by its
-    template) around it. Without a `tile_url` there is no basemap: the page then works fully offline."""
+    template) around it. Without a `tile_url` there is no basemap: the page then works fully offline. With
+    `vector_tiles` the page also loads Leaflet.VectorGrid (vendored: what folium's VectorGridProtobuf plugin
+    would load from a CDN), which draws the layers as vector tiles (`api.mapview.tiles`)."""
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
                       prefer_canvas=True, max_zoom=20)
     fmap._name, fmap._id = "map", "redline"  # a stable global name: `map_redline`, read by the page's module
     assert fmap.get_name() == map_name
     fmap.default_js = [("leaflet", f"{VENDOR}/leaflet.js")]
+    if vector_tiles:
+        fmap.default_js.append(("vectorgrid", VECTORGRID))
     fmap.default_css = [("leaflet_css", f"{VENDOR}/leaflet.css"), ("redline_map", "/static/css/map.css")]
     if tile_url:
         folium.TileLayer(tile_url, attr=tile_attribution or "basemap", name="底图 basemap", max_zoom=20).add_to(fmap)

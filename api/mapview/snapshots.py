@@ -33,7 +33,7 @@ from api.accounts.roles import township_of
 from api.cases.audit import CASE_CHAIN
 from api.cases.deadlines import DeadlinePolicy
 from api.cases.filters import CaseFilter
-from api.cases.milestones import MILESTONE_COLUMNS, milestones, overdue_since
+from api.cases.milestones import MILESTONE_COLUMNS, overdue_instants
 from api.clock import as_utc
 from api.db import models
 from api.db.repository import read_frame, table_of
@@ -50,7 +50,6 @@ LAYERS: dict[str, tuple[type[models.Base], list[str]]] = {
 #: panel load the rest (`/api/cases/{id}`) when opened.
 CASE_PROPERTIES = ["id", "code", "township_code", "village_code", "status", "period", "disposition", "rules",
                    "field_rules", "still_violating"]
-_NEVER = np.iinfo(np.int64).max
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +88,7 @@ class CaseSnapshot(Snapshot):
     y: np.ndarray
     lon: np.ndarray  # and in EPSG:4326 (where a count is drawn: no reprojection per request)
     lat: np.ndarray
-    overdue_from_ns: np.ndarray  # int64 ns since the epoch (UTC); `_NEVER` when it cannot become overdue
+    overdue_from_ns: np.ndarray  # int64 ns since the epoch (UTC); `NEVER` when it cannot become overdue
 
     def overdue(self, now: dt.datetime) -> np.ndarray:
         return self.overdue_from_ns <= int(as_utc(now).timestamp() * 1e9)
@@ -105,17 +104,11 @@ class MapData:
 
     def layer(self, session: Session, name: str) -> Snapshot:
         model, columns = LAYERS[name]
-        table = table_of(model)
-        stamp = (session.execute(select(func.max(table.c.id))).scalar(),
-                 session.execute(select(func.max(models.ImportRun.id))).scalar())
+        stamp = layer_stamp(session, name)
         return self._current(name, stamp, lambda: _layer_snapshot(session, model, columns, stamp))
 
     def cases(self, session: Session) -> CaseSnapshot:
-        c = models.Case
-        # The case chain's head (not the land chain's): any audited change to a case moves it.
-        newest_event = select(models.AuditHead.last_event_id).where(models.AuditHead.id == CASE_CHAIN.head_id)
-        stamp = tuple(session.execute(q).scalar()
-                      for q in (select(func.max(c.id)), select(func.max(c.scanned_at)), newest_event))
+        stamp = case_stamp(session)
         snap = self._current("cases", stamp, lambda: _case_snapshot(session, self.policy, stamp))
         assert isinstance(snap, CaseSnapshot)
         return snap
@@ -147,6 +140,22 @@ class MapData:
                 snap = build()
                 self._snapshots[name] = snap
             return snap
+
+
+def layer_stamp(session: Session, name: str) -> tuple[Any, ...]:
+    """What moves when a reference layer changes (its largest id, the newest import run): index lookups."""
+    table = table_of(LAYERS[name][0])
+    return (session.execute(select(func.max(table.c.id))).scalar(),
+            session.execute(select(func.max(models.ImportRun.id))).scalar())
+
+
+def case_stamp(session: Session) -> tuple[Any, ...]:
+    """What moves when any case changes: the largest case id, the newest scan and the case chain's head
+    (not the land chain's: any audited change to a case moves it). Index lookups."""
+    c = models.Case
+    newest_event = select(models.AuditHead.last_event_id).where(models.AuditHead.id == CASE_CHAIN.head_id)
+    return tuple(session.execute(q).scalar()
+                 for q in (select(func.max(c.id)), select(func.max(c.scanned_at)), newest_event))
 
 
 def _web(frame: gpd.GeoDataFrame) -> np.ndarray:
@@ -195,19 +204,7 @@ def _case_snapshot(session: Session, policy: DeadlinePolicy, stamp: tuple[Any, .
                         attrs=pd.DataFrame(frame[CASE_PROPERTIES]).reset_index(drop=True),
                         x=shapely.get_x(centroids), y=shapely.get_y(centroids),
                         lon=shapely.get_x(web_centroids), lat=shapely.get_y(web_centroids),
-                        overdue_from_ns=_overdue_instants(session, policy, frame))
-
-
-def _overdue_instants(session: Session, policy: DeadlinePolicy, frame: pd.DataFrame) -> np.ndarray:
-    """Per case, when it is or becomes overdue (ns since the epoch); never for unassigned cases."""
-    out = np.full(len(frame), _NEVER, dtype=np.int64)
-    assigned = np.flatnonzero(frame["assigned_at"].notna().to_numpy())
-    now = dt.datetime.now(dt.UTC)
-    for k, m in zip(assigned, milestones(session, frame.iloc[assigned]), strict=True):
-        since = overdue_since(policy, now, **m)
-        if since is not None:
-            out[k] = int(since.timestamp() * 1e9)
-    return out
+                        overdue_from_ns=overdue_instants(session, policy, frame, dt.datetime.now(dt.UTC)))
 
 
 def select_cases(snap: CaseSnapshot, box: tuple[float, float, float, float] | None, where: CaseFilter,
@@ -269,5 +266,13 @@ def case_kinds(attrs: pd.DataFrame) -> np.ndarray:
     return np.where(closed, "closed", np.where(violating, disposition, "none"))
 
 
-__all__: Sequence[str] = ["LAYERS", "MapData", "case_features_text", "grid_cells",
-                          "layer_features_text", "select_cases"]
+__all__: Sequence[str] = [
+    "LAYERS",
+    "MapData",
+    "case_features_text",
+    "case_stamp",
+    "grid_cells",
+    "layer_features_text",
+    "layer_stamp",
+    "select_cases",
+]

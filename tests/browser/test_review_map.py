@@ -248,3 +248,68 @@ def test_the_panel_shows_the_house_on_every_imagery_pass(browser, live_server: s
     assert drawn >= 1
     page.screenshot(path=str(artifacts / "map-imagery-passes.png"))
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def tiled_server(live_db: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The same demo county served as a county above the tile threshold (`map_tiles_above=0`)."""
+    from api.http.app import create_app
+    from api.settings import Settings
+    from tests.live import serving
+
+    settings = Settings(database_url=live_db, var_dir=tmp_path_factory.mktemp("var-tiles"), map_tiles_above=0)
+    with serving(create_app(settings)) as url:
+        yield url
+
+
+def test_a_tiled_county_draws_vector_tiles_opens_a_case_and_counts_when_wide(browser, tiled_server: str,
+                                                                             artifacts: Path):
+    """Above the threshold the map draws the vendored VectorGrid's tiles: clicking a drawn case opens its
+    panel, a county-wide view shows counts per quarter tile, and nothing is fetched from elsewhere."""
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    errors: list[str] = []
+    external: list[str] = []
+    tiles: list[tuple[str, int]] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(tiled_server) else None)
+    page.on("response", lambda r: tiles.append((r.url, r.status)) if "/api/tiles/" in r.url else None)
+    page.goto(f"{tiled_server}/login?next=/map%3Fdisposition%3Ddemolish")
+    page.fill("input[name=username]", "county")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/map\?"))
+    page.wait_for_function("() => document.getElementById('rl-status').dataset.grouped !== undefined", timeout=20_000)
+    # A demolish case, and the map at z19 on it.
+    target = page.evaluate("""async () => {
+        const fc = await (await fetch('/api/cases?format=geojson&limit=1&disposition=demolish')).json();
+        const f = fc.features[0];
+        const ring = f.geometry.type === 'MultiPolygon' ? f.geometry.coordinates[0][0] : f.geometry.coordinates[0];
+        const mean = (i) => ring.slice(1).reduce((s, c) => s + c[i], 0) / (ring.length - 1);
+        const lon = mean(0), lat = mean(1);
+        window.map_redline.setView([lat, lon], 19, { animate: false });
+        return { code: f.properties.code, lat, lon };
+    }""")
+    page.wait_for_function("() => [...document.querySelectorAll('.leaflet-tile-container canvas')].length > 0",
+                           timeout=20_000)
+    page.wait_for_load_state("networkidle")
+    assert any("/api/tiles/cases/19/" in u and s == 200 for u, s in tiles), sorted({u for u, _ in tiles})
+    point = page.evaluate("""([lat, lon]) => {
+        const p = window.map_redline.latLngToContainerPoint([lat, lon]);
+        const box = window.map_redline.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", [target["lat"], target["lon"]])
+    page.mouse.click(*point)
+    page.wait_for_function("(code) => (document.getElementById('rl-panel').textContent || '').includes(code)",
+                           arg=target["code"], timeout=15_000)
+    page.wait_for_selector(".rl-popup", timeout=10_000)
+    page.screenshot(path=str(artifacts / "review_map_tiles.png"))
+    # County-wide: counts per quarter tile, summed in the status line.
+    page.evaluate("() => window.map_redline.setZoom(11, { animate: false })")
+    page.wait_for_function("() => document.querySelectorAll('.rl-count-tile .rl-cluster').length > 0", timeout=20_000)
+    page.wait_for_function("() => document.getElementById('rl-status').dataset.grouped === 'true'", timeout=10_000)
+    total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
+    assert total > 0 and "件案件" in (page.text_content("#rl-status") or "")
+    assert all(s == 200 for _, s in tiles), [t for t in tiles if t[1] != 200]
+    assert errors == [], errors
+    assert external == [], external

@@ -7,7 +7,9 @@ import { h } from "../common/dom.js";
 /** A placeholder a popup shows until the case's numbers arrive. */
 function loading(code) { return h("div", { class: "rl-popup-loading" }, h("b", {}, code), " …"); }
 
-export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupContent }) {
+/** The map's layers. With `tiles` (a county above `map_tiles_above` cases) the reference layers and the cases
+ * are vector tiles (./tiles.js adds them to the same layer control); the GeoJSON ones here stay off the map. */
+export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupContent, tiles = false }) {
   const colours = getConfig().colours;
   const cultivatedCodes = new Set(getConfig().cultivated_codes);
   const admin = L.geoJSON(null, {
@@ -62,11 +64,13 @@ export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupC
       layer.on("click", () => onCaseClick(f));
     },
   });
-  for (const layer of [admin, cultivated, farmland, grids, abandoned, houses, patrols, clusters, evidence, cases, epoch,
-    highlight]) { layer.addTo(map); }
-  L.control.layers(null, { [t("乡镇 / 村界", "Township / village boundaries")]: admin,
+  const drawn = tiles ? [grids, abandoned, patrols, evidence, epoch, highlight]
+    : [admin, cultivated, farmland, grids, abandoned, houses, patrols, clusters, evidence, cases, epoch, highlight];
+  for (const layer of drawn) { layer.addTo(map); }
+  const geojson = tiles ? {} : { [t("乡镇 / 村界", "Township / village boundaries")]: admin,
     [t("耕地（三调）", "Cultivated land (三调)")]: cultivated, [t("永久基本农田", "Permanent basic farmland")]: farmland,
-    [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases, [t("照片", "Photos")]: evidence,
+    [t("房屋", "Houses")]: houses, [t("案件", "Cases")]: cases };
+  const control = L.control.layers(null, { ...geojson, [t("照片", "Photos")]: evidence,
     [t("影像中的房屋", "Buildings on imagery")]: epoch, [t("网格（本月巡田）", "Grid (patrolled this month)")]: grids,
     [t("耕地抛荒", "Abandoned land")]: abandoned, [t("巡田轨迹", "Patrol tracks")]: patrols }, { collapsed: true }).addTo(map);
 
@@ -124,5 +128,5 @@ export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupC
   }
 
   return { admin, farmland, cultivated, houses, clusters, evidence, cases, epoch, grids, abandoned, patrols, highlight,
-    select, drawClusters, photoMarker };
+    control, select, drawClusters, photoMarker, loading };
 }
