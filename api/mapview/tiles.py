@@ -5,11 +5,14 @@ seconds per 100 000 features to build after each start or change: fine for a cou
 warm-up at 5 million cases. Above `Settings.map_tiles_above` cases the map asks for tiles instead, and each
 tile reads only the rows under it through the spatial index:
 
-- reference layers on PostGIS: one `ST_AsMVT` query (PostGIS clips, quantises and encodes);
-- cases (both databases) and every layer on SpatiaLite: the rows in the tile's box, clipped and quantised
-  here with shapely (vectorised), encoded by `mapbox_vector_tile`. Cases carry their `overdue` flag, which
-  depends on the clock and on progress reports (`api.cases.milestones`), so it cannot come out of SQL;
-- below `DETAIL_ZOOM` cases come as counts per quarter tile (64 px cells, `case_cells`), never as features.
+- on PostGIS one `ST_AsMVT` query per tile: PostGIS clips, quantises and encodes;
+- on SpatiaLite the rows in the tile's box are read, clipped and quantised here with shapely (vectorised) and
+  encoded by `mapbox_vector_tile`;
+- cases carry an `overdue` flag that depends on the clock and on progress reports (`api.cases.milestones`),
+  which SQL cannot work out: it is computed here for the tile's assigned cases and handed to the query as a
+  list of ids (so the `overdue` filter is a WHERE clause too);
+- below `DETAIL_ZOOM` cases come as counts per quarter tile (64 px cells, `case_cells`), counted by the
+  database, never as features.
 
 Tiles follow the usual XYZ scheme in EPSG:3857 (y down from the north-west corner), 4096 units a side with a
 64-unit buffer so that outlines meet across tile edges. Every tile is cached under the stamp of its layer
@@ -33,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
-from sqlalchemy import Float, and_, cast, column, func, literal_column, select
+from sqlalchemy import Boolean, Integer, and_, cast, column, func, literal_column, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session
 
@@ -142,42 +145,44 @@ def _encode(name: str, geoms: np.ndarray, properties: list[dict[str, Any]], ids:
                                            default_options={"y_coord_down": True, "extents": EXTENT}))
 
 
-def _properties(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per row, its attributes as MVT values (text, numbers, booleans; dates as ISO text; nulls left out)."""
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{str(k): (v.isoformat() if isinstance(v, dt.date) else v.item() if isinstance(v, np.generic) else v)
-             for k, v in row.items() if v is not None} for row in rows]
-
-
 def layer_tile(session: Session, name: str, user: models.User, z: int, x: int, y: int) -> bytes:
     """A reference layer's tile (`LAYERS`: farmland, dltb, houses, admin), in the caller's scope."""
     if z < LAYER_MIN_ZOOM[name]:
         return b""
     model, columns = LAYERS[name]
     table = table_of(model)
-    srid = srid_of(session)
     bounds = tile_bounds(z, x, y)
-    where = [_in_box(table, session, county_box(srid, bounds, BUFFER / EXTENT)), *_scope(table, user)]
+    where = [_in_box(table, session, county_box(srid_of(session), bounds, BUFFER / EXTENT)), *_scope(table, user)]
+    return _tile(session, name, table, [table.c[c] for c in columns], where, (z, x, y))
+
+
+def _tile(session: Session, name: str, table: Any, columns: list[Any], where: list[Any],
+          address: tuple[int, int, int]) -> bytes:
+    """One MVT layer `name` of the rows of `table` meeting `where`, each feature with `columns` as properties
+    (nulls left out) and the row id as its feature id. PostGIS clips, quantises and encodes (`ST_AsMVT`);
+    on SpatiaLite the rows are read and the same is done here (`_quantised`, `mapbox_vector_tile`)."""
+    z, x, y = address
     if session.get_bind().dialect.name == "postgresql":
-        envelope = func.ST_TileEnvelope(z, x, y)
-        rows = select(table.c.id, *[table.c[c] for c in columns],
-                      func.ST_AsMVTGeom(func.ST_Transform(table.c.geom, WEB_MERCATOR), envelope, EXTENT, BUFFER,
-                                        True).label("geom")).where(and_(*where)).subquery("t")
-        tile = session.execute(select(func.ST_AsMVT(literal_column("t"), name, EXTENT, "geom", "id"))
-                               .select_from(rows)).scalar()
+        shape = func.ST_AsMVTGeom(func.ST_Transform(table.c.geom, WEB_MERCATOR), func.ST_TileEnvelope(z, x, y),
+                                  EXTENT, BUFFER, True)
+        features = select(table.c.id.label("feature_id"), *columns, shape.label("geom")).where(and_(*where))
+        tile = session.execute(select(func.ST_AsMVT(literal_column("t"), name, EXTENT, "geom", "feature_id"))
+                               .select_from(features.subquery("t"))).scalar()
         return bytes(tile or b"")
-    frame = _rows(session, select(table.c.id, *[table.c[c] for c in columns],
-                                  func.ST_AsBinary(table.c.geom).label("wkb")).where(and_(*where)))
-    geoms = _quantised(shapely.from_wkb(frame.pop("wkb").to_numpy()), srid, bounds)
-    return _encode(name, geoms, _properties(frame.drop(columns="id")), frame["id"].tolist())
+    result = session.execute(select(table.c.id.label("feature_id"), func.ST_AsBinary(table.c.geom).label("wkb"),
+                                    *columns).where(and_(*where)))
+    keys = list(result.keys())[2:]
+    rows = result.all()
+    if not rows:
+        return b""
+    geoms = _quantised(shapely.from_wkb([bytes(r[1]) for r in rows]), srid_of(session), tile_bounds(z, x, y))
+    properties = [{k: _mvt_value(v) for k, v in zip(keys, r[2:], strict=True) if v is not None} for r in rows]
+    return _encode(name, geoms, properties, [r[0] for r in rows])
 
 
-def _rows(session: Session, stmt: Any) -> pd.DataFrame:
-    result = session.execute(stmt)
-    frame = pd.DataFrame(list(map(tuple, result.all())), columns=list(result.keys()))
-    if "wkb" in frame:
-        frame["wkb"] = frame["wkb"].map(bytes)
-    return frame
+def _mvt_value(value: Any) -> Any:
+    """A column value as MVT stores it: text, a number or a boolean (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,37 @@ class CaseTile:
     valid_until_ns: int
 
 
+def _overdue(session: Session, policy: DeadlinePolicy, clauses: list[Any], now: dt.datetime
+             ) -> tuple[list[int], int]:
+    """The ids of the cases meeting `clauses` that are overdue at `now`, and the next instant another one
+    becomes overdue (or NEVER). Only assigned cases can be overdue, so only they are read."""
+    table = table_of(models.Case)
+    result = session.execute(select(table.c.id, *[table.c[c] for c in MILESTONE_COLUMNS])
+                             .where(and_(*clauses), table.c.assigned_at.is_not(None)))
+    frame = pd.DataFrame(list(map(tuple, result.all())), columns=list(result.keys()))
+    if frame.empty:
+        return [], NEVER
+    since = overdue_instants(session, policy, frame, now)
+    now_ns = int(as_utc(now).timestamp() * 1e9)
+    later = since[since > now_ns]
+    return frame["id"][since <= now_ns].astype(int).tolist(), int(later.min()) if len(later) else NEVER
+
+
+def _with_overdue(session: Session, policy: DeadlinePolicy, where: CaseFilter, clauses: list[Any],
+                  now: dt.datetime) -> tuple[list[Any], Any, int]:
+    """The clauses with the `overdue` filter applied, the `overdue` flag as a column, and until when both
+    hold. The flag depends on the clock and the progress reports (`api.cases.milestones`), so it is worked
+    out here for the tile's assigned cases and handed to the query as a list of ids."""
+    table = table_of(models.Case)
+    ids, valid_until = _overdue(session, policy, clauses, now)
+    flag = table.c.id.in_(ids)
+    if where.overdue is True:
+        clauses = [*clauses, flag]
+    elif where.overdue is False:
+        clauses = [*clauses, ~flag]
+    return clauses, flag, valid_until
+
+
 def case_tile(session: Session, policy: DeadlinePolicy, user: models.User, where: CaseFilter, z: int, x: int,
               y: int, now: dt.datetime) -> CaseTile:
     """The cases of a detail tile (z ≥ DETAIL_ZOOM) that pass the filters and the caller's scope, each with
@@ -196,67 +232,70 @@ def case_tile(session: Session, policy: DeadlinePolicy, user: models.User, where
     if z < DETAIL_ZOOM:
         return CaseTile(b"", NEVER)
     table = table_of(models.Case)
-    srid = srid_of(session)
-    bounds = tile_bounds(z, x, y)
-    clauses = [_in_box(table, session, county_box(srid, bounds, BUFFER / EXTENT)), *_scope(table, user),
-               *where.clauses(session)]
-    columns = [c for c in CASE_PROPERTIES if c != "id"] + MILESTONE_COLUMNS
-    frame = _rows(session, select(table.c.id, *[table.c[c] for c in columns],
-                                  func.ST_AsBinary(table.c.geom).label("wkb")).where(and_(*clauses)))
-    if frame.empty:
-        return CaseTile(b"", NEVER)
-    overdue_from = overdue_instants(session, policy, frame, now)
-    now_ns = int(as_utc(now).timestamp() * 1e9)
-    overdue = overdue_from <= now_ns
-    keep = np.ones(len(frame), dtype=bool) if where.overdue is None else overdue == where.overdue
-    later = overdue_from[overdue_from > now_ns]
-    frame, overdue = frame[keep].reset_index(drop=True), overdue[keep]
-    geoms = _quantised(shapely.from_wkb(frame["wkb"].to_numpy()), srid, bounds)
-    props = _properties(pd.DataFrame(frame[CASE_PROPERTIES]))
-    for p, flag in zip(props, overdue, strict=True):
-        p["overdue"] = bool(flag)
-    return CaseTile(_encode("cases", geoms, props, frame["id"].tolist()), int(later.min()) if len(later) else NEVER)
+    clauses = [_in_box(table, session, county_box(srid_of(session), tile_bounds(z, x, y), BUFFER / EXTENT)),
+               *_scope(table, user), *where.clauses(session)]
+    clauses, flag, valid_until = _with_overdue(session, policy, where, clauses, now)
+    if session.get_bind().dialect.name != "postgresql":
+        flag = cast(flag, Boolean)  # SQLite answers 0 or 1
+    columns = [table.c[c] for c in CASE_PROPERTIES] + [flag.label("overdue")]
+    return CaseTile(_tile(session, "cases", table, columns, clauses, (z, x, y)), valid_until)
 
 
 def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, where: CaseFilter, z: int, x: int,
-               y: int, now: dt.datetime) -> list[dict[str, Any]]:
+               y: int, now: dt.datetime) -> tuple[list[dict[str, Any]], int]:
     """The cases of a tile as counts on a CELLS_PER_SIDE² grid, each cell at the mean of its cases' centroids
-    (lon, lat) with its count by kind (`api.mapview.snapshots.case_kinds`: the colours they are drawn in).
-    A case belongs to the tile its centroid falls in, so no case is counted twice across tiles."""
+    (lon, lat) with its count by kind (`api.mapview.snapshots.case_kinds`: the colours they are drawn in),
+    and until when the counts hold (the `overdue` filter moves with the clock). A case belongs to the tile
+    its centroid falls in, so none is counted twice across tiles. The database does the counting: a tile at
+    county zoom covers tens of thousands of cases."""
     table = table_of(models.Case)
-    srid = srid_of(session)
     bounds = tile_bounds(z, x, y)
-    clauses = [_in_box(table, session, county_box(srid, bounds, 0.01)), *_scope(table, user),
+    clauses = [_in_box(table, session, county_box(srid_of(session), bounds, 0.01)), *_scope(table, user),
                *where.clauses(session)]
-    centre = func.ST_Centroid(table.c.geom)
-    columns = [table.c.id, table.c.status, table.c.disposition, table.c.still_violating,
-               cast(func.ST_X(centre), Float).label("cx"), cast(func.ST_Y(centre), Float).label("cy")]
+    valid_until = NEVER
     if where.overdue is not None:
-        columns += [table.c[c] for c in MILESTONE_COLUMNS]
-    frame = _rows(session, select(*columns).where(and_(*clauses)))
-    if frame.empty:
-        return []
-    if where.overdue is not None:
-        overdue = overdue_instants(session, policy, frame, now) <= int(as_utc(now).timestamp() * 1e9)
-        frame = frame[overdue == where.overdue].reset_index(drop=True)
-    wx, wy = (np.asarray(v) for v in _to_web(srid).transform(frame["cx"].to_numpy(), frame["cy"].to_numpy()))
+        clauses, _, valid_until = _with_overdue(session, policy, where, clauses, now)
     minx, miny, maxx, maxy = bounds
-    inside = (wx >= minx) & (wx < maxx) & (wy > miny) & (wy <= maxy)
-    if not inside.any():
-        return []
-    frame, wx, wy = frame[inside].reset_index(drop=True), wx[inside], wy[inside]
     side = (maxx - minx) / CELLS_PER_SIDE
-    cell = (np.minimum((maxy - wy) // side, CELLS_PER_SIDE - 1) * CELLS_PER_SIDE
-            + np.minimum((wx - minx) // side, CELLS_PER_SIDE - 1)).astype(np.int64)
-    lon, lat = (np.asarray(v) for v in _web_to_lonlat().transform(wx, wy))
-    kinds = case_kinds(frame)
+    centre = func.ST_Transform(func.ST_Centroid(table.c.geom), WEB_MERCATOR)
+    # Each centroid transformed once (a materialised CTE): inlined, the planner repeated it per use, six times.
+    located = (select(table.c.status, table.c.disposition, table.c.still_violating, centre.label("p"))
+               .where(and_(*clauses)).cte("located").prefix_with("MATERIALIZED"))
+    inner = select(located.c.status, located.c.disposition, located.c.still_violating,
+                   func.ST_X(located.c.p).label("wx"), func.ST_Y(located.c.p).label("wy")).subquery("c")
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def index(value: Any) -> Any:  # non-negative here: PostgreSQL's CAST rounds, SQLite's truncates
+        return func.floor(value) if postgres else cast(value, Integer)
+
+    col, row = index((inner.c.wx - minx) / side).label("col"), index((maxy - inner.c.wy) / side).label("row")
+    kind = (inner.c.status, inner.c.disposition, inner.c.still_violating)
+    stmt = (select(col, row, *kind, func.count().label("n"), func.sum(inner.c.wx).label("sx"),
+                   func.sum(inner.c.wy).label("sy"))
+            .where(inner.c.wx >= minx, inner.c.wx < maxx, inner.c.wy > miny, inner.c.wy <= maxy)
+            .group_by(col, row, *kind))
+    result = session.execute(stmt)
+    groups = pd.DataFrame(list(map(tuple, result.all())), columns=list(result.keys()))
+    if groups.empty:
+        return [], valid_until
+    # A few dozen groups: summed in plain Python (pandas' groupby costs a millisecond a call).
+    sums: dict[int, list[float]] = {}
+    kinds: dict[int, dict[str, int]] = {}
+    for cell, kind, n, sx, sy in zip(groups["row"].astype(int) * CELLS_PER_SIDE + groups["col"].astype(int),
+                                     case_kinds(groups), groups["n"], groups["sx"], groups["sy"], strict=True):
+        total = sums.setdefault(int(cell), [0, 0.0, 0.0])
+        total[0] += int(n)
+        total[1] += float(sx)
+        total[2] += float(sy)
+        kinds.setdefault(int(cell), {}).setdefault(str(kind), 0)
+        kinds[int(cell)][str(kind)] += int(n)
     cells = []
-    for c in np.unique(cell):
-        mine = cell == c
-        counts = {k: int(n) for k in KINDS if (n := np.count_nonzero(kinds[mine] == k))}
-        cells.append({"lat": round(float(lat[mine].mean()), 6), "lon": round(float(lon[mine].mean()), 6),
-                      "count": int(mine.sum()), "kinds": counts})
-    return cells
+    for cell in sorted(sums):
+        n, sx, sy = sums[cell]
+        lon, lat = _web_to_lonlat().transform(sx / n, sy / n)
+        cells.append({"lat": round(lat, 6), "lon": round(lon, 6), "count": int(n),
+                      "kinds": {k: kinds[cell][k] for k in KINDS if k in kinds[cell]}})
+    return cells, valid_until
 
 
 @lru_cache(maxsize=1)
