@@ -18,12 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
+from bench.scratch import scratch_postgis
 from bench.synthetic import generate
 
 REDLINE = str(Path(sys.executable).parent / "redline")
@@ -67,20 +66,8 @@ def main() -> None:
         if not args.no_spatialite:
             results["SpatiaLite"] = measure(f"sqlite:///{tmp}/bench.sqlite", houses, farmland, Path(tmp) / "var1")
         if args.postgis:
-            admin_url = make_url(args.postgis)
-            name = f"redline_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = admin_url.set(database=name).render_as_string(hide_password=False)
-                with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-                    conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            with scratch_postgis(args.postgis) as url:
                 results["PostGIS"] = measure(url, houses, farmland, Path(tmp) / "var2")
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
     steps = [k for k in next(iter(results.values())) if k != "cases"]
     print(f"{args.houses:,} houses, seconds per command (a fresh process each; target ≤ 60 s on PostGIS):")
     print("| command | " + " | ".join(results) + " |")

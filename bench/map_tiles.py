@@ -30,8 +30,8 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -40,14 +40,14 @@ import pandas as pd
 import psutil
 import shapely
 from pyproj import Transformer
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from api.accounts.users import create_user
 from api.db.engine import make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from api.db.models import AdminArea, Case, Farmland
 from api.db.repository import insert_rows, table_of, to_db_geometry
+from bench.scratch import scratch_postgis
 from gis.codes import DEFAULT_COUNTY_SRID
 
 PASSWORD = "bench-tiles-password"
@@ -96,7 +96,8 @@ def build(url: str, n_cases: int, n_farmland: int) -> float:
         status = rng.choice(np.array(["new", "assigned", "closed"]), len(k), p=[0.6, 0.3, 0.1])
         with factory.begin() as s:
             insert_rows(s, table_of(Case), pd.DataFrame({
-                "code": np.char.add("RL-B-", np.char.zfill(k.astype(str), 8)), "township_code": _townships(cx, cy, side),
+                "code": np.char.add("RL-B-", np.char.zfill(k.astype(str), 8)),
+                "township_code": _townships(cx, cy, side),
                 "footprint_m2": area, "farmland_m2": area * 0.5, "cultivated_m2": area,
                 "period": np.where(disposition == "demolish", "after_cutoff", "before_cutoff"),
                 "disposition": disposition, "rules": "1", "date_conflict": False, "status": status,
@@ -274,38 +275,21 @@ def main() -> None:
     if not args.postgis and not args.spatialite:
         raise SystemExit("name --postgis URL and/or --spatialite")
     results: dict[str, dict[str, object]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        targets: list[tuple[str, str, object]] = []
-        if args.postgis:
-            admin_url = make_url(args.postgis)
-            name = f"redline_tiles_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = admin_url.set(database=name).render_as_string(hide_password=False)
-            with create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-            targets.append(("PostGIS", url, (admin, name)))
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as scratch:
+        targets = [("PostGIS", scratch.enter_context(scratch_postgis(args.postgis, "redline_tiles")))] \
+            if args.postgis else []
         if args.spatialite:
-            targets.append(("SpatiaLite", f"sqlite:///{tmp}/tiles.sqlite", None))
-        try:
-            for label, url, _ in targets:
-                began = time.perf_counter()
-                print(f"{label}: building {args.cases:,} cases and {args.farmland:,} farmland polygons", flush=True)
-                side = build(url, args.cases, args.farmland)
-                print(f"  built in {time.perf_counter() - began:.0f} s", flush=True)
-                server = Server(url, Path(tmp) / f"var-{label}")
-                try:
-                    results[label] = drive(server, side, args.moves)
-                finally:
-                    server.stop()
-        finally:
-            for _, _, cleanup in targets:
-                if cleanup is not None:
-                    admin, name = cleanup  # type: ignore[misc]
-                    with admin.connect() as conn:
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                    admin.dispose()
+            targets.append(("SpatiaLite", f"sqlite:///{tmp}/tiles.sqlite"))
+        for label, url in targets:
+            began = time.perf_counter()
+            print(f"{label}: building {args.cases:,} cases and {args.farmland:,} farmland polygons", flush=True)
+            side = build(url, args.cases, args.farmland)
+            print(f"  built in {time.perf_counter() - began:.0f} s", flush=True)
+            server = Server(url, Path(tmp) / f"var-{label}")
+            try:
+                results[label] = drive(server, side, args.moves)
+            finally:
+                server.stop()
     print(f"\n{args.cases:,} cases, {args.farmland:,} farmland polygons; the tiled review map, cold server")
     print("| measure | " + " | ".join(results) + " |")
     print("| --- |" + " --- |" * len(results))

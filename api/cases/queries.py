@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
-import shapely
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -21,10 +20,8 @@ from api.cases.service import state_of
 from api.cases.workflow import allowed_actions
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
-from api.db.repository import bbox_clause, read_frame
+from api.db.repository import bbox_clause, centre_lat_lon, read_frame
 from api.errors import InvalidQuery, NotFound
-from gis.codes import WEB_CRS
-from gis.crs import transformer
 from gis.rules import MU_M2, Period
 
 #: The case columns of the list and of one case (besides id and geometry).
@@ -188,12 +185,6 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
     )
 
 
-def centre_of_cases(session: Session, user: User, srid: int) -> tuple[float, float] | None:
+def centre_of_cases(session: Session, user: User) -> tuple[float, float] | None:
     """The centroid of the cases the user may see as (lat, lon) on WGS 84; None when there are none."""
-    stmt = select(func.ST_AsBinary(func.ST_Centroid(func.ST_Collect(Case.geom)))).where(*scope(user))
-    wkb = session.execute(stmt).scalar()
-    if wkb is None:
-        return None
-    point = shapely.from_wkb(bytes(wkb))
-    lon, lat = transformer(f"EPSG:{srid}", WEB_CRS).transform(point.x, point.y)
-    return lat, lon
+    return centre_lat_lon(session, Case.geom, scope(user))

@@ -156,3 +156,17 @@ def bbox_clause(session: Session, model: type[Base], bbox: tuple[float, float, f
         ).bindparams(tname=table.name, minx=minx, miny=miny, maxx=maxx, maxy=maxy, srid=srid_of(session))
         return table.c.id.in_(rowids.columns(column("rowid", Integer)))
     return table.c.geom.op("&&")(func.ST_MakeEnvelope(minx, miny, maxx, maxy, srid_of(session)))
+
+
+def centre_lat_lon(session: Session, geom: Any, where: Sequence[ColumnElement[bool]]) -> tuple[float, float] | None:
+    """The centroid (lat, lon on WGS 84) of the geometries in column `geom` of the rows meeting `where`, for a
+    map to open on; None when there are none."""
+    from gis.codes import WEB_CRS
+    from gis.crs import transformer
+
+    wkb = session.execute(select(func.ST_AsBinary(func.ST_Centroid(func.ST_Collect(geom)))).where(*where)).scalar()
+    if wkb is None:
+        return None
+    point = shapely.from_wkb(bytes(wkb))
+    lon, lat = transformer(f"EPSG:{srid_of(session)}", WEB_CRS).transform(point.x, point.y)
+    return lat, lon

@@ -30,7 +30,7 @@ def review_map(user: PageUser, session: SessionDep, settings: SettingsDep, lang:
     panels = render("map_panel.html", townships=[a for a in areas if a["level"] == "township"],
                     **page_context(user, settings, {"map": MAP_NAME, "areas": areas, "tiles": tiles}, lang=lang,
                                    here="/map"))
-    centre = (centre_of_areas if tiles else centre_of_cases)(session, user, settings.srid) or DEFAULT_CENTRE
+    centre = (centre_of_areas if tiles else centre_of_cases)(session, user) or DEFAULT_CENTRE
     html = build_map(centre, panels, tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
                      map_name=MAP_NAME, vector_tiles=tiles)
     return page(html, tile_url=settings.tile_url)

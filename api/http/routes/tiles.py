@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.clock import utcnow
+from api.db.models import User
 from api.errors import NotFound
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import CurrentUser
 from api.http.routes.cases import MapFilter
 from api.mapview.snapshots import LAYERS, case_stamp, layer_stamp
-from api.mapview.tiles import MEDIA_TYPE, TileCache, case_cells, case_tile, check_tile, layer_tile
+from api.mapview.tiles import MEDIA_TYPE, NEVER, TileCache, case_cells, case_tile, check_tile, layer_tile
 
 router = APIRouter(prefix="/api/tiles", tags=["map"])
 TileZ = Annotated[int, Path(ge=0, le=24)]
@@ -28,20 +30,26 @@ TileXY = Annotated[int, Path(ge=0, le=2**24 - 1)]
 NO_STORE = {"Cache-Control": "private, no-cache"}
 
 
-def _short_queries(session: Session) -> None:
-    """A tile is a small indexed query: on PostgreSQL, no JIT compilation (50 ms, more than the query) and
-    no parallel workers (their start costs more than they save), for this request's transaction only."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+def _cached(request: Request, session: Session, key: tuple[Any, ...], now: dt.datetime,
+            build: Callable[[], tuple[bytes, int]]) -> bytes:
+    """The tile under `key` from the app's cache, or `build()` it (data, valid until in ns) and keep it.
+
+    A tile is a small indexed query: on PostgreSQL it runs without JIT compilation (50 ms, more than the query
+    itself) and without parallel workers (their start costs more than they save), for this request only."""
+    cache: TileCache = request.app.state.tile_cache
+    now_ns = int(now.timestamp() * 1e9)
+    data = cache.get(key, now_ns)
+    if data is None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL jit = off"))
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        data, valid_until = build()
+        cache.put(key, data, len(data) + 200, valid_until)
+    return data  # type: ignore[no-any-return]
 
 
-def _cache(request: Request) -> TileCache:
-    return request.app.state.tile_cache  # type: ignore[no-any-return]
-
-
-def _ns(now: dt.datetime) -> int:
-    return int(now.timestamp() * 1e9)
+def _scope(user: User) -> str | None:
+    return township_of(user.role, user.township_code)
 
 
 @router.get("/cases/{z}/{x}/{y}.pbf", response_class=Response,
@@ -52,13 +60,12 @@ def cases_tile(request: Request, session: SessionDep, user: CurrentUser, setting
     the caller; layer `cases`, each feature with the map's case properties and `overdue` as of now."""
     check_tile(z, x, y)
     now = utcnow()
-    key = ("cases", case_stamp(session), township_of(user.role, user.township_code), where, z, x, y)
-    data = _cache(request).get(key, _ns(now))
-    if data is None:
-        _short_queries(session)
+
+    def build() -> tuple[bytes, int]:
         tile = case_tile(session, settings.deadline_policy, user, where, z, x, y, now)
-        data = tile.data
-        _cache(request).put(key, data, len(data) + 200, tile.valid_until_ns)
+        return tile.data, tile.valid_until_ns
+
+    data = _cached(request, session, ("cases", case_stamp(session), _scope(user), where, z, x, y), now, build)
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)
 
 
@@ -69,14 +76,13 @@ def case_counts_tile(request: Request, session: SessionDep, user: CurrentUser, s
     `{"total", "cells": [{"lat", "lon", "count", "kinds"}]}`, filtered and scoped like the case tiles."""
     check_tile(z, x, y)
     now = utcnow()
-    key = ("counts", case_stamp(session), township_of(user.role, user.township_code), where, z, x, y)
-    data = _cache(request).get(key, _ns(now))
-    if data is None:
-        _short_queries(session)
+
+    def build() -> tuple[bytes, int]:
         cells, valid_until = case_cells(session, settings.deadline_policy, user, where, z, x, y, now)
         body = json.dumps({"total": sum(c["count"] for c in cells), "cells": cells}, separators=(",", ":"))
-        data = body.encode()
-        _cache(request).put(key, data, len(data) + 200, valid_until)
+        return body.encode(), valid_until
+
+    data = _cached(request, session, ("counts", case_stamp(session), _scope(user), where, z, x, y), now, build)
     return Response(data, media_type="application/json", headers=NO_STORE)
 
 
@@ -89,10 +95,6 @@ def reference_tile(request: Request, session: SessionDep, user: CurrentUser, nam
     if name not in LAYERS:
         raise NotFound(f"no layer {name!r}; one of {', '.join(LAYERS)}")
     check_tile(z, x, y)
-    key = (name, layer_stamp(session, name), township_of(user.role, user.township_code), z, x, y)
-    data = _cache(request).get(key, 0)
-    if data is None:
-        _short_queries(session)
-        data = layer_tile(session, name, user, z, x, y)
-        _cache(request).put(key, data, len(data) + 200)
+    data = _cached(request, session, (name, layer_stamp(session, name), _scope(user), z, x, y), utcnow(),
+                   lambda: (layer_tile(session, name, user, z, x, y), NEVER))
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)

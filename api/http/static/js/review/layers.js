@@ -7,6 +7,27 @@ import { h } from "../common/dom.js";
 /** A placeholder a popup shows until the case's numbers arrive. */
 function loading(code) { return h("div", { class: "rl-popup-loading" }, h("b", {}, code), " …"); }
 
+/** A count of cases as a badge coloured by what it holds: a ring split by kind (to demolish, to verify, ...),
+ * sized by the count; used by the GeoJSON map's clusters and by the tiled map's count tiles. */
+export function countBadge(cell) {
+  const colours = getConfig().colours;
+  const kindColour = { ...colours.cases, closed: colours.closed };
+  const size = 18 + Math.min(24, Math.log2(cell.count + 1) * 4);
+  let at = 0;
+  const stops = Object.entries(cell.kinds || {}).map(([kind, n]) => {
+    const from = at;
+    at += (360 * n) / cell.count;
+    return `${kindColour[kind] || "#000"} ${from}deg ${at}deg`;
+  });
+  const badge = h("div", { title: Object.entries(cell.kinds || {}).map(([k, n]) => `${k === "closed" ? label("status", "closed") : label("disposition", k)} ${n}`).join(t("，", ", ")) },
+    String(cell.count));
+  badge.style.background = stops.length ? `conic-gradient(${stops.join(", ")})` : kindColour.demolish;
+  badge.style.width = badge.style.height = `${size}px`;
+  badge.style.lineHeight = `${size}px`;
+  badge.className = "rl-cluster";
+  return badge;
+}
+
 /** The map's layers. With `tiles` (a county above `map_tiles_above` cases) the reference layers and the cases
  * are vector tiles (./tiles.js adds them to the same layer control); the GeoJSON ones here stay off the map. */
 export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupContent, tiles = false }) {
@@ -90,24 +111,12 @@ export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupC
     return outline.getBounds();
   }
 
-  /** Count markers coloured by what they hold: a ring split by kind (to demolish, to verify, ...). */
+  /** Count markers coloured by what they hold (`countBadge`). */
   function drawClusters(cells) {
     clusters.clearLayers();
-    const kindColour = { ...colours.cases, closed: colours.closed };
     for (const cell of cells) {
-      const size = 18 + Math.min(24, Math.log2(cell.count + 1) * 4);
-      let at = 0;
-      const stops = Object.entries(cell.kinds || {}).map(([kind, n]) => {
-        const from = at;
-        at += (360 * n) / cell.count;
-        return `${kindColour[kind] || "#000"} ${from}deg ${at}deg`;
-      });
-      const badge = h("div", { title: Object.entries(cell.kinds || {}).map(([k, n]) => `${k === "closed" ? label("status", "closed") : label("disposition", k)} ${n}`).join(t("，", ", ")) },
-        String(cell.count));
-      badge.style.background = stops.length ? `conic-gradient(${stops.join(", ")})` : kindColour.demolish;
-      badge.style.width = badge.style.height = `${size}px`;
-      badge.style.lineHeight = `${size}px`;
-      badge.className = "rl-cluster";
+      const badge = countBadge(cell);
+      const size = parseFloat(badge.style.width);
       L.marker([cell.lat, cell.lon], { icon: L.divIcon({ className: "", html: badge, iconSize: [size, size] }) })
         .on("click", () => map.setView([cell.lat, cell.lon], map.getZoom() + 2)).addTo(clusters);
     }

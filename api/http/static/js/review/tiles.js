@@ -3,10 +3,11 @@
 // by Leaflet.VectorGrid; wider than the case tiles, counts per quarter tile. Nothing ever ships every case.
 /* global L */
 import { getJSON } from "../common/api.js";
-import { caseColour, getConfig, label } from "../common/config.js";
+import { caseColour, getConfig } from "../common/config.js";
 import { h } from "../common/dom.js";
 import { thisMonth } from "../common/format.js";
 import { t } from "../common/lang.js";
+import { countBadge } from "./layers.js";
 
 const TILE_OPTIONS = { rendererFactory: L.canvas.tile, maxNativeZoom: 20, fetchOptions: { credentials: "same-origin" } };
 
@@ -24,7 +25,6 @@ function vectorTiles(name, minZoom, style, { interactive = false, query = () => 
 
 /** Counts of cases per quarter tile, each a badge coloured by what it holds (as the county-wide view). */
 function countTiles(maxZoom, query, onTotals) {
-  const kindColour = { ...getConfig().colours.cases, closed: getConfig().colours.closed };
   const totals = new Map();
   const Counts = L.GridLayer.extend({
     createTile(coords, done) {
@@ -46,18 +46,8 @@ function countTiles(maxZoom, query, onTotals) {
     },
   });
   function badge(cell, at) {
-    const size = 18 + Math.min(24, Math.log2(cell.count + 1) * 4);
-    let from = 0;
-    const stops = Object.entries(cell.kinds || {}).map(([kind, n]) => {
-      const start = from;
-      from += (360 * n) / cell.count;
-      return `${kindColour[kind] || "#000"} ${start}deg ${from}deg`;
-    });
-    const el = h("div", { class: "rl-cluster", title: Object.entries(cell.kinds || {})
-      .map(([k, n]) => `${k === "closed" ? label("status", "closed") : label("disposition", k)} ${n}`).join(t("，", ", ")) },
-    String(cell.count));
-    el.style.background = stops.length ? `conic-gradient(${stops.join(", ")})` : kindColour.demolish;
-    el.style.width = el.style.height = el.style.lineHeight = `${size}px`;
+    const el = countBadge(cell);
+    const size = parseFloat(el.style.width);
     el.style.position = "absolute";
     el.style.left = `${at.x - size / 2}px`;
     el.style.top = `${at.y - size / 2}px`;
