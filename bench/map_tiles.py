@@ -227,6 +227,7 @@ def drive(server: Server, side: float, moves: int) -> dict[str, object]:
 
     opened = time.perf_counter()
     page = client.get("/map", headers=auth)
+    out["the /map page"] = time.perf_counter() - opened
     assert page.status_code == 200 and '"tiles": true' in page.text.replace('"tiles":true', '"tiles": true'), \
         "the map did not switch to tiles"
     with ThreadPoolExecutor(6) as pool:  # a browser's six connections to one host

@@ -34,6 +34,7 @@ from api.http.routes import (
 from api.http.security import SecurityMiddleware
 from api.mapview.snapshots import MapData
 from api.mapview.tiles import TileCache, count_cases
+from api.mapview.tiles import warm_up as warm_tiles
 from api.settings import Settings, get_settings
 
 STATIC = Path(__file__).parent / "static"
@@ -50,8 +51,10 @@ async def _warm_map_data(app: FastAPI) -> AsyncIterator[None]:
         factory = app.state.sessionmaker
         try:
             with factory() as session:
-                if count_cases(session) > app.state.settings.map_tiles_above:
-                    return  # the map draws tiles: no snapshot to hold (gigabytes at province scale)
+                tiled = count_cases(session) > app.state.settings.map_tiles_above
+            if tiled:  # the map draws tiles: no snapshot to hold (gigabytes at province scale)
+                warm_tiles(factory)
+                return
         except Exception:  # a database not migrated yet: the requests will say so
             log.warning("map snapshots not prepared at start-up", exc_info=True)
             return

@@ -143,19 +143,23 @@ class MapData:
 
 
 def layer_stamp(session: Session, name: str) -> tuple[Any, ...]:
-    """What moves when a reference layer changes (its largest id, the newest import run): index lookups."""
+    """What moves when a reference layer changes (its largest id, the newest import run): index lookups, in
+    one round trip (asked on every map request)."""
     table = table_of(LAYERS[name][0])
-    return (session.execute(select(func.max(table.c.id))).scalar(),
-            session.execute(select(func.max(models.ImportRun.id))).scalar())
+    row = session.execute(select(select(func.max(table.c.id)).scalar_subquery(),
+                                 select(func.max(models.ImportRun.id)).scalar_subquery())).one()
+    return tuple(row)
 
 
 def case_stamp(session: Session) -> tuple[Any, ...]:
     """What moves when any case changes: the largest case id, the newest scan and the case chain's head
-    (not the land chain's: any audited change to a case moves it). Index lookups."""
+    (not the land chain's: any audited change to a case moves it). Index lookups, in one round trip."""
     c = models.Case
     newest_event = select(models.AuditHead.last_event_id).where(models.AuditHead.id == CASE_CHAIN.head_id)
-    return tuple(session.execute(q).scalar()
-                 for q in (select(func.max(c.id)), select(func.max(c.scanned_at)), newest_event))
+    row = session.execute(select(select(func.max(c.id)).scalar_subquery(),
+                                 select(func.max(c.scanned_at)).scalar_subquery(),
+                                 newest_event.scalar_subquery())).one()
+    return tuple(row)
 
 
 def _web(frame: gpd.GeoDataFrame) -> np.ndarray:

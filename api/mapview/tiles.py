@@ -38,7 +38,7 @@ import shapely
 from pyproj import Transformer
 from sqlalchemy import Boolean, Integer, and_, cast, column, func, literal_column, select
 from sqlalchemy import table as sql_table
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.roles import township_of
 from api.cases.deadlines import DeadlinePolicy
@@ -336,10 +336,36 @@ class TileCache:
                 self._bytes -= dropped
 
 
+def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
+    """Ready what the first tile requests would otherwise each set up at once on a cold server: here the
+    coordinate transformations (PROJ reads its database: ~0.3 s); in PostGIS, per server connection, its own
+    PROJ set-up and plans (~0.2 s per connection, and a browser opens six at once). One tile of each kind at
+    the null island, where there is no data, on `connections` pool connections held together so that each
+    is a different one."""
+    srid = srid_of(factory)
+    _to_web(srid), _from_web(srid), _web_to_lonlat()
+    nobody = models.User(role="county_reviewer", username="warm-up")
+    middle = 2 ** (DETAIL_ZOOM - 1)
+    sessions = [factory() for _ in range(connections)]
+    try:
+        for session in sessions:
+            # An empty tile never transforms anything: PostGIS sets PROJ up at a connection's first transform.
+            point = func.ST_SetSRID(func.ST_MakePoint(500_000.0, 3_000_000.0), srid)
+            session.execute(select(func.ST_AsBinary(func.ST_Transform(point, WEB_MERCATOR))))
+            layer_tile(session, "admin", nobody, DETAIL_ZOOM, middle, middle)
+            case_tile(session, DeadlinePolicy(), nobody, CaseFilter(), DETAIL_ZOOM, middle, middle,
+                      dt.datetime.now(dt.UTC))
+            case_cells(session, DeadlinePolicy(), nobody, CaseFilter(), 10, 512, 512, dt.datetime.now(dt.UTC))
+    finally:
+        for session in sessions:
+            session.close()
+
+
 def count_cases(session: Session) -> int:
     """How many cases the database holds (cases are never deleted: the largest id, an index lookup)."""
     return int(session.execute(select(func.max(models.Case.id))).scalar() or 0)
 
 
 __all__: Sequence[str] = ["DETAIL_ZOOM", "LAYER_MIN_ZOOM", "MEDIA_TYPE", "NEVER", "CaseTile", "TileCache", "case_cells",
-                          "case_tile", "check_tile", "count_cases", "layer_tile"]
+                          "case_tile", "check_tile", "count_cases", "layer_tile",
+                          "warm_up"]
