@@ -350,7 +350,7 @@ def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
     try:
         for session in sessions:
             # An empty tile never transforms anything: PostGIS sets PROJ up at a connection's first transform.
-            point = func.ST_SetSRID(func.ST_MakePoint(500_000.0, 3_000_000.0), srid)
+            point = func.ST_GeomFromText("POINT(500000 3000000)", srid)
             session.execute(select(func.ST_AsBinary(func.ST_Transform(point, WEB_MERCATOR))))
             layer_tile(session, "admin", nobody, DETAIL_ZOOM, middle, middle)
             case_tile(session, DeadlinePolicy(), nobody, CaseFilter(), DETAIL_ZOOM, middle, middle,

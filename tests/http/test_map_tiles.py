@@ -177,3 +177,13 @@ def test_a_county_above_the_threshold_gets_the_tiled_map(site: Site):
 def _page_data(html: str) -> str:
     start = html.index('id="rl-page">') + len('id="rl-page">')
     return html[start:html.index("</script>", start)]
+
+
+def test_a_tiled_server_readies_its_connections_without_touching_data(site: Site):
+    """The start-up warm-up (one empty tile of each kind per pool connection, one transform each) runs on both
+    databases and changes nothing the map shows."""
+    from api.mapview.tiles import warm_up
+
+    before = tiled_cases(site)
+    warm_up(site.db.factory, connections=3)
+    assert tiled_cases(site) == before
