@@ -56,7 +56,7 @@ def build(path: Path, n_cases: int, n_farmland: int) -> str:
         geoms = farm.geometry.to_numpy()
         s.execute(table_of(Farmland).insert(), records(pd.DataFrame({
             "source_key": [f"F{i}" for i in range(len(farm))], "area_m2": shapely.area(geoms),
-            "geom": to_db_geometry(geoms, DEFAULT_COUNTY_SRID)})))
+            "geom": to_db_geometry(geoms, s)})))
         geoms = houses.geometry.to_numpy()
         area = shapely.area(geoms)
         s.execute(table_of(Case).insert(), records(pd.DataFrame({
@@ -65,7 +65,7 @@ def build(path: Path, n_cases: int, n_farmland: int) -> str:
             "disposition": "demolish", "rules": "1", "date_conflict": False, "status": "new",
             "still_violating": True, "created_at": now, "scanned_at": now, "origin": "scan", "field_rules": "",
             "remaining_m2": area, "occupied_m2": area, "version": 1,
-            "geom": to_db_geometry(geoms, DEFAULT_COUNTY_SRID)})))
+            "geom": to_db_geometry(geoms, s)})))
         create_user(s, "county", PASSWORD, "county_reviewer")
     engine.dispose()
     return url
