@@ -299,10 +299,13 @@ def test_a_tiled_county_draws_vector_tiles_opens_a_case_and_counts_when_wide(bro
         const box = window.map_redline.getContainer().getBoundingClientRect();
         return [box.left + p.x, box.top + p.y];
     }""", [target["lat"], target["lon"]])
+    # The case's SVG tile is drawn (tiles arrive one by one; under load after the network went quiet).
+    page.wait_for_function("([x, y]) => document.elementFromPoint(x, y)?.tagName === 'path'", arg=point,
+                           timeout=30_000)
     page.mouse.click(*point)
     page.wait_for_function("(code) => (document.getElementById('rl-panel').textContent || '').includes(code)",
-                           arg=target["code"], timeout=15_000)
-    page.wait_for_selector(".rl-popup", timeout=10_000)
+                           arg=target["code"], timeout=30_000)
+    page.wait_for_selector(".rl-popup", timeout=20_000)
     page.screenshot(path=str(artifacts / "review_map_tiles.png"))
     # County-wide: counts per quarter tile, summed in the status line.
     page.evaluate("() => window.map_redline.setZoom(11, { animate: false })")

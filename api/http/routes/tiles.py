@@ -9,12 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.clock import utcnow
-from api.db.models import User
 from api.errors import NotFound
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import CurrentUser
@@ -30,26 +27,10 @@ TileXY = Annotated[int, Path(ge=0, le=2**24 - 1)]
 NO_STORE = {"Cache-Control": "private, no-cache"}
 
 
-def _cached(request: Request, session: Session, key: tuple[Any, ...], now: dt.datetime,
+def _cached(request: Request, session: SessionDep, key: tuple[Any, ...], now: dt.datetime,
             build: Callable[[], tuple[bytes, int]]) -> bytes:
-    """The tile under `key` from the app's cache, or `build()` it (data, valid until in ns) and keep it.
-
-    A tile is a small indexed query: on PostgreSQL it runs without JIT compilation (50 ms, more than the query
-    itself) and without parallel workers (their start costs more than they save), for this request only."""
     cache: TileCache = request.app.state.tile_cache
-    now_ns = int(now.timestamp() * 1e9)
-    data = cache.get(key, now_ns)
-    if data is None:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL jit = off"))
-            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-        data, valid_until = build()
-        cache.put(key, data, len(data) + 200, valid_until)
-    return data  # type: ignore[no-any-return]
-
-
-def _scope(user: User) -> str | None:
-    return township_of(user.role, user.township_code)
+    return cache.get_or_build(session, key, int(now.timestamp() * 1e9), build)
 
 
 @router.get("/cases/{z}/{x}/{y}.pbf", response_class=Response,
@@ -65,7 +46,8 @@ def cases_tile(request: Request, session: SessionDep, user: CurrentUser, setting
         tile = case_tile(session, settings.deadline_policy, user, where, z, x, y, now)
         return tile.data, tile.valid_until_ns
 
-    data = _cached(request, session, ("cases", case_stamp(session), _scope(user), where, z, x, y), now, build)
+    scope = township_of(user.role, user.township_code)
+    data = _cached(request, session, ("cases", case_stamp(session), scope, where, z, x, y), now, build)
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)
 
 
@@ -82,7 +64,8 @@ def case_counts_tile(request: Request, session: SessionDep, user: CurrentUser, s
         body = json.dumps({"total": sum(c["count"] for c in cells), "cells": cells}, separators=(",", ":"))
         return body.encode(), valid_until
 
-    data = _cached(request, session, ("counts", case_stamp(session), _scope(user), where, z, x, y), now, build)
+    scope = township_of(user.role, user.township_code)
+    data = _cached(request, session, ("counts", case_stamp(session), scope, where, z, x, y), now, build)
     return Response(data, media_type="application/json", headers=NO_STORE)
 
 
@@ -95,6 +78,7 @@ def reference_tile(request: Request, session: SessionDep, user: CurrentUser, nam
     if name not in LAYERS:
         raise NotFound(f"no layer {name!r}; one of {', '.join(LAYERS)}")
     check_tile(z, x, y)
-    data = _cached(request, session, (name, layer_stamp(session, name), _scope(user), z, x, y), utcnow(),
+    scope = township_of(user.role, user.township_code)
+    data = _cached(request, session, (name, layer_stamp(session, name), scope, z, x, y), utcnow(),
                    lambda: (layer_tile(session, name, user, z, x, y), NEVER))
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)
