@@ -28,14 +28,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import mapbox_vector_tile
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from sqlalchemy import Boolean, Integer, and_, cast, column, func, literal_column, select, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,6 +47,7 @@ from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import table_of
 from api.mapview.snapshots import CASE_PROPERTIES, KINDS, LAYERS, case_kinds
+from gis.crs import transformer
 
 EXTENT = 4096  # tile units a side
 BUFFER = 64  # tile units drawn beyond each edge
@@ -80,22 +79,12 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise InvalidQuery(f"no tile {z}/{x}/{y}: x and y run from 0 to 2^z - 1 (z ≤ 24)")
 
 
-@lru_cache(maxsize=8)
-def _to_web(srid: int) -> Transformer:
-    return Transformer.from_crs(srid, WEB_MERCATOR, always_xy=True)
-
-
-@lru_cache(maxsize=8)
-def _from_web(srid: int) -> Transformer:
-    return Transformer.from_crs(WEB_MERCATOR, srid, always_xy=True)
-
-
 def county_box(srid: int, bounds: tuple[float, float, float, float], margin: float = 0.0) -> tuple[float, ...]:
     """The box in the county CRS (metres) holding the 3857 box `bounds` grown by `margin` of its side; the
     edges are densified, as a straight line in one projection is a curve in the other."""
     minx, miny, maxx, maxy = bounds
     grow = (maxx - minx) * margin
-    return tuple(_from_web(srid).transform_bounds(minx - grow, miny - grow, maxx + grow, maxy + grow,
+    return tuple(transformer(WEB_MERCATOR, srid).transform_bounds(minx - grow, miny - grow, maxx + grow, maxy + grow,
                                                   densify_pts=21))
 
 
@@ -123,7 +112,7 @@ def _quantised(geoms: np.ndarray, srid: int, bounds: tuple[float, float, float, 
         return geoms
     minx, _, maxx, maxy = bounds
     scale = EXTENT / (maxx - minx)
-    to_web = _to_web(srid)
+    to_web = transformer(srid, WEB_MERCATOR)
 
     def to_tile(xy: np.ndarray) -> np.ndarray:
         wx, wy = to_web.transform(xy[:, 0], xy[:, 1])
@@ -292,15 +281,10 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
     cells = []
     for cell in sorted(sums):
         n, sx, sy = sums[cell]
-        lon, lat = _web_to_lonlat().transform(sx / n, sy / n)
+        lon, lat = transformer(WEB_MERCATOR, 4326).transform(sx / n, sy / n)
         cells.append({"lat": round(lat, 6), "lon": round(lon, 6), "count": int(n),
                       "kinds": {k: kinds[cell][k] for k in KINDS if k in kinds[cell]}})
     return cells, valid_until
-
-
-@lru_cache(maxsize=1)
-def _web_to_lonlat() -> Transformer:
-    return Transformer.from_crs(WEB_MERCATOR, 4326, always_xy=True)
 
 
 class TileCache:
@@ -359,7 +343,7 @@ def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
     the null island, where there is no data, on `connections` pool connections held together so that each
     is a different one."""
     srid = srid_of(factory)
-    _to_web(srid), _from_web(srid), _web_to_lonlat()
+    transformer(srid, WEB_MERCATOR), transformer(WEB_MERCATOR, srid), transformer(WEB_MERCATOR, 4326)
     nobody = models.User(role="county_reviewer", username="warm-up")
     middle = 2 ** (DETAIL_ZOOM - 1)
     sessions = [factory() for _ in range(connections)]
