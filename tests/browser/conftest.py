@@ -52,9 +52,15 @@ def live_factory(live_db: str) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def live_server(live_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The live servers' photo store: every server on `live_db` serves the photos any of them stored."""
+    return tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_db: str, live_var: Path) -> Iterator[str]:
     """The app on the scanned demo county (embedded SpatiaLite), served by uvicorn on a free port."""
-    settings = Settings(database_url=live_db, var_dir=tmp_path_factory.mktemp("var"))
+    settings = Settings(database_url=live_db, var_dir=live_var)
     with serving(create_app(settings)) as url:
         yield url
 
@@ -85,3 +91,26 @@ def _in_ci() -> bool:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+
+def open_case_on_phone(page, case_id: int, code: str) -> None:  # type: ignore[no-untyped-def]
+    """Tap a case in the field app's list and wait for its view; on failure say what the phone shows instead
+    (the views on screen, the case's error line, the network pill), not only that a selector timed out."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.click(f"li.case[data-id='{case_id}']")
+    try:
+        shown = page.wait_for_function("""(code) => {
+            const text = (id) => (document.getElementById(id)?.textContent || '').trim();
+            if (!document.getElementById('case-view').hidden && text('case-code') === code) { return 'ok'; }
+            return text('case-error') ? `case error: ${text('case-error')}` : false;
+        }""", arg=code, timeout=30_000).json_value()
+    except PlaywrightTimeout:
+        shown = page.evaluate("""() => {
+            const views = ['login-view', 'list-view', 'case-view'].filter((v) => !document.getElementById(v).hidden);
+            const text = (id) => (document.getElementById(id)?.textContent || '').trim();
+            return `after 30 s, views on screen: ${views}; case code: ${text('case-code')}; network: `
+                + `${document.getElementById('net').dataset.state}; login error: ${text('login-error')}`;
+        }""")
+    assert shown == "ok", f"case {code} did not open: {shown}"

@@ -18,7 +18,7 @@ from api.accounts.users import create_user
 from api.cases.deadlines import COUNTY_TZ
 from api.db.models import Case, CaseEvent
 from api.db.repository import read_frame
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.browser.test_desk import signed_in, wait_for_list
 from tests.photo_factory import jpeg_at_house
 
@@ -48,8 +48,7 @@ def field_step(page, case: Case, step: str, photo: bytes | None, artifacts: Path
     """On the phone: open the case, pick the step, add the photo, see it previewed, send it."""
     page.click("#refresh")
     page.wait_for_selector(f"li.case[data-id='{case.id}']")
-    page.click(f"li.case[data-id='{case.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    open_case_on_phone(page, case.id, case.code)
     page.check(f"input[name=step][value={step}]")
     assert "本步骤需要" in (page.text_content("#step-needs") or "")
     if verdict:

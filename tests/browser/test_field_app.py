@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from api.cases.service import transition
 from api.db.models import Case, Photo, User
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.browser
@@ -98,13 +98,11 @@ def test_every_case_view_starts_clean_and_an_uncached_case_offers_nothing(browse
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
     log_in_on_phone(page, live_server, never.id)
-    page.click(f"li.case[data-id='{first.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{first.code}')")
+    open_case_on_phone(page, first.id, first.code)
     page.check("input[name=verdict][value=illegal]")
     page.set_input_files("#photo", str(fixture_path("photos", "exexif_sunrise.jpg")))
     page.click("#back")  # left without sending
-    page.click(f"li.case[data-id='{second.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{second.code}')")
+    open_case_on_phone(page, second.id, second.code)
     assert page.evaluate("document.getElementById('photo').files.length") == 0
     assert not page.is_checked("input[name=verdict][value=illegal]")
     assert page.is_visible("#field-form")

@@ -14,7 +14,7 @@ from api.accounts.users import create_user
 from api.cases.deadlines import COUNTY_TZ
 from api.db.models import Case, Photo
 from api.db.repository import read_frame
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.browser.test_field_app import assign_to_inspector
 from tests.photo_factory import jpeg_at_house
 
@@ -72,8 +72,7 @@ def test_photos_at_any_step_and_a_period_change_is_a_request(browser, live_serve
         footprint = read_frame(s, Case, where=[Case.id == case.id]).geometry.iloc[0]
     assign_to_inspector(live_factory, [case], inspector="inspector106")
     context, page, errors = phone_login(browser, live_server, "inspector106")
-    page.click(f"li.case[data-id='{case.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    open_case_on_phone(page, case.id, case.code)
     # Photos only: no verdict asked for, the case does not move.
     page.check("input[name=step][value=photos]")
     assert page.is_hidden("#verify-fields")
@@ -87,8 +86,7 @@ def test_photos_at_any_step_and_a_period_change_is_a_request(browser, live_serve
         assert s.get(Case, case.id).status == "assigned"
 
     # The owner shows a contract dated 2019: the inspector asks for the period to become "before the cutoff".
-    page.click(f"li.case[data-id='{case.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    open_case_on_phone(page, case.id, case.code)
     page.check("input[name=step][value=verify]")
     page.check("input[name=verdict][value=uncertain]")
     page.select_option("#field-form select[name=period]", "before_cutoff")
@@ -126,8 +124,7 @@ def test_a_refused_item_waits_for_retry_and_the_map_survives_a_resize(browser, l
         s.expunge(case)
     assign_to_inspector(live_factory, [case], inspector="retry106")
     context, page, errors = phone_login(browser, live_server, "retry106")
-    page.click(f"li.case[data-id='{case.id}']")
-    page.wait_for_selector(f"#case-code:has-text('{case.code}')")
+    open_case_on_phone(page, case.id, case.code)
     page.check("input[name=step][value=photos]")
     # Not a photo at all (a text file named .jpg): the server refuses it, the item stays with its reason.
     page.set_input_files("#photo", files=[{"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}])

@@ -251,21 +251,28 @@ def test_the_panel_shows_the_house_on_every_imagery_pass(browser, live_server: s
 
 
 @pytest.fixture(scope="module")
-def tiled_server(live_db: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The same demo county served as a county above the tile threshold (`map_tiles_above=0`)."""
+def tiled_server(live_db: str, live_var: Path):  # type: ignore[no-untyped-def]
+    """The same demo county and photo store served as a county above the tile threshold (`map_tiles_above=0`)."""
     from api.http.app import create_app
     from api.settings import Settings
     from tests.live import serving
 
-    settings = Settings(database_url=live_db, var_dir=tmp_path_factory.mktemp("var-tiles"), map_tiles_above=0)
+    settings = Settings(database_url=live_db, var_dir=live_var, map_tiles_above=0)
     with serving(create_app(settings)) as url:
         yield url
 
 
 def test_a_tiled_county_draws_vector_tiles_opens_a_case_and_counts_when_wide(browser, tiled_server: str,
-                                                                             artifacts: Path):
+                                                                             live_factory, artifacts: Path):
     """Above the threshold the map draws the vendored VectorGrid's tiles: clicking a drawn case opens its
-    panel, a county-wide view shows counts per quarter tile, and nothing is fetched from elsewhere."""
+    panel, a county-wide view shows counts per quarter tile, and nothing is fetched from elsewhere.
+
+    The grid cells (drawn on the map's canvas, over the whole county) are on: a case stays clickable under
+    them (the canvas once sat above the case tiles and swallowed every click)."""
+    from api.stewardship.grids import generate_grids
+    from gis.coverage import CoverageRules
+
+    generate_grids(live_factory, CoverageRules())  # the villages that have none yet
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     errors: list[str] = []
     external: list[str] = []
@@ -273,7 +280,9 @@ def test_a_tiled_county_draws_vector_tiles_opens_a_case_and_counts_when_wide(bro
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(tiled_server) else None)
+    refused: list[tuple[str, int]] = []
     page.on("response", lambda r: tiles.append((r.url, r.status)) if "/api/tiles/" in r.url else None)
+    page.on("response", lambda r: refused.append((r.url, r.status)) if r.status >= 400 else None)
     page.goto(f"{tiled_server}/login?next=/map%3Fdisposition%3Ddemolish")
     page.fill("input[name=username]", "county")
     page.fill("input[name=password]", PASSWORD)
@@ -314,5 +323,5 @@ def test_a_tiled_county_draws_vector_tiles_opens_a_case_and_counts_when_wide(bro
     total = int(page.evaluate("document.getElementById('rl-status').dataset.total"))
     assert total > 0 and "件案件" in (page.text_content("#rl-status") or "")
     assert all(s == 200 for _, s in tiles), [t for t in tiles if t[1] != 200]
-    assert errors == [], errors
+    assert errors == [] and refused == [], (errors, refused)
     assert external == [], external

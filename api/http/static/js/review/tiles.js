@@ -10,14 +10,20 @@ import { t } from "../common/lang.js";
 import { countBadge } from "./layers.js";
 
 const TILE_OPTIONS = { rendererFactory: L.canvas.tile, maxNativeZoom: 20, fetchOptions: { credentials: "same-origin" } };
+// The case tiles' own pane, between Leaflet's overlay pane (400: the map's canvas with grid cells, abandoned land
+// and patrols) and its marker pane (600: the count badges). In the tile pane (200) the canvas, which spans the
+// whole map, lay over every case and took its clicks. Where no case is drawn a click passes through the case
+// tiles (their SVG is not hit-testable, only their paths are) to the canvas below.
+const CASES_PANE = "rlCases";
+const CASES_PANE_Z = 450;
 
 /** A vector tile layer of the API; `query` returns the filters' query string (for cases). */
-function vectorTiles(name, minZoom, style, { interactive = false, query = () => "" } = {}) {
+function vectorTiles(name, minZoom, style, { interactive = false, query = () => "", pane = "tilePane" } = {}) {
   const url = () => `/api/tiles/${name}/{z}/{x}/{y}.pbf?${query()}`;
   // Interactive tiles are SVG: VectorGrid 1.3's canvas click handler calls `L.DomEvent.fakeStop`, gone since
   // Leaflet 1.8 (Leaflet.VectorGrid#274); the reference layers, never clicked, stay on canvas.
   const renderer = interactive ? { rendererFactory: L.svg.tile } : {};
-  const layer = L.vectorGrid.protobuf(url(), { ...TILE_OPTIONS, ...renderer, minZoom, interactive,
+  const layer = L.vectorGrid.protobuf(url(), { ...TILE_OPTIONS, ...renderer, minZoom, interactive, pane,
     vectorTileLayerStyles: { [name]: style }, getFeatureId: interactive ? (f) => f.properties.id : undefined });
   layer.refresh = () => layer.setUrl(url());
   return layer;
@@ -77,11 +83,12 @@ export function createTileView(map, layers, filters, status, { onCaseClick, case
     }),
     vectorTiles("houses", minZoom.houses, { color: colours.layers.houses, weight: 1, fill: true, fillOpacity: 0.2 }),
   ];
+  if (!map.getPane(CASES_PANE)) { map.createPane(CASES_PANE).style.zIndex = String(CASES_PANE_Z); }
   const cases = vectorTiles("cases", detail, (p) => {
     const colour = caseColour(p);
     return { color: colour, weight: p.overdue ? 4 : 2, fill: true, fillColor: colour, fillOpacity: 0.6,
       dashArray: p.overdue ? [6, 4] : null };
-  }, { interactive: true, query: where });
+  }, { interactive: true, query: where, pane: CASES_PANE });
   cases.on("click", (e) => {
     const p = e.layer.properties;
     const popup = L.popup({ autoPan: true }).setLatLng(e.latlng).setContent(loading(p.code)).openOn(map);
