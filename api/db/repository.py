@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import ColumnElement, Integer, Select, Table, column, func, select, text
+from sqlalchemy import ColumnElement, Integer, Result, Select, Table, column, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.engine import srid_of
@@ -108,6 +108,13 @@ def in_chunks(values: Sequence[Any], size: int = IN_LIST_SIZE) -> list[list[Any]
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+def frame_of(result: Result[Any], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of a query's result as a DataFrame, columns named by the query (or by `columns`).
+
+    Plain tuples: handed SQLAlchemy rows, pandas probes each for attributes (an exception per probe)."""
+    return pd.DataFrame(list(map(tuple, result.all())), columns=list(columns or result.keys()))
+
+
 def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
                where: Sequence[ColumnElement[bool]] = (), crs: Any = None, order_by: str | Sequence[Any] | None = None,
                limit: int | None = None, offset: int = 0) -> gpd.GeoDataFrame:
@@ -127,9 +134,7 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
         stmt = stmt.order_by(*order_by)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    # Plain tuples: handed SQLAlchemy rows, pandas probes each for attributes (an exception per probe).
-    rows = list(map(tuple, session.execute(stmt).all()))
-    frame = pd.DataFrame(rows, columns=[c.name for c in cols] + ["wkb"])
+    frame = frame_of(session.execute(stmt), [c.name for c in cols] + ["wkb"])
     geoms = shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy() if len(frame) else np.array([]))
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs or f"EPSG:{srid_of(session)}")
 
@@ -137,8 +142,7 @@ def read_frame(session: Session, model: type[Base], columns: Sequence[str] = (),
 def read_attributes(session: Session, model: type[Base], columns: Sequence[str]) -> pd.DataFrame:
     """Load attribute columns of a table as a DataFrame."""
     table = table_of(model)
-    rows = list(map(tuple, session.execute(select(*[table.c[c] for c in columns])).all()))
-    return pd.DataFrame(rows, columns=list(columns))
+    return frame_of(session.execute(select(*[table.c[c] for c in columns])), columns)
 
 
 def bbox_clause(session: Session, model: type[Base], bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:

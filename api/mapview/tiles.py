@@ -32,7 +32,6 @@ from typing import Any
 
 import mapbox_vector_tile
 import numpy as np
-import pandas as pd
 import shapely
 from sqlalchemy import Boolean, Integer, and_, cast, column, func, literal_column, select, text
 from sqlalchemy import table as sql_table
@@ -42,10 +41,11 @@ from api.accounts.roles import township_of
 from api.cases.deadlines import DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.milestones import MILESTONE_COLUMNS, NEVER, overdue_instants
+from api.cases.scope import scope
 from api.clock import as_utc
 from api.db import models
 from api.db.engine import srid_of
-from api.db.repository import table_of
+from api.db.repository import frame_of, table_of
 from api.mapview.snapshots import CASE_PROPERTIES, KINDS, LAYERS, case_kinds
 from gis.crs import transformer
 
@@ -100,7 +100,8 @@ def _in_box(table: Any, session: Session, box: Sequence[float]) -> Any:
 
 
 def _scope(table: Any, user: models.User) -> list[Any]:
-    """A township user sees only their township's rows (of tables that have a township)."""
+    """A township user sees only their township's rows of a reference layer that has a township (houses);
+    cases take `api.cases.scope.scope`, as every case query does."""
     township = township_of(user.role, user.township_code)
     return [table.c.township_code == township] if township is not None and "township_code" in table.c else []
 
@@ -190,7 +191,7 @@ def _overdue(session: Session, policy: DeadlinePolicy, clauses: list[Any], now: 
     table = table_of(models.Case)
     result = session.execute(select(table.c.id, *[table.c[c] for c in MILESTONE_COLUMNS])
                              .where(and_(*clauses), table.c.assigned_at.is_not(None)))
-    frame = pd.DataFrame(list(map(tuple, result.all())), columns=list(result.keys()))
+    frame = frame_of(result)
     if frame.empty:
         return [], NEVER
     since = overdue_instants(session, policy, frame, now)
@@ -222,7 +223,7 @@ def case_tile(session: Session, policy: DeadlinePolicy, user: models.User, where
         return CaseTile(b"", NEVER)
     table = table_of(models.Case)
     clauses = [_in_box(table, session, county_box(srid_of(session), tile_bounds(z, x, y), BUFFER / EXTENT)),
-               *_scope(table, user), *where.clauses(session)]
+               *scope(user), *where.clauses(session)]
     clauses, flag, valid_until = _with_overdue(session, policy, where, clauses, now)
     if session.get_bind().dialect.name != "postgresql":
         flag = cast(flag, Boolean)  # SQLite answers 0 or 1
@@ -239,7 +240,7 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
     county zoom covers tens of thousands of cases."""
     table = table_of(models.Case)
     bounds = tile_bounds(z, x, y)
-    clauses = [_in_box(table, session, county_box(srid_of(session), bounds, 0.01)), *_scope(table, user),
+    clauses = [_in_box(table, session, county_box(srid_of(session), bounds, 0.01)), *scope(user),
                *where.clauses(session)]
     valid_until = NEVER
     if where.overdue is not None:
@@ -264,7 +265,7 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
             .where(inner.c.wx >= minx, inner.c.wx < maxx, inner.c.wy > miny, inner.c.wy <= maxy)
             .group_by(col, row, *kind))
     result = session.execute(stmt)
-    groups = pd.DataFrame(list(map(tuple, result.all())), columns=list(result.keys()))
+    groups = frame_of(result)
     if groups.empty:
         return [], valid_until
     # A few dozen groups: summed in plain Python (pandas' groupby costs a millisecond a call).
