@@ -9,3 +9,5 @@ from __future__ import annotations
 DEFAULT_COUNTY_SRID = 4546
 #: The web's CRS (GeoJSON, Leaflet, phone GPS): longitude/latitude on WGS 84.
 WEB_CRS = "EPSG:4326"
+#: Web Mercator, the CRS of map tiles (XYZ scheme, metres): the map's tiles and each case's map centroid.
+WEB_MERCATOR_SRID = 3857

@@ -14,6 +14,7 @@ import datetime as dt
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     Boolean,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gis.codes import DEFAULT_COUNTY_SRID
+from gis.codes import DEFAULT_COUNTY_SRID, WEB_MERCATOR_SRID
 
 
 def polygons() -> Geometry:
@@ -229,6 +230,11 @@ class FarmlandTotal(Base):
     as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+#: SQL of a case's centroid in Web Mercator (x, y), the same in PostGIS and SpatiaLite.
+CASE_MAP_X = f"ST_X(ST_Transform(ST_Centroid(geom), {WEB_MERCATOR_SRID}))"
+CASE_MAP_Y = f"ST_Y(ST_Transform(ST_Centroid(geom), {WEB_MERCATOR_SRID}))"
+
+
 class Case(Base):
     """A violation queued for enforcement: one per violating house (or per imported lead)."""
 
@@ -285,6 +291,12 @@ class Case(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     geom = mapped_column(polygons(), nullable=False)
+    # The footprint's centroid in Web Mercator metres, kept by the database from `geom` (migration 0011): the
+    # map's count tiles place and group cases by these numbers, not by a transform of every case's geometry
+    # per request. Stored on PostgreSQL; computed on read on SQLite (which can add only virtual columns).
+    # Deferred: nothing else reads them.
+    map_x: Mapped[float | None] = mapped_column(Float, Computed(CASE_MAP_X), deferred=True)
+    map_y: Mapped[float | None] = mapped_column(Float, Computed(CASE_MAP_Y), deferred=True)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking: stale writes refused)
 

@@ -47,11 +47,11 @@ from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import frame_of, table_of
 from api.mapview.snapshots import CASE_PROPERTIES, KINDS, LAYERS, case_kinds
+from gis.codes import WEB_MERCATOR_SRID
 from gis.crs import transformer
 
 EXTENT = 4096  # tile units a side
 BUFFER = 64  # tile units drawn beyond each edge
-WEB_MERCATOR = 3857
 HALF_WORLD_M = 20037508.342789244  # EPSG:3857 x (and y) of the antimeridian
 #: From which zoom the map draws each layer, tiles or not (below it a tile is empty: nothing to see at that
 #: scale, and a county-wide tile of farmland polygons would be megabytes); cases below `DETAIL_ZOOM` are
@@ -84,8 +84,8 @@ def county_box(srid: int, bounds: tuple[float, float, float, float], margin: flo
     edges are densified, as a straight line in one projection is a curve in the other."""
     minx, miny, maxx, maxy = bounds
     grow = (maxx - minx) * margin
-    return tuple(transformer(WEB_MERCATOR, srid).transform_bounds(minx - grow, miny - grow, maxx + grow, maxy + grow,
-                                                  densify_pts=21))
+    return tuple(transformer(WEB_MERCATOR_SRID, srid).transform_bounds(
+        minx - grow, miny - grow, maxx + grow, maxy + grow, densify_pts=21))
 
 
 def _in_box(table: Any, session: Session, box: Sequence[float]) -> Any:
@@ -113,7 +113,7 @@ def _quantised(geoms: np.ndarray, srid: int, bounds: tuple[float, float, float, 
         return geoms
     minx, _, maxx, maxy = bounds
     scale = EXTENT / (maxx - minx)
-    to_web = transformer(srid, WEB_MERCATOR)
+    to_web = transformer(srid, WEB_MERCATOR_SRID)
 
     def to_tile(xy: np.ndarray) -> np.ndarray:
         wx, wy = to_web.transform(xy[:, 0], xy[:, 1])
@@ -153,7 +153,7 @@ def _tile(session: Session, name: str, table: Any, columns: list[Any], where: li
     on SpatiaLite the rows are read and the same is done here (`_quantised`, `mapbox_vector_tile`)."""
     z, x, y = address
     if session.get_bind().dialect.name == "postgresql":
-        shape = func.ST_AsMVTGeom(func.ST_Transform(table.c.geom, WEB_MERCATOR), func.ST_TileEnvelope(z, x, y),
+        shape = func.ST_AsMVTGeom(func.ST_Transform(table.c.geom, WEB_MERCATOR_SRID), func.ST_TileEnvelope(z, x, y),
                                   EXTENT, BUFFER, True)
         features = select(table.c.id.label("feature_id"), *columns, shape.label("geom")).where(and_(*where))
         tile = session.execute(select(func.ST_AsMVT(literal_column("t"), name, EXTENT, "geom", "feature_id"))
@@ -247,22 +247,18 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
         clauses, _, valid_until = _with_overdue(session, policy, where, clauses, now)
     minx, miny, maxx, maxy = bounds
     side = (maxx - minx) / CELLS_PER_SIDE
-    centre = func.ST_Transform(func.ST_Centroid(table.c.geom), WEB_MERCATOR)
-    # Each centroid transformed once (a materialised CTE): inlined, the planner repeated it per use, six times.
-    located = (select(table.c.status, table.c.disposition, table.c.still_violating, centre.label("p"))
-               .where(and_(*clauses)).cte("located").prefix_with("MATERIALIZED"))
-    inner = select(located.c.status, located.c.disposition, located.c.still_violating,
-                   func.ST_X(located.c.p).label("wx"), func.ST_Y(located.c.p).label("wy")).subquery("c")
+    # Each case's Web Mercator centroid is a column the database keeps (`Case.map_x`, `map_y`): stored on
+    # PostgreSQL, so nothing here touches a geometry but the index's boxes.
+    wx, wy = table.c.map_x, table.c.map_y
     postgres = session.get_bind().dialect.name == "postgresql"
 
     def index(value: Any) -> Any:  # non-negative here: PostgreSQL's CAST rounds, SQLite's truncates
         return func.floor(value) if postgres else cast(value, Integer)
 
-    col, row = index((inner.c.wx - minx) / side).label("col"), index((maxy - inner.c.wy) / side).label("row")
-    kind = (inner.c.status, inner.c.disposition, inner.c.still_violating)
-    stmt = (select(col, row, *kind, func.count().label("n"), func.sum(inner.c.wx).label("sx"),
-                   func.sum(inner.c.wy).label("sy"))
-            .where(inner.c.wx >= minx, inner.c.wx < maxx, inner.c.wy > miny, inner.c.wy <= maxy)
+    col, row = index((wx - minx) / side).label("col"), index((maxy - wy) / side).label("row")
+    kind = (table.c.status, table.c.disposition, table.c.still_violating)
+    stmt = (select(col, row, *kind, func.count().label("n"), func.sum(wx).label("sx"), func.sum(wy).label("sy"))
+            .where(*clauses, wx >= minx, wx < maxx, wy > miny, wy <= maxy)
             .group_by(col, row, *kind))
     result = session.execute(stmt)
     groups = frame_of(result)
@@ -282,7 +278,7 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
     cells = []
     for cell in sorted(sums):
         n, sx, sy = sums[cell]
-        lon, lat = transformer(WEB_MERCATOR, 4326).transform(sx / n, sy / n)
+        lon, lat = transformer(WEB_MERCATOR_SRID, 4326).transform(sx / n, sy / n)
         cells.append({"lat": round(lat, 6), "lon": round(lon, 6), "count": int(n),
                       "kinds": {k: kinds[cell][k] for k in KINDS if k in kinds[cell]}})
     return cells, valid_until
@@ -344,7 +340,7 @@ def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
     the null island, where there is no data, on `connections` pool connections held together so that each
     is a different one."""
     srid = srid_of(factory)
-    transformer(srid, WEB_MERCATOR), transformer(WEB_MERCATOR, srid), transformer(WEB_MERCATOR, 4326)
+    transformer(srid, WEB_MERCATOR_SRID), transformer(WEB_MERCATOR_SRID, srid), transformer(WEB_MERCATOR_SRID, 4326)
     nobody = models.User(role="county_reviewer", username="warm-up")
     middle = 2 ** (DETAIL_ZOOM - 1)
     sessions = [factory() for _ in range(connections)]
@@ -352,7 +348,7 @@ def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
         for session in sessions:
             # An empty tile never transforms anything: PostGIS sets PROJ up at a connection's first transform.
             point = func.ST_GeomFromText("POINT(500000 3000000)", srid)
-            session.execute(select(func.ST_AsBinary(func.ST_Transform(point, WEB_MERCATOR))))
+            session.execute(select(func.ST_AsBinary(func.ST_Transform(point, WEB_MERCATOR_SRID))))
             layer_tile(session, "admin", nobody, DETAIL_ZOOM, middle, middle)
             case_tile(session, DeadlinePolicy(), nobody, CaseFilter(), DETAIL_ZOOM, middle, middle,
                       dt.datetime.now(dt.UTC))
