@@ -291,10 +291,10 @@ class Case(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     geom = mapped_column(polygons(), nullable=False)
-    # The footprint's centroid in Web Mercator metres, kept by the database from `geom` (migration 0011): the
-    # map's count tiles place and group cases by these numbers, not by a transform of every case's geometry
-    # per request. Stored on PostgreSQL; computed on read on SQLite (which can add only virtual columns).
-    # Deferred: nothing else reads them.
+    # The footprint's centroid in Web Mercator metres, kept by the database from `geom` (migration 0011): on
+    # PostgreSQL the map's count tiles group cases by these stored numbers instead of transforming every case's
+    # geometry per request. SQLite can add only virtual columns (computed on every mention), so there the
+    # count tiles transform each centroid once themselves. Deferred: nothing else reads them.
     map_x: Mapped[float | None] = mapped_column(Float, Computed(CASE_MAP_X), deferred=True)
     map_y: Mapped[float | None] = mapped_column(Float, Computed(CASE_MAP_Y), deferred=True)
 

@@ -247,18 +247,29 @@ def case_cells(session: Session, policy: DeadlinePolicy, user: models.User, wher
         clauses, _, valid_until = _with_overdue(session, policy, where, clauses, now)
     minx, miny, maxx, maxy = bounds
     side = (maxx - minx) / CELLS_PER_SIDE
-    # Each case's Web Mercator centroid is a column the database keeps (`Case.map_x`, `map_y`): stored on
-    # PostgreSQL, so nothing here touches a geometry but the index's boxes.
-    wx, wy = table.c.map_x, table.c.map_y
     postgres = session.get_bind().dialect.name == "postgresql"
+    kinds_of = (table.c.status, table.c.disposition, table.c.still_violating)
+    if postgres:
+        # Each case's Web Mercator centroid is a column PostgreSQL stores (`Case.map_x`, `map_y`, migration
+        # 0011): nothing here touches a geometry but the index's boxes.
+        located = select(*kinds_of, table.c.map_x.label("wx"), table.c.map_y.label("wy")).where(*clauses)
+    else:
+        # SQLite computes those columns on every mention, each with its own transform: one transform per case
+        # here, in a materialised CTE (inlined, SQLite repeated it per use).
+        centre = func.ST_Transform(func.ST_Centroid(table.c.geom), WEB_MERCATOR_SRID)
+        points = select(*kinds_of, centre.label("p")).where(*clauses).cte("located").prefix_with("MATERIALIZED")
+        located = select(points.c.status, points.c.disposition, points.c.still_violating,
+                         func.ST_X(points.c.p).label("wx"), func.ST_Y(points.c.p).label("wy"))
+    inner = located.subquery("c")
+    wx, wy = inner.c.wx, inner.c.wy
 
     def index(value: Any) -> Any:  # non-negative here: PostgreSQL's CAST rounds, SQLite's truncates
         return func.floor(value) if postgres else cast(value, Integer)
 
     col, row = index((wx - minx) / side).label("col"), index((maxy - wy) / side).label("row")
-    kind = (table.c.status, table.c.disposition, table.c.still_violating)
+    kind = (inner.c.status, inner.c.disposition, inner.c.still_violating)
     stmt = (select(col, row, *kind, func.count().label("n"), func.sum(wx).label("sx"), func.sum(wy).label("sy"))
-            .where(*clauses, wx >= minx, wx < maxx, wy > miny, wy <= maxy)
+            .where(wx >= minx, wx < maxx, wy > miny, wy <= maxy)
             .group_by(col, row, *kind))
     result = session.execute(stmt)
     groups = frame_of(result)

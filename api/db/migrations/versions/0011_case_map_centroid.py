@@ -2,8 +2,9 @@
 
 The review map's count tiles (`api.mapview.tiles.case_cells`) group a tile's cases, tens of thousands at
 county zoom, by where their centroids fall; transforming each case's geometry per request cost ~6 µs a row
-on PostGIS. PostgreSQL stores the columns (filled for every existing case by this ALTER); SQLite can add only
-VIRTUAL generated columns, computed when read, which is what the embedded database had before.
+on PostGIS. PostgreSQL stores the columns (filled for every existing case by this ALTER). SQLite can add only
+VIRTUAL generated columns, computed on every mention; they keep the two schemas alike, and the count tiles on
+SQLite transform each centroid once themselves, as before.
 
 The expressions are frozen here as written at this revision (the model's are `CASE_MAP_X`/`CASE_MAP_Y`).
 
