@@ -27,10 +27,12 @@ TileXY = Annotated[int, Path(ge=0, le=2**24 - 1)]
 NO_STORE = {"Cache-Control": "private, no-cache"}
 
 
-def _cached(request: Request, session: SessionDep, key: tuple[Any, ...], now: dt.datetime,
+def _cached(request: Request, session: SessionDep, user: CurrentUser, key: tuple[Any, ...], now: dt.datetime,
             build: Callable[[], tuple[bytes, int]]) -> bytes:
+    """The tile under `key` for whatever `user` may see (the township, or the whole county), cached."""
     cache: TileCache = request.app.state.tile_cache
-    return cache.get_or_build(session, key, int(now.timestamp() * 1e9), build)
+    scoped = (*key, township_of(user.role, user.township_code))
+    return cache.get_or_build(session, scoped, int(now.timestamp() * 1e9), build)
 
 
 @router.get("/cases/{z}/{x}/{y}.pbf", response_class=Response,
@@ -46,8 +48,7 @@ def cases_tile(request: Request, session: SessionDep, user: CurrentUser, setting
         tile = case_tile(session, settings.deadline_policy, user, where, z, x, y, now)
         return tile.data, tile.valid_until_ns
 
-    scope = township_of(user.role, user.township_code)
-    data = _cached(request, session, ("cases", case_stamp(session), scope, where, z, x, y), now, build)
+    data = _cached(request, session, user, ("cases", case_stamp(session), where, z, x, y), now, build)
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)
 
 
@@ -64,8 +65,7 @@ def case_counts_tile(request: Request, session: SessionDep, user: CurrentUser, s
         body = json.dumps({"total": sum(c["count"] for c in cells), "cells": cells}, separators=(",", ":"))
         return body.encode(), valid_until
 
-    scope = township_of(user.role, user.township_code)
-    data = _cached(request, session, ("counts", case_stamp(session), scope, where, z, x, y), now, build)
+    data = _cached(request, session, user, ("counts", case_stamp(session), where, z, x, y), now, build)
     return Response(data, media_type="application/json", headers=NO_STORE)
 
 
@@ -78,7 +78,6 @@ def reference_tile(request: Request, session: SessionDep, user: CurrentUser, nam
     if name not in LAYERS:
         raise NotFound(f"no layer {name!r}; one of {', '.join(LAYERS)}")
     check_tile(z, x, y)
-    scope = township_of(user.role, user.township_code)
-    data = _cached(request, session, (name, layer_stamp(session, name), scope, z, x, y), utcnow(),
+    data = _cached(request, session, user, (name, layer_stamp(session, name), z, x, y), utcnow(),
                    lambda: (layer_tile(session, name, user, z, x, y), NEVER))
     return Response(data, media_type=MEDIA_TYPE, headers=NO_STORE)
