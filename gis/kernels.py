@@ -106,18 +106,24 @@ class EdgeBands:
 def convex_clip_polygons(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
     """Which houses can serve as convex clip polygons, and their exterior rings.
 
-    Convex means: one part, no hole, at most `MAX_CLIP_EDGES` edges, every turn of the exterior ring to
-    the same side (collinear vertices allowed, spikes not) and one full turn in all — so a five-pointed
-    star, whose turns all go one way, is not convex. Such a ring is simple, hence a valid polygon, which
-    lets `gis.geometry.clean_polygons` skip GEOS validation for it. Only single-ring polygons get a ring
-    (read straight from their coordinates, without building ring objects).
+    Convex means: one part (a Polygon, or a MultiPolygon of one), no hole, at most `MAX_CLIP_EDGES` edges,
+    every turn of the exterior ring to the same side (collinear vertices allowed, spikes not) and one full
+    turn in all — so a five-pointed star, whose turns all go one way, is not convex. Such a ring is simple,
+    hence a valid polygon, which lets `gis.geometry.clean_polygons` skip GEOS validation for it. Only
+    single-ring polygons get a ring (read straight from their coordinates, without building ring objects).
     """
     geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
-    simple = ((shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON)
-              & (shapely.get_num_interior_rings(geoms) == 0))
+    # A one-part MultiPolygon is its part: a database's geometry column keeps every footprint as MULTIPOLYGON,
+    # and without this not one stored house took the kernel (GEOS validated and intersected them all).
+    kinds = shapely.get_type_id(geoms)
+    single = np.flatnonzero((kinds == shapely.GeometryType.MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1))
+    polygons = geoms.copy() if len(single) else geoms
+    polygons[single] = shapely.get_geometry(geoms[single], 0)
+    simple = (((kinds == shapely.GeometryType.POLYGON) | np.isin(np.arange(n), single))
+              & (shapely.get_num_interior_rings(polygons) == 0))
     idx = np.flatnonzero(simple)
-    picked = geoms[idx]
+    picked = polygons[idx]
     coords = shapely.get_coordinates(picked)
     counts = shapely.get_num_coordinates(picked).astype(np.int64)  # 0 for an empty polygon: not convex
     start = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import ColumnElement, Integer, Result, Select, Table, column, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db.engine import srid_of
 from api.db.models import Base
+from api.db.pgcopy import COPY_OPTIONS, copy_csv
 
 
 def table_of(model: type[Base]) -> Table:
@@ -30,12 +33,24 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def insert_rows(session: Session, table: Table, frame: pd.DataFrame, *, chunk: int = 5000,
                 progress: Callable[[int], None] | None = None) -> None:
-    """Insert every row of `frame` (columns named as `table`'s) in the session's transaction.
+    """Insert every row of `frame` (columns named as `table`'s) in the session's transaction (see `inserting`)."""
+    with inserting(session, table, frame, chunk=chunk, progress=progress):
+        pass
 
-    PostgreSQL: one COPY through psycopg (geometry as `to_db_geometry` gives it: hex EWKB text). The
-    `executemany` path binds every value of every row through SQLAlchemy and GeoAlchemy2; for a million houses
-    that was most of a minute. SQLite: `executemany` in chunks (SQLite has no COPY; its cost is the R*Tree).
-    `progress` is told the rows written so far after each chunk.
+
+@contextmanager
+def inserting(session: Session, table: Table, frame: pd.DataFrame, *, chunk: int = 5000,
+              progress: Callable[[int], None] | None = None) -> Iterator[None]:
+    """Insert every row of `frame` (columns named as `table`'s) in the session's transaction; the body of the
+    `with` runs while the database is still taking them, and must not use the session.
+
+    PostgreSQL: one COPY, its CSV written column by column by Arrow (`api.db.pgcopy`; geometry as
+    `to_db_geometry` gives it: hex EWKB text) and sent by psycopg's queued writer thread. The server's side of
+    a COPY (indexes, keys, generated columns: ~60 µs a case) is then the slow part, and the caller's own work
+    in the body (a scan's audit texts) overlaps it instead of following it. The `executemany` path binds every
+    value of every row through SQLAlchemy and GeoAlchemy2; for a million houses that was most of a minute.
+    SQLite: `executemany` in chunks before the body (SQLite has no COPY; its cost is the R*Tree).
+    `progress` is told the rows written (PostgreSQL: handed to the writer) so far after each chunk.
     """
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
@@ -44,20 +59,21 @@ def insert_rows(session: Session, table: Table, frame: pd.DataFrame, *, chunk: i
             session.execute(table.insert(), rows[start:start + chunk])
             if progress:
                 progress(min(start + chunk, len(rows)))
+        yield
         return
-    plain = frame.astype(object).where(frame.notna(), None)
+    plain = frame.copy(deep=False)
     for col in table.columns:  # what an INSERT would have taken from the model's Python-side defaults
         if col.name not in plain.columns and col.default is not None and getattr(col.default, "is_scalar", False):
             plain[col.name] = getattr(col.default, "arg", None)
     columns = ", ".join(f'"{c}"' for c in plain.columns)
     raw = cast(Any, session.connection().connection.driver_connection)  # psycopg's own connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for done, row in enumerate(plain.itertuples(index=False, name=None), start=1):
-            copy.write_row(row)
-            if progress and done % chunk == 0:
-                progress(done)
-    if progress:
-        progress(len(plain))
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN {COPY_OPTIONS}',
+                                             writer=QueuedLibpqWriter(cursor)) as copy:
+        for start in range(0, len(plain), chunk):
+            copy.write(copy_csv(plain.iloc[start:start + chunk], table))
+            if progress:
+                progress(min(start + chunk, len(plain)))
+        yield
 
 
 def to_db_geometry(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[str]:

@@ -83,6 +83,23 @@ def test_random_pairs_agree_with_geos():
     assert np.abs(got - want).max() < 1e-6
 
 
+def test_one_part_multipolygons_take_the_kernel_and_agree_with_geos():
+    """Footprints read back from a database are MULTIPOLYGONs of one part: they are convex houses too."""
+    rng = np.random.default_rng(7)
+    houses = np.array([_random_convex_house(rng) for _ in range(300)], dtype=object)
+    fields = np.array([_random_field(rng) for _ in range(300)], dtype=object)
+    keep = shapely.get_type_id(fields) >= 3
+    houses, fields = houses[keep], fields[keep]
+    stored = shapely.multipolygons(houses[:, None].tolist())
+    convex, clip = convex_clip_polygons(stored)
+    assert convex.all()
+    idx = np.arange(len(houses), dtype=np.int64)
+    got = clipped_areas(Rings.of(fields), idx, clip, idx)
+    want = shapely.area(shapely.intersection(houses, fields))
+    assert (want > 0).sum() > 50
+    assert np.abs(got - want).max() < 1e-6
+
+
 def test_houses_inside_outside_and_across_a_large_many_vertex_field():
     """The shortcut for a house no edge of the ring comes near (decided by ray parity, not clipped) must give
     GEOS's area whether the house is inside the field, in its pond, in a bay of it, or across an edge."""
@@ -119,12 +136,14 @@ def test_convexity_test():
     many = shapely.Point(0, 0).buffer(10, quad_segs=8)  # 32 edges: left to GEOS
     holed = Polygon(square.exterior.coords, [[(2, 2), (4, 2), (4, 4)]])
     multi = MultiPolygon([square, box(20, 20, 30, 30)])
+    stored = [MultiPolygon([square]), MultiPolygon([l_shape]), MultiPolygon([holed])]  # as a database keeps them
     geoms = np.array([square, collinear, l_shape, pentagram, bow_tie, spike, many, holed, multi, None,
-                      Polygon()], dtype=object)
+                      Polygon(), *stored], dtype=object)
     convex, clip = convex_clip_polygons(geoms)
-    assert convex.tolist() == [True, True, False, False, False, False, False, False, False, False, False]
+    assert convex.tolist() == [True, True, False, False, False, False, False, False, False, False, False,
+                               True, False, False]
     assert len(shapely.get_coordinates(many)) - 1 > MAX_CLIP_EDGES
     # Every polygon the test calls convex is valid: the engine skips GEOS validation for them.
     assert shapely.is_valid(geoms[convex]).all()
     assert not shapely.is_valid(pentagram)
-    assert clip.ring_count.tolist() == [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1]  # the empty polygon: a ring of no edges
+    assert clip.ring_count.tolist() == [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0]  # empty polygon: a ring, no edges
