@@ -117,10 +117,10 @@ def convex_clip_polygons(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
     # A one-part MultiPolygon is its part: a database's geometry column keeps every footprint as MULTIPOLYGON,
     # and without this not one stored house took the kernel (GEOS validated and intersected them all).
     kinds = shapely.get_type_id(geoms)
-    single = np.flatnonzero((kinds == shapely.GeometryType.MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1))
-    polygons = geoms.copy() if len(single) else geoms
-    polygons[single] = shapely.get_geometry(geoms[single], 0)
-    simple = (((kinds == shapely.GeometryType.POLYGON) | np.isin(np.arange(n), single))
+    one_part = (kinds == shapely.GeometryType.MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1)
+    polygons = geoms.copy()
+    polygons[one_part] = shapely.get_geometry(geoms[one_part], 0)
+    simple = (((kinds == shapely.GeometryType.POLYGON) | one_part)
               & (shapely.get_num_interior_rings(polygons) == 0))
     idx = np.flatnonzero(simple)
     picked = polygons[idx]

@@ -84,14 +84,17 @@ def json_texts(frame: pd.DataFrame) -> list[str]:
     by column: a scan's creations are a third of a million rows, and one `json.dumps` a row was ~15 µs."""
     if frame.empty:
         return []
-    keys = sorted(map(str, frame.columns))
-    columns = [_json_column(frame[key]) for key in keys]
-    prefixes = [("{" if i == 0 else ", ") + encode_basestring(key) + ": " for i, key in enumerate(keys)]
-    parts: list[str] = []
-    for prefix, column in zip(prefixes, columns, strict=True):
-        parts = [prefix + value for value in column] if not parts else [
-            head + prefix + value for head, value in zip(parts, column, strict=True)]
-    return [text + "}" for text in parts]
+    return _json_objects({str(key): _json_column(frame[key]) for key in frame.columns}, ", ", ": ")
+
+
+def _json_objects(values: dict[str, list[str]], item_separator: str, key_separator: str) -> list[str]:
+    """Per row, the JSON object of the columns' value texts (each already JSON) under their keys, sorted — what
+    `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(item_separator, key_separator))` writes."""
+    keys = sorted(values)
+    heads = [("{" if i == 0 else item_separator) + encode_basestring(key) + key_separator
+             for i, key in enumerate(keys)]
+    return ["".join(head + value for head, value in zip(heads, row, strict=True)) + "}"
+            for row in zip(*(values[key] for key in keys), strict=True)]
 
 
 def _json_column(values: pd.Series) -> list[str]:
@@ -127,10 +130,7 @@ def canonical_texts(chain: Chain, ids: Sequence[int], subjects: Sequence[int], a
                  "action": list(map(encode_basestring, actions)), "before": list(map(encode_basestring, befores)),
                  "after": list(map(encode_basestring, afters)),
                  "note": ["null" if n is None else encode_basestring(n) for n in notes]}
-    keys = sorted(fields_of)
-    rows = zip(*(fields_of[k] for k in keys), strict=True)
-    heads = [("{" if i == 0 else ",") + encode_basestring(k) + ":" for i, k in enumerate(keys)]
-    return [("".join(h + v for h, v in zip(heads, row, strict=True)) + "}").encode() for row in rows]
+    return [text.encode() for text in _json_objects(fields_of, ",", ":")]
 
 
 def _link(prev_hash: str, content: bytes) -> str:
@@ -175,8 +175,8 @@ def append_events(session: Session, events: list[dict[str, Any]] | EventColumns,
 
         insert_rows(session, table, pd.DataFrame(columns).assign(at=at))
     else:
-        session.execute(table.insert(), [{**{k: v[i] for k, v in columns.items()}, "at": at}
-                                         for i in range(len(batch))])
+        session.execute(table.insert(), [dict(zip(columns, row, strict=True), at=at)
+                                         for row in zip(*columns.values(), strict=True)])
     head.last_event_id = ids[-1]
     head.last_hash = prev
     session.flush()
