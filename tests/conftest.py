@@ -11,9 +11,10 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 
-from api.db.engine import make_engine, make_sessionmaker
+from api.db.engine import is_sqlite, make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from gis.codes import DEFAULT_COUNTY_SRID
 
@@ -90,13 +91,17 @@ def postgis_template(worker_id: str) -> Iterator[str]:
     admin.dispose()
 
 
-def _fresh_postgis(template: str) -> tuple[str, str]:
-    url = make_url(os.environ["REDLINE_TEST_POSTGIS_URL"])
-    name = f"redline_t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+def _create_postgis(name: str, template: str) -> None:
+    admin = create_engine(make_url(os.environ["REDLINE_TEST_POSTGIS_URL"]), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     admin.dispose()
+
+
+def _fresh_postgis(template: str, prefix: str = "redline_t_") -> tuple[str, str]:
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
+    _create_postgis(name, template)
+    url = make_url(os.environ["REDLINE_TEST_POSTGIS_URL"])
     return name, url.set(database=name).render_as_string(hide_password=False)
 
 
@@ -142,6 +147,93 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     finally:
         engine.dispose()
         _drop_postgis(name)
+
+
+# --- Built databases, made once and copied per test --------------------------------------------------------
+# A scanned county with its users takes 5–25 s to build on a loaded two-core machine (imports, the scan, one
+# argon2 hash per user); some 200 tests start from one of a few such counties. Each is built once per session
+# and xdist worker and copied into the test's own fresh database: a file copy for SpatiaLite, CREATE DATABASE
+# ... TEMPLATE for PostGIS. Every test still gets a database of its own.
+Build = Callable[[Database, Path], Any]
+
+
+@dataclass(frozen=True)
+class _Built:
+    source: str  # the SpatiaLite file, or the PostGIS database name
+    facts: Any   # what the build returned (codes, coordinates) for the fixture to hand on
+    folder: Path  # the files the build wrote (layer files it imported), copied to each test's tmp_path
+
+
+@pytest.fixture(scope="session")
+def built_databases(worker_id: str) -> Iterator[dict[tuple[str, str], _Built]]:
+    """The session's built databases by (backend, name); the PostGIS ones are dropped at the end."""
+    built: dict[tuple[str, str], _Built] = {}
+    yield built
+    for (backend, _name), entry in built.items():
+        if backend == "postgis":
+            _drop_postgis(entry.source)
+
+
+def _sqlite_file(url: str) -> Path:
+    database = make_url(url).database
+    assert database, url
+    return Path(database)
+
+
+def _settled(engine: Engine) -> None:
+    """Close every connection; a SpatiaLite file then holds everything (SQLite folds the WAL back in when the
+    last connection closes), so a plain copy of it is a whole database."""
+    engine.dispose()
+    if is_sqlite(engine):
+        wal = _sqlite_file(str(engine.url)).with_name(_sqlite_file(str(engine.url)).name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0, f"{wal} still holds writes after every connection closed"
+
+
+def import_demo_layers(db: Database, _folder: Path) -> None:
+    """A build (`from_built`): the demo county's layers imported, not scanned."""
+    from api.cli import DEMO_LAYERS
+    from api.ingest.layers import import_layer
+
+    for kind, name in DEMO_LAYERS:
+        import_layer(db.factory, kind, DEMO / name)
+
+
+def from_built(request: pytest.FixtureRequest, db: Database, name: str, build: Build) -> Any:
+    """Make the test's fresh database `db` a copy of the database `build` makes from an empty migrated one
+    (built at most once per session and worker, under `name`), copy the files the build wrote in its folder
+    to the test's tmp_path (as if the test had built it there), and return what `build` returned."""
+    cache: dict[tuple[str, str], _Built] = request.getfixturevalue("built_databases")
+    key = (db.backend, name)
+    if key not in cache:
+        folder = request.getfixturevalue("tmp_path_factory").mktemp(f"built-{name}-{db.backend}")
+        if db.backend == "spatialite":
+            template: Path = request.getfixturevalue("sqlite_template")
+            path = request.getfixturevalue("tmp_path_factory").mktemp(f"built-{name}-db") / "built.sqlite"
+            shutil.copy(template, path)
+            source, url = str(path), f"sqlite:///{path}"
+        else:
+            source, url = _fresh_postgis(request.getfixturevalue("postgis_template"), prefix="redline_b_")
+        engine = make_engine(url)
+        try:
+            facts = build(Database(db.backend, url, engine, make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)),
+                          folder)
+        finally:
+            _settled(engine)
+        cache[key] = _Built(source, facts, folder)
+    built = cache[key]
+    shutil.copytree(built.folder, request.getfixturevalue("tmp_path"), dirs_exist_ok=True)
+    _settled(db.engine)
+    if db.backend == "spatialite":
+        target = _sqlite_file(db.url)
+        for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copy(built.source, target)
+    else:
+        database = make_url(db.url).database
+        assert database
+        _drop_postgis(database)
+        _create_postgis(database, built.source)
+    return built.facts
 
 
 # --- CI refuses skipped tests ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.settings import Settings
 from gis.rules import RuleSet
-from tests.conftest import DEMO, Database
+from tests.conftest import DEMO, Database, from_built
 
 TO_WEB = Transformer.from_crs(4546, 4326, always_xy=True)
 PASSWORD = "correct-horse-battery"
@@ -56,9 +57,9 @@ def _houses_in(village, tag: str, built: list[str | None]) -> tuple[gpd.GeoDataF
     return farmland, houses
 
 
-@pytest.fixture
-def site(db: Database, tmp_path: Path) -> Iterator[Site]:
-    """Two townships, five houses in a village of each (four on farmland), scanned; users for every role."""
+def build_site(db: Database, folder: Path) -> tuple[str, tuple[float, float]]:
+    """Two townships, five houses in a village of each (four on farmland), scanned; users for every role.
+    Returns the first village's code and a point (lon, lat) inside its farmland square."""
     import_layer(db.factory, "townships", DEMO / "townships.parquet")
     villages = gpd.read_parquet(DEMO / "townships.parquet")
     villages = villages[villages["XZQDM"].str.len() == 12]
@@ -68,10 +69,10 @@ def site(db: Database, tmp_path: Path) -> Iterator[Site]:
     parts = [_houses_in(v1, "A", built), _houses_in(v2, "B", built)]
     farmland = gpd.GeoDataFrame(gpd.pd.concat([p[0] for p in parts]), crs=4546)
     houses = gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546)
-    farmland.to_file(tmp_path / "f.gpkg")
-    houses.to_file(tmp_path / "h.gpkg")
-    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
-    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    farmland.to_file(folder / "f.gpkg")
+    houses.to_file(folder / "h.gpkg")
+    import_layer(db.factory, "farmland", folder / "f.gpkg")
+    import_layer(db.factory, "houses", folder / "h.gpkg")
     scan(db.factory, RuleSet())
     with db.factory.begin() as s:
         create_user(s, "admin", PASSWORD, "admin")
@@ -80,10 +81,26 @@ def site(db: Database, tmp_path: Path) -> Iterator[Site]:
         create_user(s, "inspector1", PASSWORD, "inspector", T1)
         create_user(s, "officer2", PASSWORD, "township_officer", T2)
         create_user(s, "inspector2", PASSWORD, "inspector", T2)
-    app = create_app(Settings(database_url=db.url, var_dir=tmp_path / "var"))
     c = v1.geometry.representative_point()
+    lon, lat = TO_WEB.transform(c.x + 50, c.y + 50)
+    return str(v1["XZQDM"]), (float(lon), float(lat))
+
+
+@pytest.fixture
+def site(db: Database, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """Two townships, five houses in a village of each (four on farmland), scanned; users for every role
+    (`build_site`, built once per session and copied into this test's database)."""
+    village_code, centre = from_built(request, db, "site", build_site)
+    with serving_site(db, tmp_path, village_code, centre) as built:
+        yield built
+
+
+@contextmanager
+def serving_site(db: Database, tmp_path: Path, village_code: str, centre: tuple[float, float]) -> Iterator[Site]:
+    """The app on `db` (photos under tmp_path/var), with a test client."""
+    app = create_app(Settings(database_url=db.url, var_dir=tmp_path / "var"))
     with TestClient(app) as client:
-        yield Site(client, db, v1["XZQDM"], TO_WEB.transform(c.x + 50, c.y + 50))
+        yield Site(client, db, village_code, centre)
     app.state.engine.dispose()
 
 

@@ -11,25 +11,22 @@ from fastapi.testclient import TestClient
 from api.accounts.users import create_user
 from api.cases.audit import verify_chain
 from api.cases.deadlines import COUNTY_TZ
-from api.cli import DEMO_LAYERS
 from api.db.models import Case
 from api.db.repository import read_frame
 from api.http.app import create_app
-from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
 from gis.rules import RuleSet
-from tests.conftest import DEMO, Database
+from tests.conftest import Database, from_built, import_demo_layers
 from tests.photo_factory import jpeg_at_house
 
 PASSWORD = "demo-county-password"
 TOWNSHIP = "431021101000"
 
 
-def test_demo_cases_from_new_to_closed(db: Database, tmp_path):
-    for kind, name in DEMO_LAYERS:
-        import_layer(db.factory, kind, DEMO / name)
+def test_demo_cases_from_new_to_closed(db: Database, tmp_path, request: pytest.FixtureRequest):
+    from_built(request, db, "demo-layers", import_demo_layers)
     scan(db.factory, RuleSet())
     with db.factory.begin() as s:
         create_user(s, "county", PASSWORD, "county_reviewer")

@@ -12,18 +12,17 @@ import pytest
 from shapely import box
 from sqlalchemy import event, func, select
 
-from api.cli import DEMO_LAYERS
 from api.db import models
 from api.ingest.layers import import_layer
 from api.ingest.scan import ScanReport, scan
 from gis.rules import RuleSet
-from tests.conftest import DEMO, Database
+from tests.conftest import DEMO, Database, from_built, import_demo_layers
 
 
 @pytest.fixture
-def demo_db(db: Database) -> Database:
-    for kind, name in DEMO_LAYERS:
-        import_layer(db.factory, kind, DEMO / name)
+def demo_db(db: Database, request: pytest.FixtureRequest) -> Database:
+    """The demo county's layers imported, not yet scanned (imported once per session, copied per test)."""
+    from_built(request, db, "demo-layers", import_demo_layers)
     return db
 
 

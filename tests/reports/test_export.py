@@ -31,7 +31,7 @@ from api.reports.monthly import figures
 from api.settings import Settings
 from gis.crs import same_crs
 from gis.rules import RuleSet
-from tests.conftest import DEMO, Database
+from tests.conftest import DEMO, Database, from_built
 from tests.http.conftest import PASSWORD, T1, T2, _houses_in
 from tests.photo_factory import jpeg_at_house
 
@@ -40,24 +40,31 @@ def cst(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=COUNTY_TZ)
 
 
-@pytest.fixture
-def county(db: Database, tmp_path: Path) -> Database:
-    """Two townships, cases created in September 2026 and worked on in September and October."""
+def _build_county(db: Database, folder: Path) -> None:
+    """Two townships, cases created in September 2026 (scanned then), users for the roles the tests act as."""
     import_layer(db.factory, "townships", DEMO / "townships.parquet")
     villages = gpd.read_parquet(DEMO / "townships.parquet")
     villages = villages[villages["XZQDM"].str.len() == 12]
     built = ["2021-05-01", "2019-01-01", "2022-01-01", None, "2021-01-01"]
     parts = [_houses_in(villages[villages["XZQDM"].str.startswith(t[:9])].iloc[0], tag, built)
              for t, tag in ((T1, "A"), (T2, "B"))]
-    gpd.GeoDataFrame(gpd.pd.concat([p[0] for p in parts]), crs=4546).to_file(tmp_path / "f.gpkg")
-    gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546).to_file(tmp_path / "h.gpkg")
-    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
-    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    gpd.GeoDataFrame(gpd.pd.concat([p[0] for p in parts]), crs=4546).to_file(folder / "f.gpkg")
+    gpd.GeoDataFrame(gpd.pd.concat([p[1] for p in parts]), crs=4546).to_file(folder / "h.gpkg")
+    import_layer(db.factory, "farmland", folder / "f.gpkg")
+    import_layer(db.factory, "houses", folder / "h.gpkg")
     scan(db.factory, RuleSet(), now=cst(2026, 9, 10, 9))
     with db.factory.begin() as s:
         for name, role, town in (("county", "county_reviewer", None), ("officer1", "township_officer", T1),
                                  ("inspector1", "inspector", T1), ("officer2", "township_officer", T2)):
             create_user(s, name, PASSWORD, role, town)
+
+
+@pytest.fixture
+def county(db: Database, request: pytest.FixtureRequest) -> Database:
+    """Two townships, cases created in September 2026 (built once per session, copied into this test's
+    database, with the layer files it was imported from in tmp_path); the tests work them in September and
+    October."""
+    from_built(request, db, "export-county", _build_county)
     return db
 
 

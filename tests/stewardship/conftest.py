@@ -15,7 +15,8 @@ from shapely import box
 from api.db.models import House
 from api.db.repository import read_frame
 from api.ingest.layers import import_layer
-from tests.http.conftest import TO_WEB, Site
+from tests.conftest import Database, from_built
+from tests.http.conftest import TO_WEB, Site, build_site, serving_site
 from tests.http.conftest import site as site
 
 
@@ -35,27 +36,44 @@ class Land:
         return float(lon), float(lat)
 
 
-@pytest.fixture
-def land(site: Site, tmp_path: Path) -> Iterator[Land]:
-    with site.db.factory() as s:
+def _build_land(db: Database, folder: Path) -> tuple[str, tuple[float, float], float, float, list[str]]:
+    """The HTTP test site (`build_site`), then cultivated and other parcels, a contracted plot and a farmland
+    grid around its first village's farmland square."""
+    village_code, centre = build_site(db, folder)
+    with db.factory() as s:
         a1 = read_frame(s, House, where=[House.source_key == "A1"]).geometry.iloc[0]
     x, y = a1.bounds[0] - 10, a1.bounds[1] - 10  # the site's farmland square starts here
-    cultivated = box(x + 300, y, x + 500, y + 200)      # 旱地 0103, 4 ha
-    orchard = box(x + 300, y + 250, x + 500, y + 450)   # 果园 0201: not cultivated land
+    cultivated, orchard = _cultivated(x, y), _orchard(x, y)
     gpd.GeoDataFrame({"BSM": ["D1", "D2"], "DLBM": ["0103", "0201"], "DLMC": ["旱地", "果园"],
-                      "ZLDWDM": [site.village_code + "0000000"] * 2},
-                     geometry=[cultivated, orchard], crs=4546).to_file(tmp_path / "dltb.gpkg")
-    import_layer(site.db.factory, "dltb", tmp_path / "dltb.gpkg")
+                      "ZLDWDM": [village_code + "0000000"] * 2},
+                     geometry=[cultivated, orchard], crs=4546).to_file(folder / "dltb.gpkg")
+    import_layer(db.factory, "dltb", folder / "dltb.gpkg")
     gpd.GeoDataFrame({"plot_id": ["P1"], "contractor_id": ["HH-0007"]},
-                     geometry=[box(x + 300, y, x + 500, y + 200)], crs=4546).to_file(tmp_path / "plots.gpkg")
-    import_layer(site.db.factory, "plots", tmp_path / "plots.gpkg")
+                     geometry=[box(x + 300, y, x + 500, y + 200)], crs=4546).to_file(folder / "plots.gpkg")
+    import_layer(db.factory, "plots", folder / "plots.gpkg")
     # The grid, as a county keeps it: a Shapefile whose .dbf is GBK, Chinese names, no .cpg.
-    codes = [site.village_code + "001", site.village_code + "002"]
+    codes = [village_code + "001", village_code + "002"]
     grid = gpd.GeoDataFrame({"WGBM": codes, "WGMC": ["石门一村第一网格", "石门一村第二网格"],
-                             "CJDM": [site.village_code] * 2},
+                             "CJDM": [village_code] * 2},
                             geometry=[box(x - 100, y - 100, x + 250, y + 500), box(x + 250, y - 100, x + 600, y + 500)],
                             crs=4546)
-    grid.to_file(tmp_path / "grids.shp", encoding="gbk")
-    (tmp_path / "grids.cpg").unlink(missing_ok=True)
-    import_layer(site.db.factory, "grids", tmp_path / "grids.shp")
-    yield Land(site, x, y, cultivated, orchard, codes)
+    grid.to_file(folder / "grids.shp", encoding="gbk")
+    (folder / "grids.cpg").unlink(missing_ok=True)
+    import_layer(db.factory, "grids", folder / "grids.shp")
+    return village_code, centre, x, y, codes
+
+
+def _cultivated(x: float, y: float) -> shapely.Polygon:
+    return box(x + 300, y, x + 500, y + 200)      # 旱地 0103, 4 ha
+
+
+def _orchard(x: float, y: float) -> shapely.Polygon:
+    return box(x + 300, y + 250, x + 500, y + 450)   # 果园 0201: not cultivated land
+
+
+@pytest.fixture
+def land(db: Database, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Land]:
+    """The site with its stewardship layers (`_build_land`, built once per session, copied per test)."""
+    village_code, centre, x, y, codes = from_built(request, db, "land", _build_land)
+    with serving_site(db, tmp_path, village_code, centre) as site:
+        yield Land(site, x, y, _cultivated(x, y), _orchard(x, y), codes)
