@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +106,7 @@ def passes_distance_check(flags: list[str]) -> bool:
 def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,
                 now: dt.datetime, policy: EvidencePolicy | None = None,
                 other_cases_sha256: frozenset[str] = frozenset(),
-                other_cases_phash: tuple[int, ...] = ()) -> list[str]:
+                other_cases_phash: Sequence[int] | np.ndarray = ()) -> list[str]:
     """Reasons this photo is doubtful as evidence for the footprint (empty: it passes every check).
 
     `footprint` is in the projected `crs`; photo positions are WGS84.
@@ -146,8 +147,9 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
             flags.append(_flag("拍摄时间在未来", "capture time is in the future"))
     if photo.sha256 and photo.sha256 in other_cases_sha256:
         flags.append(_flag("同一文件已用于其他案件", "the same file is attached to another case"))
-    elif photo.phash is not None and any(bin(photo.phash ^ other).count("1") <= policy.phash_max_distance
-                                         for other in other_cases_phash):
+    elif photo.phash is not None and len(other_cases_phash) and bool(np.any(
+            np.bitwise_count(np.asarray(other_cases_phash, dtype=np.uint64) ^ np.uint64(photo.phash))
+            <= policy.phash_max_distance)):
         flags.append(_flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case"))
     return flags
 

@@ -171,17 +171,18 @@ def read_meta(path: str | Path, max_pixels: int = MAX_PIXELS) -> PhotoMeta:
     return read_meta_and_preview(path, max_pixels)[0]
 
 
-def read_meta_and_preview(path: str | Path, max_pixels: int = MAX_PIXELS, preview_px: int | None = None
-                          ) -> tuple[PhotoMeta, Image.Image | None]:
+def read_meta_and_preview(path: str | Path, max_pixels: int = MAX_PIXELS, preview_px: int | None = None,
+                          sha256: str | None = None) -> tuple[PhotoMeta, Image.Image | None]:
     """`read_meta`, and (with `preview_px`) the picture upright per its EXIF orientation, at most `preview_px`
     on a side: the one decode that proves the file whole also gives the thumbnail (a 4 MB JPEG's entropy
-    decoding is most of an upload's cost; it is done once)."""
+    decoding is most of an upload's cost; it is done once). `sha256`: the file's hash when the caller already
+    made it while receiving the file (an upload), so it is not hashed twice."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         return PhotoMeta(str(p), error=str(exc)), None
-    sha = hashlib.sha256(data).hexdigest()
+    sha = sha256 or hashlib.sha256(data).hexdigest()
     preview = None
     try:
         with Image.open(p) as img:

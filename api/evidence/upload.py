@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+import numpy as np
+import shapely
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +25,6 @@ from api.cases.scope import load_case
 from api.clock import as_utc, as_utc_or_none, utcnow
 from api.db.engine import srid_of
 from api.db.models import Case, Photo, User
-from api.db.repository import read_frame
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
 from api.evidence.store import (
     PDF,
@@ -44,6 +45,8 @@ DOCUMENT_KINDS = frozenset({"document"})
 #: What a photo shows; "document": a photographed contract, tax receipt or certificate (evidence for a change
 #: of period).
 PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition", "document"})
+#: A stored difference hash: 64 bits as 16 hexadecimal digits (`gis.evidence.dhash`).
+PHASH_HEX_DIGITS = 16
 PHOTO_KIND_NAMES: dict[str, str] = {"panorama": "全景", "closeup": "近景", "detail": "细节",
                                     "after_demolition": "拆除后", "document": "证明材料"}
 
@@ -60,15 +63,28 @@ class BrowserFix:
 def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None, browser: BrowserFix,
               policy: EvidencePolicy, now: dt.datetime) -> list[str]:
     """Run the evidence checks of a new photo against its case and the other cases' photos."""
-    footprint = read_frame(session, Case, where=[Case.id == case_id]).geometry.iloc[0]
-    created = as_utc(session.execute(select(Case.created_at).where(Case.id == case_id)).scalar_one())
-    others = session.execute(select(Photo.sha256, Photo.phash).where(Photo.case_id != case_id)).all()
+    wkb, created = session.execute(select(func.ST_AsBinary(Case.geom), Case.created_at)
+                                   .where(Case.id == case_id)).one()
+    # The same file on another case: one lookup in the sha256 index, not every photo of the county read back.
+    reused = session.execute(select(Photo.sha256).where(Photo.sha256 == meta.sha256, Photo.case_id != case_id)
+                             .limit(1)).scalars().all()
+    hashes = _phashes_of_other_cases(session, case_id) if phash is not None else ()
     bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
     facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
                        browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256, phash=phash)
-    return check_photo(facts, footprint, srid_of(session), case_created=created, now=now, policy=policy,
-                       other_cases_sha256=frozenset(sha for sha, _ in others),
-                       other_cases_phash=tuple(int(h, 16) for _, h in others if h))
+    return check_photo(facts, shapely.from_wkb(bytes(wkb)), srid_of(session), case_created=as_utc(created), now=now,
+                       policy=policy, other_cases_sha256=frozenset(reused),
+                       other_cases_phash=hashes)
+
+
+def _phashes_of_other_cases(session: Session, case_id: int) -> np.ndarray:
+    """Every other case's photo difference hashes as 64-bit integers, for the near-duplicate check.
+
+    The database concatenates the 16-hex-digit texts into one string (GROUP_CONCAT / string_agg), read as one
+    value and parsed by NumPy: row by row through the ORM it cost ~0.2 s per upload at 50 000 stored photos."""
+    joined = session.execute(select(func.aggregate_strings(Photo.phash, "")).where(
+        Photo.case_id != case_id, func.length(Photo.phash) == PHASH_HEX_DIGITS)).scalar_one()
+    return np.frombuffer(bytes.fromhex(joined or ""), dtype=">u8").astype(np.uint64)
 
 
 def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
@@ -126,7 +142,7 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
         if document:
             meta = _pdf_meta(staged, kind)
         else:
-            meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX)
+            meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX, sha256=staged.sha256)
             if meta.error:
                 raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
     except BaseException:
@@ -152,7 +168,8 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
                           lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
                           bearing_ref=meta.bearing_ref, bearing_source=meta.bearing_source,
                           time_source=meta.time_source, browser_lat=browser.lat, browser_lon=browser.lon,
-                          browser_heading=browser.heading, phash=f"{phash:016x}" if phash is not None else None,
+                          browser_heading=browser.heading,
+                          phash=f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None,
                           checks=json.dumps(flags, ensure_ascii=False), uploaded_by=user.id, uploaded_at=now)
             session.add(photo)
             session.flush()

@@ -320,7 +320,7 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
         if existing is not None:
             discard(staged.path)
             return _same_land_upload(existing, subject, staged.sha256)
-        meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX)
+        meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX, sha256=staged.sha256)
         if meta.error:
             raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
     except BaseException:

@@ -4,10 +4,12 @@ deadlines, scoreboard, audit chain."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 import uuid
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, text
 
 from api.cases.audit import verify_chain
@@ -206,6 +208,26 @@ def test_two_officers_at_once_one_wins_one_conflicts(site: Site):
     case = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert [e["action"] for e in case["history"]] == ["create", "assign", "verify"]  # nothing lost or doubled
     assert case["version"] == version + 1
+
+
+def test_a_near_identical_photo_on_another_case_is_flagged_and_on_the_same_case_is_not(site: Site):
+    """The same picture saved again (other bytes, so another sha256; a near-identical difference hash) is flagged
+    when it is attached to another case: a photo of one house passed off as evidence for another."""
+    def resaved(quality: int) -> bytes:
+        with Image.open(fixture_path(*PHOTO)) as img:
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=quality, exif=img.info["exif"])
+            return out.getvalue()
+
+    flag = "几乎相同的照片已用于其他案件（a near-identical photo is attached to another case）"
+    first = upload(site, "inspector1", case_id(site, "A1"), kind="panorama")
+    same_case = upload(site, "inspector1", case_id(site, "A1"), kind="closeup", data=resaved(60))
+    other_case = upload(site, "inspector1", case_id(site, "A2"), kind="panorama", data=resaved(50))
+    assert first.status_code == same_case.status_code == other_case.status_code == 201
+    assert len({first.json()["sha256"], same_case.json()["sha256"], other_case.json()["sha256"]}) == 3
+    assert flag not in first.json()["checks"] and flag not in same_case.json()["checks"]
+    assert flag in other_case.json()["checks"], other_case.json()["checks"]
+    assert not any("same file" in c for c in other_case.json()["checks"])  # not the same bytes: only near
 
 
 def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
