@@ -27,7 +27,9 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from gis.codes import DEFAULT_COUNTY_SRID, WEB_MERCATOR_SRID
 
@@ -40,6 +42,26 @@ def polygons() -> Geometry:
 def line() -> Geometry:
     """A LINESTRING column in the county CRS with a spatial index (patrol tracks)."""
     return Geometry("LINESTRING", srid=DEFAULT_COUNTY_SRID, spatial_index=True)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment in time, bound to the database as UTC (TIMESTAMPTZ on PostgreSQL, text on SQLite).
+
+    SQLite keeps a time as text, and SQLAlchemy's SQLite DateTime writes the wall-clock digits of the value it is
+    handed and drops its offset. So 03:00 in Asia/Shanghai was stored as 03:00 and read back as 03:00 UTC, eight
+    hours late; and a county month's bounds (`api.reports.monthly.month_bounds`, aware, Asia/Shanghai) were
+    compared digit by digit with stored UTC digits, so on the embedded database every month began and ended
+    eight hours late. Every aware value — stored or compared with — is turned to UTC before it is bound; a naive
+    one is UTC by construction (`api.clock`) and goes as it is. PostgreSQL gets the same instant either way.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.astimezone(dt.UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -145,7 +167,7 @@ class Epoch(Base):
     imaged_on: Mapped[dt.date] = mapped_column(Date, unique=True)
     source: Mapped[str] = mapped_column(Text)
     source_sha256: Mapped[str] = mapped_column(String(64))
-    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class EpochFootprint(Base):
@@ -195,7 +217,7 @@ class User(Base):
     township_code: Mapped[str | None] = mapped_column(String(12))
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class ImportRun(Base):
@@ -212,7 +234,7 @@ class ImportRun(Base):
     repaired: Mapped[int] = mapped_column(Integer)
     dropped: Mapped[int] = mapped_column(Integer)
     report: Mapped[str] = mapped_column(Text)
-    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), server_default=func.now())
 
 
 class FarmlandTotal(Base):
@@ -227,7 +249,7 @@ class FarmlandTotal(Base):
     import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"), index=True)
     township_code: Mapped[str] = mapped_column(String(12))
     area_m2: Mapped[float] = mapped_column(Float)
-    as_of: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    as_of: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 #: SQL of a case's centroid in Web Mercator (x, y), the same in PostGIS and SpatiaLite.
@@ -245,21 +267,21 @@ class Case(Base):
     lead_code: Mapped[str | None] = mapped_column(String(40))  # e.g. 130403SJBG26210183
     batch: Mapped[str | None] = mapped_column(String(40))  # monitoring batch of a lead
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    studied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    studied_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     #: The county's last return (退回): the finish and report clocks run again from here.
-    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     #: 立案: the county's formal filing, with its number (not the scan that created the case).
     file_number: Mapped[str | None] = mapped_column(String(50))
-    filed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     #: A change of period asked for (request_period) and awaiting the county, with its reason and evidence.
     requested_period: Mapped[str | None] = mapped_column(String(24))
     period_request: Mapped[str | None] = mapped_column(Text)
     #: The case this one continues (a stock house that grew after its case closed: the new part's case).
     parent_case_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    last_report_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_report_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     verdict: Mapped[str | None] = mapped_column(String(10))  # illegal | uncertain | legal
     legal_reason: Mapped[str | None] = mapped_column(String(20))
     decision: Mapped[str | None] = mapped_column(String(12))  # stock: demolish | confiscate | fine_keep | legalise
@@ -288,8 +310,8 @@ class Case(Base):
     retro_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     still_violating: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    scanned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
     geom = mapped_column(polygons(), nullable=False)
     # The footprint's centroid in Web Mercator metres, kept by the database from `geom` (migration 0011): on
     # PostgreSQL the map's count tiles group cases by these stored numbers instead of transforming every case's
@@ -309,7 +331,7 @@ class ChainedEvent:
     """
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(60))
     action: Mapped[str] = mapped_column(String(30))
     before: Mapped[str] = mapped_column(Text)  # JSON
@@ -342,7 +364,7 @@ class Comment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     text: Mapped[str] = mapped_column(Text)
 
 
@@ -353,7 +375,7 @@ class ProgressReport(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     text: Mapped[str] = mapped_column(Text)
     remaining_m2: Mapped[float | None] = mapped_column(Float)
 
@@ -365,8 +387,8 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class Photo(Base):
@@ -380,7 +402,7 @@ class Photo(Base):
     kind: Mapped[str] = mapped_column(String(20))  # panorama | closeup | detail | after_demolition
     media_type: Mapped[str] = mapped_column(String(20))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     bearing_deg: Mapped[float | None] = mapped_column(Float)
@@ -394,7 +416,7 @@ class Photo(Base):
     phash: Mapped[str | None] = mapped_column(String(16))  # 64-bit dHash, hex
     checks: Mapped[str | None] = mapped_column(Text)  # JSON list of evidence flags (empty: passed)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class ExportJob(Base):
@@ -408,8 +430,8 @@ class ExportJob(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     out_dir: Mapped[str | None] = mapped_column(Text)
 
 
@@ -435,9 +457,9 @@ class Chief(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     level: Mapped[str] = mapped_column(String(10))
     area_code: Mapped[str] = mapped_column(String(20))
-    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     assigned_by: Mapped[str] = mapped_column(String(60))
-    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class Patrol(Base):
@@ -447,12 +469,12 @@ class Patrol(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    ended_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    ended_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     points: Mapped[str] = mapped_column(Text)
     length_m: Mapped[float] = mapped_column(Float)
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     geom = mapped_column(line(), nullable=False)
 
 
@@ -484,13 +506,13 @@ class AbandonedRecord(Base):
     remedy: Mapped[str | None] = mapped_column(String(20))
     remedy_detail: Mapped[str | None] = mapped_column(Text)
     remedy_deadline: Mapped[dt.date | None] = mapped_column(Date)
-    remedy_decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    remedy_decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
     village_code: Mapped[str | None] = mapped_column(String(12), index=True)
     grid_code: Mapped[str | None] = mapped_column(String(20), index=True)
     created_by: Mapped[str] = mapped_column(String(60))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     geom = mapped_column(polygons(), nullable=False)
 
@@ -508,7 +530,7 @@ class Finding(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
@@ -517,7 +539,7 @@ class Finding(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"))
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class LandPhoto(Base):
@@ -532,13 +554,13 @@ class LandPhoto(Base):
     kind: Mapped[str] = mapped_column(String(20))
     media_type: Mapped[str] = mapped_column(String(20))
     size_bytes: Mapped[int] = mapped_column(Integer)
-    taken_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     bearing_deg: Mapped[float | None] = mapped_column(Float)
     checks: Mapped[str | None] = mapped_column(Text)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
 class LandEvent(Base, ChainedEvent):

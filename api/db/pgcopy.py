@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from geoalchemy2 import Geometry
 from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Numeric, String, Table, Text
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 #: The COPY options that read what `copy_csv` writes.
 COPY_OPTIONS = "WITH (FORMAT csv)"
@@ -42,6 +42,8 @@ def copy_csv(frame: pd.DataFrame, table: Table) -> bytes:
 def _arrow_column(values: pd.Series, kind: TypeEngine[object], name: str) -> pa.Array:
     """One column as the Arrow type whose CSV text the table's column type reads (NaN and None as null)."""
     array = pa.array(values, from_pandas=True)
+    if isinstance(kind, TypeDecorator):  # e.g. `UtcDateTime`: the database reads the type it decorates
+        kind = kind.impl_instance
     if isinstance(kind, DateTime):  # Arrow writes an aware time in UTC with a `Z`
         target = array.type if pa.types.is_timestamp(array.type) else pa.timestamp("us", tz="UTC")
     elif isinstance(kind, Boolean):
