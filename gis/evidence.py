@@ -147,11 +147,15 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
             flags.append(_flag("拍摄时间在未来", "capture time is in the future"))
     if photo.sha256 and photo.sha256 in other_cases_sha256:
         flags.append(_flag("同一文件已用于其他案件", "the same file is attached to another case"))
-    elif photo.phash is not None and len(other_cases_phash) and bool(np.any(
+    elif photo.phash is not None and bool(np.any(
             np.bitwise_count(np.asarray(other_cases_phash, dtype=np.uint64) ^ np.uint64(photo.phash))
             <= policy.phash_max_distance)):
         flags.append(_flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case"))
     return flags
+
+
+#: A difference hash as stored: 64 bits (`dhash` of the default size) as 16 hexadecimal digits.
+PHASH_HEX_DIGITS = 16
 
 
 def dhash(path: str, size: int = 8) -> int | None:

@@ -185,7 +185,8 @@ def _settled(engine: Engine) -> None:
     last connection closes), so a plain copy of it is a whole database."""
     engine.dispose()
     if is_sqlite(engine):
-        wal = _sqlite_file(str(engine.url)).with_name(_sqlite_file(str(engine.url)).name + "-wal")
+        path = _sqlite_file(str(engine.url))
+        wal = path.with_name(path.name + "-wal")
         assert not wal.exists() or wal.stat().st_size == 0, f"{wal} still holds writes after every connection closed"
 
 

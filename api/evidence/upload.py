@@ -37,7 +37,7 @@ from api.evidence.store import (
     stage_upload,
     thumbnail_path,
 )
-from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
+from gis.evidence import PHASH_HEX_DIGITS, EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
 from gis.photo_meta import PhotoMeta, read_meta_and_preview
 
 #: Kinds of upload a PDF may be: a scanned contract, tax receipt or certificate — never a site photo.
@@ -45,8 +45,6 @@ DOCUMENT_KINDS = frozenset({"document"})
 #: What a photo shows; "document": a photographed contract, tax receipt or certificate (evidence for a change
 #: of period).
 PHOTO_KINDS = frozenset({"panorama", "closeup", "detail", "after_demolition", "document"})
-#: A stored difference hash: 64 bits as 16 hexadecimal digits (`gis.evidence.dhash`).
-PHASH_HEX_DIGITS = 16
 PHOTO_KIND_NAMES: dict[str, str] = {"panorama": "全景", "closeup": "近景", "detail": "细节",
                                     "after_demolition": "拆除后", "document": "证明材料"}
 

@@ -49,7 +49,7 @@ def _build_land(db: Database, folder: Path) -> tuple[str, tuple[float, float], f
                      geometry=[cultivated, orchard], crs=4546).to_file(folder / "dltb.gpkg")
     import_layer(db.factory, "dltb", folder / "dltb.gpkg")
     gpd.GeoDataFrame({"plot_id": ["P1"], "contractor_id": ["HH-0007"]},
-                     geometry=[box(x + 300, y, x + 500, y + 200)], crs=4546).to_file(folder / "plots.gpkg")
+                     geometry=[cultivated], crs=4546).to_file(folder / "plots.gpkg")  # contracted: the 旱地 parcel
     import_layer(db.factory, "plots", folder / "plots.gpkg")
     # The grid, as a county keeps it: a Shapefile whose .dbf is GBK, Chinese names, no .cpg.
     codes = [village_code + "001", village_code + "002"]
