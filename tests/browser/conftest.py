@@ -96,9 +96,22 @@ def artifacts() -> Path:
 
 def open_case_on_phone(page, case_id: int, code: str) -> None:  # type: ignore[no-untyped-def]
     """Tap a case in the field app's list and wait for its view; on failure say what the phone shows instead
-    (the views on screen, the case's error line, the network pill), not only that a selector timed out."""
+    (the views on screen, the case's error line, the network pill, what became of the request for the case)
+    and keep a screenshot, not only that a selector timed out."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    detail = f"/api/cases/{case_id}"
+    requests: list[str] = []
+
+    listeners = {
+        "request": lambda r: r.url.endswith(detail) and requests.append("sent"),
+        "response": lambda r: r.url.endswith(detail) and requests.append(f"answered {r.status}"),
+        "requestfailed": lambda r: r.url.endswith(detail) and requests.append(f"failed {r.failure}"),
+    }
+    for event, listener in listeners.items():
+        page.on(event, listener)
+    # The app is settled: the list drawn by its first load, the sync that follows under way or done.
+    page.wait_for_function("() => document.body.dataset.ready === '1'")
     page.click(f"li.case[data-id='{case_id}']")
     try:
         shown = page.wait_for_function("""(code) => {
@@ -112,5 +125,9 @@ def open_case_on_phone(page, case_id: int, code: str) -> None:  # type: ignore[n
             const text = (id) => (document.getElementById(id)?.textContent || '').trim();
             return `after 30 s, views on screen: ${views}; case code: ${text('case-code')}; network: `
                 + `${document.getElementById('net').dataset.state}; login error: ${text('login-error')}`;
-        }""")
+        }""") + f"; {detail}: {requests or 'never requested'}"
+        page.screenshot(path=str(ARTIFACTS / f"open-case-{case_id}-failed.png"))
+    finally:
+        for event, listener in listeners.items():
+            page.remove_listener(event, listener)
     assert shown == "ok", f"case {code} did not open: {shown}"

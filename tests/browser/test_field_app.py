@@ -48,8 +48,7 @@ def test_field_work_survives_offline_and_reload(browser, live_server: str, live_
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     log_in_on_phone(page, live_server, case.id)
-    page.click(f"li.case[data-id='{case.id}']")
-    page.wait_for_selector("#case-code:has-text('RL-')")
+    open_case_on_phone(page, case.id, case.code)
 
     context.set_offline(True)
     page.check("input[name=verdict][value=illegal]")
