@@ -67,13 +67,81 @@ def inserting(session: Session, table: Table, frame: pd.DataFrame, *, chunk: int
             plain[col.name] = getattr(col.default, "arg", None)
     columns = ", ".join(f'"{c}"' for c in plain.columns)
     raw = cast(Any, session.connection().connection.driver_connection)  # psycopg's own connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN {COPY_OPTIONS}',
-                                             writer=QueuedLibpqWriter(cursor)) as copy:
+    with _keys_and_indexes_built_after(session, table, plain), raw.cursor() as cursor, cursor.copy(
+            f'COPY "{table.name}" ({columns}) FROM STDIN {COPY_OPTIONS}', writer=QueuedLibpqWriter(cursor)) as copy:
         for start in range(0, len(plain), chunk):
             copy.write(copy_csv(plain.iloc[start:start + chunk], table))
             if progress:
                 progress(min(start + chunk, len(plain)))
         yield
+
+
+#: From this many rows on, a load into an empty PostgreSQL table checks its keys and builds its indexes once
+#: after the rows are in, instead of row by row as they arrive (see `_keys_and_indexes_built_after`).
+BUILD_AFTER_ROWS = 50_000
+
+#: The table's secondary indexes (all but the primary key's and those a constraint stands on: its own keys',
+#: put back as keys, or one another table's foreign key points at), each with the statement that creates it
+#: exactly as it is.
+_INDEXES = text("""
+    SELECT c.relname, pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = to_regclass(:table) AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    ORDER BY c.relname""")
+
+#: The table's unique keys and foreign keys, each with its definition exactly as it is and its columns; not a
+#: unique key that another table's foreign key points at (that one cannot go, even for a moment).
+_KEYS = text("""
+    SELECT k.conname, pg_get_constraintdef(k.oid), k.contype,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = k.conrelid AND a.attnum = ANY(k.conkey))
+    FROM pg_constraint k
+    WHERE k.conrelid = to_regclass(:table) AND k.contype IN ('u', 'f')
+      AND NOT (k.contype = 'u' AND EXISTS (SELECT 1 FROM pg_constraint f
+                                           WHERE f.contype = 'f' AND f.conindid = k.conindid))
+    ORDER BY k.contype DESC, k.conname""")
+
+
+@contextmanager
+def _keys_and_indexes_built_after(session: Session, table: Table, frame: pd.DataFrame) -> Iterator[None]:
+    """PostgreSQL: when the rows of `frame` (at least `BUILD_AFTER_ROWS`) go into an empty table — a county's
+    first import or first scan — set aside the table's unique keys, foreign keys and secondary indexes for the
+    load and put the very same ones back after it, in the same transaction. This is PostgreSQL's own advice
+    for populating a table (https://www.postgresql.org/docs/current/populate.html: "Remove Indexes", "Remove
+    Foreign Key Constraints").
+
+    Why: checked and kept row by row, they were most of what PostgreSQL spent taking a first scan's rows.
+    Measured on the 326 729 cases and as many audit events of a million-house county: the cases' bare rows
+    3.0 s, with their two unique keys and the key to their house 6.8 s, then their nine indexes on top; the
+    events' 1.4 s, with the unique hash and the key to their case 6.1 s. Put back afterwards, each key is
+    one sorted index build or one joined check over all rows (0.4–0.6 s each) and each index one build
+    (0.1 s a btree, 0.6 s the GiST).
+
+    Nothing is let through: every key is checked over every row the table then holds before the transaction
+    can commit, and a duplicate or a dangling reference fails it whole (nothing of the load is kept), as it
+    would have row by row — only later in the load. The primary key stays, and so does a unique key another
+    table's foreign key points at. A foreign key whose column the load leaves empty (the cases' assignee)
+    stays too: it checks nothing here, and taking it away would lock the table it points at (the users, so
+    every login) until the load commits. The definitions come from the catalogue (`pg_get_indexdef`,
+    `pg_get_constraintdef`), so the schema after the load is the schema before it. Taking keys and indexes
+    away locks the table until the transaction ends, which for an empty table keeps readers waiting for rows
+    they could not have seen yet. Whether the table was empty only decides what is cheaper, not what is right.
+    """
+    empty = len(frame) >= BUILD_AFTER_ROWS and session.execute(
+        select(text("1")).select_from(table).limit(1)).first() is None
+    keys = [(name, definition) for name, definition, kind, columns in
+            (session.execute(_KEYS, {"table": table.name}).all() if empty else [])
+            if kind == "u" or all(c in frame.columns and frame[c].notna().any() for c in columns)]
+    for name, _ in reversed(keys):
+        session.execute(text(f'ALTER TABLE "{table.name}" DROP CONSTRAINT "{name}"'))
+    indexes = session.execute(_INDEXES, {"table": table.name}).all() if empty else []
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    yield
+    for _, definition in indexes:
+        session.execute(text(definition))
+    for name, definition in keys:  # unique keys first: a foreign key may need one of them
+        session.execute(text(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}'))
 
 
 def to_db_geometry(geoms: np.ndarray, db: Session | sessionmaker[Session]) -> list[str]:

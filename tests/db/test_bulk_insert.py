@@ -5,16 +5,22 @@ shortest floats, dates, aware times and geometry."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 from shapely import box
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from api.clock import as_utc
-from api.db import models
+from api.db import models, repository
+from api.db.engine import srid_of
 from api.db.pgcopy import copy_csv
 from api.db.repository import insert_rows, inserting, table_of, to_db_geometry
 from tests.conftest import Database
@@ -105,3 +111,110 @@ def test_a_failure_in_the_body_of_inserting_leaves_nothing_stored(db: Database):
         insert_rows(session, table_of(models.House), houses)
     with db.factory() as session:
         assert session.execute(select(func.count()).select_from(table_of(models.House))).scalar_one() == 2
+
+
+
+def _schema(session) -> list[Any]:  # type: ignore[no-untyped-def]
+    """Every index and every key of the application's tables, as the catalogue defines them."""
+    return list(session.execute(text("""
+        SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()
+        UNION ALL SELECT conname, conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE connamespace = current_schema()::regnamespace ORDER BY 1, 2""")).all())
+
+
+def _houses(keys: list[str], db: Database) -> pd.DataFrame:
+    geoms = np.array([box(i * 20, 0, i * 20 + 10, 10) for i in range(len(keys))])
+    return pd.DataFrame({"source_key": keys, "household_key": [f"HH{k}" for k in keys], "area_m2": 100.0,
+                         "geom": pd.Series(to_db_geometry(geoms, db.factory), dtype=object)})
+
+
+def _events(case_ids: list[int], hashes: list[str]) -> pd.DataFrame:
+    n = len(case_ids)
+    return pd.DataFrame({"id": range(1, n + 1), "case_id": case_ids, "at": dt.datetime(2026, 9, 1, tzinfo=dt.UTC),
+                         "actor": "scan", "action": "create", "before": "{}", "after": "{}", "prev_hash": "0" * 64,
+                         "hash": hashes})
+
+
+def _cases(house_ids: list[int], geoms: pd.Series) -> pd.DataFrame:
+    """New cases of the houses with these ids (nobody assigned yet)."""
+    at = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    return pd.DataFrame({"id": house_ids, "code": [f"RL-{h}" for h in house_ids], "house_id": house_ids,
+                         "footprint_m2": 100.0, "farmland_m2": 100.0, "cultivated_m2": 100.0, "period": "after_cutoff",
+                         "disposition": "demolish", "rules": "1", "created_at": at, "scanned_at": at,
+                         "geom": geoms.to_numpy()})
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements sent while the `with` runs."""
+    engine, sent = db.factory.kw["bind"], []
+    listen = lambda conn, cursor, statement, *rest: sent.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+@pytest.mark.parametrize("db", ["postgis"], indirect=True)
+def test_a_large_load_into_an_empty_table_builds_its_keys_and_indexes_after_and_leaves_the_schema_as_it_was(
+        db: Database, monkeypatch: pytest.MonkeyPatch):
+    """A first import or scan sets the table's keys and secondary indexes aside and puts the very same ones
+    back over the loaded rows; a load into a table that holds rows, or a small one, keeps them as it goes."""
+    monkeypatch.setattr(repository, "BUILD_AFTER_ROWS", 3)
+    houses = table_of(models.House)
+    with db.factory() as session:
+        before = _schema(session)
+    with _statements(db) as first, db.factory.begin() as session:
+        insert_rows(session, houses, _houses(["A", "B", "C", "D"], db))
+    with _statements(db) as later, db.factory.begin() as session:  # not empty now
+        insert_rows(session, houses, _houses(["E", "F", "G", "H"], db))
+    with _statements(db) as small, db.factory.begin() as session:  # into an empty table, but few
+        one = pd.Series(to_db_geometry(np.array([box(0, 0, 5, 5)]), db.factory), dtype=object)
+        insert_rows(session, table_of(models.Farmland), pd.DataFrame({"source_key": ["F1"], "area_m2": [25.0],
+                                                                      "geom": one}))
+    with _statements(db) as cases, db.factory.begin() as session:
+        insert_rows(session, table_of(models.Case), _cases([1, 2, 3, 4], _houses(list("ABCD"), db)["geom"]))
+    assert sorted(s for s in first if s.startswith("DROP INDEX")) == [
+        'DROP INDEX "idx_houses_geom"', 'DROP INDEX "ix_houses_household_key"', 'DROP INDEX "ix_houses_source_key"',
+        'DROP INDEX "ix_houses_township_code"', 'DROP INDEX "ix_houses_village_code"']
+    assert not any("INDEX" in s or "CONSTRAINT" in s for s in later + small)
+    # The cases' keys, but not the key to the users: nobody is assigned yet, so it would check nothing, and
+    # taking it away would lock the users' table (every login) until the load commits.
+    assert sorted(s.split()[-1] for s in cases if "DROP CONSTRAINT" in s) == [
+        '"cases_code_key"', '"cases_house_id_fkey"', '"cases_house_id_key"']
+    with db.factory() as session:
+        assert _schema(session) == before
+        # The rebuilt indexes hold every row: found through each of them, and the unique one still refuses.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        assert session.execute(select(func.count()).select_from(houses)
+                               .where(houses.c.household_key == "HHG")).scalar_one() == 1
+        near = houses.c.geom.op("&&")(func.ST_MakeEnvelope(0, 0, 200, 10, srid_of(session)))
+        assert session.execute(select(func.count()).select_from(houses).where(near)).scalar_one() == 8
+    with pytest.raises(psycopg.errors.UniqueViolation), db.factory.begin() as session:
+        insert_rows(session, houses, _houses(["A"], db))
+
+
+@pytest.mark.parametrize("db", ["postgis"], indirect=True)
+@pytest.mark.parametrize(("case_ids", "hashes", "refused"), [
+    ([1, 1, 99, 1], ["a", "b", "c", "d"], "case_events_case_id_fkey"),  # an event of a case that does not exist
+    ([1, 1, 1, 1], ["a", "b", "a", "d"], "case_events_hash_key"),  # two events with one hash
+], ids=["dangling-reference", "duplicate-key"])
+def test_keys_put_back_after_a_large_load_still_refuse_it_whole(db: Database, monkeypatch: pytest.MonkeyPatch,
+                                                               case_ids: list[int], hashes: list[str], refused: str):
+    """Checked once over every row instead of row by row, a key still fails the load: nothing of it is kept,
+    and the keys are all there afterwards."""
+    monkeypatch.setattr(repository, "BUILD_AFTER_ROWS", 3)
+    houses = _houses(["A"], db)
+    with db.factory.begin() as session:
+        insert_rows(session, table_of(models.House), houses.assign(id=1))
+        insert_rows(session, table_of(models.Case), _cases([1], houses["geom"]))
+    with db.factory() as session:
+        before = _schema(session)
+    with pytest.raises(IntegrityError, match=refused), db.factory.begin() as session:
+        insert_rows(session, table_of(models.CaseEvent), _events(case_ids, [h * 64 for h in hashes]))
+    with db.factory() as session:
+        assert session.execute(select(func.count()).select_from(table_of(models.CaseEvent))).scalar_one() == 0
+        assert _schema(session) == before
+    with db.factory.begin() as session:  # the same load, put right, goes in
+        insert_rows(session, table_of(models.CaseEvent), _events([1] * 4, [h * 64 for h in "abcd"]))
