@@ -7,11 +7,10 @@ import datetime as dt
 import io
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.workflow import STATUS_NAMES
+from api.reports.xlsx import Book
 from gis.rules import DISPOSITION_NAMES, PERIOD_NAMES
 
 #: Most rows one download holds (a county has tens of thousands of cases; a province splits by county).
@@ -60,15 +59,8 @@ def case_list_csv(frame: pd.DataFrame, area_names: dict[str, str]) -> bytes:
 def case_list_xlsx(frame: pd.DataFrame, area_names: dict[str, str]) -> bytes:
     """One sheet, header bold and frozen."""
     table = case_list_table(frame, area_names)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "案件清单"
-    ws.append(list(table.columns))
-    for row in table.itertuples(index=False):
-        ws.append(list(row))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "B2"
     out = io.BytesIO()
-    wb.save(out)
+    book = Book(out)
+    book.sheet("案件清单", list(table.columns), list(table.itertuples(index=False)))
+    book.close()
     return out.getvalue()

@@ -25,15 +25,15 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cases.workflow import DECISION_NAMES, STATUS_NAMES
 from api.db.models import Approval, Case, CaseEvent, House, Household, User
 from api.db.repository import in_chunks, read_frame
-from api.reports.export.workbook import fill_sheet, save_reproducibly
+from api.reports.export.workbook import save_reproducibly
 from api.reports.monthly import MonthFigures
+from api.reports.xlsx import Book
 from gis.codes import WEB_CRS
 from gis.crs import transformer
 from gis.rules import (
@@ -183,16 +183,13 @@ def _first_actor(session: Session, ids: list[int], action: str, before: dt.datet
 
 def write_mopai(path: Path, table: pd.DataFrame, names: dict[str, str], stamp: dt.datetime) -> Path:
     """One workbook: the whole scope first, then a sheet per township (its Chinese name and code)."""
-    wb = Workbook()
-    sheet = wb.active
-    sheet.title = "摸排表 全部"
-    fill_sheet(sheet, list(table.columns), _values(table))
+    book = Book(path, created=stamp)
+    book.sheet("摸排表 全部", list(table.columns), _values(table))
     for code in sorted(table[MOPAI_COLUMNS["township_code"]].unique()):
         part = table[table[MOPAI_COLUMNS["township_code"]] == code].copy()
         part[MOPAI_COLUMNS["seq"]] = range(1, len(part) + 1)
-        ws = wb.create_sheet(f"{names.get(code, '')} {code}".strip()[:31])
-        fill_sheet(ws, list(table.columns), _values(part))
-    return save_reproducibly(wb, path, stamp)
+        book.sheet(f"{names.get(code, '')} {code}".strip()[:31], list(table.columns), _values(part))
+    return save_reproducibly(book, path, stamp)
 
 
 def _values(table: pd.DataFrame) -> list[list[object]]:
