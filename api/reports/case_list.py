@@ -51,9 +51,24 @@ def case_list_table(frame: pd.DataFrame, area_names: dict[str, str]) -> pd.DataF
     })
 
 
+#: What a spreadsheet program reads as the start of a formula in a CSV cell (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def case_list_csv(frame: pd.DataFrame, area_names: dict[str, str]) -> bytes:
-    """CSV in UTF-8 with a byte-order mark, which Excel needs to read Chinese correctly."""
-    return case_list_table(frame, area_names).to_csv(index=False).encode("utf-8-sig")
+    """CSV in UTF-8 with a byte-order mark, which Excel needs to read Chinese correctly.
+
+    A text that would start a formula (a file number or a name typed as "=HYPERLINK(...)") gets a leading
+    apostrophe, so a spreadsheet shows it as text instead of running it — the mitigation OWASP gives for CSV
+    injection. Codes, labels and numbers never start so and are written as they are."""
+    table = case_list_table(frame, area_names)
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            texts = table[column].astype(object)
+            risky = texts.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS)).to_numpy(dtype=bool)
+            if risky.any():
+                table[column] = texts.where(~risky, "'" + texts.astype(str))
+    return table.to_csv(index=False).encode("utf-8-sig")
 
 
 def case_list_xlsx(frame: pd.DataFrame, area_names: dict[str, str]) -> bytes:
