@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from pyproj.transformer import TransformerGroup
 
 from gis.errors import GeographicCRSError, MissingCRSError, RedlineInputError
 
@@ -26,12 +27,49 @@ _GK_CM75_EPSG = 4534
 _GK_CM_MIN, _GK_CM_MAX = 75, 135
 
 
+@dataclass(frozen=True)
+class SharedTransformer:
+    """A transformation between two CRSs that every thread can use at once and cheaply (see `transformer`).
+
+    `chosen` is pyproj's `Transformer.from_crs` (always x/y); `fast` the same single operation rebuilt from its
+    pipeline text, or `chosen` itself where PROJ chooses between operations per point."""
+
+    chosen: Transformer
+    fast: Transformer
+    #: Neither side is in degrees: bounds need no antimeridian or pole handling, which only `chosen` knows to
+    #: do (it knows which side is geographic; a pipeline does not, and gives infinite bounds).
+    projected: bool
+
+    def transform(self, xx: Any, yy: Any) -> tuple[Any, Any]:
+        """Coordinates (x/longitude first) from the source CRS to the target CRS."""
+        return self.fast.transform(xx, yy)  # type: ignore[no-any-return]
+
+    def transform_bounds(self, left: float, bottom: float, right: float, top: float,
+                         densify_pts: int = 21) -> tuple[float, float, float, float]:
+        """The box in the target CRS around a box in the source CRS (its edges densified)."""
+        way = self.fast if self.projected else self.chosen
+        return way.transform_bounds(left, bottom, right, top, densify_pts=densify_pts)  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=64)
-def transformer(source: Any, target: Any) -> Transformer:
-    """The always-xy transformer from `source` to `target` (anything pyproj reads: "EPSG:4326", 4546, a CRS),
-    made once per pair: building one costs ~0.1 s of PROJ database lookups, using one microseconds. pyproj's
-    Transformer is thread-safe (3.1+: each thread gets its own PROJ object), so one is shared by all threads."""
-    return Transformer.from_crs(source, target, always_xy=True)
+def transformer(source: Any, target: Any) -> SharedTransformer:
+    """The always-xy transformation from `source` to `target` (anything pyproj reads: "EPSG:4326", 4546, a
+    CRS), made once per pair and shared by all threads.
+
+    Why not simply `Transformer.from_crs`: pyproj keeps one PROJ object per thread (3.1+), and in every new
+    thread it rebuilds a `from_crs` transformer from the CRSs — PROJ's database lookups again, 90–130 ms
+    measured — at the thread's first transform. The server answers on a pool of threads that grows with a
+    burst and lets idle ones go, so a map's six tile requests or a queue of uploads kept paying it (the first
+    tiles of a view took 0.4–1 s). Where PROJ finds exactly one way between the two CRSs (every pair of this
+    county's: CGCS2000 Gauss-Kruger zones, CGCS2000 and WGS 84 degrees, Web Mercator), that operation is
+    rebuilt from its pipeline text, which a new thread copies in under a millisecond, with the very same
+    results (`tests/gis/test_crs.py` holds them equal). Where there is a choice (grids, areas of use), PROJ
+    keeps choosing per point: `from_crs` as it is."""
+    chosen = Transformer.from_crs(source, target, always_xy=True)
+    single = len(TransformerGroup(source, target, always_xy=True).transformers) == 1
+    fast = Transformer.from_pipeline(chosen.definition) if single else chosen
+    projected = not (CRS.from_user_input(source).is_geographic or CRS.from_user_input(target).is_geographic)
+    return SharedTransformer(chosen, fast, projected)
 
 
 def horizontal(crs: CRS) -> CRS:

@@ -347,8 +347,8 @@ class TileCache:
 def warm_up(factory: sessionmaker[Session], connections: int = 5) -> None:
     """Ready what the first tile requests would otherwise each set up at once on a cold server: here the
     coordinate transformations (PROJ reads its database: ~0.3 s); in PostGIS, per server connection, its own
-    PROJ set-up and plans (~0.2 s per connection, and a browser opens six at once). One tile of each kind at
-    the null island, where there is no data, on `connections` pool connections held together so that each
+    PROJ set-up and plans (~0.1–0.2 s per connection, and a browser opens six at once). One tile of each kind
+    at the null island, where there is no data, on `connections` pool connections held together so that each
     is a different one."""
     srid = srid_of(factory)
     transformer(srid, WEB_MERCATOR_SRID), transformer(WEB_MERCATOR_SRID, srid), transformer(WEB_MERCATOR_SRID, 4326)
