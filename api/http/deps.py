@@ -1,4 +1,7 @@
-"""FastAPI dependencies: a database session per request, the session factory for writes, settings."""
+"""FastAPI dependencies: a database session per request, the session factory for writes, settings.
+
+The dependencies that only read the application's state are `async`: FastAPI runs a plain `def` dependency
+on its thread pool, one hop (and a wait for a free thread under load) per dependency per request."""
 
 from __future__ import annotations
 
@@ -18,16 +21,16 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_factory(request: Request) -> sessionmaker[Session]:
+async def get_factory(request: Request) -> sessionmaker[Session]:
     """The session factory: write services open their own transaction with it (`factory.begin()`)."""
     return request.app.state.sessionmaker  # type: ignore[no-any-return]
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_map_data(request: Request) -> MapData:
+async def get_map_data(request: Request) -> MapData:
     return request.app.state.map_data  # type: ignore[no-any-return]
 
 

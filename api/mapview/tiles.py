@@ -326,8 +326,8 @@ class TileCache:
         data = self.get(key, now_ns)
         if data is None:
             if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SET LOCAL jit = off"))
-                session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+                session.execute(text("SELECT set_config('jit', 'off', true),"
+                                     " set_config('max_parallel_workers_per_gather', '0', true)"))
             data, valid_until = build()
             self.put(key, data, len(data) + 200, valid_until)
         return data  # type: ignore[no-any-return]

@@ -187,3 +187,30 @@ def test_a_tiled_server_readies_its_connections_without_touching_data(site: Site
     before = tiled_cases(site)
     warm_up(site.db.factory, connections=3)
     assert tiled_cases(site) == before
+
+
+def test_a_tile_request_takes_one_pool_connection_and_a_revoked_token_none(site: Site):
+    """A tile is read on the connection its token was checked on (`reading_user`): one checkout per request,
+    not two (each a pre-ping round trip, and a second wait for the pool under a browser's six requests)."""
+    from sqlalchemy import event
+
+    headers = site.as_user("county")
+    x, y = tile_of(*site.centre, Z)
+    engine = site.client.app.state.engine
+    checkouts: list[int] = []
+    listener = lambda *_: checkouts.append(1)  # noqa: E731
+    event.listen(engine.pool, "checkout", listener)
+    try:
+        for layer in ("cases", "farmland"):
+            checkouts.clear()
+            r = site.client.get(f"/api/tiles/{layer}/{Z}/{x}/{y}.pbf", headers=headers)
+            assert r.status_code == 200, r.text
+            assert len(checkouts) == 1, (layer, len(checkouts))
+        checkouts.clear()
+        r = site.client.get(f"/api/tiles/case-counts/12/{x >> 5}/{y >> 5}.json", headers=headers)
+        assert r.status_code == 200 and len(checkouts) == 1, (r.status_code, len(checkouts))
+    finally:
+        event.remove(engine.pool, "checkout", listener)
+    assert site.client.post("/api/auth/logout", headers=headers).status_code in (200, 204)
+    r = site.client.get(f"/api/tiles/cases/{Z}/{x}/{y}.pbf", headers=headers)
+    assert r.status_code == 401 and r.json()["error"]["message"]

@@ -14,7 +14,7 @@ from api.accounts.roles import township_of
 from api.clock import utcnow
 from api.errors import NotFound
 from api.http.deps import SessionDep, SettingsDep
-from api.http.identity import CurrentUser
+from api.http.identity import ReadingUser
 from api.http.routes.cases import MapFilter
 from api.mapview.snapshots import LAYERS, case_stamp, layer_stamp
 from api.mapview.tiles import MEDIA_TYPE, NEVER, TileCache, case_cells, case_tile, check_tile, layer_tile
@@ -27,7 +27,7 @@ TileXY = Annotated[int, Path(ge=0, le=2**24 - 1)]
 NO_STORE = {"Cache-Control": "private, no-cache"}
 
 
-def _cached(request: Request, session: SessionDep, user: CurrentUser, key: tuple[Any, ...], now: dt.datetime,
+def _cached(request: Request, session: SessionDep, user: ReadingUser, key: tuple[Any, ...], now: dt.datetime,
             build: Callable[[], tuple[bytes, int]]) -> bytes:
     """The tile under `key` for whatever `user` may see (the township, or the whole county), cached."""
     cache: TileCache = request.app.state.tile_cache
@@ -37,7 +37,7 @@ def _cached(request: Request, session: SessionDep, user: CurrentUser, key: tuple
 
 @router.get("/cases/{z}/{x}/{y}.pbf", response_class=Response,
             responses={200: {"content": {MEDIA_TYPE: {}}, "description": "a Mapbox vector tile"}})
-def cases_tile(request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep, z: TileZ,
+def cases_tile(request: Request, session: SessionDep, user: ReadingUser, settings: SettingsDep, z: TileZ,
                x: TileXY, y: TileXY, where: MapFilter) -> Response:
     """The cases in a tile (z ≥ 14; an empty tile below), filtered like `/api/cases/features` and scoped to
     the caller; layer `cases`, each feature with the map's case properties and `overdue` as of now."""
@@ -53,7 +53,7 @@ def cases_tile(request: Request, session: SessionDep, user: CurrentUser, setting
 
 
 @router.get("/case-counts/{z}/{x}/{y}.json")
-def case_counts_tile(request: Request, session: SessionDep, user: CurrentUser, settings: SettingsDep, z: TileZ,
+def case_counts_tile(request: Request, session: SessionDep, user: ReadingUser, settings: SettingsDep, z: TileZ,
                      x: TileXY, y: TileXY, where: MapFilter) -> Response:
     """The cases whose centroid is in a tile, as counts on a 4 × 4 grid (for views wider than case tiles):
     `{"total", "cells": [{"lat", "lon", "count", "kinds"}]}`, filtered and scoped like the case tiles."""
@@ -71,7 +71,7 @@ def case_counts_tile(request: Request, session: SessionDep, user: CurrentUser, s
 
 @router.get("/{name}/{z}/{x}/{y}.pbf", response_class=Response,
             responses={200: {"content": {MEDIA_TYPE: {}}, "description": "a Mapbox vector tile"}})
-def reference_tile(request: Request, session: SessionDep, user: CurrentUser, name: str, z: TileZ, x: TileXY,
+def reference_tile(request: Request, session: SessionDep, user: ReadingUser, name: str, z: TileZ, x: TileXY,
                    y: TileXY) -> Any:
     """A reference layer's tile (farmland, dltb, houses, admin; layer named like the path), empty below the
     zoom the layer is drawn from. Township users see only their township's houses."""
