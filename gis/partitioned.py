@@ -10,6 +10,7 @@ is measured once, and the result equals the single-machine run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +47,31 @@ def _dgpd() -> Any:
 
 def partition_frame(gdf: gpd.GeoDataFrame, npartitions: int) -> Any:
     """A Hilbert-ordered dask GeoDataFrame with known partition bounds (empty geometries left out: they
-    have no place on the curve, and the engine would drop them anyway)."""
-    dgpd = _dgpd()
+    have no place on the curve, and the engine would drop them anyway).
+
+    The frame is in memory already, so it is ordered and cut here, in equal runs along the curve (16 levels
+    over its total bounds, as dask-geopandas' `spatial_shuffle`), and each run's convex hull is its
+    partition's bounds. `spatial_shuffle` sorted it through the cluster instead: a distributed shuffle, run
+    again for the bounds and again for the check, 20 s before the first partition of a 12 000-house county
+    was checked on a local two-worker cluster. The index is the Hilbert distance, as `spatial_shuffle` left it.
+    """
+    import dask
+    import dask.dataframe as dd
+
+    _dgpd()  # registers the GeoDataFrame collection: the frame below is a dask-geopandas one
     geoms = gdf.geometry.to_numpy()
     gdf = gdf[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    frame = dgpd.from_geopandas(gdf, npartitions=max(1, min(npartitions, len(gdf) or 1)))
-    shuffled = frame.spatial_shuffle(by="hilbert", npartitions=frame.npartitions)
-    shuffled.calculate_spatial_partitions()
-    return shuffled
+    count = max(1, min(npartitions, len(gdf) or 1))
+    if len(gdf):
+        distance = gdf.geometry.hilbert_distance(level=16).to_numpy()
+        order = np.argsort(distance, kind="stable")
+        gdf = gdf.iloc[order].set_axis(pd.Index(distance[order], name="hilbert_distance"))
+    edges = np.linspace(0, len(gdf), count + 1).astype(int)
+    runs = [gdf.iloc[start:end] for start, end in pairwise(edges)]
+    frame = dd.from_delayed([dask.delayed(run) for run in runs], meta=gdf.iloc[:0], verify_meta=False)
+    frame.spatial_partitions = gpd.GeoSeries(
+        [shapely.convex_hull(shapely.geometrycollections(run.geometry.to_numpy())) for run in runs], crs=gdf.crs)
+    return frame
 
 
 def write_partitions(gdf: gpd.GeoDataFrame, out_dir: Path, npartitions: int) -> int:
