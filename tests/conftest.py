@@ -117,7 +117,8 @@ def dask_scheduler() -> Iterator[str]:
     """The address of one local Dask cluster (two worker processes, one thread each) for every test that needs
     *a* cluster: each start costs 10–50 s on a loaded two-core machine, and the suite needed six. Tests using
     it are marked `xdist_group("dask")` so one xdist worker runs them all (scripts/test.sh: --dist loadgroup).
-    The paths that start a cluster of their own (`redline check --workers`, a worker killed mid-run) still do.
+    `redline check --workers` still starts a cluster of its own; the test that kills a worker mid-run kills
+    one of this cluster's (its nanny starts a new one).
     """
     pytest.importorskip("dask_geopandas")
     from distributed import LocalCluster

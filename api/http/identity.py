@@ -33,7 +33,7 @@ def current_user(request: Request, session: SessionDep) -> User:
 
 def reading_user(request: Request, session: SessionDep) -> User:
     """The user behind the request, for a read-only route that uses nothing but the request's own session
-    (the map's tiles and features): the connection the token was checked on stays checked out for the route,
+    (the map's tiles): the connection the token was checked on stays checked out for the route,
     one pool checkout (and one pre-ping) per request instead of two. A route that writes through its own
     session must use `current_user`, which hands the connection back first."""
     return user_of_token(session, presented_token(request))

@@ -108,9 +108,10 @@ def bulk_assign(factory: FactoryDep, user: CurrentUser, body: BulkAssignIn) -> d
 
 
 async def _map_filter(township: str | None = None, village: str | None = None, status: str | None = None,
-                period: str | None = None, disposition: str | None = None,
-                rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
-                overdue: Annotated[bool | None, Query(description="past a 137 deadline now")] = None) -> CaseFilter:
+                      period: str | None = None, disposition: str | None = None,
+                      rule: Annotated[int | None, Query(ge=1, le=8, description="八不准 code")] = None,
+                      overdue: Annotated[bool | None, Query(description="past a 137 deadline now")] = None,
+                      ) -> CaseFilter:
     """The review map's filters, as query parameters (`async`: it only reads them, off the thread pool)."""
     return CaseFilter(township, village, status, period, disposition, rule, overdue)
 
