@@ -97,13 +97,27 @@ def case_id_of(session: Session, code: str) -> int:
     return int(found)
 
 
+def _weasyprint_html() -> Any:
+    """WeasyPrint's `HTML`, imported where a dossier is printed (it loads Pango).
+
+    Importing WeasyPrint sets Pillow's process-wide `ImageFile.LOAD_TRUNCATED_IMAGES` (so that it draws cut
+    images). In this server that switched off, for the rest of the process, the check that proves an uploaded
+    picture whole by decoding it: after the first dossier a cut PNG or HEIC was accepted, and a photo's decode
+    after its upload (`api.evidence.pixels`) no longer found damaged data. The dossier embeds only thumbnails
+    this system made, so the flag goes back to Pillow's default at once."""
+    from PIL import ImageFile
+    from weasyprint import HTML
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return HTML
+
+
 def dossier_pdf(session: Session, case_id: int, settings: Settings, now: dt.datetime | None = None) -> Dossier:
     """The dossier of one case (the caller has checked the user's scope)."""
-    from weasyprint import HTML  # loads Pango: only where a dossier is printed
-
+    html_class = _weasyprint_html()
     html = dossier_html(session, case_id, settings, now)
     code = session.execute(select(Case.code).where(Case.id == case_id)).scalar_one()
-    return Dossier(f"{code}.pdf", HTML(string=html).write_pdf())
+    return Dossier(f"{code}.pdf", html_class(string=html).write_pdf())
 
 
 def dossier_html(session: Session, case_id: int, settings: Settings, now: dt.datetime | None = None) -> str:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
+from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from api.cases.audit import verify_chain
@@ -118,3 +120,18 @@ def test_the_cli_writes_one_dossier_or_a_townships_month(site: Site, tmp_path: P
         assert both.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_printing_a_dossier_does_not_switch_off_the_check_that_a_picture_is_whole(site: Site):
+    """WeasyPrint's import sets Pillow's process-wide LOAD_TRUNCATED_IMAGES: after the first dossier a cut PNG
+    was accepted as a photo. Found by a test that read a cut JPEG as whole in a worker that had printed one."""
+    cid = case_id(site, "A1")
+    assert site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("officer1")).status_code == 200
+    picture = io.BytesIO()
+    Image.effect_noise((800, 600), 64).convert("RGB").save(picture, "PNG")
+    cut = picture.getvalue()[: len(picture.getvalue()) * 2 // 3]
+    r = site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user("inspector1"),
+                         data={"client_uuid": str(uuid.uuid4())}, files={"file": ("cut.png", cut, "image/png")})
+    assert r.status_code == 415 and "decodable" in r.json()["error"]["message"], r.text
+    with site.db.factory() as s:
+        assert s.execute(select(func.count()).select_from(Photo)).scalar_one() == 0
