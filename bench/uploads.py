@@ -7,7 +7,9 @@ way back).
 The server is `redline serve` in its own process on a synthetic SpatiaLite county (the map bench's), so its
 memory is measured apart from the clients'. Prints per-upload latency (median, p95, p99 of the answered
 requests), throughput, the server's resident memory before and at its peak, and what the database holds
-afterwards: every UUID exactly once (zero lost, zero duplicated) and no staged leftovers of the cut bodies.
+afterwards: every UUID exactly once (zero lost, zero duplicated) and no staged leftovers of the cut bodies;
+and, since an upload is answered before its pixels are decoded, how long after the last answer the last
+decode finished (every photo with its difference hash, every distinct picture with its thumbnail).
 """
 
 from __future__ import annotations
@@ -141,17 +143,31 @@ def main() -> None:
             with ThreadPoolExecutor(args.inspectors) as pool:
                 list(pool.map(inspector, range(args.inspectors)))
             wall = time.perf_counter() - began
+            # The answers come before the pixels are decoded (`api.evidence.pixels`): wait for the last decode.
+            engine = make_engine(url)
+            factory = make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)
+            answered = time.perf_counter()
+            while time.perf_counter() - answered < 120:
+                with factory() as s:
+                    pending = s.execute(select(func.count()).select_from(Photo)
+                                        .where(Photo.pixels_checked_at.is_(None))).scalar_one()
+                if not pending:
+                    break
+                time.sleep(0.05)
+            settled = time.perf_counter() - answered
             done.set()
             sampler.join()
             after = rss_mb(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        engine = make_engine(url)
-        with make_sessionmaker(engine, srid=DEFAULT_COUNTY_SRID)() as s:
+        with factory() as s:
             stored = s.execute(select(Photo.client_uuid)).scalars().all()
+            decoded = s.execute(select(func.count()).select_from(Photo).where(Photo.pixels_checked_at.is_not(None),
+                                                                              Photo.phash.is_not(None))).scalar_one()
             assert s.execute(select(func.count()).select_from(Case)).scalar_one() == 2000
         engine.dispose()
+        thumbnails = len(list((Path(tmp) / "var").rglob("thumbs/*.jpg")))
         staged = list((Path(tmp) / "var").rglob(".upload-*"))  # a cut body's staged part, had it been kept
         lost = len(sent - set(stored))
         duplicated = len(stored) - len(set(stored))
@@ -168,6 +184,8 @@ def main() -> None:
               f"{after:.0f} MB after |")
         print(f"| stored | {len(stored)} photos: lost {lost}, duplicated {duplicated}, "
               f"staged leftovers {len(staged)} |")
+        print(f"| decoded after the answers | {decoded} of {len(stored)} with their difference hash, {thumbnails} "
+              f"thumbnails ({len(photos)} distinct pictures); the last {settled:.1f} s after the last answer |")
 
 
 if __name__ == "__main__":

@@ -103,6 +103,30 @@ def passes_distance_check(flags: list[str]) -> bool:
     return not any(NO_POSITION in f or ("taken " in f and TOO_FAR in f) for f in flags)
 
 
+#: The flag of a photo whose very file is attached to another case (then the near-duplicate check is moot).
+SAME_FILE = _flag("同一文件已用于其他案件", "the same file is attached to another case")
+
+#: The flag of a photo that arrived whole (its JPEG markers complete, its hash the phone's) but whose
+#: compressed data does not decode: it is kept as the inspector sent it, and shows nothing.
+UNDECODABLE = _flag("照片数据损坏，无法完整显示", "the picture's data is damaged and cannot be decoded")
+
+
+def is_undecodable(flags: list[str]) -> bool:
+    """Whether a photo's stored flags say its pixels could not be decoded (it can show nothing of the site)."""
+    return UNDECODABLE in flags
+
+
+def near_duplicate_flag(phash: int, other_cases_phash: Sequence[int] | np.ndarray,
+                        policy: EvidencePolicy | None = None) -> str | None:
+    """The flag of a photo whose difference hash is within `policy.phash_max_distance` bits of a photo on
+    another case (the same picture saved again, resized or recompressed), else None."""
+    policy = policy or EvidencePolicy()
+    near = np.bitwise_count(np.asarray(other_cases_phash, dtype=np.uint64) ^ np.uint64(phash))
+    if bool(np.any(near <= policy.phash_max_distance)):
+        return _flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case")
+    return None
+
+
 def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,
                 now: dt.datetime, policy: EvidencePolicy | None = None,
                 other_cases_sha256: frozenset[str] = frozenset(),
@@ -146,11 +170,9 @@ def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str |
         if photo.taken_at > now + policy.future_tolerance:
             flags.append(_flag("拍摄时间在未来", "capture time is in the future"))
     if photo.sha256 and photo.sha256 in other_cases_sha256:
-        flags.append(_flag("同一文件已用于其他案件", "the same file is attached to another case"))
-    elif photo.phash is not None and bool(np.any(
-            np.bitwise_count(np.asarray(other_cases_phash, dtype=np.uint64) ^ np.uint64(photo.phash))
-            <= policy.phash_max_distance)):
-        flags.append(_flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case"))
+        flags.append(SAME_FILE)
+    elif photo.phash is not None and (near := near_duplicate_flag(photo.phash, other_cases_phash, policy)):
+        flags.append(near)
     return flags
 
 

@@ -66,3 +66,16 @@ def jpeg_at_house(footprint: object, taken: dt.datetime, *, srid: int = 4546, se
     centre = shapely.centroid(footprint)
     lon, lat = Transformer.from_crs(srid, 4326, always_xy=True).transform(centre.x, centre.y - 10)
     return jpeg_with_exif(lat, lon, 0.0, taken, seed=seed)
+
+
+def damaged_jpeg(data: bytes) -> bytes:
+    """`data` (a baseline or progressive JPEG) with its frame header pointing every component at quantization
+    table 3, which the file does not define: every marker is still in place to the end-of-image, the EXIF still
+    reads, but libjpeg refuses to decode a pixel — a complete file whose image data is damaged."""
+    out = bytearray(data)
+    pos = 2
+    while out[pos + 1] not in (0xC0, 0xC1, 0xC2):
+        pos += 2 + int.from_bytes(out[pos + 2:pos + 4], "big")
+    for component in range(out[pos + 9]):
+        out[pos + 10 + 3 * component + 2] = 3
+    return bytes(out)

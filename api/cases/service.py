@@ -32,7 +32,7 @@ from api.cases.workflow import (
 from api.clock import as_utc, utcnow
 from api.db.models import Case, Comment, Photo, ProgressReport, User
 from api.errors import Conflict, Forbidden, Message, NotFound
-from gis.evidence import passes_distance_check
+from gis.evidence import is_undecodable, passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
 
 #: Case fields an audit event records before → after.
@@ -42,30 +42,34 @@ AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "fiel
 
 def _reinspection_evidence(session: Session, case: Case) -> tuple[int, Message | None]:
     """Photos that show the demolished site: *taken* (by their own clock) after the demolition was recorded,
-    at the house (a position within the distance limit). Returns their number and, when there is none,
-    why each photo uploaded since does not count."""
+    at the house (a position within the distance limit), their pixels decoded and whole. Returns their number
+    and, when there is none, why each photo uploaded since does not count."""
     since = demolitions_recorded(session, [case.id]).get(case.id)
     if since is None:
         return 0, Message("尚未记录拆除", "no demolition has been recorded")
     good = 0
-    taken_before = no_time = far = 0
-    for taken_at, checks in session.execute(select(Photo.taken_at, Photo.checks).where(Photo.case_id == case.id)):
+    taken_before = no_time = far = unseen = 0
+    for taken_at, checks, pixels_checked_at in session.execute(
+            select(Photo.taken_at, Photo.checks, Photo.pixels_checked_at).where(Photo.case_id == case.id)):
+        flags = json.loads(checks) if checks else []
         if taken_at is None:
             no_time += 1
-            continue
-        if as_utc(taken_at) < since:
+        elif as_utc(taken_at) < since:
             taken_before += 1
-            continue
-        if not passes_distance_check(json.loads(checks) if checks else []):
+        elif not passes_distance_check(flags):
             far += 1
-            continue
-        good += 1
+        elif pixels_checked_at is None or is_undecodable(flags):  # a picture not yet seen, or that shows nothing
+            unseen += 1
+        else:
+            good += 1
     when = since.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M")
+    zh_unseen = f"，{unseen} 张图像尚未检查完或已损坏" if unseen else ""
+    en_unseen = f", {unseen} whose picture is not checked yet or is damaged" if unseen else ""
     reason = Message(f"复核须有记录拆除（{when}，北京时间）之后在房屋现场拍摄的照片：{taken_before} 张拍摄于此前，"
-                     f"{no_time} 张没有拍摄时间，{far} 张没有位置或离房屋太远",
+                     f"{no_time} 张没有拍摄时间，{far} 张没有位置或离房屋太远{zh_unseen}",
                      f"re-inspection needs a photo taken at the house after the demolition was recorded ({when} "
                      f"Asia/Shanghai): {taken_before} taken before it, {no_time} without a capture time, {far} "
-                     "without a position or too far from the house")
+                     f"without a position or too far from the house{en_unseen}")
     return good, reason
 
 

@@ -417,6 +417,9 @@ class Photo(Base):
     checks: Mapped[str | None] = mapped_column(Text)  # JSON list of evidence flags (empty: passed)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # When the picture was decoded (thumbnail, difference hash, near-duplicate check): just after the upload
+    # was answered (`api.evidence.pixels`); NULL until then. A PDF is never decoded and takes its upload time.
+    pixels_checked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class ExportJob(Base):

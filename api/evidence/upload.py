@@ -2,7 +2,8 @@
 
 The original bytes are placed in the store (`api.evidence.store`) before the database row is committed, so
 a crash between the two leaves at worst an orphan file, never a row without its file. A retried upload
-(same client UUID) returns the first record instead of creating a duplicate.
+(same client UUID) returns the first record instead of creating a duplicate. The upload is answered once the
+file is proved whole without decoding its pixels; they are decoded just after (`api.evidence.pixels`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import shapely
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,18 +26,8 @@ from api.clock import as_utc, as_utc_or_none, utcnow
 from api.db.engine import srid_of
 from api.db.models import Case, Photo, User
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
-from api.evidence.store import (
-    PDF,
-    THUMBNAIL_PX,
-    Staged,
-    discard,
-    make_thumbnail,
-    original_path,
-    place,
-    stage_upload,
-    thumbnail_path,
-)
-from gis.evidence import PHASH_HEX_DIGITS, EvidencePolicy, PhotoFacts, check_photo, dhash, true_bearing
+from api.evidence.store import PDF, Staged, discard, original_path, place, stage_upload, thumbnail_path
+from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, true_bearing
 from gis.photo_meta import PhotoMeta, read_meta_and_preview
 
 #: Kinds of upload a PDF may be: a scanned contract, tax receipt or certificate — never a site photo.
@@ -58,41 +48,34 @@ class BrowserFix:
     heading: float | None = None
 
 
-def _evidence(session: Session, case_id: int, meta: PhotoMeta, phash: int | None, browser: BrowserFix,
-              policy: EvidencePolicy, now: dt.datetime) -> list[str]:
-    """Run the evidence checks of a new photo against its case and the other cases' photos."""
+def _evidence(session: Session, case_id: int, meta: PhotoMeta, browser: BrowserFix, policy: EvidencePolicy,
+              now: dt.datetime) -> list[str]:
+    """Run the evidence checks of a new photo that its metadata allows, against its case and the other cases'
+    photos (the near-duplicate check needs its pixels: `api.evidence.pixels`)."""
     wkb, created = session.execute(select(func.ST_AsBinary(Case.geom), Case.created_at)
                                    .where(Case.id == case_id)).one()
     # The same file on another case: one lookup in the sha256 index, not every photo of the county read back.
     reused = session.execute(select(Photo.sha256).where(Photo.sha256 == meta.sha256, Photo.case_id != case_id)
                              .limit(1)).scalars().all()
-    hashes = _phashes_of_other_cases(session, case_id) if phash is not None else ()
     bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
     facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
-                       browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256, phash=phash)
+                       browser_lat=browser.lat, browser_lon=browser.lon, sha256=meta.sha256)
     return check_photo(facts, shapely.from_wkb(bytes(wkb)), srid_of(session), case_created=as_utc(created), now=now,
-                       policy=policy, other_cases_sha256=frozenset(reused),
-                       other_cases_phash=hashes)
+                       policy=policy, other_cases_sha256=frozenset(reused))
 
 
-def _phashes_of_other_cases(session: Session, case_id: int) -> np.ndarray:
-    """Every other case's photo difference hashes as 64-bit integers, for the near-duplicate check.
-
-    The database concatenates the 16-hex-digit texts into one string (GROUP_CONCAT / string_agg), read as one
-    value and parsed by NumPy: row by row through the ORM it cost ~0.2 s per upload at 50 000 stored photos."""
-    joined = session.execute(select(func.aggregate_strings(Photo.phash, "")).where(
-        Photo.case_id != case_id, func.length(Photo.phash) == PHASH_HEX_DIGITS)).scalar_one()
-    return np.frombuffer(bytes.fromhex(joined or ""), dtype=">u8").astype(np.uint64)
-
-
-def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
-    """The original (or thumbnail) file of a photo the user may see, and its media type."""
+def photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool,
+               check_pixels: Callable[[int], object] | None = None) -> tuple[Path, str]:
+    """The original (or thumbnail) file of a photo the user may see, and its media type. `check_pixels`
+    decodes a photo whose thumbnail is asked for before the decode that follows its upload has run."""
     photo = session.get(Photo, photo_id)
     if photo is None:
         raise NotFound(f"no photo {photo_id}")
     load_case(session, user, photo.case_id)  # scope: NotFound for another township's photo
     if thumbnail:
         path = thumbnail_path(root, photo.sha256)
+        if not path.exists() and photo.pixels_checked_at is None and check_pixels is not None:
+            check_pixels(photo.id)
         if not path.exists():
             raise NotFound(f"photo {photo_id} has no thumbnail")
         return path, "image/jpeg"
@@ -121,9 +104,11 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     """Attach a photo (or a document: a PDF, or a photographed contract) to a case; the same client UUID with
     the same bytes again returns the first record.
 
-    The upload is staged and checked (size, content type, a decodable image of sane pixel count) before it
-    is placed in the store, so a refused file leaves nothing behind. A client UUID already used for
-    different bytes or another case is a 409: a retry must resend what it sent.
+    The upload is staged and checked (size, content type, sane pixel count, a whole image: a JPEG by its
+    markers, other formats by decoding them) before it is placed in the store, so a refused file leaves
+    nothing behind. A client UUID already used for different bytes or another case is a 409: a retry must
+    resend what it sent. The record comes back with `pixels_checked_at` None while its pixels wait to be
+    decoded (`api.evidence.pixels.check_pixels`, which the caller runs next); a PDF has no pixels to wait for.
     """
     client_uuid = checked_upload(client_uuid, kind, PHOTO_KINDS)
     with factory() as session:
@@ -136,39 +121,29 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
             discard(staged.path)
             return _same_upload(existing, case_id, staged.sha256)
         document = staged.media_type == PDF
-        preview = None
         if document:
             meta = _pdf_meta(staged, kind)
         else:
-            meta, preview = read_meta_and_preview(staged.path, preview_px=THUMBNAIL_PX, sha256=staged.sha256)
+            meta = read_meta_and_preview(staged.path, sha256=staged.sha256, decode=False)[0]
             if meta.error:
                 raise UnsupportedMedia(meta.error.replace(str(staged.path), "the upload"))
     except BaseException:
         discard(staged.path)
         raise
-    stored = place(staged, root)
+    place(staged, root)
     now = now or utcnow()
     browser = browser or BrowserFix()
-    phash = None
-    if not document:
-        thumbnail = thumbnail_path(root, staged.sha256)
-        make_thumbnail(stored, thumbnail, preview)
-        # Hashed from the upright 320-pixel thumbnail (decoded in a millisecond; the original takes tens): a
-        # near-identical photo differs in a few bits either way.
-        phash = dhash(str(thumbnail if thumbnail.exists() else stored))
     try:
         with factory.begin() as session:
             # A document is evidence of what it says, not of where or when it was photographed.
-            flags = [] if document else _evidence(session, case_id, meta, phash, browser,
-                                                  policy or EvidencePolicy(), now)
+            flags = [] if document else _evidence(session, case_id, meta, browser, policy or EvidencePolicy(), now)
             photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
                           media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),
                           lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,
                           bearing_ref=meta.bearing_ref, bearing_source=meta.bearing_source,
                           time_source=meta.time_source, browser_lat=browser.lat, browser_lon=browser.lon,
-                          browser_heading=browser.heading,
-                          phash=f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None,
-                          checks=json.dumps(flags, ensure_ascii=False), uploaded_by=user.id, uploaded_at=now)
+                          browser_heading=browser.heading, checks=json.dumps(flags, ensure_ascii=False),
+                          uploaded_by=user.id, uploaded_at=now, pixels_checked_at=now if document else None)
             session.add(photo)
             session.flush()
             session.expunge(photo)

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 import field_app
 from api.accounts.users import LoginThrottle
 from api.db.engine import open_database
+from api.evidence.pixels import check_pending
 from api.http.errors import install_error_handlers
 from api.http.pages import page
 from api.http.routes import (
@@ -44,9 +45,10 @@ FIELD_APP = Path(field_app.__file__).resolve().parent / "static"
 
 
 @asynccontextmanager
-async def _warm_map_data(app: FastAPI) -> AsyncIterator[None]:
+async def _start_up(app: FastAPI) -> AsyncIterator[None]:
     """Read the map's snapshots in the background as the server starts, so the first map opened does not
-    wait for them (at 100 000 cases each takes about two seconds)."""
+    wait for them (at 100 000 cases each takes about two seconds); and decode the photos a stopped server
+    left undecoded (`api.evidence.pixels`)."""
     def warm_up() -> None:
         factory = app.state.sessionmaker
         try:
@@ -60,14 +62,27 @@ async def _warm_map_data(app: FastAPI) -> AsyncIterator[None]:
             return
         app.state.map_data.warm_up(factory)
 
+    def finish_photos() -> None:
+        """Decode the photos whose uploads were answered but whose pixels a stopped server never checked."""
+        try:
+            done = check_pending(app.state.sessionmaker, app.state.settings.photo_dir,
+                                 app.state.settings.evidence_policy)
+        except Exception:  # a database not migrated yet: the requests will say so
+            log.warning("photos left undecoded by the last run not checked at start-up", exc_info=True)
+            return
+        if done:
+            log.info("decoded %d photos left undecoded by the last run", done)
+
     threading.Thread(target=warm_up, daemon=True).start()
+    app.state.finishing_photos = threading.Thread(target=finish_photos, daemon=True)
+    app.state.finishing_photos.start()
     yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app on `settings` (default: from the environment); the schema must be migrated."""
     settings = settings or get_settings()
-    app = FastAPI(title="Redline", version="0.1.0", lifespan=_warm_map_data, docs_url=None, redoc_url=None,
+    app = FastAPI(title="Redline", version="0.1.0", lifespan=_start_up, docs_url=None, redoc_url=None,
                   description="Rural houses on cultivated land and permanent basic farmland: "
                               "checks, cases and the review map.")
     factory = open_database(settings.resolved_database_url, settings.srid, write_wait_s=settings.write_wait_s)

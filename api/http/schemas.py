@@ -19,4 +19,7 @@ def photo_out(photo: Photo) -> dict[str, object]:
             "taken_at": as_utc(photo.taken_at).isoformat() if photo.taken_at else None,
             "time_source": photo.time_source, "browser_lat": photo.browser_lat, "browser_lon": photo.browser_lon,
             "checks": json.loads(photo.checks) if photo.checks else [],
+            # False for the moment between an upload's answer and the decode of its pixels (thumbnail and
+            # near-duplicate check still to come: `api.evidence.pixels`).
+            "pixels_checked": photo.pixels_checked_at is not None,
             "original_url": f"/api/photos/{photo.id}/original", "thumbnail_url": f"/api/photos/{photo.id}/thumbnail"}

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis.photo_meta import read_meta
+from gis.photo_meta import jpeg_structure_problem, read_meta, read_meta_and_preview
 from tests.conftest import FIXTURES
+from tests.photo_factory import damaged_jpeg
 
 EXPECTED = FIXTURES / "photos" / "expected_gps.json"
 CASES = json.loads(EXPECTED.read_text()) if EXPECTED.exists() else []
@@ -116,3 +119,46 @@ def test_heic_from_an_iphone_is_read_like_a_jpeg(tmp_path: Path):
     broken = tmp_path / "cut.heic"
     broken.write_bytes(path.read_bytes()[:300])
     assert read_meta(broken).error is not None
+
+
+CAMERA_JPEGS = sorted((FIXTURES / "photos").glob("*.jpg"))
+
+
+@pytest.mark.parametrize("path", CAMERA_JPEGS, ids=lambda p: p.name)
+def test_every_real_camera_jpeg_is_whole_by_its_markers_and_every_cut_of_it_is_not(path: Path):
+    """An upload is answered on the marker walk alone (the decode comes after): it must accept every real
+    camera file and refuse the same file cut anywhere before its end-of-image marker, as a decode would."""
+    data = path.read_bytes()
+    assert jpeg_structure_problem(data) is None
+    assert data.rfind(b"\xff\xd9") > 0
+    cuts = {*range(2, len(data) - 1, max(1, len(data) // 211)), len(data) - 2, len(data) - 1}
+    missed = [cut for cut in sorted(cuts) if jpeg_structure_problem(data[:cut]) is None]
+    assert missed == []
+
+
+def test_the_marker_walk_takes_progressive_files_and_data_after_the_end_and_misses_only_damaged_pixels(
+        tmp_path: Path):
+    original = FIXTURES / "photos" / "ianare_gps_DSCN0010.jpg"
+    with Image.open(original) as img:
+        out = io.BytesIO()
+        img.save(out, "JPEG", progressive=True, quality=90, exif=img.info["exif"])
+    progressive = out.getvalue()
+    assert jpeg_structure_problem(progressive) is None
+    assert all(jpeg_structure_problem(progressive[:cut]) for cut in range(4, len(progressive) - 1, 997))
+    # A motion photo carries its video after the picture's end-of-image marker; an MPO its second picture.
+    assert jpeg_structure_problem(progressive + b"\x00\x00\x00\x18ftypmp42" + bytes(5000)) is None
+    assert "start-of-image" in (jpeg_structure_problem(b"\x89PNG\r\n\x1a\n") or "")
+    assert "end-of-image" in (jpeg_structure_problem(progressive[:-2]) or "")
+    # A complete file whose image data libjpeg refuses: whole by its markers, its EXIF still read; only the
+    # decode (after the upload is answered) finds it out.
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(damaged_jpeg(original.read_bytes()))
+    assert jpeg_structure_problem(damaged.read_bytes()) is None
+    header_only, preview = read_meta_and_preview(damaged, decode=False)
+    assert header_only.error is None and preview is None
+    assert header_only.lat == pytest.approx(43.4674, abs=1e-3)
+    decoded, preview = read_meta_and_preview(damaged, preview_px=320)
+    assert decoded.error and "decodable" in decoded.error and preview is None
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(damaged.read_bytes()[:20_000])
+    assert "not a complete JPEG" in (read_meta_and_preview(cut, decode=False)[0].error or "")

@@ -4,26 +4,38 @@ shown closed — the attempt refused with its reason, or the reopened / new case
 from __future__ import annotations
 
 import datetime as dt
+import io
+import uuid
+from pathlib import Path
 
 import geopandas as gpd
 import openpyxl
 import pytest
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.cases.audit import verify_chain
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import transition
-from api.db.models import Case, User
+from api.db.models import Case, Photo, User
 from api.db.repository import read_frame
+from api.evidence.upload import upload_photo
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
+from gis.evidence import UNDECODABLE
 from gis.rules import MU_M2, RuleSet
-from tests.http.conftest import T1, Site, case_id
+from tests.conftest import Database, from_built
+from tests.http.conftest import T1, Site, build_site, case_id, serving_site
 from tests.http.test_workflow_api import act, photo_at, upload
-from tests.photo_factory import jpeg_at_house, jpeg_with_exif
+from tests.photo_factory import damaged_jpeg, jpeg_at_house, jpeg_with_exif
+
+
+def photos_of(site: Site, cid: int) -> dict[int, dict]:
+    """The case's photos as a reviewer sees them now, by id."""
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()
+    return {p["id"]: p for p in detail["properties"]["photos"]}
 
 
 def demolish_and_restore(site: Site, cid: int) -> None:
@@ -31,6 +43,67 @@ def demolish_and_restore(site: Site, cid: int) -> None:
     for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
                          ("inspector1", "record_demolition"), ("inspector1", "restore")):
         act(site, user, cid, action)
+
+
+def test_a_picture_not_yet_decoded_or_damaged_is_no_evidence_of_the_demolition(site: Site, tmp_path: Path):
+    """An upload is answered before its pixels are decoded (`api.evidence.pixels`): until they are, and if they
+    turn out damaged, the photo shows nothing of the site and re-inspection does not count it."""
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign")
+    act(site, "officer1", cid, "assign", assignee="inspector1")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    demolish_and_restore(site, cid)
+    damaged = upload(site, "inspector1", cid, data=damaged_jpeg(photo_at(site, cid, seed=6)))
+    assert damaged.status_code == 201 and not damaged.json()["pixels_checked"]  # whole by its markers: accepted
+    stored = photos_of(site, cid)[damaged.json()["id"]]  # then decoded: the picture is refused, the file kept
+    assert stored["pixels_checked"] and UNDECODABLE in stored["checks"]
+    assert site.client.get(stored["thumbnail_url"], headers=site.as_user("county")).status_code == 404
+    assert site.client.get(stored["original_url"], headers=site.as_user("county")).status_code == 200
+    refused = act(site, "inspector1", cid, "reinspect", expect=409)["error"]["message"]
+    assert "0 without a position or too far from the house, 1 whose picture is not checked yet or is damaged" \
+        in refused, refused
+    # A server stopped between an upload's answer and its decode: the record is there, its pixels unchecked.
+    with site.db.factory() as s:
+        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+        s.expunge(inspector)
+    root = site.client.app.state.settings.photo_dir
+    pending = upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "after_demolition",
+                           io.BytesIO(photo_at(site, cid, seed=7)), root=root, max_bytes=10 << 20)
+    assert pending.pixels_checked_at is None
+    refused = act(site, "inspector1", cid, "reinspect", expect=409)["error"]["message"]
+    assert "2 whose picture is not checked yet or is damaged" in refused, refused
+    # Its thumbnail asked for before its turn is made on the spot, and with it the checks: now it counts.
+    thumb = site.client.get(f"/api/photos/{pending.id}/thumbnail", headers=site.as_user("county"))
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert photos_of(site, cid)[pending.id]["pixels_checked"]
+    act(site, "inspector1", cid, "reinspect")
+
+
+def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db: Database, tmp_path: Path,
+                                                                              request: pytest.FixtureRequest):
+    village_code, centre = from_built(request, db, "site", build_site)
+    with serving_site(db, tmp_path, village_code, centre) as site:
+        site.client.app.state.finishing_photos.join(timeout=30)  # this start found nothing to decode
+        cid = case_id(site, "A1")
+        with site.db.factory() as s:
+            inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+            s.expunge(inspector)
+        root = site.client.app.state.settings.photo_dir
+        keys = [str(uuid.uuid4()) for _ in range(3)]
+        for seed, key in enumerate(keys):  # stored and answered; then the server stops before decoding them
+            upload_photo(site.db.factory, inspector, cid, key, "panorama", io.BytesIO(photo_at(site, cid, seed=seed)),
+                         root=root, max_bytes=10 << 20)
+    with db.factory() as s:
+        assert s.execute(select(func.count()).where(Photo.pixels_checked_at.is_(None))).scalar_one() == 3
+    with serving_site(db, tmp_path, village_code, centre) as site:  # the next start decodes them beside serving
+        assert site.client.get("/health").status_code == 200
+        site.client.app.state.finishing_photos.join(timeout=60)
+        with db.factory() as s:
+            photos = s.execute(select(Photo).where(Photo.client_uuid.in_(keys))).scalars().all()
+        assert [p.pixels_checked_at is not None and p.phash is not None for p in photos] == [True] * 3
+        for photo in photos:
+            thumb = site.client.get(f"/api/photos/{photo.id}/thumbnail", headers=site.as_user("county"))
+            assert thumb.status_code == 200
 
 
 def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):

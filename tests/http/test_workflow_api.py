@@ -7,7 +7,9 @@ import datetime as dt
 import io
 import threading
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import select, text
@@ -219,15 +221,24 @@ def test_a_near_identical_photo_on_another_case_is_flagged_and_on_the_same_case_
             img.save(out, "JPEG", quality=quality, exif=img.info["exif"])
             return out.getvalue()
 
+    def as_stored(answer: httpx.Response, case_code: str) -> dict[str, Any]:
+        """The photo as the case shows it now: the upload answered before its pixels were decoded."""
+        detail = site.client.get(f"/api/cases/{case_id(site, case_code)}", headers=site.as_user("county")).json()
+        return next(p for p in detail["properties"]["photos"] if p["id"] == answer.json()["id"])
+
     flag = "几乎相同的照片已用于其他案件（a near-identical photo is attached to another case）"
     first = upload(site, "inspector1", case_id(site, "A1"), kind="panorama")
     same_case = upload(site, "inspector1", case_id(site, "A1"), kind="closeup", data=resaved(60))
     other_case = upload(site, "inspector1", case_id(site, "A2"), kind="panorama", data=resaved(50))
     assert first.status_code == same_case.status_code == other_case.status_code == 201
     assert len({first.json()["sha256"], same_case.json()["sha256"], other_case.json()["sha256"]}) == 3
-    assert flag not in first.json()["checks"] and flag not in same_case.json()["checks"]
-    assert flag in other_case.json()["checks"], other_case.json()["checks"]
-    assert not any("same file" in c for c in other_case.json()["checks"])  # not the same bytes: only near
+    # The answer comes before the decode: the near-duplicate check is still to come, and says so.
+    assert not other_case.json()["pixels_checked"] and flag not in other_case.json()["checks"]
+    first, same_case, other_case = (as_stored(first, "A1"), as_stored(same_case, "A1"), as_stored(other_case, "A2"))
+    assert first["pixels_checked"] and same_case["pixels_checked"] and other_case["pixels_checked"]
+    assert flag not in first["checks"] and flag not in same_case["checks"]
+    assert flag in other_case["checks"], other_case["checks"]
+    assert not any("same file" in c for c in other_case["checks"])  # not the same bytes: only near
 
 
 def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
@@ -235,7 +246,9 @@ def test_photo_upload_is_idempotent_and_sniffs_content(site: Site):
     key = str(uuid.uuid4())
     first = upload(site, "inspector1", cid, kind="panorama", client_uuid=key)
     again = upload(site, "inspector1", cid, kind="panorama", client_uuid=key)
-    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert first.status_code == again.status_code == 201
+    # The same record; only its decode, done just after the first answer, has moved on.
+    assert {**first.json(), "pixels_checked": True} == again.json()
     assert first.json()["lat"] == pytest.approx(43.4674, abs=1e-3)  # the Nikon's GPS (northern France)
     with site.db.factory() as s:
         assert s.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1

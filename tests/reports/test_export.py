@@ -22,6 +22,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import add_progress_report, transition
 from api.db import models
 from api.db.repository import read_frame
+from api.evidence.pixels import check_pending
 from api.evidence.upload import upload_photo
 from api.http.app import create_app
 from api.ingest.layers import import_layer
@@ -178,6 +179,8 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
     upload_photo(county.factory, inspector, a1, "5b8c4c1e-9f3a-4d9e-8a43-0b8e0e4b9c11", "after_demolition",
                  io.BytesIO(jpeg_at_house(house, cst(2026, 11, 2, 8, 30))), root=tmp_path / "photos",
                  max_bytes=10 << 20, now=cst(2026, 11, 2, 9))
+    # Then its pixels are decoded, as the server does right after answering: only a checked picture counts.
+    assert check_pending(county.factory, tmp_path / "photos", now=cst(2026, 11, 2, 9)) == 1
     transition(county.factory, inspector, a1, "reinspect", {}, now=cst(2026, 11, 2, 10))
     transition(county.factory, county_user, cid(county, "B2"), "assign", {}, now=cst(2026, 11, 3, 10))
     scan(county.factory, RuleSet(), now=cst(2026, 11, 4, 10))
