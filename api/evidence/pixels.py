@@ -55,6 +55,9 @@ def check_pixels(factory: sessionmaker[Session], root: Path, photo_id: int, poli
     if row is None or row.pixels_checked_at is not None:
         return False
     original = original_path(root, row.sha256)
+    if not original.exists():  # a store not mounted, or restored without its files: not a damaged picture
+        log.warning("photo %s: its original %s is missing; its pixels stay unchecked", photo_id, original.name)
+        return False
     meta, preview = read_meta_and_preview(original, preview_px=THUMBNAIL_PX, sha256=row.sha256)
     phash = None
     if not meta.error:

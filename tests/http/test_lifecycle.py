@@ -19,6 +19,8 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import transition
 from api.db.models import Case, Photo, User
 from api.db.repository import read_frame
+from api.evidence.pixels import check_pixels
+from api.evidence.store import original_path
 from api.evidence.upload import upload_photo
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
@@ -104,6 +106,26 @@ def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db
         for photo in photos:
             thumb = site.client.get(f"/api/photos/{photo.id}/thumbnail", headers=site.as_user("county"))
             assert thumb.status_code == 200
+
+
+def test_a_photo_whose_original_is_missing_stays_unchecked_rather_than_flagged_damaged(site: Site):
+    """A store not mounted (or a database restored without its files) is no damaged picture: the decode leaves
+    the photo waiting, unflagged, for the file to come back."""
+    cid = case_id(site, "A1")
+    with site.db.factory() as s:
+        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+        s.expunge(inspector)
+    root = site.client.app.state.settings.photo_dir
+    photo = upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "panorama",
+                         io.BytesIO(photo_at(site, cid, seed=8)), root=root, max_bytes=10 << 20)
+    original = original_path(root, photo.sha256)
+    moved = original.rename(original.with_suffix(".away"))
+    assert check_pixels(site.db.factory, root, photo.id) is False
+    stored = photos_of(site, cid)[photo.id]
+    assert not stored["pixels_checked"] and UNDECODABLE not in stored["checks"]
+    moved.rename(original)
+    assert check_pixels(site.db.factory, root, photo.id) is True
+    assert photos_of(site, cid)[photo.id]["pixels_checked"]
 
 
 def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):
