@@ -33,6 +33,10 @@ from gis.photo_meta import read_meta_and_preview
 
 log = logging.getLogger(__name__)
 
+#: What the pages say of a photo between its upload's answer and the decode of its pixels (`pixels_checked`
+#: false in its JSON): label kind "photo_state" of `/api/config`.
+PHOTO_STATE_NAMES: dict[str, str] = {"being_checked": "图像检查中"}
+
 
 def phashes_of_other_cases(session: Session, case_id: int) -> np.ndarray:
     """Every other case's photo difference hashes as 64-bit integers, for the near-duplicate check.

@@ -16,6 +16,7 @@ from api.cases.workflow import (
     STATUS_NAMES,
     VERDICT_NAMES,
 )
+from api.evidence.pixels import PHOTO_STATE_NAMES
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.mapview.tiles import DETAIL_ZOOM, LAYER_MIN_ZOOM
@@ -54,13 +55,13 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "verdict": _english(VERDICT_NAMES), "action": _english(ACTION_NAMES),
                 "decision": _english(DECISION_NAMES), "legal_reason": _english(LEGAL_REASON_NAMES),
                 "role": _english(str(k) for k in ROLE_NAMES), "photo_kind": _english(PHOTO_KIND_NAMES),
-                "deadline": _english(DEADLINE_NAMES),
+                "deadline": _english(DEADLINE_NAMES), "photo_state": _english(PHOTO_STATE_NAMES),
                 "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
                 **{kind: _english(names) for kind, names in _stewardship_labels().items()}}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
-            "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES,
+            "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES, "photo_state": PHOTO_STATE_NAMES,
             "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels()}
 
 

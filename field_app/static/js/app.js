@@ -160,7 +160,8 @@ async function openCase(id) {
   $("case-photos").replaceChildren(...p.photos.map((ph) => h("figure", {},
     h("img", { src: ph.thumbnail_url, alt: label("photo_kind", ph.kind), class: "thumb" }),
     h("figcaption", {}, `${label("photo_kind", ph.kind)} ${localTime(ph.taken_at)}`,
-      ph.checks.length ? h("span", { class: "err" }, ` ${ph.checks.join("；")}`) : " ✓"))));
+      ph.checks.length ? h("span", { class: "err" }, ` ${ph.checks.join("；")}`)
+        : ph.pixels_checked === false ? ` ${label("photo_state", "being_checked")}` : " ✓"))));
   fillChoices();
   const steps = stepsFor(p);
   $("step-picker-options").replaceChildren(...steps.map((s, i) => h("label", {},

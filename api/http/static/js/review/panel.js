@@ -116,7 +116,7 @@ export function createPanel(el, { layers, user, onChanged }) {
     return h("div", { class: "rl-photo" }, link, " ", label("photo_kind", ph.kind), " · ", localTime(ph.taken_at),
       ph.bearing_deg !== null ? ` · ${t("方位", "bearing")} ${num(ph.bearing_deg, 0)}°${ph.bearing_ref || ""}` : "",
       ph.checks.length ? h("div", { class: "rl-checks" }, ...ph.checks.map((c) => h("div", {}, c)))
-        : ph.pixels_checked === false ? ` · ${t("图像检查中", "picture being checked")}` : " ✓");
+        : ph.pixels_checked === false ? ` · ${label("photo_state", "being_checked")}` : " ✓");
   }
 
   /** The house on every imagery pass: a slider from the earliest pass to the latest, drawing the chosen one. */
