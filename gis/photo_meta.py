@@ -14,9 +14,12 @@ Phone GPS is WGS84 (CGCS2000 agrees to within a metre).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
+import mmap
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -178,7 +181,7 @@ _JPEG_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _JPEG_STANDALONE = frozenset({0xD8, 0xD9, 0x01, *range(0xD0, 0xD8)})
 
 
-def jpeg_structure_problem(data: bytes) -> str | None:
+def jpeg_structure_problem(data: bytes | mmap.mmap) -> str | None:
     """Why a JPEG is not whole, read from its markers alone (no pixel decoded); None when it is.
 
     Every segment is walked by its length up to the end-of-image marker of the first picture, and each scan's
@@ -186,7 +189,7 @@ def jpeg_structure_problem(data: bytes) -> str | None:
     photo read by the browser before the camera finished writing it) ends before that marker. Bytes after it
     are allowed: motion photos and MPO files append more data there. What this cannot see is a complete file
     whose compressed data is damaged inside; only decoding every pixel finds that (`read_meta_and_preview`)."""
-    if not data.startswith(b"\xff\xd8"):
+    if data[:2] != b"\xff\xd8":
         return "no start-of-image marker"
     pos, end, scans = 2, len(data), 0
     while True:
@@ -227,12 +230,25 @@ def read_meta_and_preview(path: str | Path, max_pixels: int = MAX_PIXELS, previe
 
     `decode=False` (an upload being answered): a JPEG is proved whole by its marker structure
     (`jpeg_structure_problem`, a millisecond) instead of by decoding it (~70 ms for 4 MB), and no preview is
-    made; the caller decodes it afterwards. Other formats are decoded either way."""
+    made; the caller decodes it afterwards. Other formats are decoded either way.
+
+    The file is mapped, not read into memory: the hash, the marker walk and the DJI XMP search read the page
+    cache, so fifty 4 MB uploads at once do not hold 200 MB of copies."""
     p = Path(path)
     try:
-        data = p.read_bytes()
-    except OSError as exc:
+        with contextlib.ExitStack() as stack:
+            fh = stack.enter_context(p.open("rb"))
+            data: bytes | mmap.mmap = b""
+            if os.fstat(fh.fileno()).st_size:
+                data = stack.enter_context(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+            return _read_mapped(p, data, max_pixels, preview_px, sha256, decode)
+    except OSError as exc:  # opening or mapping the file
         return PhotoMeta(str(p), error=str(exc)), None
+
+
+def _read_mapped(p: Path, data: bytes | mmap.mmap, max_pixels: int, preview_px: int | None, sha256: str | None,
+                 decode: bool) -> tuple[PhotoMeta, Image.Image | None]:
+    """`read_meta_and_preview` on the file's bytes, mapped."""
     sha = sha256 or hashlib.sha256(data).hexdigest()
     preview = None
     try:
