@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,16 @@ def check_pixels_logged(factory: sessionmaker[Session], root: Path, photo_id: in
 
 
 def check_pending(factory: sessionmaker[Session], root: Path, policy: EvidencePolicy | None = None,
-                  now: dt.datetime | None = None) -> int:
+                  now: dt.datetime | None = None, stop: threading.Event | None = None) -> int:
     """Decode every photo still waiting (a server stopped between an upload's answer and its decode); returns
-    how many this call recorded. Oldest first, one at a time, beside the requests being served."""
+    how many this call recorded. Oldest first, one at a time, beside the requests being served; `stop` set (the
+    server shutting down) ends it between two photos, the rest waiting for the next start."""
     with factory() as session:
         pending = session.execute(select(Photo.id).where(Photo.pixels_checked_at.is_(None))
                                   .order_by(Photo.id)).scalars().all()
-    return sum(check_pixels(factory, root, photo_id, policy, now) for photo_id in pending)
+    recorded = 0
+    for photo_id in pending:
+        if stop is not None and stop.is_set():
+            break
+        recorded += check_pixels(factory, root, photo_id, policy, now)
+    return recorded

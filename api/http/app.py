@@ -62,11 +62,13 @@ async def _start_up(app: FastAPI) -> AsyncIterator[None]:
             return
         app.state.map_data.warm_up(factory)
 
+    stopping = threading.Event()
+
     def finish_photos() -> None:
         """Decode the photos whose uploads were answered but whose pixels a stopped server never checked."""
         try:
             done = check_pending(app.state.sessionmaker, app.state.settings.photo_dir,
-                                 app.state.settings.evidence_policy)
+                                 app.state.settings.evidence_policy, stop=stopping)
         except Exception:  # a database not migrated yet: the requests will say so
             log.warning("photos left undecoded by the last run not checked at start-up", exc_info=True)
             return
@@ -77,6 +79,8 @@ async def _start_up(app: FastAPI) -> AsyncIterator[None]:
     app.state.finishing_photos = threading.Thread(target=finish_photos, daemon=True)
     app.state.finishing_photos.start()
     yield
+    stopping.set()  # the photo being decoded is finished; the rest wait for the next start
+    app.state.finishing_photos.join(timeout=30)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

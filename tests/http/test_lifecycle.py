@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 import uuid
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import transition
 from api.db.models import Case, Photo, User
 from api.db.repository import read_frame
-from api.evidence.pixels import check_pixels
+from api.evidence.pixels import check_pending, check_pixels
 from api.evidence.store import original_path
 from api.evidence.upload import upload_photo
 from api.ingest.layers import import_layer
@@ -97,6 +98,9 @@ def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db
                          root=root, max_bytes=10 << 20)
     with db.factory() as s:
         assert s.execute(select(func.count()).where(Photo.pixels_checked_at.is_(None))).scalar_one() == 3
+    shutting_down = threading.Event()
+    shutting_down.set()  # a server stopping as it starts decoding: it leaves them all for the next start
+    assert check_pending(db.factory, root, stop=shutting_down) == 0
     with serving_site(db, tmp_path, village_code, centre) as site:  # the next start decodes them beside serving
         assert site.client.get("/health").status_code == 200
         site.client.app.state.finishing_photos.join(timeout=60)
