@@ -41,6 +41,18 @@ def photos_of(site: Site, cid: int) -> dict[int, dict]:
     return {p["id"]: p for p in detail["properties"]["photos"]}
 
 
+def answered_not_decoded(site: Site, cid: int, seed: int, kind: str = "after_demolition",
+                         client_uuid: str | None = None) -> Photo:
+    """A photo of the case's house uploaded by inspector1 as the server stores and answers it, its pixels not
+    decoded yet (what a server stopped right after the answer leaves)."""
+    with site.db.factory() as s:
+        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+        s.expunge(inspector)
+    return upload_photo(site.db.factory, inspector, cid, client_uuid or str(uuid.uuid4()), kind,
+                        io.BytesIO(photo_at(site, cid, seed=seed)), root=site.client.app.state.settings.photo_dir,
+                        max_bytes=10 << 20)
+
+
 def demolish_and_restore(site: Site, cid: int) -> None:
     """The township serves the notice and starts the demolition; the inspector records it and the restoration."""
     for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
@@ -66,12 +78,7 @@ def test_a_picture_not_yet_decoded_or_damaged_is_no_evidence_of_the_demolition(s
     assert "0 without a position or too far from the house, 1 whose picture is not checked yet or is damaged" \
         in refused, refused
     # A server stopped between an upload's answer and its decode: the record is there, its pixels unchecked.
-    with site.db.factory() as s:
-        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-        s.expunge(inspector)
-    root = site.client.app.state.settings.photo_dir
-    pending = upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "after_demolition",
-                           io.BytesIO(photo_at(site, cid, seed=7)), root=root, max_bytes=10 << 20)
+    pending = answered_not_decoded(site, cid, seed=7)
     assert pending.pixels_checked_at is None
     refused = act(site, "inspector1", cid, "reinspect", expect=409)["error"]["message"]
     assert "2 whose picture is not checked yet or is damaged" in refused, refused
@@ -88,14 +95,10 @@ def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db
     with serving_site(db, tmp_path, village_code, centre) as site:
         site.client.app.state.finishing_photos.join(timeout=30)  # this start found nothing to decode
         cid = case_id(site, "A1")
-        with site.db.factory() as s:
-            inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-            s.expunge(inspector)
         root = site.client.app.state.settings.photo_dir
         keys = [str(uuid.uuid4()) for _ in range(3)]
         for seed, key in enumerate(keys):  # stored and answered; then the server stops before decoding them
-            upload_photo(site.db.factory, inspector, cid, key, "panorama", io.BytesIO(photo_at(site, cid, seed=seed)),
-                         root=root, max_bytes=10 << 20)
+            answered_not_decoded(site, cid, seed, kind="panorama", client_uuid=key)
     with db.factory() as s:
         assert s.execute(select(func.count()).where(Photo.pixels_checked_at.is_(None))).scalar_one() == 3
     shutting_down = threading.Event()
@@ -116,12 +119,8 @@ def test_a_photo_whose_original_is_missing_stays_unchecked_rather_than_flagged_d
     """A store not mounted (or a database restored without its files) is no damaged picture: the decode leaves
     the photo waiting, unflagged, for the file to come back."""
     cid = case_id(site, "A1")
-    with site.db.factory() as s:
-        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-        s.expunge(inspector)
     root = site.client.app.state.settings.photo_dir
-    photo = upload_photo(site.db.factory, inspector, cid, str(uuid.uuid4()), "panorama",
-                         io.BytesIO(photo_at(site, cid, seed=8)), root=root, max_bytes=10 << 20)
+    photo = answered_not_decoded(site, cid, seed=8, kind="panorama")
     original = original_path(root, photo.sha256)
     moved = original.rename(original.with_suffix(".away"))
     assert check_pixels(site.db.factory, root, photo.id) is False
