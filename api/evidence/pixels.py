@@ -98,13 +98,17 @@ def check_pixels_logged(factory: sessionmaker[Session], root: Path, photo_id: in
 
 
 def check_pending(factory: sessionmaker[Session], root: Path, policy: EvidencePolicy | None = None,
-                  now: dt.datetime | None = None, stop: threading.Event | None = None) -> int:
-    """Decode every photo still waiting (a server stopped between an upload's answer and its decode); returns
-    how many this call recorded. Oldest first, one at a time, beside the requests being served; `stop` set (the
-    server shutting down) ends it between two photos, the rest waiting for the next start."""
+                  now: dt.datetime | None = None, stop: threading.Event | None = None,
+                  case_id: int | None = None) -> int:
+    """Decode every photo still waiting (a server stopped between an upload's answer and its decode), or only
+    those of `case_id`; returns how many this call recorded. Oldest first, one at a time, beside the requests
+    being served; `stop` set (the server shutting down) ends it between two photos, the rest waiting for the
+    next start."""
+    waiting = select(Photo.id).where(Photo.pixels_checked_at.is_(None)).order_by(Photo.id)
+    if case_id is not None:
+        waiting = waiting.where(Photo.case_id == case_id)
     with factory() as session:
-        pending = session.execute(select(Photo.id).where(Photo.pixels_checked_at.is_(None))
-                                  .order_by(Photo.id)).scalars().all()
+        pending = session.execute(waiting).scalars().all()
     recorded = 0
     for photo_id in pending:
         if stop is not None and stop.is_set():

@@ -16,7 +16,7 @@ from api.cases.queries import SORTABLE, CaseQuery, case_detail, case_row
 from api.cases.scope import load_case
 from api.cases.service import add_comment, add_progress_report, assign_many, transition
 from api.clock import utcnow
-from api.evidence.pixels import check_pixels_logged
+from api.evidence.pixels import check_pending, check_pixels_logged
 from api.evidence.upload import PHOTO_KINDS, BrowserFix, upload_photo
 from api.http.deps import FactoryDep, MapDataDep, RowId, SessionDep, SettingsDep
 from api.http.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
@@ -225,8 +225,13 @@ class TransitionIn(BaseModel):
 
 
 @router.post("/{case_id}/transitions")
-def post_transition(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: TransitionIn) -> dict[str, Any]:
-    """Take a workflow action (assign, verify, serve_notice, ..., submit, pass_review, return); 409 if refused."""
+def post_transition(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, case_id: RowId,
+                    body: TransitionIn) -> dict[str, Any]:
+    """Take a workflow action (assign, verify, serve_notice, ..., submit, pass_review, return); 409 if refused.
+
+    The case's photos whose decode has not run yet are decoded first: the field app sends a step's photos and
+    then its action at once, and the re-inspection counts only photos whose pixels were checked."""
+    check_pending(factory, settings.photo_dir, settings.evidence_policy, case_id=case_id)
     case = transition(factory, user, case_id, body.action,
                       body.payload.model_dump(exclude_none=True, exclude_unset=True), expected_version=body.version)
     return {"id": case.id, "status": case.status, "version": case.version, "remaining_m2": case.remaining_m2}
