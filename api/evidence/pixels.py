@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.clock import utcnow
 from api.db.models import Photo
 from api.evidence.store import THUMBNAIL_PX, make_thumbnail, original_path, thumbnail_path
+from api.evidence.turn import take_evidence_turn
 from gis.evidence import PHASH_HEX_DIGITS, SAME_FILE, UNDECODABLE, EvidencePolicy, dhash, near_duplicate_flag
 from gis.photo_meta import read_meta_and_preview
 
@@ -72,6 +73,7 @@ def check_pixels(factory: sessionmaker[Session], root: Path, photo_id: int, poli
         # near-identical photo differs in a few bits either way.
         phash = dhash(str(thumbnail if thumbnail.exists() else original))
     with factory.begin() as session:
+        take_evidence_turn(session)  # a near-identical photo being recorded on another case is seen
         flags: list[str] = json.loads(session.execute(select(Photo.checks).where(Photo.id == photo_id))
                                       .scalar_one_or_none() or "[]")
         if meta.error:

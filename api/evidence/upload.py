@@ -27,6 +27,7 @@ from api.db.engine import srid_of
 from api.db.models import Case, Photo, User
 from api.errors import Conflict, InvalidQuery, Message, NotFound, UnsupportedMedia
 from api.evidence.store import PDF, Staged, discard, original_path, place, stage_upload, thumbnail_path
+from api.evidence.turn import take_evidence_turn
 from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, true_bearing
 from gis.photo_meta import PhotoMeta, read_meta_and_preview
 
@@ -136,6 +137,8 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     try:
         with factory.begin() as session:
             # A document is evidence of what it says, not of where or when it was photographed.
+            if not document:
+                take_evidence_turn(session)  # the same file sent to another case at this moment is seen
             flags = [] if document else _evidence(session, case_id, meta, browser, policy or EvidencePolicy(), now)
             photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
                           media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),

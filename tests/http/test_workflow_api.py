@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 
 from api.cases.audit import verify_chain
 from api.cases.service import transition
+from api.db import models
 from api.db.models import User
 from tests.conftest import fixture_path
 from tests.http.conftest import T1, T2, Site, case_id
@@ -212,15 +213,91 @@ def test_two_officers_at_once_one_wins_one_conflicts(site: Site):
     assert case["version"] == version + 1
 
 
+def resaved(quality: int) -> bytes:
+    """The fixture photo saved again at `quality`: other bytes, a near-identical picture."""
+    with Image.open(fixture_path(*PHOTO)) as img:
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=quality, exif=img.info["exif"])
+        return out.getvalue()
+
+
+def inspector1(site: Site) -> User:
+    with site.db.factory() as s:
+        user = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
+        s.expunge(user)
+    return user
+
+
+def side_by_side(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, jobs: list[Any]) -> None:
+    """Run `jobs` in two threads such that the first to call `module.name` (a read of the other cases' photos)
+    waits there, up to two seconds, for the second to call it too: both read before either records, unless
+    something makes the second wait for the first to finish."""
+    real = getattr(module, name)
+    first, second = threading.Event(), threading.Event()
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if not first.is_set():
+            first.set()
+            second.wait(timeout=2)
+        else:
+            second.set()
+        return result
+
+    monkeypatch.setattr(module, name, reading)
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as exc:  # surfaced below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+
+
+def test_near_identical_photos_decoded_at_the_same_moment_on_two_cases_are_seen(site: Site,
+                                                                                monkeypatch: pytest.MonkeyPatch):
+    """Two near-identical photos on two cases, decoded at once: each decode compares and records in its turn
+    (`api.evidence.turn`), so the later one sees the earlier; before, both read first and neither was flagged."""
+    from api.evidence import pixels
+    from api.evidence.upload import upload_photo
+
+    root = site.client.app.state.settings.photo_dir
+    photos = [upload_photo(site.db.factory, inspector1(site), case_id(site, house), str(uuid.uuid4()), "panorama",
+                           io.BytesIO(resaved(quality)), root=root, max_bytes=10 << 20)
+              for house, quality in (("A1", 60), ("A2", 50))]
+    side_by_side(monkeypatch, pixels, "phashes_of_other_cases",
+                 [lambda p=p: pixels.check_pixels(site.db.factory, root, p.id) for p in photos])
+    flag = "几乎相同的照片已用于其他案件（a near-identical photo is attached to another case）"
+    with site.db.factory() as s:
+        flagged = [flag in (s.get(models.Photo, p.id).checks or "") for p in photos]
+    assert flagged.count(True) == 1, flagged
+
+
+def test_the_same_file_sent_to_two_cases_at_the_same_moment_is_flagged(site: Site, monkeypatch: pytest.MonkeyPatch):
+    from api.evidence import upload as uploads
+
+    root = site.client.app.state.settings.photo_dir
+    data = fixture_path(*PHOTO).read_bytes()
+    user = inspector1(site)
+    side_by_side(monkeypatch, uploads, "_evidence", [
+        lambda cid=cid: uploads.upload_photo(site.db.factory, user, cid, str(uuid.uuid4()), "panorama",
+                                             io.BytesIO(data), root=root, max_bytes=10 << 20)
+        for cid in (case_id(site, "A1"), case_id(site, "A2"))])
+    with site.db.factory() as s:
+        checks = [c or "" for c in s.execute(select(models.Photo.checks)).scalars()]
+    assert len(checks) == 2 and sum("the same file is attached to another case" in c for c in checks) == 1, checks
+
+
 def test_a_near_identical_photo_on_another_case_is_flagged_and_on_the_same_case_is_not(site: Site):
     """The same picture saved again (other bytes, so another sha256; a near-identical difference hash) is flagged
     when it is attached to another case: a photo of one house passed off as evidence for another."""
-    def resaved(quality: int) -> bytes:
-        with Image.open(fixture_path(*PHOTO)) as img:
-            out = io.BytesIO()
-            img.save(out, "JPEG", quality=quality, exif=img.info["exif"])
-            return out.getvalue()
-
     def as_stored(answer: httpx.Response, case_code: str) -> dict[str, Any]:
         """The photo as the case shows it now: the upload answered before its pixels were decoded."""
         detail = site.client.get(f"/api/cases/{case_id(site, case_code)}", headers=site.as_user("county")).json()
