@@ -154,3 +154,33 @@ def test_a_refused_item_waits_for_retry_and_the_map_survives_a_resize(browser, l
     page.screenshot(path=str(artifacts / "field_app_landscape.png"))
     assert errors == []
     context.close()
+
+
+def test_a_sync_that_finds_the_same_cases_keeps_the_list_a_tap_is_landing_on(browser, live_server: str,
+                                                                              live_factory):
+    """Every sync reloads the inspector's cases. It used to redraw the list each time, so a tap pressed on one row
+    and released on its replacement was lost (no click on either: the intermittent "case did not open" of the
+    phone tests). Rows that read the same now keep their elements."""
+    with live_factory.begin() as s:
+        create_user(s, "steady106", PASSWORD, "inspector", TOWNSHIP, "钱稳定")
+    with live_factory() as s:
+        cases = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
+                          .order_by(Case.id).limit(3)).scalars().all()
+        for case in cases:
+            s.expunge(case)
+    assign_to_inspector(live_factory, cases, inspector="steady106")
+    context, page, errors = phone_login(browser, live_server, "steady106")
+    page.wait_for_function("() => document.body.dataset.prefetched !== undefined")  # the first sync is done
+    row = page.query_selector(f"li.case[data-id='{cases[0].id}']")
+    assert row is not None
+    for _ in range(2):  # a sync: the queue, then the cases reloaded and their details fetched again
+        page.evaluate("delete document.body.dataset.prefetched")
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.wait_for_function("() => document.body.dataset.prefetched !== undefined")
+    assert row.evaluate("(li) => li.isConnected"), "the sync redrew rows that had not changed"
+    assert page.locator("li.case").count() == 3
+    row.click()
+    page.wait_for_function("(code) => !document.getElementById('case-view').hidden && "
+                           "document.getElementById('case-code').textContent.trim() === code", arg=cases[0].code)
+    assert errors == []
+    context.close()

@@ -66,14 +66,24 @@ function renderCases() {
   } else {
     sorted.sort((a, b) => String(a.properties.next_deadline || "9").localeCompare(String(b.properties.next_deadline || "9")));
   }
-  $("cases").replaceChildren(...sorted.map((f) => {
+  // The rows as they would read: when they read as on screen, the elements stay. Every sync reloads the list, and
+  // a tap whose press landed on an element replaced before its release was lost (no click on either).
+  const rows = JSON.stringify([language(), ...sorted.map((f) => {
     const p = f.properties;
     const d = distance(f);
-    return h("li", { class: `case${p.overdue ? " overdue" : ""}`, dataset: { id: p.id, cached: state.cached.has(p.id) ? "1" : "" },
-      on: { click: () => openCase(p.id) } },
-    h("b", {}, p.code), ` · ${label("status", p.status)} · ${p.next_deadline ? localTime(p.next_deadline) : "—"}`,
-    Number.isFinite(d) ? ` · ${Math.round(d)} m` : "");
-  }));
+    return [p.id, p.code, p.status, p.next_deadline, Boolean(p.overdue), Number.isFinite(d) ? Math.round(d) : null];
+  })]);
+  if ($("cases").dataset.rows !== rows) {
+    $("cases").dataset.rows = rows;
+    $("cases").replaceChildren(...sorted.map((f) => {
+      const p = f.properties;
+      const d = distance(f);
+      return h("li", { class: `case${p.overdue ? " overdue" : ""}`, dataset: { id: p.id, cached: state.cached.has(p.id) ? "1" : "" },
+        on: { click: () => openCase(p.id) } },
+      h("b", {}, p.code), ` · ${label("status", p.status)} · ${p.next_deadline ? localTime(p.next_deadline) : "—"}`,
+      Number.isFinite(d) ? ` · ${Math.round(d)} m` : "");
+    }));
+  }
   $("empty").hidden = state.cases.length > 0;
   showCases(state.cases, ((getConfig().colours || {}).cases || {}).demolish);  // the palette: api/mapview/style.py
   showPosition(state.position);
