@@ -137,9 +137,10 @@ def upload_photo(factory: sessionmaker[Session], user: User, case_id: int, clien
     try:
         with factory.begin() as session:
             # A document is evidence of what it says, not of where or when it was photographed.
+            flags: list[str] = []
             if not document:
                 take_evidence_turn(session)  # the same file sent to another case at this moment is seen
-            flags = [] if document else _evidence(session, case_id, meta, browser, policy or EvidencePolicy(), now)
+                flags = _evidence(session, case_id, meta, browser, policy or EvidencePolicy(), now)
             photo = Photo(client_uuid=client_uuid, case_id=case_id, sha256=staged.sha256, kind=kind,
                           media_type=staged.media_type, size_bytes=staged.size, taken_at=as_utc_or_none(meta.taken_at),
                           lat=meta.lat, lon=meta.lon, bearing_deg=meta.bearing_deg, altitude_m=meta.altitude_m,

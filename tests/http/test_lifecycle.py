@@ -33,7 +33,7 @@ from gis.evidence import UNDECODABLE
 from gis.rules import MU_M2, RuleSet
 from tests.conftest import Database, from_built
 from tests.http.conftest import T1, Site, build_site, case_id, serving_site
-from tests.http.test_workflow_api import act, photo_at, upload
+from tests.http.test_workflow_api import act, inspector1, photo_at, upload
 from tests.photo_factory import damaged_jpeg, jpeg_at_house, jpeg_with_exif
 
 
@@ -47,10 +47,7 @@ def answered_not_decoded(site: Site, cid: int, seed: int, kind: str = "after_dem
                          client_uuid: str | None = None) -> Photo:
     """A photo of the case's house uploaded by inspector1 as the server stores and answers it, its pixels not
     decoded yet (what a server stopped right after the answer leaves)."""
-    with site.db.factory() as s:
-        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-        s.expunge(inspector)
-    return upload_photo(site.db.factory, inspector, cid, client_uuid or str(uuid.uuid4()), kind,
+    return upload_photo(site.db.factory, inspector1(site), cid, client_uuid or str(uuid.uuid4()), kind,
                         io.BytesIO(photo_at(site, cid, seed=seed)), root=site.client.app.state.settings.photo_dir,
                         max_bytes=10 << 20)
 
@@ -82,11 +79,8 @@ def test_a_picture_not_yet_decoded_or_damaged_is_no_evidence_of_the_demolition(s
     # A photo answered and not yet decoded is no evidence to the workflow ...
     pending = answered_not_decoded(site, cid, seed=7)
     assert pending.pixels_checked_at is None
-    with site.db.factory() as s:
-        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-        s.expunge(inspector)
     with pytest.raises(Conflict, match="2 whose picture is not checked yet or is damaged"):
-        transition(site.db.factory, inspector, cid, "reinspect", {})
+        transition(site.db.factory, inspector1(site), cid, "reinspect", {})
     # ... but an action sent right after its photos (the field app queues both at once) does not race the
     # decode: the transition decodes the case's waiting photos first.
     act(site, "inspector1", cid, "reinspect")

@@ -222,6 +222,7 @@ def resaved(quality: int) -> bytes:
 
 
 def inspector1(site: Site) -> User:
+    """The site's inspector as a detached record, for calling the services directly."""
     with site.db.factory() as s:
         user = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
         s.expunge(user)
@@ -460,9 +461,7 @@ def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
     from api.evidence.upload import upload_photo
 
     cid = case_id(site, "A1")
-    with site.db.factory() as s:
-        inspector = s.execute(select(User).where(User.username == "inspector1")).scalar_one()
-        s.expunge(inspector)
+    inspector = inspector1(site)
     from api.errors import TooLarge
 
     with fixture_path(*PHOTO).open("rb") as fh, pytest.raises(TooLarge):
