@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.readme import add_readme_option, markdown_table, write_block
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 SRID = 4546
@@ -191,6 +193,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--pg-url", default="")
     p.add_argument("--repeat", type=int, default=1, help="runs per contestant; the best is kept")
+    add_readme_option(p)
     args = p.parse_args()
     if args.mode == "peer":
         PEERS[args.name](args.houses, args.farmland, args.out, workers=args.workers, pg_url=args.pg_url)
@@ -206,12 +209,18 @@ def main() -> None:
         for family in [x for x in args.families.split(",") if x]:
             rows += run_family(family, args.houses, peers, args.workers, pg_url, args.repeat)
         table = pd.DataFrame(rows)
-        print(f"{args.houses} houses, {args.workers} workers, each contestant a fresh process (start → result written)")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}" if abs(v) < 0.01 else f"{v:.2f}"))
-        if not (table["max_diff_m2"] < 0.01).all():
-            print("areas DISAGREE (|diff| ≥ 0.01 m²)")
+        agree = bool((table["max_diff_m2"] < 0.01).all())
+        lines = [f"{args.houses:,} houses, {args.workers} workers, each contestant a fresh process "
+                 "(start → result written); `redline_speedup` is the contestant's seconds ÷ Redline's", "",
+                 *markdown_table(["family", "contestant", "seconds", "max |diff| m²", "Redline × faster", "target",
+                                  "met"],
+                                 [[r["family"], r["contestant"], f"{r['seconds']:.2f}", f"{r['max_diff_m2']:.2g}",
+                                   f"{r['redline_speedup']:.2f}", r["target"], r["met"]] for r in rows]),
+                 "", "areas agree (|diff| < 0.01 m²)" if agree else "areas DISAGREE (|diff| ≥ 0.01 m²)"]
+        print("\n".join(lines))
+        if not agree:
             sys.exit(1)
-        print("areas agree (|diff| < 0.01 m²)")
+        write_block("check_cli", lines, args.readme)
     finally:
         if started:
             subprocess.run([str(ROOT / "scripts" / "postgis.sh"), "stop"], check=False)

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from api.db.engine import make_engine, make_sessionmaker
 from api.db.models import Case, Photo
 from bench.map_scale import PASSWORD, build
+from bench.readme import add_readme_option, markdown_table, write_block
 from gis.codes import DEFAULT_COUNTY_SRID
 from tests.live import free_port
 from tests.photo_factory import photo_with_exif
@@ -82,6 +83,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds between one inspector's uploads (exponential); 0: a burst, every phone "
                              "sending its queue the moment it reconnects")
+    add_readme_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = build(Path(tmp) / "bench.sqlite", 2000, 200)
@@ -173,19 +175,28 @@ def main() -> None:
         duplicated = len(stored) - len(set(stored))
         ms = sorted(x * 1000 for x in latencies)
         quantile = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
-        print(f"{args.inspectors} inspectors × {args.per_inspector} uploads of {size:.1f} MB, "
-              f"{'a burst' if not args.think else f'one every {args.think:g} s on average per inspector'} "
-              f"({len(sent)} photos, {len(latencies)} requests, {statuses.count(201)} answered 201, "
-              f"{len([s for s in statuses if s >= 500])} 5xx)")
-        print(f"| per upload | median {quantile(0.5):.0f} ms | p95 {quantile(0.95):.0f} ms | "
-              f"p99 {quantile(0.99):.0f} ms | target p99 < 300 ms |")
-        print(f"| throughput | {len(latencies) / wall:.1f} uploads/s, {len(latencies) * size / wall:.0f} MB/s |")
-        print(f"| server memory | {baseline:.0f} MB at rest, {peak[0]:.0f} MB at peak (+{peak[0] - baseline:.0f} MB), "
-              f"{after:.0f} MB after |")
-        print(f"| stored | {len(stored)} photos: lost {lost}, duplicated {duplicated}, "
-              f"staged leftovers {len(staged)} |")
-        print(f"| decoded after the answers | {decoded} of {len(stored)} with their difference hash, {thumbnails} "
-              f"thumbnails ({len(photos)} distinct pictures); the last {settled:.1f} s after the last answer |")
+        p99 = quantile(0.99)
+        burst = not args.think
+        lines = [
+            f"{args.inspectors} inspectors × {args.per_inspector} uploads of {size:.1f} MB, "
+            f"{'a burst' if burst else f'one every {args.think:g} s on average per inspector'} "
+            f"({len(sent)} photos, {len(latencies)} requests, {statuses.count(201)} answered 201, "
+            f"{len([s for s in statuses if s >= 500])} 5xx)", "",
+            *markdown_table(["measure", "value"], [
+                ["per upload", f"median {quantile(0.5):.0f} ms, p95 {quantile(0.95):.0f} ms, p99 {p99:.0f} ms "
+                               f"(target p99 < 300 ms{' at field pace' if burst else ''}: "
+                               f"{'met' if p99 < 300 else '**missed**'})"],
+                ["throughput", f"{len(latencies) / wall:.1f} uploads/s, {len(latencies) * size / wall:.0f} MB/s"],
+                ["server memory", f"{baseline:.0f} MB at rest, {peak[0]:.0f} MB at peak "
+                                  f"(+{peak[0] - baseline:.0f} MB), {after:.0f} MB after"],
+                ["stored", f"{len(stored)} photos: lost {lost}, duplicated {duplicated}, "
+                           f"staged leftovers {len(staged)}"],
+                ["decoded after the answers", f"{decoded} of {len(stored)} with their difference hash, {thumbnails} "
+                                              f"thumbnails ({len(photos)} distinct pictures); the last {settled:.1f} s "
+                                              "after the last answer"],
+            ])]
+        print("\n".join(lines))
+        write_block("uploads-burst" if burst else "uploads-field-pace", lines, args.readme)
 
 
 if __name__ == "__main__":
