@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 import field_app
 from api.accounts.users import LoginThrottle
 from api.db.engine import open_database
-from api.evidence.pixels import check_pending
+from api.evidence.pixels import PixelQueue, check_pending
 from api.http.errors import install_error_handlers
 from api.http.pages import page
 from api.http.routes import (
@@ -80,6 +80,7 @@ async def _start_up(app: FastAPI) -> AsyncIterator[None]:
     app.state.finishing_photos.start()
     yield
     stopping.set()  # the photo being decoded is finished; the rest wait for the next start
+    app.state.pixel_queue.close()
     app.state.finishing_photos.join(timeout=30)
 
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.map_data = MapData(settings.deadline_policy)
     app.state.login_throttle = LoginThrottle()
     app.state.tile_cache = TileCache()
+    app.state.pixel_queue = PixelQueue(factory, settings.photo_dir, settings.evidence_policy)
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

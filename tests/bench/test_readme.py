@@ -71,8 +71,9 @@ def test_the_import_and_scan_bench_writes_its_table_into_the_readme(tmp_path: Pa
     """End to end at a small size: the bench runs every command and writes its table with the verdict."""
     server = _postgis_url()
     assert server is not None
+    original = README.read_text(encoding="utf-8")
     copy = tmp_path / "README.md"
-    copy.write_text(README.read_text(encoding="utf-8"), encoding="utf-8")
+    copy.write_text(original, encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "bench.import_scan", "--houses", "1500", "--no-spatialite",
                            "--postgis", server, "--readme", str(copy)], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=600)
@@ -84,5 +85,4 @@ def test_the_import_and_scan_bench_writes_its_table_into_the_readme(tmp_path: Pa
     assert re.search(r"\| `redline scan` \| [\d.]+ \| ≤ 60 s \|", body)
     assert re.search(r"\| cases opened \| [\d,]+ \|", body)
     assert "target ≤ 60 s on PostGIS: met" in body
-    original = README.read_text(encoding="utf-8")
     assert written.replace(body, "") == original.replace(_block(original, "import_scan"), "")

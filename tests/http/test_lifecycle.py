@@ -98,6 +98,51 @@ def test_a_thumbnail_asked_for_before_the_decode_is_made_on_the_spot(site: Site)
     assert photos_of(site, cid)[pending.id]["pixels_checked"]
 
 
+def test_uploads_are_answered_while_the_decoding_thread_is_busy_and_decoded_in_order_after(
+        site: Site, monkeypatch: pytest.MonkeyPatch):
+    """The decodes run on the server's decoding thread (`PixelQueue`), not in the request's own cycle, where the
+    next upload on the same connection (a phone sending its queue) waited for the last one's decode. With that
+    thread held up, two uploads are still answered; their decodes follow, in order, once it is free. A queue
+    closed by a stopping server leaves a photo pending for the next start rather than failing its upload."""
+    from api.evidence import pixels
+
+    decoding, release = threading.Event(), threading.Event()
+    decoded: list[int] = []
+    real = pixels.check_pixels_logged
+
+    def held_up(factory, root, photo_id, policy=None):  # type: ignore[no-untyped-def]
+        decoding.set()
+        assert release.wait(60)
+        real(factory, root, photo_id, policy)
+        decoded.append(photo_id)
+
+    monkeypatch.setattr(pixels, "check_pixels_logged", held_up)
+    cid = case_id(site, "A1")
+    answers: list = []
+    phone = threading.Thread(target=lambda: answers.extend(
+        upload(site, "inspector1", cid, kind="panorama", data=photo_at(site, cid, seed=seed), wait_for_decode=False)
+        for seed in (11, 12)))
+    phone.start()
+    phone.join(timeout=60)
+    try:
+        assert decoding.wait(10), "no decode began on the decoding thread"
+        assert not phone.is_alive(), "the uploads waited for the decode"
+        assert [a.status_code for a in answers] == [201, 201] and not any(a.json()["pixels_checked"] for a in answers)
+        assert not any(p["pixels_checked"] for p in photos_of(site, cid).values())
+    finally:
+        release.set()
+    site.client.app.state.pixel_queue.wait_idle()
+    ids = [a.json()["id"] for a in answers]
+    assert decoded == ids  # in the order of the uploads
+    assert all(photos_of(site, cid)[i]["pixels_checked"] for i in ids)
+
+    site.client.app.state.pixel_queue.close()  # the server stopping
+    late = answered_not_decoded(site, cid, seed=13, kind="panorama")
+    site.client.app.state.pixel_queue.submit(late.id)  # not an error: left for the next start
+    assert not photos_of(site, cid)[late.id]["pixels_checked"]
+    assert check_pending(site.db.factory, site.client.app.state.settings.photo_dir) == 1
+
+
 def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db: Database, tmp_path: Path,
                                                                               request: pytest.FixtureRequest):
     village_code, centre = from_built(request, db, "site", build_site)

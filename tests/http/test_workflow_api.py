@@ -32,11 +32,16 @@ def act(site: Site, user: str, cid: int, action: str, expect: int = 200, **paylo
 
 
 def upload(site: Site, user: str, cid: int, kind: str = "after_demolition", client_uuid: str | None = None,
-           data: bytes | None = None, name: str = "photo.jpg"):
+           data: bytes | None = None, name: str = "photo.jpg", wait_for_decode: bool = True):
+    """POST a photo; by default return once the server's decoding thread has also decoded it (the answer comes
+    first), so what the test reads next shows the decode's result."""
     body = data if data is not None else fixture_path(*PHOTO).read_bytes()
-    return site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user(user),
-                            data={"client_uuid": client_uuid or str(uuid.uuid4()), "kind": kind},
-                            files={"file": (name, body, "image/jpeg")})
+    answer = site.client.post(f"/api/cases/{cid}/photos", headers=site.as_user(user),
+                              data={"client_uuid": client_uuid or str(uuid.uuid4()), "kind": kind},
+                              files={"file": (name, body, "image/jpeg")})
+    if wait_for_decode:
+        site.client.app.state.pixel_queue.wait_idle()
+    return answer
 
 
 def photo_at(site: Site, cid: int, seed: int = 0) -> bytes:

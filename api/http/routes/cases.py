@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +16,7 @@ from api.cases.queries import SORTABLE, CaseQuery, case_detail, case_row
 from api.cases.scope import load_case
 from api.cases.service import add_comment, add_progress_report, assign_many, transition
 from api.clock import utcnow
-from api.evidence.pixels import check_pending, check_pixels_logged
+from api.evidence.pixels import check_pending
 from api.evidence.upload import PHOTO_KINDS, BrowserFix, upload_photo
 from api.http.deps import FactoryDep, MapDataDep, RowId, SessionDep, SettingsDep
 from api.http.geojson import feature_collection, feature_collection_response, parse_bbox, parse_web_bbox
@@ -276,15 +276,16 @@ PHOTO_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data
 
 @router.post("/{case_id}/photos", status_code=201, openapi_extra=PHOTO_FORM)
 async def post_photo(request: Request, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
-                     case_id: RowId, after_answer: BackgroundTasks) -> dict[str, Any]:
+                     case_id: RowId) -> dict[str, Any]:
     """Attach an evidence photo (JPEG, PNG or HEIC by content); idempotent by `client_uuid`.
 
     The caller is authenticated and the declared size checked before a byte of the body is read; the body
     is then streamed with a hard cap (413), so an anonymous or oversized upload costs nothing. Position,
     bearing and time are read from the photo itself and checked against the case (distance, view cone,
     time, reuse, phone position); doubtful photos are kept and flagged in `checks`. The answer comes once the
-    file is stored whole; its pixels are decoded right after (`pixels_checked` false until then): thumbnail,
-    near-duplicate check, or the flag of a damaged picture.
+    file is stored whole; its pixels are decoded right after, on the server's decoding thread
+    (`api.evidence.pixels.PixelQueue`; `pixels_checked` false until then): thumbnail, near-duplicate check, or
+    the flag of a damaged picture.
     """
     async with photo_upload(request, settings.photo_max_bytes) as (file, fields):
         photo = await run_in_threadpool(
@@ -292,6 +293,6 @@ async def post_photo(request: Request, factory: FactoryDep, user: CurrentUser, s
             root=settings.photo_dir, max_bytes=settings.photo_max_bytes,
             browser=BrowserFix(fields.browser_lat, fields.browser_lon, fields.browser_heading),
             policy=settings.evidence_policy)
-    if photo.pixels_checked_at is None:  # a retry of an upload whose decode has not run yet gets it again
-        after_answer.add_task(check_pixels_logged, factory, settings.photo_dir, photo.id, settings.evidence_policy)
+    if photo.pixels_checked_at is None:  # a retry of an upload whose decode has not run yet queues it again
+        request.app.state.pixel_queue.submit(photo.id)
     return photo_out(photo)
