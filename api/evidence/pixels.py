@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -121,29 +122,56 @@ def check_pending(factory: sessionmaker[Session], root: Path, policy: EvidencePo
 
 
 class PixelQueue:
-    """The decodes that follow the uploads' answers, in the order of the uploads, on one thread of their own.
+    """The decodes that follow the uploads' answers, in the order of the uploads, on one thread of their own;
+    at start-up first those a stopped server left undecoded.
 
     Why not FastAPI's background task (stop 31): it runs in the request's own cycle, so the next request on the
     same keep-alive connection — a phone sending its queue — waited for the previous photo's decode, and in a
-    burst every answer waited behind decodes (50 phones × 4 photos on two cores: median answer 2.1–2.3 s,
-    20 uploads/s; with this queue 1.2–1.3 s, 32–35 uploads/s, the decodes done ~7 s after the last answer).
+    burst every answer waited behind decodes (50 phones × 4 photos on two cores, A/B: median answer 2.1–3.4 s,
+    14–20 uploads/s; with this queue 1.2–1.8 s, 24–35 uploads/s, the decodes done ~7 s after the last answer).
     Why one thread: the decode is CPU-bound libjpeg work, and one decoding thread leaves the other core of a
-    two-core server to the answers. Nobody waits for the queue: a workflow action decodes its case's waiting
-    photos itself (`check_pending(case_id=…)`), a thumbnail asked for first is made on the spot, and a decode
-    done twice at once is recorded once (`check_pixels`). Decodes not begun when the server stops stay pending
-    in the database and are done at its next start.
+    two-core server to the answers (the start-up backlog takes the same thread, not a second one). Nobody
+    waits for the queue: a workflow action decodes its case's waiting photos itself (`check_pending(case_id=…)`),
+    a thumbnail asked for first is made on the spot, and a decode done twice at once is recorded once
+    (`check_pixels`). Decodes not begun when the server stops stay pending in the database and are done at its
+    next start.
     """
 
     def __init__(self, factory: sessionmaker[Session], root: Path, policy: EvidencePolicy | None = None) -> None:
         self._factory, self._root, self._policy = factory, root, policy
+        self._open()
+
+    def _open(self) -> None:
+        self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decode")  # its thread starts lazily
+
+    def _submit(self, job: Callable[..., object], *args: object) -> bool:
+        try:
+            self._pool.submit(job, *args)
+            return True
+        except RuntimeError:  # closed: the server is stopping
+            return False
 
     def submit(self, photo_id: int) -> None:
         """Queue the decode of a stored photo; after `close` it is left for the next start."""
-        try:
-            self._pool.submit(check_pixels_logged, self._factory, self._root, photo_id, self._policy)
-        except RuntimeError:  # the server is stopping: the photo stays pending in the database
+        if not self._submit(check_pixels_logged, self._factory, self._root, photo_id, self._policy):
             log.info("photo %s: the server is stopping; its pixels are checked at the next start", photo_id)
+
+    def start(self) -> None:
+        """At the server's start: open again if a previous stop closed the queue, and queue first the decode of
+        every photo a stopped server left undecoded, oldest first."""
+        if self._stopping.is_set():
+            self._open()
+        self._submit(self._finish_pending)
+
+    def _finish_pending(self) -> None:
+        try:
+            done = check_pending(self._factory, self._root, self._policy, stop=self._stopping)
+        except Exception:  # a database not migrated yet: the requests will say so
+            log.warning("photos left undecoded by the last run not checked at start-up", exc_info=True)
+            return
+        if done:
+            log.info("decoded %d photos left undecoded by the last run", done)
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Return once every decode queued so far is done (one thread, in order: a no-op queued last runs last).
@@ -152,5 +180,6 @@ class PixelQueue:
         marker.result(timeout=timeout)
 
     def close(self) -> None:
-        """Finish the decode under way and drop the rest (pending in the database, done at the next start)."""
+        """Finish the photo being decoded and drop the rest (pending in the database, done at the next start)."""
+        self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)

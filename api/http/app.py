@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 import field_app
 from api.accounts.users import LoginThrottle
 from api.db.engine import open_database
-from api.evidence.pixels import PixelQueue, check_pending
+from api.evidence.pixels import PixelQueue
 from api.http.errors import install_error_handlers
 from api.http.pages import page
 from api.http.routes import (
@@ -62,26 +62,10 @@ async def _start_up(app: FastAPI) -> AsyncIterator[None]:
             return
         app.state.map_data.warm_up(factory)
 
-    stopping = threading.Event()
-
-    def finish_photos() -> None:
-        """Decode the photos whose uploads were answered but whose pixels a stopped server never checked."""
-        try:
-            done = check_pending(app.state.sessionmaker, app.state.settings.photo_dir,
-                                 app.state.settings.evidence_policy, stop=stopping)
-        except Exception:  # a database not migrated yet: the requests will say so
-            log.warning("photos left undecoded by the last run not checked at start-up", exc_info=True)
-            return
-        if done:
-            log.info("decoded %d photos left undecoded by the last run", done)
-
     threading.Thread(target=warm_up, daemon=True).start()
-    app.state.finishing_photos = threading.Thread(target=finish_photos, daemon=True)
-    app.state.finishing_photos.start()
+    app.state.pixel_queue.start()  # the photos a stopped server left undecoded first
     yield
-    stopping.set()  # the photo being decoded is finished; the rest wait for the next start
-    app.state.pixel_queue.close()
-    app.state.finishing_photos.join(timeout=30)
+    app.state.pixel_queue.close()  # the photo being decoded is finished; the rest wait for the next start
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -147,7 +147,7 @@ def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db
                                                                               request: pytest.FixtureRequest):
     village_code, centre = from_built(request, db, "site", build_site)
     with serving_site(db, tmp_path, village_code, centre) as site:
-        site.client.app.state.finishing_photos.join(timeout=30)  # this start found nothing to decode
+        site.client.app.state.pixel_queue.wait_idle()  # this start found nothing to decode
         cid = case_id(site, "A1")
         root = site.client.app.state.settings.photo_dir
         keys = [str(uuid.uuid4()) for _ in range(3)]
@@ -156,11 +156,11 @@ def test_photos_a_stopped_server_left_undecoded_are_decoded_at_the_next_start(db
     with db.factory() as s:
         assert s.execute(select(func.count()).where(Photo.pixels_checked_at.is_(None))).scalar_one() == 3
     shutting_down = threading.Event()
-    shutting_down.set()  # a server stopping as it starts decoding: it leaves them all for the next start
+    shutting_down.set()  # a server stopping (its queue closed) as it starts decoding leaves them to the next start
     assert check_pending(db.factory, root, stop=shutting_down) == 0
     with serving_site(db, tmp_path, village_code, centre) as site:  # the next start decodes them beside serving
         assert site.client.get("/health").status_code == 200
-        site.client.app.state.finishing_photos.join(timeout=60)
+        site.client.app.state.pixel_queue.wait_idle()  # on the decoding thread, ahead of any new upload
         with db.factory() as s:
             photos = s.execute(select(Photo).where(Photo.client_uuid.in_(keys))).scalars().all()
         assert [p.pixels_checked_at is not None and p.phash is not None for p in photos] == [True] * 3
