@@ -173,7 +173,7 @@ def run_family(family: str, n: int, peers: list[str], workers: int, pg_url: str,
         row["redline_speedup"] = row["seconds"] / best
         target = TARGETS.get(row["contestant"])
         row["target"] = "" if target is None else (f"≥ {target:g}×" if target >= 1 else f"≥ {target:.2f}×")
-        row["met"] = "" if target is None else ("yes" if row["redline_speedup"] >= target else "NO")
+        row["met"] = "" if target is None else ("met" if row["redline_speedup"] >= target else "**missed**")
     return rows
 
 
