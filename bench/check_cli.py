@@ -211,8 +211,9 @@ def main() -> None:
         table = pd.DataFrame(rows)
         agree = bool((table["max_diff_m2"] < 0.01).all())
         lines = [f"{args.houses:,} houses, {args.workers} workers, each contestant a fresh process "
-                 "(start → result written); `redline_speedup` is the contestant's seconds ÷ Redline's", "",
-                 *markdown_table(["family", "contestant", "seconds", "max |diff| m²", "Redline × faster", "target",
+                 "(start → result written); Redline × faster is the contestant's seconds ÷ Redline's; "
+                 "max diff: the largest difference from Redline's farmland area of a house", "",
+                 *markdown_table(["family", "contestant", "seconds", "max diff (m²)", "Redline × faster", "target",
                                   "met"],
                                  [[r["family"], r["contestant"], f"{r['seconds']:.2f}", f"{r['max_diff_m2']:.2g}",
                                    f"{r['redline_speedup']:.2f}", r["target"], r["met"]] for r in rows]),
