@@ -58,17 +58,19 @@ def dossier_cmd(
     if (case_code is None) == (township is None or month is None):
         fail(ValueError("give a case code, or --township and --month (not both)"))
     try:
-        with factory()() as session:
-            if case_code is not None:
-                dossier = dossier_pdf(session, case_id_of(session, case_code), settings)
-                target = out or Path(dossier.name)
-                target.write_bytes(dossier.pdf)
-                echo(f"dossier {case_code}: {target} ({len(dossier.pdf) // 1024} KiB)")
-                return
-            assert township is not None and month is not None
-            check_report_month(month)
-            target = out or Path(f"dossiers_{township}_{month.replace('-', '')}.zip")
-            codes = dossier_zip(session, township, month, settings, target)
-            echo(f"dossiers {township} {month}: {len(codes)} cases in {target}")
+        sessions = factory()
+        if case_code is not None:
+            with sessions() as session:
+                case_id = case_id_of(session, case_code)
+            dossier = dossier_pdf(sessions, case_id, settings)
+            target = out or Path(dossier.name)
+            target.write_bytes(dossier.pdf)
+            echo(f"dossier {case_code}: {target} ({len(dossier.pdf) // 1024} KiB)")
+            return
+        assert township is not None and month is not None
+        check_report_month(month)
+        target = out or Path(f"dossiers_{township}_{month.replace('-', '')}.zip")
+        codes = dossier_zip(sessions, township, month, settings, target)
+        echo(f"dossiers {township} {month}: {len(codes)} cases in {target}")
     except (NotFound, InvalidQuery) as exc:
         fail(ValueError(str(exc)))

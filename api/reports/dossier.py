@@ -26,7 +26,7 @@ from typing import Any
 import shapely
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.workflow import (
@@ -52,6 +52,7 @@ from api.db.models import (
 )
 from api.db.repository import bbox_clause, read_frame
 from api.errors import NotFound
+from api.evidence.pixels import check_pending
 from api.evidence.store import make_thumbnail, original_path, thumbnail_path
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.epochs import epochs_around
@@ -112,11 +113,19 @@ def _weasyprint_html() -> Any:
     return HTML
 
 
-def dossier_pdf(session: Session, case_id: int, settings: Settings, now: dt.datetime | None = None) -> Dossier:
-    """The dossier of one case (the caller has checked the user's scope)."""
+def dossier_pdf(factory: sessionmaker[Session], case_id: int, settings: Settings,
+                now: dt.datetime | None = None) -> Dossier:
+    """The dossier of one case (the caller has checked the user's scope).
+
+    The case's photos still waiting for the decode that follows an upload (`api.evidence.pixels`; seconds after a
+    burst) are decoded first: a dossier is filed, so each photo in it carries every check its pixels allow — the
+    near-duplicate check, the damaged-data flag — and the thumbnail the decode makes. The dossier is read in a
+    session begun after that decode, so it sees its results (a SQLite read keeps the snapshot it began with)."""
+    check_pending(factory, settings.photo_dir, settings.evidence_policy, case_id=case_id)
     html_class = _weasyprint_html()
-    html = dossier_html(session, case_id, settings, now)
-    code = session.execute(select(Case.code).where(Case.id == case_id)).scalar_one()
+    with factory() as session:
+        html = dossier_html(session, case_id, settings, now)
+        code = session.execute(select(Case.code).where(Case.id == case_id)).scalar_one()
     return Dossier(f"{code}.pdf", html_class(string=html).write_pdf())
 
 
@@ -250,16 +259,18 @@ def cases_of_month(session: Session, township: str, month: str) -> list[int]:
     return list(session.execute(stmt).scalars())
 
 
-def dossier_zip(session: Session, township: str, month: str, settings: Settings, out: Path) -> list[str]:
+def dossier_zip(factory: sessionmaker[Session], township: str, month: str, settings: Settings,
+                out: Path) -> list[str]:
     """A zip of the dossiers of a township's cases of the month; returns the case codes in it."""
-    if session.execute(select(func.count()).where(AdminArea.code == township)).scalar_one() == 0:
-        raise NotFound(f"no township {township}")
-    ids = cases_of_month(session, township, month)
+    with factory() as session:
+        if session.execute(select(func.count()).where(AdminArea.code == township)).scalar_one() == 0:
+            raise NotFound(f"no township {township}")
+        ids = cases_of_month(session, township, month)
     tmp = out.with_suffix(out.suffix + ".part")
     codes = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for case_id in ids:
-            dossier = dossier_pdf(session, case_id, settings)
+            dossier = dossier_pdf(factory, case_id, settings)
             archive.writestr(dossier.name, dossier.pdf)
             codes.append(dossier.name.removesuffix(".pdf"))
     tmp.replace(out)

@@ -24,11 +24,12 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cli import app
 from api.db.models import Case, CaseEvent, House, Photo
 from api.db.repository import read_frame
+from api.evidence.upload import upload_photo
 from api.ingest.epochs import import_epoch
 from api.settings import get_settings
 from tests.conftest import ARTIFACTS
 from tests.http.conftest import T1, Site, case_id
-from tests.http.test_workflow_api import act, photo_at, upload
+from tests.http.test_workflow_api import act, inspector1, photo_at, resaved, upload
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -120,6 +121,21 @@ def test_the_cli_writes_one_dossier_or_a_townships_month(site: Site, tmp_path: P
         assert both.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_a_photo_not_yet_decoded_is_decoded_before_its_dossier_is_printed(site: Site):
+    """A dossier is filed. A photo uploaded seconds before (answered, its decode still queued) is decoded first,
+    so the dossier shows its near-duplicate flag; printed without it, the filed copy would have lacked the flag."""
+    upload(site, "inspector1", case_id(site, "A2"), kind="panorama")  # on another case, decoded
+    cid = case_id(site, "A1")
+    pending = upload_photo(site.db.factory, inspector1(site), cid, str(uuid.uuid4()), "panorama",
+                           io.BytesIO(resaved(50)), root=site.client.app.state.settings.photo_dir, max_bytes=10 << 20)
+    assert pending.pixels_checked_at is None
+    r = site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("officer1"))
+    assert r.status_code == 200, r.text
+    assert "几乎相同的照片已用于其他案件" in pdf_text(r.content)
+    with site.db.factory() as s:
+        assert s.get(Photo, pending.id).pixels_checked_at is not None  # type: ignore[union-attr]
 
 
 def test_printing_a_dossier_does_not_switch_off_the_check_that_a_picture_is_whole(site: Site):

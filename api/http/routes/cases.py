@@ -180,11 +180,13 @@ def get_case_epochs(session: SessionDep, user: CurrentUser, case_id: RowId) -> d
 
 @router.get("/{case_id}/dossier.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the case dossier (A4, Chinese)"}})
-def get_dossier(session: SessionDep, user: CurrentUser, settings: SettingsDep, case_id: RowId) -> Response:
+def get_dossier(session: SessionDep, factory: FactoryDep, user: CurrentUser, settings: SettingsDep,
+                case_id: RowId) -> Response:
     """The case dossier (案件档案) as a PDF: identity, location map, footprint per imagery epoch, areas and
-    rules, every photo with its SHA-256 and checks, reports, and the history with each event's audit hash."""
+    rules, every photo with its SHA-256 and checks (photos still waiting for their decode are decoded first),
+    reports, and the history with each event's audit hash."""
     load_case(session, user, case_id)  # the same scope as every case query: another township's is "not found"
-    dossier = dossier_pdf(session, case_id, settings)
+    dossier = dossier_pdf(factory, case_id, settings)
     return Response(dossier.pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{dossier.name}"'})
 
