@@ -20,11 +20,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class MissingBlock(LookupError):
@@ -48,7 +46,10 @@ def replace_block(text: str, name: str, body: str) -> str:
 def provenance(argv: list[str] | None = None, now: dt.datetime | None = None) -> str:
     """One line: when (Asia/Shanghai), the commit (and whether the code had uncommitted changes), the cores, and
     the command as run (without `--readme`)."""
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(SHANGHAI)
+    # Imported here, not at the top: check_cli's peers import this module in processes whose start is timed.
+    from api.cases.deadlines import COUNTY_TZ
+
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ)
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
