@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -182,5 +183,48 @@ def test_a_sync_that_finds_the_same_cases_keeps_the_list_a_tap_is_landing_on(bro
     row.click()
     page.wait_for_function("(code) => !document.getElementById('case-view').hidden && "
                            "document.getElementById('case-code').textContent.trim() === code", arg=cases[0].code)
+    assert errors == []
+    context.close()
+
+
+def test_sorted_by_distance_the_nearest_case_comes_first_with_its_metres(browser, live_server: str, live_factory):
+    """按距离: the inspector's cases nearest first, each row with its distance in metres from the phone (the
+    centre of the case's footprint, as the app measures it: Leaflet's great-circle distance)."""
+    with live_factory.begin() as s:
+        create_user(s, "near106", PASSWORD, "inspector", TOWNSHIP, "孙最近")
+    with live_factory() as s:
+        cases = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
+                          .order_by(Case.id).limit(4)).scalars().all()
+        for case in cases:
+            s.expunge(case)
+        frame = read_frame(s, Case, where=[Case.id.in_([c.id for c in cases])]).to_crs(4326)
+    assign_to_inspector(live_factory, cases, inspector="near106")
+    bounds = frame.geometry.bounds
+    lon = ((bounds["minx"] + bounds["maxx"]) / 2).to_numpy()
+    lat = ((bounds["miny"] + bounds["maxy"]) / 2).to_numpy()
+    here = int(np.flatnonzero(frame["id"].to_numpy() == cases[-1].id)[0])  # the phone stands at the last case
+    p1, p2 = np.radians(lat[here]), np.radians(lat)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon - lon[here]) / 2) ** 2
+    metres = 2 * 6371000 * np.arcsin(np.sqrt(a))
+    nearest_first = [int(i) for i in frame["id"].to_numpy()[np.argsort(metres, kind="stable")]]
+    assert metres[here] == 0 and len(set(np.round(metres))) == len(cases)  # no ties to order by chance
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"latitude": float(lat[here]), "longitude": float(lon[here])})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/field/")
+    page.fill("input[name=username]", "near106")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_function("() => document.body.dataset.ready === '1'")
+    page.wait_for_function("() => document.querySelectorAll('li.case').length === 4 && "
+                           "[...document.querySelectorAll('li.case')].every((li) => / m$/.test(li.textContent))")
+    page.select_option("#sort", "distance")
+    listed = page.eval_on_selector_all("li.case", "(lis) => lis.map((li) => [Number(li.dataset.id), li.textContent])")
+    assert [case_id for case_id, _ in listed] == nearest_first
+    for (case_id, text), expected in zip(listed, np.sort(metres), strict=True):
+        assert abs(int(text.rsplit("· ", 1)[1].removesuffix(" m")) - expected) <= 1, (case_id, text, expected)
     assert errors == []
     context.close()

@@ -60,29 +60,27 @@ async function prefetch() {
 }
 
 function renderCases() {
-  const sorted = [...state.cases];
+  // Each case's distance once (it builds a Leaflet layer of the case), for both the order and the row.
+  const shown = state.cases.map((f) => {
+    const d = distance(f);
+    return { p: f.properties, d, metres: Number.isFinite(d) ? Math.round(d) : null };
+  });
   if ($("sort").value === "distance") {
-    sorted.sort((a, b) => distance(a) - distance(b));
+    shown.sort((a, b) => a.d - b.d);
   } else {
-    sorted.sort((a, b) => String(a.properties.next_deadline || "9").localeCompare(String(b.properties.next_deadline || "9")));
+    shown.sort((a, b) => String(a.p.next_deadline || "9").localeCompare(String(b.p.next_deadline || "9")));
   }
   // The rows as they would read: when they read as on screen, the elements stay. Every sync reloads the list, and
   // a tap whose press landed on an element replaced before its release was lost (no click on either).
-  const rows = JSON.stringify([language(), ...sorted.map((f) => {
-    const p = f.properties;
-    const d = distance(f);
-    return [p.id, p.code, p.status, p.next_deadline, Boolean(p.overdue), Number.isFinite(d) ? Math.round(d) : null];
-  })]);
+  const rows = JSON.stringify([language(), ...shown.map(({ p, metres }) =>
+    [p.id, p.code, p.status, p.next_deadline, Boolean(p.overdue), metres])]);
   if ($("cases").dataset.rows !== rows) {
     $("cases").dataset.rows = rows;
-    $("cases").replaceChildren(...sorted.map((f) => {
-      const p = f.properties;
-      const d = distance(f);
-      return h("li", { class: `case${p.overdue ? " overdue" : ""}`, dataset: { id: p.id, cached: state.cached.has(p.id) ? "1" : "" },
+    $("cases").replaceChildren(...shown.map(({ p, metres }) =>
+      h("li", { class: `case${p.overdue ? " overdue" : ""}`, dataset: { id: p.id, cached: state.cached.has(p.id) ? "1" : "" },
         on: { click: () => openCase(p.id) } },
       h("b", {}, p.code), ` · ${label("status", p.status)} · ${p.next_deadline ? localTime(p.next_deadline) : "—"}`,
-      Number.isFinite(d) ? ` · ${Math.round(d)} m` : "");
-    }));
+      metres !== null ? ` · ${metres} m` : "")));
   }
   $("empty").hidden = state.cases.length > 0;
   showCases(state.cases, ((getConfig().colours || {}).cases || {}).demolish);  // the palette: api/mapview/style.py
