@@ -24,12 +24,11 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cli import app
 from api.db.models import Case, CaseEvent, House, Photo
 from api.db.repository import read_frame
-from api.evidence.upload import upload_photo
 from api.ingest.epochs import import_epoch
 from api.settings import get_settings
 from tests.conftest import ARTIFACTS
 from tests.http.conftest import T1, Site, case_id
-from tests.http.test_workflow_api import act, inspector1, photo_at, resaved, upload
+from tests.http.test_workflow_api import act, answered_not_decoded, photo_at, resaved, upload
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -128,8 +127,7 @@ def test_a_photo_not_yet_decoded_is_decoded_before_its_dossier_is_printed(site: 
     so the dossier shows its near-duplicate flag; printed without it, the filed copy would have lacked the flag."""
     upload(site, "inspector1", case_id(site, "A2"), kind="panorama")  # on another case, decoded
     cid = case_id(site, "A1")
-    pending = upload_photo(site.db.factory, inspector1(site), cid, str(uuid.uuid4()), "panorama",
-                           io.BytesIO(resaved(50)), root=site.client.app.state.settings.photo_dir, max_bytes=10 << 20)
+    pending = answered_not_decoded(site, cid, kind="panorama", data=resaved(50))
     assert pending.pixels_checked_at is None
     r = site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("officer1"))
     assert r.status_code == 200, r.text

@@ -24,7 +24,6 @@ from api.db.repository import read_frame
 from api.errors import Conflict
 from api.evidence.pixels import check_pending, check_pixels
 from api.evidence.store import original_path
-from api.evidence.upload import upload_photo
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.reports.export import export_month
@@ -33,7 +32,7 @@ from gis.evidence import UNDECODABLE
 from gis.rules import MU_M2, RuleSet
 from tests.conftest import Database, from_built
 from tests.http.conftest import T1, Site, build_site, case_id, serving_site
-from tests.http.test_workflow_api import act, inspector1, photo_at, upload
+from tests.http.test_workflow_api import act, answered_not_decoded, inspector1, photo_at, upload
 from tests.photo_factory import damaged_jpeg, jpeg_at_house, jpeg_with_exif
 
 
@@ -41,15 +40,6 @@ def photos_of(site: Site, cid: int) -> dict[int, dict]:
     """The case's photos as a reviewer sees them now, by id."""
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()
     return {p["id"]: p for p in detail["properties"]["photos"]}
-
-
-def answered_not_decoded(site: Site, cid: int, seed: int, kind: str = "after_demolition",
-                         client_uuid: str | None = None) -> Photo:
-    """A photo of the case's house uploaded by inspector1 as the server stores and answers it, its pixels not
-    decoded yet (what a server stopped right after the answer leaves)."""
-    return upload_photo(site.db.factory, inspector1(site), cid, client_uuid or str(uuid.uuid4()), kind,
-                        io.BytesIO(photo_at(site, cid, seed=seed)), root=site.client.app.state.settings.photo_dir,
-                        max_bytes=10 << 20)
 
 
 def demolish_and_restore(site: Site, cid: int) -> None:

@@ -18,6 +18,7 @@ from api.cases.audit import verify_chain
 from api.cases.service import transition
 from api.db import models
 from api.db.models import User
+from api.evidence.upload import upload_photo
 from tests.conftest import fixture_path
 from tests.http.conftest import T1, T2, Site, case_id
 
@@ -234,6 +235,15 @@ def inspector1(site: Site) -> User:
     return user
 
 
+def answered_not_decoded(site: Site, cid: int, seed: int = 0, kind: str = "after_demolition",
+                         client_uuid: str | None = None, data: bytes | None = None) -> models.Photo:
+    """A photo uploaded by inspector1 as the server stores and answers it, its pixels not decoded yet (what a
+    server stopped right after the answer leaves): `data`, or by default one taken at the case's house."""
+    body = data if data is not None else photo_at(site, cid, seed=seed)
+    return upload_photo(site.db.factory, inspector1(site), cid, client_uuid or str(uuid.uuid4()), kind,
+                        io.BytesIO(body), root=site.client.app.state.settings.photo_dir, max_bytes=10 << 20)
+
+
 def side_by_side(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, jobs: list[Any]) -> None:
     """Run `jobs` in two threads such that the first to call `module.name` (a read of the other cases' photos)
     waits there, up to two seconds, for the second to call it too: both read before either records, unless
@@ -272,11 +282,9 @@ def test_near_identical_photos_decoded_at_the_same_moment_on_two_cases_are_seen(
     """Two near-identical photos on two cases, decoded at once: each decode compares and records in its turn
     (`api.evidence.turn`), so the later one sees the earlier; before, both read first and neither was flagged."""
     from api.evidence import pixels
-    from api.evidence.upload import upload_photo
 
     root = site.client.app.state.settings.photo_dir
-    photos = [upload_photo(site.db.factory, inspector1(site), case_id(site, house), str(uuid.uuid4()), "panorama",
-                           io.BytesIO(resaved(quality)), root=root, max_bytes=10 << 20)
+    photos = [answered_not_decoded(site, case_id(site, house), kind="panorama", data=resaved(quality))
               for house, quality in (("A1", 60), ("A2", 50))]
     side_by_side(monkeypatch, pixels, "phashes_of_other_cases",
                  [lambda p=p: pixels.check_pixels(site.db.factory, root, p.id) for p in photos])
@@ -463,8 +471,6 @@ def test_an_iphone_heic_photo_is_evidence_like_a_jpeg(site: Site):
 
 
 def test_oversized_upload_is_refused_and_leaves_nothing(site: Site, tmp_path):
-    from api.evidence.upload import upload_photo
-
     cid = case_id(site, "A1")
     inspector = inspector1(site)
     from api.errors import TooLarge
