@@ -6,9 +6,18 @@ VENV="${VENV:-.venv}"
 export PATH="$VENV/bin:$PATH"
 export SPATIALITE_LIBRARY_PATH=mod_spatialite
 if [ -z "${REDLINE_TEST_POSTGIS_URL:-}" ]; then
+  # A cluster of this run's own, on a free loopback port in a fresh directory: never the one a developer's
+  # `scripts/postgis.sh start` (port 54329) or another run of this script is using, which a run that ends
+  # first would stop under the other one's tests.
+  if [ -z "${REDLINE_PG_PORT:-}" ]; then
+    REDLINE_PG_PORT="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    REDLINE_PG_DIR="$(mktemp -d /tmp/redline-pg.XXXXXX)"
+    own_pg_dir="$REDLINE_PG_DIR"
+    export REDLINE_PG_PORT REDLINE_PG_DIR
+  fi
   REDLINE_TEST_POSTGIS_URL="$(scripts/postgis.sh start)"
   export REDLINE_TEST_POSTGIS_URL
-  trap 'scripts/postgis.sh stop' EXIT
+  trap 'scripts/postgis.sh stop; [ -z "${own_pg_dir:-}" ] || rm -rf "$own_pg_dir"' EXIT
 fi
 if [ "${CI:-}" = "true" ] || [ "${REDLINE_REQUIRE_POSTGIS:-}" = "1" ]; then export REDLINE_REQUIRE_POSTGIS=1; fi
 echo "== ruff"; ruff check .
