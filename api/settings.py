@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.cases.deadlines import DeadlinePolicy
-from api.db.engine import DEFAULT_WRITE_WAIT_S
+from api.db import DEFAULT_WRITE_WAIT_S
 from gis.codes import DEFAULT_COUNTY_SRID
 from gis.rules import CUTOFF, RuleSet
 

@@ -262,9 +262,11 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     for column, names in (("period", PERIOD_NAMES), ("disposition", DISPOSITION_NAMES), ("rules", CODE_SETS)):
         measured[column] = _labels(measured[column], names, index)  # type: ignore[arg-type]
 
+    # copy=False: the columns are this function's own fresh arrays. Stacking them into pandas' 2-D blocks
+    # copied ~100 MB per million houses into freshly faulted memory, 0.1–0.6 s of a `redline check`.
     out = gpd.GeoDataFrame(
         {"house_id": houses["house_id"].array, **measured},
-        geometry=houses.geometry.array, crs=work_crs, index=index,
+        geometry=houses.geometry.array, crs=work_crs, index=index, copy=False,
     )
     plot_areas = _plot_areas(ctx, geoms, houses["house_id"].to_numpy(),
                              layers["plots"]["plot_id"].to_numpy() if layers["plots"] is not None

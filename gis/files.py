@@ -21,7 +21,7 @@ from gis.engine import CheckInputs, CheckResult, check
 from gis.errors import RedlineInputError
 from gis.fields import names, renamed
 from gis.rules import RuleSet
-from gis.sources import read_source, read_table
+from gis.sources import read_source, read_source_and_wkb, read_table
 
 OUTPUT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV",
                   ".parquet": "Parquet"}
@@ -51,10 +51,13 @@ def _fields(id_field: str | None) -> dict[str, dict[str, tuple[str, ...]]]:
             "households": names("households", "household_id", "homesteads_elsewhere")}
 
 
-def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None) -> CheckInputs:
-    """Read and normalise every input layer to the engine's column names."""
+def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None
+                ) -> tuple[CheckInputs, SourceFootprints | None]:
+    """Read and normalise every input layer to the engine's column names; with them the houses' footprints as
+    the file encodes them, where it is WKB GeoParquet (`SourceFootprints`)."""
     wanted = _fields(id_field)
-    houses = renamed(read_source(files.houses, src_crs=src_crs), wanted["houses"])
+    frame, wkb = read_source_and_wkb(files.houses, src_crs=src_crs)
+    houses = renamed(frame, wanted["houses"])
     if "house_id" not in houses.columns:
         if id_field:
             raise RedlineInputError(f"no field {id_field!r}", source=str(files.houses), field=id_field)
@@ -73,7 +76,7 @@ def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
     households = None
     if files.households is not None:
         households = renamed(read_table(files.households), wanted["households"])
-    return CheckInputs(
+    inputs = CheckInputs(
         houses=houses,
         farmland=layer("farmland"),  # type: ignore[arg-type]
         cultivated=cultivated,
@@ -82,6 +85,7 @@ def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
         households=households,
         plots=layer("plots"),
     )
+    return inputs, SourceFootprints.of(houses, wkb)
 
 
 def _renamed(frame: Any, wanted: dict[str, tuple[str, ...]]) -> Any:
@@ -163,22 +167,11 @@ class SourceFootprints:
     wkb: pa.ChunkedArray
 
     @classmethod
-    def of(cls, path: Path, houses: gpd.GeoDataFrame) -> SourceFootprints | None:
-        """The footprints of `houses` (as `read_inputs` read them from `path`), or None where the file is not
-        GeoParquet with WKB geometry."""
-        if path.suffix.lower() not in (".parquet", ".geoparquet") or not path.is_file():
-            return None
-        meta = pq.read_schema(path).metadata or {}
-        try:
-            geo = json.loads(meta[b"geo"])
-            column = geo["primary_column"]
-            encoding = geo["columns"][column]["encoding"]
-        except (KeyError, ValueError):
-            return None
-        if encoding.upper() != "WKB":
-            return None
-        wkb = pq.read_table(path, columns=[column]).column(column)
-        if len(wkb) != len(houses) or not (pa.types.is_binary(wkb.type) or pa.types.is_large_binary(wkb.type)):
+    def of(cls, houses: gpd.GeoDataFrame, wkb: pa.ChunkedArray | None) -> SourceFootprints | None:
+        """The footprints of `houses` as read, with `wkb`, their file's encoding of them row for row
+        (`gis.sources.read_source_and_wkb`); None where there is no such encoding."""
+        if wkb is None or len(wkb) != len(houses) or not (pa.types.is_binary(wkb.type)
+                                                          or pa.types.is_large_binary(wkb.type)):
             return None
         return cls(pd.Index(houses["house_id"]), houses.geometry.to_numpy(), wkb)
 
@@ -248,7 +241,7 @@ def run_check(files: CheckFiles, out: Path, rules: RuleSet, *, crs: str | None =
               src_crs: str | None = None, progress: Callable[[int], None] | None = None,
               workers: int | None = None) -> CheckResult:
     """Read, check, write; return the result (for the summary)."""
-    inputs = read_inputs(files, id_field=id_field, src_crs=src_crs)
+    inputs, footprints = read_inputs(files, id_field=id_field, src_crs=src_crs)
     result = check(inputs, rules, crs=crs, progress=progress, workers=workers)
-    write_result(result, out, SourceFootprints.of(files.houses, inputs.houses))
+    write_result(result, out, footprints)
     return result

@@ -17,13 +17,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.db import DEFAULT_WRITE_WAIT_S
 from api.errors import DatabaseBusy
 from gis.errors import RedlineInputError
 
 _SPATIALITE_LOAD = threading.Lock()
-#: How long a write waits for its turn on the embedded database (s): for another process's write (SQLite's
-#: busy timeout) and for this process's other writers (the queue in `_queue_writers`).
-DEFAULT_WRITE_WAIT_S = 30.0
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 

@@ -69,3 +69,68 @@ def test_not_a_vector_file(tmp_path: Path):
     bogus.write_text("not a geopackage")
     with pytest.raises(RedlineInputError, match="cannot read"):
         read_source(bogus)
+
+
+def _with_geo(path: Path, edit) -> Path:
+    """Rewrite `path` with its `geo` metadata passed through `edit` (a dict → dict function)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    geo = edit(json.loads(table.schema.metadata[b"geo"]))
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": json.dumps(geo)}), path)
+    return path
+
+
+def _without_crs(geo: dict) -> dict:
+    geo["columns"]["geometry"].pop("crs")
+    return geo
+
+
+def _null_crs(geo: dict) -> dict:
+    geo["columns"]["geometry"]["crs"] = None
+    return geo
+
+
+@pytest.mark.parametrize("variant", ["plain", "no crs key", "null crs", "bbox covering", "two geometries",
+                                     "geoarrow encoding", "wgs84 ensemble"])
+def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: str):
+    """`read_geoparquet` reads the file once for the frame and the footprints' WKB; the frame must be exactly
+    geopandas' own reading of the file, CRS included (absent = OGC:CRS84, null = none, per GeoParquet), and
+    the WKB the file's bytes row for row. A file that is not plain WKB is left to geopandas (no WKB)."""
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+    import shapely
+    from pandas.testing import assert_frame_equal
+
+    from gis.sources import read_geoparquet
+
+    demo = gpd.read_parquet(DEMO / "farmland.parquet").head(200)
+    path = tmp_path / "layer.parquet"
+    if variant == "bbox covering":
+        demo.to_parquet(path, write_covering_bbox=True)
+    elif variant == "two geometries":
+        demo.assign(centre=demo.geometry.centroid).to_parquet(path)
+    elif variant == "geoarrow encoding":
+        demo.to_parquet(path, geometry_encoding="geoarrow")
+    elif variant == "wgs84 ensemble":  # a datum ensemble, whose members' ids geopandas strips for older PROJ
+        demo.to_crs(4326).to_parquet(path)
+    else:
+        demo.to_parquet(path)
+        if variant == "no crs key":
+            _with_geo(path, _without_crs)
+        elif variant == "null crs":
+            _with_geo(path, _null_crs)
+    frame, wkb = read_geoparquet(path)
+    expected = gpd.read_parquet(path)
+    assert_frame_equal(frame, expected)
+    assert frame.crs == expected.crs and frame.geometry.name == expected.geometry.name
+    assert {"no crs key": "OGC:CRS84", "null crs": None, "wgs84 ensemble": "EPSG:4326"}.get(variant, "EPSG:4546") == (
+        frame.crs.to_string() if frame.crs is not None else None)
+    if variant == "geoarrow encoding":
+        assert wkb is None
+    else:
+        assert wkb is not None and wkb.equals(pq.read_table(path).column("geometry"))
+        assert shapely.equals_exact(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)),
+                                    frame.geometry.to_numpy()).all()
