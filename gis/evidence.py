@@ -106,6 +106,9 @@ def passes_distance_check(flags: list[str]) -> bool:
 #: The flag of a photo whose very file is attached to another case (then the near-duplicate check is moot).
 SAME_FILE = _flag("同一文件已用于其他案件", "the same file is attached to another case")
 
+#: The same for land photos: the very file is attached to another abandoned-land record or patrol finding.
+SAME_LAND_FILE = _flag("同一文件已用于其他地块记录", "the same file is attached to another land record")
+
 #: The flag of a photo that arrived whole (its JPEG markers complete, its hash the phone's) but whose
 #: compressed data does not decode: it is kept as the inspector sent it, and shows nothing.
 UNDECODABLE = _flag("照片数据损坏，无法完整显示", "the picture's data is damaged and cannot be decoded")

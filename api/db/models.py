@@ -553,7 +553,7 @@ class LandPhoto(Base):
     client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
     abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"), index=True)
     finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"), index=True)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # the same-file check at each upload
     kind: Mapped[str] = mapped_column(String(20))
     media_type: Mapped[str] = mapped_column(String(20))
     size_bytes: Mapped[int] = mapped_column(Integer)

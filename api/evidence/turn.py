@@ -1,7 +1,8 @@
 """One photo at a time compared with the other cases' photos and recorded.
 
 The same-file check (at the upload) and the near-duplicate check (after it, `api.evidence.pixels`) read the
-other cases' photos and then record this one. Two photos of one house sent to two cases at the same moment
+other cases' photos and then record this one; a land photo's same-file check (`api.stewardship.abandoned`) reads
+the other land records' photos the same way. Two photos of one house sent to two cases at the same moment
 would each read before the other was recorded, and neither would be flagged: a photo passed off as evidence
 for another house. Each check therefore reads and records inside one turn, taken for the whole database.
 """

@@ -42,6 +42,7 @@ from api.evidence.store import (
     stage_upload,
     thumbnail_path,
 )
+from api.evidence.turn import take_evidence_turn
 from api.evidence.upload import checked_upload
 from api.ingest.layers import village_codes
 from api.stewardship.grids import grid_codes
@@ -57,7 +58,14 @@ from api.stewardship.workflow import (
 from gis.codes import WEB_CRS
 from gis.crs import to_projected, transformer
 from gis.errors import RedlineInputError
-from gis.evidence import EvidencePolicy, PhotoFacts, check_photo, passes_distance_check, true_bearing
+from gis.evidence import (
+    SAME_LAND_FILE,
+    EvidencePolicy,
+    PhotoFacts,
+    check_photo,
+    passes_distance_check,
+    true_bearing,
+)
 from gis.fields import FIELD_NAMES, find_field
 from gis.photo_meta import read_meta_and_preview
 from gis.rules import CULTIVATED_CODES, MU_M2
@@ -307,8 +315,8 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
                       policy: EvidencePolicy, kinds: Iterable[str] = RECORD_PHOTO_KINDS,
                       now: dt.datetime | None = None) -> LandPhoto:
     """A photo of land — an abandoned parcel (its state, or the crop that closes it) or a patrol finding —
-    checked like case photos: EXIF position within the distance limit of the subject, capture time, bearing.
-    The same UUID and bytes again return the first record."""
+    checked like case photos: EXIF position within the distance limit of the subject, capture time, bearing,
+    and the same file on another record or finding. The same UUID and bytes again return the first record."""
     client_uuid = checked_upload(client_uuid, kind, kinds)
     with factory() as session:
         subject = locate(session, user)  # scope first: nothing is stored for a subject out of reach
@@ -331,12 +339,15 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
     now = now or utcnow()
     try:
         with factory.begin() as session:
+            take_evidence_turn(session)  # the same file sent for another record at this moment is seen
             subject = locate(session, user)
             bearing = true_bearing(meta.bearing_deg, meta.bearing_ref, meta.lat, meta.lon, meta.taken_at)
             facts = PhotoFacts(lat=meta.lat, lon=meta.lon, bearing_deg=bearing, taken_at=meta.taken_at,
                                sha256=staged.sha256)
             flags = check_photo(facts, subject.place, srid_of(session), case_created=subject.since, now=now,
                                 policy=policy)
+            if _file_on_another_subject(session, staged.sha256, subject):
+                flags.append(SAME_LAND_FILE)
             photo = LandPhoto(client_uuid=client_uuid, abandoned_id=subject.abandoned_id,
                               finding_id=subject.finding_id, sha256=staged.sha256, kind=kind,
                               media_type=staged.media_type, size_bytes=staged.size,
@@ -351,6 +362,20 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
         with factory() as session:
             first = session.execute(select(LandPhoto).where(LandPhoto.client_uuid == client_uuid)).scalar_one()
         return _same_land_upload(first, subject, staged.sha256)
+
+
+def _file_on_another_subject(session: Session, sha256: str, subject: PhotoSubject) -> bool:
+    """Whether these very bytes are attached to another land subject: a photo of another abandoned-land record,
+    or of a finding that is neither this one nor the finding this record came from. One picture of a planted
+    field must not close two parcels unseen; a reviewer decides (two records can share a parcel), so it is a
+    flag (`SAME_LAND_FILE`), as the same file on two cases is. An index lookup (`land_photos.sha256`)."""
+    for abandoned_id, finding_id in session.execute(select(LandPhoto.abandoned_id, LandPhoto.finding_id)
+                                                    .where(LandPhoto.sha256 == sha256)):
+        same_record = subject.abandoned_id is not None and abandoned_id == subject.abandoned_id
+        same_finding = subject.finding_id is not None and finding_id == subject.finding_id
+        if not (same_record or same_finding):
+            return True
+    return False
 
 
 def _same_land_upload(existing: LandPhoto, subject: PhotoSubject, sha256: str) -> LandPhoto:

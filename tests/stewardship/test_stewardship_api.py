@@ -24,6 +24,7 @@ from api.settings import Settings
 from api.stewardship.abandoned import import_abandoned
 from api.stewardship.duty import month_duty, township_land
 from gis.errors import RedlineInputError
+from gis.evidence import SAME_LAND_FILE
 from tests.http.conftest import T1, T2
 from tests.photo_factory import jpeg_at_house
 from tests.stewardship.conftest import Land
@@ -279,3 +280,37 @@ def test_a_survey_file_of_abandoned_land_is_imported_once(land: Land, tmp_path: 
     assert "row 2" in str(refused.value) and "PHYY" in str(refused.value)  # names its row and field
     listed = land.site.client.get("/api/abandoned", headers=land.site.as_user("county")).json()["features"]
     assert len(listed) == 1  # nothing of the refused file was stored
+
+
+def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land: Land):
+    """A crop photo is what closes an abandoned-land record, so the same file sent for a second record (one
+    picture of a planted field closing two parcels) is flagged for the reviewer, as the same file on two cases
+    is. It is a flag, not a refusal: two records can lie on one parcel. The first record's photo, a resend,
+    and the same file again for the same record (or for the finding it became) are not flagged."""
+    x, y = land.x, land.y
+    first = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    second = finding(land, "abandoned", x + 350, y + 50, cause="dispute")
+    crop = jpeg_at_house(land.cultivated, NOW + dt.timedelta(minutes=1), seed=31)
+    key = str(uuid.uuid4())
+    on_first = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop, "crop", key)
+    assert on_first.status_code == 201, on_first.text
+    assert on_first.json()["checks"] == []
+    resent = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop, "crop", key)
+    assert resent.json()["id"] == on_first.json()["id"] and resent.json()["checks"] == []
+    again_same_record = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop, "seen")
+    assert again_same_record.status_code == 201 and again_same_record.json()["checks"] == []
+    of_its_finding = upload(land, "inspector1", f"/api/findings/{first['client_uuid']}/photos", crop, "finding")
+    assert of_its_finding.status_code == 201 and SAME_LAND_FILE not in of_its_finding.json()["checks"]
+    on_second = upload(land, "inspector1", f"/api/abandoned/{second['abandoned_id']}/photos", crop, "crop")
+    assert on_second.status_code == 201
+    assert on_second.json()["checks"] == [SAME_LAND_FILE]
+    record = land.site.client.get(f"/api/abandoned/{second['abandoned_id']}",
+                                  headers=land.site.as_user("county")).json()["properties"]
+    assert [p["checks"] for p in record["photos"]] == [[SAME_LAND_FILE]]
+    first_record = land.site.client.get(f"/api/abandoned/{first['abandoned_id']}",
+                                        headers=land.site.as_user("county")).json()["properties"]
+    assert all(p["checks"] == [] for p in first_record["photos"])
+    # A finding that became nothing is a subject of its own: the same file there is flagged too.
+    other = finding(land, "other", x + 100, y + 100, note="沟渠堵塞")
+    alone = upload(land, "inspector1", f"/api/findings/{other['client_uuid']}/photos", crop, "finding")
+    assert SAME_LAND_FILE in alone.json()["checks"]
