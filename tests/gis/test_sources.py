@@ -100,6 +100,7 @@ def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: s
     geopandas' own reading of the file, CRS included (absent = OGC:CRS84, null = none, per GeoParquet), and
     the WKB the file's bytes row for row. A file that is not plain WKB is left to geopandas (no WKB)."""
     import geopandas as gpd
+    import pandas as pd
     import pyarrow.parquet as pq
     import shapely
     from pandas.testing import assert_frame_equal
@@ -107,6 +108,10 @@ def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: s
     from gis.sources import read_geoparquet
 
     demo = gpd.read_parquet(DEMO / "farmland.parquet").head(200)
+    # The columns a houses file carries besides its footprint: dates (some missing), Chinese text, integers
+    # with gaps.
+    demo = demo.assign(built_on=pd.to_datetime(["2020-07-03", None] * 100).date,
+                       village=["上村", "下村"] * 100, floors=pd.array([2, None] * 100, dtype="Int64"))
     path = tmp_path / "layer.parquet"
     if variant == "bbox covering":
         demo.to_parquet(path, write_covering_bbox=True)
