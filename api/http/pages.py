@@ -30,7 +30,16 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 NAV = [("/map", "地图", "Map"), ("/desk/cases", "案件", "Cases"), ("/desk/scoreboard", "通报", "Scoreboard"),
        ("/desk/exports", "月报导出", "Exports"), ("/desk/chiefs", "田长", "Field chiefs"),
        ("/field/", "外业 App", "Field app")]
+#: The application's name, after each page's own in its title and at the left of the navigation bar.
+SITE_NAME = "红线 Redline"
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def page_title(href: str, lang: str) -> str:
+    """A page's title as the browser's tab shows it: its name in the navigation bar (`NAV`), in the user's
+    language, then the application's."""
+    zh, en = next((zh, en) for path, zh, en in NAV if path == href)
+    return f"{translator(lang)(zh, en)} · {SITE_NAME}"
 
 
 def render(name: str, **values: Any) -> str:
@@ -69,7 +78,8 @@ def page_context(user: User, settings: Settings, page_data: dict[str, Any] | Non
     t = translator(lang)
     other = "en" if lang == "zh" else "zh"
     return {"nav": [(href, t(zh, en)) for href, zh, en in NAV], "config": config, "labels": config["labels"],
-            "lang": lang, "t": t, "switch_language": f"/language?to={other}&next={quote(here, safe='')}",
+            "lang": lang, "t": t, "site_name": SITE_NAME,
+            "switch_language": f"/language?to={other}&next={quote(here, safe='')}",
             "switch_label": "English" if other == "en" else "中文",
             "user_name": user.display_name or user.username,
             "role_name": config["labels"]["role"].get(str(user.role), user.role),

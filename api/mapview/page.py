@@ -8,6 +8,8 @@ the map's behaviour from the ES modules under `/static/js/review/`.
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 from branca.element import Element
 
@@ -16,10 +18,11 @@ VECTORGRID = "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.j
 PANELS = "<!-- redline panels -->"
 
 
-def build_map(center: tuple[float, float], panels_html: str, *, tile_url: str = "", tile_attribution: str = "",
-              zoom: int = 14, map_name: str = "map_redline", vector_tiles: bool = False) -> str:
-    """The review map's HTML, centred on `center` (lat, lon), with `panels_html` (already escaped by its
-    template) around it. Without a `tile_url` there is no basemap: the page then works fully offline. With
+def build_map(center: tuple[float, float], panels_html: str, *, title: str = "", tile_url: str = "",
+              tile_attribution: str = "", zoom: int = 14, map_name: str = "map_redline",
+              vector_tiles: bool = False) -> str:
+    """The review map's HTML, titled `title`, centred on `center` (lat, lon), with `panels_html` (already escaped
+    by its template) around it. Without a `tile_url` there is no basemap: the page then works fully offline. With
     `vector_tiles` the page also loads Leaflet.VectorGrid (vendored: what folium's VectorGridProtobuf plugin
     would load from a CDN), which draws the layers as vector tiles (`api.mapview.tiles`)."""
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
@@ -33,6 +36,7 @@ def build_map(center: tuple[float, float], panels_html: str, *, tile_url: str = 
     if tile_url:
         folium.TileLayer(tile_url, attr=tile_attribution or "basemap", name="底图 basemap", max_zoom=20).add_to(fmap)
     root = fmap.get_root()
+    root.title = escape(title)  # type: ignore[attr-defined]  # branca's template does not escape it
     # The panels go in after folium has rendered: branca renders every Element as a Jinja template, and a
     # township name that happens to contain "{{" must stay text, not become template code.
     root.html.add_child(Element(PANELS))  # type: ignore[attr-defined]

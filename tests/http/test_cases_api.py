@@ -84,6 +84,17 @@ def test_map_page_is_small_and_uses_only_local_scripts(site: Site):
     assert client.get("/static/vendor/leaflet/leaflet.js").status_code == 200
 
 
+def test_the_map_page_is_titled_like_every_page_in_the_users_language(site: Site):
+    """A browser tab or bookmark of the map says what it is, as the desk pages' do ("案件清单 · 红线 Redline"),
+    and in English for a user who picked it."""
+    client = site.client
+    client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
+    assert "<title>地图 · 红线 Redline</title>" in client.get("/map").text
+    assert "<title>案件清单 · 红线 Redline</title>" in client.get("/desk/cases").text
+    client.cookies.set("redline_lang", "en")
+    assert "<title>Map · 红线 Redline</title>" in client.get("/map").text
+
+
 def test_pages_and_api_need_a_login(site: Site):
     anonymous = site.client
     anonymous.cookies.clear()

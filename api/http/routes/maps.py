@@ -9,7 +9,7 @@ from api.cases.queries import centre_of_cases
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
 from api.http.language import Language
-from api.http.pages import page, page_context, render
+from api.http.pages import page, page_context, page_title, render
 from api.mapview.areas import areas_in_scope, centre_of_areas
 from api.mapview.page import build_map
 from api.mapview.tiles import count_cases
@@ -31,6 +31,6 @@ def review_map(user: PageUser, session: SessionDep, settings: SettingsDep, lang:
                     **page_context(user, settings, {"map": MAP_NAME, "areas": areas, "tiles": tiles}, lang=lang,
                                    here="/map"))
     centre = (centre_of_areas if tiles else centre_of_cases)(session, user) or DEFAULT_CENTRE
-    html = build_map(centre, panels, tile_url=settings.tile_url, tile_attribution=settings.tile_attribution,
-                     map_name=MAP_NAME, vector_tiles=tiles)
+    html = build_map(centre, panels, title=page_title("/map", lang), tile_url=settings.tile_url,
+                     tile_attribution=settings.tile_attribution, map_name=MAP_NAME, vector_tiles=tiles)
     return page(html, tile_url=settings.tile_url)
