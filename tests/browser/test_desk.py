@@ -159,6 +159,18 @@ def test_scoreboard_page_shows_the_month_with_marks_and_trend(browser, live_serv
     assert marks.count("通报表扬") + marks.count("通报批评") == expected_marks
     assert page.locator("#rl-trend tbody tr").count() == 6
     assert page.locator("#rl-trend-chart svg polyline").count() == 2
+    # The on-time rate is a percentage in the API (按期办理率 (%), as in the workbook) and is shown as one:
+    # 50 is "50%", never "5000%". Each township's and each month's cell says what the API says.
+    assert page.evaluate("async () => (await import('/static/js/common/format.js')).percent(50)") == "50%"
+
+    def shown(rate: float | None) -> str:
+        return "—" if rate is None else f"{rate:.0f}%"
+
+    on_time = page.eval_on_selector_all("#rl-scoreboard tbody tr", "rs => rs.map(r => r.cells[11].textContent)")
+    assert on_time == [shown(t["on_time_rate"]) for t in answer["townships"]]
+    months = page.request.get(f"{live_server}/api/scoreboard/trend?month={month}&months=6").json()["months"]
+    trend_on_time = page.eval_on_selector_all("#rl-trend tbody tr", "rs => rs.map(r => r.cells[7].textContent)")
+    assert trend_on_time == [shown(m["on_time_rate"]) for m in months]
     page.screenshot(path=str(artifacts / "desk_scoreboard.png"), full_page=True)
     page.emulate_media(media="print")
     assert page.is_hidden(".rl-nav")  # printable: no navigation on paper

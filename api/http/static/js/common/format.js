@@ -13,8 +13,9 @@ export function localTime(iso) {
   return `${LOCAL.format(new Date(iso))} (UTC+8)`;
 }
 
-export function percent(rate) {
-  return rate === null || rate === undefined ? "—" : `${(100 * rate).toFixed(0)}%`;
+/** A percentage as the server computes it (0–100: `api.reports.monthly`'s 按期办理率 (%)), e.g. 50 → "50%". */
+export function percent(value) {
+  return value === null || value === undefined ? "—" : `${Number(value).toFixed(0)}%`;
 }
 
 /** The current month in Asia/Shanghai, as YYYY-MM. */
