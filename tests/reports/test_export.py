@@ -129,6 +129,8 @@ def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
                            "耕地抛荒 Abandoned land"]
     header, *rows = sheets["汇总 Summary"]
     assert header[0] == "乡镇代码" and "剩余未整改面积 (m²)" in header and "剩余未整改面积 (亩)" in header
+    for name, (head, *_) in sheets.items():  # a column once: a second 本月拆除复耕面积 (亩) misleads the reader
+        assert len(head) == len(set(head)), (name, [h for h in head if head.count(h) > 1])
     townships_rows, total_row = rows[:-1], rows[-1]
     assert total_row[1] == "合计 County total"
     for col in ("本月新增案件 (件)", "本月办结 (件)", "剩余未整改面积 (m²)"):

@@ -30,7 +30,9 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     book = Book(path, created=stamp)
     cols = list(SUMMARY_COLUMNS)
     headers = [SUMMARY_COLUMNS[c] for c in cols]
-    mu_cols = ["farmland_m2", "occupied_m2", "restored_m2", "remaining_m2"]
+    # Each area in m² also in 亩 at the end, unless the summary has its 亩 column already (restored_mu).
+    mu_cols = [c for c in ("farmland_m2", "occupied_m2", "restored_m2", "remaining_m2")
+               if c.removesuffix("_m2") + "_mu" not in SUMMARY_COLUMNS]
     headers += [SUMMARY_COLUMNS[c].replace("(m²)", "(亩)") for c in mu_cols]
     book.sheet("汇总 Summary", headers, [
         [*(r[c] for c in cols), *(round(mu(float(r[c])), 4) for c in mu_cols)]
