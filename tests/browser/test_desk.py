@@ -263,3 +263,38 @@ def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_serve
     row = chief.text_content(f"#rl-inbox tr[data-area='{village}']") or ""
     assert "村级田长" in row
     assert errors == [] and chief_errors == []
+
+
+#: The width Chromium lays out a printed A4 landscape page in: 297 mm less the report's 12 mm page margins, at
+#: 96 px per inch.
+A4_LANDSCAPE_PRINT_PX = (297 - 2 * 12) / 25.4 * 96
+
+
+def test_the_printed_monthly_report_fits_its_a4_landscape_page(browser, live_server: str, live_factory):
+    """The printable report (`redline_YYYYMM_report.html`) goes on paper: its summary of 20-odd columns must lie
+    within the printed page's width, or the right-hand columns — the on-time rate, the 通报 — are cut off. The
+    month is the demo county's scan, when its thousands of cases opened (the widest figures)."""
+    import time
+
+    from api.cases.deadlines import COUNTY_TZ
+    from api.clock import as_utc
+
+    with live_factory() as s:
+        month = f"{as_utc(s.execute(select(func.min(Case.created_at))).scalar_one()).astimezone(COUNTY_TZ):%Y-%m}"
+    page, errors = signed_in(browser, live_server, "/desk/exports")
+    started = page.request.post(f"{live_server}/api/exports", data={"month": month},
+                                headers={"Origin": live_server}).json()
+    deadline = time.monotonic() + 120
+    while (job := page.request.get(f"{live_server}/api/exports/{started['id']}").json())["status"] != "done":
+        assert job["status"] != "failed" and time.monotonic() < deadline, job
+        time.sleep(0.5)
+    name = next(f for f in job["files"] if f.endswith("_report.html"))
+    html = page.request.get(f"{live_server}/api/exports/{started['id']}/files/{name}").text()
+    paper = browser.new_page(viewport={"width": int(A4_LANDSCAPE_PRINT_PX), "height": 800})
+    paper.emulate_media(media="print")
+    paper.set_content(html)
+    widest = paper.evaluate("() => Math.max(document.documentElement.scrollWidth, ...[...document"
+                            ".querySelectorAll('table, svg')].map(e => e.getBoundingClientRect().right))")
+    assert widest <= A4_LANDSCAPE_PRINT_PX, widest
+    paper.close()
+    assert errors == [], errors
