@@ -84,6 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pixel_queue = PixelQueue(factory, settings.photo_dir, settings.evidence_policy)
     app.add_middleware(SecurityMiddleware)
     install_error_handlers(app)
+    worker = field_app.service_worker(STATIC)
+
+    @app.get("/field/sw.js", include_in_schema=False)
+    def field_service_worker() -> Response:
+        """The field app's service worker, its shell cache named after the shell's content (before the /field
+        mount, which would serve the file as written); never taken from an HTTP cache."""
+        return Response(worker, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/field", StaticFiles(directory=FIELD_APP, html=True), name="field")
     for module in (auth, cases, desk, directory, exports, layers, maps, photos, scoreboard, stewardship, tiles):

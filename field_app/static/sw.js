@@ -1,5 +1,5 @@
 // Redline field app service worker: the app shell works offline; API reads fall back to the last answer.
-const SHELL = "redline-field-v6";
+const SHELL = "redline-field-v0";  // served as redline-field-v<hash of the shell files> (field_app.service_worker)
 const DATA = "redline-field-data-v1";
 const SHELL_FILES = ["/field/", "/field/index.html", "/field/js/app.js", "/field/js/api.js", "/field/js/i18n.js",
   "/field/js/map.js", "/field/js/patrol.js", "/field/js/queue.js", "/field/js/steps.js", "/field/style.css", "/field/manifest.webmanifest",
