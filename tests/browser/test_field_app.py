@@ -120,3 +120,27 @@ def test_every_case_view_starts_clean_and_an_uncached_case_offers_nothing(browse
     assert page.is_hidden("#field-form") and page.text_content("#history") == ""
     page.screenshot(path=str(artifacts / "field_app_uncached_case.png"))
     context.close()
+
+
+def test_a_case_opened_in_english_names_its_facts_in_english(browser, live_server: str, live_factory):
+    """An inspector who picked English reads the case's facts (status, period, areas, deadline) under English
+    names, as the rest of the app; the codes beside them stay the server's."""
+    with live_factory() as s:
+        case = s.execute(select(Case).where(Case.township_code == "431021101000", Case.status == "new")
+                         .order_by(Case.id).offset(9).limit(1)).scalar_one()
+        s.expunge(case)
+    assign_to_inspector(live_factory, [case])
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    log_in_on_phone(page, live_server, case.id)
+    page.click("#lang")
+    assert page.text_content("#lang") == "中文"
+    open_case_on_phone(page, case.id, case.code)
+    names = page.eval_on_selector_all("#case-facts dt", "dts => dts.map(d => d.textContent)")
+    assert names == ["Status", "Period", "Disposition", "Prohibitions (八不准)", "Footprint m² / mu",
+                     "Permanent farmland m² / mu", "Unrectified m²", "Deadline"]
+    page.click("#back")
+    page.click("#lang")  # and back in Chinese
+    open_case_on_phone(page, case.id, case.code)
+    assert page.eval_on_selector_all("#case-facts dt", "dts => dts.map(d => d.textContent)")[0] == "状态"
+    context.close()

@@ -155,13 +155,13 @@ async function openCase(id) {
   const p = f.properties;
   state.currentProps = p;
   $("case-code").textContent = p.code;
-  const rows = [["状态", label("status", p.status)], ["时段", label("period", p.period)],
-    ["处置", label("disposition", p.disposition)],
-    ["八不准", [p.rules, p.field_rules].filter(Boolean).join(",") || "—"],
-    ["占地 m² / 亩", `${p.footprint_m2.toFixed(1)} / ${p.footprint_mu}`],
-    ["永久基本农田 m² / 亩", `${p.farmland_m2.toFixed(1)} / ${p.farmland_mu}`],
-    ["剩余未整改 m²", (p.remaining_m2 || 0).toFixed(1)],
-    ["期限", p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—"]];
+  const rows = [[t("status", "状态"), label("status", p.status)], [t("period", "时段"), label("period", p.period)],
+    [t("disposition", "处置"), label("disposition", p.disposition)],
+    [t("prohibitions", "八不准"), [p.rules, p.field_rules].filter(Boolean).join(",") || "—"],
+    [t("footprint", "占地 m² / 亩"), `${p.footprint_m2.toFixed(1)} / ${p.footprint_mu}`],
+    [t("farmland", "永久基本农田 m² / 亩"), `${p.farmland_m2.toFixed(1)} / ${p.farmland_mu}`],
+    [t("remaining", "剩余未整改 m²"), (p.remaining_m2 || 0).toFixed(1)],
+    [t("deadline", "期限"), p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—"]];
   $("case-facts").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
   $("history").replaceChildren(...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${label("action", e.action)}`,
     e.note ? ` — ${e.note}` : "")));

@@ -16,6 +16,8 @@ const EN = {
   inbox: "My areas (field chief)", opencases: "open cases", overdue: "overdue", openland: "abandoned land open",
   patrols: "patrols this month", nofix: "No position yet: wait a moment",
   shorttrack: "Fewer than two fixes: walk a little before ending",
+  status: "Status", disposition: "Disposition", prohibitions: "Prohibitions (八不准)", footprint: "Footprint m² / mu",
+  farmland: "Permanent farmland m² / mu", remaining: "Unrectified m²", deadline: "Deadline",
 };
 const ZH = {
   noserver: "服务器无响应", online: "在线", offline: "离线", empty: "暂无指派给您的案件。", queueempty: "没有待同步的内容。",
