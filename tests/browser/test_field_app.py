@@ -139,6 +139,12 @@ def test_a_case_opened_in_english_names_its_facts_in_english(browser, live_serve
     names = page.eval_on_selector_all("#case-facts dt", "dts => dts.map(d => d.textContent)")
     assert names == ["Status", "Period", "Disposition", "Prohibitions (八不准)", "Footprint m² / mu",
                      "Permanent farmland m² / mu", "Unrectified m²", "Deadline"]
+    # What a step needs, and why it cannot be sent yet, are said in English too.
+    page.check("input[name=step][value=verify]")
+    assert page.text_content("#step-needs") == ("This step needs: a verdict; an illegal verdict needs the period of "
+                                                "construction; site photos optional.")
+    page.click("#field-form button[type=submit]")
+    assert page.text_content("#form-error") == "Choose a verdict."
     page.click("#back")
     page.click("#lang")  # and back in Chinese
     open_case_on_phone(page, case.id, case.code)

@@ -2,7 +2,7 @@
 // field step of the workflow with the photos it needs, and the queue that sends them — offline first.
 import { h } from "/static/js/common/dom.js";
 import { api, login, logout, me, reachability, token, Unauthenticated } from "./api.js";
-import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate } from "./i18n.js";
+import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate, word } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
 import * as queue from "./queue.js";
 import { setUpPatrol, showInbox } from "./patrol.js";
@@ -185,7 +185,7 @@ function showStep() {
   const form = $("field-form");
   const step = form.elements.step.value || "photos";
   $("verify-fields").hidden = step !== "verify";
-  $("step-needs").textContent = `${t("needs", "本步骤需要")}：${STEPS[step].needs()}`;
+  $("step-needs").textContent = `${t("needs", "本步骤需要")}${word("：", ": ")}${STEPS[step].needs()}`;
   form.elements.kind.value = STEPS[step].kind;
   const p = state.currentProps;
   const period = form.elements.period.value;
@@ -252,10 +252,10 @@ function fillChoices() {
     select.value = keep;
   };
   form.elements.legal_reason.dataset.kind = "legal_reason";
-  options(form.elements.legal_reason, labels.legal_reason || {}, "依据 —");
+  options(form.elements.legal_reason, labels.legal_reason || {}, word("依据 —", "ground —"));
   form.elements.period.dataset.kind = "period";
   const periods = Object.fromEntries(Object.entries(labels.period || {}).filter(([code]) => code !== "unknown"));
-  options(form.elements.period, periods, "未确定");
+  options(form.elements.period, periods, word("未确定", "not established"));
   form.elements.kind.dataset.kind = "photo_kind";
   options(form.elements.kind, labels.photo_kind || { panorama: "" }, null);
   const rules = getConfig().field_only_prohibitions || [3, 5, 7];

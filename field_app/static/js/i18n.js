@@ -38,6 +38,9 @@ export function setLanguage(value) {
 export function setConfig(value) { config = value; localStorage.setItem("redline.config", JSON.stringify(value)); }
 export function getConfig() { return config || { labels: {}, evidence: { max_distance_m: 30 } }; }
 
+/** A sentence written in both languages where it is used (a step's needs, a reason a step cannot be sent). */
+export function word(zh, en) { return lang === "en" ? en : zh; }
+
 /** A word of the app. */
 export function t(key, zh) { return lang === "en" ? EN[key] || zh || key : ZH[key] || zh || EN[key] || key; }
 
