@@ -23,8 +23,9 @@ pytestmark = pytest.mark.browser
 TOWNSHIP = "431021106000"
 
 
-def phone_login(browser, live_server: str, user: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+def phone_login(browser, live_server: str, user: str, **context_options):  # type: ignore[no-untyped-def]
+    """A phone (`context_options`: e.g. its position) signed in to the field app as `user`."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", **context_options)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -34,6 +35,19 @@ def phone_login(browser, live_server: str, user: str):  # type: ignore[no-untype
     page.click("#login-form button")
     page.wait_for_function("() => document.body.dataset.ready === '1'")
     return context, page, errors
+
+
+def inspector_with_cases(live_factory, username: str, name: str, count: int) -> list[Case]:  # type: ignore[no-untyped-def]
+    """A new inspector of the township, assigned its first `count` new cases (detached records)."""
+    with live_factory.begin() as s:
+        create_user(s, username, PASSWORD, "inspector", TOWNSHIP, name)
+    with live_factory() as s:
+        cases = list(s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
+                               .order_by(Case.id).limit(count)).scalars())
+        for case in cases:
+            s.expunge(case)
+    assign_to_inspector(live_factory, cases, inspector=username)
+    return cases
 
 
 def test_an_empty_list_says_so_and_the_pill_tells_a_dead_server_from_no_network(browser, live_server: str,
@@ -162,14 +176,7 @@ def test_a_sync_that_finds_the_same_cases_keeps_the_list_a_tap_is_landing_on(bro
     """Every sync reloads the inspector's cases. It used to redraw the list each time, so a tap pressed on one row
     and released on its replacement was lost (no click on either: the intermittent "case did not open" of the
     phone tests). Rows that read the same now keep their elements."""
-    with live_factory.begin() as s:
-        create_user(s, "steady106", PASSWORD, "inspector", TOWNSHIP, "钱稳定")
-    with live_factory() as s:
-        cases = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
-                          .order_by(Case.id).limit(3)).scalars().all()
-        for case in cases:
-            s.expunge(case)
-    assign_to_inspector(live_factory, cases, inspector="steady106")
+    cases = inspector_with_cases(live_factory, "steady106", "钱稳定", 3)
     context, page, errors = phone_login(browser, live_server, "steady106")
     page.wait_for_function("() => document.body.dataset.prefetched !== undefined")  # the first sync is done
     row = page.query_selector(f"li.case[data-id='{cases[0].id}']")
@@ -190,15 +197,9 @@ def test_a_sync_that_finds_the_same_cases_keeps_the_list_a_tap_is_landing_on(bro
 def test_sorted_by_distance_the_nearest_case_comes_first_with_its_metres(browser, live_server: str, live_factory):
     """按距离: the inspector's cases nearest first, each row with its distance in metres from the phone (the
     centre of the case's footprint, as the app measures it: Leaflet's great-circle distance)."""
-    with live_factory.begin() as s:
-        create_user(s, "near106", PASSWORD, "inspector", TOWNSHIP, "孙最近")
+    cases = inspector_with_cases(live_factory, "near106", "孙最近", 4)
     with live_factory() as s:
-        cases = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new")
-                          .order_by(Case.id).limit(4)).scalars().all()
-        for case in cases:
-            s.expunge(case)
         frame = read_frame(s, Case, where=[Case.id.in_([c.id for c in cases])]).to_crs(4326)
-    assign_to_inspector(live_factory, cases, inspector="near106")
     bounds = frame.geometry.bounds
     lon = ((bounds["minx"] + bounds["maxx"]) / 2).to_numpy()
     lat = ((bounds["miny"] + bounds["maxy"]) / 2).to_numpy()
@@ -209,16 +210,8 @@ def test_sorted_by_distance_the_nearest_case_comes_first_with_its_metres(browser
     nearest_first = [int(i) for i in frame["id"].to_numpy()[np.argsort(metres, kind="stable")]]
     assert metres[here] == 0 and len(set(np.round(metres))) == len(cases)  # no ties to order by chance
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", permissions=["geolocation"],
-                                  geolocation={"latitude": float(lat[here]), "longitude": float(lon[here])})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{live_server}/field/")
-    page.fill("input[name=username]", "near106")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login-form button")
-    page.wait_for_function("() => document.body.dataset.ready === '1'")
+    context, page, errors = phone_login(browser, live_server, "near106", permissions=["geolocation"],
+                                        geolocation={"latitude": float(lat[here]), "longitude": float(lon[here])})
     page.wait_for_function("() => document.querySelectorAll('li.case').length === 4 && "
                            "[...document.querySelectorAll('li.case')].every((li) => / m$/.test(li.textContent))")
     page.select_option("#sort", "distance")

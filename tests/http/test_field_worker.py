@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 import field_app
 from api.http.app import STATIC
 from tests.http.conftest import Site
@@ -43,9 +45,5 @@ def test_any_change_to_a_shell_file_renames_the_shell(tmp_path: Path):
                                                              + b"\n")
     assert name() not in (first, second)  # a shared module the app imports counts too
     (root / "index.html").unlink()
-    try:
+    with pytest.raises(FileNotFoundError):  # a missing shell file fails at start-up
         name()
-    except FileNotFoundError:
-        pass
-    else:
-        raise AssertionError("a missing shell file must fail at start-up")
