@@ -196,7 +196,11 @@ def write_geoparquet(frame: gpd.GeoDataFrame, out: Path, wkb: pa.Array | pa.Chun
     already encoded (see `SourceFootprints`)."""
     geoms = frame.geometry.to_numpy()
     name = frame.geometry.name
-    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=name)), preserve_index=False)
+    # The other columns as they are (copy=False): `frame.drop` merged the result's ~20 columns into pandas'
+    # 2-D blocks first, copying ~150 MB per million houses (0.3–0.5 s of a `redline check`) only to split
+    # them into Arrow columns again.
+    others = pd.DataFrame({column: frame[column] for column in frame.columns if column != name}, copy=False)
+    table = pa.Table.from_pandas(others, preserve_index=False)
     table = table.append_column(name, wkb if wkb is not None else pa.array(shapely.to_wkb(geoms), type=pa.binary()))
     present = ~shapely.is_missing(geoms)
     types = sorted(GEOPARQUET_TYPES[t] for t in np.unique(shapely.get_type_id(geoms[present])))
