@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import TOWNSHIP_BOUND, Role, township_of
 from api.clock import as_utc, utcnow
-from api.db.models import AdminArea, ApiToken, User
-from api.errors import Message, NotAuthenticated, TooManyAttempts
+from api.db.areas import check_township
+from api.db.models import ApiToken, User
+from api.errors import InvalidQuery, Message, NotAuthenticated, TooManyAttempts
 from gis.errors import RedlineInputError
 
 TOKEN_LIFETIME = dt.timedelta(hours=12)
@@ -76,12 +77,10 @@ def users_in_scope(session: Session, user: User, role: str | None = None) -> lis
 
 def _check_township(session: Session, code: str) -> None:
     """A township code is 12 digits ending in 000 (乡镇级); once townships are imported it must be one of them."""
-    if not (len(code) == 12 and code.isdigit() and code.endswith("000")):
-        raise RedlineInputError(f"not a township code (12 digits ending in 000): {code!r}", field="township")
-    known = session.execute(select(AdminArea.code).where(AdminArea.level == "township")).scalars().all()
-    if known and code not in known:
-        raise RedlineInputError(f"no township {code} in this county (imported: {', '.join(sorted(known)[:8])}"
-                                f"{', ...' if len(known) > 8 else ''})", field="township")
+    try:
+        check_township(session, code, before_import=True)
+    except InvalidQuery as exc:
+        raise RedlineInputError(str(exc), field="township") from None
 
 
 #: At most this many password hashes are computed at once — half the cores, so the rest keep serving:

@@ -19,6 +19,7 @@ def export_cmd(
     township: Annotated[str | None, typer.Option(help="12-digit township code (default: the whole county)")] = None,
 ) -> None:
     """Write the monthly red-line compliance export: xlsx, GeoPackage, GBK Shapefile zip, HTML report, manifest."""
+    from api.errors import InvalidQuery
     from api.reports.export import export_month
     from api.reports.monthly import check_report_month
 
@@ -34,7 +35,11 @@ def export_cmd(
         bar.refresh()
 
     with factory()() as session:
-        result = export_month(session, month, out, get_settings(), township=township, progress=progress)
+        try:
+            result = export_month(session, month, out, get_settings(), township=township, progress=progress)
+        except InvalidQuery as exc:
+            bar.close()
+            fail(exc)
     bar.close()
     total = result.figures.summary.iloc[-1]
     echo(f"export {month}: {len(result.figures.cases)} cases, remaining {total['remaining_m2']:.1f} m², "

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.clock import utcnow
+from api.db.areas import TOWNSHIP_LEVEL
 from api.db.models import AdminArea, Farmland, FarmlandTotal, ImportRun
 from api.db.repository import read_frame, records, table_of
 
@@ -26,7 +27,7 @@ AFFECTS_TOTALS = frozenset({"farmland", "townships"})
 
 def townships(session: Session, township: str | None = None) -> gpd.GeoDataFrame:
     """Township polygons with codes and names."""
-    where = [AdminArea.level == "township"]
+    where = [AdminArea.level == TOWNSHIP_LEVEL]
     if township:
         where.append(AdminArea.code == township)
     return read_frame(session, AdminArea, ["code", "name"], where=where, order_by="code")

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.clock import utcnow
 from api.db import models
+from api.db.areas import TOWNSHIP_CODE, TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.engine import srid_of
 from api.db.repository import insert_rows, read_frame, records, table_of, to_db_geometry
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
@@ -239,7 +240,7 @@ def file_digest(path: Path) -> str:
 
 def village_codes(session: Session, geoms: np.ndarray) -> np.ndarray:
     """Village code for each geometry: the stored village its representative point falls in (or None)."""
-    villages = read_frame(session, models.AdminArea, ["code"], where=[models.AdminArea.level == "village"])
+    villages = read_frame(session, models.AdminArea, ["code"], where=[models.AdminArea.level == VILLAGE_LEVEL])
     out = np.full(len(geoms), None, dtype=object)
     if villages.empty or len(geoms) == 0:
         return out
@@ -281,7 +282,7 @@ def _admin_levels(codes: pd.Series, frame: pd.DataFrame, source: str) -> tuple[p
         raise RedlineInputError(f"not an administrative code (9, 12 or 19 digits): {digits.iloc[i]!r}",
                                 source=source, row=int(frame["_row"].iloc[i]), field="code")
     code12 = digits.str.slice(0, 12).str.pad(12, side="right", fillchar="0")
-    level = np.where(code12.str.slice(9, 12) == "000", "township", "village")
+    level = np.where(code12.str.fullmatch(TOWNSHIP_CODE.pattern), TOWNSHIP_LEVEL, VILLAGE_LEVEL)
     township = code12.str.slice(0, 9) + "000"
     return code12, pd.Series(level, index=codes.index), township
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
+from api.db.areas import TOWNSHIP_LEVEL
 from api.db.models import AdminArea, User
 from api.db.repository import centre_lat_lon
 
@@ -23,9 +24,14 @@ def areas_in_scope(session: Session, user: User) -> list[dict[str, Any]]:
     return [{"code": code, "name": name, "level": level, "township_code": town} for code, name, level, town in rows]
 
 
+def townships_of(areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The townships among `areas_in_scope` (the township pickers of the pages)."""
+    return [a for a in areas if a["level"] == TOWNSHIP_LEVEL]
+
+
 def centre_of_areas(session: Session, user: User) -> tuple[float, float] | None:
     """The centre (lat, lon, WGS 84) of the townships the user may see; None before any are imported. A map
     of millions of cases opens here: the cases' own centroid would read every one of them."""
     township = township_of(user.role, user.township_code)
-    where = [AdminArea.level == "township"] + ([AdminArea.township_code == township] if township else [])
+    where = [AdminArea.level == TOWNSHIP_LEVEL] + ([AdminArea.township_code == township] if township else [])
     return centre_lat_lon(session, AdminArea.geom, where)

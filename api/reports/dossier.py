@@ -25,7 +25,7 @@ from typing import Any
 
 import shapely
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.deadlines import COUNTY_TZ
@@ -37,6 +37,7 @@ from api.cases.workflow import (
     VERDICT_NAMES,
 )
 from api.clock import as_utc, utcnow
+from api.db.areas import check_township
 from api.db.models import (
     AdminArea,
     Case,
@@ -263,8 +264,7 @@ def dossier_zip(factory: sessionmaker[Session], township: str, month: str, setti
                 out: Path) -> list[str]:
     """A zip of the dossiers of a township's cases of the month; returns the case codes in it."""
     with factory() as session:
-        if session.execute(select(func.count()).where(AdminArea.code == township)).scalar_one() == 0:
-            raise NotFound(f"no township {township}")
+        check_township(session, township)
         ids = cases_of_month(session, township, month)
     tmp = out.with_suffix(out.suffix + ".part")
     codes = []

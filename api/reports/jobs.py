@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.roles import Role, township_of
 from api.clock import utcnow
-from api.db.models import AdminArea, ExportJob, User
-from api.errors import Forbidden, InvalidQuery, Message, NotFound
+from api.db.areas import check_township
+from api.db.models import ExportJob, User
+from api.errors import Forbidden, Message, NotFound
 from api.reports.export import export_month
 from api.reports.monthly import check_report_month
 from api.settings import Settings
@@ -26,7 +27,6 @@ log = logging.getLogger("redline.exports")
 #: Exports run one at a time per server process: each reads every case of the month and writes several
 #: files, and a burst of requests must queue rather than run the machine out of memory.
 _WORKERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redline-export")
-_TOWNSHIP_CODE = re.compile(r"\d{9}000")
 
 
 def export_scope(user: User, township: str | None) -> str | None:
@@ -52,11 +52,7 @@ def start_export(factory: sessionmaker[Session], settings: Settings, user: User,
     township = export_scope(user, township)
     with factory.begin() as session:
         if township is not None:
-            if not _TOWNSHIP_CODE.fullmatch(township):
-                raise InvalidQuery(f"not a township code (12 digits ending in 000): {township!r}")
-            known = session.execute(select(AdminArea.id).where(AdminArea.code == township)).first()
-            if known is None:
-                raise InvalidQuery(f"no township {township} in this county")
+            check_township(session, township)
         job = ExportJob(month=month, township_code=township, status="queued", progress=0.0, created_by=user.id,
                         created_at=utcnow())
         session.add(job)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.clock import utcnow
+from api.db.areas import TOWNSHIP_LEVEL
 from api.db.models import AdminArea, Chief, Grid, User
 from api.errors import InvalidQuery, Message, NotFound
 
@@ -37,7 +38,7 @@ class Area:
 
 def county_code(session: Session) -> str:
     """The county's 6-digit code (the prefix every township code shares)."""
-    code = session.execute(select(func.min(AdminArea.code)).where(AdminArea.level == "township")).scalar()
+    code = session.execute(select(func.min(AdminArea.code)).where(AdminArea.level == TOWNSHIP_LEVEL)).scalar()
     if code is None:
         raise InvalidQuery(Message("尚未导入乡镇界线", "no townships imported yet"))
     return str(code)[:6]

@@ -20,6 +20,7 @@ from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.queries import CaseQuery, list_cases
 from api.clock import utcnow
+from api.db.areas import TOWNSHIP_LEVEL
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, User
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope
@@ -112,7 +113,8 @@ def township_land(session: Session, month: str, now: dt.datetime | None = None) 
     start, end = month_bounds(month)
     as_of = min(end, now or utcnow())
     last_day = (as_of - dt.timedelta(microseconds=1)).astimezone(COUNTY_TZ).date()
-    towns = pd.DataFrame(session.execute(select(AdminArea.code, AdminArea.name).where(AdminArea.level == "township")
+    towns = pd.DataFrame(session.execute(select(AdminArea.code, AdminArea.name)
+                                         .where(AdminArea.level == TOWNSHIP_LEVEL)
                                          .order_by(AdminArea.code)).all(), columns=["township_code", "township_name"])
     records = pd.DataFrame(session.execute(select(
         AbandonedRecord.township_code, AbandonedRecord.area_m2, AbandonedRecord.created_at, AbandonedRecord.closed_at,

@@ -11,6 +11,7 @@ import shapely
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.db.areas import VILLAGE_LEVEL
 from api.db.models import AdminArea, Case, Farmland, Grid
 from api.db.repository import read_frame, records, table_of, to_db_geometry
 from gis.coverage import CoverageRules, generate_grid
@@ -48,7 +49,7 @@ def generate_grids(factory: sessionmaker[Session], rules: CoverageRules) -> int:
     """Generate the grid for villages that have no cell yet; returns the number of cells made."""
     with factory.begin() as session:
         villages = read_frame(session, AdminArea, ["code", "name", "township_code"],
-                              where=[AdminArea.level == "village"])
+                              where=[AdminArea.level == VILLAGE_LEVEL])
         have = set(session.execute(select(Grid.village_code).distinct()).scalars())
         villages = villages[~villages["code"].isin(have)]
         if villages.empty:

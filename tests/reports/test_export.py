@@ -262,3 +262,50 @@ def test_pyogrio_reads_the_gpkg_layer_name(county: Database, tmp_path: Path):
     layers = pyogrio.list_layers(result.out_dir / f"redline_202609_{T1}.gpkg")
     assert layers[0][0] == f"cases_202609_{T1}"
     assert len(result.figures.cases) == 4
+
+
+def test_a_report_for_a_township_the_county_does_not_have_is_refused(county: Database, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    """An export or a dossier zip for a mistyped township, or a village's code, is refused (CLI exit 2, one
+    line; the API 422) and writes nothing. Before, the CLI wrote an empty export with exit 0 (an empty 通报
+    reads as "no violations") and zipped no dossiers for a village's code."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from api.errors import InvalidQuery
+    from api.settings import get_settings
+
+    with county.factory() as s:
+        village = s.execute(select(models.AdminArea.code).where(models.AdminArea.township_code == T1,
+                                                                models.AdminArea.level == "village")).scalars().first()
+    assert village is not None and village != T1
+    monkeypatch.setenv("REDLINE_DATABASE_URL", county.url)
+    monkeypatch.setenv("REDLINE_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        for code, why in ((T1[:-4] + "9000", f"no township {T1[:-4]}9000"), (village, "not a township code"),
+                          (T1[:-1], "not a township code")):
+            out = tmp_path / f"export-{code}"
+            export = runner.invoke(cli, ["export", "--month", "2026-09", "--township", code, "--out", str(out)])
+            assert export.exit_code == 2 and why in export.output and "Traceback" not in export.output, export.output
+            assert not out.exists()
+            zipped = tmp_path / f"dossiers-{code}.zip"
+            dossiers = runner.invoke(cli, ["dossier", "--township", code, "--month", "2026-09", "--out", str(zipped)])
+            assert dossiers.exit_code == 2 and why in dossiers.output, dossiers.output
+            assert not zipped.exists()
+            with county.factory() as s, pytest.raises(InvalidQuery, match=why):
+                export_month(s, "2026-09", out, Settings(database_url=county.url, var_dir=tmp_path), township=code)
+            assert not out.exists()
+        good = runner.invoke(cli, ["export", "--month", "2026-09", "--township", T1, "--out", str(tmp_path / "ok")])
+        assert good.exit_code == 0 and (tmp_path / "ok" / "manifest.json").exists(), good.output
+    finally:
+        get_settings.cache_clear()
+    app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
+    with TestClient(app) as client:
+        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        for code in (T1[:-4] + "9000", village, T1[:-1]):
+            refused = client.post("/api/exports", headers=headers, json={"month": "2026-09", "township": code})
+            assert refused.status_code == 422, (code, refused.text)
+    app.state.engine.dispose()

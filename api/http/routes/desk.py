@@ -11,7 +11,7 @@ from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
 from api.http.language import Language
 from api.http.pages import desk_page
-from api.mapview.areas import areas_in_scope
+from api.mapview.areas import areas_in_scope, townships_of
 from api.stewardship.chiefs import county_code
 
 router = APIRouter(tags=["desk"], include_in_schema=False)
@@ -21,7 +21,7 @@ router = APIRouter(tags=["desk"], include_in_schema=False)
 def cases_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
     areas = areas_in_scope(session, user)
     return desk_page(user, settings, name="cases", title=("案件清单", "Case list"), current="/desk/cases", lang=lang,
-                     template="desk_cases.html", townships=[a for a in areas if a["level"] == "township"],
+                     template="desk_cases.html", townships=townships_of(areas),
                      page_data={"areas": areas})
 
 
@@ -38,7 +38,7 @@ def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep, lan
     return desk_page(user, settings, name="exports", title=("红线月报导出", "Monthly red-line exports"),
                      current="/desk/exports", lang=lang,
                      template="desk_exports.html", county=township_of(user.role, user.township_code) is None,
-                     townships=[a for a in areas if a["level"] == "township"])
+                     townships=townships_of(areas))
 
 
 @router.get("/desk/chiefs", response_class=HTMLResponse)

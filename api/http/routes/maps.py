@@ -10,7 +10,7 @@ from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
 from api.http.language import Language
 from api.http.pages import page, page_context, page_title, render
-from api.mapview.areas import areas_in_scope, centre_of_areas
+from api.mapview.areas import areas_in_scope, centre_of_areas, townships_of
 from api.mapview.page import build_map
 from api.mapview.tiles import count_cases
 
@@ -27,7 +27,7 @@ def review_map(user: PageUser, session: SessionDep, settings: SettingsDep, lang:
     # Above `map_tiles_above` cases the map draws vector tiles read from the database (`api.mapview.tiles`)
     # rather than the in-memory snapshots.
     tiles = count_cases(session) > settings.map_tiles_above
-    panels = render("map_panel.html", townships=[a for a in areas if a["level"] == "township"],
+    panels = render("map_panel.html", townships=townships_of(areas),
                     **page_context(user, settings, {"map": MAP_NAME, "areas": areas, "tiles": tiles}, lang=lang,
                                    here="/map"))
     centre = (centre_of_areas if tiles else centre_of_cases)(session, user) or DEFAULT_CENTRE

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cases.deadlines import COUNTY_TZ
+from api.db.areas import check_township
 from api.db.models import AdminArea
 from api.reports.export.cases import case_table
 from api.reports.export.layers import write_geopackage, write_shapefile_zip
@@ -43,7 +44,11 @@ class ExportResult:
 
 def export_month(session: Session, month: str, out_dir: Path, settings: Settings, *, township: str | None = None,
                  progress: Progress | None = None) -> ExportResult:
-    """Write the month's export for the county (or one township) into `out_dir`."""
+    """Write the month's export for the county (or one township) into `out_dir`; a township the county does
+    not have is refused (InvalidQuery) before anything is written."""
+    if township is not None:
+        check_township(session, township)
+
     def step(fraction: float, what: str) -> None:
         if progress:
             progress(fraction, what)
