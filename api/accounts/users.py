@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from api.accounts.roles import TOWNSHIP_BOUND, Role, township_of
 from api.clock import as_utc, utcnow
 from api.db.areas import check_township
-from api.db.models import ApiToken, User
+from api.db.models import ApiToken, Chief, User
 from api.errors import InvalidQuery, Message, NotAuthenticated, TooManyAttempts
 from gis.errors import RedlineInputError
 
@@ -203,15 +203,30 @@ def revoke_token(session: Session, token: str) -> bool:
     return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def disable_user(session: Session, username: str) -> int:
-    """Deactivate a user and revoke all their tokens at once (someone leaves, a phone is lost).
+@dataclass(frozen=True)
+class Disabled:
+    """What disabling a user ended: their tokens, and their field-chief posts as (level, area code)."""
 
-    Returns the number of tokens revoked; ValueError for an unknown user.
+    tokens: int
+    posts: list[tuple[str, str]]
+
+
+def disable_user(session: Session, username: str, now: dt.datetime | None = None) -> Disabled:
+    """Deactivate a user, revoke all their tokens and end their field-chief posts, at once (someone leaves, a
+    phone is lost).
+
+    A chief answers for an area (田长制); an account nobody can log in to answers for nothing, so its posts end
+    now (kept with `ended_at`: the month's duty report still names who held them) and show as vacant until an
+    admin names a successor. ValueError for an unknown user.
     """
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         raise ValueError(f"no user {username!r}")
     user.active = False
     result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    return int(cast(CursorResult[Any], result).rowcount)
+    posts = session.execute(select(Chief).where(Chief.user_id == user.id, Chief.ended_at.is_(None))
+                            .order_by(Chief.id)).scalars().all()
+    for chief in posts:
+        chief.ended_at = now or utcnow()
+    return Disabled(int(cast(CursorResult[Any], result).rowcount), [(c.level, c.area_code) for c in posts])
 

@@ -46,16 +46,20 @@ def user_add(
 
 
 def user_disable(username: str) -> None:
-    """Deactivate a user and revoke every token they hold (they are logged out everywhere at once)."""
+    """Deactivate a user, revoke every token they hold (they are logged out everywhere at once) and end their
+    field-chief posts (listed, to be filled)."""
     from api.accounts.users import disable_user
+    from api.stewardship.chiefs import LEVEL_NAMES
 
     try:
         with factory().begin() as session:
-            revoked = disable_user(session, username)
+            disabled = disable_user(session, username)
     except ValueError as exc:
         fail(exc)
         return
-    echo(f"user {username} disabled; {revoked} token(s) revoked")
+    echo(f"user {username} disabled; {disabled.tokens} token(s) revoked")
+    for level, area in disabled.posts:
+        echo(f"  {LEVEL_NAMES[level]} {area}: 空缺 vacant — name a successor with `redline chief assign`")
 
 
 def audit_verify() -> None:

@@ -29,14 +29,15 @@ def chief_assign(
 
 
 def chief_list() -> None:
-    """The field chiefs in post, by level and area."""
+    """The field chiefs in post, by level and area, and the county's and townships' posts that are vacant."""
     from api.db.models import User
     from api.stewardship.queries import chief_list as chiefs
 
     with factory()() as session:
         county = User(username="cli", role="county_reviewer", township_code=None)
         for c in chiefs(session, county):
-            echo(f"{c['level_name']:<10} {c['area_code']:<16} {c['area_name']:<16} {c['username']}")
+            echo(f"{c['level_name']:<10} {c['area_code']:<16} {c['area_name']:<16} "
+                 f"{'空缺 vacant' if c['vacant'] else c['username']}")
 
 
 def grids_generate() -> None:

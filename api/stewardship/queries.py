@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
 from api.clock import utcnow
+from api.db.areas import TOWNSHIP_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, Chief, Grid, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope, load_record, record_out, remedy_overdue
-from api.stewardship.chiefs import LEVEL_NAMES, find_area
+from api.stewardship.chiefs import LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import LAND_STATUS_NAMES
 
@@ -103,7 +104,10 @@ def record_detail(session: Session, user: User, record_id: int) -> tuple[dict[st
 
 
 def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
-    """The chiefs in post (township roles: their township's)."""
+    """The chiefs in post, and the posts of the county and of each township that nobody holds (`vacant`, with no
+    username): the 田长制 names a chief for each, and a post left empty (its chief's account disabled, say) must
+    show, not vanish from the list. Villages and grid cells are named as the county reaches them, so theirs are
+    not listed as vacant. Township roles see their township's."""
     rows = session.execute(select(Chief, User.username, User.display_name).join(User, User.id == Chief.user_id)
                            .where(Chief.ended_at.is_(None)).order_by(Chief.level, Chief.area_code)).all()
     township = township_of(user.role, user.township_code)
@@ -114,5 +118,12 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
             continue
         out.append({"level": chief.level, "level_name": LEVEL_NAMES[chief.level], "area_code": area.code,
                     "area_name": area.name, "username": username, "display_name": display,
-                    "since": chief.assigned_at.isoformat()})
-    return out
+                    "since": chief.assigned_at.isoformat(), "vacant": False})
+    held = {(c["level"], c["area_code"]) for c in out}
+    towns = [t for t in imported_townships(session) if township in (None, t)]
+    posts = ([find_area(session, "county", county_code(session))] if towns and township is None else []) + [
+        find_area(session, TOWNSHIP_LEVEL, t) for t in towns]
+    out += [{"level": a.level, "level_name": LEVEL_NAMES[a.level], "area_code": a.code, "area_name": a.name,
+             "username": None, "display_name": None, "since": None, "vacant": True}
+            for a in posts if (a.level, a.code) not in held]
+    return sorted(out, key=lambda c: (LEVELS.index(c["level"]), c["area_code"]))

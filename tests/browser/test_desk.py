@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.accounts.users import create_user
-from api.db.models import Case, CaseEvent, User
+from api.db.models import AdminArea, Case, CaseEvent, Chief, User
 from tests.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -257,6 +257,15 @@ def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_serve
     page.click("#rl-chief button[type=submit]")
     page.wait_for_selector(f"#rl-chiefs tr[data-area='{village}']")
     assert "inspector" in (page.text_content(f"#rl-chiefs tr[data-area='{village}']") or "")
+    # The townships whose 乡级田长 post nobody holds are listed as vacant, to be filled.
+    with live_factory() as s:
+        held = set(s.execute(select(Chief.area_code).where(Chief.level == "township", Chief.ended_at.is_(None)))
+                   .scalars())
+        townships = set(s.execute(select(AdminArea.code).where(AdminArea.level == "township")).scalars())
+    vacant = page.eval_on_selector_all("#rl-chiefs tr.vacant[data-level=township]",
+                                       "rows => rows.map(r => r.dataset.area)")
+    assert set(vacant) == townships - held and vacant
+    assert "空缺" in (page.text_content(f"#rl-chiefs tr[data-area='{sorted(vacant)[0]}']") or "")
     page.screenshot(path=str(artifacts / "desk-chiefs.png"), full_page=True)
     chief, chief_errors = signed_in(browser, live_server, "/desk/chiefs", user="inspector")
     chief.wait_for_selector(f"#rl-inbox tr[data-area='{village}']")

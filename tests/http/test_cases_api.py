@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.http.conftest import Site
+from tests.http.conftest import T1, Site
 
 #: What a browser sends with a form posted from our own login page (the server checks it).
 OWN_PAGE = {"Origin": "http://testserver"}
@@ -161,10 +161,17 @@ def test_log_out_revokes_the_token_and_disabling_a_user_revokes_all(site: Site, 
     page = client.post("/logout", follow_redirects=False, headers=OWN_PAGE)
     assert page.status_code == 303 and page.headers["location"] == "/login"
     assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {cookie}"}).status_code == 401
-    # Disabling a user logs them out everywhere and keeps them out.
+    # Disabling a user logs them out everywhere and keeps them out, and ends their field-chief post (named
+    # as vacant, to be filled).
+    named = CliRunner().invoke(app, ["chief", "assign", "--level", "county", "--area", T1[:6], "--user", "county"])
+    assert named.exit_code == 0, named.output
     result = CliRunner().invoke(app, ["user", "disable", "county"])
     assert result.exit_code == 0, result.output
     assert "1 token(s) revoked" in result.output
+    assert f"县级田长 {T1[:6]}: 空缺 vacant" in result.output
+    listed = CliRunner().invoke(app, ["chief", "list"])
+    assert [line.split() for line in listed.output.splitlines() if line.startswith("县级田长")] == [
+        ["县级田长", T1[:6], "全县", "空缺", "vacant"]]
     assert client.get("/api/auth/me", headers=b).status_code == 401
     again = client.post("/api/auth/token", json={"username": "county", "password": "correct-horse-battery"})
     assert again.status_code == 401

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from api.cases.audit import LAND_CHAIN, verify_chain
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import Case, Grid, LandEvent, PatrolGrid
+from api.db.models import AdminArea, Case, Grid, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
 from api.reports.export import export_month
 from api.settings import Settings
@@ -25,7 +25,7 @@ from api.stewardship.abandoned import import_abandoned
 from api.stewardship.duty import month_duty, township_land
 from gis.errors import RedlineInputError
 from gis.evidence import SAME_LAND_FILE
-from tests.http.conftest import T1, T2
+from tests.http.conftest import PASSWORD, T1, T2
 from tests.photo_factory import jpeg_at_house
 from tests.stewardship.conftest import Land
 
@@ -87,7 +87,7 @@ def test_chiefs_are_named_by_an_admin_and_see_only_their_area(land: Land):
     posts = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
     assert [p["level"] for p in posts] == ["grid"]
     chiefs = site.client.get("/api/chiefs", headers=site.as_user("officer2")).json()
-    assert chiefs == []  # another township's officer sees no chief of this one
+    assert [c for c in chiefs if not c["vacant"]] == []  # another township's officer sees no chief of this one
 
 
 def test_a_patrol_is_stored_once_and_covers_the_cells_it_walked(land: Land):
@@ -314,3 +314,37 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
     other = finding(land, "other", x + 100, y + 100, note="沟渠堵塞")
     alone = upload(land, "inspector1", f"/api/findings/{other['client_uuid']}/photos", crop, "finding")
     assert SAME_LAND_FILE in alone.json()["checks"]
+
+
+def test_a_disabled_user_holds_no_chief_post_and_the_post_shows_vacant(land: Land):
+    """Someone leaves: their account is disabled. Before, they stayed 县级田长 / 乡级田长 in every list while nobody
+    could log in to answer for the area. Now disabling ends their posts (kept for the month's duty report) and
+    the county's and each township's post without a chief is listed as vacant (空缺), for an admin to fill."""
+    from api.accounts.users import disable_user
+
+    site = land.site
+    post(land, "admin", "/api/chiefs", level="county", area_code=T1[:6], username="county")
+    post(land, "admin", "/api/chiefs", level="township", area_code=T1, username="officer1")
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="officer1")
+
+    def listed(user: str) -> dict[tuple[str, str], str | None]:
+        rows = site.client.get("/api/chiefs", headers=site.as_user(user)).json()
+        assert all(r["vacant"] == (r["username"] is None) for r in rows), rows
+        return {(r["level"], r["area_code"]): r["username"] for r in rows}
+
+    with site.db.factory() as s:
+        townships = set(s.execute(select(AdminArea.code).where(AdminArea.level == "township")).scalars())
+    others = {("township", t): None for t in townships - {T1}}  # every other township's post: vacant
+    assert ("township", T2) in others
+    assert listed("county") == {("county", T1[:6]): "county", ("township", T1): "officer1",
+                                ("village", site.village_code): "officer1", **others}
+    assert listed("officer2") == {("township", T2): None}  # their township's post only; it has no chief
+    with site.db.factory.begin() as s:
+        disabled = disable_user(s, "officer1", now=NOW)
+    assert disabled.posts == [("township", T1), ("village", site.village_code)]
+    assert listed("county") == {("county", T1[:6]): "county", ("township", T1): None, **others}
+    # The month's duty still names who held the posts until today.
+    with site.db.factory() as s:
+        duty = month_duty(s, MONTH, {"township": 1, "village": 2})
+    assert set(duty.loc[duty["username"] == "officer1", "area_code"]) == {T1, site.village_code}
+    assert site.client.post("/api/auth/token", json={"username": "officer1", "password": PASSWORD}).status_code == 401

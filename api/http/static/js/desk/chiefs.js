@@ -20,10 +20,12 @@ async function showInbox() {
 
 async function showChiefs() {
   const chiefs = await getJSON("/api/chiefs");
+  // A vacant post (the county's or a township's, nobody holding it) is listed to be filled, not left out.
   fill(document.querySelector("#rl-chiefs tbody"), chiefs.length ? chiefs.map((c) => h("tr",
-    { dataset: { level: c.level, area: c.area_code } },
+    { dataset: { level: c.level, area: c.area_code }, class: c.vacant ? "vacant" : null },
     h("td", {}, c.level_name), h("td", {}, c.area_name), h("td", {}, c.area_code),
-    h("td", {}, c.display_name || c.username), h("td", {}, localTime(c.since))))
+    h("td", {}, c.vacant ? t("空缺", "Vacant") : c.display_name || c.username),
+    h("td", {}, c.vacant ? "" : localTime(c.since))))
     : h("tr", {}, h("td", { colspan: 5 }, t("尚未任命田长", "No field chief named yet"))));
   document.body.dataset.loaded = String(Date.now());
 }
