@@ -35,6 +35,7 @@ import shapely
 from pyproj import CRS
 
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
+from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.geometry import clean_polygons, polygonal_part
 from gis.kernels import Rings, convex_clip_polygons
@@ -165,17 +166,31 @@ def working_crs(houses: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:
     return own if own.is_projected else zone_for_frame(houses)
 
 
-def _dates(values: pd.Series | None, n: int, what: str) -> np.ndarray:
-    """Parse a date column to datetime64[D]; NaT where missing. A value that is not a date is an error."""
-    if values is None:
-        return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    parsed = pd.to_datetime(values, errors="coerce")
-    bad = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
+def _dates(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """A date column as the county's days (datetime64[D], `gis.dates`); NaT where missing or absent. A value
+    that is not a day is an error naming its input row."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
+    try:
+        return parse_days(frame[column])
+    except DateError as exc:
+        rows = frame["_row"] if "_row" in frame.columns else pd.Series(np.arange(1, len(frame) + 1))
+        raise RedlineInputError(str(exc), source=what, row=int(rows.iloc[exc.position]), field=column) from None
+
+
+def _numbers(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """A number column as floats (NaN where empty or absent). A value that is not a number is an error naming its
+    input row: read as "not given", an approved area of '120平方米' would have capped nothing (批少占多)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    raw = frame[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = (numbers.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-        raise RedlineInputError(f"not a date: {values.iloc[row - 1]!r}", source=what, row=row,
-                                field=values.name if isinstance(values.name, str) else None)
-    return parsed.to_numpy().astype("datetime64[D]")
+        i = int(np.flatnonzero(bad)[0])
+        rows = frame["_row"] if "_row" in frame.columns else pd.Series(np.arange(1, len(frame) + 1))
+        raise RedlineInputError(f"not a number: {raw.iloc[i]!r}", source=what, row=int(rows.iloc[i]), field=column)
+    return numbers.to_numpy(dtype=float)
 
 
 def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = None,
@@ -227,7 +242,7 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
                    if layers["approvals"] is not None else None),
         plots=Layer(layers["plots"].geometry.to_numpy()) if layers["plots"] is not None else None,
     )
-    built_on = _dates(houses.get("built_on"), len(houses), "houses")
+    built_on = _dates(houses, "built_on", "houses")
     others = other_homesteads(houses, inputs.households)
     homestead = is_home(houses)
     household = household_ids(houses)
@@ -314,10 +329,9 @@ def _approvals(frame: gpd.GeoDataFrame, farmland: Layer, rules: RuleSet, warning
     if permits:
         warnings.append(f"{permits} rural planning permits (乡村建设规划许可) legalise no cultivated land "
                         "by themselves")
-    cap = (pd.to_numeric(frame["approved_area_m2"], errors="coerce").to_numpy(dtype=float)
-           if "approved_area_m2" in frame.columns else np.full(len(frame), np.nan))
+    cap = _numbers(frame, "approved_area_m2", "approvals")
     on_farmland = area_or_zero(clip_union(geoms, farmland)) >= rules.min_area_m2
-    return _Approvals(Layer(geoms), _dates(frame.get("approved_on"), len(frame), "approvals"),
+    return _Approvals(Layer(geoms), _dates(frame, "approved_on", "approvals"),
                       kinds.isin(LEGALISING_KINDS).to_numpy(), on_farmland, cap, household_ids(frame))
 
 
@@ -327,7 +341,7 @@ def _split_baseline(frame: gpd.GeoDataFrame | None, rules: RuleSet, warnings: li
     no date), and those imaged after it, which prove only absence."""
     if frame is None:
         return None, None
-    dates = _dates(frame.get("imaged_on"), len(frame), "baseline")
+    dates = _dates(frame, "imaged_on", "baseline")
     if "imaged_on" not in frame.columns or np.isnat(dates).all():
         warnings.append("the baseline has no imaged_on: its footprints are taken as imaged at the cutoff")
     late = ~np.isnat(dates) & (dates > np.datetime64(rules.cutoff, "D"))

@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
-COUNTY_TZ = ZoneInfo("Asia/Shanghai")
-
+from gis.codes import COUNTY_TZ
 
 #: Chinese names of the three deadlines (the "137": study in 1 day, finish in 3, report every 7).
 DEADLINE_NAMES: dict[str, str] = {"study": "研究处置（1日）", "finish": "整改到位（3日）",

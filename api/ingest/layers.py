@@ -30,6 +30,7 @@ from api.db.repository import insert_rows, read_frame, records, table_of, to_db_
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.stewardship.grids import locate_cases
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
+from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field, names
 from gis.geometry import clean_polygons, summarise_problems
@@ -139,8 +140,13 @@ def _convert(frame: pd.DataFrame, mapping: Mapping[str, str], kind: ImportKind, 
     for target, src in mapping.items():
         raw = frame[src]
         if target in kind.dates:
-            parsed = pd.to_datetime(raw, errors="coerce")
-            converted: pd.Series = parsed.dt.date.astype(object).where(parsed.notna(), None)
+            try:
+                days = parse_days(raw)
+            except DateError as exc:
+                raise RedlineInputError(str(exc), source=source, row=int(rows.iloc[exc.position]),
+                                        field=src) from None
+            out[target] = pd.Series(days.astype(object), index=frame.index).where(~np.isnat(days), None)
+            continue
         elif target in kind.numbers or target in kind.integers:
             converted = pd.to_numeric(raw, errors="coerce")
         else:

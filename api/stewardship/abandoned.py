@@ -57,6 +57,7 @@ from api.stewardship.workflow import (
 )
 from gis.codes import WEB_CRS
 from gis.crs import to_projected, transformer
+from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
 from gis.evidence import (
     SAME_LAND_FILE,
@@ -438,14 +439,18 @@ def import_abandoned(factory: sessionmaker[Session], path: str | Path, *, actor:
                 raise RedlineInputError(f"unknown cause {row[cols['cause']]!r}: one of {', '.join(CAUSE_NAMES)} or "
                                         f"{', '.join(CAUSE_NAMES.values())}", source=source, row=where,
                                         field=str(cols["cause"]))
-            seen = pd.to_datetime(row[cols["seen_on"]], errors="coerce")
-            if pd.isna(seen):
-                raise RedlineInputError("cannot read the date seen", source=source, row=where,
+            try:
+                seen = parse_days(pd.Series([row[cols["seen_on"]]], dtype=object))[0]
+            except DateError as exc:
+                raise RedlineInputError(str(exc), source=source, row=where, field=str(cols["seen_on"])) from None
+            if np.isnat(seen):
+                raise RedlineInputError("the date seen is required", source=source, row=where,
                                         field=str(cols["seen_on"]))
             note = row[cols["note"]] if cols["note"] else None
             try:
-                record_abandoned(session, actor, row["geometry"], cause=cause, seen_on=seen.date(), origin="survey",
-                                 note=None if note is None or pd.isna(note) else str(note), source_key=key)
+                record_abandoned(session, actor, row["geometry"], cause=cause, seen_on=seen.astype(dt.date),
+                                 origin="survey", note=None if note is None or pd.isna(note) else str(note),
+                                 source_key=key)
             except InvalidQuery as exc:
                 raise RedlineInputError(exc.message.en, source=source, row=where, field="geometry") from exc
             known.add(key)

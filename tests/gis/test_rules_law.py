@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis.engine import CheckInputs, check
+from gis.errors import RedlineInputError
 from gis.rules import ApprovalKind, RuleSet, approval_kind
 from tests.gis.test_engine import frame, houses, one, sq
 
@@ -75,6 +77,16 @@ def test_the_approved_area_caps_what_is_legalised():
     assert h.footprint_m2 == pytest.approx(120.0) and h.cultivated_m2 == pytest.approx(120.0)
     assert h.approved_m2 == pytest.approx(80.0) and h.unapproved_cultivated_m2 == pytest.approx(40.0)
     assert h.violation and h.rules == "2" and h.disposition == "classify"  # stock: classified
+
+
+def test_an_approved_area_nobody_can_read_is_refused_not_taken_as_no_cap():
+    """'80平方米' in the approved-area field: read as "not given" it capped nothing and legalised the whole 120 m²;
+    the check names the row and field instead."""
+    approvals = frame([sq(9, 9, 14, 14), sq(49, 9, 14, 14)], approved_on=["2019-01-01"] * 2, kind=["homestead"] * 2,
+                      approved_area_m2=pd.Series([None, "80平方米"], dtype=object))
+    with pytest.raises(RedlineInputError, match="not a number: '80平方米'") as refused:
+        run(houses(sq(10, 10, 12, 10), built_on=["2019-06-01"]), approvals)
+    assert refused.value.row == 2 and refused.value.field == "approved_area_m2"
 
 
 def test_the_excess_of_an_increment_is_demolished():

@@ -80,3 +80,38 @@ def test_an_approval_kind_nobody_can_read_is_refused_with_its_row(county: tuple[
         import_layer(db.factory, "approvals", tmp_path / "approvals2.gpkg")
     with db.factory() as s:
         assert len(s.execute(select(models.Approval.id)).all()) == 3  # nothing of the refused file stored
+
+
+def test_houses_dated_the_cutoff_day_as_a_number_are_zero_tolerance_cases(county: tuple[Database, Path]):
+    """A register's JZSJ as the number 20200703 (a DBF number field) or as a timestamp with its offset is the
+    cutoff day: imported and scanned, the houses on farmland are cases to demolish, not 1970 (or 2020-07-02)
+    stock. A year alone is refused by its row, and nothing of that file is stored."""
+    db, tmp_path = county
+    village = gpd.read_file(tmp_path / "farm.gpkg").geometry.iloc[0].centroid
+    farm = gpd.GeoDataFrame({"BSM": ["F2"]}, geometry=[box(village.x + 1000, village.y, village.x + 1100,
+                                                           village.y + 100)], crs=4546)
+    farm.to_file(tmp_path / "farm2.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "farm2.gpkg")
+
+    def house(i: int) -> object:
+        return box(village.x + 1010 + 20 * i, village.y + 10, village.x + 1020 + 20 * i, village.y + 20)
+
+    gpd.GeoDataFrame({"id": ["n1", "n2"], "JZSJ": [20200703, 20200702]}, geometry=[house(0), house(1)], crs=4546
+                     ).to_file(tmp_path / "numbers.shp")
+    gpd.GeoDataFrame({"id": ["t1"], "JZSJ": ["2020-07-02T16:00:00Z"]}, geometry=[house(2)], crs=4546
+                     ).to_file(tmp_path / "stamps.gpkg")
+    gpd.GeoDataFrame({"id": ["y1", "y2"], "JZSJ": ["2019-01-01", "2020"]}, geometry=[house(3), house(4)], crs=4546
+                     ).to_file(tmp_path / "years.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "numbers.shp")
+    import_layer(db.factory, "houses", tmp_path / "stamps.gpkg")
+    with pytest.raises(RedlineInputError, match=r"row 2, field JZSJ: not a date: '2020' \(a year or a month"):
+        import_layer(db.factory, "houses", tmp_path / "years.gpkg")
+    scan(db.factory, RuleSet())
+    with db.factory() as s:
+        built = dict(s.execute(select(models.House.source_key, models.House.built_on)).all())
+        cases = dict(s.execute(select(models.House.source_key, models.Case.disposition)
+                               .join(models.House, models.House.id == models.Case.house_id)).all())
+    assert {k: str(built[k]) for k in ("n1", "n2", "t1")} == {"n1": "2020-07-03", "n2": "2020-07-02",
+                                                              "t1": "2020-07-03"}
+    assert "y1" not in built and "y2" not in built
+    assert cases["n1"] == cases["t1"] == "demolish" and cases["n2"] == "classify"
