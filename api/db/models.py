@@ -147,6 +147,10 @@ class House(Base, Imported):
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)
     village_code: Mapped[str | None] = mapped_column(String(12), index=True)
     area_m2: Mapped[float] = mapped_column(Float)
+    #: When a survey (a houses import) last showed this house. A house missing from a later survey keeps its
+    #: row, so only this — not the latest import of any file — is evidence that a demolished house still stands;
+    #: importing a file already imported is no new survey and leaves it.
+    surveyed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     geom = mapped_column(polygons(), nullable=False)
 
 

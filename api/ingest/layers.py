@@ -374,6 +374,7 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         values["area_m2"] = shapely.area(geoms)
         values["geom"] = pd.Series(to_db_geometry(geoms, factory), index=values.index, dtype=object)
 
+    digest = file_digest(path)
     with factory.begin() as session:
         if kind.model is models.AdminArea:
             values["code"], values["level"], values["township_code"] = _admin_levels(values["code"], frame, source)
@@ -382,8 +383,16 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         table = table_of(kind.model)
         existing = dict(session.execute(select(table.c.source_key, table.c.id)).all())
         is_known = values["source_key"].isin(list(existing)).to_numpy()
+        resurvey = True
+        if kind.model is models.House:
+            # A survey shows its houses standing (`House.surveyed_at`, what a sham demolition is reopened on); the
+            # same file imported again is no new survey, and leaves the houses it already held as they were.
+            values["surveyed_at"] = utcnow()
+            resurvey = session.execute(select(models.ImportRun.id).where(
+                models.ImportRun.kind == kind.name, models.ImportRun.sha256 == digest).limit(1)).first() is None
         new = values[~is_known]
-        known = [{**r, "_id": existing[r["source_key"]]} for r in records(values[is_known])]
+        known_values = values[is_known] if resurvey else values[is_known].drop(columns="surveyed_at")
+        known = [{**r, "_id": existing[r["source_key"]]} for r in records(known_values)]
         total = len(values)
         insert_rows(session, table, new, chunk=chunk,
                     progress=(lambda n: progress(n, total)) if progress else None)
@@ -402,7 +411,7 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
             # Stamped by the application (microseconds, UTC), not the database's second-resolution clock: a
             # scan compares it with the moment a demolition was recorded.
             finished_at=utcnow(),
-            kind=kind.name, source=source, sha256=file_digest(path), rows_read=report.rows_read,
+            kind=kind.name, source=source, sha256=digest, rows_read=report.rows_read,
             inserted=report.inserted, updated=report.updated, repaired=report.repaired,
             dropped=report.dropped, report=json.dumps(report.problems.to_dict("records"), ensure_ascii=False),
         )

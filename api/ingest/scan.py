@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import EventColumns, append_events, json_text, json_texts
@@ -236,14 +236,19 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,
                              events: list[dict[str, Any]]) -> int:
-    """Reopen the cases whose house a survey newer than their recorded demolition still shows violating."""
-    surveyed = session.execute(select(func.max(models.ImportRun.finished_at))
-                               .where(models.ImportRun.kind == "houses")).scalar()
-    if surveyed is None or known.empty:
+    """Reopen the cases whose house a survey newer than their recorded demolition still shows violating.
+
+    The survey is the house's own (`House.surveyed_at`): a later import that does not contain the house — a new
+    survey without it, another township's file — says nothing of it, although its row stays."""
+    if known.empty:
         return 0
-    surveyed = as_utc(surveyed)
     demolished_at = demolitions_recorded(session, known["_id"].astype(int).tolist())
-    candidates = [cid for cid, at in demolished_at.items() if at < surveyed]
+    surveyed_at: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(list(demolished_at)):
+        surveyed_at.update((int(cid), as_utc(at)) for cid, at in session.execute(
+            select(models.Case.id, models.House.surveyed_at).join(models.House, models.House.id == models.Case.house_id)
+            .where(models.Case.id.in_(chunk))) if at is not None)
+    candidates = [cid for cid, at in demolished_at.items() if cid in surveyed_at and at < surveyed_at[cid]]
     reopened = 0
     for chunk in in_chunks(candidates):
         for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
@@ -251,7 +256,7 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.date
             before = reopen(case, now)
             events.append({"case_id": case.id, "actor": SCAN_ACTOR, "action": "reappeared", "before": before,
                            "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
-                                     "surveyed": surveyed.isoformat(),
+                                     "surveyed": surveyed_at[case.id].isoformat(),
                                      "demolition_recorded": demolished_at[case.id].isoformat()},
                            "note": "the house is still there in the survey imported after its demolition was "
                                    "recorded (拆除不到位 / 假拆除)"})

@@ -353,7 +353,11 @@ def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
     _close_by_demolition(site, cid)
     scan(site.db.factory, RuleSet())  # the survey predates the demolition: nothing to contradict it yet
     assert props(site, cid)["status"] == "closed"
-    import_layer(site.db.factory, "houses", tmp_path / "h.gpkg")  # a new survey: the house is still there
+    import_layer(site.db.factory, "houses", tmp_path / "h.gpkg")  # the same file again: no new survey
+    assert scan(site.db.factory, RuleSet()).reopened == 0 and props(site, cid)["status"] == "closed"
+    survey = gpd.read_file(tmp_path / "h.gpkg").assign(survey="2026-12")  # a new survey: the house is still there
+    survey.to_file(tmp_path / "survey.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "survey.gpkg")
     report = scan(site.db.factory, RuleSet())
     assert report.reopened == 1
     reopened = props(site, cid)
@@ -367,6 +371,25 @@ def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
     assert next(r for r in board["townships"] if r["township_code"] == T1)["reopened"] == 1
     with site.db.factory() as s:
         assert verify_chain(s).ok
+
+
+def test_a_house_demolished_and_gone_from_the_next_survey_is_not_reopened(site: Site, tmp_path):
+    """Houses are never deleted by an import: a house missing from a new survey keeps its row. Before, any houses
+    import after a demolition was recorded — a new survey without the house, or another township's file —
+    reopened the case as a sham demolition (假拆除), because the house's old row still showed it violating.
+    Only a survey that contains the house is evidence that it still stands."""
+    cid = case_id(site, "A1")
+    _close_by_demolition(site, cid)
+    houses = gpd.read_file(tmp_path / "h.gpkg")
+    houses[houses["id"] != "A1"].assign(survey="2026-12").to_file(tmp_path / "without_a1.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "without_a1.gpkg")  # the township's new survey: A1 is gone
+    assert scan(site.db.factory, RuleSet()).reopened == 0
+    assert props(site, cid)["status"] == "closed"
+    other = houses[houses["id"].str.startswith("B")].assign(survey="2026-12")  # another township's survey
+    other.to_file(tmp_path / "other_township.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "other_township.gpkg")
+    assert scan(site.db.factory, RuleSet()).reopened == 0
+    assert props(site, cid)["status"] == "closed"
 
 
 def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
