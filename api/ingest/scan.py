@@ -27,6 +27,7 @@ from api.cases.audit import EventColumns, append_events, json_text, json_texts
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded
 from api.cases.reopening import DEMOLITION_RECORDED, reopen
+from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc
 from api.db import models
 from api.db.repository import (
@@ -40,7 +41,7 @@ from api.db.repository import (
 )
 from api.stewardship.grids import locate_cases
 from gis.engine import CheckInputs, CheckResult, check
-from gis.rules import Period, RuleSet
+from gis.rules import PERIOD_NAMES, Period, RuleSet
 
 #: What a scan records in the audit trail when it creates or re-measures a case (so that any past month
 #: can be rebuilt from the history alone).
@@ -196,7 +197,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged
         # county writes nothing at all.
-        fresh = known[untouched].assign(still_violating=True)
+        fresh = _hold_zero_tolerance(session, known[untouched].assign(still_violating=True), now, events)
         updated = 0
         if len(fresh):
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
@@ -232,6 +233,38 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
             locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown)
+
+
+def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime,
+                         events: list[dict[str, Any]]) -> pd.DataFrame:
+    """The cases of `fresh` (new cases, re-measured) the scan may update: not those it would take out of zero
+    tolerance.
+
+    A change of period out of the increment path is the county's decision on a request with its reason
+    (`request_period` → `decide_period`): a new delivery with an earlier date, or a new baseline, is grounds
+    for one, not the decision. Such a case keeps its period, disposition and measures; the new measure waits
+    as a request (by `scan`, its reason saying what was measured), once, unless a request is pending already
+    (the county decides that one first). A measure into zero tolerance applies at once.
+    """
+    if fresh.empty:
+        return fresh
+    table = table_of(models.Case)
+    stored = pd.DataFrame([row for chunk in in_chunks(fresh["_id"].tolist()) for row in session.execute(
+        select(table.c.id, table.c.period, table.c.requested_period).where(table.c.id.in_(chunk))).all()],
+        columns=["_id", "period", "requested_period"]).set_index("_id").reindex(fresh["_id"].to_numpy())
+    leaving = stored["period"].isin(INCREMENT_PERIODS).to_numpy() & ~fresh["period"].isin(INCREMENT_PERIODS).to_numpy()
+    asking = leaving & stored["requested_period"].isna().to_numpy()  # a pending request is decided first
+    for row in records(fresh[asking]):
+        was = stored.loc[row["_id"], "period"]
+        reason = (f"重新扫描测得时段为「{PERIOD_NAMES[row['period']]}」（原为「{PERIOD_NAMES[was]}」）：房屋或基期影像"
+                  f"数据已更新 / a re-scan measured {row['period']} (was {was}): the houses or the baseline changed")
+        request = {"period": row["period"], "reason": reason, "evidence": [], "by": SCAN_ACTOR, "at": now.isoformat()}
+        session.execute(update(table).where(table.c.id == row["_id"]).values(
+            requested_period=row["period"], period_request=json_text(request)))
+        events.append({"case_id": row["_id"], "actor": SCAN_ACTOR, "action": "request_period",
+                       "before": {"requested_period": stored.loc[row["_id"], "requested_period"]},
+                       "after": {"requested_period": row["period"]}, "note": reason})
+    return fresh[~leaving]
 
 
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,

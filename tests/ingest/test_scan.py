@@ -158,3 +158,39 @@ def test_id_lists_longer_than_one_statement_takes(db: Database):
     with db.factory() as s:
         reports = reports_by_case(s, list(range(1, 70_001)))
     assert len(reports) == 70_000 and not any(reports.values())
+
+
+def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Database, tmp_path):
+    """A house re-imported with an earlier date (or under a new baseline) measures as stock. A change of period
+    out of zero tolerance is the county's decision (decide_period) on a request with its reason; the scan had
+    made it silently for every case still `new`. Now the case keeps its period, disposition and measures, and
+    the scan's measure waits as a request for the county. Into zero tolerance, a new measure applies at once."""
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"id": ["F1"]}, geometry=[box(x, y, x + 100, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    footprints = [box(x + 10, y + 10, x + 20, y + 20), box(x + 40, y + 40, x + 50, y + 50)]
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2019-05-01"]}, geometry=footprints,
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    scan(db.factory, RuleSet())
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2019-05-01", "2021-05-01"]}, geometry=footprints,
+                     crs=4546).to_file(tmp_path / "h2.gpkg")  # the dates swapped in a new delivery
+    import_layer(db.factory, "houses", tmp_path / "h2.gpkg")
+    scan(db.factory, RuleSet())
+    scan(db.factory, RuleSet())  # and again: one request, not two
+
+    def case(key: str) -> models.Case:
+        with db.factory() as s:
+            return s.execute(select(models.Case).join(models.House, models.House.id == models.Case.house_id)
+                             .where(models.House.source_key == key)).scalar_one()
+
+    held, raised = case("H1"), case("H2")
+    assert (held.period, held.disposition, held.after_cutoff_m2) == ("after_cutoff", "demolish", pytest.approx(100.0))
+    assert held.requested_period == "before_cutoff"
+    request = json.loads(held.period_request)
+    assert request["by"] == "scan" and request["evidence"] == [] and "before_cutoff" in request["reason"]
+    assert (raised.period, raised.disposition, raised.requested_period) == ("after_cutoff", "demolish", None)
+    with db.factory() as s:
+        asked = s.execute(select(models.CaseEvent.actor, models.CaseEvent.after).where(
+            models.CaseEvent.case_id == held.id, models.CaseEvent.action == "request_period")).all()
+    assert [(actor, json.loads(after)["requested_period"]) for actor, after in asked] == [("scan", "before_cutoff")]
