@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from api.cases.audit import EventColumns, append_events, json_text, json_texts
 from api.cases.measures import remaining_at_start
@@ -226,7 +226,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                 session.execute(update(table).where(table.c.id.in_(flipped))
                                 .values(still_violating=False, scanned_at=now))
             cleared += len(flipped)
-        reopened = _reopen_sham_demolitions(session, known, now, events)
+        reopened = (_reopen_sham_demolitions(session, known, now, events)
+                    + _reopen_regrown(session, values, rules, now, events))
         grown = _new_cases_for_growth(session, values, known, rules, now, events)
         append_events(session, created + EventColumns.of(events), at=now)
         if len(new):
@@ -275,13 +276,43 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.date
     survey without it, another township's file — says nothing of it, although its row stays."""
     if known.empty:
         return 0
-    demolished_at = demolitions_recorded(session, known["_id"].astype(int).tolist())
     surveyed_at: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(list(demolished_at)):
+    for chunk in in_chunks(known["_id"].astype(int).tolist()):
         surveyed_at.update((int(cid), as_utc(at)) for cid, at in session.execute(
             select(models.Case.id, models.House.surveyed_at).join(models.House, models.House.id == models.Case.house_id)
             .where(models.Case.id.in_(chunk))) if at is not None)
-    candidates = [cid for cid, at in demolished_at.items() if cid in surveyed_at and at < surveyed_at[cid]]
+    return _reopen_contradicted(session, surveyed_at, now, events,
+                                "the house is still there in the survey imported after its demolition was recorded "
+                                "(拆除不到位 / 假拆除)")
+
+
+def _reopen_regrown(session: Session, values: pd.DataFrame, rules: RuleSet, now: dt.datetime,
+                    events: list[dict[str, Any]]) -> int:
+    """Reopen the growth cases (`…-G1`: a closed stock case's new part; no house of their own) whose new part a
+    survey newer than their recorded demolition still shows — never demolished, or built again. Zero tolerance
+    does not end with the growth case: its house is the parent case's."""
+    grown = values.loc[values["unapproved_after_cutoff_m2"].fillna(0.0).to_numpy() >= rules.min_area_m2, "house_id"]
+    if grown.empty:
+        return 0
+    parent = aliased(models.Case)
+    surveyed_at: dict[int, dt.datetime] = {}
+    for chunk in in_chunks(grown.astype(int).tolist()):
+        surveyed_at.update((int(cid), as_utc(at)) for cid, at in session.execute(
+            select(models.Case.id, models.House.surveyed_at)
+            .join(parent, parent.id == models.Case.parent_case_id)
+            .join(models.House, models.House.id == parent.house_id)
+            .where(parent.house_id.in_(chunk), models.Case.house_id.is_(None))) if at is not None)
+    return _reopen_contradicted(session, surveyed_at, now, events,
+                                "the new part is still there (or built again) in the survey imported after its "
+                                "demolition was recorded (拆除不到位 / 假拆除)")
+
+
+def _reopen_contradicted(session: Session, surveyed_at: dict[int, dt.datetime], now: dt.datetime,
+                         events: list[dict[str, Any]], note: str) -> int:
+    """Reopen each case of `surveyed_at` (case id → when a survey last showed it violating) whose demolition was
+    recorded before that survey and which is in a state that records it."""
+    demolished_at = demolitions_recorded(session, list(surveyed_at))
+    candidates = [cid for cid, at in demolished_at.items() if at < surveyed_at[cid]]
     reopened = 0
     for chunk in in_chunks(candidates):
         for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
@@ -291,8 +322,7 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.date
                            "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
                                      "surveyed": surveyed_at[case.id].isoformat(),
                                      "demolition_recorded": demolished_at[case.id].isoformat()},
-                           "note": "the house is still there in the survey imported after its demolition was "
-                                   "recorded (拆除不到位 / 假拆除)"})
+                           "note": note})
             reopened += 1
     session.flush()
     return reopened

@@ -440,6 +440,23 @@ def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_
     act(site, "officer1", gid, "rectify")
     act(site, "officer1", gid, "submit")
     assert act(site, "county", gid, "pass_review")["status"] == "closed"
+    # Zero tolerance does not end with the growth case either. A survey without the wing: nothing to reopen.
+    houses.loc[houses["id"] == "A2", "geometry"] = house
+    houses.assign(survey="2027-01").to_file(tmp_path / "h3.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "h3.gpkg")
+    report = scan(site.db.factory, RuleSet())
+    assert (report.reopened, report.grown) == (0, 0) and props(site, gid)["status"] == "closed"
+    # The wing again in the next survey (never demolished, or built anew): the growth case is reopened, its new
+    # part to be demolished once more. Before, it was never looked at again: one case per closed stock case.
+    houses.loc[houses["id"] == "A2", "geometry"] = grown
+    houses.assign(survey="2027-02").to_file(tmp_path / "h4.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "h4.gpkg")
+    report = scan(site.db.factory, RuleSet())
+    assert (report.reopened, report.grown) == (1, 0)
+    again = props(site, gid)
+    assert again["status"] == "reopened" and again["remaining_m2"] == pytest.approx(new_part, abs=0.01)
+    assert again["history"][-1]["action"] == "reappeared" and props(site, cid)["status"] == "closed"
+    assert scan(site.db.factory, RuleSet()).reopened == 0  # once
 
 
 def pdf_document(text: str = "购房合同 2019") -> bytes:
