@@ -226,7 +226,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                 session.execute(update(table).where(table.c.id.in_(flipped))
                                 .values(still_violating=False, scanned_at=now))
             cleared += len(flipped)
-        reopened = (_reopen_sham_demolitions(session, known, now, events)
+        reopened = (_reopen_sham_demolitions(session, known, rules, now, events)
                     + _reopen_regrown(session, values, rules, now, events))
         grown = _new_cases_for_growth(session, values, known, rules, now, events)
         append_events(session, created + EventColumns.of(events), at=now)
@@ -268,19 +268,23 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
     return fresh[~leaving]
 
 
-def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, now: dt.datetime,
+def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleSet, now: dt.datetime,
                              events: list[dict[str, Any]]) -> int:
     """Reopen the cases whose house a survey newer than their recorded demolition still shows violating.
 
     The survey is the house's own (`House.surveyed_at`): a later import that does not contain the house — a new
-    survey without it, another township's file — says nothing of it, although its row stays."""
+    survey without it, another township's file — says nothing of it, although its row stays. An extension's
+    demolition removes only its new part, so its house standing is no contradiction: only a new part (after the
+    cutoff, unapproved, at least `min_area`) standing again is."""
     if known.empty:
         return 0
+    new_part = dict(zip(known["_id"].astype(int), known["unapproved_after_cutoff_m2"].fillna(0.0), strict=True))
     surveyed_at: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(known["_id"].astype(int).tolist()):
-        surveyed_at.update((int(cid), as_utc(at)) for cid, at in session.execute(
-            select(models.Case.id, models.House.surveyed_at).join(models.House, models.House.id == models.Case.house_id)
-            .where(models.Case.id.in_(chunk))) if at is not None)
+    for chunk in in_chunks(list(new_part)):
+        surveyed_at.update((int(cid), as_utc(at)) for cid, at, period in session.execute(
+            select(models.Case.id, models.House.surveyed_at, models.Case.period)
+            .join(models.House, models.House.id == models.Case.house_id).where(models.Case.id.in_(chunk)))
+            if at is not None and (period != Period.EXTENDED_AFTER_CUTOFF or new_part[cid] >= rules.min_area_m2))
     return _reopen_contradicted(session, surveyed_at, now, events,
                                 "the house is still there in the survey imported after its demolition was recorded "
                                 "(拆除不到位 / 假拆除)")

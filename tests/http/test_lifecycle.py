@@ -392,6 +392,42 @@ def test_a_house_demolished_and_gone_from_the_next_survey_is_not_reopened(site: 
     assert props(site, cid)["status"] == "closed"
 
 
+def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_part(site: Site, tmp_path):
+    """An extension's demolition removes its new part; the old part stays (classified). The next survey shows
+    the house without the wing, still on the farmland: that is the old part, not a sham demolition. Before, the
+    scan reopened the case because the house was still there; only the new part standing again reopens it."""
+    cid = case_id(site, "A2")  # 15 m × 12 m, declared 2019
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    minx, miny, maxx, maxy = house.bounds
+    old = shapely.box(minx, miny, maxx - 5, maxy)  # imaged at the cutoff without its 5 m wing
+    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[old], crs=4546
+                     ).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    assert props(site, cid)["period"] == "extended_after_cutoff"
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    demolish_and_restore(site, cid)
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 13)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "classify", decision="confiscate")
+    act(site, "officer1", cid, "rectify")
+    act(site, "officer1", cid, "submit")
+    assert act(site, "county", cid, "pass_review")["status"] == "closed"
+    houses = gpd.read_file(tmp_path / "h.gpkg")
+    houses.loc[houses["id"] == "A2", "geometry"] = old  # the wing is gone; the old part stands
+    houses.assign(survey="2027-01").to_file(tmp_path / "without_wing.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "without_wing.gpkg")
+    assert scan(site.db.factory, RuleSet()).reopened == 0
+    assert props(site, cid)["status"] == "closed"
+    houses.loc[houses["id"] == "A2", "geometry"] = house  # the wing again
+    houses.assign(survey="2027-02").to_file(tmp_path / "with_wing.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "with_wing.gpkg")
+    assert scan(site.db.factory, RuleSet()).reopened == 1
+    assert props(site, cid)["status"] == "reopened"
+
+
 def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
                                                                                                tmp_path):
     cid = case_id(site, "A2")  # stock: 15 m × 12 m, built 2019
