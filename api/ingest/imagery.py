@@ -23,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,14 +35,14 @@ from api.cases.reopening import DEMOLITION_RECORDED, reopen
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
-from api.db.repository import in_chunks, read_frame, records, table_of, to_db_geometry
+from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import village_codes
 from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
 from api.stewardship.grids import grid_codes
 from gis.compare import CompareRules, compare
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
-from gis.rules import RuleSet, built_between
+from gis.rules import Period, RuleSet, built_between
 
 ACTOR = "imagery"
 #: States from which a demolition is under way or done: the later pass can confirm it.
@@ -95,7 +96,9 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
         events: list[dict[str, Any]] = []
         imagery = {"imagery_before": earlier.imaged_on.isoformat(), "imagery": later.imaged_on.isoformat()}
         confirmed = _confirm(session, change, later.imaged_on, imagery, events)
-        reopened = _reopen(session, change, later.imaged_on, imagery, now, events)
+        house_footprints = dict(zip(houses["id"].astype(int), houses.geometry.to_numpy(), strict=True))
+        standing_on = Pass(later.imaged_on, house_footprints, a.geometry.to_numpy())
+        reopened = _reopen(session, change, standing_on, imagery, rules, now, events)
         built_on = built_between(earlier.imaged_on, later.imaged_on, rules.cutoff)
         grown = change[change["change"] == "grown"]
         grown_cases = _open_cases(session, rules, pd.DataFrame({
@@ -146,8 +149,35 @@ def _confirm(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery
     return len(fresh)
 
 
-def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery: dict[str, str],
+@dataclass(frozen=True)
+class Pass:
+    """The later imagery pass as `_reopen` reads it: its date, the stored houses (id → footprint, county CRS)
+    and the pass's footprints."""
+
+    imaged_on: dt.date
+    houses: dict[int, Any]
+    footprints: np.ndarray
+
+
+def _new_part_stands(session: Session, case: models.Case, later: Pass, rules: RuleSet) -> bool:
+    """Does the pass show an extension's new part (its house less the baseline footprints that prove stock,
+    imaged at the cutoff or undated) standing, at least `min_area` of it? Its demolition removed only that part:
+    the old part on the pass is no contradiction."""
+    house = later.houses.get(int(case.house_id)) if case.house_id is not None else None
+    if house is None:
+        return False
+    base = read_frame(session, models.BaselineFootprint, ["imaged_on"],
+                      where=[bbox_clause(session, models.BaselineFootprint, tuple(shapely.bounds(house)))])
+    imaged = pd.to_datetime(base["imaged_on"]).dt.date
+    stock = base.geometry.to_numpy()[(imaged.isna() | (imaged <= rules.cutoff)).to_numpy()]
+    new_part = shapely.difference(house, shapely.union_all(stock)) if len(stock) else house
+    cover = shapely.union_all(later.footprints[shapely.intersects(later.footprints, house)])
+    return bool(shapely.area(shapely.intersection(new_part, cover)) >= rules.min_area_m2)
+
+
+def _reopen(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[str, str], rules: RuleSet,
             now: dt.datetime, events: list[dict[str, Any]]) -> int:
+    imaged_on = later.imaged_on
     standing = change.loc[change["change"] != "gone", "house_id"].astype(int).tolist()
     cases = _cases_of(session, standing, DEMOLITION_RECORDED)
     if not cases:
@@ -159,6 +189,8 @@ def _reopen(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery:
         # Only imagery taken after the demolition was recorded can contradict it (dates in Asia/Shanghai: a
         # pass of the same day as the record proves nothing either way).
         if at is None or imaged_on <= at.astimezone(COUNTY_TZ).date():
+            continue
+        if case.period == Period.EXTENDED_AFTER_CUTOFF and not _new_part_stands(session, case, later, rules):
             continue
         before = reopen(case, now)
         events.append({"case_id": case.id, "actor": ACTOR, "action": "reappeared", "before": before,

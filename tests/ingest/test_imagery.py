@@ -142,3 +142,34 @@ def test_compare_needs_two_epochs_and_refuses_future_imagery(site: Site, tmp_pat
         compare_epochs(site.db.factory, RuleSet(), CompareRules())
     with pytest.raises(RedlineInputError, match="future"):
         import_epoch(site.db.factory, epoch_file(tmp_path, "x", [box(0, 0, 1, 1)]), TODAY.date() + dt.timedelta(days=2))
+
+
+def test_an_extensions_old_part_on_a_new_pass_is_no_sham_demolition(site: Site, tmp_path: Path):
+    """An extension's demolition removes its new part; a later pass shows the old part still standing. That is
+    no sham demolition (before, the house standing reopened the case); the new part standing again is."""
+    from api.ingest.layers import import_layer
+    from api.ingest.scan import scan
+
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key.in_(["A2", "A4"])])
+    geom = dict(zip(houses["source_key"], houses.geometry, strict=True))
+    old = {}
+    for key in ("A2", "A4"):
+        minx, miny, maxx, maxy = geom[key].bounds
+        old[key] = box(minx, miny, maxx - 4, maxy)  # imaged at the cutoff without a 4 m wing
+    gpd.GeoDataFrame({"id": ["BL2", "BL4"], "imaged_on": ["2020-07-01"] * 2}, geometry=[old["A2"], old["A4"]],
+                     crs=4546).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    assert case_of(site, "A2").period == case_of(site, "A4").period == "extended_after_cutoff"
+    steps = [("admin", "assign", {"assignee": "inspector1"}), ("inspector1", "verify", {"verdict": "illegal"}),
+             ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+             ("inspector1", "record_demolition", {})]
+    drive(site, "A2", steps, at=RECORDED)
+    drive(site, "A4", steps, at=RECORDED)
+    assert import_epoch(site.db.factory, epoch_file(tmp_path, "before", [geom["A2"], geom["A4"]]), BEFORE).stored == 2
+    # After the record: A2 without its wing (the demolition done), A4 with it (never demolished).
+    assert import_epoch(site.db.factory, epoch_file(tmp_path, "after", [old["A2"], geom["A4"]]), AFTER).stored == 2
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert report.reopened == 1
+    assert case_of(site, "A2").status == "demolished" and case_of(site, "A4").status == "reopened"
