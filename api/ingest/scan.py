@@ -247,13 +247,14 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
     as a request (by `scan`, its reason saying what was measured), once, unless a request is pending already
     (the county decides that one first). A measure into zero tolerance applies at once.
     """
-    if fresh.empty:
+    outside = ~fresh["period"].isin(INCREMENT_PERIODS).to_numpy()  # measured outside zero tolerance
+    if not outside.any():
         return fresh
     table = table_of(models.Case)
-    stored = pd.DataFrame([row for chunk in in_chunks(fresh["_id"].tolist()) for row in session.execute(
+    stored = pd.DataFrame([row for chunk in in_chunks(fresh.loc[outside, "_id"].tolist()) for row in session.execute(
         select(table.c.id, table.c.period, table.c.requested_period).where(table.c.id.in_(chunk))).all()],
         columns=["_id", "period", "requested_period"]).set_index("_id").reindex(fresh["_id"].to_numpy())
-    leaving = stored["period"].isin(INCREMENT_PERIODS).to_numpy() & ~fresh["period"].isin(INCREMENT_PERIODS).to_numpy()
+    leaving = outside & stored["period"].isin(INCREMENT_PERIODS).to_numpy()
     asking = leaving & stored["requested_period"].isna().to_numpy()  # a pending request is decided first
     for row in records(fresh[asking]):
         was = stored.loc[row["_id"], "period"]
@@ -280,7 +281,7 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleS
         return 0
     new_part = dict(zip(known["_id"].astype(int), known["unapproved_after_cutoff_m2"].fillna(0.0), strict=True))
     surveyed_at: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(list(new_part)):
+    for chunk in in_chunks(list(demolitions_recorded(session, list(new_part)))):  # the few with a demolition
         surveyed_at.update((int(cid), as_utc(at)) for cid, at, period in session.execute(
             select(models.Case.id, models.House.surveyed_at, models.Case.period)
             .join(models.House, models.House.id == models.Case.house_id).where(models.Case.id.in_(chunk)))
