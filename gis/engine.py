@@ -174,8 +174,7 @@ def _dates(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     try:
         return parse_days(frame[column])
     except DateError as exc:
-        rows = frame["_row"] if "_row" in frame.columns else pd.Series(np.arange(1, len(frame) + 1))
-        raise RedlineInputError(str(exc), source=what, row=int(rows.iloc[exc.position]), field=column) from None
+        raise RedlineInputError(str(exc), source=what, row=_input_row(frame, exc.position), field=column) from None
 
 
 def _numbers(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
@@ -188,9 +187,13 @@ def _numbers(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     bad = (numbers.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        rows = frame["_row"] if "_row" in frame.columns else pd.Series(np.arange(1, len(frame) + 1))
-        raise RedlineInputError(f"not a number: {raw.iloc[i]!r}", source=what, row=int(rows.iloc[i]), field=column)
+        raise RedlineInputError(f"not a number: {raw.iloc[i]!r}", source=what, row=_input_row(frame, i), field=column)
     return numbers.to_numpy(dtype=float)
+
+
+def _input_row(frame: pd.DataFrame, position: int) -> int:
+    """The input row (1-based, as the file numbers it: `_row`) of the frame's row at `position`."""
+    return int(frame["_row"].iloc[position]) if "_row" in frame.columns else position + 1
 
 
 def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = None,
