@@ -266,6 +266,10 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
         events.append({"case_id": row["_id"], "actor": SCAN_ACTOR, "action": "request_period",
                        "before": {"requested_period": stored.loc[row["_id"], "requested_period"]},
                        "after": {"requested_period": row["period"]}, "note": reason})
+    held = fresh.loc[leaving, "_id"].tolist()
+    for chunk in in_chunks(held):  # held, but violating: one a scan had cleared says so again
+        session.execute(update(table).where(table.c.id.in_(chunk), table.c.still_violating.is_(False))
+                        .values(still_violating=True, scanned_at=now))
     return fresh[~leaving]
 
 

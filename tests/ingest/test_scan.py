@@ -10,7 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely import box
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from api.db import models
 from api.ingest.layers import import_layer
@@ -176,6 +176,8 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
     gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2019-05-01", "2021-05-01"]}, geometry=footprints,
                      crs=4546).to_file(tmp_path / "h2.gpkg")  # the dates swapped in a new delivery
     import_layer(db.factory, "houses", tmp_path / "h2.gpkg")
+    with db.factory.begin() as s:  # as an earlier scan leaves a case whose house had stopped violating
+        s.execute(update(models.Case).values(still_violating=False))
     scan(db.factory, RuleSet())
     scan(db.factory, RuleSet())  # and again: one request, not two
 
@@ -186,7 +188,7 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
 
     held, raised = case("H1"), case("H2")
     assert (held.period, held.disposition, held.after_cutoff_m2) == ("after_cutoff", "demolish", pytest.approx(100.0))
-    assert held.requested_period == "before_cutoff"
+    assert held.requested_period == "before_cutoff" and held.still_violating  # held, and violating again
     request = json.loads(held.period_request)
     assert request["by"] == "scan" and request["evidence"] == [] and "before_cutoff" in request["reason"]
     assert (raised.period, raised.disposition, raised.requested_period) == ("after_cutoff", "demolish", None)
