@@ -99,7 +99,8 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
 
     report = scan(factory(), get_settings().rules, workers=workers)
     echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
-          f"updated {report.updated}, no longer violating {report.cleared}")
+          f"updated {report.updated}, no longer violating {report.cleared}; reopened {report.reopened}, growth "
+          f"cases {report.grown}, changes of period for the county to decide {report.period_requests}")
     print_summary(report.result.summary())
     for warning in report.result.warnings:
         echo(f"warning: {warning}")

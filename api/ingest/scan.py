@@ -70,6 +70,8 @@ class ScanReport:
     result: CheckResult
     reopened: int = 0
     grown: int = 0
+    #: Changes of period out of zero tolerance the scan measured and filed for the county (`request_period`).
+    period_requests: int = 0
 
 
 def stored_inputs(session: Session) -> CheckInputs:
@@ -197,7 +199,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged
         # county writes nothing at all.
+        asked_before = len(events)
         fresh = _hold_zero_tolerance(session, known[untouched].assign(still_violating=True), now, events)
+        period_requests = len(events) - asked_before
         updated = 0
         if len(fresh):
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
@@ -233,7 +237,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         if len(new):
             locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
-                          updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown)
+                          updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown,
+                          period_requests=period_requests)
 
 
 def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime,

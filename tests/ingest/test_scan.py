@@ -160,7 +160,8 @@ def test_id_lists_longer_than_one_statement_takes(db: Database):
     assert len(reports) == 70_000 and not any(reports.values())
 
 
-def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Database, tmp_path):
+def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Database, tmp_path,
+                                                                     monkeypatch: pytest.MonkeyPatch):
     """A house re-imported with an earlier date (or under a new baseline) measures as stock. A change of period
     out of zero tolerance is the county's decision (decide_period) on a request with its reason; the scan had
     made it silently for every case still `new`. Now the case keeps its period, disposition and measures, and
@@ -178,8 +179,19 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
     import_layer(db.factory, "houses", tmp_path / "h2.gpkg")
     with db.factory.begin() as s:  # as an earlier scan leaves a case whose house had stopped violating
         s.execute(update(models.Case).values(still_violating=False))
-    scan(db.factory, RuleSet())
-    scan(db.factory, RuleSet())  # and again: one request, not two
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from api.settings import get_settings
+
+    monkeypatch.setenv("REDLINE_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    try:
+        ran = CliRunner().invoke(app, ["scan"])  # the command says what it filed for the county
+    finally:
+        get_settings.cache_clear()
+    assert ran.exit_code == 0 and "changes of period for the county to decide 1" in ran.output, ran.output
+    assert scan(db.factory, RuleSet()).period_requests == 0  # and again: one request, not two
 
     def case(key: str) -> models.Case:
         with db.factory() as s:
