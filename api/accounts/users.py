@@ -75,6 +75,11 @@ def users_in_scope(session: Session, user: User, role: str | None = None) -> lis
     return list(session.execute(stmt.order_by(User.township_code, User.username)).scalars())
 
 
+def all_users(session: Session) -> list[User]:
+    """Every user, disabled ones too (an admin's list: who may log in, in which role and township)."""
+    return list(session.execute(select(User).order_by(User.role, User.township_code, User.username)).scalars())
+
+
 def _check_township(session: Session, code: str) -> None:
     """A township code is 12 digits ending in 000 (乡镇级); once townships are imported it must be one of them."""
     try:

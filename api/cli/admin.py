@@ -1,4 +1,4 @@
-"""Administration: the schema (`db upgrade`), users (`user add|disable`), the audit chain (`audit verify`)."""
+"""Administration: the schema (`db upgrade`), users (`user add|list|disable`), the audit chain (`audit verify`)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ def user_add(
         fail(exc)
     echo(f"user {username} ({role}{', ' + township if township else ''}) created"
           + (f"; password: {password}" if generated else ""))
+
+
+def user_list() -> None:
+    """Every user: username, role, township, display name, and whether they are disabled."""
+    from api.accounts.roles import ROLE_NAMES, Role
+    from api.accounts.users import all_users
+
+    with factory()() as session:
+        for user in all_users(session):
+            echo(f"{user.username:<20} {user.role:<16} {user.township_code or '—':<12} {ROLE_NAMES[Role(user.role)]} "
+                 f"{user.display_name or ''}{'' if user.active else '  已停用 disabled'}".rstrip())
 
 
 def user_disable(username: str) -> None:

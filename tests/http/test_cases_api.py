@@ -169,6 +169,11 @@ def test_log_out_revokes_the_token_and_disabling_a_user_revokes_all(site: Site, 
     assert result.exit_code == 0, result.output
     assert "1 token(s) revoked" in result.output
     assert f"县级田长 {T1[:6]}: 空缺 vacant" in result.output
+    users = CliRunner().invoke(app, ["user", "list"])  # an admin's list shows the account disabled
+    assert users.exit_code == 0 and [line.split()[:3] for line in users.output.splitlines()
+                                     if line.startswith("county ")] == [["county", "county_reviewer", "—"]]
+    assert "disabled" in next(line for line in users.output.splitlines() if line.startswith("county "))
+    assert "disabled" not in next(line for line in users.output.splitlines() if line.startswith("officer1 "))
     listed = CliRunner().invoke(app, ["chief", "list"])
     assert [line.split() for line in listed.output.splitlines() if line.startswith("县级田长")] == [
         ["县级田长", T1[:6], "全县", "空缺", "vacant"]]
