@@ -39,6 +39,7 @@ from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.geometry import clean_polygons, polygonal_part
 from gis.kernels import Rings, convex_clip_polygons
+from gis.numbers import NumberError, parse_numbers
 from gis.overlay import (
     Layer,
     area_on,
@@ -182,13 +183,10 @@ def _numbers(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     input row: read as "not given", an approved area of '120平方米' would have capped nothing (批少占多)."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    raw = frame[column]
-    numbers = pd.to_numeric(raw, errors="coerce")
-    bad = (numbers.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise RedlineInputError(f"not a number: {raw.iloc[i]!r}", source=what, row=_input_row(frame, i), field=column)
-    return numbers.to_numpy(dtype=float)
+    try:
+        return parse_numbers(frame[column]).to_numpy(dtype=float)
+    except NumberError as exc:
+        raise RedlineInputError(str(exc), source=what, row=_input_row(frame, exc.position), field=column) from None
 
 
 def _input_row(frame: pd.DataFrame, position: int) -> int:

@@ -34,6 +34,7 @@ from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field, names
 from gis.geometry import clean_polygons, summarise_problems
+from gis.numbers import NumberError, parse_numbers
 from gis.rules import APPROVAL_KIND_NAMES, ApprovalKind, approval_kind
 from gis.sources import read_source, read_table
 
@@ -146,24 +147,16 @@ def _convert(frame: pd.DataFrame, mapping: Mapping[str, str], kind: ImportKind, 
                 raise RedlineInputError(str(exc), source=source, row=int(rows.iloc[exc.position]),
                                         field=src) from None
             out[target] = pd.Series(days.astype(object), index=frame.index).where(~np.isnat(days), None)
-            continue
         elif target in kind.numbers or target in kind.integers:
-            converted = pd.to_numeric(raw, errors="coerce")
+            try:
+                numbers = parse_numbers(raw)
+            except NumberError as exc:
+                raise RedlineInputError(f"cannot read {exc.value!r} as a number", source=source,
+                                        row=int(rows.iloc[exc.position]), field=src) from None
+            typed = numbers.astype("Int64") if target in kind.integers else numbers
+            out[target] = typed.astype(object).where(numbers.notna(), None)
         else:
-            converted = _text(raw)
-            out[target] = converted
-            continue
-        bad = converted.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-        if bad.any():
-            i = bad.to_numpy().nonzero()[0][0]
-            wanted = "a date" if target in kind.dates else "a number"
-            raise RedlineInputError(f"cannot read {raw.iloc[i]!r} as {wanted}",
-                                    source=source, row=int(rows.iloc[i]), field=src)
-        if target in kind.integers:
-            converted = converted.astype("Int64").astype(object).where(converted.notna(), None)
-        elif target in kind.numbers:
-            converted = converted.astype(object).where(converted.notna(), None)
-        out[target] = converted
+            out[target] = _text(raw)
     for target in kind.required:
         if target not in out:
             raise RedlineInputError(f"no field for {target} (tried {', '.join(kind.fields[target])})",

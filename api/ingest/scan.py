@@ -199,9 +199,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged
         # county writes nothing at all.
-        asked_before = len(events)
-        fresh = _hold_zero_tolerance(session, known[untouched].assign(still_violating=True), now, events)
-        period_requests = len(events) - asked_before
+        fresh, period_requests = _hold_zero_tolerance(session, known[untouched].assign(still_violating=True), now,
+                                                      events)
         updated = 0
         if len(fresh):
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
@@ -242,9 +241,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 
 
 def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime,
-                         events: list[dict[str, Any]]) -> pd.DataFrame:
-    """The cases of `fresh` (new cases, re-measured) the scan may update: not those it would take out of zero
-    tolerance.
+                         events: list[dict[str, Any]]) -> tuple[pd.DataFrame, int]:
+    """The cases of `fresh` (new cases, re-measured) the scan may update — not those it would take out of zero
+    tolerance — and how many requests it filed for the county.
 
     A change of period out of the increment path is the county's decision on a request with its reason
     (`request_period` → `decide_period`): a new delivery with an earlier date, or a new baseline, is grounds
@@ -254,7 +253,7 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
     """
     outside = ~fresh["period"].isin(INCREMENT_PERIODS).to_numpy()  # measured outside zero tolerance
     if not outside.any():
-        return fresh
+        return fresh, 0
     table = table_of(models.Case)
     stored = pd.DataFrame([row for chunk in in_chunks(fresh.loc[outside, "_id"].tolist()) for row in session.execute(
         select(table.c.id, table.c.period, table.c.requested_period).where(table.c.id.in_(chunk))).all()],
@@ -275,7 +274,7 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
     for chunk in in_chunks(held):  # held, but violating: one a scan had cleared says so again
         session.execute(update(table).where(table.c.id.in_(chunk), table.c.still_violating.is_(False))
                         .values(still_violating=True, scanned_at=now))
-    return fresh[~leaving]
+    return fresh[~leaving], int(asking.sum())
 
 
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleSet, now: dt.datetime,
@@ -289,13 +288,14 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleS
     if known.empty:
         return 0
     new_part = dict(zip(known["_id"].astype(int), known["unapproved_after_cutoff_m2"].fillna(0.0), strict=True))
+    demolished_at = demolitions_recorded(session, list(new_part))
     surveyed_at: dict[int, dt.datetime] = {}
-    for chunk in in_chunks(list(demolitions_recorded(session, list(new_part)))):  # the few with a demolition
+    for chunk in in_chunks(list(demolished_at)):  # the few with a demolition
         surveyed_at.update((int(cid), as_utc(at)) for cid, at, period in session.execute(
             select(models.Case.id, models.House.surveyed_at, models.Case.period)
             .join(models.House, models.House.id == models.Case.house_id).where(models.Case.id.in_(chunk)))
             if at is not None and (period != Period.EXTENDED_AFTER_CUTOFF or new_part[cid] >= rules.min_area_m2))
-    return _reopen_contradicted(session, surveyed_at, now, events,
+    return _reopen_contradicted(session, surveyed_at, demolished_at, now, events,
                                 "the house is still there in the survey imported after its demolition was recorded "
                                 "(拆除不到位 / 假拆除)")
 
@@ -316,17 +316,18 @@ def _reopen_regrown(session: Session, values: pd.DataFrame, rules: RuleSet, now:
             .join(parent, parent.id == models.Case.parent_case_id)
             .join(models.House, models.House.id == parent.house_id)
             .where(parent.house_id.in_(chunk), models.Case.house_id.is_(None))) if at is not None)
-    return _reopen_contradicted(session, surveyed_at, now, events,
-                                "the new part is still there (or built again) in the survey imported after its "
+    return _reopen_contradicted(session, surveyed_at, demolitions_recorded(session, list(surveyed_at)), now,
+                                events, "the new part is still there (or built again) in the survey imported after its "
                                 "demolition was recorded (拆除不到位 / 假拆除)")
 
 
-def _reopen_contradicted(session: Session, surveyed_at: dict[int, dt.datetime], now: dt.datetime,
-                         events: list[dict[str, Any]], note: str) -> int:
+def _reopen_contradicted(session: Session, surveyed_at: dict[int, dt.datetime],
+                         demolished_at: dict[int, dt.datetime], now: dt.datetime, events: list[dict[str, Any]],
+                         note: str) -> int:
     """Reopen each case of `surveyed_at` (case id → when a survey last showed it violating) whose demolition was
-    recorded before that survey and which is in a state that records it."""
-    demolished_at = demolitions_recorded(session, list(surveyed_at))
-    candidates = [cid for cid, at in demolished_at.items() if at < surveyed_at[cid]]
+    recorded (`demolished_at`, from `demolitions_recorded`) before that survey and which is in a state that
+    records it."""
+    candidates = [cid for cid, at in demolished_at.items() if cid in surveyed_at and at < surveyed_at[cid]]
     reopened = 0
     for chunk in in_chunks(candidates):
         for case in session.execute(select(models.Case).where(models.Case.id.in_(chunk),
