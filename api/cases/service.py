@@ -140,11 +140,15 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
                                           "evidence": evidence, "by": user.username, "at": now.isoformat()},
                                          ensure_ascii=False)
     elif action == "decide_period":
+        void = target == Status.VERIFIED and case.status != Status.VERIFIED  # a decision to keep the house
+        if void:  # back on the path's start: unfinished, nothing rectified
+            case.decision = None
+            case.finished_at = None
         if payload["approve"] and case.requested_period is not None:
             case.period = case.requested_period
             case.disposition = (Disposition.DEMOLISH if case.period in INCREMENT_PERIODS
                                 else Disposition.CLASSIFY).value
-            if case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
+            if void or case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
                 case.remaining_m2 = remaining_of(case)
         case.requested_period = None
         case.period_request = None

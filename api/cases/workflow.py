@@ -16,6 +16,8 @@ clock then runs again from the return.
 County sign-offs, in any open state: `file` (立案, with its number); `decide_period` on an inspector's or
 township's `request_period` (a change of period — the only way out of, or across, the zero-tolerance path —
 needs a reason and evidence, and waits for the county: until then the case keeps its period and deadlines).
+An approved change into zero tolerance voids a decision to keep the house (classified or rectified): the case
+goes back to `verified`, to be demolished.
 Reopened: a scan that still finds a house whose demolition was recorded, after the houses were surveyed
 again, puts its case in `reopened` (event `reappeared`), back with the township on a new 137 clock.
 """
@@ -73,8 +75,11 @@ DECISION_NAMES: dict[str, str] = {"demolish": "拆除", "confiscate": "没收", 
                                   "legalise": "补办手续"}
 LEGAL_REASON_NAMES: dict[str, str] = {"approved_homestead": "已批宅基地", "rural_road": "农村道路",
                                       "facility_farmland": "设施农业用地", "other": "其他"}
-#: Stock decisions that leave the house standing as it is: never on permanent basic farmland.
-KEEPS_THE_HOUSE = frozenset({"fine_keep", "legalise"})
+#: Stock decisions that leave the house standing: never on permanent basic farmland, and void once the house is
+#: found to be an increment. Confiscation (没收) is one: it takes the building, not the house off the land, and
+#: 土地管理法 第77条 allows it only where the building conforms to the land-use plan, which on permanent basic
+#: farmland (第35条) it never does.
+KEEPS_THE_HOUSE = frozenset({"confiscate", "fine_keep", "legalise"})
 INCREMENT_PERIODS = frozenset({Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value})
 #: States from which a township may submit for review.
 SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
@@ -208,9 +213,11 @@ def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | 
 
 
 def _farmland_refusal(case: CaseState) -> Message:
-    return Message(f"房屋占用永久基本农田 {case.farmland_m2:.2f} m²，任何人不得补办手续或保留（土地管理法 第35条）",
+    return Message(f"房屋占用永久基本农田 {case.farmland_m2:.2f} m²，任何人不得补办手续、罚款保留或没收保留，"
+                   "只能拆除复耕（土地管理法 第35条、第77条）",
                    f"the house occupies {case.farmland_m2:.2f} m² of permanent basic farmland (永久基本农田), which "
-                   "no one may legalise or leave built on (土地管理法 第35条)")
+                   "no one may legalise, keep for a fine or confiscate and keep: it is demolished and the land "
+                   "restored (土地管理法 第35条, 第77条)")
 
 
 def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> Message | None:
@@ -285,6 +292,20 @@ def _guard_return(_case: CaseState, payload: dict[str, Any]) -> Message | None:
     return None
 
 
+def voids_the_decision(case: CaseState, payload: dict[str, Any]) -> bool:
+    """Whether deciding the case's change of period voids its stock decision: an approved change into the
+    zero-tolerance path of a house classified (or rectified) to be kept. Kept, it would be rectified, submitted
+    and closed as an increment left standing."""
+    return (payload.get("approve") is True and case.requested_period in INCREMENT_PERIODS
+            and case.status in (Status.CLASSIFIED, Status.RECTIFIED) and case.decision in KEEPS_THE_HOUSE)
+
+
+def _after_period_decision(case: CaseState, payload: dict[str, Any]) -> Status:
+    """Where a decided change of period leaves the case: where it was, or — its keep decision void — back at
+    `verified`, from where an increment goes on only by the demolition notice."""
+    return Status.VERIFIED if voids_the_decision(case, payload) else Status(case.status)
+
+
 def _fixed(status: Status) -> Callable[[CaseState, dict[str, Any]], Status]:
     return lambda _c, _p: status
 
@@ -317,7 +338,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("file", OPEN, COUNTY_ROLES, _unchanged, _guard_file, lambda c: not c.filed),
     Action("request_period", OPEN - {Status.SUBMITTED}, FIELD_ROLES, _unchanged, _guard_request_period,
            lambda c: c.requested_period is None),
-    Action("decide_period", OPEN, COUNTY_ROLES, _unchanged, _guard_decide_period,
+    Action("decide_period", OPEN, COUNTY_ROLES, _after_period_decision, _guard_decide_period,
            lambda c: c.requested_period is not None),
 )}
 

@@ -12,6 +12,7 @@ from api.cases.deadlines import DEADLINE_NAMES
 from api.cases.workflow import (
     ACTION_NAMES,
     DECISION_NAMES,
+    KEEPS_THE_HOUSE,
     LEGAL_REASON_NAMES,
     STATUS_NAMES,
     VERDICT_NAMES,
@@ -40,6 +41,7 @@ from gis.rules import (
     PERIOD_NAMES_EN,
     PROHIBITION_NAMES,
     PROHIBITION_NAMES_EN,
+    Prohibition,
 )
 
 
@@ -86,5 +88,8 @@ def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:
                      "max_distance_m": settings.evidence_max_distance_m},
         "cultivated_codes": sorted(CULTIVATED_CODES),
         "field_only_prohibitions": sorted(FIELD_ONLY_PROHIBITIONS),
+        # A decision the server refuses on permanent basic farmland is not offered there.
+        "permanent_farmland_prohibition": int(Prohibition.PERMANENT_FARMLAND),
+        "decisions_keeping_the_house": sorted(KEEPS_THE_HOUSE),
         "basemap": {"url": settings.tile_url, "attribution": settings.tile_attribution},
     }

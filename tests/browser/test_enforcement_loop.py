@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from api.accounts.users import create_user
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import Case, CaseEvent
+from api.cases.service import transition
+from api.db.models import Case, CaseEvent, User
 from api.db.repository import read_frame
 from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.browser.test_desk import signed_in, wait_for_list
@@ -156,3 +157,39 @@ def test_an_increment_case_goes_from_new_to_closed_through_the_pages(browser, li
     assert errors == [] and errors_officer == [] and phone_errors == []
     assert re.search(r"/field/", phone.url)
     phone_context.close()
+
+
+def test_the_map_offers_no_decision_keeping_a_house_on_permanent_farmland(browser, live_server: str,
+                                                                          live_factory):
+    """The township classifies a stock house from the map's side panel. On permanent basic farmland the pick list
+    offers demolition alone (the server refuses the others, naming the area); off it, all four decisions."""
+    township = "431021107000"
+    with live_factory.begin() as s:
+        create_user(s, "officer107", PASSWORD, "township_officer", township, "赵乡长")
+        create_user(s, "inspector107", PASSWORD, "inspector", township, "钱巡查")
+    with live_factory() as s:
+        users = {u.username: u for u in s.execute(select(User).where(User.username.in_(
+            ["county", "inspector107"]))).scalars()}
+        for u in users.values():
+            s.expunge(u)
+        stock = select(Case.id, Case.code).where(Case.township_code == township, Case.status == "new",
+                                                 Case.period == "before_cutoff").order_by(Case.id)
+        on_farmland = s.execute(stock.where(Case.rules.like("1%"))).first()
+        off_farmland = s.execute(stock.where(Case.farmland_m2 == 0)).first()
+    assert on_farmland and off_farmland
+    for cid, _code in (on_farmland, off_farmland):
+        transition(live_factory, users["county"], cid, "assign", {})
+        transition(live_factory, users["inspector107"], cid, "verify", {"verdict": "illegal"})
+    officer, errors = signed_in(browser, live_server, f"/map?code={on_farmland[1]}", user="officer107")
+    offered = []
+    for _cid, code in (on_farmland, off_farmland):
+        officer.goto(f"{live_server}/map?code={code}")
+        officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+        offered.append(officer.eval_on_selector_all("#rl-panel select[data-for=decision] option",
+                                                    "options => options.map(o => o.value)"))
+    assert offered[0] == ["demolish"]
+    assert sorted(offered[1]) == ["confiscate", "demolish", "fine_keep", "legalise"]
+    desk_action(officer, "classify", ("decision", "fine_keep"))  # off the farmland: kept for a fine
+    with live_factory() as s:
+        assert s.get(Case, off_farmland[0]).decision == "fine_keep"
+    assert not errors

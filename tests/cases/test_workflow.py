@@ -107,3 +107,28 @@ def test_unknown_action_and_allowed_actions():
         decide("bulldoze", state("new"), "admin", {})
     assert allowed_actions(state("new"), "county_reviewer") == ["assign", "file"]
     assert allowed_actions(state("closed"), "admin") == []
+
+
+@pytest.mark.parametrize(("status", "decision", "requested", "approve", "target"), [
+    ("classified", "fine_keep", INC, True, "verified"),  # into zero tolerance: the keep decision is void
+    ("rectified", "legalise", "extended_after_cutoff", True, "verified"),
+    ("rectified", "confiscate", INC, True, "verified"),
+    ("rectified", "fine_keep", INC, False, "rectified"),  # refused: nothing changes
+    ("classified", "demolish", INC, True, "classified"),  # a demolition stands either way
+    ("verified", None, INC, True, "verified"),
+    ("demolishing", None, STOCK, True, "demolishing"),
+])
+def test_a_change_into_zero_tolerance_voids_a_decision_to_keep_the_house(status, decision, requested, approve,
+                                                                          target):
+    case = CaseState(status=status, period=STOCK, verdict="illegal", remaining_m2=0.0, decision=decision,
+                     requested_period=requested)
+    assert decide("decide_period", case, "county_reviewer", {"approve": approve, "reason": "合同"}) == target
+
+
+def test_no_decision_keeps_a_house_on_permanent_farmland():
+    on_farmland = CaseState(status="verified", period=STOCK, verdict="illegal", remaining_m2=80.0,
+                            on_permanent_farmland=True, farmland_m2=80.0)
+    for decision in ("legalise", "fine_keep", "confiscate"):
+        with pytest.raises(TransitionRefused, match="第77条"):
+            decide("classify", on_farmland, "township_officer", {"decision": decision})
+    assert decide("classify", on_farmland, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED

@@ -14,6 +14,8 @@ from pyproj import Transformer
 from shapely import box
 
 from api.accounts.users import create_user
+from api.db.models import Case
+from api.db.repository import read_frame
 from api.http.app import create_app
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
@@ -102,6 +104,26 @@ def serving_site(db: Database, tmp_path: Path, village_code: str, centre: tuple[
     with TestClient(app) as client:
         yield Site(client, db, village_code, centre)
     app.state.engine.dispose()
+
+
+def off_permanent_farmland(site: Site, folder: Path, house: str = "A2") -> int:
+    """Move `house` (still a new case) from permanent basic farmland onto ordinary cultivated land, and return its
+    case: the farmland square loses the house and 10 m around it (room for a wing), which a 三调 dry-land parcel
+    (旱地 0103) takes; then a scan measures the case again. Keeping a house, for a fine, after the fact or
+    confiscated, is lawful only off permanent basic farmland, so that is where a test of those paths stands."""
+    cid = case_id(site, house)
+    with site.db.factory() as s:
+        footprint = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    around = footprint.buffer(10, join_style="mitre")
+    farmland = gpd.read_file(folder / "f.gpkg")
+    farmland["geometry"] = farmland.geometry.difference(around)
+    farmland.to_file(folder / "f_without_house.gpkg")
+    import_layer(site.db.factory, "farmland", folder / "f_without_house.gpkg")
+    gpd.GeoDataFrame({"BSM": [f"DLTB-{house}"], "DLBM": ["0103"], "DLMC": ["旱地"]}, geometry=[around],
+                     crs=farmland.crs).to_file(folder / "dltb.gpkg")
+    import_layer(site.db.factory, "dltb", folder / "dltb.gpkg")
+    scan(site.db.factory, RuleSet())
+    return cid
 
 
 def case_id(site: Site, house: str, user: str = "admin") -> int:

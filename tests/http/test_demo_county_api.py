@@ -48,7 +48,8 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path, request: pytest.F
         listing = client.get("/api/cases", headers=officer, params={"limit": 5000}).json()
         assert listing["total"] > 100 and {i["township_code"] for i in listing["items"]} == {TOWNSHIP}
         increment = next(i for i in listing["items"] if i["disposition"] == "demolish")
-        stock = next(i for i in listing["items"] if i["disposition"] == "classify")
+        # Confiscated and kept: lawful off permanent basic farmland only (土地管理法 第77条).
+        stock = next(i for i in listing["items"] if i["disposition"] == "classify" and i["farmland_m2"] == 0)
 
         act(county, increment["id"], "assign")
         act(officer, increment["id"], "assign", assignee="inspector")
@@ -76,7 +77,7 @@ def test_demo_cases_from_new_to_closed(db: Database, tmp_path, request: pytest.F
 
         # A second stock case is demolished the whole way; an increment's period is disputed and decided; a case
         # is filed (立案).
-        stock2 = [i for i in listing["items"] if i["disposition"] == "classify"][1]
+        stock2 = next(i for i in listing["items"] if i["disposition"] == "classify" and i["id"] != stock["id"])
         act(county, stock2["id"], "assign")
         act(inspector, stock2["id"], "verify", verdict="illegal")
         act(officer, stock2["id"], "classify", decision="demolish")

@@ -31,7 +31,7 @@ from api.settings import Settings
 from gis.evidence import UNDECODABLE
 from gis.rules import MU_M2, RuleSet
 from tests.conftest import Database, from_built
-from tests.http.conftest import T1, Site, build_site, case_id, serving_site
+from tests.http.conftest import T1, Site, build_site, case_id, off_permanent_farmland, serving_site
 from tests.http.test_workflow_api import act, answered_not_decoded, inspector1, photo_at, upload
 from tests.photo_factory import damaged_jpeg, jpeg_at_house, jpeg_with_exif
 
@@ -176,6 +176,10 @@ def test_a_photo_whose_original_is_missing_stays_unchecked_rather_than_flagged_d
 
 
 def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):
+    """Nothing that leaves the house standing on permanent basic farmland: not a legal verdict for a house, not
+    补办手续, not a fine, and not confiscation either. 土地管理法 第77条 confiscates a building only where it
+    conforms to the land-use plan; on permanent basic farmland (第35条) it never does, so the house is demolished
+    and the land restored. Before, confiscation closed such a case with the house still on the farmland."""
     increment, stock = case_id(site, "A1"), case_id(site, "A2")  # both wholly or partly on farmland
     act(site, "county", increment, "assign")
     act(site, "officer1", increment, "assign", assignee="inspector1")
@@ -184,10 +188,11 @@ def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):
     assert "100.00 m² of permanent basic farmland" in refused
     act(site, "county", stock, "assign")
     act(site, "inspector1", stock, "verify", verdict="illegal")
-    for decision in ("legalise", "fine_keep"):
+    for decision in ("legalise", "fine_keep", "confiscate"):
         refused = act(site, "officer1", stock, "classify", expect=409, decision=decision)["error"]["message"]
-        assert "permanent basic farmland" in refused and "m²" in refused
-    act(site, "officer1", stock, "classify", decision="confiscate")  # taking the house off the land is allowed
+        assert "permanent basic farmland" in refused and "m²" in refused and "第77条" in refused
+    assert act(site, "officer1", stock, "classify", decision="demolish")["status"] == "classified"
+    act(site, "officer1", stock, "serve_notice")
     # A footprint that is no house (a rural road) or a farming facility allowed there can still be found legal.
     b3 = case_id(site, "B3")  # half on farmland
     act(site, "county", b3, "assign")
@@ -218,9 +223,9 @@ def test_reinspection_needs_a_photo_taken_at_the_house_after_demolition(site: Si
     assert history[-1]["action"] == "reinspect"
 
 
-def test_a_returned_case_is_back_on_the_137_clock(site: Site):
+def test_a_returned_case_is_back_on_the_137_clock(site: Site, tmp_path: Path):
     """Submitted on day 1, returned on day 2: three days later, with nothing resubmitted, it is overdue."""
-    cid = case_id(site, "A2")  # stock, on farmland
+    cid = off_permanent_farmland(site, tmp_path)  # stock, on cultivated land
     with site.db.factory() as s:
         users = {u.username: u for u in s.execute(select(User)).scalars()}
         for u in users.values():
@@ -292,6 +297,36 @@ def test_a_change_of_period_is_a_request_the_county_decides(site: Site):
     assert actions[-4:] == ["request_period", "decide_period", "request_period", "decide_period"]
     with site.db.factory() as s:
         assert verify_chain(s).ok
+
+
+@pytest.mark.parametrize("rectified", [False, True], ids=["classified", "rectified"])
+def test_a_kept_house_found_to_be_an_increment_goes_back_to_demolition(site: Site, tmp_path: Path,
+                                                                        rectified: bool):
+    """A stock house classified to be kept for a fine, then shown (a dated contract) to have been built after the
+    cutoff: the county's approval of the change of period puts it on the zero-tolerance path. Before, the case
+    kept its stock decision and state, so the township could still rectify and submit it, and the county pass
+    it: an increment kept for a fine. Now the approval voids the decision and sends the case back to `verified`,
+    from where the only way on is the demolition notice; all it occupies is to rectify again."""
+    cid = off_permanent_farmland(site, tmp_path)
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="fine_keep")
+    if rectified:
+        act(site, "officer1", cid, "rectify")
+    contract = upload(site, "inspector1", cid, kind="document", data=photo_at(site, cid, 9)).json()["id"]
+    act(site, "inspector1", cid, "request_period", period="after_cutoff", reason="合同显示2021年购地建房",
+        evidence=[contract])
+    decided = act(site, "county", cid, "decide_period", approve=True, reason="合同日期在截止日之后：增量")
+    assert decided["status"] == "verified"
+    case = props(site, cid)
+    assert case["period"] == "after_cutoff" and case["disposition"] == "demolish" and case["decision"] is None
+    assert case["remaining_m2"] == pytest.approx(case["occupied_m2"]) and case["remaining_m2"] > 0
+    township = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
+    assert "serve_notice" in township["allowed_actions"] and "rectify" not in township["allowed_actions"]
+    for action in ("rectify", "submit", "classify"):
+        act(site, "officer1", cid, action, expect=409, decision="fine_keep")
+    assert act(site, "officer1", cid, "serve_notice")["status"] == "notice_served"
+    assert props(site, cid)["history"][-2]["action"] == "decide_period"
 
 
 def test_an_unknown_period_may_be_established_as_increment_on_site(site: Site):
@@ -396,7 +431,7 @@ def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_
     """An extension's demolition removes its new part; the old part stays (classified). The next survey shows
     the house without the wing, still on the farmland: that is the old part, not a sham demolition. Before, the
     scan reopened the case because the house was still there; only the new part standing again reopens it."""
-    cid = case_id(site, "A2")  # 15 m × 12 m, declared 2019
+    cid = off_permanent_farmland(site, tmp_path)  # 15 m × 12 m, declared 2019, on cultivated land
     with site.db.factory() as s:
         house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
     minx, miny, maxx, maxy = house.bounds
@@ -430,7 +465,7 @@ def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_
 
 def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
                                                                                                tmp_path):
-    cid = case_id(site, "A2")  # stock: 15 m × 12 m, built 2019
+    cid = off_permanent_farmland(site, tmp_path)  # stock: 15 m × 12 m, built 2019, on cultivated land
     with site.db.factory() as s:
         house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
     gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[house], crs=4546

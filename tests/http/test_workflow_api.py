@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from api.db import models
 from api.db.models import User
 from api.evidence.upload import upload_photo
 from tests.conftest import fixture_path
-from tests.http.conftest import T1, T2, Site, case_id
+from tests.http.conftest import T1, T2, Site, case_id, off_permanent_farmland
 
 PHOTO = ("photos", "ianare_gps_DSCN0010.jpg")
 
@@ -91,12 +92,12 @@ def test_increment_from_new_to_closed(site: Site):
         assert verify_chain(s).ok
 
 
-def test_stock_path_and_remaining_area_blocks_closing(site: Site):
-    cid = case_id(site, "A2")
+def test_stock_path_and_remaining_area_blocks_closing(site: Site, tmp_path: Path):
+    cid = off_permanent_farmland(site, tmp_path)
     act(site, "county", cid, "assign")
     act(site, "inspector1", cid, "verify", verdict="illegal")
     act(site, "officer1", cid, "serve_notice", expect=409)
-    act(site, "officer1", cid, "classify", decision="confiscate")  # on farmland: not kept (see test_lifecycle)
+    act(site, "officer1", cid, "classify", decision="confiscate")
     r = site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("officer1"),
                          json={"text": "没收手续办理一半", "remaining_m2": 80.0})
     assert r.status_code == 201
@@ -113,8 +114,8 @@ def test_legal_verdict_closes_with_nothing_remaining(site: Site):
     assert act(site, "county", cid, "pass_review")["status"] == "closed"
 
 
-def test_remaining_area_must_reach_zero_before_review_passes(site: Site):
-    cid = case_id(site, "A2")
+def test_remaining_area_must_reach_zero_before_review_passes(site: Site, tmp_path: Path):
+    cid = off_permanent_farmland(site, tmp_path)
     act(site, "county", cid, "assign")
     act(site, "inspector1", cid, "verify", verdict="illegal")
     act(site, "officer1", cid, "classify", decision="confiscate")

@@ -56,8 +56,14 @@ export function createPanel(el, { layers, user, onChanged }) {
       return select;
     }
     if (action === "classify") {
+      // On permanent basic farmland the house is demolished: a decision keeping it is not offered (the server
+      // refuses it too, naming the area).
+      const config = getConfig();
+      const onFarmland = String(p.rules || "").split(",").includes(String(config.permanent_farmland_prohibition));
+      const decisions = Object.entries(config.labels.decision)
+        .filter(([code]) => !(onFarmland && config.decisions_keeping_the_house.includes(code)));
       return h("select", { "data-for": "decision", "aria-label": t("处置决定", "Decision") },
-        ...Object.entries(getConfig().labels.decision).map(([code, name]) => h("option", { value: code }, name)));
+        ...decisions.map(([code, name]) => h("option", { value: code }, name)));
     }
     if (action === "return") { return h("input", { "data-for": "reason", placeholder: t("退回理由（必填）", "reason for return (required)"), size: 18 }); }
     if (action === "file") { return h("input", { "data-for": "file_number", placeholder: t("立案号（必填）", "file number (required)"), size: 18 }); }
