@@ -114,6 +114,9 @@ class CaseState:
     requested_period: str | None = None
     #: Filed (立案) already.
     filed: bool = False
+    #: An extension's old part on farmland or unapproved cultivated land (m², `measures.old_part_m2`): what is
+    #: classified once the new part is demolished, whatever a progress report says remains.
+    old_part_m2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,9 @@ def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if case.requested_period is not None:
         return Message(f"变更时段为「{_period(case.requested_period)}」的申请尚待县级决定",
                        f"a change of period to {case.requested_period} awaits the county's decision")
-    if case.status == Status.REINSPECTED and case.period == Period.EXTENDED_AFTER_CUTOFF and case.remaining_m2 > 0:
-        return Message(f"新建部分已拆除；旧有部分（{case.remaining_m2:.2f} m²）接下来分类处置，再整改到位",
-                       f"the new part is demolished; the old part ({case.remaining_m2:.2f} m²) is classified next "
+    if case.status == Status.REINSPECTED and case.period == Period.EXTENDED_AFTER_CUTOFF and case.old_part_m2 > 0:
+        return Message(f"新建部分已拆除；旧有部分（{case.old_part_m2:.2f} m²）接下来分类处置，再整改到位",
+                       f"the new part is demolished; the old part ({case.old_part_m2:.2f} m²) is classified next "
                        "(classify), then rectified")
     return None
 
