@@ -6,7 +6,10 @@ Rules (the comparison itself is `gis.compare`):
   pass gets "demolition confirmed by imagery of DATE" (once per pass);
 - a case whose demolition was *recorded before the later pass was imaged* and whose house still stands on it is
   reopened (`reappeared`, as a survey does): imagery taken before the record proves nothing, and a case closed
-  without a demolition (legal, fined and kept, legalised) is never reopened by imagery;
+  without a demolition (legal, fined and kept, legalised) is never reopened by imagery. What must stand: an
+  extension's new part (its old part stays); for a case without a house of its own (a wing or a new building
+  found by imagery, a scan or a patrol), its own footprint (an extension's: its new part) — at least
+  `min_area`, counted more than `tolerance_m` inside its outline;
 - a house that `grew` gets a case for the new part, measured by the engine against farmland and cultivated
   land, when that part violates; a `new` footprint likewise. Their period follows from the two passes
   (`gis.rules.built_between`): absent on a pass from the cutoff on, present now — an increment;
@@ -98,7 +101,7 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
         confirmed = _confirm(session, change, later.imaged_on, imagery, events)
         house_footprints = dict(zip(houses["id"].astype(int), houses.geometry.to_numpy(), strict=True))
         standing_on = Pass(later.imaged_on, house_footprints, a.geometry.to_numpy())
-        reopened = _reopen(session, change, standing_on, imagery, rules, now, events)
+        reopened = _reopen(session, change, standing_on, imagery, rules, compare_rules.tolerance_m, now, events)
         built_on = built_between(earlier.imaged_on, later.imaged_on, rules.cutoff)
         grown = change[change["change"] == "grown"]
         grown_cases = _open_cases(session, rules, pd.DataFrame({
@@ -159,27 +162,50 @@ class Pass:
     footprints: np.ndarray
 
 
-def _new_part_stands(session: Session, case: models.Case, later: Pass, rules: RuleSet) -> bool:
-    """Does the pass show an extension's new part (its house less the baseline footprints that prove stock,
-    imaged at the cutoff or undated) standing, at least `min_area` of it? Its demolition removed only that part:
-    the old part on the pass is no contradiction."""
-    house = later.houses.get(int(case.house_id)) if case.house_id is not None else None
-    if house is None:
-        return False
+def _new_part(session: Session, footprint: Any, rules: RuleSet) -> Any:
+    """An extension's new part: its footprint less the baseline footprints that prove stock (imaged at the
+    cutoff or undated)."""
     base = read_frame(session, models.BaselineFootprint, ["imaged_on"],
-                      where=[bbox_clause(session, models.BaselineFootprint, tuple(shapely.bounds(house)))])
+                      where=[bbox_clause(session, models.BaselineFootprint, tuple(shapely.bounds(footprint)))])
     imaged = pd.to_datetime(base["imaged_on"]).dt.date
     stock = base.geometry.to_numpy()[(imaged.isna() | (imaged <= rules.cutoff)).to_numpy()]
-    new_part = shapely.difference(house, shapely.union_all(stock)) if len(stock) else house
-    cover = shapely.union_all(later.footprints[shapely.intersects(later.footprints, house)])
-    return bool(shapely.area(shapely.intersection(new_part, cover)) >= rules.min_area_m2)
+    return shapely.difference(footprint, shapely.union_all(stock)) if len(stock) else footprint
+
+
+def _shown(part: Any, later: Pass, rules: RuleSet, tolerance_m: float) -> bool:
+    """Does the pass show `part` standing: at least `min_area` of it covered by the pass's footprints, counting
+    only what lies more than `tolerance_m` inside its outline? Two passes digitise the same wall up to that far
+    apart, so the house beside a demolished wing, its wall a little further out, covers no wing."""
+    core = shapely.buffer(part, -tolerance_m, join_style="mitre") if tolerance_m > 0 else part
+    if shapely.is_empty(core):
+        return False
+    cover = shapely.union_all(later.footprints[shapely.intersects(later.footprints, core)])
+    return bool(shapely.area(shapely.intersection(core, cover)) >= rules.min_area_m2)
+
+
+def _still_shown(session: Session, case: models.Case, later: Pass, rules: RuleSet, tolerance_m: float) -> bool:
+    """Does the pass contradict the case's recorded demolition? What was demolished: a case of its own house,
+    the house; an extension, only its new part (the old part standing on the pass is no contradiction); a case
+    without a house of its own (a wing or a new building that imagery, a scan or a patrol found), its own
+    footprint, or for an extension its new part."""
+    if case.house_id is not None:
+        footprint = later.houses.get(int(case.house_id))
+        if footprint is None:
+            return False
+        if case.period != Period.EXTENDED_AFTER_CUTOFF:
+            return True  # the comparison matched the house on the pass
+    else:
+        footprint = read_frame(session, models.Case, where=[models.Case.id == case.id]).geometry.iloc[0]
+    part = _new_part(session, footprint, rules) if case.period == Period.EXTENDED_AFTER_CUTOFF else footprint
+    return _shown(part, later, rules, tolerance_m)
 
 
 def _reopen(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[str, str], rules: RuleSet,
-            now: dt.datetime, events: list[dict[str, Any]]) -> int:
+            tolerance_m: float, now: dt.datetime, events: list[dict[str, Any]]) -> int:
     imaged_on = later.imaged_on
     standing = change.loc[change["change"] != "gone", "house_id"].astype(int).tolist()
-    cases = _cases_of(session, standing, DEMOLITION_RECORDED)
+    cases = _cases_of(session, standing, DEMOLITION_RECORDED) + list(session.execute(select(models.Case).where(
+        models.Case.house_id.is_(None), models.Case.status.in_(DEMOLITION_RECORDED))).scalars())
     if not cases:
         return 0
     recorded = demolitions_recorded(session, [c.id for c in cases])
@@ -190,7 +216,7 @@ def _reopen(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[s
         # pass of the same day as the record proves nothing either way).
         if at is None or imaged_on <= at.astimezone(COUNTY_TZ).date():
             continue
-        if case.period == Period.EXTENDED_AFTER_CUTOFF and not _new_part_stands(session, case, later, rules):
+        if not _still_shown(session, case, later, rules, tolerance_m):
             continue
         before = reopen(case, now)
         events.append({"case_id": case.id, "actor": ACTOR, "action": "reappeared", "before": before,

@@ -173,3 +173,42 @@ def test_an_extensions_old_part_on_a_new_pass_is_no_sham_demolition(site: Site, 
     report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
     assert report.reopened == 1
     assert case_of(site, "A2").status == "demolished" and case_of(site, "A4").status == "reopened"
+
+
+def test_a_later_pass_reopens_a_sham_demolition_of_a_case_without_a_house_of_its_own(site: Site, tmp_path: Path):
+    """Cases that imagery (or a scan, or a patrol) opened have no stored house: a house's new wing (`…-E`) and a
+    new building (`…-N`). Before, a later pass never looked at them again once their demolition was recorded, so
+    a wing or a building left standing stood unseen. Now the pass reopens one whose own footprint it still shows
+    (at least `min_area` of it, more than `tolerance_m` inside its outline), and only that: a wall digitised
+    0.8 m into a demolished wing is no wing."""
+    mid = (TODAY - dt.timedelta(days=60)).date()
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key.in_(["A1", "A4"])])
+    geom = dict(zip(houses["source_key"], houses.geometry, strict=True))
+    x, y = geom["A4"].bounds[0] - 50, geom["A4"].bounds[1] - 50  # the fixture's farmland square starts here
+
+    def wider(key: str, by: float):  # type: ignore[no-untyped-def]
+        minx, miny, maxx, maxy = geom[key].bounds
+        return box(minx, miny, maxx + by, maxy)
+
+    building = box(x + 70, y + 70, x + 80, y + 80)
+    import_epoch(site.db.factory, epoch_file(tmp_path, "p1", [geom["A1"], geom["A4"]]), BEFORE)
+    import_epoch(site.db.factory, epoch_file(tmp_path, "p2", [wider("A1", 5), wider("A4", 5), building]), mid)
+    opened = compare_epochs(site.db.factory, RuleSet(), CompareRules(), before=BEFORE, after=mid)
+    assert (opened.grown_cases, opened.new_cases) == (2, 1)
+    steps = [("admin", "assign", {"assignee": "inspector1"}), ("inspector1", "verify", {"verdict": "illegal"}),
+             ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+             ("inspector1", "record_demolition", {})]
+    with site.db.factory() as s:
+        codes = list(s.execute(select(Case.code).where(Case.origin == "imagery").order_by(Case.code)).scalars())
+    for code in codes:
+        drive(site, code.split("-", 2)[2], steps, at=RECORDED)
+    # Ten days ago: A1's wing and the new building still stand; A4's wing is gone, its wall 0.8 m further out.
+    import_epoch(site.db.factory, epoch_file(tmp_path, "p3", [wider("A1", 5), wider("A4", 0.8), building]), AFTER)
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert report.reopened == 2
+    status = {code.split("-", 2)[2].split("-")[0]: case_of(site, code.split("-", 2)[2]).status for code in codes}
+    assert status == {"A1": "reopened", "A4": "demolished", next(k for k in status if k.startswith("N")): "reopened"}
+    assert compare_epochs(site.db.factory, RuleSet(), CompareRules()).reopened == 0  # once
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
