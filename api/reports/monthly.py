@@ -176,7 +176,9 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
     increment = period.isin(INCREMENT_PERIODS).to_numpy()
     standing = open_ & violating
     new = _in(cases["created_at"], start, end)
-    restored = float(occupied[_in(cases["restored_at"], start, end)].sum())
+    # What a demolition removed and the land took back: an extension's demolition, its new part alone.
+    demolished_m2 = np.where(period == "extended_after_cutoff", new_part, occupied)
+    restored = float(demolished_m2[_in(cases["restored_at"], start, end)].sum())
     due, met = int(cases["due"].sum()), int(cases["met"].sum())
     return {
         "occupied_m2": float(occupied[standing].sum()),

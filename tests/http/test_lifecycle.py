@@ -444,6 +444,11 @@ def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_
     act(site, "county", cid, "assign")
     act(site, "inspector1", cid, "verify", verdict="illegal")
     demolish_and_restore(site, cid)
+    # The month's 拆除复耕 area is the wing that was demolished, not the whole house (before: all 180 m²).
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
+    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    assert mine["restored_m2"] == pytest.approx(5 * (maxy - miny), abs=0.01)
     assert upload(site, "inspector1", cid, data=photo_at(site, cid, 13)).status_code == 201
     act(site, "inspector1", cid, "reinspect")
     act(site, "officer1", cid, "classify", decision="confiscate")
