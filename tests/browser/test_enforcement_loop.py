@@ -193,3 +193,26 @@ def test_the_map_offers_no_decision_keeping_a_house_on_permanent_farmland(browse
     with live_factory() as s:
         assert s.get(Case, off_farmland[0]).decision == "fine_keep"
     assert not errors
+
+
+def test_a_change_of_period_the_scan_filed_says_it_has_no_photo(browser, live_server: str, live_factory):
+    """A re-scan files a change of period from changed data, with no photo (`scan._hold_zero_tolerance`). The
+    county's panel said "evidence:" and nothing; it now says there is no photo and why, so the data is checked."""
+    import json
+
+    from sqlalchemy import update
+
+    with live_factory.begin() as s:
+        cid, code = s.execute(select(Case.id, Case.code).where(Case.township_code == "431021108000",
+                                                               Case.status == "new", Case.period == "after_cutoff")
+                              .order_by(Case.id)).first()
+        request = {"period": "before_cutoff", "reason": "重新扫描测得时段为「2020年7月3日前」", "evidence": [],
+                   "by": "scan", "at": dt.datetime.now(dt.UTC).isoformat()}
+        s.execute(update(Case).where(Case.id == cid).values(requested_period="before_cutoff",
+                                                            period_request=json.dumps(request, ensure_ascii=False),
+                                                            version=Case.version + 1))
+    county, errors = signed_in(browser, live_server, f"/map?code={code}")
+    county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+    text = county.locator("#rl-panel p", has_text="待县级决定").text_content() or ""
+    assert "重新扫描测得时段" in text and "无照片（由复测的数据变化提出" in text
+    assert not errors
