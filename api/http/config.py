@@ -17,12 +17,13 @@ from api.cases.workflow import (
     STATUS_NAMES,
     VERDICT_NAMES,
 )
+from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.evidence.pixels import PHOTO_STATE_NAMES
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.mapview.tiles import DETAIL_ZOOM, LAYER_MIN_ZOOM
 from api.settings import Settings
-from api.stewardship.chiefs import LEVEL_NAMES
+from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES
 from api.stewardship.workflow import (
     CAUSE_NAMES,
     FINDING_KINDS,
@@ -87,6 +88,8 @@ def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:
                      "view_range_m": settings.evidence_view_range_m,
                      "max_distance_m": settings.evidence_max_distance_m},
         "cultivated_codes": sorted(CULTIVATED_CODES),
+        # The levels of areas (admin_areas.level) and of the field chiefs' posts.
+        "levels": {"county": COUNTY_LEVEL, "township": TOWNSHIP_LEVEL, "village": VILLAGE_LEVEL, "grid": GRID_LEVEL},
         "field_only_prohibitions": sorted(FIELD_ONLY_PROHIBITIONS),
         # A decision the server refuses on permanent basic farmland is not offered there.
         "permanent_farmland_prohibition": int(Prohibition.PERMANENT_FARMLAND),

@@ -17,13 +17,16 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.clock import utcnow
-from api.db.areas import TOWNSHIP_LEVEL
+from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.models import AdminArea, Chief, Grid, User
 from api.errors import InvalidQuery, Message, NotFound
 
-LEVELS = ("county", "township", "village", "grid")
-LEVEL_NAMES: dict[str, str] = {"county": "县级田长", "township": "乡级田长", "village": "村级田长",
-                               "grid": "网格员（田管员）"}
+#: The levels of the chiefs' posts: the county, a township and a village (their `admin_areas` levels), a grid cell.
+COUNTY_LEVEL = "county"
+GRID_LEVEL = "grid"
+LEVELS = (COUNTY_LEVEL, TOWNSHIP_LEVEL, VILLAGE_LEVEL, GRID_LEVEL)
+LEVEL_NAMES: dict[str, str] = {COUNTY_LEVEL: "县级田长", TOWNSHIP_LEVEL: "乡级田长", VILLAGE_LEVEL: "村级田长",
+                               GRID_LEVEL: "网格员（田管员）"}
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,12 @@ def find_area(session: Session, level: str, code: str) -> Area:
     if level not in LEVELS:
         raise InvalidQuery(Message(f"级别须为：{'、'.join(f'{LEVEL_NAMES[v]} {v}' for v in LEVELS)}",
                                    f"level must be one of {', '.join(LEVELS)}"))
-    if level == "county":
+    if level == COUNTY_LEVEL:
         if code != county_code(session):
             raise InvalidQuery(Message(f"本县代码为 {county_code(session)}，不是 {code!r}",
                                        f"the county's code is {county_code(session)}, not {code!r}"))
         return Area(level, code, "全县", None)
-    if level == "grid":
+    if level == GRID_LEVEL:
         grid = session.execute(select(Grid.code, Grid.name, Grid.township_code).where(Grid.code == code)).first()
         if grid is None:
             raise InvalidQuery(Message(f"没有网格 {code!r}", f"no grid cell {code!r}"))
@@ -62,7 +65,8 @@ def find_area(session: Session, level: str, code: str) -> Area:
     row = session.execute(select(AdminArea.code, AdminArea.name, AdminArea.township_code)
                           .where(AdminArea.code == code, AdminArea.level == level)).first()
     if row is None:
-        raise InvalidQuery(Message(f"没有{'乡镇' if level == 'township' else '村'} {code!r}", f"no {level} {code!r}"))
+        raise InvalidQuery(Message(f"没有{'乡镇' if level == TOWNSHIP_LEVEL else '村'} {code!r}",
+                                   f"no {level} {code!r}"))
     return Area(level, row.code, row.name, row.township_code)
 
 
@@ -98,7 +102,7 @@ def posts_of(session: Session, user: User, at: dt.datetime | None = None) -> lis
 
 def in_area(column_of: dict[str, Any], area: Area) -> list[ColumnElement[bool]]:
     """WHERE clauses for rows in the area, given the row's township, village and grid code columns."""
-    if area.level == "county":
+    if area.level == COUNTY_LEVEL:
         return []
     column = column_of[area.level]
     if column is None:

@@ -20,11 +20,11 @@ from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.queries import CaseQuery, list_cases
 from api.clock import utcnow
-from api.db.areas import TOWNSHIP_LEVEL
+from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, User
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope
-from api.stewardship.chiefs import LEVEL_NAMES, Area, find_area, in_area, posts_of
+from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, Area, find_area, in_area, posts_of
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import OPEN_LAND, LandStatus
 from gis.rules import CULTIVATED_CODES, MU_M2
@@ -35,14 +35,14 @@ def _month_of(now: dt.datetime) -> str:
 
 
 def _case_filter(area: Area) -> CaseFilter:
-    return CaseFilter(township=area.code if area.level == "township" else None,
-                      village=area.code if area.level == "village" else None,
-                      grid=area.code if area.level == "grid" else None)
+    return CaseFilter(township=area.code if area.level == TOWNSHIP_LEVEL else None,
+                      village=area.code if area.level == VILLAGE_LEVEL else None,
+                      grid=area.code if area.level == GRID_LEVEL else None)
 
 
 def _land_clauses(area: Area) -> list[Any]:
-    return in_area({"township": AbandonedRecord.township_code, "village": AbandonedRecord.village_code,
-                    "grid": AbandonedRecord.grid_code}, area)
+    return in_area({TOWNSHIP_LEVEL: AbandonedRecord.township_code, VILLAGE_LEVEL: AbandonedRecord.village_code,
+                    GRID_LEVEL: AbandonedRecord.grid_code}, area)
 
 
 def inbox(session: Session, user: User, policy: DeadlinePolicy, duty: dict[str, int],
@@ -94,9 +94,9 @@ def month_duty(session: Session, month: str, duty: dict[str, int]) -> pd.DataFra
     rows = []
     for chief, username, display in posts:
         area = find_area(session, chief.level, chief.area_code)
-        mine = grids if area.level == "county" else grids[grids[{"township": "township_code",
-                                                                  "village": "village_code",
-                                                                  "grid": "code"}[area.level]] == area.code]
+        mine = grids if area.level == COUNTY_LEVEL else grids[grids[{TOWNSHIP_LEVEL: "township_code",
+                                                                      VILLAGE_LEVEL: "village_code",
+                                                                      GRID_LEVEL: "code"}[area.level]] == area.code]
         rows.append({"chief": display or username, "username": username, "level": LEVEL_NAMES[area.level],
                      "area_code": area.code, "area_name": area.name, "township_code": area.township_code,
                      "patrols_required": duty.get(area.level, 0), "patrols_done": int(walked.get(chief.user_id, 0)),

@@ -19,7 +19,7 @@ from api.db.models import AbandonedRecord, Chief, Grid, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import land_scope, load_record, record_out, remedy_overdue
-from api.stewardship.chiefs import LEVEL_NAMES, LEVELS, county_code, find_area
+from api.stewardship.chiefs import COUNTY_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import LAND_STATUS_NAMES
 
@@ -121,7 +121,7 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
                     "since": chief.assigned_at.isoformat(), "vacant": False})
     held = {(c["level"], c["area_code"]) for c in out}
     towns = [t for t in imported_townships(session) if township in (None, t)]
-    posts = ([find_area(session, "county", county_code(session))] if towns and township is None else []) + [
+    posts = ([find_area(session, COUNTY_LEVEL, county_code(session))] if towns and township is None else []) + [
         find_area(session, TOWNSHIP_LEVEL, t) for t in towns]
     out += [{"level": a.level, "level_name": LEVEL_NAMES[a.level], "area_code": a.code, "area_name": a.name,
              "username": None, "display_name": None, "since": None, "vacant": True}

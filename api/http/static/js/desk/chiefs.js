@@ -1,6 +1,7 @@
 // 田长制 on the desk: my areas (the chief's inbox), the chiefs in post, and — for admins — naming a chief from
 // pick lists (a person is never typed; a grid cell by its code).
 import { getJSON, postJSON } from "../common/api.js";
+import { getConfig } from "../common/config.js";
 import { fill, h } from "../common/dom.js";
 import { localTime } from "../common/format.js";
 import { t } from "../common/lang.js";
@@ -31,8 +32,9 @@ async function showChiefs() {
 }
 
 function areasOf(level) {
-  if (level === "county") { return [{ code: pageData.county, name: t("全县", "the county") }]; }
-  if (level === "grid") { return []; }
+  const levels = getConfig().levels;
+  if (level === levels.county) { return [{ code: pageData.county, name: t("全县", "the county") }]; }
+  if (level === levels.grid) { return []; }
   return pageData.areas.filter((a) => a.level === level);
 }
 
@@ -42,8 +44,8 @@ async function setUpForm() {
   const pick = () => {
     const level = form.elements.level.value;
     fill(form.elements.area_code, areasOf(level).map((a) => h("option", { value: a.code }, `${a.name} ${a.code}`)));
-    form.elements.area_code.disabled = level === "grid";
-    form.elements.grid.disabled = level !== "grid";
+    form.elements.area_code.disabled = level === getConfig().levels.grid;
+    form.elements.grid.disabled = level !== getConfig().levels.grid;
   };
   form.elements.level.addEventListener("change", pick);
   pick();
@@ -53,7 +55,7 @@ async function setUpForm() {
     const level = form.elements.level.value;
     try {
       await postJSON("/api/chiefs", { level, username: form.elements.username.value,
-        area_code: level === "grid" ? form.elements.grid.value.trim() : form.elements.area_code.value });
+        area_code: level === getConfig().levels.grid ? form.elements.grid.value.trim() : form.elements.area_code.value });
       out.textContent = t("已任命", "Named");
       await Promise.all([showChiefs(), showInbox()]);
     } catch (err) {

@@ -34,7 +34,7 @@ export function createLayers(map, { onCaseClick, onLandClick, caseDetail, popupC
   const colours = getConfig().colours;
   const cultivatedCodes = new Set(getConfig().cultivated_codes);
   const admin = L.geoJSON(null, {
-    style: (f) => ({ color: colours.layers.admin, weight: f.properties.level === "township" ? 3 : 1, fill: false }),
+    style: (f) => ({ color: colours.layers.admin, weight: f.properties.level === getConfig().levels.township ? 3 : 1, fill: false }),
     interactive: false,
     // Township and village names on the map; which are shown depends on the zoom (see `showNamesFor`).
     onEachFeature: (f, layer) => layer.bindTooltip(String(f.properties.name || ""), {

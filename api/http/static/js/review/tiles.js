@@ -72,7 +72,7 @@ export function createTileView(map, layers, filters, status, { onCaseClick, case
   const cultivatedCodes = new Set(getConfig().cultivated_codes);
   const where = () => filters.asQuery().replace(/^&/, "");
   const reference = [
-    vectorTiles("admin", minZoom.admin, (p) => ({ color: colours.layers.admin, weight: p.level === "township" ? 3 : 1,
+    vectorTiles("admin", minZoom.admin, (p) => ({ color: colours.layers.admin, weight: p.level === getConfig().levels.township ? 3 : 1,
       fill: false })),
     vectorTiles("farmland", minZoom.farmland, { color: colours.layers.farmland, weight: 1, fill: true,
       fillColor: colours.layers.farmland, fillOpacity: 0.25 }),
