@@ -30,12 +30,15 @@ from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import FINDING_KINDS
 from gis.codes import WEB_CRS
+from gis.compare import matches
 from gis.coverage import CoverageRules, covered
 from gis.crs import transformer
 from gis.rules import RuleSet
 
 #: How near a new building's reported position must be to a footprint to be taken as that footprint (m).
 FOOTPRINT_REACH_M = 15.0
+#: An imagery footprint that overlaps a stored house by this share of the smaller of the two is that house.
+SAME_BUILDING_SHARE = 0.5
 MAX_POINTS = 20_000
 
 
@@ -169,29 +172,39 @@ def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user
 
 def _new_construction(session: Session, finding: Finding, point: shapely.Geometry, rules: RuleSet, user: User,
                       now: dt.datetime) -> None:
-    """The building the patroller points at: a stored house (its case, if it has one) or the latest imagery
-    footprint within reach; measured with the engine, a case when it violates. Without a footprint the finding
-    waits: no case is opened on a guessed outline. The period is left for the inspector to establish on site."""
+    """The building the patroller points at: the footprint nearest the position, within reach — a stored house
+    (its case, if it has one) or, nearer, a footprint of the latest imagery that is no stored house (a building
+    the survey does not have: typically the new one). Measured with the engine, a case when it violates. A
+    stored house's case hears of the finding (an event in its history, closed or not: a closed case's house
+    being built on again is news). Without a footprint the finding waits: no case is opened on a guessed
+    outline. The period is left for the inspector to establish on site."""
     window: Any = tuple(float(v) for v in shapely.bounds(shapely.buffer(point, FOOTPRINT_REACH_M)))
     houses = read_frame(session, House, where=[bbox_clause(session, House, window)])
-    near = houses[shapely.distance(houses.geometry.to_numpy(), point) <= FOOTPRINT_REACH_M] if len(houses) else houses
-    if len(near):
-        house_ids = [int(i) for i in near["id"]]
-        case_id = session.execute(select(Case.id).where(Case.house_id.in_(house_ids))).scalars().first()
+    house_geoms = houses.geometry.to_numpy()
+    house_distance = shapely.distance(house_geoms, point)
+    prints = read_frame(session, EpochFootprint, ["epoch_id"], where=[bbox_clause(session, EpochFootprint, window)])
+    prints = prints[prints["epoch_id"] == prints["epoch_id"].max()] if len(prints) else prints
+    print_geoms = prints.geometry.to_numpy()
+    surveyed, _ = matches(print_geoms, house_geoms, SAME_BUILDING_SHARE)
+    unsurveyed = np.setdiff1d(np.arange(len(print_geoms)), surveyed)
+    print_distance = shapely.distance(print_geoms[unsurveyed], point)
+    nearest_house = float(house_distance.min()) if len(houses) else np.inf
+    nearest_print = float(print_distance.min()) if len(unsurveyed) else np.inf
+    if min(nearest_house, nearest_print) > FOOTPRINT_REACH_M:
+        finding.outcome = "awaiting_footprint"
+        return
+    if nearest_print < nearest_house:
+        footprint = print_geoms[unsurveyed[int(np.argmin(print_distance))]]
+    else:
+        house = houses.iloc[int(np.argmin(house_distance))]
+        case_id = session.execute(select(Case.id).where(Case.house_id == int(house["id"]))).scalar_one_or_none()
         if case_id is not None:
             finding.outcome, finding.case_id = "existing_case", int(case_id)
+            note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
+            append_events(session, [{"case_id": int(case_id), "actor": user.username, "action": "patrol_finding",
+                                     "before": {}, "after": {"finding": finding.client_uuid}, "note": note}], at=now)
             return
-        footprint = near.geometry.iloc[int(np.argmin(shapely.distance(near.geometry.to_numpy(), point)))]
-    else:
-        prints = read_frame(session, EpochFootprint, ["epoch_id"], where=[bbox_clause(session, EpochFootprint,
-                                                                                       window)])
-        prints = prints[shapely.distance(prints.geometry.to_numpy(), point) <= FOOTPRINT_REACH_M] if len(prints) \
-            else prints
-        if prints.empty:
-            finding.outcome = "awaiting_footprint"
-            return
-        newest = prints[prints["epoch_id"] == prints["epoch_id"].max()]
-        footprint = newest.geometry.iloc[int(np.argmin(shapely.distance(newest.geometry.to_numpy(), point)))]
+        footprint = house.geometry
     events: list[dict[str, Any]] = []
     opened = open_cases(session, rules, pd.DataFrame({"township": [finding.township_code],
                                                       "suffix": [f"P{finding.id:06d}"], "parent_house": [None]}),

@@ -159,6 +159,30 @@ def test_findings_become_a_case_and_an_abandoned_land_record_exactly_once(land: 
     assert outside["error"]["message_zh"] == "该位置不在您的乡镇内"
 
 
+def test_new_construction_beside_a_surveyed_house_is_the_new_building_and_a_known_house_hears_of_it(land: Land,
+                                                                                                     tmp_path: Path):
+    """The patroller stands at a new building (only the latest imagery shows it) 6 m from a surveyed house that has
+    a case. Before, any case of a surveyed house within reach claimed the finding ("existing case") and the new
+    building was never looked at. Now the footprint nearest the position is the building: the new one gets its
+    case. Pointing at a surveyed house with a case adds the finding to that case's history — closed or not, so a
+    closed case hears that its house is being built on again."""
+    x, y = land.x, land.y
+    new_building = box(x + 10, y + 26, x + 18, y + 34)  # north of A1 (x+10..20, y+10..20), on the farmland
+    gpd.GeoDataFrame({"BSM": ["S2"]}, geometry=[new_building], crs=4546).to_file(tmp_path / "pass.gpkg")
+    import_epoch(land.site.db.factory, tmp_path / "pass.gpkg", NOW.date() - dt.timedelta(days=3))
+    opened = finding(land, "new_construction", x + 14, y + 30, note="新房封顶")
+    assert opened["outcome"] == "case_opened"
+    with land.site.db.factory() as s:
+        case = s.execute(select(Case).where(Case.id == opened["case_id"])).scalar_one()
+        assert case.origin == "patrol" and case.farmland_m2 == pytest.approx(64.0)
+    # At A1 itself: its case, with the finding in its history.
+    known = finding(land, "new_construction", x + 15, y + 15, note="加盖二层")
+    assert known["outcome"] == "existing_case"
+    history = land.site.client.get(f"/api/cases/{known['case_id']}", headers=land.site.as_user("county")
+                                   ).json()["properties"]["history"]
+    assert history[-1]["action"] == "patrol_finding" and "加盖二层" in (history[-1]["note"] or "")
+
+
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]
     return land.site.client.post(path, headers=land.site.as_user(user),
                                  data={"client_uuid": key or str(uuid.uuid4()), "kind": kind},
