@@ -29,6 +29,8 @@ from api.errors import InvalidQuery, Message, NotAuthenticated, TooManyAttempts
 from gis.errors import RedlineInputError
 
 TOKEN_LIFETIME = dt.timedelta(hours=12)
+#: The shortest password an account may have (characters).
+MIN_PASSWORD_LENGTH = 8
 _hasher = PasswordHasher()
 
 
@@ -52,8 +54,7 @@ def create_user(session: Session, username: str, password: str, role: str, towns
         raise RedlineInputError(f"a {role} belongs to a township: give its code", field="township")
     if township_code is not None:
         _check_township(session, township_code)
-    if len(password) < 8:
-        raise RedlineInputError("a password needs at least 8 characters", field="password")
+    _check_password(password)
     if session.execute(select(User.id).where(User.username == username)).first() is not None:
         raise RedlineInputError(f"user {username!r} exists already", field="username")
     user = User(username=username, password_hash=hash_password(password), role=role,
@@ -61,6 +62,50 @@ def create_user(session: Session, username: str, password: str, role: str, towns
     session.add(user)
     session.flush()
     return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RedlineInputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise RedlineInputError(f"no user {username!r}", field="username")
+    return user  # type: ignore[no-any-return]
+
+
+def set_password(session: Session, username: str, password: str) -> int:
+    """Give a user a new password (an admin's reset: forgotten, or handed on) and revoke every token they hold,
+    so no session opened with the old one lives on. Returns the tokens revoked. RedlineInputError (naming the
+    field) for an unknown user or a short password, before anything is written."""
+    _check_password(password)
+    user = _user_named(session, username)
+    user.password_hash = hash_password(password)
+    result = session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> int:
+    """A user's own change of password: the current one must be right (a token alone, on a phone left
+    unlocked, does not let anyone take the account over), the new one long enough and different. Every token
+    of the user is revoked — this session's too: they log in again with the new password."""
+    if not _verify(user.password_hash, current):
+        raise InvalidQuery(Message("当前密码不正确", "the current password is wrong"))
+    if new == current:
+        raise InvalidQuery(Message("新密码不能与当前密码相同", "the new password is the current one"))
+    try:
+        return set_password(session, user.username, new)
+    except RedlineInputError:
+        raise InvalidQuery(Message(f"新密码至少 {MIN_PASSWORD_LENGTH} 个字符",
+                                   f"a password needs at least {MIN_PASSWORD_LENGTH} characters")) from None
+
+
+def enable_user(session: Session, username: str) -> None:
+    """Let a disabled user log in again (back from leave, a phone found). Their field-chief posts stay ended:
+    an admin names them again where they are to answer (`redline chief assign`)."""
+    _user_named(session, username).active = True
 
 
 def users_in_scope(session: Session, user: User, role: str | None = None) -> list[User]:

@@ -1,4 +1,5 @@
-"""Administration: the schema (`db upgrade`), users (`user add|list|disable`), the audit chain (`audit verify`)."""
+"""Administration: the schema (`db upgrade`), users (`user add|list|password|disable|enable`), the audit chain
+(`audit verify`)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,41 @@ def user_list() -> None:
         for user in all_users(session):
             echo(f"{user.username:<20} {user.role:<16} {user.township_code or '—':<12} {ROLE_NAMES[Role(user.role)]} "
                  f"{user.display_name or ''}{'' if user.active else '  已停用 disabled'}".rstrip())
+
+
+def user_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="default: generated and printed once")] = None,
+) -> None:
+    """Give a user a new password (forgotten, or the account handed on) and log them out everywhere; prints the
+    password when it was generated."""
+    import secrets
+
+    from api.accounts.users import set_password
+
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    try:
+        with factory().begin() as session:
+            revoked = set_password(session, username, password)
+    except ValueError as exc:
+        fail(exc)
+        return
+    echo(f"user {username}: new password set, {revoked} token(s) revoked"
+         + (f"; password: {password}" if generated else ""))
+
+
+def user_enable(username: str) -> None:
+    """Let a disabled user log in again; their field-chief posts stay ended (name them with `chief assign`)."""
+    from api.accounts.users import enable_user
+
+    try:
+        with factory().begin() as session:
+            enable_user(session, username)
+    except ValueError as exc:
+        fail(exc)
+        return
+    echo(f"user {username} enabled; field-chief posts ended on disabling stay ended: `redline chief assign`")
 
 
 def user_disable(username: str) -> None:

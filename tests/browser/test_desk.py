@@ -307,3 +307,39 @@ def test_the_printed_monthly_report_fits_its_a4_landscape_page(browser, live_ser
     assert widest <= A4_LANDSCAPE_PRINT_PX, widest
     paper.close()
     assert errors == [], errors
+
+
+def test_a_user_changes_their_password_on_the_desk(browser, live_server: str, live_factory, artifacts: Path):
+    """From the name in the header to the account page: the new password typed twice (a mismatch is caught on
+    the page, a wrong current password by the server, in Chinese); once changed, the login form says so and
+    only the new password opens the desk."""
+    with live_factory.begin() as s:
+        create_user(s, "sun", PASSWORD, "county_reviewer", None, "孙审核")
+    page, errors = signed_in(browser, live_server, "/desk/cases", user="sun")
+    page.click("#rl-user")
+    page.wait_for_url(re.compile("/desk/account"))
+    page.wait_for_function("() => document.body.dataset.loaded")
+    form = "#rl-password"
+    page.fill(f"{form} input[name=current_password]", PASSWORD)
+    page.fill(f"{form} input[name=new_password]", "a-fresh-password-1")
+    page.fill(f"{form} input[name=repeat]", "a-fresh-password-2")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_function("() => document.getElementById('rl-password-error').textContent.includes('不一致')")
+    page.fill(f"{form} input[name=current_password]", "not-the-password")
+    page.fill(f"{form} input[name=repeat]", "a-fresh-password-1")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_function("() => document.getElementById('rl-password-error').textContent === '当前密码不正确'")
+    page.screenshot(path=str(artifacts / "desk_account.png"))
+    page.fill(f"{form} input[name=current_password]", PASSWORD)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_url(re.compile("/login"))
+    assert "密码已修改" in (page.text_content("p.err") or "")
+    page.fill("input[name=username]", "sun")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile("/login"))  # the old password no longer opens it
+    page.fill("input[name=username]", "sun")
+    page.fill("input[name=password]", "a-fresh-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile("/desk/cases"))
+    assert [e for e in errors if "422" not in e] == []  # the refused change is the only console error

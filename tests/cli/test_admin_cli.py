@@ -135,3 +135,38 @@ def test_epochs_and_compare_on_the_command_line(database: str, tmp_path: Path):
     assert "imagery 2025-03-01 → 2025-09-01" in compared.output and "new footprints 0" in compared.output
     unknown = runner.invoke(app, ["compare", "--to", "2024-01-01"])
     assert unknown.exit_code == 2 and "no epoch imaged on 2024-01-01" in unknown.output
+
+
+def test_an_admin_resets_a_password_and_enables_a_disabled_user(database: str):
+    """A forgotten password had no remedy but a new account (a new name in every history), and a disabled user
+    could never be enabled again. `user password` sets a new one and logs the user out everywhere; `user enable`
+    lets a disabled user in again, their chief posts still ended."""
+    from api.accounts.users import authenticate, issue_token, user_of_token
+    from api.errors import NotAuthenticated
+
+    factory = make_sessionmaker(make_engine(database), srid=DEFAULT_COUNTY_SRID)
+    assert runner.invoke(app, ["user", "add", "zhao", "--role", "county_reviewer", "--password", "first-password"]
+                         ).exit_code == 0
+    with factory.begin() as s:
+        token = issue_token(s, authenticate(s, "zhao", "first-password"))
+    reset = runner.invoke(app, ["user", "password", "zhao"])
+    assert reset.exit_code == 0 and "1 token(s) revoked" in reset.output and "password:" in reset.output
+    new = reset.output.rsplit("password: ", 1)[1].strip()
+    with factory() as s:
+        assert authenticate(s, "zhao", "first-password") is None and authenticate(s, "zhao", new) is not None
+        with pytest.raises(NotAuthenticated):
+            user_of_token(s, token)  # the session opened with the old password is over
+    short = runner.invoke(app, ["user", "password", "zhao", "--password", "short"])
+    assert short.exit_code == 2 and "at least 8 characters" in short.output and "short" not in short.output[:5]
+    assert len(short.output.strip().splitlines()) == 1
+    unknown = runner.invoke(app, ["user", "password", "nobody", "--password", "long-enough-pw"])
+    assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output
+    assert runner.invoke(app, ["user", "disable", "zhao"]).exit_code == 0
+    with factory() as s:
+        assert authenticate(s, "zhao", new) is None
+    enabled = runner.invoke(app, ["user", "enable", "zhao"])
+    assert enabled.exit_code == 0 and "chief assign" in enabled.output
+    with factory() as s:
+        assert authenticate(s, "zhao", new) is not None
+    assert "已停用" not in runner.invoke(app, ["user", "list"]).output
+    assert runner.invoke(app, ["user", "enable", "nobody"]).exit_code == 2

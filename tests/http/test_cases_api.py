@@ -200,3 +200,30 @@ def test_a_map_zoomed_in_past_the_data_gets_answers_not_422(client: TestClient):
     assert client.get("/api/cases/features", params={"zoom": 14, "bbox": f"{lon},{lat},{lon - 1},{lat}"}
                       ).status_code == 422
     assert client.get("/api/cases/features", params={"zoom": 31, "bbox": point}).status_code == 422
+
+
+def test_a_user_changes_their_own_password_and_every_session_ends(site: Site):
+    """The current password is asked again (a token alone does not take an account over); a short new one or
+    the same one is refused (422, both languages); once changed, every token of the user is dead — this one and
+    another device's — and only the new password logs in."""
+    client = site.client
+    client.cookies.clear()
+    login = {"username": "inspector1", "password": "correct-horse-battery"}
+    here, phone = ({"Authorization": f"Bearer {client.post('/api/auth/token', json=login).json()['access_token']}"}
+                   for _ in range(2))
+    client.cookies.clear()
+
+    def change(current: str, new: str, expect: int) -> dict:
+        r = client.post("/api/auth/password", headers=here, json={"current_password": current, "new_password": new})
+        assert r.status_code == expect, r.text
+        return r.json() if r.content else {}
+
+    wrong = change("not-my-password", "a-new-long-password", 422)
+    assert wrong["error"]["message_zh"] == "当前密码不正确"
+    assert change("correct-horse-battery", "short", 422)["error"]
+    assert "current one" in change("correct-horse-battery", "correct-horse-battery", 422)["error"]["message_en"]
+    change("correct-horse-battery", "a-new-long-password", 204)
+    assert client.get("/api/auth/me", headers=here).status_code == 401
+    assert client.get("/api/auth/me", headers=phone).status_code == 401
+    assert client.post("/api/auth/token", json=login).status_code == 401
+    assert client.post("/api/auth/token", json={**login, "password": "a-new-long-password"}).status_code == 200

@@ -1,4 +1,5 @@
-"""Log in (a bearer token, and the same token as an HttpOnly cookie for the browser pages), log out."""
+"""Log in (a bearer token, and the same token as an HttpOnly cookie for the browser pages), log out, change
+one's own password."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from api.accounts.users import TOKEN_LIFETIME, LoginThrottle, authenticate, issue_token, revoke_token
+from api.accounts.users import (
+    MIN_PASSWORD_LENGTH,
+    TOKEN_LIFETIME,
+    LoginThrottle,
+    authenticate,
+    change_own_password,
+    issue_token,
+    revoke_token,
+)
 from api.errors import Message, NotAuthenticated, TooManyAttempts
 from api.http.deps import SessionDep
 from api.http.identity import COOKIE, CurrentUser, presented_token
@@ -25,6 +34,14 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
     model_config = {"json_schema_extra": {"examples": [{"username": "county", "password": "a-long-password"}]}}
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
+
+    model_config = {"json_schema_extra": {"examples": [{"current_password": "a-long-password",
+                                                        "new_password": "another-long-password"}]}}
 
 
 class TokenOut(BaseModel):
@@ -54,6 +71,21 @@ def token(request: Request, session: SessionDep, body: Credentials, response: Re
     value, user = _login(request, session, body.username, body.password)
     _signed_in(request, response, value)
     return TokenOut(access_token=value, role=user.role, township_code=user.township_code)
+
+
+@router.post("/api/auth/password", status_code=204)
+def change_password(request: Request, session: SessionDep, user: CurrentUser, body: PasswordChange) -> Response:
+    """Change one's own password: the current one is asked again (a token alone, on a phone left unlocked, does
+    not take the account over) and counted by the login throttle. Every token of the user ends, this one too:
+    log in again with the new password."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    attempted = throttle.attempt(user.username, request.client.host if request.client else "?")
+    change_own_password(session, user, body.current_password, body.new_password)
+    session.commit()
+    throttle.succeeded(user.username, request.client.host if request.client else "?", attempted)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict")
+    return response
 
 
 @router.post("/api/auth/logout", status_code=204)
@@ -110,9 +142,10 @@ def switch_language(request: Request, to: str = DEFAULT_LANGUAGE, next: str = "/
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(next: str = "/map", error: str = "") -> HTMLResponse:
+def login_page(next: str = "/map", error: str = "", changed: str = "") -> HTMLResponse:
     message = "用户名或密码错误 Wrong username or password" if error == "1" else \
-        "尝试过多，请稍后再试 Too many attempts, wait a minute" if error == "throttled" else ""
+        "尝试过多，请稍后再试 Too many attempts, wait a minute" if error == "throttled" else \
+        "密码已修改，请用新密码登录 Password changed: log in with the new one" if changed == "1" else ""
     return page(render("login.html", next=safe_next(next), error=message))
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 
 from api.accounts.roles import Role, township_of
+from api.accounts.users import MIN_PASSWORD_LENGTH
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import PageUser
 from api.http.language import Language
@@ -39,6 +40,13 @@ def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep, lan
                      current="/desk/exports", lang=lang,
                      template="desk_exports.html", county=township_of(user.role, user.township_code) is None,
                      townships=townships_of(areas))
+
+
+@router.get("/desk/account", response_class=HTMLResponse)
+def account_page(user: PageUser, settings: SettingsDep, lang: Language) -> Response:
+    return desk_page(user, settings, name="account", title=("我的账号：修改密码", "My account: change the password"),
+                     current="/desk/account", lang=lang, template="desk_account.html",
+                     min_password_length=MIN_PASSWORD_LENGTH)
 
 
 @router.get("/desk/chiefs", response_class=HTMLResponse)
