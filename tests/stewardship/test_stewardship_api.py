@@ -129,6 +129,19 @@ def month_duty_of(land: Land) -> list[dict]:
         return month_duty(s, MONTH, Settings().patrol_duty).to_dict("records")
 
 
+def patrol_case(land: Land, folder: Path, building: shapely.Polygon, at: tuple[float, float], note: str) -> Case:
+    """A building only an imagery pass of three days ago shows, and a patroller's new-construction finding
+    standing at `at`: the case it opened."""
+    gpd.GeoDataFrame({"BSM": ["S1"]}, geometry=[building], crs=4546).to_file(folder / "pass.gpkg")
+    import_epoch(land.site.db.factory, folder / "pass.gpkg", NOW.date() - dt.timedelta(days=3))
+    opened = finding(land, "new_construction", *at, note=note)
+    assert opened["outcome"] == "case_opened"
+    with land.site.db.factory() as s:
+        case = s.execute(select(Case).where(Case.id == opened["case_id"])).scalar_one()
+        s.expunge(case)
+    return case
+
+
 def test_findings_become_a_case_and_an_abandoned_land_record_exactly_once(land: Land, tmp_path: Path):
     x, y = land.x, land.y
     key = str(uuid.uuid4())
@@ -144,12 +157,7 @@ def test_findings_become_a_case_and_an_abandoned_land_record_exactly_once(land: 
     # New construction: an existing case; a building only the latest imagery shows; nothing to see yet.
     assert finding(land, "new_construction", x + 15, y + 15)["outcome"] == "existing_case"
     shed = box(x + 60, y + 70, x + 72, y + 80)  # on the farmland square, clear of the houses
-    gpd.GeoDataFrame({"BSM": ["S1"]}, geometry=[shed], crs=4546).to_file(tmp_path / "pass.gpkg")
-    import_epoch(land.site.db.factory, tmp_path / "pass.gpkg", NOW.date() - dt.timedelta(days=3))
-    opened = finding(land, "new_construction", x + 66, y + 75, note="正在砌墙")
-    assert opened["outcome"] == "case_opened"
-    with land.site.db.factory() as s:
-        case = s.execute(select(Case).where(Case.id == opened["case_id"])).scalar_one()
+    case = patrol_case(land, tmp_path, shed, (x + 66, y + 75), "正在砌墙")
     assert case.origin == "patrol" and case.period == "unknown" and case.farmland_m2 == pytest.approx(120.0)
     assert case.grid_code == land.grid_codes[0] and case.township_code == T1
     assert finding(land, "new_construction", x + 150, y + 450)["outcome"] == "awaiting_footprint"
@@ -168,13 +176,8 @@ def test_new_construction_beside_a_surveyed_house_is_the_new_building_and_a_know
     closed case hears that its house is being built on again."""
     x, y = land.x, land.y
     new_building = box(x + 10, y + 26, x + 18, y + 34)  # north of A1 (x+10..20, y+10..20), on the farmland
-    gpd.GeoDataFrame({"BSM": ["S2"]}, geometry=[new_building], crs=4546).to_file(tmp_path / "pass.gpkg")
-    import_epoch(land.site.db.factory, tmp_path / "pass.gpkg", NOW.date() - dt.timedelta(days=3))
-    opened = finding(land, "new_construction", x + 14, y + 30, note="新房封顶")
-    assert opened["outcome"] == "case_opened"
-    with land.site.db.factory() as s:
-        case = s.execute(select(Case).where(Case.id == opened["case_id"])).scalar_one()
-        assert case.origin == "patrol" and case.farmland_m2 == pytest.approx(64.0)
+    case = patrol_case(land, tmp_path, new_building, (x + 14, y + 30), "新房封顶")
+    assert case.origin == "patrol" and case.farmland_m2 == pytest.approx(64.0)
     # At A1 itself: its case, with the finding in its history.
     known = finding(land, "new_construction", x + 15, y + 15, note="加盖二层")
     assert known["outcome"] == "existing_case"
