@@ -23,7 +23,7 @@ from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.mapview.tiles import DETAIL_ZOOM, LAYER_MIN_ZOOM
 from api.settings import Settings
-from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES
+from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVEL_NAMES_EN
 from api.stewardship.workflow import (
     CAUSE_NAMES,
     FINDING_KINDS,
@@ -60,7 +60,8 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "role": _english(str(k) for k in ROLE_NAMES), "photo_kind": _english(PHOTO_KIND_NAMES),
                 "deadline": _english(DEADLINE_NAMES), "photo_state": _english(PHOTO_STATE_NAMES),
                 "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
-                **{kind: _english(names) for kind, names in _stewardship_labels().items()}}
+                **{kind: _english(names) for kind, names in _stewardship_labels().items()},
+                "chief_level": LEVEL_NAMES_EN}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},

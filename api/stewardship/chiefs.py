@@ -27,6 +27,8 @@ GRID_LEVEL = "grid"
 LEVELS = (COUNTY_LEVEL, TOWNSHIP_LEVEL, VILLAGE_LEVEL, GRID_LEVEL)
 LEVEL_NAMES: dict[str, str] = {COUNTY_LEVEL: "县级田长", TOWNSHIP_LEVEL: "乡级田长", VILLAGE_LEVEL: "村级田长",
                                GRID_LEVEL: "网格员（田管员）"}
+LEVEL_NAMES_EN: dict[str, str] = {COUNTY_LEVEL: "county chief", TOWNSHIP_LEVEL: "township chief",
+                                  VILLAGE_LEVEL: "village chief", GRID_LEVEL: "grid patroller"}
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,17 @@ def test_english_where_the_user_picks_it(browser, live_server: str, live_factory
     page.wait_for_function(
         "() => document.getElementById('rl-action-error').textContent.includes('changed since you loaded it')")
     assert "已被修改" not in (page.text_content("#rl-action-error") or "")
+    # The chiefs' posts by their English names (before: 县级田长, 乡级田长 and 全县 from the server's words).
+    page.goto(f"{live_server}/desk/chiefs")
+    page.wait_for_function("() => document.body.dataset.loaded")
+    levels = set(page.eval_on_selector_all("#rl-chiefs tbody tr td:first-child",
+                                           "cells => cells.map(c => c.textContent)"))
+    assert levels and levels <= {"county chief", "township chief", "village chief", "grid patroller"}, levels
+    county_rows = page.eval_on_selector_all("#rl-chiefs tr[data-level=county] td:nth-child(2)",
+                                            "cells => cells.map(c => c.textContent)")
+    assert set(county_rows) <= {"the county"}
+    page.goto(f"{live_server}/map?code={code}")
+    page.wait_for_selector("#rl-panel:not([hidden])")
     # And back to Chinese.
     page.click("#rl-lang")
     page.wait_for_selector("#rl-lang:has-text('English')")

@@ -1,7 +1,7 @@
 // 田长制 on the desk: my areas (the chief's inbox), the chiefs in post, and — for admins — naming a chief from
 // pick lists (a person is never typed; a grid cell by its code).
 import { getJSON, postJSON } from "../common/api.js";
-import { getConfig } from "../common/config.js";
+import { getConfig, label } from "../common/config.js";
 import { fill, h } from "../common/dom.js";
 import { localTime } from "../common/format.js";
 import { t } from "../common/lang.js";
@@ -9,11 +9,16 @@ import { t } from "../common/lang.js";
 const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const form = document.getElementById("rl-chief");
 
+/** An area's name; the county's in the user's language (the server names it 全县). */
+function areaName(post) {
+  return post.level === getConfig().levels.county ? t("全县", "the county") : post.area_name;
+}
+
 async function showInbox() {
   const answer = await getJSON("/api/chief/inbox");
   fill(document.querySelector("#rl-inbox tbody"), answer.posts.length ? answer.posts.map((p) => h("tr",
     { dataset: { level: p.level, area: p.area_code } },
-    h("td", {}, p.level_name), h("td", { title: p.area_code }, p.area_name), h("td", { class: "n" }, p.open_cases),
+    h("td", {}, label("chief_level", p.level)), h("td", { title: p.area_code }, areaName(p)), h("td", { class: "n" }, p.open_cases),
     h("td", { class: "n" }, p.overdue_cases), h("td", { class: "n" }, p.open_abandoned),
     h("td", { class: "n" }, p.overdue_remedies), h("td", { class: "n" }, `${p.patrols_done} / ${p.patrols_required}`)))
     : h("tr", {}, h("td", { colspan: 7 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
@@ -24,7 +29,7 @@ async function showChiefs() {
   // A vacant post (the county's or a township's, nobody holding it) is listed to be filled, not left out.
   fill(document.querySelector("#rl-chiefs tbody"), chiefs.length ? chiefs.map((c) => h("tr",
     { dataset: { level: c.level, area: c.area_code }, class: c.vacant ? "vacant" : null },
-    h("td", {}, c.level_name), h("td", {}, c.area_name), h("td", {}, c.area_code),
+    h("td", {}, label("chief_level", c.level)), h("td", {}, areaName(c)), h("td", {}, c.area_code),
     h("td", {}, c.vacant ? t("空缺", "Vacant") : c.display_name || c.username),
     h("td", {}, c.vacant ? "" : localTime(c.since))))
     : h("tr", {}, h("td", { colspan: 5 }, t("尚未任命田长", "No field chief named yet"))));
