@@ -21,6 +21,7 @@ from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import records, table_of, to_db_geometry
 from api.ingest.layers import ImportKind, check_drops, file_digest, other_attributes, project_and_place, source_keys
+from gis.codes import COUNTY_TZ
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES
 from gis.geometry import clean_polygons
@@ -42,7 +43,7 @@ def import_epoch(factory: sessionmaker[Session], path: str | Path, imaged_on: dt
                  src_crs: str | None = None, id_field: str | None = None, allow_drops: bool = False,
                  allow_outside: bool = False, now: dt.datetime | None = None) -> EpochReport:
     """Store (or replace) the footprints of the epoch imaged on `imaged_on`."""
-    if imaged_on > (now or utcnow()).date():
+    if imaged_on > (now or utcnow()).astimezone(COUNTY_TZ).date():  # the county's today, not UTC's
         raise RedlineInputError(f"imagery of {imaged_on} is in the future", field="imaged_on")
     path = Path(path)
     source = str(path)

@@ -29,7 +29,7 @@ from api.ingest.layers import village_codes
 from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import FINDING_KINDS
-from gis.codes import WEB_CRS
+from gis.codes import COUNTY_TZ, WEB_CRS
 from gis.compare import matches
 from gis.coverage import CoverageRules, covered
 from gis.crs import transformer
@@ -162,7 +162,8 @@ def _same_finding(existing: Finding, user: User, kind: str) -> Finding:
 def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user: User, cause: str,
                now: dt.datetime) -> None:
     try:
-        record = record_abandoned(session, user.username, point, cause=cause, seen_on=finding.at.date(),
+        record = record_abandoned(session, user.username, point, cause=cause,
+                                  seen_on=finding.at.astimezone(COUNTY_TZ).date(),  # the county's day
                                   origin="patrol", note=finding.note, now=now)
     except InvalidQuery:
         finding.outcome = "not_on_cultivated"

@@ -142,6 +142,14 @@ def test_compare_needs_two_epochs_and_refuses_future_imagery(site: Site, tmp_pat
         compare_epochs(site.db.factory, RuleSet(), CompareRules())
     with pytest.raises(RedlineInputError, match="future"):
         import_epoch(site.db.factory, epoch_file(tmp_path, "x", [box(0, 0, 1, 1)]), TODAY.date() + dt.timedelta(days=2))
+    # 07:30 on 5 December in the county is still 4 December in UTC: imagery of the county's today is no future
+    # imagery (before, the UTC date refused it until 08:00 every morning); its tomorrow is.
+    morning = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)
+    with pytest.raises(RedlineInputError, match="future"):
+        import_epoch(site.db.factory, epoch_file(tmp_path, "y", [box(0, 0, 1, 1)]), dt.date(2026, 12, 6), now=morning)
+    with pytest.raises(RedlineInputError, match="outside") as today:
+        import_epoch(site.db.factory, epoch_file(tmp_path, "y", [box(0, 0, 1, 1)]), dt.date(2026, 12, 5), now=morning)
+    assert "future" not in str(today.value)
 
 
 def test_an_extensions_old_part_on_a_new_pass_is_no_sham_demolition(site: Site, tmp_path: Path):

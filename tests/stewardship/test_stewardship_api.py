@@ -51,7 +51,7 @@ def post(land: Land, user: str, path: str, expect: int = 201, **body):  # type: 
 def finding(land: Land, kind: str, px: float, py: float, user: str = "inspector1", **extra):  # type: ignore[no-untyped-def]
     lon, lat = land.lonlat(px, py)
     return post(land, user, "/api/findings", client_uuid=extra.pop("client_uuid", str(uuid.uuid4())), kind=kind,
-                lat=lat, lon=lon, at=NOW.isoformat(), **extra)
+                lat=lat, lon=lon, at=extra.pop("at", NOW.isoformat()), **extra)
 
 
 def test_the_grid_comes_from_a_gbk_shapefile_and_cases_know_their_cell(land: Land):
@@ -127,6 +127,17 @@ def month_duty_of(land: Land) -> list[dict]:
 
     with land.site.db.factory() as s:
         return month_duty(s, MONTH, Settings().patrol_duty).to_dict("records")
+
+
+def test_abandoned_land_found_early_in_the_morning_is_seen_on_the_countys_day(land: Land):
+    """A finding at 07:30 in the county is 23:30 of the day before in UTC: the record said the day before (its
+    UTC date), and a finding on the 1st at dawn went into the previous month's sheet."""
+    day = (NOW.astimezone(COUNTY_TZ) - dt.timedelta(days=1)).date()
+    dawn = dt.datetime.combine(day, dt.time(7, 30), COUNTY_TZ)
+    found = finding(land, "abandoned", land.x + 400, land.y + 100, cause="no_labour", at=dawn.isoformat())
+    record = land.site.client.get(f"/api/abandoned/{found['abandoned_id']}",
+                                  headers=land.site.as_user("officer1")).json()["properties"]
+    assert record["seen_on"] == day.isoformat()
 
 
 def patrol_case(land: Land, folder: Path, building: shapely.Polygon, at: tuple[float, float], note: str) -> Case:
