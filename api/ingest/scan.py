@@ -15,6 +15,7 @@ A scan also catches what the workflow alone cannot see:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,7 +250,8 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
     (`request_period` → `decide_period`): a new delivery with an earlier date, or a new baseline, is grounds
     for one, not the decision. Such a case keeps its period, disposition and measures; the new measure waits
     as a request (by `scan`, its reason saying what was measured), once, unless a request is pending already
-    (the county decides that one first). A measure into zero tolerance applies at once.
+    (the county decides that one first) or the scan's last request asked the same (the county decided it:
+    refused, it is not asked again at every scan). A measure into zero tolerance applies at once.
     """
     outside = ~fresh["period"].isin(INCREMENT_PERIODS).to_numpy()  # measured outside zero tolerance
     if not outside.any():
@@ -260,6 +262,9 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
         columns=["_id", "period", "requested_period"]).set_index("_id").reindex(fresh["_id"].to_numpy())
     leaving = outside & stored["period"].isin(INCREMENT_PERIODS).to_numpy()
     asking = leaving & stored["requested_period"].isna().to_numpy()  # a pending request is decided first
+    if asking.any():  # a measure the county has decided (the scan's last request asked it) is not asked again
+        asked = _last_scan_requests(session, fresh.loc[asking, "_id"].tolist())
+        asking &= (fresh["_id"].map(asked).to_numpy(dtype=object) != fresh["period"].to_numpy(dtype=object))
     for row in records(fresh[asking]):
         was = stored.loc[row["_id"], "period"]
         reason = (f"重新扫描测得时段为「{PERIOD_NAMES[row['period']]}」（原为「{PERIOD_NAMES[was]}」）：房屋或基期影像"
@@ -275,6 +280,18 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
         session.execute(update(table).where(table.c.id.in_(chunk), table.c.still_violating.is_(False))
                         .values(still_violating=True, scanned_at=now))
     return fresh[~leaving], int(asking.sum())
+
+
+def _last_scan_requests(session: Session, case_ids: list[int]) -> dict[int, str]:
+    """The period each case's last request by the scan asked for (cases the scan never asked about: absent)."""
+    asked: dict[int, str] = {}
+    events = models.CaseEvent
+    for chunk in in_chunks(case_ids):
+        for case_id, after in session.execute(select(events.case_id, events.after).where(
+                events.case_id.in_(chunk), events.action == "request_period", events.actor == SCAN_ACTOR)
+                .order_by(events.id)):
+            asked[int(case_id)] = json.loads(after or "{}").get("requested_period")
+    return asked
 
 
 def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleSet, now: dt.datetime,

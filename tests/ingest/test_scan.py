@@ -208,3 +208,23 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
         asked = s.execute(select(models.CaseEvent.actor, models.CaseEvent.after).where(
             models.CaseEvent.case_id == held.id, models.CaseEvent.action == "request_period")).all()
     assert [(actor, json.loads(after)["requested_period"]) for actor, after in asked] == [("scan", "before_cutoff")]
+    # The county refuses the change (the imagery shows a 2021 house, whatever the delivery says). The next scan
+    # measures the same and filed the same request again, every scan: a re-scan of an unchanged county wrote,
+    # and the county decided the same question over and over. A measure the county has decided is not asked
+    # again; a new measure (another period) is.
+    from api.cases.service import transition
+    from api.db.models import User
+
+    with db.factory.begin() as s:
+        county = User(username="county", password_hash="x", role="county_reviewer", active=True)
+        s.add(county)
+        s.flush()
+        s.expunge(county)
+    transition(db.factory, county, held.id, "decide_period", {"approve": False, "reason": "影像显示2021年新建"})
+    with db.factory() as s:
+        events_before = s.execute(select(func.count()).select_from(models.CaseEvent)).scalar_one()
+    again = scan(db.factory, RuleSet())
+    assert (again.period_requests, again.updated, again.created) == (0, 0, 0)
+    with db.factory() as s:
+        assert s.execute(select(func.count()).select_from(models.CaseEvent)).scalar_one() == events_before
+    assert case("H1").requested_period is None
