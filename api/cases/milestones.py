@@ -93,10 +93,20 @@ def deadline_fields(d: Deadlines | None) -> dict[str, Any]:
 
 def demolitions_recorded(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
     """When each case's demolition was last recorded (`record_demolition`), for the cases that have one."""
+    return last_taken(session, case_ids, "record_demolition")
+
+
+def demolitions_started(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each case's demolition last started (`start_demolition`), for the cases that have one."""
+    return last_taken(session, case_ids, "start_demolition")
+
+
+def last_taken(session: Session, case_ids: list[int], action: str) -> dict[int, dt.datetime]:
+    """When `action` was last taken on each case, for the cases that have it."""
     out: dict[int, dt.datetime] = {}
     for chunk in in_chunks(case_ids):
         for cid, last in session.execute(select(CaseEvent.case_id, func.max(CaseEvent.at)).where(
-                CaseEvent.case_id.in_(chunk), CaseEvent.action == "record_demolition").group_by(CaseEvent.case_id)):
+                CaseEvent.case_id.in_(chunk), CaseEvent.action == action).group_by(CaseEvent.case_id)):
             out[int(cid)] = as_utc(last)
     return out
 

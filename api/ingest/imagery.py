@@ -3,7 +3,9 @@ reopened, growth and new buildings opened as cases — each an event in the audi
 
 Rules (the comparison itself is `gis.compare`):
 - a case whose demolition is under way or recorded (demolishing onwards) and whose house is `gone` on the later
-  pass gets "demolition confirmed by imagery of DATE" (once per pass);
+  pass — for an extension, or a case without a house of its own, whose part the pass no longer shows — gets
+  "demolition confirmed by imagery of DATE" (once per pass), only by a pass imaged after the demolition
+  started: an older pass without the house shows it not yet built;
 - a case whose demolition was *recorded before the later pass was imaged* and whose house still stands on it is
   reopened (`reappeared`, as a survey does): imagery taken before the record proves nothing, and a case closed
   without a demolition (legal, fined and kept, legalised) is never reopened by imagery. What must stand: an
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.cases.audit import append_events
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
-from api.cases.milestones import demolitions_recorded
+from api.cases.milestones import demolitions_recorded, demolitions_started
 from api.cases.reopening import DEMOLITION_RECORDED, reopen
 from api.clock import utcnow
 from api.db import models
@@ -98,9 +100,9 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
                                       township_code=houses["township_code"].to_numpy())
         events: list[dict[str, Any]] = []
         imagery = {"imagery_before": earlier.imaged_on.isoformat(), "imagery": later.imaged_on.isoformat()}
-        confirmed = _confirm(session, change, later.imaged_on, imagery, events)
         house_footprints = dict(zip(houses["id"].astype(int), houses.geometry.to_numpy(), strict=True))
         standing_on = Pass(later.imaged_on, house_footprints, a.geometry.to_numpy())
+        confirmed = _confirm(session, change, standing_on, imagery, rules, compare_rules.tolerance_m, events)
         reopened = _reopen(session, change, standing_on, imagery, rules, compare_rules.tolerance_m, now, events)
         built_on = built_between(earlier.imaged_on, later.imaged_on, rules.cutoff)
         grown = change[change["change"] == "grown"]
@@ -139,10 +141,21 @@ def _already(session: Session, case_ids: list[int], action: str, imaged_on: dt.d
     return seen
 
 
-def _confirm(session: Session, change: pd.DataFrame, imaged_on: dt.date, imagery: dict[str, str],
-             events: list[dict[str, Any]]) -> int:
+def _confirm(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[str, str], rules: RuleSet,
+             tolerance_m: float, events: list[dict[str, Any]]) -> int:
+    imaged_on = later.imaged_on
     gone = change.loc[change["change"] == "gone", "house_id"].astype(int).tolist()
+    standing = change.loc[change["change"] != "gone", "house_id"].astype(int).tolist()
     cases = _cases_of(session, gone, DEMOLITION_STARTED)
+    # What was demolished of an extension (its new part) or of a case without a house of its own (its footprint)
+    # can be gone while a house stands: the pass must no longer show that part.
+    parts = [c for c in _cases_of(session, standing, DEMOLITION_STARTED) if c.period == Period.EXTENDED_AFTER_CUTOFF]
+    parts += list(session.execute(select(models.Case).where(models.Case.house_id.is_(None),
+                                                            models.Case.status.in_(DEMOLITION_STARTED))).scalars())
+    cases += [c for c in parts if not _still_shown(session, c, later, rules, tolerance_m)]
+    started = demolitions_started(session, [c.id for c in cases])
+    # A pass imaged before the demolition started (or on its day) shows a house not yet built, not demolished.
+    cases = [c for c in cases if c.id in started and imaged_on > started[c.id].astimezone(COUNTY_TZ).date()]
     done = _already(session, [c.id for c in cases], "demolition_confirmed", imaged_on)
     fresh = [c for c in cases if c.id not in done]
     for case in fresh:

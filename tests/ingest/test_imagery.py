@@ -137,6 +137,25 @@ def test_imagery_older_than_the_recorded_demolition_reopens_nothing(site: Site, 
     assert report.reopened == 0 and case_of(site, "A3").status == "demolished"
 
 
+def test_imagery_older_than_the_demolition_confirms_nothing(site: Site, tmp_path: Path):
+    """Two old passes compared after a demolition was recorded (`redline compare --from --to`): the house absent
+    on the later one was not built yet, not demolished. Before, that "confirmed" the demolition by imagery taken
+    before it began, and the month counted it as a demolition the satellite had seen."""
+    drive(site, "A1", [("admin", "assign", {"assignee": "inspector1"}),
+                       ("inspector1", "verify", {"verdict": "illegal"}), ("officer1", "serve_notice", {}),
+                       ("officer1", "start_demolition", {}), ("inspector1", "record_demolition", {})], at=RECORDED)
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key.in_(["A1", "A2"])])
+    geom = dict(zip(houses["source_key"], houses.geometry, strict=True))
+    old, older = (RECORDED - dt.timedelta(days=200)).date(), (RECORDED - dt.timedelta(days=400)).date()
+    import_epoch(site.db.factory, epoch_file(tmp_path, "older", [geom["A1"], geom["A2"]]), older)
+    import_epoch(site.db.factory, epoch_file(tmp_path, "old", [geom["A2"]]), old)  # A1 not there
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules(), before=older, after=old)
+    assert report.changes.get("gone") and report.confirmed == 0
+    import_epoch(site.db.factory, epoch_file(tmp_path, "after", [geom["A2"]]), AFTER)  # after the record
+    assert compare_epochs(site.db.factory, RuleSet(), CompareRules(), before=old, after=AFTER).confirmed == 1
+
+
 def test_compare_needs_two_epochs_and_refuses_future_imagery(site: Site, tmp_path: Path):
     with pytest.raises(RedlineInputError, match="two imported epochs"):
         compare_epochs(site.db.factory, RuleSet(), CompareRules())
@@ -181,6 +200,7 @@ def test_an_extensions_old_part_on_a_new_pass_is_no_sham_demolition(site: Site, 
     report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
     assert report.reopened == 1
     assert case_of(site, "A2").status == "demolished" and case_of(site, "A4").status == "reopened"
+    assert report.confirmed == 1  # A2's wing gone: its demolition is confirmed (before: only a whole house gone was)
 
 
 def test_a_later_pass_reopens_a_sham_demolition_of_a_case_without_a_house_of_its_own(site: Site, tmp_path: Path):
@@ -215,6 +235,7 @@ def test_a_later_pass_reopens_a_sham_demolition_of_a_case_without_a_house_of_its
     import_epoch(site.db.factory, epoch_file(tmp_path, "p3", [wider("A1", 5), wider("A4", 0.8), building]), AFTER)
     report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
     assert report.reopened == 2
+    assert report.confirmed == 1  # A4's wing: gone from the pass (before, a case without a house was never confirmed)
     status = {code.split("-", 2)[2].split("-")[0]: case_of(site, code.split("-", 2)[2]).status for code in codes}
     assert status == {"A1": "reopened", "A4": "demolished", next(k for k in status if k.startswith("N")): "reopened"}
     assert compare_epochs(site.db.factory, RuleSet(), CompareRules()).reopened == 0  # once
