@@ -73,6 +73,11 @@ def _reinspection_evidence(session: Session, case: Case) -> tuple[int, Message |
     return good, reason
 
 
+#: States before any demolition or rectification: a change of period resets the remaining area to what the
+#: new period says (an earlier progress report's figure was about the old one).
+NOTHING_RECTIFIED_YET = (Status.NEW, Status.ASSIGNED, Status.VERIFIED)
+
+
 def state_of(session: Session, case: Case) -> CaseState:
     """The workflow's view of a case."""
     photos, why = _reinspection_evidence(session, case) if case.status == Status.RESTORED else (0, None)
@@ -149,7 +154,7 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
             case.period = case.requested_period
             case.disposition = (Disposition.DEMOLISH if case.period in INCREMENT_PERIODS
                                 else Disposition.CLASSIFY).value
-            if void or case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in (Status.NEW, Status.ASSIGNED):
+            if void or case.period == Period.EXTENDED_AFTER_CUTOFF or case.status in NOTHING_RECTIFIED_YET:
                 case.remaining_m2 = remaining_of(case)
         case.requested_period = None
         case.period_request = None

@@ -195,7 +195,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         else:
             created = EventColumns.of([])
         events: list[dict[str, Any]] = []
-        known = values[is_known].drop(columns=["code", "geom", "remaining_m2"])
+        # A new case's remaining area follows its measures (nothing is rectified yet, and no report can be filed
+        # on a new case): before, a re-scan that made a case an extension left it the whole house's area.
+        known = values[is_known].drop(columns=["code", "geom"])
         known["_id"] = known["house_id"].map(lambda h: existing[h][0])
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged

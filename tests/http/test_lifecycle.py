@@ -573,3 +573,29 @@ def test_a_pdf_document_is_evidence_for_a_change_of_period(site: Site):
         evidence=[body["id"]])
     act(site, "county", cid, "decide_period", approve=True, reason="合同日期在截止日之后：增量")
     assert props(site, cid)["period"] == "after_cutoff" and props(site, cid)["disposition"] == "demolish"
+
+
+def test_an_extension_found_to_be_all_stock_has_all_it_occupies_to_rectify(site: Site, tmp_path: Path):
+    """An extension's wing shown (a dated receipt) to predate the cutoff: the county approves the change to stock
+    after the on-site verdict. The case is now stock to classify as a whole, so all it occupies remains to be
+    rectified. Before, a verified case kept the wing's area alone as its remaining area, and the month's
+    remaining figure understated it until the case was rectified."""
+    cid = case_id(site, "A2")
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    minx, miny, maxx, maxy = house.bounds
+    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[shapely.box(minx, miny, maxx - 5, maxy)],
+                     crs=4546).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    case = props(site, cid)
+    assert case["period"] == "extended_after_cutoff" and case["remaining_m2"] < case["occupied_m2"]
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    receipt = upload(site, "inspector1", cid, kind="document", data=photo_at(site, cid, 14)).json()["id"]
+    act(site, "inspector1", cid, "request_period", period="before_cutoff", reason="2019年完税凭证含扩建部分",
+        evidence=[receipt])
+    act(site, "county", cid, "decide_period", approve=True, reason="凭证与影像一致")
+    decided = props(site, cid)
+    assert decided["period"] == "before_cutoff" and decided["status"] == "verified"
+    assert decided["remaining_m2"] == pytest.approx(decided["occupied_m2"])
