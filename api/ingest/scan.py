@@ -202,8 +202,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         untouched = known["house_id"].map(lambda h: existing[h][1] == "new").to_numpy(dtype=bool)
         # Only what changed is written (`scanned_at` marks the cases a scan changed): a re-scan of an unchanged
         # county writes nothing at all.
-        fresh, period_requests = _hold_zero_tolerance(session, known[untouched].assign(still_violating=True), now,
-                                                      events)
+        fresh, period_requests = _hold_zero_tolerance(
+            session, _keep_county_periods(session, known[untouched].assign(still_violating=True)), now, events)
         updated = 0
         if len(fresh):
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
@@ -282,6 +282,28 @@ def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime
         session.execute(update(table).where(table.c.id.in_(chunk), table.c.still_violating.is_(False))
                         .values(still_violating=True, scanned_at=now))
     return fresh[~leaving], int(asking.sum())
+
+
+def _keep_county_periods(session: Session, fresh: pd.DataFrame) -> pd.DataFrame:
+    """The new cases of `fresh` the scan may re-measure: not those whose period the county decided (an approved
+    `decide_period`) and the scan measures otherwise. The county decided on evidence the files lack (a dated
+    contract against the declared date); the same files measured again are no news, and before, the next scan
+    undid the decision at once, silently, at every scan. Such a case keeps its period and measures until the
+    county decides again (or the data comes to agree with it)."""
+    events = models.CaseEvent
+    decided: set[int] = set()
+    for case_id, before, after in session.execute(select(events.case_id, events.before, events.after)
+                                                  .where(events.action == "decide_period")):
+        if json.loads(after or "{}").get("period") != json.loads(before or "{}").get("period"):
+            decided.add(int(case_id))
+    mine = fresh["_id"].isin(decided).to_numpy()
+    if not mine.any():
+        return fresh
+    table = table_of(models.Case)
+    stored = {cid: period for chunk in in_chunks(fresh.loc[mine, "_id"].tolist()) for cid, period in
+              session.execute(select(table.c.id, table.c.period).where(table.c.id.in_(chunk))).all()}
+    contradicted = mine & (fresh["_id"].map(stored).to_numpy(dtype=object) != fresh["period"].to_numpy(dtype=object))
+    return fresh[~contradicted]
 
 
 def _last_scan_requests(session: Session, case_ids: list[int]) -> dict[int, str]:

@@ -599,3 +599,23 @@ def test_an_extension_found_to_be_all_stock_has_all_it_occupies_to_rectify(site:
     decided = props(site, cid)
     assert decided["period"] == "before_cutoff" and decided["status"] == "verified"
     assert decided["remaining_m2"] == pytest.approx(decided["occupied_m2"])
+
+
+def test_the_scan_does_not_undo_the_countys_decision_on_a_new_case(site: Site):
+    """A township officer asks, with a dated contract, that a case still new be stock; the county approves. The
+    houses file still says 2021, so the next scan measured an increment and put the case back into zero
+    tolerance at once — undoing the county's decision without a word, at every scan. A period the county
+    decided is the county's: the scan leaves it (and its measures) until the county decides again."""
+    cid = case_id(site, "A1")  # built 2021: an increment, new
+    contract = upload(site, "officer1", cid, kind="document", data=photo_at(site, cid, 15)).json()["id"]
+    act(site, "officer1", cid, "request_period", period="before_cutoff", reason="2019年购房合同及完税凭证",
+        evidence=[contract])
+    act(site, "county", cid, "decide_period", approve=True, reason="合同与完税凭证一致，认定为存量")
+    decided = props(site, cid)
+    assert (decided["period"], decided["disposition"], decided["status"]) == ("before_cutoff", "classify", "new")
+    for _ in range(2):
+        report = scan(site.db.factory, RuleSet())
+        assert report.period_requests == 0
+        again = props(site, cid)
+        assert (again["period"], again["disposition"]) == ("before_cutoff", "classify")
+    assert [e["action"] for e in again["history"]][-1] == "decide_period"  # the scan wrote nothing on it
