@@ -25,6 +25,13 @@ from api.db.models import AuditHead, Base, CaseEvent, LandEvent
 if TYPE_CHECKING:  # pandas is loaded by the bulk writers that call for it, not by every `redline` command
     import pandas as pd
 
+#: The actors of events no person took: the scan, an imagery comparison, a leads import (a person's actor is
+#: their username). Their names, as the history shows them.
+SCAN_ACTOR, IMAGERY_ACTOR, LEADS_ACTOR = "scan", "imagery", "leads"
+SYSTEM_ACTOR_NAMES: dict[str, str] = {SCAN_ACTOR: "系统扫描", IMAGERY_ACTOR: "影像比对", LEADS_ACTOR: "卫片图斑导入"}
+SYSTEM_ACTOR_NAMES_EN: dict[str, str] = {SCAN_ACTOR: "the scan", IMAGERY_ACTOR: "imagery comparison",
+                                         LEADS_ACTOR: "lead import"}
+
 GENESIS = "0" * 64
 #: Events read and checked at a time by `verify_chain`.
 VERIFY_PAGE = 10_000

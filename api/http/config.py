@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from api.accounts.roles import ROLE_NAMES
+from api.cases.audit import SYSTEM_ACTOR_NAMES, SYSTEM_ACTOR_NAMES_EN
 from api.cases.deadlines import DEADLINE_NAMES
 from api.cases.workflow import (
     ACTION_NAMES,
@@ -61,12 +62,13 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "deadline": _english(DEADLINE_NAMES), "photo_state": _english(PHOTO_STATE_NAMES),
                 "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
                 **{kind: _english(names) for kind, names in _stewardship_labels().items()},
-                "chief_level": LEVEL_NAMES_EN}
+                "chief_level": LEVEL_NAMES_EN, "actor": SYSTEM_ACTOR_NAMES_EN}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
             "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES, "photo_state": PHOTO_STATE_NAMES,
-            "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels()}
+            "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels(),
+            "actor": SYSTEM_ACTOR_NAMES}
 
 
 def _stewardship_labels() -> dict[str, dict[str, str]]:

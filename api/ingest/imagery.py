@@ -32,7 +32,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.cases.audit import append_events
+from api.cases.audit import IMAGERY_ACTOR, append_events
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded, demolitions_started
@@ -49,7 +49,7 @@ from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.rules import Period, RuleSet, built_between
 
-ACTOR = "imagery"
+ACTOR = IMAGERY_ACTOR
 #: States from which a demolition is under way or done: the later pass can confirm it.
 DEMOLITION_STARTED = ("demolishing", *DEMOLITION_RECORDED)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.cases.audit import append_events
+from api.cases.audit import LEADS_ACTOR, append_events
 from api.cases.measures import remaining_at_start
 from api.db import models
 from api.db.engine import srid_of
@@ -96,7 +96,7 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
             ids = {code: cid for chunk in in_chunks(values["code"].tolist())
                    for code, cid in session.execute(select(table.c.code, table.c.id)
                                                     .where(table.c.code.in_(chunk))).all()}
-            append_events(session, [{"case_id": ids[r["code"]], "actor": "leads", "action": "create", "before": {},
+            append_events(session, [{"case_id": ids[r["code"]], "actor": LEADS_ACTOR, "action": "create", "before": {},
                                      "after": {k: r[k] for k in HISTORY_FIELDS}} for r in rows], at=now)
     return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()),
                       problems=problems)

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from api.cases.audit import EventColumns, append_events, json_text, json_texts
+from api.cases.audit import SCAN_ACTOR, EventColumns, append_events, json_text, json_texts
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded
 from api.cases.reopening import DEMOLITION_RECORDED, reopen
@@ -50,7 +50,6 @@ HISTORY_FIELDS = ["status", "period", "disposition", "rules", "date_conflict", "
                   "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
                   "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "occupied_m2", "remaining_m2",
                   "still_violating"]
-SCAN_ACTOR = "scan"
 
 CASE_MEASURES = ["footprint_m2", "farmland_m2", "cultivated_m2", "unapproved_cultivated_m2", "after_cutoff_m2",
                  "farmland_after_cutoff_m2", "unapproved_after_cutoff_m2", "period", "disposition", "rules",

@@ -28,6 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.cases.audit import SYSTEM_ACTOR_NAMES
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.workflow import (
     ACTION_NAMES,
@@ -245,7 +246,8 @@ def _comments(session: Session, case_id: int) -> list[dict[str, Any]]:
 
 def _history(session: Session, case_id: int) -> list[dict[str, Any]]:
     events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)).scalars()
-    return [{"id": e.id, "at": _local(e.at), "actor": e.actor, "action": ACTION_NAMES.get(e.action, e.action),
+    return [{"id": e.id, "at": _local(e.at), "actor": SYSTEM_ACTOR_NAMES.get(e.actor, e.actor),
+             "action": ACTION_NAMES.get(e.action, e.action),
              "code": e.action, "note": e.note, "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
 
 

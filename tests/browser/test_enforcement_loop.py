@@ -188,6 +188,9 @@ def test_the_map_offers_no_decision_keeping_a_house_on_permanent_farmland(browse
         offered.append(officer.eval_on_selector_all("#rl-panel select[data-for=decision] option",
                                                     "options => options.map(o => o.value)"))
     assert offered[0] == ["demolish"]
+    # The history names the scan that opened the case in words, not by its code "scan".
+    first = officer.text_content("#rl-panel ol li:first-child") or ""
+    assert "系统扫描" in first and " scan " not in first
     assert sorted(offered[1]) == ["confiscate", "demolish", "fine_keep", "legalise"]
     desk_action(officer, "classify", ("decision", "fine_keep"))  # off the farmland: kept for a fine
     with live_factory() as s:

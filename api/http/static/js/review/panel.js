@@ -165,7 +165,7 @@ export function createPanel(el, { layers, user, onChanged }) {
       fill(el, h("div", {}, h("b", {}, p.code), " ", close), popupContent(p), periodRequest(p), epochs(p, mine),
         h("h4", {}, t(`照片与材料（${p.photos.length}）`, `Photos and documents (${p.photos.length})`)), ...p.photos.map(photo), actions(p),
         h("h4", {}, t("记录", "History")),
-        h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${labelled("action", e.action)}`,
+        h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${label("actor", e.actor)} ${labelled("action", e.action)}`,
           e.note ? ` — ${e.note}` : ""))));
       el.hidden = false;
       el.dataset.caseId = String(p.id);
