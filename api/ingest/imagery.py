@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -130,6 +130,13 @@ def _cases_of(session: Session, house_ids: list[int], states: tuple[str, ...]) -
     return out
 
 
+def _houseless(session: Session, states: tuple[str, ...]) -> list[models.Case]:
+    """The cases in `states` without a stored house of their own (a wing or a new building found by imagery, a
+    scan or a patrol)."""
+    return list(session.execute(select(models.Case).where(models.Case.house_id.is_(None),
+                                                          models.Case.status.in_(states))).scalars())
+
+
 def _already(session: Session, case_ids: list[int], action: str, imaged_on: dt.date) -> set[int]:
     """Cases that already have `action` from this pass (the comparison runs again without effect)."""
     seen: set[int] = set()
@@ -150,8 +157,7 @@ def _confirm(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[
     # What was demolished of an extension (its new part) or of a case without a house of its own (its footprint)
     # can be gone while a house stands: the pass must no longer show that part.
     parts = [c for c in _cases_of(session, standing, DEMOLITION_STARTED) if c.period == Period.EXTENDED_AFTER_CUTOFF]
-    parts += list(session.execute(select(models.Case).where(models.Case.house_id.is_(None),
-                                                            models.Case.status.in_(DEMOLITION_STARTED))).scalars())
+    parts += _houseless(session, DEMOLITION_STARTED)
     cases += [c for c in parts if not _still_shown(session, c, later, rules, tolerance_m)]
     started = demolitions_started(session, [c.id for c in cases])
     # A pass imaged before the demolition started (or on its day) shows a house not yet built, not demolished.
@@ -167,12 +173,14 @@ def _confirm(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[
 
 @dataclass(frozen=True)
 class Pass:
-    """The later imagery pass as `_reopen` reads it: its date, the stored houses (id → footprint, county CRS)
-    and the pass's footprints."""
+    """The later imagery pass as `_confirm` and `_reopen` read it: its date, the stored houses (id → footprint,
+    county CRS) and the pass's footprints; `shown` remembers `_still_shown`'s answer per case, which both ask
+    of a case whose demolition is recorded."""
 
     imaged_on: dt.date
     houses: dict[int, Any]
     footprints: np.ndarray
+    shown: dict[int, bool] = field(default_factory=dict)
 
 
 def _new_part(session: Session, footprint: Any, rules: RuleSet) -> Any:
@@ -201,6 +209,15 @@ def _still_shown(session: Session, case: models.Case, later: Pass, rules: RuleSe
     the house; an extension, only its new part (the old part standing on the pass is no contradiction); a case
     without a house of its own (a wing or a new building that imagery, a scan or a patrol found), its own
     footprint, or for an extension its new part."""
+    if case.id not in later.shown:
+        later.shown[case.id] = _demolished_part_stands(session, case, later, rules, tolerance_m)
+    return later.shown[case.id]
+
+
+def _demolished_part_stands(session: Session, case: models.Case, later: Pass, rules: RuleSet,
+                            tolerance_m: float) -> bool:
+    """`_still_shown`, measured: the demolished part (the house, an extension's new part, a house-less case's
+    footprint) on the pass."""
     if case.house_id is not None:
         footprint = later.houses.get(int(case.house_id))
         if footprint is None:
@@ -217,8 +234,7 @@ def _reopen(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[s
             tolerance_m: float, now: dt.datetime, events: list[dict[str, Any]]) -> int:
     imaged_on = later.imaged_on
     standing = change.loc[change["change"] != "gone", "house_id"].astype(int).tolist()
-    cases = _cases_of(session, standing, DEMOLITION_RECORDED) + list(session.execute(select(models.Case).where(
-        models.Case.house_id.is_(None), models.Case.status.in_(DEMOLITION_RECORDED))).scalars())
+    cases = _cases_of(session, standing, DEMOLITION_RECORDED) + _houseless(session, DEMOLITION_RECORDED)
     if not cases:
         return 0
     recorded = demolitions_recorded(session, [c.id for c in cases])

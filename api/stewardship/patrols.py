@@ -30,15 +30,13 @@ from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import FINDING_KINDS
 from gis.codes import COUNTY_TZ, WEB_CRS
-from gis.compare import matches
+from gis.compare import CompareRules, matches
 from gis.coverage import CoverageRules, covered
 from gis.crs import transformer
 from gis.rules import RuleSet
 
 #: How near a new building's reported position must be to a footprint to be taken as that footprint (m).
 FOOTPRINT_REACH_M = 15.0
-#: An imagery footprint that overlaps a stored house by this share of the smaller of the two is that house.
-SAME_BUILDING_SHARE = 0.5
 MAX_POINTS = 20_000
 
 
@@ -108,8 +106,10 @@ def _same_patrol(existing: Patrol, user: User, points: list[list[float]]) -> Pat
 
 def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str, kind: str, lat: float, lon: float,
                    at: dt.datetime, rules: RuleSet, *, note: str | None = None, patrol_uuid: str | None = None,
-                   cause: str = "other", now: dt.datetime | None = None) -> Finding:
-    """Store a finding and what it becomes (see the module docstring); the same UUID again returns it."""
+                   cause: str = "other", now: dt.datetime | None = None,
+                   compare_rules: CompareRules | None = None) -> Finding:
+    """Store a finding and what it becomes (see the module docstring); the same UUID again returns it.
+    `compare_rules`: when an imagery footprint is a stored house (the comparison's `match_share`)."""
     client_uuid = canonical_uuid(client_uuid)
     now = now or utcnow()
     if kind not in FINDING_KINDS:
@@ -143,7 +143,7 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
             if kind == "abandoned":
                 _abandoned(session, finding, point, user, cause, now)
             elif kind == "new_construction":
-                _new_construction(session, finding, point, rules, user, now)
+                _new_construction(session, finding, point, rules, compare_rules or CompareRules(), user, now)
             session.flush()
             session.expunge(finding)
             return finding
@@ -171,11 +171,12 @@ def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user
     finding.outcome, finding.abandoned_id = "abandoned_record", record.id
 
 
-def _new_construction(session: Session, finding: Finding, point: shapely.Geometry, rules: RuleSet, user: User,
-                      now: dt.datetime) -> None:
+def _new_construction(session: Session, finding: Finding, point: shapely.Geometry, rules: RuleSet,
+                      compare_rules: CompareRules, user: User, now: dt.datetime) -> None:
     """The building the patroller points at: the footprint nearest the position, within reach — a stored house
     (its case, if it has one) or, nearer, a footprint of the latest imagery that is no stored house (a building
-    the survey does not have: typically the new one). Measured with the engine, a case when it violates. A
+    the survey does not have: typically the new one; a footprint is a stored house when they overlap as an imagery
+    comparison matches them, `match_share`). Measured with the engine, a case when it violates. A
     stored house's case hears of the finding (an event in its history, closed or not: a closed case's house
     being built on again is news). Without a footprint the finding waits: no case is opened on a guessed
     outline. The period is left for the inspector to establish on site."""
@@ -186,7 +187,7 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     prints = read_frame(session, EpochFootprint, ["epoch_id"], where=[bbox_clause(session, EpochFootprint, window)])
     prints = prints[prints["epoch_id"] == prints["epoch_id"].max()] if len(prints) else prints
     print_geoms = prints.geometry.to_numpy()
-    surveyed, _ = matches(print_geoms, house_geoms, SAME_BUILDING_SHARE)
+    surveyed, _ = matches(print_geoms, house_geoms, compare_rules.match_share)
     unsurveyed = np.setdiff1d(np.arange(len(print_geoms)), surveyed)
     print_distance = shapely.distance(print_geoms[unsurveyed], point)
     nearest_house = float(house_distance.min()) if len(houses) else np.inf

@@ -51,9 +51,14 @@ class TokenOut(BaseModel):
     township_code: str | None
 
 
+def _client_address(request: Request) -> str:
+    """Where a request comes from, as the login throttle counts it."""
+    return request.client.host if request.client else "?"
+
+
 def _login(request: Request, session: SessionDep, username: str, password: str) -> tuple[str, Any]:
     throttle: LoginThrottle = request.app.state.login_throttle
-    address = request.client.host if request.client else "?"
+    address = _client_address(request)
     attempted = throttle.attempt(username, address)
     user = authenticate(session, username, password)
     if user is None:
@@ -79,10 +84,11 @@ def change_password(request: Request, session: SessionDep, user: CurrentUser, bo
     not take the account over) and counted by the login throttle. Every token of the user ends, this one too:
     log in again with the new password."""
     throttle: LoginThrottle = request.app.state.login_throttle
-    attempted = throttle.attempt(user.username, request.client.host if request.client else "?")
+    address = _client_address(request)
+    attempted = throttle.attempt(user.username, address)
     change_own_password(session, user, body.current_password, body.new_password)
     session.commit()
-    throttle.succeeded(user.username, request.client.host if request.client else "?", attempted)
+    throttle.succeeded(user.username, address, attempted)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, httponly=True, samesite="strict")
     return response

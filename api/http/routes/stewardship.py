@@ -123,7 +123,8 @@ class FindingIn(BaseModel):
 def post_finding(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, body: FindingIn) -> dict[str, Any]:
     """A finding on patrol; says what it became (a case, an abandoned-land record, noted). Idempotent."""
     finding = record_finding(factory, user, body.client_uuid, body.kind, body.lat, body.lon, as_utc(body.at),
-                             settings.rules, note=body.note, patrol_uuid=body.patrol_uuid, cause=body.cause)
+                             settings.rules, note=body.note, patrol_uuid=body.patrol_uuid, cause=body.cause,
+                             compare_rules=settings.compare_rules)
     return {"id": finding.id, "client_uuid": finding.client_uuid, "kind": finding.kind, "outcome": finding.outcome,
             "outcome_name": OUTCOME_NAMES[finding.outcome], "case_id": finding.case_id,
             "abandoned_id": finding.abandoned_id}

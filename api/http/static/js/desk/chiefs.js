@@ -8,10 +8,11 @@ import { t } from "../common/lang.js";
 
 const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const form = document.getElementById("rl-chief");
+const levels = getConfig().levels;
 
 /** An area's name; the county's in the user's language (the server names it 全县). */
 function areaName(post) {
-  return post.level === getConfig().levels.county ? t("全县", "the county") : post.area_name;
+  return post.level === levels.county ? t("全县", "the county") : post.area_name;
 }
 
 async function showInbox() {
@@ -37,7 +38,6 @@ async function showChiefs() {
 }
 
 function areasOf(level) {
-  const levels = getConfig().levels;
   if (level === levels.county) { return [{ code: pageData.county, name: t("全县", "the county") }]; }
   if (level === levels.grid) { return []; }
   return pageData.areas.filter((a) => a.level === level);
@@ -49,8 +49,8 @@ async function setUpForm() {
   const pick = () => {
     const level = form.elements.level.value;
     fill(form.elements.area_code, areasOf(level).map((a) => h("option", { value: a.code }, `${a.name} ${a.code}`)));
-    form.elements.area_code.disabled = level === getConfig().levels.grid;
-    form.elements.grid.disabled = level !== getConfig().levels.grid;
+    form.elements.area_code.disabled = level === levels.grid;
+    form.elements.grid.disabled = level !== levels.grid;
   };
   form.elements.level.addEventListener("change", pick);
   pick();
@@ -60,7 +60,7 @@ async function setUpForm() {
     const level = form.elements.level.value;
     try {
       await postJSON("/api/chiefs", { level, username: form.elements.username.value,
-        area_code: level === getConfig().levels.grid ? form.elements.grid.value.trim() : form.elements.area_code.value });
+        area_code: level === levels.grid ? form.elements.grid.value.trim() : form.elements.area_code.value });
       out.textContent = t("已任命", "Named");
       await Promise.all([showChiefs(), showInbox()]);
     } catch (err) {
