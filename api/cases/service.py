@@ -124,6 +124,10 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
         if payload["verdict"] == Verdict.LEGAL:
             case.remaining_m2 = 0.0
     elif action == "classify":
+        if case.status in (Status.CLASSIFIED, Status.RECTIFIED):  # a void decision taken again: nothing of the
+            # house was rectified by it, so what remains is what stands, and the case is unfinished
+            case.remaining_m2 = old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else remaining_of(case)
+            case.finished_at = None
         case.decision = payload["decision"]
     elif action == "restore":
         # What is left is what this demolition did not cover: an extension's old part, to be classified.

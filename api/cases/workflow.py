@@ -197,13 +197,28 @@ def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     return None
 
 
+def kept_on_permanent_farmland(case: CaseState) -> bool:
+    """Whether the case's stock decision keeps the house standing on permanent basic farmland: a decision void in
+    law (土地管理法 第35条、第77条), taken before the workflow refused it (confiscation until stop 35). Such a
+    case is neither submitted nor passed; the township classifies it again, and only demolition is accepted."""
+    return case.decision in KEEPS_THE_HOUSE and case.on_permanent_farmland
+
+
+def _may_classify(case: CaseState) -> bool:
+    """Classify is on offer before a decision, and once more only where the decision taken is void."""
+    return case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or kept_on_permanent_farmland(case)
+
+
 def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | None:
+    if not _may_classify(case):
+        decided = DECISION_NAMES.get(case.decision or "", case.decision)
+        return Message(f"本案已分类处置为「{decided}」", f"the case is classified already ({case.decision})")
     if case.verdict != Verdict.ILLEGAL:
         return Message("只有核查为有问题的案件才分类处置", "only a case verified illegal is classified")
     if case.status == Status.REINSPECTED and case.period != Period.EXTENDED_AFTER_CUTOFF:
         return Message("只有扩建房屋的旧有部分在新建部分拆除后分类处置",
                        "only an extension's old part is classified after its new part was demolished")
-    if _is_increment(case) and case.status != Status.REINSPECTED:
+    if _is_increment(case) and case.status == Status.VERIFIED:
         return Message("增量零容忍，不分类处置：请送达拆除通知（扩建房屋的旧有部分在新建部分拆除并复核后分类处置）",
                        "an increment is not classified: zero tolerance, serve the demolition notice (an extension's "
                        "old part is classified once its new part is demolished and re-inspected)")
@@ -230,7 +245,16 @@ def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> Message | Non
     return None
 
 
+def _void_keep_refusal(case: CaseState) -> Message:
+    decided = DECISION_NAMES.get(case.decision or "", case.decision)
+    return Message(f"本案分类处置为「{decided}」，但{_farmland_refusal(case).zh}：请重新分类处置为拆除",
+                   f"the case was classified {case.decision}, but {_farmland_refusal(case).en}: classify it again "
+                   "(demolish)")
+
+
 def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> Message | None:
+    if kept_on_permanent_farmland(case):
+        return _void_keep_refusal(case)
     if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
         return Message("已核查的案件只有结论为无问题时才直接提交审核",
                        "a verified case is submitted directly only with a legal verdict")
@@ -283,6 +307,8 @@ def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> Message | 
 
 
 def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> Message | None:
+    if kept_on_permanent_farmland(case):
+        return _void_keep_refusal(case)
     if case.remaining_m2 > 0:
         return Message(f"剩余未整改面积 {case.remaining_m2:.2f} m²；为 0 时才能销号",
                        f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0")
@@ -331,8 +357,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("record_demolition", frozenset({Status.DEMOLISHING}), FIELD_ROLES, _fixed(Status.DEMOLISHED)),
     Action("restore", frozenset({Status.DEMOLISHED}), FIELD_ROLES, _fixed(Status.RESTORED)),
     Action("reinspect", frozenset({Status.RESTORED}), FIELD_ROLES, _fixed(Status.REINSPECTED), _guard_reinspect),
-    Action("classify", frozenset({Status.VERIFIED, Status.REINSPECTED}), TOWNSHIP_DECIDERS, _fixed(Status.CLASSIFIED),
-           _guard_illegal_stock),
+    Action("classify", frozenset({Status.VERIFIED, Status.REINSPECTED, Status.CLASSIFIED, Status.RECTIFIED}),
+           TOWNSHIP_DECIDERS, _fixed(Status.CLASSIFIED), _guard_illegal_stock, _may_classify),
     Action("rectify", frozenset({Status.CLASSIFIED}), TOWNSHIP_DECIDERS, _fixed(Status.RECTIFIED), _guard_rectify),
     Action("submit", SUBMITTABLE, TOWNSHIP_DECIDERS, _fixed(Status.SUBMITTED), _guard_submit),
     Action("pass_review", frozenset({Status.SUBMITTED}), COUNTY_ROLES, _fixed(Status.CLOSED), _guard_pass),

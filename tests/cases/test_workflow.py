@@ -132,3 +132,39 @@ def test_no_decision_keeps_a_house_on_permanent_farmland():
         with pytest.raises(TransitionRefused, match="第77条"):
             decide("classify", on_farmland, "township_officer", {"decision": decision})
     assert decide("classify", on_farmland, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
+
+
+@pytest.mark.parametrize(("status", "decision"), [
+    ("classified", "confiscate"), ("rectified", "confiscate"), ("classified", "fine_keep"),
+    ("rectified", "legalise"),
+])
+def test_a_decision_keeping_a_house_on_permanent_farmland_never_closes_the_case(status, decision):
+    """A decision taken before the law was read right (confiscation kept a house on permanent basic farmland until
+    stop 35) is void: the case is neither submitted nor passed with it, and the township classifies it again —
+    only demolition is accepted."""
+    kept = CaseState(status=status, period=STOCK, verdict="illegal", remaining_m2=0.0, decision=decision,
+                     on_permanent_farmland=True, farmland_m2=80.0)
+    if status == "rectified":
+        with pytest.raises(TransitionRefused, match="classify it again"):
+            decide("submit", kept, "township_officer", {})
+    submitted = CaseState(status="submitted", period=STOCK, verdict="illegal", remaining_m2=0.0, decision=decision,
+                          on_permanent_farmland=True, farmland_m2=80.0, resume_status=status)
+    with pytest.raises(TransitionRefused, match="第77条"):
+        decide("pass_review", submitted, "county_reviewer", {})
+    assert "classify" in allowed_actions(kept, "township_officer")
+    for keep in ("legalise", "fine_keep", "confiscate"):
+        with pytest.raises(TransitionRefused, match="第77条"):
+            decide("classify", kept, "township_officer", {"decision": keep})
+    assert decide("classify", kept, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
+
+
+def test_a_decision_is_not_taken_again_where_the_law_allows_it():
+    """Off permanent basic farmland a stock decision stands: classify is not on offer once more."""
+    for status in ("classified", "rectified"):
+        kept = CaseState(status=status, period=STOCK, verdict="illegal", remaining_m2=0.0, decision="fine_keep")
+        assert "classify" not in allowed_actions(kept, "township_officer")
+        with pytest.raises(TransitionRefused, match="classified already"):
+            decide("classify", kept, "township_officer", {"decision": "demolish"})
+    demolish = CaseState(status="classified", period=STOCK, verdict="illegal", remaining_m2=80.0,
+                         decision="demolish", on_permanent_farmland=True, farmland_m2=80.0)
+    assert "classify" not in allowed_actions(demolish, "township_officer")

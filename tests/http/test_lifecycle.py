@@ -200,6 +200,34 @@ def test_permanent_farmland_cannot_be_legalised_by_anyone(site: Site):
     act(site, "inspector2", b3, "verify", verdict="legal", legal_reason="rural_road")
 
 
+def test_a_confiscation_kept_on_permanent_farmland_before_the_fix_does_not_close_the_case(site: Site):
+    """Until stop 35 a township could confiscate a stock house on permanent basic farmland and the case closed
+    with the house standing. Such a decision, already in a county's database, is void in law (土地管理法 第35条、
+    第77条): the county cannot pass it, the township cannot submit it, and the township classifies the case again —
+    demolition only — from where it stands; the remaining area is the house again, as nothing was demolished."""
+    cid = case_id(site, "A2")  # stock, on permanent basic farmland
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="demolish")
+    with site.db.factory.begin() as s:  # as the old code left it: confiscated, rectified and submitted
+        case = s.get(Case, cid)
+        case.decision, case.status, case.resume_status, case.remaining_m2 = "confiscate", "submitted", "rectified", 0.0
+    refused = act(site, "county", cid, "pass_review", expect=409)["error"]["message"]
+    assert "permanent basic farmland" in refused and "第77条" in refused
+    act(site, "county", cid, "return", reason="没收不能保留永久基本农田上的房屋")
+    assert props(site, cid)["status"] == "rectified"
+    assert "classify it again" in act(site, "officer1", cid, "submit", expect=409)["error"]["message"]
+    mine = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
+    assert "classify" in mine["allowed_actions"]
+    act(site, "officer1", cid, "classify", expect=409, decision="fine_keep")
+    again = act(site, "officer1", cid, "classify", decision="demolish")
+    assert again["status"] == "classified"
+    stored = props(site, cid)
+    assert stored["decision"] == "demolish" and stored["remaining_m2"] == pytest.approx(stored["occupied_m2"])
+    assert stored["remaining_m2"] > 0
+    act(site, "officer1", cid, "serve_notice")
+
+
 def test_reinspection_needs_a_photo_taken_at_the_house_after_demolition(site: Site):
     cid = case_id(site, "A1")
     act(site, "county", cid, "assign")
