@@ -218,4 +218,5 @@ def test_a_change_of_period_the_scan_filed_says_it_has_no_photo(browser, live_se
     county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
     text = county.locator("#rl-panel p", has_text="待县级决定").text_content() or ""
     assert "重新扫描测得时段" in text and "无照片（由复测的数据变化提出" in text
+    assert text.startswith("待县级决定：系统扫描 申请") and "scan" not in text  # the system's name, not its code
     assert not errors

@@ -110,8 +110,8 @@ export function createPanel(el, { layers, user, onChanged }) {
   function periodRequest(p) {
     const r = p.period_request;
     if (!r) { return null; }
-    return h("p", {}, t(`待县级决定：${r.by} 申请把时段改为「${label("period", r.period)}」，理由：${r.reason}；证据：`,
-      `Awaiting the county: ${r.by} asks to change the period to "${label("period", r.period)}", because: ${r.reason}; evidence: `),
+    return h("p", {}, t(`待县级决定：${label("actor", r.by)} 申请把时段改为「${label("period", r.period)}」，理由：${r.reason}；证据：`,
+      `Awaiting the county: ${label("actor", r.by)} asks to change the period to "${label("period", r.period)}", because: ${r.reason}; evidence: `),
       ...(r.evidence.length
         ? r.evidence.flatMap((id) => [h("a", { href: `/api/photos/${id}/original`, target: "_blank", rel: "noopener" }, `#${id}`), " "])
         : [h("span", { class: "rl-no-evidence" }, t("无照片（由复测的数据变化提出，请核对数据）", "none (filed by a re-scan from changed data: check the data)"))]));
