@@ -19,16 +19,17 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.accounts.roles import township_of
+from api.accounts.roles import Role, township_of
 from api.cases.audit import LAND_CHAIN, append_events
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.workflow import TransitionRefused
 from api.clock import as_utc, as_utc_or_none, utcnow
+from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.engine import srid_of
 from api.db.models import AbandonedRecord, ContractedPlot, Finding, LandEvent, LandParcel, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame, to_db_geometry
@@ -45,6 +46,7 @@ from api.evidence.store import (
 from api.evidence.turn import take_evidence_turn
 from api.evidence.upload import checked_upload
 from api.ingest.layers import village_codes
+from api.stewardship.chiefs import GRID_LEVEL, in_area, posts_of
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
     CAUSE_NAMES,
@@ -82,6 +84,22 @@ def land_scope(user: User) -> list[Any]:
     """Township roles see their township's records; the county's roles every record."""
     township = township_of(user.role, user.township_code)
     return [] if township is None else [AbandonedRecord.township_code == township]
+
+
+#: A finding's township, village and grid code columns, for `in_area`.
+FINDING_AREA = {TOWNSHIP_LEVEL: Finding.township_code, VILLAGE_LEVEL: Finding.village_code,
+                GRID_LEVEL: Finding.grid_code}
+
+
+def finding_scope(session: Session, user: User, now: dt.datetime | None = None) -> list[Any]:
+    """The patrol findings a user may see: the county's roles every one, township roles their township's, an
+    inspector their own and those in the areas they are chief of (a village or grid chief answers for what is
+    found there, whoever found it)."""
+    if user.role != Role.INSPECTOR:
+        township = township_of(user.role, user.township_code)
+        return [] if township is None else [Finding.township_code == township]
+    areas = [and_(true(), *in_area(FINDING_AREA, area)) for area in posts_of(session, user, now)]
+    return [or_(Finding.user_id == user.id, *areas)]
 
 
 def load_record(session: Session, user: User, record_id: int) -> AbandonedRecord:
@@ -391,18 +409,15 @@ def _same_land_upload(existing: LandPhoto, subject: PhotoSubject, sha256: str) -
 
 def land_photo_file(session: Session, user: User, photo_id: int, root: Path, *, thumbnail: bool) -> tuple[Path, str]:
     """The original (or thumbnail) of a land photo the user may see: a record's in their scope, or a finding's
-    in their township (its patroller's own for inspectors)."""
+    in theirs (`finding_scope`)."""
     photo = session.get(LandPhoto, photo_id)
     if photo is None:
         raise NotFound(f"no land photo {photo_id}")
     if photo.abandoned_id is not None:
         load_record(session, user, photo.abandoned_id)
-    else:
-        finding = session.get(Finding, photo.finding_id)
-        township = township_of(user.role, user.township_code)
-        if finding is None or (township and finding.township_code != township) or (
-                user.role == "inspector" and finding.user_id != user.id):
-            raise NotFound(f"no land photo {photo_id}")
+    elif session.execute(select(Finding.id).where(Finding.id == photo.finding_id, *finding_scope(session, user))
+                         ).first() is None:
+        raise NotFound(f"no land photo {photo_id}")
     if thumbnail:
         return thumbnail_path(root, photo.sha256), "image/jpeg"
     return original_path(root, photo.sha256), photo.media_type

@@ -1,7 +1,8 @@
 """What each field chief answers for, and whether they did their rounds.
 
 `inbox`: per post of a chief — the area's open cases and their overdue 137 deadlines, its open abandoned-land
-records and overdue remedies, and the chief's patrols this month against what their level owes.
+records and overdue remedies, its patrol findings left to a person (`TO_HANDLE`), and the chief's patrols this
+month against what their level owes.
 `month_duty`: per chief and month — patrols required vs done, grid cells of their area covered by any patrol,
 km walked; and per township — abandoned land found, remedied and outstanding (m², 亩, share of the township's
 cultivated land), overdue remedies, findings. What the monthly export and the scoreboard print.
@@ -23,9 +24,10 @@ from api.clock import utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, User
 from api.reports.monthly import month_bounds
-from api.stewardship.abandoned import land_scope
+from api.stewardship.abandoned import FINDING_AREA, land_scope
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, Area, find_area, in_area, posts_of
 from api.stewardship.patrols import patrolled_grid_ids
+from api.stewardship.queries import to_handle_clauses
 from api.stewardship.workflow import OPEN_LAND, LandStatus
 from gis.rules import CULTIVATED_CODES, MU_M2
 
@@ -63,6 +65,8 @@ def inbox(session: Session, user: User, policy: DeadlinePolicy, duty: dict[str, 
         records = list(session.execute(select(AbandonedRecord.code, AbandonedRecord.status,
                                               AbandonedRecord.remedy_deadline, AbandonedRecord.area_m2)
                                        .where(*land).order_by(AbandonedRecord.code)).all())
+        findings = session.execute(select(func.count()).select_from(Finding).where(
+            *to_handle_clauses(now), *in_area(FINDING_AREA, area))).scalar_one()
         today = now.astimezone(COUNTY_TZ).date()
         posts.append({
             "level": area.level, "level_name": LEVEL_NAMES[area.level], "area_code": area.code,
@@ -73,6 +77,7 @@ def inbox(session: Session, user: User, policy: DeadlinePolicy, duty: dict[str, 
             "abandoned": [{"code": r.code, "status": r.status, "area_m2": round(r.area_m2, 1),
                            "remedy_deadline": r.remedy_deadline.isoformat() if r.remedy_deadline else None}
                           for r in records[:50]],
+            "findings_to_handle": int(findings),
             "patrols_required": duty.get(area.level, 0), "patrols_done": int(done)})
     return posts
 

@@ -178,8 +178,9 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     the survey does not have: typically the new one; a footprint is a stored house when they overlap as an imagery
     comparison matches them, `match_share`). Measured with the engine, a case when it violates. A
     stored house's case hears of the finding (an event in its history, closed or not: a closed case's house
-    being built on again is news). Without a footprint the finding waits: no case is opened on a guessed
-    outline. The period is left for the inspector to establish on site."""
+    being built on again is news, and such a finding is listed to the township and the chiefs to check, outcome
+    `closed_case`; before, it was an event on a closed case nobody looks at). Without a footprint the finding
+    waits: no case is opened on a guessed outline. The period is left for the inspector to establish on site."""
     window: Any = tuple(float(v) for v in shapely.bounds(shapely.buffer(point, FOOTPRINT_REACH_M)))
     houses = read_frame(session, House, where=[bbox_clause(session, House, window)])
     house_geoms = houses.geometry.to_numpy()
@@ -199,9 +200,11 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
         footprint = print_geoms[unsurveyed[int(np.argmin(print_distance))]]
     else:
         house = houses.iloc[int(np.argmin(house_distance))]
-        case_id = session.execute(select(Case.id).where(Case.house_id == int(house["id"]))).scalar_one_or_none()
-        if case_id is not None:
-            finding.outcome, finding.case_id = "existing_case", int(case_id)
+        case = session.execute(select(Case.id, Case.status).where(Case.house_id == int(house["id"]))).first()
+        if case is not None:
+            case_id = int(case.id)  # a closed case's house built on again: listed for a person to check
+            finding.outcome = "closed_case" if case.status == "closed" else "existing_case"
+            finding.case_id = case_id
             note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
             append_events(session, [{"case_id": int(case_id), "actor": user.username, "action": "patrol_finding",
                                      "before": {}, "after": {"finding": finding.client_uuid}, "note": note}], at=now)

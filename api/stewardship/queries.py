@@ -15,13 +15,13 @@ from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
 from api.clock import utcnow
 from api.db.areas import TOWNSHIP_LEVEL, imported_townships
-from api.db.models import AbandonedRecord, Chief, Grid, Patrol, User
+from api.db.models import AbandonedRecord, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
-from api.stewardship.abandoned import land_scope, load_record, record_out, remedy_overdue
+from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.patrols import patrolled_grid_ids
-from api.stewardship.workflow import LAND_STATUS_NAMES
+from api.stewardship.workflow import FINDINGS_LISTED_DAYS, LAND_STATUS_NAMES, OUTCOME_NAMES, TO_HANDLE
 
 Box = tuple[float, float, float, float]
 
@@ -127,3 +127,34 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
              "username": None, "display_name": None, "since": None, "vacant": True}
             for a in posts if (a.level, a.code) not in held]
     return sorted(out, key=lambda c: (LEVELS.index(c["level"]), c["area_code"]))
+
+
+def to_handle_clauses(now: dt.datetime) -> list[Any]:
+    """WHERE clauses for the findings still left to a person (`TO_HANDLE`), found in the last
+    `FINDINGS_LISTED_DAYS` days."""
+    return [Finding.outcome.in_(sorted(TO_HANDLE)), Finding.at >= now - dt.timedelta(days=FINDINGS_LISTED_DAYS)]
+
+
+def findings_to_handle(session: Session, user: User, now: dt.datetime | None = None, limit: int = 500
+                       ) -> list[dict[str, Any]]:
+    """The patrol findings in the user's scope (`finding_scope`) that are left to a person, newest first: what
+    was found, where, by whom, what became of it (the case it points at, for a closed case's house built on
+    again) and its photos. Before, the field app alone was told, and the outcome "待乡镇处理" reached no one."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Finding.id, Finding.client_uuid, Finding.kind, Finding.note, Finding.at, Finding.outcome,
+               Finding.township_code, Finding.village_code, Finding.grid_code, Finding.lat, Finding.lon,
+               Finding.case_id, Case.code, User.username, User.display_name)
+        .join(User, User.id == Finding.user_id).outerjoin(Case, Case.id == Finding.case_id)
+        .where(*to_handle_clauses(now), *finding_scope(session, user, now))
+        .order_by(Finding.at.desc(), Finding.id.desc()).limit(limit)).all()
+    photos: dict[int, list[int]] = {}
+    if rows:
+        for finding_id, photo_id in session.execute(select(LandPhoto.finding_id, LandPhoto.id).where(
+                LandPhoto.finding_id.in_([r.id for r in rows])).order_by(LandPhoto.id)).all():
+            photos.setdefault(int(finding_id or 0), []).append(int(photo_id))
+    return [{"id": r.id, "client_uuid": r.client_uuid, "kind": r.kind, "note": r.note, "at": r.at.isoformat(),
+             "outcome": r.outcome, "outcome_name": OUTCOME_NAMES[r.outcome], "township_code": r.township_code,
+             "village_code": r.village_code, "grid_code": r.grid_code, "lat": r.lat, "lon": r.lon,
+             "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
+             "photos": photos.get(r.id, [])} for r in rows]

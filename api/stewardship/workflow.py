@@ -45,7 +45,15 @@ FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned"
 #: What became of a finding (shown to the patroller and the township).
 OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
                                  "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
-                                 "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理"}
+                                 "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理",
+                                 "closed_case": "已销号案件的房屋处又见建房，待核查"}
+#: Outcomes that leave the finding to a person: noted for the township; a new building no footprint shows yet; a
+#: building at the house of a case already closed (demolished, kept or found legal — rebuilding is news). They are
+#: listed to the township and the area's chiefs (`api.stewardship.queries.findings_to_handle`), not only to the
+#: patroller who sent them.
+TO_HANDLE = frozenset({"noted", "awaiting_footprint", "closed_case"})
+#: How far back the findings to handle are listed (days): a month's patrols and their follow-up, the 月清 cadence.
+FINDINGS_LISTED_DAYS = 30
 #: What a re-inspection needs: a photo of this kind (the crop standing on the parcel).
 CROP_PHOTO = "crop"
 #: What a land photo shows: a record's parcel as seen, its crop, something else; or what a patroller found.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.accounts.users import create_user
 from api.db.models import AdminArea, Case, CaseEvent, Chief, User
@@ -283,6 +283,43 @@ def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_serve
     row = chief.text_content(f"#rl-inbox tr[data-area='{village}']") or ""
     assert "村级田长" in row
     assert errors == [] and chief_errors == []
+
+
+def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_server: str, live_factory):
+    """A finding noted for the township and one at the house of a closed case are listed on the chiefs page with
+    their Chinese labels, place, patroller, note and the case they point at; one found 40 days ago is not."""
+    import datetime as dt
+    import uuid
+
+    from api.db.models import Finding
+
+    now = dt.datetime.now(dt.UTC)
+    with live_factory.begin() as s:
+        inspector = s.execute(select(User).where(User.username == "inspector")).scalar_one()
+        closed = s.execute(select(Case.id, Case.code).where(Case.township_code == inspector.township_code)
+                           .order_by(Case.id)).first()
+        rows = [("damaged", "noted", None, "取土挖坑", now),
+                ("new_construction", "closed_case", closed.id, "原址重建", now),
+                ("other", "noted", None, "四十天前", now - dt.timedelta(days=40))]
+        keys = []
+        for kind, outcome, case, note, at in rows:
+            keys.append(str(uuid.uuid4()))
+            s.add(Finding(client_uuid=keys[-1], user_id=inspector.id, kind=kind, note=note, at=at, lat=25.6, lon=112.4,
+                          township_code=inspector.township_code, village_code=None, grid_code=None, outcome=outcome,
+                          case_id=case, uploaded_at=now))
+    try:
+        page, errors = signed_in(browser, live_server, "/desk/chiefs")
+        page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[1]}']")
+        noted = page.text_content(f"#rl-findings tr[data-uuid='{keys[0]}']") or ""
+        assert "耕地破坏" in noted and "已记录，待乡镇处理" in noted and "取土挖坑" in noted
+        rebuilt = page.text_content(f"#rl-findings tr[data-uuid='{keys[1]}']") or ""
+        assert "已销号案件的房屋处又见建房" in rebuilt and closed.code in rebuilt
+        assert page.get_attribute(f"#rl-findings tr[data-uuid='{keys[1]}'] a", "href") == f"/map?code={closed.code}"
+        assert page.locator(f"#rl-findings tr[data-uuid='{keys[2]}']").count() == 0
+        assert errors == []
+    finally:  # the session's live database is shared: the patrol test counts the findings it sends
+        with live_factory.begin() as s:
+            s.execute(delete(Finding).where(Finding.client_uuid.in_(keys)))
 
 
 #: The width Chromium lays out a printed A4 landscape page in: 297 mm less the report's 12 mm page margins, at

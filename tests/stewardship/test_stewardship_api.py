@@ -15,6 +15,7 @@ import shapely
 from shapely import box
 from sqlalchemy import func, select
 
+from api.accounts.users import create_user
 from api.cases.audit import LAND_CHAIN, verify_chain
 from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AdminArea, Case, Grid, LandEvent, PatrolGrid
@@ -195,6 +196,59 @@ def test_new_construction_beside_a_surveyed_house_is_the_new_building_and_a_know
     history = land.site.client.get(f"/api/cases/{known['case_id']}", headers=land.site.as_user("county")
                                    ).json()["properties"]["history"]
     assert history[-1]["action"] == "patrol_finding" and "加盖二层" in (history[-1]["note"] or "")
+
+
+def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area(land: Land):
+    """A finding noted for the township (耕地破坏, 其他), a new building no footprint shows yet, and a building at
+    the house of a closed case were told to the patroller alone: the outcome said "待乡镇处理" and nobody else
+    ever saw it, and a closed case's house built on again was an event in a history nobody reopens. Now they are
+    listed (`GET /api/findings`) to the township, the county, the patroller and the chiefs of the area, with their
+    photos, and counted in each chief's inbox, for 30 days."""
+    x, y = land.x, land.y
+    site = land.site
+    with site.db.factory.begin() as s:
+        create_user(s, "inspector3", PASSWORD, "inspector", T1)
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector3")
+    damaged = finding(land, "damaged", x + 100, y + 100, note="取土挖坑")
+    waiting = finding(land, "new_construction", x + 150, y + 450)
+    assert waiting["outcome"] == "awaiting_footprint"
+    known = finding(land, "new_construction", x + 15, y + 15)
+    assert known["outcome"] == "existing_case"  # an open case: the township works it already, not listed
+    with site.db.factory.begin() as s:  # as if demolished, restored, re-inspected and passed
+        s.get(Case, known["case_id"]).status = "closed"
+    rebuilt = finding(land, "new_construction", x + 15, y + 15, note="原址重建")
+    assert rebuilt["outcome"] == "closed_case" and rebuilt["case_id"] == known["case_id"]
+    assert rebuilt["outcome_name"] == "已销号案件的房屋处又见建房，待核查"
+    finding(land, "abandoned", x + 400, y + 100, cause="no_labour")  # became a record: worked there, not listed
+    finding(land, "other", x + 100, y + 100, at=(NOW - dt.timedelta(days=31)).isoformat())  # older than 30 days
+    photo = upload(land, "inspector1", f"/api/findings/{damaged['client_uuid']}/photos",
+                   jpeg_at_house(shapely.Point(x + 100, y + 100), NOW + dt.timedelta(minutes=1), seed=31), "finding")
+    assert photo.status_code == 201, photo.text
+
+    def listed(user: str) -> list[dict]:
+        answer = site.client.get("/api/findings", headers=site.as_user(user))
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    mine = [rebuilt["client_uuid"], waiting["client_uuid"], damaged["client_uuid"]]  # newest first
+    for user in ("officer1", "county", "inspector1"):
+        assert [f["client_uuid"] for f in listed(user)] == mine, user
+    assert listed("officer2") == [] and listed("inspector2") == []
+    shown = {f["client_uuid"]: f for f in listed("officer1")}
+    assert shown[rebuilt["client_uuid"]]["case_code"].endswith("-A1")
+    assert shown[rebuilt["client_uuid"]]["note"] == "原址重建"
+    assert shown[damaged["client_uuid"]]["photos"] == [photo.json()["id"]]
+    assert shown[damaged["client_uuid"]]["outcome_name"] == "已记录，待乡镇处理"
+    # The village chief (another inspector) sees what was found in the village, and its photos.
+    in_village = [f["client_uuid"] for f in listed("officer1") if f["village_code"] == site.village_code]
+    assert damaged["client_uuid"] in in_village
+    assert [f["client_uuid"] for f in listed("inspector3")] == in_village
+    village = next(p for p in site.client.get("/api/chief/inbox", headers=site.as_user("inspector3")).json()["posts"]
+                   if p["level"] == "village")
+    assert village["findings_to_handle"] == len(in_village)
+    thumb = f"/api/land-photos/{photo.json()['id']}/thumbnail"
+    assert site.client.get(thumb, headers=site.as_user("inspector3")).status_code == 200
+    assert site.client.get(thumb, headers=site.as_user("inspector2")).status_code == 404
 
 
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]

@@ -36,7 +36,14 @@ from api.stewardship.abandoned import (
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
 from api.stewardship.patrols import record_finding, record_patrol
-from api.stewardship.queries import chief_list, grid_layer, patrol_layer, record_detail, record_layer
+from api.stewardship.queries import (
+    chief_list,
+    findings_to_handle,
+    grid_layer,
+    patrol_layer,
+    record_detail,
+    record_layer,
+)
 from api.stewardship.workflow import FINDING_PHOTO, OUTCOME_NAMES, RECORD_PHOTO_KINDS
 
 router = APIRouter(prefix="/api", tags=["stewardship"])
@@ -78,7 +85,7 @@ def post_chief(factory: FactoryDep, user: CurrentUser, body: ChiefIn) -> dict[st
 @router.get("/chief/inbox")
 def get_inbox(session: SessionDep, user: CurrentUser, settings: SettingsDep) -> dict[str, Any]:
     """What each of my chief posts answers for now: open and overdue cases, open abandoned land and overdue
-    remedies, my patrols this month against what the level owes."""
+    remedies, patrol findings left to a person, my patrols this month against what the level owes."""
     return {"username": user.username, "posts": inbox(session, user, settings.deadline_policy, settings.patrol_duty)}
 
 
@@ -128,6 +135,14 @@ def post_finding(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, 
     return {"id": finding.id, "client_uuid": finding.client_uuid, "kind": finding.kind, "outcome": finding.outcome,
             "outcome_name": OUTCOME_NAMES[finding.outcome], "case_id": finding.case_id,
             "abandoned_id": finding.abandoned_id}
+
+
+@router.get("/findings")
+def get_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """Patrol findings of the last 30 days left to a person — noted for the township, a new building no footprint
+    shows yet, a closed case's house built on again — in the user's scope (the county's roles: all; township
+    roles: their township's; an inspector: their own and those in the areas they are chief of), newest first."""
+    return findings_to_handle(session, user)
 
 
 @router.get("/abandoned")

@@ -109,6 +109,7 @@ export async function showInbox() {
       h("b", {}, `${p.level_name} · ${p.area_name}`),
       ` · ${t("opencases", "在办案件")} ${p.open_cases}（${t("overdue", "逾期")} ${p.overdue_cases}）`,
       ` · ${t("openland", "抛荒待整治")} ${p.open_abandoned}`,
+      ` · ${t("tohandle", "待处理的巡田发现")} ${p.findings_to_handle}`,
       ` · ${t("patrols", "本月巡田")} ${p.patrols_done}/${p.patrols_required}`)));
     $("inbox-section").hidden = answer.posts.length === 0;
   } catch { /* offline: the inbox shows what it showed */ }

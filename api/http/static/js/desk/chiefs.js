@@ -21,8 +21,25 @@ async function showInbox() {
     { dataset: { level: p.level, area: p.area_code } },
     h("td", {}, label("chief_level", p.level)), h("td", { title: p.area_code }, areaName(p)), h("td", { class: "n" }, p.open_cases),
     h("td", { class: "n" }, p.overdue_cases), h("td", { class: "n" }, p.open_abandoned),
-    h("td", { class: "n" }, p.overdue_remedies), h("td", { class: "n" }, `${p.patrols_done} / ${p.patrols_required}`)))
-    : h("tr", {}, h("td", { colspan: 7 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
+    h("td", { class: "n" }, p.overdue_remedies), h("td", { class: "n" }, p.findings_to_handle),
+    h("td", { class: "n" }, `${p.patrols_done} / ${p.patrols_required}`)))
+    : h("tr", {}, h("td", { colspan: 8 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
+}
+
+/** Patrol findings left to a person (noted for the township, a building no footprint shows yet, a closed case's
+ * house built on again): what, where, by whom, the case it points at and its photos. */
+async function showFindings() {
+  const findings = await getJSON("/api/findings");
+  fill(document.querySelector("#rl-findings tbody"), findings.length ? findings.map((f) => h("tr",
+    { dataset: { uuid: f.client_uuid, outcome: f.outcome } },
+    h("td", {}, localTime(f.at)), h("td", {}, label("finding_kind", f.kind)),
+    h("td", {}, label("finding_outcome", f.outcome)),
+    h("td", { title: `${f.lat.toFixed(6)}, ${f.lon.toFixed(6)}` }, f.grid_code || f.village_code || f.township_code || "—"),
+    h("td", {}, f.by), h("td", {}, f.note || ""),
+    h("td", {}, f.case_code ? h("a", { href: `/map?code=${encodeURIComponent(f.case_code)}` }, f.case_code) : ""),
+    h("td", {}, ...f.photos.flatMap((id) => [h("a", { href: `/api/land-photos/${id}/original`, target: "_blank", rel: "noopener" },
+      h("img", { src: `/api/land-photos/${id}/thumbnail`, alt: `#${id}`, height: 48 })), " "]))))
+    : h("tr", {}, h("td", { colspan: 8 }, t("没有待处理的巡田发现", "No findings to handle"))));
 }
 
 async function showChiefs() {
@@ -70,5 +87,6 @@ async function setUpForm() {
 }
 
 showInbox();
+showFindings();
 showChiefs();
 if (form) { setUpForm(); }
