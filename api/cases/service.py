@@ -87,7 +87,8 @@ def state_of(session: Session, case: Case) -> CaseState:
                      on_permanent_farmland=Prohibition.PERMANENT_FARMLAND in parse_rules(case.rules),
                      farmland_m2=float(case.farmland_m2 or 0.0), decision=case.decision,
                      requested_period=case.requested_period, filed=case.filed_at is not None,
-                     old_part_m2=old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else 0.0)
+                     old_part_m2=(old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF
+                                  and case.decision is None else 0.0))
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -130,8 +131,10 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
             case.finished_at = None
         case.decision = payload["decision"]
     elif action == "restore":
-        # What is left is what this demolition did not cover: an extension's old part, to be classified.
-        case.remaining_m2 = old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else 0.0
+        # What is left is what this demolition did not cover: an extension's old part, to be classified — unless
+        # this was the old part's own demolition (classified `demolish`): then nothing is left.
+        case.remaining_m2 = (old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF
+                             and case.decision != "demolish" else 0.0)
     elif action == "rectify":
         case.remaining_m2 = 0.0
     elif action == "file":

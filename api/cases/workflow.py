@@ -114,8 +114,9 @@ class CaseState:
     requested_period: str | None = None
     #: Filed (立案) already.
     filed: bool = False
-    #: An extension's old part on farmland or unapproved cultivated land (m², `measures.old_part_m2`): what is
-    #: classified once the new part is demolished, whatever a progress report says remains.
+    #: An extension's old part on farmland or unapproved cultivated land (m², `measures.old_part_m2`) not yet
+    #: classified: what is classified once the new part is demolished, whatever a progress report says remains
+    #: (0 once decided: an old part classified `demolish` is demolished in turn, and nothing is left after it).
     old_part_m2: float = 0.0
 
 
@@ -205,7 +206,11 @@ def kept_on_permanent_farmland(case: CaseState) -> bool:
 
 
 def _may_classify(case: CaseState) -> bool:
-    """Classify is on offer before a decision, and once more only where the decision taken is void."""
+    """Classify is on offer before a decision, and once more only where the decision taken is void. Re-inspected,
+    an extension's old part is classified once: after its own demolition (classified `demolish`) there is nothing
+    left to decide (before, the old part was asked for again after every demolition, and the case never closed)."""
+    if case.status == Status.REINSPECTED:
+        return case.decision is None
     return case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or kept_on_permanent_farmland(case)
 
 

@@ -36,7 +36,7 @@ from api.cases.audit import IMAGERY_ACTOR, append_events
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded, demolitions_started
-from api.cases.reopening import DEMOLITION_RECORDED, reopen
+from api.cases.reopening import DEMOLITION_RECORDED, reopen, whole_house_demolished
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
@@ -206,7 +206,8 @@ def _shown(part: Any, later: Pass, rules: RuleSet, tolerance_m: float) -> bool:
 
 def _still_shown(session: Session, case: models.Case, later: Pass, rules: RuleSet, tolerance_m: float) -> bool:
     """Does the pass contradict the case's recorded demolition? What was demolished: a case of its own house,
-    the house; an extension, only its new part (the old part standing on the pass is no contradiction); a case
+    the house; an extension, only its new part (the old part standing on the pass is no contradiction), unless
+    its old part was classified `demolish` too (`whole_house_demolished`); a case
     without a house of its own (a wing or a new building that imagery, a scan or a patrol found), its own
     footprint, or for an extension its new part."""
     if case.id not in later.shown:
@@ -222,11 +223,12 @@ def _demolished_part_stands(session: Session, case: models.Case, later: Pass, ru
         footprint = later.houses.get(int(case.house_id))
         if footprint is None:
             return False
-        if case.period != Period.EXTENDED_AFTER_CUTOFF:
+        if whole_house_demolished(case.period, case.decision):
             return True  # the comparison matched the house on the pass
     else:
         footprint = read_frame(session, models.Case, where=[models.Case.id == case.id]).geometry.iloc[0]
-    part = _new_part(session, footprint, rules) if case.period == Period.EXTENDED_AFTER_CUTOFF else footprint
+    whole = whole_house_demolished(case.period, case.decision)
+    part = footprint if whole else _new_part(session, footprint, rules)
     return _shown(part, later, rules, tolerance_m)
 
 
@@ -249,7 +251,7 @@ def _reopen(session: Session, change: pd.DataFrame, later: Pass, imagery: dict[s
             continue
         before = reopen(case, now)
         events.append({"case_id": case.id, "actor": ACTOR, "action": "reappeared", "before": before,
-                       "after": {**imagery, "status": "reopened", "remaining_m2": case.remaining_m2,
+                       "after": {**imagery, "status": "reopened", "remaining_m2": case.remaining_m2, "decision": None,
                                  "demolition_recorded": at.isoformat()},
                        "note": f"{imaged_on} 影像显示房屋仍在，拆除不到位或假拆除 (the house still stands on imagery "
                                f"of {imaged_on}, taken after its demolition was recorded)"})

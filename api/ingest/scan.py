@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from api.cases.audit import SCAN_ACTOR, EventColumns, append_events, json_text, json_texts
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded
-from api.cases.reopening import DEMOLITION_RECORDED, reopen
+from api.cases.reopening import DEMOLITION_RECORDED, reopen, whole_house_demolished
 from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc
 from api.db import models
@@ -324,17 +324,18 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleS
     The survey is the house's own (`House.surveyed_at`): a later import that does not contain the house — a new
     survey without it, another township's file — says nothing of it, although its row stays. An extension's
     demolition removes only its new part, so its house standing is no contradiction: only a new part (after the
-    cutoff, unapproved, at least `min_area`) standing again is."""
+    cutoff, unapproved, at least `min_area`) standing again is — unless its old part was classified `demolish`
+    too (`whole_house_demolished`)."""
     if known.empty:
         return 0
     new_part = dict(zip(known["_id"].astype(int), known["unapproved_after_cutoff_m2"].fillna(0.0), strict=True))
     demolished_at = demolitions_recorded(session, list(new_part))
     surveyed_at: dict[int, dt.datetime] = {}
     for chunk in in_chunks(list(demolished_at)):  # the few with a demolition
-        surveyed_at.update((int(cid), as_utc(at)) for cid, at, period in session.execute(
-            select(models.Case.id, models.House.surveyed_at, models.Case.period)
+        surveyed_at.update((int(cid), as_utc(at)) for cid, at, period, decision in session.execute(
+            select(models.Case.id, models.House.surveyed_at, models.Case.period, models.Case.decision)
             .join(models.House, models.House.id == models.Case.house_id).where(models.Case.id.in_(chunk)))
-            if at is not None and (period != Period.EXTENDED_AFTER_CUTOFF or new_part[cid] >= rules.min_area_m2))
+            if at is not None and (whole_house_demolished(period, decision) or new_part[cid] >= rules.min_area_m2))
     return _reopen_contradicted(session, surveyed_at, demolished_at, now, events,
                                 "the house is still there in the survey imported after its demolition was recorded "
                                 "(拆除不到位 / 假拆除)")
@@ -374,7 +375,7 @@ def _reopen_contradicted(session: Session, surveyed_at: dict[int, dt.datetime],
                                                                models.Case.status.in_(DEMOLITION_RECORDED))).scalars():
             before = reopen(case, now)
             events.append({"case_id": case.id, "actor": SCAN_ACTOR, "action": "reappeared", "before": before,
-                           "after": {"status": "reopened", "remaining_m2": case.remaining_m2,
+                           "after": {"status": "reopened", "remaining_m2": case.remaining_m2, "decision": None,
                                      "surveyed": surveyed_at[case.id].isoformat(),
                                      "demolition_recorded": demolished_at[case.id].isoformat()},
                            "note": note})

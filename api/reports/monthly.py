@@ -176,8 +176,10 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
     increment = period.isin(INCREMENT_PERIODS).to_numpy()
     standing = open_ & violating
     new = _in(cases["created_at"], start, end)
-    # What a demolition removed and the land took back: an extension's demolition, its new part alone.
-    demolished_m2 = np.where(period == "extended_after_cutoff", new_part, occupied)
+    # What a demolition removed and the land took back: an extension's demolition, its new part alone — the whole
+    # house once its old part is classified `demolish` too (counted in the month of the first restoration).
+    wing_only = (period == "extended_after_cutoff").to_numpy() & (cases["decision"] != "demolish").to_numpy()
+    demolished_m2 = np.where(wing_only, new_part, occupied)
     restored = float(demolished_m2[_in(cases["restored_at"], start, end)].sum())
     due, met = int(cases["due"].sum()), int(cases["met"].sum())
     return {

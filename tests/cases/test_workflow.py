@@ -158,6 +158,20 @@ def test_a_decision_keeping_a_house_on_permanent_farmland_never_closes_the_case(
     assert decide("classify", kept, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
 
 
+def test_an_extensions_old_part_is_classified_once():
+    """Re-inspected after its new part's demolition, an extension's old part is classified; re-inspected after the
+    old part's own demolition (decision `demolish`), nothing is left to classify: submit, not classify."""
+    wing_gone = CaseState(status="reinspected", period="extended_after_cutoff", verdict="illegal", remaining_m2=120.0,
+                          old_part_m2=120.0)
+    assert "classify" in allowed_actions(wing_gone, "township_officer")
+    with pytest.raises(TransitionRefused, match="classified next"):
+        decide("submit", wing_gone, "township_officer", {})
+    all_gone = CaseState(status="reinspected", period="extended_after_cutoff", verdict="illegal", remaining_m2=0.0,
+                         decision="demolish")
+    assert "classify" not in allowed_actions(all_gone, "township_officer")
+    assert decide("submit", all_gone, "township_officer", {}) == Status.SUBMITTED
+
+
 def test_a_decision_is_not_taken_again_where_the_law_allows_it():
     """Off permanent basic farmland a stock decision stands: classify is not on offer once more."""
     for status in ("classified", "rectified"):

@@ -496,6 +496,52 @@ def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_
     assert props(site, cid)["status"] == "reopened"
 
 
+def test_an_extension_whose_old_part_is_demolished_too_closes(site: Site, tmp_path):
+    """An extension on permanent basic farmland: the new part is demolished (zero tolerance), then the old part
+    is classified — demolition is the only decision there — and demolished in turn. The second restoration leaves
+    nothing: the case is submitted and closed. Before, every restoration of an extension left its old part as the
+    remaining area, so the submit asked for the old part to be classified again, and again: the case could never
+    close (and the month's restored area counted the wing twice)."""
+    cid = case_id(site, "A2")  # 15 m × 12 m, declared 2019, on permanent basic farmland
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    minx, miny, maxx, maxy = house.bounds
+    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[shapely.box(minx, miny, maxx - 5, maxy)],
+                     crs=4546).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    assert props(site, cid)["period"] == "extended_after_cutoff"
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    demolish_and_restore(site, cid)
+    old_part = props(site, cid)["remaining_m2"]
+    assert old_part == pytest.approx(10 * (maxy - miny), abs=0.01)
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 16)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "classify", expect=409, decision="confiscate")
+    act(site, "officer1", cid, "classify", decision="demolish")
+    demolish_and_restore(site, cid)
+    assert props(site, cid)["remaining_m2"] == 0
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 17)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "submit")
+    assert act(site, "county", cid, "pass_review")["status"] == "closed"
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
+    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    assert mine["restored_m2"] == pytest.approx(15 * (maxy - miny), abs=0.01)  # the wing, then the old part
+    # Ordered demolished whole, the house is contradicted by its old part standing in a later survey: reopened,
+    # its decision void, to go the whole path once more.
+    houses = gpd.read_file(tmp_path / "h.gpkg")
+    houses.loc[houses["id"] == "A2", "geometry"] = shapely.box(minx, miny, maxx - 5, maxy)
+    houses.assign(survey="2027-03").to_file(tmp_path / "old_part_standing.gpkg")
+    import_layer(site.db.factory, "houses", tmp_path / "old_part_standing.gpkg")
+    assert scan(site.db.factory, RuleSet()).reopened == 1
+    reopened = props(site, cid)
+    assert reopened["status"] == "reopened" and reopened["decision"] is None
+    assert reopened["history"][-1]["action"] == "reappeared"
+
+
 def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
                                                                                                tmp_path):
     cid = off_permanent_farmland(site, tmp_path)  # stock: 15 m × 12 m, built 2019, on cultivated land

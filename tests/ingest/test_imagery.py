@@ -203,6 +203,35 @@ def test_an_extensions_old_part_on_a_new_pass_is_no_sham_demolition(site: Site, 
     assert report.confirmed == 1  # A2's wing gone: its demolition is confirmed (before: only a whole house gone was)
 
 
+def test_an_extension_ordered_demolished_whole_is_reopened_by_its_old_part_standing(site: Site, tmp_path: Path):
+    """An extension whose old part was classified `demolish` too (on permanent basic farmland, the only decision)
+    was to be taken down whole: a later pass showing the old part standing contradicts the recorded demolition.
+    Before, only the new part was ever looked for, and the old part standing passed as the demolition done."""
+    from api.ingest.layers import import_layer
+    from api.ingest.scan import scan
+
+    with site.db.factory() as s:
+        house = read_frame(s, House, where=[House.source_key == "A2"]).geometry.iloc[0]
+    minx, miny, maxx, maxy = house.bounds
+    old = box(minx, miny, maxx - 4, maxy)
+    gpd.GeoDataFrame({"id": ["BL2"], "imaged_on": ["2020-07-01"]}, geometry=[old], crs=4546
+                     ).to_file(tmp_path / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    steps = [("admin", "assign", {"assignee": "inspector1"}), ("inspector1", "verify", {"verdict": "illegal"}),
+             ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+             ("inspector1", "record_demolition", {})]
+    drive(site, "A2", steps, at=RECORDED)
+    with site.db.factory.begin() as s:  # the wing gone and re-inspected, the old part classified demolish and
+        s.get(Case, case_of(site, "A2").id).decision = "demolish"  # its own demolition recorded (as above)
+    assert import_epoch(site.db.factory, epoch_file(tmp_path, "before", [house]), BEFORE).stored == 1
+    assert import_epoch(site.db.factory, epoch_file(tmp_path, "after", [old]), AFTER).stored == 1
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert report.reopened == 1 and report.confirmed == 0
+    case = case_of(site, "A2")
+    assert case.status == "reopened" and case.decision is None
+
+
 def test_a_later_pass_reopens_a_sham_demolition_of_a_case_without_a_house_of_its_own(site: Site, tmp_path: Path):
     """Cases that imagery (or a scan, or a patrol) opened have no stored house: a house's new wing (`…-E`) and a
     new building (`…-N`). Before, a later pass never looked at them again once their demolition was recorded, so
