@@ -207,11 +207,16 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         if len(fresh):
             cols = [c for c in fresh.columns if c not in ("_id", "house_id")]
             changed, remeasured = _remeasure(session, fresh, cols)
-            events += remeasured
             if changed.any():
-                stmt = update(table).where(table.c.id == bindparam("_id")).values(
+                # Still `new` when written: a case a user assigned since the scan read the states keeps its
+                # measures (the user has started on it), and gets no `rescan` event.
+                stmt = update(table).where(table.c.id == bindparam("_id"), table.c.status == "new").values(
                     {c: bindparam(c) for c in [*cols, "scanned_at"]})
                 session.connection().execute(stmt, records(fresh[changed].assign(scanned_at=now)))
+                taken = _no_longer_new(session, fresh.loc[changed, "_id"].tolist())
+                remeasured = [e for e in remeasured if e["case_id"] not in taken]
+                changed &= ~fresh["_id"].isin(taken).to_numpy()
+            events += remeasured
             updated += int(changed.sum())
         worked = known.loc[~untouched, "_id"].tolist()
         for chunk in in_chunks(worked):  # worked cases keep their measures; one whose house violates again says so
@@ -240,6 +245,13 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown,
                           period_requests=period_requests)
+
+
+def _no_longer_new(session: Session, case_ids: list[int]) -> set[int]:
+    """Of `case_ids` (new when the scan read them), those a user has taken on since (no longer `new`)."""
+    table = table_of(models.Case)
+    return {int(cid) for chunk in in_chunks(case_ids) for cid in session.execute(
+        select(table.c.id).where(table.c.id.in_(chunk), table.c.status != "new")).scalars()}
 
 
 def _hold_zero_tolerance(session: Session, fresh: pd.DataFrame, now: dt.datetime,

@@ -151,6 +151,47 @@ def test_rescan_records_exactly_what_changed(db: Database, tmp_path):
     assert "period" not in after and "disposition" not in after and "rules" not in after  # unchanged
 
 
+def test_a_case_assigned_while_the_scan_runs_keeps_its_measures(db: Database, tmp_path, monkeypatch):
+    """The scan reads which cases are still `new` (those it re-measures), then writes. A user who assigns one in
+    between has started work on it: the scan leaves its measures, and writes no `rescan` event for it. Before, the
+    update did not look at the state again, and an assigned case took the scan's measures."""
+    import api.ingest.scan as scanning
+
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"id": ["F1"]}, geometry=[box(x, y, x + 100, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2021-05-01"]},
+                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 40, y + 40, x + 50, y + 50)],
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    scan(db.factory, RuleSet())
+    with db.factory.begin() as s:  # both houses half off the farmland now: both cases would be re-measured
+        for key, left in (("H1", x + 95), ("H2", x + 95)):
+            house = s.execute(select(models.House).where(models.House.source_key == key)).scalar_one()
+            low = y + 10 if key == "H1" else y + 40
+            house.geom = (f"SRID=4546;MULTIPOLYGON((({left} {low}, {left + 10} {low}, {left + 10} {low + 10}, "
+                          f"{left} {low + 10}, {left} {low})))")
+    remeasure = scanning._remeasure
+
+    def assigned_meanwhile(session, fresh, cols):  # type: ignore[no-untyped-def]
+        with db.factory.begin() as other:  # a user's assign, committed while the scan is between read and write
+            h1 = other.execute(select(models.House.id).where(models.House.source_key == "H1")).scalar_one()
+            other.execute(update(models.Case).where(models.Case.house_id == h1).values(status="assigned"))
+        return remeasure(session, fresh, cols)
+
+    monkeypatch.setattr(scanning, "_remeasure", assigned_meanwhile)
+    scan(db.factory, RuleSet())
+    with db.factory() as s:
+        cases = {key: (status, farmland, cid) for key, status, farmland, cid in s.execute(
+            select(models.House.source_key, models.Case.status, models.Case.farmland_m2, models.Case.id)
+            .join(models.House, models.House.id == models.Case.house_id))}
+        rescanned = set(s.execute(select(models.CaseEvent.case_id).where(models.CaseEvent.action == "rescan"))
+                        .scalars())
+    assert cases["H1"][:2] == ("assigned", pytest.approx(100.0))  # kept: a user had started on it
+    assert cases["H2"][:2] == ("new", pytest.approx(50.0))
+    assert rescanned == {cases["H2"][2]}
+
+
 def test_id_lists_longer_than_one_statement_takes(db: Database):
     # PostgreSQL refuses more than 65 535 bound parameters per statement; a county's scan passes that many ids.
     from api.cases.milestones import reports_by_case
