@@ -28,15 +28,32 @@ def import_cmd(
                                                             "(or its CRS zone): only for data knowingly elsewhere")
                                     ] = False,
     imaged_on: Annotated[str | None, typer.Option(help="epoch: the imagery date, YYYY-MM-DD")] = None,
+    surveyed_on: Annotated[str | None, typer.Option(help="houses: the day the survey was made, YYYY-MM-DD "
+                                                         "(default: the import's time)")] = None,
 ) -> None:
     """Import one layer into the database, in one transaction; re-importing adds nothing.
+
+    A houses survey shows its houses standing on the day it was made (`--surveyed-on`; without it, the import's
+    time): a demolition recorded before that day and contradicted by it reopens the case at the next scan.
 
     KIND `leads` (satellite change polygons with a lead code) creates one case per new lead; KIND `epoch` stores
     the footprints digitised from one imagery pass (`--imaged-on`), to be compared with `redline compare`; KIND
     `grids` the farmland grid (code, name, village); KIND `abandoned` a survey's abandoned-land findings.
     """
+    import datetime as dt
+
     from api.ingest.layers import import_layer
 
+    survey_day = None
+    if surveyed_on is not None:
+        if kind != "houses":
+            fail(RedlineInputError("--surveyed-on is given with a houses survey only", field="surveyed_on"))
+            return
+        try:
+            survey_day = dt.date.fromisoformat(surveyed_on)
+        except ValueError:
+            fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {surveyed_on!r}", field="surveyed_on"))
+            return
     if kind == "epoch":
         import_epoch_cmd(path, imaged_on, layer=layer, src_crs=src_crs, id_field=id_field, allow_drops=allow_drops,
                          allow_outside=allow_outside_county)
@@ -82,7 +99,7 @@ def import_cmd(
     try:
         report = import_layer(factory(), kind, path, layer=layer, src_crs=src_crs, id_field=id_field,
                               field_map=overrides, progress=progress, allow_drops=allow_drops,
-                              allow_outside=allow_outside_county)
+                              allow_outside=allow_outside_county, surveyed_on=survey_day)
     except RedlineInputError as exc:
         bar.close()
         fail(exc)

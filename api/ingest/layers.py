@@ -8,6 +8,7 @@ transaction — a failing file stores nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -26,9 +27,10 @@ from api.clock import utcnow
 from api.db import models
 from api.db.areas import TOWNSHIP_CODE, TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.engine import srid_of
-from api.db.repository import insert_rows, read_frame, records, table_of, to_db_geometry
+from api.db.repository import in_chunks, insert_rows, read_frame, records, table_of, to_db_geometry
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.stewardship.grids import locate_cases
+from gis.codes import COUNTY_TZ
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
 from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
@@ -332,19 +334,37 @@ def check_drops(problems: pd.DataFrame, rows_read: int, source: str, *, max_shar
                             "stored (repair the source, or pass --allow-drops to store the rest)", source=source)
 
 
+def survey_time(model: type, surveyed_on: dt.date | None, now: dt.datetime) -> dt.datetime:
+    """When a houses survey showed its houses standing (UTC): the start of the day it was made (county calendar),
+    so that only a demolition recorded on an earlier day is contradicted by it — a survey of the same day proves
+    nothing either way, as with imagery; or, with no day given, the import's own time. A day in the future, or a
+    survey day for a layer that is no houses survey, is refused."""
+    if surveyed_on is None:
+        return now
+    if model is not models.House:
+        raise RedlineInputError("a survey day (--surveyed-on) is given with a houses survey only", field="surveyed_on")
+    if surveyed_on > now.astimezone(COUNTY_TZ).date():
+        raise RedlineInputError(f"a survey made on {surveyed_on} is in the future", field="surveyed_on")
+    return dt.datetime.combine(surveyed_on, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC)
+
+
 def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Path, *, layer: str | None = None,
                  src_crs: str | None = None, id_field: str | None = None,
                  field_map: Mapping[str, str] | None = None,
                  progress: ProgressFn | None = None, chunk: int = 5000, allow_drops: bool = False,
-                 allow_outside: bool = False) -> ImportReport:
+                 allow_outside: bool = False, surveyed_on: dt.date | None = None,
+                 now: dt.datetime | None = None) -> ImportReport:
     """Import one source of `kind_name` into its table; see the module docstring for the steps.
 
     Refused before anything is written: a corrupt file, data outside the county (`allow_outside` lifts
     this for data knowingly elsewhere), and more than MAX_DROP_SHARE of rows dropped (`allow_drops`).
+    `surveyed_on` (houses only): the day the survey was made, in the county's calendar — what the houses standing
+    in it prove (`survey_time`); without it, the import's own time stands in.
     """
     if kind_name not in KINDS:
         raise RedlineInputError(f"unknown kind {kind_name!r}; one of {', '.join(KINDS)}")
     kind = KINDS[kind_name]
+    surveyed_at = survey_time(kind.model, surveyed_on, now or utcnow())
     srid = srid_of(factory)
     path = Path(path)
     source = str(path)
@@ -380,12 +400,18 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         if kind.model is models.House:
             # A survey shows its houses standing (`House.surveyed_at`, what a sham demolition is reopened on); the
             # same file imported again is no new survey, and leaves the houses it already held as they were.
-            values["surveyed_at"] = utcnow()
+            values["surveyed_at"] = surveyed_at
             resurvey = session.execute(select(models.ImportRun.id).where(
                 models.ImportRun.kind == kind.name, models.ImportRun.sha256 == digest).limit(1)).first() is None
         new = values[~is_known]
-        known_values = values[is_known] if resurvey else values[is_known].drop(columns="surveyed_at")
+        known_values = values[is_known].drop(columns="surveyed_at", errors="ignore")
         known = [{**r, "_id": existing[r["source_key"]]} for r in records(known_values)]
+        if resurvey and kind.model is models.House:  # a house's survey time only moves forward: an older survey
+            # delivered late says nothing newer than the one already held
+            for ids in in_chunks([k["_id"] for k in known]):
+                session.execute(update(table).where(table.c.id.in_(ids), (table.c.surveyed_at.is_(None))
+                                                    | (table.c.surveyed_at < surveyed_at))
+                                .values(surveyed_at=surveyed_at))
         total = len(values)
         insert_rows(session, table, new, chunk=chunk,
                     progress=(lambda n: progress(n, total)) if progress else None)

@@ -349,7 +349,7 @@ def _reopen_sham_demolitions(session: Session, known: pd.DataFrame, rules: RuleS
             .join(models.House, models.House.id == models.Case.house_id).where(models.Case.id.in_(chunk)))
             if at is not None and (whole_house_demolished(period, decision) or new_part[cid] >= rules.min_area_m2))
     return _reopen_contradicted(session, surveyed_at, demolished_at, now, events,
-                                "the house is still there in the survey imported after its demolition was recorded "
+                                "the house is still there in a survey made after its demolition was recorded "
                                 "(拆除不到位 / 假拆除)")
 
 

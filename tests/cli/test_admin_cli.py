@@ -137,6 +137,34 @@ def test_epochs_and_compare_on_the_command_line(database: str, tmp_path: Path):
     assert unknown.exit_code == 2 and "no epoch imaged on 2024-01-01" in unknown.output
 
 
+def test_a_houses_survey_carries_the_day_it_was_made(database: str, tmp_path: Path):
+    """`redline import houses F --surveyed-on DAY`: the survey's own day; a bad or future day, or the option on
+    another layer, is one line and exit 2 with nothing stored."""
+    import datetime as dt
+
+    import geopandas as gpd
+    from sqlalchemy import select
+
+    from api.db.models import House
+
+    houses = gpd.read_parquet(DEMO / "houses.parquet").head(5)
+    houses.to_file(tmp_path / "h.gpkg")
+    bad = runner.invoke(app, ["import", "houses", str(tmp_path / "h.gpkg"), "--surveyed-on", "2026-13-01"])
+    assert bad.exit_code == 2 and "not an ISO date" in bad.output and len(bad.output.strip().splitlines()) == 1
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    ahead = runner.invoke(app, ["import", "houses", str(tmp_path / "h.gpkg"), "--surveyed-on", future])
+    assert ahead.exit_code == 2 and "in the future" in ahead.output
+    other = runner.invoke(app, ["import", "epoch", str(tmp_path / "h.gpkg"), "--surveyed-on", "2026-01-05"])
+    assert other.exit_code == 2 and "houses survey only" in other.output
+    done = runner.invoke(app, ["import", "houses", str(tmp_path / "h.gpkg"), "--surveyed-on", "2026-01-05"])
+    assert done.exit_code == 0, done.output
+    factory = make_sessionmaker(make_engine(database), srid=DEFAULT_COUNTY_SRID)
+    with factory() as s:
+        times = set(s.execute(select(House.surveyed_at).where(House.source_key.in_(
+            [str(k) for k in houses["id"]]))).scalars())
+    assert {t.astimezone(dt.UTC) for t in times} == {dt.datetime(2026, 1, 4, 16, tzinfo=dt.UTC)}  # 00:00 in Shanghai
+
+
 def test_an_admin_resets_a_password_and_enables_a_disabled_user(database: str):
     """A forgotten password had no remedy but a new account (a new name in every history), and a disabled user
     could never be enabled again. `user password` sets a new one and logs the user out everywhere; `user enable`

@@ -28,6 +28,7 @@ from api.ingest.layers import import_layer
 from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
+from gis.errors import RedlineInputError
 from gis.evidence import UNDECODABLE
 from gis.rules import MU_M2, RuleSet
 from tests.conftest import Database, from_built
@@ -434,6 +435,33 @@ def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
     assert next(r for r in board["townships"] if r["township_code"] == T1)["reopened"] == 1
     with site.db.factory() as s:
         assert verify_chain(s).ok
+
+
+def test_a_survey_made_before_the_demolition_and_delivered_after_it_reopens_nothing(site: Site, tmp_path):
+    """Surveys are delivered weeks after the fieldwork. A survey made last week shows the house, demolished (and
+    recorded) today: no contradiction — the house stood last week. Before, the import's time stood for the survey
+    and such a delivery reopened the case as a sham demolition, against the township, for a house that is gone.
+    A survey made today proves nothing either way (the same day as the record); one made tomorrow is refused; a
+    survey made after the record does reopen it."""
+    cid = case_id(site, "A1")
+    _close_by_demolition(site, cid)
+    today = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).date()
+    houses = gpd.read_file(tmp_path / "h.gpkg")
+    for n, day in enumerate((today - dt.timedelta(days=7), today)):
+        houses.assign(survey=f"fieldwork-{n}").to_file(tmp_path / f"survey{n}.gpkg")
+        import_layer(site.db.factory, "houses", tmp_path / f"survey{n}.gpkg", surveyed_on=day)
+        assert scan(site.db.factory, RuleSet()).reopened == 0
+        assert props(site, cid)["status"] == "closed"
+    houses.assign(survey="fieldwork-2").to_file(tmp_path / "survey2.gpkg")
+    with pytest.raises(RedlineInputError, match="in the future"):
+        import_layer(site.db.factory, "houses", tmp_path / "survey2.gpkg", surveyed_on=today + dt.timedelta(days=2))
+    with pytest.raises(RedlineInputError, match="houses survey only"):
+        import_layer(site.db.factory, "farmland", tmp_path / "f.gpkg", surveyed_on=today)
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)  # the clock a day on: the survey made "today"
+    import_layer(site.db.factory, "houses", tmp_path / "survey2.gpkg",
+                 surveyed_on=tomorrow.astimezone(COUNTY_TZ).date(), now=tomorrow)
+    assert scan(site.db.factory, RuleSet()).reopened == 1
+    assert props(site, cid)["status"] == "reopened"
 
 
 def test_a_house_demolished_and_gone_from_the_next_survey_is_not_reopened(site: Site, tmp_path):
