@@ -198,11 +198,18 @@ def _guard_rectify(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     return None
 
 
-def kept_on_permanent_farmland(case: CaseState) -> bool:
-    """Whether the case's stock decision keeps the house standing on permanent basic farmland: a decision void in
-    law (土地管理法 第35条、第77条), taken before the workflow refused it (confiscation until stop 35). Such a
-    case is neither submitted nor passed; the township classifies it again, and only demolition is accepted."""
-    return case.decision in KEEPS_THE_HOUSE and case.on_permanent_farmland
+def void_keep_decision(case: CaseState) -> Message | None:
+    """Why the case's stock decision to keep the house standing is void, or None: on permanent basic farmland (土地
+    管理法 第35条、第77条; confiscation was accepted there until stop 35), or on a house built from the cutoff on
+    (zero tolerance; a change of period into it kept the decision until stop 35). Such a case is neither submitted
+    nor passed; the township classifies it again, and only demolition is accepted."""
+    if case.decision not in KEEPS_THE_HOUSE:
+        return None
+    if case.on_permanent_farmland:
+        return _farmland_refusal(case)
+    if case.period == Period.AFTER_CUTOFF:
+        return _increment_refusal()
+    return None
 
 
 def _may_classify(case: CaseState) -> bool:
@@ -211,7 +218,7 @@ def _may_classify(case: CaseState) -> bool:
     left to decide (before, the old part was asked for again after every demolition, and the case never closed)."""
     if case.status == Status.REINSPECTED:
         return case.decision is None
-    return case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or kept_on_permanent_farmland(case)
+    return case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or void_keep_decision(case) is not None
 
 
 def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | None:
@@ -232,7 +239,15 @@ def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | 
                        f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}")
     if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
         return _farmland_refusal(case)
+    if payload.get("decision") in KEEPS_THE_HOUSE and case.period == Period.AFTER_CUTOFF:
+        return _increment_refusal()
     return None
+
+
+def _increment_refusal() -> Message:
+    return Message("房屋为2020年7月3日及以后新建的增量，零容忍，任何人不得补办手续、罚款保留或没收保留，只能拆除复耕",
+                   "the house was built from 2020-07-03 on: an increment, zero tolerance — no one may legalise, keep "
+                   "for a fine or confiscate and keep it: it is demolished and the land restored")
 
 
 def _farmland_refusal(case: CaseState) -> Message:
@@ -250,16 +265,15 @@ def _guard_reinspect(case: CaseState, _payload: dict[str, Any]) -> Message | Non
     return None
 
 
-def _void_keep_refusal(case: CaseState) -> Message:
+def _void_keep_refusal(case: CaseState, why: Message) -> Message:
     decided = DECISION_NAMES.get(case.decision or "", case.decision)
-    return Message(f"本案分类处置为「{decided}」，但{_farmland_refusal(case).zh}：请重新分类处置为拆除",
-                   f"the case was classified {case.decision}, but {_farmland_refusal(case).en}: classify it again "
-                   "(demolish)")
+    return Message(f"本案分类处置为「{decided}」，但{why.zh}：请重新分类处置为拆除",
+                   f"the case was classified {case.decision}, but {why.en}: classify it again (demolish)")
 
 
 def _guard_submit(case: CaseState, _payload: dict[str, Any]) -> Message | None:
-    if kept_on_permanent_farmland(case):
-        return _void_keep_refusal(case)
+    if why := void_keep_decision(case):
+        return _void_keep_refusal(case, why)
     if case.status == Status.VERIFIED and case.verdict != Verdict.LEGAL:
         return Message("已核查的案件只有结论为无问题时才直接提交审核",
                        "a verified case is submitted directly only with a legal verdict")
@@ -312,8 +326,8 @@ def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> Message | 
 
 
 def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> Message | None:
-    if kept_on_permanent_farmland(case):
-        return _void_keep_refusal(case)
+    if why := void_keep_decision(case):
+        return _void_keep_refusal(case, why)
     if case.remaining_m2 > 0:
         return Message(f"剩余未整改面积 {case.remaining_m2:.2f} m²；为 0 时才能销号",
                        f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0")

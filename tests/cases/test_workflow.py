@@ -158,6 +158,29 @@ def test_a_decision_keeping_a_house_on_permanent_farmland_never_closes_the_case(
     assert decide("classify", kept, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
 
 
+@pytest.mark.parametrize("status", ["classified", "rectified"])
+def test_a_decision_keeping_an_increment_never_closes_the_case(status):
+    """A house built from the cutoff on, classified to be kept before a change of period into zero tolerance voided
+    such decisions (stop 35): neither submitted nor passed; classified again, demolition only. An extension's old
+    part kept for a fine is stock, and lawful: its case goes on."""
+    kept = CaseState(status=status, period=INC, verdict="illegal", remaining_m2=0.0, decision="fine_keep")
+    if status == "rectified":
+        with pytest.raises(TransitionRefused, match="zero tolerance"):
+            decide("submit", kept, "township_officer", {})
+    submitted = CaseState(status="submitted", period=INC, verdict="illegal", remaining_m2=0.0, decision="legalise",
+                          resume_status=status)
+    with pytest.raises(TransitionRefused, match="classify it again"):
+        decide("pass_review", submitted, "county_reviewer", {})
+    with pytest.raises(TransitionRefused, match="zero tolerance"):
+        decide("classify", kept, "township_officer", {"decision": "confiscate"})
+    assert decide("classify", kept, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
+    old_part = CaseState(status=status, period="extended_after_cutoff", verdict="illegal", remaining_m2=0.0,
+                         decision="fine_keep")
+    assert "classify" not in allowed_actions(old_part, "township_officer")
+    if status == "rectified":
+        assert decide("submit", old_part, "township_officer", {}) == Status.SUBMITTED
+
+
 def test_an_extensions_old_part_is_classified_once():
     """Re-inspected after its new part's demolition, an extension's old part is classified; re-inspected after the
     old part's own demolition (decision `demolish`), nothing is left to classify: submit, not classify."""
