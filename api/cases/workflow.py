@@ -81,6 +81,8 @@ LEGAL_REASON_NAMES: dict[str, str] = {"approved_homestead": "已批宅基地", "
 #: farmland (第35条) it never does.
 KEEPS_THE_HOUSE = frozenset({"confiscate", "fine_keep", "legalise"})
 INCREMENT_PERIODS = frozenset({Period.AFTER_CUTOFF.value, Period.EXTENDED_AFTER_CUTOFF.value})
+#: Periods in which no decision keeps the house: built wholly from the cutoff on (an extension's old part is stock).
+NEVER_KEPT_PERIODS = frozenset({Period.AFTER_CUTOFF.value})
 #: States from which a township may submit for review.
 SUBMITTABLE = frozenset({Status.REINSPECTED, Status.RECTIFIED, Status.VERIFIED})
 
@@ -207,7 +209,7 @@ def void_keep_decision(case: CaseState) -> Message | None:
         return None
     if case.on_permanent_farmland:
         return _farmland_refusal(case)
-    if case.period == Period.AFTER_CUTOFF:
+    if case.period in NEVER_KEPT_PERIODS:
         return _increment_refusal()
     return None
 
@@ -239,7 +241,7 @@ def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | 
                        f"decision must be one of {', '.join(sorted(STOCK_DECISIONS))}")
     if payload.get("decision") in KEEPS_THE_HOUSE and case.on_permanent_farmland:
         return _farmland_refusal(case)
-    if payload.get("decision") in KEEPS_THE_HOUSE and case.period == Period.AFTER_CUTOFF:
+    if payload.get("decision") in KEEPS_THE_HOUSE and case.period in NEVER_KEPT_PERIODS:
         return _increment_refusal()
     return None
 

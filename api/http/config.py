@@ -15,6 +15,7 @@ from api.cases.workflow import (
     DECISION_NAMES,
     KEEPS_THE_HOUSE,
     LEGAL_REASON_NAMES,
+    NEVER_KEPT_PERIODS,
     STATUS_NAMES,
     VERDICT_NAMES,
 )
@@ -94,8 +95,10 @@ def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:
         # The levels of areas (admin_areas.level) and of the field chiefs' posts.
         "levels": {"county": COUNTY_LEVEL, "township": TOWNSHIP_LEVEL, "village": VILLAGE_LEVEL, "grid": GRID_LEVEL},
         "field_only_prohibitions": sorted(FIELD_ONLY_PROHIBITIONS),
-        # A decision the server refuses on permanent basic farmland is not offered there.
+        # A decision the server refuses on permanent basic farmland, or on a house built from the cutoff on, is
+        # not offered there.
         "permanent_farmland_prohibition": int(Prohibition.PERMANENT_FARMLAND),
+        "periods_never_kept": sorted(NEVER_KEPT_PERIODS),
         "decisions_keeping_the_house": sorted(KEEPS_THE_HOUSE),
         "basemap": {"url": settings.tile_url, "attribution": settings.tile_attribution},
     }

@@ -195,6 +195,19 @@ def test_the_map_offers_no_decision_keeping_a_house_on_permanent_farmland(browse
     desk_action(officer, "classify", ("decision", "fine_keep"))  # off the farmland: kept for a fine
     with live_factory() as s:
         assert s.get(Case, off_farmland[0]).decision == "fine_keep"
+    # An increment kept for a fine before such decisions were voided: classified again, demolition alone offered.
+    with live_factory.begin() as s:
+        increment = s.execute(select(Case).where(Case.township_code == township, Case.status == "new",
+                                                 Case.period == "after_cutoff", Case.farmland_m2 == 0)
+                              .order_by(Case.id)).scalars().first()
+        assert increment is not None
+        increment.status, increment.verdict, increment.decision = "classified", "illegal", "fine_keep"
+        increment.version += 1
+        code = increment.code
+    officer.goto(f"{live_server}/map?code={code}")
+    officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+    assert officer.eval_on_selector_all("#rl-panel select[data-for=decision] option",
+                                        "options => options.map(o => o.value)") == ["demolish"]
     assert not errors
 
 

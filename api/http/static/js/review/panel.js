@@ -56,12 +56,13 @@ export function createPanel(el, { layers, user, onChanged }) {
       return select;
     }
     if (action === "classify") {
-      // On permanent basic farmland the house is demolished: a decision keeping it is not offered (the server
-      // refuses it too, naming the area).
+      // On permanent basic farmland, and a house built from the cutoff on, the house is demolished: a decision
+      // keeping it is not offered (the server refuses it too, naming the reason).
       const config = getConfig();
       const onFarmland = String(p.rules || "").split(",").includes(String(config.permanent_farmland_prohibition));
+      const neverKept = onFarmland || config.periods_never_kept.includes(p.period);
       const decisions = Object.entries(config.labels.decision)
-        .filter(([code]) => !(onFarmland && config.decisions_keeping_the_house.includes(code)));
+        .filter(([code]) => !(neverKept && config.decisions_keeping_the_house.includes(code)));
       return h("select", { "data-for": "decision", "aria-label": t("处置决定", "Decision") },
         ...decisions.map(([code, name]) => h("option", { value: code }, name)));
     }
