@@ -51,7 +51,9 @@ from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
     CAUSE_NAMES,
     CROP_PHOTO,
+    OPEN_LAND,
     RECORD_PHOTO_KINDS,
+    SAME_LAND_SHARE,
     LandState,
     LandStatus,
     allowed_land_actions,
@@ -147,7 +149,12 @@ def record_abandoned(session: Session, actor: str, geom: shapely.Geometry, *, ca
                      origin: str, note: str | None = None, source_key: str | None = None,
                      now: dt.datetime | None = None) -> AbandonedRecord:
     """Store a record on the cultivated parcel at `geom` (county CRS): a point takes the whole parcel, an area
-    its part on the parcel it overlaps most. Refused (422) off cultivated land or with an unknown cause."""
+    its part on the parcel it overlaps most. Refused (422) off cultivated land or with an unknown cause.
+
+    Land an open record holds already (`SAME_LAND_SHARE` of the smaller of the two, on the same parcel) is that
+    record, seen again (an event in its history; none for a survey file's row): before, a second patroller's report
+    of the same field opened a second record, and the month's outstanding abandoned area counted the field twice.
+    Land whose record was closed (replanted) and is abandoned again gets a new record."""
     now = now or utcnow()
     if cause not in CAUSE_NAMES:
         raise InvalidQuery(Message(f"抛荒原因须为：{'、'.join(f'{n} {c}' for c, n in CAUSE_NAMES.items())}",
@@ -159,6 +166,13 @@ def record_abandoned(session: Session, actor: str, geom: shapely.Geometry, *, ca
     parcel_id, dlbm, parcel = found
     part = parcel if shapely.get_type_id(geom) == shapely.GeometryType.POINT else shapely.intersection(parcel, geom)
     part = shapely.make_valid(part)
+    same = _open_record_on(session, parcel_id, part)
+    if same is not None:  # the same land seen again: one record (a survey's row names no one, and adds nothing)
+        if origin != "survey":
+            append_events(session, [{"record_id": same.id, "actor": actor, "action": "seen_again", "before": {},
+                                     "after": {"seen_on": seen_on.isoformat()}, "note": note}], at=now,
+                          chain=LAND_CHAIN)
+        return same
     village = village_codes(session, np.array([part], dtype=object))[0]
     record = AbandonedRecord(
         code=f"PH-{uuid.uuid4().hex[:12]}", origin=origin, source_key=source_key, parcel_id=parcel_id, dlbm=dlbm,
@@ -173,6 +187,20 @@ def record_abandoned(session: Session, actor: str, geom: shapely.Geometry, *, ca
     append_events(session, [{"record_id": record.id, "actor": actor, "action": "report", "before": {},
                              "after": _snapshot(record), "note": note}], at=now, chain=LAND_CHAIN)
     return record
+
+
+def _open_record_on(session: Session, parcel_id: int, part: shapely.Geometry) -> AbandonedRecord | None:
+    """The open record on the parcel that holds `part` (`SAME_LAND_SHARE`), if any."""
+    held = read_frame(session, AbandonedRecord, ["code"], where=[AbandonedRecord.parcel_id == parcel_id,
+                                                                 AbandonedRecord.status.in_(sorted(OPEN_LAND))],
+                      order_by="id")
+    if held.empty:
+        return None
+    shapes = held.geometry.to_numpy()
+    shared = shapely.area(shapely.intersection(shapes, part))
+    smaller = np.minimum(shapely.area(shapes), shapely.area(part))
+    hits = np.flatnonzero((smaller > 0) & (shared >= SAME_LAND_SHARE * smaller))
+    return None if not len(hits) else session.get(AbandonedRecord, int(held["id"].iloc[hits[0]]))
 
 
 def _snapshot(record: AbandonedRecord) -> dict[str, Any]:
@@ -463,13 +491,13 @@ def import_abandoned(factory: sessionmaker[Session], path: str | Path, *, actor:
                                         field=str(cols["seen_on"]))
             note = row[cols["note"]] if cols["note"] else None
             try:
-                record_abandoned(session, actor, row["geometry"], cause=cause, seen_on=seen.astype(dt.date),
-                                 origin="survey", note=None if note is None or pd.isna(note) else str(note),
-                                 source_key=key)
+                record = record_abandoned(session, actor, row["geometry"], cause=cause, seen_on=seen.astype(dt.date),
+                                          origin="survey", note=None if note is None or pd.isna(note) else str(note),
+                                          source_key=key)
             except InvalidQuery as exc:
                 raise RedlineInputError(exc.message.en, source=source, row=where, field="geometry") from exc
             known.add(key)
-            created += 1
+            created += int(record.source_key == key)  # else land an open record holds already
     return len(gdf), created
 
 

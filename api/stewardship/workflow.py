@@ -39,7 +39,10 @@ REMEDY_NAMES: dict[str, str] = {"replant": "复耕复种", "transfer": "流转",
 #: Remedies that hand the land to someone else: the decision names who (grower, cooperative, service).
 NAMED_REMEDIES = frozenset({"transfer", "managed"})
 LAND_ACTION_NAMES: dict[str, str] = {"report": "登记抛荒", "decide_remedy": "决定整治方式", "reinspect": "复查见苗",
-                                     "dismiss": "核销"}
+                                     "dismiss": "核销", "seen_again": "再次发现"}
+#: A report of abandoned land is the open record it shares at least this much of (of the smaller of the two) on
+#: the same parcel: the same land seen again, not new land — counted once in the month's outstanding area.
+SAME_LAND_SHARE = 0.5
 FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
                                  "damaged": "耕地破坏", "other": "其他"}
 #: What became of a finding (shown to the patroller and the township).

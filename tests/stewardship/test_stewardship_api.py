@@ -354,6 +354,36 @@ def test_the_abandoned_land_workflow_needs_a_crop_photo_and_is_audited(land: Lan
     assert site.client.get("/api/abandoned", headers=site.as_user("officer2")).json()["features"] == []
 
 
+def test_the_same_abandoned_field_reported_twice_is_one_record(land: Land, tmp_path: Path):
+    """Two patrollers (or a patroller and a survey) report the same abandoned field: one record, seen again —
+    before, each report opened a record of its own, and the month's outstanding abandoned area counted the field
+    twice. A drawn part of the field held by no open record is new land; a field replanted (its record closed or
+    dismissed) and abandoned again is a new record."""
+    x, y = land.x, land.y
+    site = land.site
+    first = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    again = finding(land, "abandoned", x + 350, y + 50, cause="low_return", note="仍未耕种")
+    assert again["outcome"] == "abandoned_record" and again["abandoned_id"] == first["abandoned_id"]
+    record = site.client.get(f"/api/abandoned/{first['abandoned_id']}", headers=site.as_user("county")
+                             ).json()["properties"]
+    assert [h["action"] for h in record["history"]] == ["report", "seen_again"]
+    assert record["history"][-1]["note"] == "仍未耕种" and record["cause"] == "no_labour"
+    survey = gpd.GeoDataFrame({"DCBH": ["S-9"], "PHYY": ["缺少劳力"], "DCRQ": ["2026-10-20"]},
+                              geometry=[box(x + 300, y, x + 400, y + 100)], crs=4546)
+    survey.to_file(tmp_path / "survey.gpkg")
+    assert import_abandoned(site.db.factory, tmp_path / "survey.gpkg") == (1, 0)  # held already: nothing new
+    assert import_abandoned(site.db.factory, tmp_path / "survey.gpkg") == (1, 0)
+    listed = site.client.get("/api/abandoned", headers=site.as_user("county")).json()["features"]
+    assert [f["properties"]["code"] for f in listed] == [record["code"]]
+    with site.db.factory() as s:
+        figures = township_land(s, MONTH)
+    assert figures.loc[figures["township_code"] == T1, "abandoned_outstanding_m2"].iloc[0] == pytest.approx(40_000.0)
+    post(land, "county", f"/api/abandoned/{first['abandoned_id']}/transitions", expect=200, action="dismiss",
+         payload={"reason": "经批准的轮作休耕"})
+    anew = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    assert anew["abandoned_id"] != first["abandoned_id"]
+
+
 def test_a_survey_file_of_abandoned_land_is_imported_once(land: Land, tmp_path: Path):
     x, y = land.x, land.y
     survey = gpd.GeoDataFrame({"DCBH": ["S-1"], "PHYY": ["缺少劳力"], "DCRQ": ["2026-10-20"]},
@@ -377,11 +407,11 @@ def test_a_survey_file_of_abandoned_land_is_imported_once(land: Land, tmp_path: 
 def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land: Land):
     """A crop photo is what closes an abandoned-land record, so the same file sent for a second record (one
     picture of a planted field closing two parcels) is flagged for the reviewer, as the same file on two cases
-    is. It is a flag, not a refusal: two records can lie on one parcel. The first record's photo, a resend,
-    and the same file again for the same record (or for the finding it became) are not flagged."""
+    is. It is a flag, not a refusal: two records can lie on one parcel (the first dismissed, the land found
+    abandoned again). The first record's photo, a resend, and the same file again for the same record (or for the
+    finding it became) are not flagged."""
     x, y = land.x, land.y
     first = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
-    second = finding(land, "abandoned", x + 350, y + 50, cause="dispute")
     crop = jpeg_at_house(land.cultivated, NOW + dt.timedelta(minutes=1), seed=31)
     key = str(uuid.uuid4())
     on_first = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop, "crop", key)
@@ -393,6 +423,10 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
     assert again_same_record.status_code == 201 and again_same_record.json()["checks"] == []
     of_its_finding = upload(land, "inspector1", f"/api/findings/{first['client_uuid']}/photos", crop, "finding")
     assert of_its_finding.status_code == 201 and SAME_LAND_FILE not in of_its_finding.json()["checks"]
+    post(land, "county", f"/api/abandoned/{first['abandoned_id']}/transitions", expect=200, action="dismiss",
+         payload={"reason": "经批准的轮作休耕"})
+    second = finding(land, "abandoned", x + 350, y + 50, cause="dispute")
+    assert second["abandoned_id"] != first["abandoned_id"]
     on_second = upload(land, "inspector1", f"/api/abandoned/{second['abandoned_id']}/photos", crop, "crop")
     assert on_second.status_code == 201
     assert on_second.json()["checks"] == [SAME_LAND_FILE]
