@@ -87,6 +87,7 @@ def state_of(session: Session, case: Case) -> CaseState:
                      on_permanent_farmland=Prohibition.PERMANENT_FARMLAND in parse_rules(case.rules),
                      farmland_m2=float(case.farmland_m2 or 0.0), decision=case.decision,
                      requested_period=case.requested_period, filed=case.filed_at is not None,
+                     returned=case.returned_at is not None,
                      old_part_m2=(old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF
                                   and case.decision is None else 0.0))
 

@@ -120,6 +120,8 @@ class CaseState:
     #: classified: what is classified once the new part is demolished, whatever a progress report says remains
     #: (0 once decided: an old part classified `demolish` is demolished in turn, and nothing is left after it).
     old_part_m2: float = 0.0
+    #: The county has returned the case (退回整改) at least once: its decision may be taken again.
+    returned: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,12 +217,15 @@ def void_keep_decision(case: CaseState) -> Message | None:
 
 
 def _may_classify(case: CaseState) -> bool:
-    """Classify is on offer before a decision, and once more only where the decision taken is void. Re-inspected,
-    an extension's old part is classified once: after its own demolition (classified `demolish`) there is nothing
-    left to decide (before, the old part was asked for again after every demolition, and the case never closed)."""
+    """Classify is on offer before a decision, and once more only where the decision taken is void or the county
+    returned the case (a return may say the decision itself is wrong: before, a returned `rectified` case could
+    only be submitted again as it was). Re-inspected, an extension's old part is classified once: after its own
+    demolition (classified `demolish`) there is nothing left to decide (before, the old part was asked for again
+    after every demolition, and the case never closed)."""
     if case.status == Status.REINSPECTED:
         return case.decision is None
-    return case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or void_keep_decision(case) is not None
+    return (case.status not in (Status.CLASSIFIED, Status.RECTIFIED) or case.returned
+            or void_keep_decision(case) is not None)
 
 
 def _guard_illegal_stock(case: CaseState, payload: dict[str, Any]) -> Message | None:

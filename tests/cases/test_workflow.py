@@ -181,6 +181,16 @@ def test_a_decision_keeping_an_increment_never_closes_the_case(status):
         assert decide("submit", old_part, "township_officer", {}) == Status.SUBMITTED
 
 
+def test_a_returned_case_may_be_classified_again():
+    """The county returns a stock case kept for a fine: the decision itself may be what is wrong, so the township
+    may classify it again (not only submit it as it was)."""
+    returned = CaseState(status="rectified", period=STOCK, verdict="illegal", remaining_m2=0.0, decision="fine_keep",
+                         returned=True)
+    assert "classify" in allowed_actions(returned, "township_officer")
+    assert decide("classify", returned, "township_officer", {"decision": "demolish"}) == Status.CLASSIFIED
+    assert decide("submit", returned, "township_officer", {}) == Status.SUBMITTED  # or as it was
+
+
 def test_an_extensions_old_part_is_classified_once():
     """Re-inspected after its new part's demolition, an extension's old part is classified; re-inspected after the
     old part's own demolition (decision `demolish`), nothing is left to classify: submit, not classify."""

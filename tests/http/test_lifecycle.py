@@ -229,6 +229,27 @@ def test_a_confiscation_kept_on_permanent_farmland_before_the_fix_does_not_close
     act(site, "officer1", cid, "serve_notice")
 
 
+def test_a_case_the_county_returns_for_its_decision_is_classified_again(site: Site, tmp_path: Path):
+    """A stock house off permanent farmland, kept for a fine; the county returns it: "应拆除" (it should be
+    demolished). Before, the returned case stood `rectified` with only `submit` on offer — the same decision again,
+    returned again, for ever. Now the township classifies it again; demolished, it is all to rectify once more."""
+    cid = off_permanent_farmland(site, tmp_path)
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    act(site, "officer1", cid, "classify", decision="fine_keep")
+    act(site, "officer1", cid, "classify", expect=409, decision="demolish")  # decided: not again unasked
+    act(site, "officer1", cid, "rectify")
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "return", reason="占用耕地面积大，应拆除复耕")
+    mine = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
+    assert mine["status"] == "rectified" and "classify" in mine["allowed_actions"]
+    assert act(site, "officer1", cid, "classify", decision="demolish")["status"] == "classified"
+    again = props(site, cid)
+    assert again["decision"] == "demolish" and again["remaining_m2"] == pytest.approx(again["occupied_m2"])
+    assert again["remaining_m2"] > 0
+    act(site, "officer1", cid, "serve_notice")
+
+
 def test_reinspection_needs_a_photo_taken_at_the_house_after_demolition(site: Site):
     cid = case_id(site, "A1")
     act(site, "county", cid, "assign")
