@@ -89,13 +89,21 @@ def print_problems(problems: Any) -> None:
         echo(f"  {part}")
 
 
+def iso_day(text: str | None, option: str) -> dt.date | None:
+    """A day given on the command line (YYYY-MM-DD), None when not given; anything else is one line naming the
+    option, exit 2."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {text!r}", field=option))
+        raise
+
+
 def rules_from(cutoff: str | None, min_area: float | None) -> RuleSet:
     s = get_settings()
-    try:
-        when = dt.date.fromisoformat(cutoff) if cutoff else s.cutoff
-    except ValueError:
-        fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {cutoff!r}", field="cutoff"))
-        raise
+    when = iso_day(cutoff, "cutoff") or s.cutoff
     return RuleSet(cutoff=when, min_area_m2=s.min_area_m2 if min_area is None else min_area,
                    homestead_standard_m2=s.homestead_standard_m2)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from api.cli.base import echo, factory, fail, print_problems, print_summary
+from api.cli.base import echo, factory, fail, iso_day, print_problems, print_summary
 from api.settings import get_settings
 from gis.errors import RedlineInputError
 
@@ -40,20 +40,11 @@ def import_cmd(
     the footprints digitised from one imagery pass (`--imaged-on`), to be compared with `redline compare`; KIND
     `grids` the farmland grid (code, name, village); KIND `abandoned` a survey's abandoned-land findings.
     """
-    import datetime as dt
-
     from api.ingest.layers import import_layer
 
-    survey_day = None
-    if surveyed_on is not None:
-        if kind != "houses":
-            fail(RedlineInputError("--surveyed-on is given with a houses survey only", field="surveyed_on"))
-            return
-        try:
-            survey_day = dt.date.fromisoformat(surveyed_on)
-        except ValueError:
-            fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {surveyed_on!r}", field="surveyed_on"))
-            return
+    if surveyed_on is not None and kind != "houses":
+        fail(RedlineInputError("--surveyed-on is given with a houses survey only", field="surveyed_on"))
+    survey_day = iso_day(surveyed_on, "surveyed_on")
     if kind == "epoch":
         import_epoch_cmd(path, imaged_on, layer=layer, src_crs=src_crs, id_field=id_field, allow_drops=allow_drops,
                          allow_outside=allow_outside_county)
@@ -124,17 +115,11 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
 
 
 def import_epoch_cmd(path: Path, imaged_on: str | None, **options: object) -> None:
-    import datetime as dt
-
     from api.ingest.epochs import import_epoch
 
-    if not imaged_on:
+    day = iso_day(imaged_on, "imaged_on")
+    if day is None:
         fail(RedlineInputError("an epoch needs its imagery date: --imaged-on YYYY-MM-DD", field="imaged_on"))
-        return
-    try:
-        day = dt.date.fromisoformat(imaged_on)
-    except ValueError:
-        fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {imaged_on!r}", field="imaged_on"))
         return
     report = import_epoch(factory(), path, day, **options)  # type: ignore[arg-type]
     echo(f"epoch {day}: read {report.rows_read}, footprints {report.stored}"
@@ -149,19 +134,11 @@ def compare_cmd(
 ) -> None:
     """Compare two imagery passes house by house and apply it to the cases: demolitions confirmed, sham
     demolitions reopened, growth and new buildings on farmland or cultivated land opened as cases."""
-    import datetime as dt
-
     from api.ingest.imagery import compare_epochs
 
-    def day(text: str | None, name: str) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            fail(RedlineInputError(f"not an ISO date (YYYY-MM-DD): {text!r}", field=name))
-            raise
     settings = get_settings()
-    report = compare_epochs(factory(), settings.rules, settings.compare_rules, before=day(before, "from"),
-                            after=day(after, "to"))
+    report = compare_epochs(factory(), settings.rules, settings.compare_rules, before=iso_day(before, "from"),
+                            after=iso_day(after, "to"))
     changes = ", ".join(f"{k} {v}" for k, v in sorted(report.changes.items()))
     echo(f"imagery {report.before} → {report.after}: houses {changes}; new footprints {report.new_footprints}")
     echo(f"demolitions confirmed {report.confirmed}, reopened {report.reopened}, cases for growth "

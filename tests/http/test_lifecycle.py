@@ -305,6 +305,13 @@ def test_a_returned_case_is_back_on_the_137_clock(site: Site, tmp_path: Path):
     assert again["on_time"] is False
 
 
+def this_months_row(site: Site) -> dict:
+    """Township T1's row of this month's scoreboard (the month in Asia/Shanghai), as the county sees it."""
+    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
+    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
+    return next(r for r in board["townships"] if r["township_code"] == T1)
+
+
 def props(site: Site, cid: int) -> dict:
     return site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
 
@@ -397,9 +404,7 @@ def test_a_stock_demolition_goes_the_whole_way_and_is_counted(site: Site):
     act(site, "inspector1", cid, "reinspect")
     act(site, "officer1", cid, "submit")
     assert act(site, "county", cid, "pass_review")["status"] == "closed"
-    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
-    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
-    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    mine = this_months_row(site)
     occupied = props(site, cid)["footprint_m2"]  # wholly on farmland
     assert mine["restored_m2"] == pytest.approx(occupied) and mine["restored_mu"] == pytest.approx(occupied / MU_M2,
                                                                                                  abs=1e-4)
@@ -451,9 +456,7 @@ def test_a_sham_demolition_is_reopened_by_the_next_survey(site: Site, tmp_path):
     assert reopened["allowed_actions"][0] == "assign"  # back with the township, to be worked again
     again = scan(site.db.factory, RuleSet())  # idempotent: reopened once
     assert again.reopened == 0
-    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
-    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
-    assert next(r for r in board["townships"] if r["township_code"] == T1)["reopened"] == 1
+    assert this_months_row(site)["reopened"] == 1
     with site.db.factory() as s:
         assert verify_chain(s).ok
 
@@ -504,27 +507,40 @@ def test_a_house_demolished_and_gone_from_the_next_survey_is_not_reopened(site: 
     assert props(site, cid)["status"] == "closed"
 
 
+def imaged_without_its_wing(site: Site, folder: Path, cid: int) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """Make the case's house an extension: a baseline footprint imaged at the cutoff without its 5 m east wing, then
+    a scan. Returns the house and its old part (county CRS)."""
+    with site.db.factory() as s:
+        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
+    minx, miny, maxx, maxy = house.bounds
+    old = shapely.box(minx, miny, maxx - 5, maxy)
+    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[old], crs=4546
+                     ).to_file(folder / "baseline.gpkg")
+    import_layer(site.db.factory, "baseline", folder / "baseline.gpkg")
+    scan(site.db.factory, RuleSet())
+    return house, old
+
+
+def wing_demolished(site: Site, folder: Path, cid: int) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """`imaged_without_its_wing`, then the increment path for the wing: verified illegal, the notice served, the
+    wing demolished and its land restored. Returns the house and its old part."""
+    house, old = imaged_without_its_wing(site, folder, cid)
+    assert props(site, cid)["period"] == "extended_after_cutoff"
+    act(site, "county", cid, "assign")
+    act(site, "inspector1", cid, "verify", verdict="illegal")
+    demolish_and_restore(site, cid)
+    return house, old
+
+
 def test_an_extension_whose_new_part_was_demolished_is_not_reopened_for_its_old_part(site: Site, tmp_path):
     """An extension's demolition removes its new part; the old part stays (classified). The next survey shows
     the house without the wing, still on the farmland: that is the old part, not a sham demolition. Before, the
     scan reopened the case because the house was still there; only the new part standing again reopens it."""
     cid = off_permanent_farmland(site, tmp_path)  # 15 m × 12 m, declared 2019, on cultivated land
-    with site.db.factory() as s:
-        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
-    minx, miny, maxx, maxy = house.bounds
-    old = shapely.box(minx, miny, maxx - 5, maxy)  # imaged at the cutoff without its 5 m wing
-    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[old], crs=4546
-                     ).to_file(tmp_path / "baseline.gpkg")
-    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
-    scan(site.db.factory, RuleSet())
-    assert props(site, cid)["period"] == "extended_after_cutoff"
-    act(site, "county", cid, "assign")
-    act(site, "inspector1", cid, "verify", verdict="illegal")
-    demolish_and_restore(site, cid)
+    house, old = wing_demolished(site, tmp_path, cid)
+    _, miny, _, maxy = house.bounds
     # The month's 拆除复耕 area is the wing that was demolished, not the whole house (before: all 180 m²).
-    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
-    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
-    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    mine = this_months_row(site)
     assert mine["restored_m2"] == pytest.approx(5 * (maxy - miny), abs=0.01)
     assert upload(site, "inspector1", cid, data=photo_at(site, cid, 13)).status_code == 201
     act(site, "inspector1", cid, "reinspect")
@@ -552,17 +568,8 @@ def test_an_extension_whose_old_part_is_demolished_too_closes(site: Site, tmp_pa
     remaining area, so the submit asked for the old part to be classified again, and again: the case could never
     close (and the month's restored area counted the wing twice)."""
     cid = case_id(site, "A2")  # 15 m × 12 m, declared 2019, on permanent basic farmland
-    with site.db.factory() as s:
-        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
-    minx, miny, maxx, maxy = house.bounds
-    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[shapely.box(minx, miny, maxx - 5, maxy)],
-                     crs=4546).to_file(tmp_path / "baseline.gpkg")
-    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
-    scan(site.db.factory, RuleSet())
-    assert props(site, cid)["period"] == "extended_after_cutoff"
-    act(site, "county", cid, "assign")
-    act(site, "inspector1", cid, "verify", verdict="illegal")
-    demolish_and_restore(site, cid)
+    house, old = wing_demolished(site, tmp_path, cid)
+    _, miny, _, maxy = house.bounds
     old_part = props(site, cid)["remaining_m2"]
     assert old_part == pytest.approx(10 * (maxy - miny), abs=0.01)
     assert upload(site, "inspector1", cid, data=photo_at(site, cid, 16)).status_code == 201
@@ -575,14 +582,12 @@ def test_an_extension_whose_old_part_is_demolished_too_closes(site: Site, tmp_pa
     act(site, "inspector1", cid, "reinspect")
     act(site, "officer1", cid, "submit")
     assert act(site, "county", cid, "pass_review")["status"] == "closed"
-    month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).strftime("%Y-%m")
-    board = site.client.get("/api/scoreboard", headers=site.as_user("county"), params={"month": month}).json()
-    mine = next(r for r in board["townships"] if r["township_code"] == T1)
+    mine = this_months_row(site)
     assert mine["restored_m2"] == pytest.approx(15 * (maxy - miny), abs=0.01)  # the wing, then the old part
     # Ordered demolished whole, the house is contradicted by its old part standing in a later survey: reopened,
     # its decision void, to go the whole path once more.
     houses = gpd.read_file(tmp_path / "h.gpkg")
-    houses.loc[houses["id"] == "A2", "geometry"] = shapely.box(minx, miny, maxx - 5, maxy)
+    houses.loc[houses["id"] == "A2", "geometry"] = old
     houses.assign(survey="2027-03").to_file(tmp_path / "old_part_standing.gpkg")
     import_layer(site.db.factory, "houses", tmp_path / "old_part_standing.gpkg")
     assert scan(site.db.factory, RuleSet()).reopened == 1
@@ -704,13 +709,7 @@ def test_an_extension_found_to_be_all_stock_has_all_it_occupies_to_rectify(site:
     rectified. Before, a verified case kept the wing's area alone as its remaining area, and the month's
     remaining figure understated it until the case was rectified."""
     cid = case_id(site, "A2")
-    with site.db.factory() as s:
-        house = read_frame(s, Case, where=[Case.id == cid]).geometry.iloc[0]
-    minx, miny, maxx, maxy = house.bounds
-    gpd.GeoDataFrame({"id": ["BL1"], "imaged_on": ["2020-07-01"]}, geometry=[shapely.box(minx, miny, maxx - 5, maxy)],
-                     crs=4546).to_file(tmp_path / "baseline.gpkg")
-    import_layer(site.db.factory, "baseline", tmp_path / "baseline.gpkg")
-    scan(site.db.factory, RuleSet())
+    imaged_without_its_wing(site, tmp_path, cid)
     case = props(site, cid)
     assert case["period"] == "extended_after_cutoff" and case["remaining_m2"] < case["occupied_m2"]
     act(site, "county", cid, "assign")
