@@ -66,11 +66,13 @@ def import_cmd(
 
         try:
             leads = import_leads(factory(), path, get_settings().rules, layer=layer, src_crs=src_crs,
+                                 compare_rules=get_settings().compare_rules,
                                  allow_drops=allow_drops)
         except RedlineInputError as exc:
             fail(exc)
             return
-        echo(f"leads: read {leads.rows_read}, new cases {leads.created}, already known {leads.existing}")
+        echo(f"leads: read {leads.rows_read}, new cases {leads.created}, already known {leads.existing}, "
+             f"the house of an open case (attached to it) {leads.attached}")
         print_problems(leads.problems)
         return
 

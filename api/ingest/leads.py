@@ -3,6 +3,11 @@
 A lead alone is not grounds for a penalty: every lead becomes a case that needs an on-site check, with
 the engine's measures (farmland and cultivated area, period from the baseline imagery where stored) to
 help the inspector. Re-importing the same leads adds nothing (the lead code is the key).
+
+A lead that is the house of an open case already (the same building: they overlap as an imagery comparison
+matches footprints, `match_share`) is that case's lead: the case carries the lead code (answered with it) and no
+second case opens for one building — before, both were worked and the month's figures counted the building
+twice. A lead on the house of a closed case, or on a house whose case answers another lead, gets its own case.
 """
 
 from __future__ import annotations
@@ -14,16 +19,17 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import LEADS_ACTOR, append_events
 from api.cases.measures import remaining_at_start
 from api.db import models
 from api.db.engine import srid_of
-from api.db.repository import in_chunks, records, table_of, to_db_geometry
+from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import check_drops, project_and_place, village_codes
 from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
+from gis.compare import CompareRules, matches
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field
@@ -41,12 +47,16 @@ class LeadReport:
     created: int
     existing: int
     problems: pd.DataFrame
+    #: Leads that are the house of an open case: that case carries the lead code.
+    attached: int = 0
 
 
 def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSet, *,
                  layer: str | None = None, src_crs: str | None = None,
-                 now: dt.datetime | None = None, allow_drops: bool = False) -> LeadReport:
-    """Create one case per new lead code, measured against the stored farmland, DLTB and baseline."""
+                 now: dt.datetime | None = None, allow_drops: bool = False,
+                 compare_rules: CompareRules | None = None) -> LeadReport:
+    """Create one case per new lead code, measured against the stored farmland, DLTB and baseline; a lead that is
+    the house of an open case is attached to it instead (see the module docstring)."""
     now = now or dt.datetime.now(dt.UTC)
     source = str(path)
     frame = read_source(path, layer=layer, src_crs=src_crs)
@@ -69,9 +79,11 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
         result = check(CheckInputs(houses=leads, farmland=stored.farmland, cultivated=stored.cultivated,
                                    baseline=stored.baseline, approvals=stored.approvals), rules)
         res = result.houses
-        known = {code for chunk in in_chunks(codes.tolist())
-                 for code in session.execute(select(models.Case.code).where(models.Case.code.in_(chunk))).scalars()}
+        known = {code for chunk in in_chunks(codes.tolist()) for column in (models.Case.code, models.Case.lead_code)
+                 for code in session.execute(select(column).where(column.in_(chunk))).scalars()}
         fresh = ~res["house_id"].isin(known).to_numpy()
+        attached = _attach_to_house_cases(session, res[fresh], (compare_rules or CompareRules()).match_share, now)
+        fresh &= ~res["house_id"].isin(attached).to_numpy()
         res = res[fresh]
         geoms = res.geometry.to_numpy()
         village = village_codes(session, geoms)
@@ -98,5 +110,32 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
                                                     .where(table.c.code.in_(chunk))).all()}
             append_events(session, [{"case_id": ids[r["code"]], "actor": LEADS_ACTOR, "action": "create", "before": {},
                                      "after": {k: r[k] for k in HISTORY_FIELDS}} for r in rows], at=now)
-    return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()),
-                      problems=problems)
+    return LeadReport(rows_read=len(frame), created=int(fresh.sum()), existing=int((~fresh).sum()) - len(attached),
+                      problems=problems, attached=len(attached))
+
+
+def _attach_to_house_cases(session: Session, leads: gpd.GeoDataFrame, share: float, now: dt.datetime) -> set[str]:
+    """Give each lead that is the house of an open case answering no lead yet (`share`: `gis.compare.matches`)
+    to that case — its lead code, and an event saying so; returns the codes attached. One lead per case: the
+    first (in file order) where several match."""
+    if leads.empty:
+        return set()
+    bounds = tuple(float(v) for v in leads.total_bounds)
+    cases = read_frame(session, models.Case, ["code"], where=[
+        bbox_clause(session, models.Case, bounds), models.Case.house_id.is_not(None),  # type: ignore[arg-type]
+        models.Case.status != "closed", models.Case.lead_code.is_(None)])
+    lead_at, case_at = matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share)
+    codes = leads["house_id"].astype(str).to_numpy()
+    taken: dict[int, str] = {}
+    for i, j in sorted(zip(lead_at.tolist(), case_at.tolist(), strict=True)):
+        case_id = int(cases["id"].iloc[j])
+        if case_id not in taken and codes[i] not in taken.values():
+            taken[case_id] = codes[i]
+    for case_id, code in taken.items():
+        session.execute(update(models.Case).where(models.Case.id == case_id).values(lead_code=code))
+    append_events(session, [{"case_id": case_id, "actor": LEADS_ACTOR, "action": "lead_attached",
+                             "before": {"lead_code": None}, "after": {"lead_code": code},
+                             "note": f"卫片图斑 {code} 与本案房屋为同一建筑 "
+                                     f"(satellite lead {code} is this case's house)"}
+                            for case_id, code in taken.items()], at=now)
+    return set(taken.values())

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from api.db import models
 from api.ingest.layers import import_layer
 from api.ingest.leads import import_leads
+from api.ingest.scan import scan
 from gis.errors import RedlineInputError
 from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
@@ -43,6 +44,41 @@ def test_leads_become_cases_once(db: Database, tmp_path: Path):
     assert on.village_code == village["XZQDM"] and on.township_code == village["XZQDM"][:9] + "000"
     off = cases["130403SJBG26210184"]
     assert off.farmland_m2 == 0.0 and not off.still_violating
+
+
+def test_a_lead_on_the_house_of_an_open_case_is_that_cases_lead(db: Database, tmp_path: Path):
+    """A satellite lead drawn on a surveyed house whose case is open is the same building: the case carries the lead
+    code (answered with it), and no second case opens — before, the building had two cases, both worked and both
+    counted in the month's figures. A lead on the house of a closed case gets a case of its own (it may be the house
+    built again), as does a lead on land no case holds."""
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"BSM": ["F1"]}, geometry=[box(x, y, x + 200, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2021-06-01"]},
+                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 110, y + 10, x + 120, y + 20)],
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    scan(db.factory, RuleSet())
+    with db.factory.begin() as s:
+        h2 = s.execute(select(models.Case).join(models.House, models.House.id == models.Case.house_id)
+                       .where(models.House.source_key == "H2")).scalar_one()
+        h2.status = "closed"  # demolished and passed
+    leads = gpd.GeoDataFrame(
+        {"JCBH": ["L-ON-H1", "L-ON-H2", "L-ELSEWHERE"], "PC": ["2026-11"] * 3},
+        geometry=[box(x + 9, y + 9, x + 21, y + 21), box(x + 110, y + 10, x + 120, y + 20),
+                  box(x + 50, y + 50, x + 60, y + 60)], crs=4546)
+    leads.to_file(tmp_path / "leads.gpkg")
+    report = import_leads(db.factory, tmp_path / "leads.gpkg", RuleSet())
+    assert (report.created, report.attached, report.existing) == (2, 1, 0)
+    with db.factory() as s:
+        cases = {c.code: c for c in s.execute(select(models.Case)).scalars()}
+        events = [e.action for e in s.execute(select(models.CaseEvent).where(
+            models.CaseEvent.case_id == next(c.id for c in cases.values() if c.lead_code == "L-ON-H1"))).scalars()]
+    assert "L-ON-H1" not in cases and set(cases) >= {"L-ON-H2", "L-ELSEWHERE"}
+    h1 = next(c for c in cases.values() if c.lead_code == "L-ON-H1")
+    assert h1.house_id is not None and h1.origin == "scan" and events[-1] == "lead_attached"
+    again = import_leads(db.factory, tmp_path / "leads.gpkg", RuleSet())
+    assert (again.created, again.attached, again.existing) == (0, 0, 3)
 
 
 def test_leads_without_a_code_are_refused(db: Database, tmp_path: Path):
