@@ -107,7 +107,8 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     """Check every stored house and queue one case per violating house (idempotent)."""
     from api.ingest.scan import scan
 
-    report = scan(factory(), get_settings().rules, workers=workers)
+    settings = get_settings()
+    report = scan(factory(), settings.rules, workers=workers, compare_rules=settings.compare_rules)
     echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
           f"updated {report.updated}, no longer violating {report.cleared}; reopened {report.reopened}, growth "
           f"cases {report.grown}, changes of period for the county to decide {report.period_requests}")

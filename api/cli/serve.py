@@ -74,7 +74,7 @@ def demo_cmd(
         imported = import_layer(factory, kind, DEMO_DIR / name)
         echo(f"  {kind:<10} {imported.rows_read:>6} rows (new {imported.inserted}, updated {imported.updated})")
     now = utcnow()
-    scanned = scan(factory, s.rules, now=story.scan_time(factory, now))
+    scanned = scan(factory, s.rules, now=story.scan_time(factory, now), compare_rules=s.compare_rules)
     echo(f"scan: {scanned.houses} houses, {scanned.violations} violations, {scanned.created} new cases")
     print_summary(scanned.result.summary())
     echo("\nusers (one per role; passwords are shown once, when created):")

@@ -32,6 +32,7 @@ from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc
 from api.db import models
 from api.db.repository import (
+    bbox_clause,
     in_chunks,
     inserting,
     read_attributes,
@@ -41,6 +42,7 @@ from api.db.repository import (
     to_db_geometry,
 )
 from api.stewardship.grids import locate_cases
+from gis.compare import CompareRules, matches
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import PERIOD_NAMES, Period, RuleSet
 
@@ -162,11 +164,13 @@ def _differs(before: pd.Series, after: pd.Series) -> np.ndarray:
 
 
 def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | None = None,
-         workers: int | None = None) -> ScanReport:
+         workers: int | None = None, compare_rules: CompareRules | None = None) -> ScanReport:
     """Check every stored house and create or update one case per violating house, in one transaction.
 
     Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
-    workflow may have established the period on site) and are only marked as scanned.
+    workflow may have established the period on site) and are only marked as scanned. A violating house with no
+    case yet that is the building of an open satellite-lead case (`compare_rules.match_share`) becomes that case's
+    house instead of opening a second case for one building (`_claim_lead_cases`).
     """
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
@@ -181,6 +185,11 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                     session.execute(select(table.c.house_id, table.c.id, table.c.status)
                                     .where(table.c.house_id.is_not(None))).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
+        claimed = _claim_lead_cases(session, values.loc[~is_known, "house_id"].to_numpy(),
+                                    (compare_rules or CompareRules()).match_share, now)
+        if claimed:
+            existing.update(claimed)
+            is_known = values["house_id"].isin(list(existing)).to_numpy()
         new = values[~is_known].assign(status="new", still_violating=True, created_at=now, scanned_at=now,
                                        origin="scan", version=1, field_rules="")
         if len(new):
@@ -245,6 +254,36 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown,
                           period_requests=period_requests)
+
+
+def _claim_lead_cases(session: Session, house_ids: np.ndarray, share: float, now: dt.datetime
+                      ) -> dict[int, tuple[int, str]]:
+    """Give each open satellite-lead case without a house the violating house (of `house_ids`, none with a case
+    yet) that is its building (`gis.compare.matches` at `share`): one case for one building, carrying the lead
+    code, where before the scan opened a second. Returns house id → (case id, status), as `scan` keeps them; an
+    audit event (`lead_attached`) on each case says which house it took."""
+    leads = read_frame(session, models.Case, ["status"], where=[
+        models.Case.house_id.is_(None), models.Case.origin == "lead", models.Case.status != "closed"])
+    if leads.empty or not len(house_ids):
+        return {}
+    bounds = tuple(float(v) for v in leads.total_bounds)
+    houses = read_frame(session, models.House, where=[bbox_clause(session, models.House, bounds)])  # type: ignore[arg-type]
+    houses = houses[houses["id"].isin(house_ids)]
+    lead_at, house_at = matches(leads.geometry.to_numpy(), houses.geometry.to_numpy(), share)
+    claimed: dict[int, tuple[int, str]] = {}
+    taken: set[int] = set()
+    for i, j in sorted(zip(lead_at.tolist(), house_at.tolist(), strict=True)):
+        case_id, house_id = int(leads["id"].iloc[i]), int(houses["id"].iloc[j])
+        if case_id in taken or house_id in claimed:
+            continue
+        taken.add(case_id)
+        claimed[house_id] = (case_id, str(leads["status"].iloc[i]))
+        session.execute(update(models.Case).where(models.Case.id == case_id).values(house_id=house_id))
+    append_events(session, [{"case_id": case_id, "actor": SCAN_ACTOR, "action": "lead_attached",
+                             "before": {"house_id": None}, "after": {"house_id": house_id},
+                             "note": "测绘房屋与本卫片图斑为同一建筑 (the surveyed house is this lead's building)"}
+                            for house_id, (case_id, _status) in claimed.items()], at=now)
+    return claimed
 
 
 def _no_longer_new(session: Session, case_ids: list[int]) -> set[int]:

@@ -81,6 +81,36 @@ def test_a_lead_on_the_house_of_an_open_case_is_that_cases_lead(db: Database, tm
     assert (again.created, again.attached, again.existing) == (0, 0, 3)
 
 
+def test_a_house_surveyed_after_its_lead_is_the_lead_cases_house(db: Database, tmp_path: Path):
+    """The lead came first (its case opened, measured on the lead's outline); a survey then brings the house. The
+    scan gives the house to the lead's case — one case for one building, with the lead code — where before it
+    opened a second case for the house. A house off the lead opens its own case."""
+    x, y = 500_000, 2_830_000
+    gpd.GeoDataFrame({"BSM": ["F1"]}, geometry=[box(x, y, x + 200, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
+    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
+    gpd.GeoDataFrame({"JCBH": ["L-1"]}, geometry=[box(x + 9, y + 9, x + 21, y + 21)], crs=4546
+                     ).to_file(tmp_path / "leads.gpkg")
+    assert import_leads(db.factory, tmp_path / "leads.gpkg", RuleSet()).created == 1
+    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2021-06-01"]},
+                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 110, y + 10, x + 120, y + 20)],
+                     crs=4546).to_file(tmp_path / "h.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
+    report = scan(db.factory, RuleSet())
+    assert report.created == 1  # H2 alone
+    with db.factory() as s:
+        keys = dict(s.execute(select(models.House.id, models.House.source_key)).all())
+        cases = {c.code: c for c in s.execute(select(models.Case)).scalars()}
+        lead = cases["L-1"]
+        actions = [e.action for e in s.execute(select(models.CaseEvent).where(models.CaseEvent.case_id == lead.id)
+                                               .order_by(models.CaseEvent.id)).scalars()]
+    assert len(cases) == 2 and keys[lead.house_id] == "H1" and lead.origin == "lead"
+    assert lead.period == "after_cutoff" and lead.footprint_m2 == pytest.approx(100.0)  # measured on the house now
+    assert "lead_attached" in actions
+    assert keys[next(c.house_id for c in cases.values() if c.code != "L-1")] == "H2"
+    again = scan(db.factory, RuleSet())
+    assert again.created == 0
+
+
 def test_leads_without_a_code_are_refused(db: Database, tmp_path: Path):
     gpd.GeoDataFrame({"name": ["x"]}, geometry=[box(500000, 2830000, 500001, 2830001)], crs=4546
                      ).to_file(tmp_path / "l.gpkg")
