@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.clock import as_utc
 from api.db.models import Case, CaseEvent
 from api.db.repository import in_chunks, read_frame
+from gis.rules import Period
 
 #: Fields a snapshot carries (replayed from events; a field no event mentions keeps the stored value).
 SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision", "file_number",
@@ -39,7 +40,7 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
     at = as_utc(at)
     cases = read_frame(session, Case, [*STATIC_FIELDS, *SNAPSHOT_FIELDS], where=list(where), order_by="code")
     if cases.empty:
-        for col in [*MILESTONES.values(), "returned_at", "reopened_at", "reports"]:
+        for col in [*MILESTONES.values(), "returned_at", "reopened_at", "old_part_restored_at", "reports"]:
             cases[col] = pd.Series(dtype=object)
         return cases
     cases["created_at"] = [as_utc(v.to_pydatetime() if hasattr(v, "to_pydatetime") else v)
@@ -68,6 +69,10 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
             milestone = MILESTONES.get(action)
             if milestone and milestone not in firsts[case_id]:
                 firsts[case_id][milestone] = when
+            elif (action == "restore" and state[case_id].get("decision") == "demolish"
+                  and state[case_id].get("period") == Period.EXTENDED_AFTER_CUTOFF):
+                # An extension's second restoration: its old part's, classified `demolish` after the wing went.
+                firsts[case_id].setdefault("old_part_restored_at", when)
             if action == "progress_report":
                 reports[case_id].append(when)
     for field in SNAPSHOT_FIELDS:
@@ -75,7 +80,7 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
         current = cases[field].tolist()
         cases[field] = [c if r is _MISSING else r for r, c in zip(replayed, current, strict=True)]
     # Object columns: pandas would turn None into NaT, which is not None to the deadline code.
-    for column in [*MILESTONES.values(), "returned_at", "reopened_at"]:
+    for column in [*MILESTONES.values(), "returned_at", "reopened_at", "old_part_restored_at"]:
         cases[column] = pd.Series([firsts[i].get(column) for i in ids], index=cases.index, dtype=object)
     cases["reports"] = pd.Series([reports[i] for i in ids], index=cases.index, dtype=object)
     return cases

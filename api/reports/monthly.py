@@ -176,11 +176,12 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
     increment = period.isin(INCREMENT_PERIODS).to_numpy()
     standing = open_ & violating
     new = _in(cases["created_at"], start, end)
-    # What a demolition removed and the land took back: an extension's demolition, its new part alone — the whole
-    # house once its old part is classified `demolish` too (counted in the month of the first restoration).
-    wing_only = (period == "extended_after_cutoff").to_numpy() & (cases["decision"] != "demolish").to_numpy()
-    demolished_m2 = np.where(wing_only, new_part, occupied)
-    restored = float(demolished_m2[_in(cases["restored_at"], start, end)].sum())
+    # What a demolition removed and the land took back, in the month of its restoration: an extension's first, its
+    # new part alone; its second (the old part, classified `demolish`), the rest.
+    extension = (period == "extended_after_cutoff").to_numpy()
+    demolished_m2 = np.where(extension, new_part, occupied)
+    restored = float(demolished_m2[_in(cases["restored_at"], start, end)].sum()
+                     + (occupied - new_part)[extension & _in(cases["old_part_restored_at"], start, end)].sum())
     due, met = int(cases["due"].sum()), int(cases["met"].sum())
     return {
         "occupied_m2": float(occupied[standing].sum()),

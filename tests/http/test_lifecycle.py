@@ -596,6 +596,40 @@ def test_an_extension_whose_old_part_is_demolished_too_closes(site: Site, tmp_pa
     assert reopened["history"][-1]["action"] == "reappeared"
 
 
+def test_an_extensions_two_restorations_count_each_in_its_own_month(site: Site, tmp_path):
+    """The wing demolished and its land restored last month, the old part (classified `demolish`) this month: last
+    month's 拆除复耕 area is the wing, this month's the old part. Before, only a case's first restoration counted,
+    so the old part's land was never counted in any month."""
+    cid = case_id(site, "A2")  # on permanent basic farmland: the old part can only be demolished
+    house, _old = imaged_without_its_wing(site, tmp_path, cid)
+    _, miny, _, maxy = house.bounds
+    with site.db.factory() as s:
+        users = {u.username: u for u in s.execute(select(User)).scalars()}
+        for u in users.values():
+            s.expunge(u)
+    this_month = dt.datetime.now(dt.UTC).astimezone(COUNTY_TZ).replace(day=1, hour=12, minute=0, second=0)
+    last_month = (this_month - dt.timedelta(days=3)).astimezone(dt.UTC)  # three days before the 1st, county time
+    with site.db.factory.begin() as s:  # found before then (the site's scan ran just now)
+        s.get(Case, cid).created_at = last_month - dt.timedelta(days=1)
+    for k, (who, action, payload) in enumerate((
+            ("county", "assign", {}), ("inspector1", "verify", {"verdict": "illegal"}),
+            ("officer1", "serve_notice", {}), ("officer1", "start_demolition", {}),
+            ("inspector1", "record_demolition", {}), ("inspector1", "restore", {}))):
+        transition(site.db.factory, users[who], cid, action, payload, now=last_month + dt.timedelta(minutes=k))
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid, 18)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "classify", decision="demolish")
+    demolish_and_restore(site, cid)
+
+    def restored(month: dt.datetime) -> float:
+        board = site.client.get("/api/scoreboard", headers=site.as_user("county"),
+                                params={"month": month.astimezone(COUNTY_TZ).strftime("%Y-%m")}).json()
+        return next(r for r in board["townships"] if r["township_code"] == T1)["restored_m2"]
+
+    assert restored(last_month) == pytest.approx(5 * (maxy - miny), abs=0.01)  # the wing
+    assert restored(this_month) == pytest.approx(10 * (maxy - miny), abs=0.01)  # the old part
+
+
 def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_goes_both_ways(site: Site,
                                                                                                tmp_path):
     cid = off_permanent_farmland(site, tmp_path)  # stock: 15 m × 12 m, built 2019, on cultivated land
