@@ -16,6 +16,7 @@ from api.ingest.scan import scan
 from gis.errors import RedlineInputError
 from gis.rules import RuleSet
 from tests.conftest import DEMO, Database
+from tests.ingest.conftest import farmland_and_houses
 
 
 def test_leads_become_cases_once(db: Database, tmp_path: Path):
@@ -52,13 +53,9 @@ def test_a_lead_on_the_house_of_an_open_case_is_that_cases_lead(db: Database, tm
     counted in the month's figures. A lead on the house of a closed case gets a case of its own (it may be the house
     built again), as does a lead on land no case holds."""
     x, y = 500_000, 2_830_000
-    gpd.GeoDataFrame({"BSM": ["F1"]}, geometry=[box(x, y, x + 200, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
-    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2021-06-01"]},
-                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 110, y + 10, x + 120, y + 20)],
-                     crs=4546).to_file(tmp_path / "h.gpkg")
-    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
-    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
-    scan(db.factory, RuleSet())
+    farmland_and_houses(db, tmp_path, box(x, y, x + 200, y + 100),
+                        {"H1": (box(x + 10, y + 10, x + 20, y + 20), "2021-05-01"),
+                         "H2": (box(x + 110, y + 10, x + 120, y + 20), "2021-06-01")})
     with db.factory.begin() as s:
         h2 = s.execute(select(models.Case).join(models.House, models.House.id == models.Case.house_id)
                        .where(models.House.source_key == "H2")).scalar_one()

@@ -17,6 +17,7 @@ from api.ingest.layers import import_layer
 from api.ingest.scan import ScanReport, scan
 from gis.rules import RuleSet
 from tests.conftest import DEMO, Database, from_built, import_demo_layers
+from tests.ingest.conftest import farmland_and_houses
 
 
 @pytest.fixture
@@ -158,13 +159,9 @@ def test_a_case_assigned_while_the_scan_runs_keeps_its_measures(db: Database, tm
     import api.ingest.scan as scanning
 
     x, y = 500_000, 2_830_000
-    gpd.GeoDataFrame({"id": ["F1"]}, geometry=[box(x, y, x + 100, y + 100)], crs=4546).to_file(tmp_path / "f.gpkg")
-    gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2021-05-01"]},
-                     geometry=[box(x + 10, y + 10, x + 20, y + 20), box(x + 40, y + 40, x + 50, y + 50)],
-                     crs=4546).to_file(tmp_path / "h.gpkg")
-    import_layer(db.factory, "farmland", tmp_path / "f.gpkg")
-    import_layer(db.factory, "houses", tmp_path / "h.gpkg")
-    scan(db.factory, RuleSet())
+    farmland_and_houses(db, tmp_path, box(x, y, x + 100, y + 100),
+                        {"H1": (box(x + 10, y + 10, x + 20, y + 20), "2021-05-01"),
+                         "H2": (box(x + 40, y + 40, x + 50, y + 50), "2021-05-01")})
     with db.factory.begin() as s:  # both houses half off the farmland now: both cases would be re-measured
         for key, left in (("H1", x + 95), ("H2", x + 95)):
             house = s.execute(select(models.House).where(models.House.source_key == key)).scalar_one()
