@@ -70,6 +70,20 @@ def matches(left: np.ndarray, right: np.ndarray, share: float) -> tuple[np.ndarr
     return j[keep].astype(np.int64), i[keep].astype(np.int64)
 
 
+def one_to_one(left_at: np.ndarray, right_at: np.ndarray) -> list[tuple[int, int]]:
+    """Of the index pairs `matches` found, each left and each right taken once: in order of left, then right (the
+    first in a file's order wins where several match)."""
+    pairs: list[tuple[int, int]] = []
+    lefts: set[int] = set()
+    rights: set[int] = set()
+    for i, j in sorted(zip(left_at.tolist(), right_at.tolist(), strict=True)):
+        if i not in lefts and j not in rights:
+            lefts.add(i)
+            rights.add(j)
+            pairs.append((i, j))
+    return pairs
+
+
 def _covers(groups: np.ndarray, members: np.ndarray, geoms: np.ndarray, size: int) -> np.ndarray:
     """Per group 0..size-1, the union of its members' geometries (None for an empty group). One member (the
     usual case) is taken as it is; only groups of several are unioned."""

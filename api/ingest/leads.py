@@ -29,7 +29,7 @@ from api.db.engine import srid_of
 from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import check_drops, project_and_place, village_codes
 from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
-from gis.compare import CompareRules, matches
+from gis.compare import CompareRules, matches, one_to_one
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field
@@ -124,13 +124,9 @@ def _attach_to_house_cases(session: Session, leads: gpd.GeoDataFrame, share: flo
     cases = read_frame(session, models.Case, ["code"], where=[
         bbox_clause(session, models.Case, bounds), models.Case.house_id.is_not(None),  # type: ignore[arg-type]
         models.Case.status != "closed", models.Case.lead_code.is_(None)])
-    lead_at, case_at = matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share)
     codes = leads["house_id"].astype(str).to_numpy()
-    taken: dict[int, str] = {}
-    for i, j in sorted(zip(lead_at.tolist(), case_at.tolist(), strict=True)):
-        case_id = int(cases["id"].iloc[j])
-        if case_id not in taken and codes[i] not in taken.values():
-            taken[case_id] = codes[i]
+    taken = {int(cases["id"].iloc[j]): str(codes[i]) for i, j in one_to_one(
+        *matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share))}
     for case_id, code in taken.items():
         session.execute(update(models.Case).where(models.Case.id == case_id).values(lead_code=code))
     append_events(session, [{"case_id": case_id, "actor": LEADS_ACTOR, "action": "lead_attached",

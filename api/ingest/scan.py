@@ -42,7 +42,7 @@ from api.db.repository import (
     to_db_geometry,
 )
 from api.stewardship.grids import locate_cases
-from gis.compare import CompareRules, matches
+from gis.compare import CompareRules, matches, one_to_one
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import PERIOD_NAMES, Period, RuleSet
 
@@ -269,15 +269,9 @@ def _claim_lead_cases(session: Session, house_ids: np.ndarray, share: float, now
     bounds = tuple(float(v) for v in leads.total_bounds)
     houses = read_frame(session, models.House, where=[bbox_clause(session, models.House, bounds)])  # type: ignore[arg-type]
     houses = houses[houses["id"].isin(house_ids)]
-    lead_at, house_at = matches(leads.geometry.to_numpy(), houses.geometry.to_numpy(), share)
-    claimed: dict[int, tuple[int, str]] = {}
-    taken: set[int] = set()
-    for i, j in sorted(zip(lead_at.tolist(), house_at.tolist(), strict=True)):
-        case_id, house_id = int(leads["id"].iloc[i]), int(houses["id"].iloc[j])
-        if case_id in taken or house_id in claimed:
-            continue
-        taken.add(case_id)
-        claimed[house_id] = (case_id, str(leads["status"].iloc[i]))
+    claimed = {int(houses["id"].iloc[j]): (int(leads["id"].iloc[i]), str(leads["status"].iloc[i]))
+               for i, j in one_to_one(*matches(leads.geometry.to_numpy(), houses.geometry.to_numpy(), share))}
+    for house_id, (case_id, _status) in claimed.items():
         session.execute(update(models.Case).where(models.Case.id == case_id).values(house_id=house_id))
     append_events(session, [{"case_id": case_id, "actor": SCAN_ACTOR, "action": "lead_attached",
                              "before": {"house_id": None}, "after": {"house_id": house_id},

@@ -60,6 +60,7 @@ from api.stewardship.workflow import (
     decide_land,
 )
 from gis.codes import WEB_CRS
+from gis.compare import matches
 from gis.crs import to_projected, transformer
 from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
@@ -196,11 +197,8 @@ def _open_record_on(session: Session, parcel_id: int, part: shapely.Geometry) ->
                       order_by="id")
     if held.empty:
         return None
-    shapes = held.geometry.to_numpy()
-    shared = shapely.area(shapely.intersection(shapes, part))
-    smaller = np.minimum(shapely.area(shapes), shapely.area(part))
-    hits = np.flatnonzero((smaller > 0) & (shared >= SAME_LAND_SHARE * smaller))
-    return None if not len(hits) else session.get(AbandonedRecord, int(held["id"].iloc[hits[0]]))
+    hits, _ = matches(held.geometry.to_numpy(), np.array([part], dtype=object), SAME_LAND_SHARE)
+    return None if not len(hits) else session.get(AbandonedRecord, int(held["id"].iloc[int(hits.min())]))
 
 
 def _snapshot(record: AbandonedRecord) -> dict[str, Any]:

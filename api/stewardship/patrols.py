@@ -201,12 +201,11 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     else:
         house = houses.iloc[int(np.argmin(house_distance))]
         case = session.execute(select(Case.id, Case.status).where(Case.house_id == int(house["id"]))).first()
-        if case is not None:
-            case_id = int(case.id)  # a closed case's house built on again: listed for a person to check
+        if case is not None:  # a closed case's house built on again: listed for a person to check
             finding.outcome = "closed_case" if case.status == "closed" else "existing_case"
-            finding.case_id = case_id
+            finding.case_id = int(case.id)
             note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
-            append_events(session, [{"case_id": int(case_id), "actor": user.username, "action": "patrol_finding",
+            append_events(session, [{"case_id": finding.case_id, "actor": user.username, "action": "patrol_finding",
                                      "before": {}, "after": {"finding": finding.client_uuid}, "note": note}], at=now)
             return
         footprint = house.geometry
