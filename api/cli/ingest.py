@@ -64,10 +64,10 @@ def import_cmd(
     if kind == "leads":
         from api.ingest.leads import import_leads
 
+        settings = get_settings()
         try:
-            leads = import_leads(factory(), path, get_settings().rules, layer=layer, src_crs=src_crs,
-                                 compare_rules=get_settings().compare_rules,
-                                 allow_drops=allow_drops)
+            leads = import_leads(factory(), path, settings.rules, layer=layer, src_crs=src_crs,
+                                 compare_rules=settings.compare_rules, allow_drops=allow_drops)
         except RedlineInputError as exc:
             fail(exc)
             return
