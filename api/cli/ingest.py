@@ -98,7 +98,8 @@ def import_cmd(
         fail(exc)
         return
     bar.close()
-    echo(f"{kind}: read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+    kept = f", kept {report.kept} (a later survey holds them)" if report.kept else ""
+    echo(f"{kind}: read {report.rows_read}, inserted {report.inserted}, updated {report.updated}{kept}, "
           f"repaired {report.repaired}, dropped {report.dropped}")
     print_problems(report.problems)
 

@@ -23,7 +23,7 @@ import shapely
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.clock import utcnow
+from api.clock import as_utc, utcnow
 from api.db import models
 from api.db.areas import TOWNSHIP_CODE, TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.engine import srid_of
@@ -106,6 +106,11 @@ class ImportReport:
     @property
     def dropped(self) -> int:
         return int((self.problems.get("action", pd.Series(dtype=str)) == "dropped").sum())
+
+    @property
+    def kept(self) -> int:
+        """Known houses left as stored because a later survey holds them (`_newer_surveys`)."""
+        return int((self.problems.get("action", pd.Series(dtype=str)) == "kept").sum())
 
 
 def _match_fields(columns: Iterable[str], kind: ImportKind, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -348,6 +353,30 @@ def survey_time(model: type, surveyed_on: dt.date | None, now: dt.datetime) -> d
     return dt.datetime.combine(surveyed_on, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC)
 
 
+def _newer_surveys(session: Session, keys: pd.Series, is_known: np.ndarray, surveyed_at: dt.datetime) -> pd.Series:
+    """Per row of a houses survey, when a later survey showed the stored house of that key (NaT where none did).
+
+    A survey delivered late must not put its older outlines and fields over a later survey's: the wing the later
+    survey found would vanish from the house, and from its case at the next scan, only because a file came late.
+    A survey of the same day replaces them (a corrected delivery)."""
+    later: dict[str, dt.datetime] = {}
+    for chunk in in_chunks(keys[is_known].tolist()):
+        later.update((key, as_utc(at)) for key, at in session.execute(
+            select(models.House.source_key, models.House.surveyed_at).where(
+                models.House.source_key.in_(chunk), models.House.surveyed_at.is_not(None)))
+            if as_utc(at) > surveyed_at)
+    return pd.Series([later.get(key) for key in keys], index=keys.index, dtype=object)
+
+
+def _kept_rows(rows: pd.Series, newer: pd.Series, source: str) -> pd.DataFrame:
+    """The report's lines for houses a later survey holds: row, and that survey's day (county calendar)."""
+    held = newer.notna().to_numpy()
+    days = [at.astimezone(COUNTY_TZ).date().isoformat() for at in newer[held]]
+    return pd.DataFrame({"source": source, "row": rows.to_numpy()[held], "field": "geometry", "action": "kept",
+                         "reason": [f"a later survey ({day}) holds this house: its outline and fields stay"
+                                    for day in days]})
+
+
 def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Path, *, layer: str | None = None,
                  src_crs: str | None = None, id_field: str | None = None,
                  field_map: Mapping[str, str] | None = None,
@@ -403,6 +432,14 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
             values["surveyed_at"] = surveyed_at
             resurvey = session.execute(select(models.ImportRun.id).where(
                 models.ImportRun.kind == kind.name, models.ImportRun.sha256 == digest).limit(1)).first() is None
+        if kind.model is models.House:
+            newer = _newer_surveys(session, values["source_key"], is_known, surveyed_at)
+            held = newer.notna().to_numpy()
+            if held.any():  # neither updated nor inserted: left as the later survey has them, each named
+                kept = _kept_rows(frame["_row"], newer, source)
+                report.problems = (pd.concat([report.problems, kept], ignore_index=True)
+                                   if not report.problems.empty else kept)
+                values, is_known = values[~held], is_known[~held]
         new = values[~is_known]
         known_values = values[is_known].drop(columns="surveyed_at", errors="ignore")
         known = [{**r, "_id": existing[r["source_key"]]} for r in records(known_values)]

@@ -163,6 +163,9 @@ def test_a_houses_survey_carries_the_day_it_was_made(database: str, tmp_path: Pa
         times = set(s.execute(select(House.surveyed_at).where(House.source_key.in_(
             [str(k) for k in houses["id"]]))).scalars())
     assert {t.astimezone(dt.UTC) for t in times} == {dt.datetime(2026, 1, 4, 16, tzinfo=dt.UTC)}  # 00:00 in Shanghai
+    older = runner.invoke(app, ["import", "houses", str(tmp_path / "h.gpkg"), "--surveyed-on", "2025-12-01"])
+    assert older.exit_code == 0 and "updated 0, kept 5 (a later survey holds them)" in older.output, older.output
+    assert "a later survey (2026-01-05) holds this house" in older.output
 
 
 def test_an_admin_resets_a_password_and_enables_a_disabled_user(database: str):

@@ -287,3 +287,39 @@ def test_a_zip_that_inflates_beyond_the_cap_is_refused_unread(db: Database, tmp_
     assert archive.stat().st_size < 200_000
     with pytest.raises(RedlineInputError, match=r"inflates to \d+ MiB, more than the 16 MiB allowed"):
         import_layer(db.factory, "houses", archive, id_field="gid")
+
+
+def test_an_older_survey_delivered_late_does_not_overwrite_a_newer_outline(db: Database, tmp_path: Path):
+    """A township's survey of March arrives after the county's of September. Before, its outlines replaced the
+    September ones: a wing the later survey found vanished from the house (and from its case at the next scan),
+    only because a file was delivered late. The newer survey's houses stay as they are, each named in the report;
+    a house only the older survey has is still stored (it stood when that survey was made)."""
+    import datetime as dt
+
+    x, y = 500_000.0, 3_000_000.0
+    newer = gpd.GeoDataFrame({"id": ["H1", "H2"], "built_on": ["2021-05-01", "2019-01-01"]},
+                             geometry=[box(x, y, x + 20, y + 10), box(x + 100, y, x + 110, y + 10)], crs=4546)
+    older = gpd.GeoDataFrame({"id": ["H1", "H3"], "built_on": ["2019-03-01", "2018-01-01"]},
+                             geometry=[box(x, y, x + 10, y + 10), box(x + 200, y, x + 210, y + 10)], crs=4546)
+    newer.to_file(tmp_path / "september.gpkg")
+    older.to_file(tmp_path / "march.gpkg")
+    import_layer(db.factory, "houses", tmp_path / "september.gpkg", surveyed_on=dt.date(2026, 9, 1),
+                 allow_outside=True)
+    report = import_layer(db.factory, "houses", tmp_path / "march.gpkg", surveyed_on=dt.date(2026, 3, 1),
+                          allow_outside=True)
+    assert (report.inserted, report.updated, report.kept) == (1, 0, 1)
+    kept = report.problems[report.problems["action"] == "kept"]
+    assert kept["row"].tolist() == [1] and "2026-09-01" in kept["reason"].iloc[0]
+    with db.factory() as s:
+        stored = {k: (a, b) for k, a, b in s.execute(
+            select(models.House.source_key, models.House.area_m2, models.House.built_on))}
+    assert stored["H1"] == (pytest.approx(200.0), dt.date(2021, 5, 1))  # September's outline and date
+    assert stored["H3"][0] == pytest.approx(100.0)
+    # A survey of the same day is no older: a corrected delivery replaces the outline.
+    newer.assign(geometry=[box(x, y, x + 25, y + 10), newer.geometry.iloc[1]]).to_file(tmp_path / "fix.gpkg")
+    fixed = import_layer(db.factory, "houses", tmp_path / "fix.gpkg", surveyed_on=dt.date(2026, 9, 1),
+                         allow_outside=True)
+    assert (fixed.updated, fixed.kept) == (2, 0)
+    with db.factory() as s:
+        assert s.execute(select(models.House.area_m2).where(models.House.source_key == "H1")
+                         ).scalar_one() == pytest.approx(250.0)
