@@ -19,7 +19,7 @@ from api.cases.scope import load_case, scope
 from api.cases.service import state_of
 from api.cases.workflow import allowed_actions
 from api.clock import as_utc, utcnow
-from api.db.models import Case, CaseEvent, Comment, Photo, ProgressReport, User
+from api.db.models import Case, CaseEvent, CaseLead, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, centre_lat_lon, read_frame
 from api.errors import InvalidQuery, NotFound
 from gis.rules import MU_M2, Period
@@ -150,6 +150,14 @@ class CaseDetail:
     allowed_actions: list[str]
 
 
+def lead_codes(session: Session, case: Case) -> list[str]:
+    """Every satellite lead (卫片图斑) the case answers, first to last: its own, then later batches' on the same
+    building (`CaseLead`)."""
+    further = session.execute(select(CaseLead.lead_code).where(CaseLead.case_id == case.id)
+                              .order_by(CaseLead.attached_at, CaseLead.lead_code)).scalars()
+    return [*([case.lead_code] if case.lead_code else []), *further]
+
+
 def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:
     """The case's fields, deadlines, allowed actions and history (in the user's scope)."""
     case = load_case(session, user, case_id)
@@ -173,7 +181,7 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                     "old_part_m2": old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else None,
                     "filed_at": as_utc(case.filed_at).isoformat() if case.filed_at else None,
                     "period_request": json.loads(case.period_request) if case.period_request else None,
-                    "parent_case_id": case.parent_case_id},
+                    "parent_case_id": case.parent_case_id, "lead_codes": lead_codes(session, case)},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
         comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": name, "text": c.text}

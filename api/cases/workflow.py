@@ -64,6 +64,9 @@ class Verdict(StrEnum):
 
 
 VERDICT_NAMES: dict[str, str] = {"illegal": "有问题", "uncertain": "存疑", "legal": "无问题"}
+#: Where a case came from (`Case.origin`): what opened it.
+CASE_ORIGIN_NAMES: dict[str, str] = {"scan": "房屋普查比对", "lead": "卫片图斑", "growth": "存量房屋扩建",
+                                     "imagery": "影像比对", "patrol": "巡田发现"}
 
 LEGAL_REASONS = frozenset({"approved_homestead", "rural_road", "facility_farmland", "other"})
 #: Legal reasons that declare a *house* lawful — never on permanent basic farmland. The others say the

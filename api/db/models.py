@@ -327,6 +327,17 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012  (optimistic locking: stale writes refused)
 
 
+class CaseLead(Base):
+    """A further satellite lead (卫片图斑) a case answers: the same building flagged again by a later monitoring batch
+    (the first is `Case.lead_code`). Each lead is answered with its case, so one building keeps one case."""
+
+    __tablename__ = "case_leads"
+    lead_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    batch: Mapped[str | None] = mapped_column(String(40))
+    attached_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 class ChainedEvent:
     """The columns of every hash-chained audit event: who did what, when, before → after (JSON), and the link.
 

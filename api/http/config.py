@@ -12,6 +12,7 @@ from api.cases.audit import SYSTEM_ACTOR_NAMES, SYSTEM_ACTOR_NAMES_EN
 from api.cases.deadlines import DEADLINE_NAMES
 from api.cases.workflow import (
     ACTION_NAMES,
+    CASE_ORIGIN_NAMES,
     DECISION_NAMES,
     KEEPS_THE_HOUSE,
     LEGAL_REASON_NAMES,
@@ -58,6 +59,7 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
     if lang == "en":
         return {"status": _english(STATUS_NAMES), "period": PERIOD_NAMES_EN, "disposition": DISPOSITION_NAMES_EN,
                 "verdict": _english(VERDICT_NAMES), "action": _english(ACTION_NAMES),
+                "origin": _english(CASE_ORIGIN_NAMES),
                 "decision": _english(DECISION_NAMES), "legal_reason": _english(LEGAL_REASON_NAMES),
                 "role": _english(str(k) for k in ROLE_NAMES), "photo_kind": _english(PHOTO_KIND_NAMES),
                 "deadline": _english(DEADLINE_NAMES), "photo_state": _english(PHOTO_STATE_NAMES),
@@ -65,7 +67,7 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 **{kind: _english(names) for kind, names in _stewardship_labels().items()},
                 "chief_level": LEVEL_NAMES_EN, "actor": SYSTEM_ACTOR_NAMES_EN}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
-            "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES,
+            "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES, "origin": CASE_ORIGIN_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
             "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES, "photo_state": PHOTO_STATE_NAMES,
             "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels(),

@@ -361,10 +361,9 @@ def _newer_surveys(session: Session, keys: pd.Series, is_known: np.ndarray, surv
     A survey of the same day replaces them (a corrected delivery)."""
     later: dict[str, dt.datetime] = {}
     for chunk in in_chunks(keys[is_known].tolist()):
-        later.update((key, as_utc(at)) for key, at in session.execute(
-            select(models.House.source_key, models.House.surveyed_at).where(
-                models.House.source_key.in_(chunk), models.House.surveyed_at.is_not(None)))
-            if as_utc(at) > surveyed_at)
+        rows = session.execute(select(models.House.source_key, models.House.surveyed_at).where(
+            models.House.source_key.in_(chunk), models.House.surveyed_at > surveyed_at))
+        later.update((key, as_utc(at)) for key, at in rows if at is not None)
     return pd.Series([later.get(key) for key in keys], index=keys.index, dtype=object)
 
 

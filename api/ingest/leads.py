@@ -4,10 +4,12 @@ A lead alone is not grounds for a penalty: every lead becomes a case that needs 
 the engine's measures (farmland and cultivated area, period from the baseline imagery where stored) to
 help the inspector. Re-importing the same leads adds nothing (the lead code is the key).
 
-A lead that is the house of an open case already (the same building: they overlap as an imagery comparison
-matches footprints, `match_share`) is that case's lead: the case carries the lead code (answered with it) and no
-second case opens for one building — before, both were worked and the month's figures counted the building
-twice. A lead on the house of a closed case, or on a house whose case answers another lead, gets its own case.
+A lead that is the building of an open case already (they overlap as an imagery comparison matches footprints,
+`match_share`) is that case's lead: the case carries the lead code (answered with it) and no second case opens for
+one building — before, both were worked and the month's figures counted the building twice. The building of a
+house case, or of a lead case (the lead's own outline); and a case that answers a lead already answers a later
+batch's lead on the same building too (`case_leads`). A lead on the building of a closed case gets its own case:
+it may be the house built again.
 """
 
 from __future__ import annotations
@@ -79,10 +81,14 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
         result = check(CheckInputs(houses=leads, farmland=stored.farmland, cultivated=stored.cultivated,
                                    baseline=stored.baseline, approvals=stored.approvals), rules)
         res = result.houses
-        known = {code for chunk in in_chunks(codes.tolist()) for column in (models.Case.code, models.Case.lead_code)
+        known = {code for chunk in in_chunks(codes.tolist())
+                 for column in (models.Case.code, models.Case.lead_code, models.CaseLead.lead_code)
                  for code in session.execute(select(column).where(column.in_(chunk))).scalars()}
         fresh = ~res["house_id"].isin(known).to_numpy()
-        attached = _attach_to_house_cases(session, res[fresh], (compare_rules or CompareRules()).match_share, now)
+        batches = (pd.Series(gdf[batch_field].astype(str).to_numpy(), index=codes.to_numpy()) if batch_field
+                   else pd.Series(dtype=object))
+        attached = _attach_to_open_cases(session, res[fresh], batches,
+                                         (compare_rules or CompareRules()).match_share, now)
         fresh &= ~res["house_id"].isin(attached).to_numpy()
         res = res[fresh]
         geoms = res.geometry.to_numpy()
@@ -114,24 +120,33 @@ def import_leads(factory: sessionmaker[Session], path: str | Path, rules: RuleSe
                       problems=problems, attached=len(attached))
 
 
-def _attach_to_house_cases(session: Session, leads: gpd.GeoDataFrame, share: float, now: dt.datetime) -> set[str]:
-    """Give each lead that is the house of an open case answering no lead yet (`share`: `gis.compare.matches`)
-    to that case — its lead code, and an event saying so; returns the codes attached. One lead per case: the
-    first (in file order) where several match."""
+def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd.Series, share: float,
+                          now: dt.datetime) -> set[str]:
+    """Give each lead that is the building of an open case (`share`: `gis.compare.matches`) to that case — as its
+    lead code where it answers none yet, else as a further lead (`case_leads`) — with an event saying so; returns
+    the codes attached. One lead per case and file: the first (in file order) where several match."""
     if leads.empty:
         return set()
     bounds = tuple(float(v) for v in leads.total_bounds)
-    cases = read_frame(session, models.Case, ["code"], where=[
-        bbox_clause(session, models.Case, bounds), models.Case.house_id.is_not(None),  # type: ignore[arg-type]
-        models.Case.status != "closed", models.Case.lead_code.is_(None)])
+    cases = read_frame(session, models.Case, ["code", "lead_code"], where=[
+        bbox_clause(session, models.Case, bounds), models.Case.status != "closed"])  # type: ignore[arg-type]
     codes = leads["house_id"].astype(str).to_numpy()
-    taken = {int(cases["id"].iloc[j]): str(codes[i]) for i, j in one_to_one(
+    taken = {int(cases["id"].iloc[j]): (str(codes[i]), cases["lead_code"].iloc[j]) for i, j in one_to_one(
         *matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share))}
-    for case_id, code in taken.items():
-        session.execute(update(models.Case).where(models.Case.id == case_id).values(lead_code=code))
-    append_events(session, [{"case_id": case_id, "actor": LEADS_ACTOR, "action": "lead_attached",
-                             "before": {"lead_code": None}, "after": {"lead_code": code},
-                             "note": f"卫片图斑 {code} 与本案房屋为同一建筑 "
-                                     f"(satellite lead {code} is this case's house)"}
-                            for case_id, code in taken.items()], at=now)
-    return set(taken.values())
+    events = []
+    for case_id, (code, answered) in taken.items():
+        if answered is None or answered != answered:  # NULL read back as None or NaN
+            session.execute(update(models.Case).where(models.Case.id == case_id).values(lead_code=code))
+            events.append({"case_id": case_id, "actor": LEADS_ACTOR, "action": "lead_attached",
+                           "before": {"lead_code": None}, "after": {"lead_code": code},
+                           "note": f"卫片图斑 {code} 与本案房屋为同一建筑 "
+                                   f"(satellite lead {code} is this case's house)"})
+            continue
+        session.add(models.CaseLead(lead_code=code, case_id=case_id, batch=batches.get(code), attached_at=now))
+        events.append({"case_id": case_id, "actor": LEADS_ACTOR, "action": "lead_attached",
+                       "before": {}, "after": {"further_lead_code": code},
+                       "note": f"卫片图斑 {code} 与本案图斑 {answered} 为同一建筑（后续批次再次发现） "
+                               f"(satellite lead {code} flags this case's building again, after {answered})"})
+    session.flush()
+    append_events(session, events, at=now)
+    return {code for code, _ in taken.values()}

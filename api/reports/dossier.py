@@ -30,8 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import SYSTEM_ACTOR_NAMES
 from api.cases.deadlines import COUNTY_TZ
+from api.cases.queries import lead_codes
 from api.cases.workflow import (
     ACTION_NAMES,
+    CASE_ORIGIN_NAMES,
     DECISION_NAMES,
     LEGAL_REASON_NAMES,
     STATUS_NAMES,
@@ -154,6 +156,7 @@ def dossier_html(session: Session, case_id: int, settings: Settings, now: dt.dat
         verdict=VERDICT_NAMES.get(case.verdict or "", case.verdict),
         legal_reason=LEGAL_REASON_NAMES.get(case.legal_reason or "", case.legal_reason),
         decision=DECISION_NAMES.get(case.decision or "", case.decision),
+        origin=CASE_ORIGIN_NAMES.get(case.origin, case.origin), lead_codes=lead_codes(session, case),
         areas=_areas(case), rules=[(r, PROHIBITION_NAMES[r]) for r in rules],
         location=_location_map(session, footprint, window),
         epochs=_epochs(session, footprint, window_around(footprint, EPOCH_MARGIN_M, EPOCH_MIN_SIDE_M,

@@ -78,6 +78,45 @@ def test_a_lead_on_the_house_of_an_open_case_is_that_cases_lead(db: Database, tm
     assert (again.created, again.attached, again.existing) == (0, 0, 3)
 
 
+def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_cases_too(db: Database, tmp_path: Path):
+    """The next monitoring batch flags the same building again (the construction went on between the images). Before,
+    a case answered one lead only, so the second lead opened a second case for one building: both were worked and
+    the month counted it twice. Now every later lead on the building of an open case — a lead case, or a house case
+    that answers a lead — is that case's: listed with it (`case_leads`), one event each, and known on re-import."""
+    from api.cases.queries import lead_codes
+    from api.reports.dossier import dossier_html
+    from api.settings import Settings
+
+    x, y = 500_000, 2_830_000
+    farmland_and_houses(db, tmp_path, box(x, y, x + 200, y + 100), {"H1": (box(x + 10, y + 10, x + 20, y + 20),
+                                                                         "2021-05-01")})
+    first = gpd.GeoDataFrame({"JCBH": ["L-H1-OCT", "L-LAND-OCT"], "PC": ["2026-10"] * 2},
+                             geometry=[box(x + 9, y + 9, x + 21, y + 21), box(x + 50, y + 50, x + 60, y + 60)],
+                             crs=4546)
+    first.to_file(tmp_path / "october.gpkg")
+    assert (import_leads(db.factory, tmp_path / "october.gpkg", RuleSet()).attached) == 1
+    later = gpd.GeoDataFrame({"JCBH": ["L-H1-NOV", "L-LAND-NOV"], "PC": ["2026-11"] * 2},
+                             geometry=[box(x + 10, y + 10, x + 21, y + 20), box(x + 50, y + 50, x + 61, y + 61)],
+                             crs=4546)
+    later.to_file(tmp_path / "november.gpkg")
+    report = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
+    assert (report.created, report.attached, report.existing) == (0, 2, 0)
+    with db.factory() as s:
+        cases = {c.code: c for c in s.execute(select(models.Case)).scalars()}
+        assert len(cases) == 2  # the house's case and the October lead's case: one per building
+        house_case = next(c for c in cases.values() if c.house_id is not None)
+        assert lead_codes(s, house_case) == ["L-H1-OCT", "L-H1-NOV"]
+        assert lead_codes(s, cases["L-LAND-OCT"]) == ["L-LAND-OCT", "L-LAND-NOV"]
+        notes = [e.note for e in s.execute(select(models.CaseEvent).where(
+            models.CaseEvent.case_id == cases["L-LAND-OCT"].id, models.CaseEvent.action == "lead_attached")).scalars()]
+    assert len(notes) == 1 and "L-LAND-NOV" in notes[0]
+    with db.factory() as s:  # the dossier names every lead the case answers, and where the case came from
+        html = dossier_html(s, cases["L-LAND-OCT"].id, Settings())
+    assert "卫片图斑（lead） · 卫片图斑 L-LAND-OCT、L-LAND-NOV" in html
+    again = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
+    assert (again.created, again.attached, again.existing) == (0, 0, 2)
+
+
 def test_a_house_surveyed_after_its_lead_is_the_lead_cases_house(db: Database, tmp_path: Path):
     """The lead came first (its case opened, measured on the lead's outline); a survey then brings the house. The
     scan gives the house to the lead's case — one case for one building, with the lead code — where before it

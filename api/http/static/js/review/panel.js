@@ -29,7 +29,14 @@ export function popupContent(p) {
       row(t("剩余未整改", "Unrectified"), `${num(p.remaining_m2)} m²`),
       row(t("下一期限", "Next deadline"), p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—",
         p.overdue ? h("b", { class: "rl-error" }, t(" 已逾期", " overdue")) : ""),
-      row(t("立案号", "File number"), p.file_number || "—")));
+      row(t("立案号", "File number"), p.file_number || "—"),
+      row(t("来源", "Origin"), labelled("origin", p.origin), leadCodes(p))));
+}
+
+/** The satellite leads (卫片图斑) a case answers: all of them in the panel, the first in a popup. */
+function leadCodes(p) {
+  const codes = p.lead_codes || (p.lead_code ? [p.lead_code] : []);
+  return codes.length ? ` · ${t("卫片图斑", "satellite leads")} ${codes.join(t("、", ", "))}` : "";
 }
 
 // What an official decides at the desk. Field steps (verify, record demolition, restore, re-inspect) need the
