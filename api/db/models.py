@@ -558,6 +558,10 @@ class Finding(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    #: A finding left to a person (`TO_HANDLE`) is listed until someone handles it: when, who, what was done.
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    handled_by: Mapped[str | None] = mapped_column(String(60))
+    handled_note: Mapped[str | None] = mapped_column(Text)
 
 
 class LandPhoto(Base):

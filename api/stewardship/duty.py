@@ -66,7 +66,7 @@ def inbox(session: Session, user: User, policy: DeadlinePolicy, duty: dict[str, 
                                               AbandonedRecord.remedy_deadline, AbandonedRecord.area_m2)
                                        .where(*land).order_by(AbandonedRecord.code)).all())
         findings = session.execute(select(func.count()).select_from(Finding).where(
-            *to_handle_clauses(now), *in_area(FINDING_AREA, area))).scalar_one()
+            *to_handle_clauses(), *in_area(FINDING_AREA, area))).scalar_one()
         today = now.astimezone(COUNTY_TZ).date()
         posts.append({
             "level": area.level, "level_name": LEVEL_NAMES[area.level], "area_code": area.code,

@@ -8,12 +8,12 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
-from api.clock import utcnow
+from api.clock import as_utc, utcnow
 from api.db.areas import TOWNSHIP_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
@@ -21,7 +21,13 @@ from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.patrols import patrolled_grid_ids
-from api.stewardship.workflow import FINDINGS_LISTED_DAYS, LAND_STATUS_NAMES, OUTCOME_NAMES, TO_HANDLE
+from api.stewardship.workflow import (
+    FINDING_HANDLERS,
+    FINDINGS_LISTED_DAYS,
+    LAND_STATUS_NAMES,
+    OUTCOME_NAMES,
+    TO_HANDLE,
+)
 
 Box = tuple[float, float, float, float]
 
@@ -129,10 +135,17 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
     return sorted(out, key=lambda c: (LEVELS.index(c["level"]), c["area_code"]))
 
 
-def to_handle_clauses(now: dt.datetime) -> list[Any]:
-    """WHERE clauses for the findings still left to a person (`TO_HANDLE`), found in the last
-    `FINDINGS_LISTED_DAYS` days."""
-    return [Finding.outcome.in_(sorted(TO_HANDLE)), Finding.at >= now - dt.timedelta(days=FINDINGS_LISTED_DAYS)]
+def to_handle_clauses() -> list[Any]:
+    """WHERE clauses for the findings still left to a person (`TO_HANDLE`) that nobody has handled yet, however
+    old: before, they dropped off after 30 days whether or not anyone had acted."""
+    return [Finding.outcome.in_(sorted(TO_HANDLE)), Finding.handled_at.is_(None)]
+
+
+def listed_clauses(now: dt.datetime) -> list[Any]:
+    """WHERE clauses for the findings listed: those to handle, and those handled in the last
+    `FINDINGS_LISTED_DAYS` days (with what was done)."""
+    return [Finding.outcome.in_(sorted(TO_HANDLE)),
+            or_(Finding.handled_at.is_(None), Finding.handled_at >= now - dt.timedelta(days=FINDINGS_LISTED_DAYS))]
 
 
 def findings_to_handle(session: Session, user: User, now: dt.datetime | None = None, limit: int = 500
@@ -144,9 +157,10 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
     rows = session.execute(
         select(Finding.id, Finding.client_uuid, Finding.kind, Finding.note, Finding.at, Finding.outcome,
                Finding.township_code, Finding.village_code, Finding.grid_code, Finding.lat, Finding.lon,
-               Finding.case_id, Case.code, User.username, User.display_name)
+               Finding.case_id, Case.code, User.username, User.display_name, Finding.handled_at,
+               Finding.handled_by, Finding.handled_note)
         .join(User, User.id == Finding.user_id).outerjoin(Case, Case.id == Finding.case_id)
-        .where(*to_handle_clauses(now), *finding_scope(session, user, now))
+        .where(*listed_clauses(now), *finding_scope(session, user, now))
         .order_by(Finding.at.desc(), Finding.id.desc()).limit(limit)).all()
     photos: dict[int, list[int]] = {}
     if rows:
@@ -157,4 +171,10 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
              "outcome": r.outcome, "outcome_name": OUTCOME_NAMES[r.outcome], "township_code": r.township_code,
              "village_code": r.village_code, "grid_code": r.grid_code, "lat": r.lat, "lon": r.lon,
              "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
-             "photos": photos.get(r.id, [])} for r in rows]
+             "photos": photos.get(r.id, []), **handling(r.handled_at, r.handled_by, r.handled_note),
+             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS} for r in rows]
+
+
+def handling(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:
+    """A finding's handling as the API answers it (all None while nobody has handled it)."""
+    return {"handled_at": as_utc(at).isoformat() if at else None, "handled_by": by, "handled_note": note}

@@ -55,7 +55,10 @@ OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_cas
 #: listed to the township and the area's chiefs (`api.stewardship.queries.findings_to_handle`), not only to the
 #: patroller who sent them.
 TO_HANDLE = frozenset({"noted", "awaiting_footprint", "closed_case"})
-#: How far back the findings to handle are listed (days): a month's patrols and their follow-up, the 月清 cadence.
+#: Who handles a finding left to a person (says what was done): the township, or the county. A chief reports it.
+FINDING_HANDLERS = frozenset(TOWNSHIP_DECIDERS | COUNTY_ROLES)
+#: How long a handled finding stays listed (days), with what was done: a month's follow-up, the 月清 cadence. One
+#: not yet handled stays listed however old it is.
 FINDINGS_LISTED_DAYS = 30
 #: What a re-inspection needs: a photo of this kind (the crop standing on the parcel).
 CROP_PHOTO = "crop"

@@ -287,7 +287,9 @@ def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_serve
 
 def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_server: str, live_factory):
     """A finding noted for the township and one at the house of a closed case are listed on the chiefs page with
-    their Chinese labels, place, patroller, note and the case they point at; one found 40 days ago is not."""
+    their Chinese labels, place, patroller, note and the case they point at; one found 40 days ago and never handled
+    still is (before, it had dropped off), one handled 40 days ago is not. The township says what was done on the
+    page, and the finding shows as handled, by whom and how."""
     import datetime as dt
     import uuid
 
@@ -300,13 +302,16 @@ def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_serve
                            .order_by(Case.id)).first()
         rows = [("damaged", "noted", None, "取土挖坑", now),
                 ("new_construction", "closed_case", closed.id, "原址重建", now),
-                ("other", "noted", None, "四十天前", now - dt.timedelta(days=40))]
+                ("other", "noted", None, "四十天前", now - dt.timedelta(days=40)),
+                ("other", "noted", None, "四十天前已处理", now - dt.timedelta(days=41))]
         keys = []
         for kind, outcome, case, note, at in rows:
             keys.append(str(uuid.uuid4()))
             s.add(Finding(client_uuid=keys[-1], user_id=inspector.id, kind=kind, note=note, at=at, lat=25.6, lon=112.4,
                           township_code=inspector.township_code, village_code=None, grid_code=None, outcome=outcome,
-                          case_id=case, uploaded_at=now))
+                          case_id=case, uploaded_at=now, **({"handled_at": now - dt.timedelta(days=40),
+                                                             "handled_by": "officer", "handled_note": "已清理"}
+                                                            if note == "四十天前已处理" else {})))
     try:
         page, errors = signed_in(browser, live_server, "/desk/chiefs")
         page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[1]}']")
@@ -315,7 +320,15 @@ def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_serve
         rebuilt = page.text_content(f"#rl-findings tr[data-uuid='{keys[1]}']") or ""
         assert "已销号案件的房屋处又见建房" in rebuilt and closed.code in rebuilt
         assert page.get_attribute(f"#rl-findings tr[data-uuid='{keys[1]}'] a", "href") == f"/map?code={closed.code}"
-        assert page.locator(f"#rl-findings tr[data-uuid='{keys[2]}']").count() == 0
+        assert "四十天前" in (page.text_content(f"#rl-findings tr[data-uuid='{keys[2]}']") or "")
+        assert page.locator(f"#rl-findings tr[data-uuid='{keys[3]}']").count() == 0
+        row = f"#rl-findings tr[data-uuid='{keys[0]}']"
+        page.fill(f"{row} input[name=note]", "已责令回填复耕")
+        page.click(f"{row} button")
+        page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[0]}'][data-handled=yes]")
+        done = page.text_content(f"#rl-findings tr[data-uuid='{keys[0]}']") or ""
+        assert "已处理：已责令回填复耕（county " in done
+        assert page.locator(f"#rl-findings tr[data-uuid='{keys[2]}'] button").count() == 1  # still to handle
         assert errors == []
     finally:  # the session's live database is shared: the patrol test counts the findings it sends
         with live_factory.begin() as s:

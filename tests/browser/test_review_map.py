@@ -78,8 +78,8 @@ def test_popup_shows_the_case_numbers(browser, live_server: str):
     farmland = float(page.text_content(".rl-farmland-m2") or "nan")
     assert farmland > 0
     # Where the case came from, in Chinese with its code (and, for a lead, every satellite lead it answers).
-    page.wait_for_function("() => (document.querySelector('.rl-popup') || {}).textContent.includes('房屋普查比对 scan')",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => (document.querySelector('.rl-popup') || {}).textContent.includes('房屋普查比对 scan')", timeout=10_000)
     assert errors == []
 
 

@@ -203,7 +203,7 @@ def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area
     the house of a closed case were told to the patroller alone: the outcome said "待乡镇处理" and nobody else
     ever saw it, and a closed case's house built on again was an event in a history nobody reopens. Now they are
     listed (`GET /api/findings`) to the township, the county, the patroller and the chiefs of the area, with their
-    photos, and counted in each chief's inbox, for 30 days."""
+    photos, and counted in each chief's inbox until someone handles them (`test_a_finding_stays_listed_until_...`)."""
     x, y = land.x, land.y
     site = land.site
     with site.db.factory.begin() as s:
@@ -220,7 +220,7 @@ def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area
     assert rebuilt["outcome"] == "closed_case" and rebuilt["case_id"] == known["case_id"]
     assert rebuilt["outcome_name"] == "已销号案件的房屋处又见建房，待核查"
     finding(land, "abandoned", x + 400, y + 100, cause="no_labour")  # became a record: worked there, not listed
-    finding(land, "other", x + 100, y + 100, at=(NOW - dt.timedelta(days=31)).isoformat())  # older than 30 days
+    old = finding(land, "other", x + 100, y + 100, at=(NOW - dt.timedelta(days=31)).isoformat())  # unhandled: stays
     photo = upload(land, "inspector1", f"/api/findings/{damaged['client_uuid']}/photos",
                    jpeg_at_house(shapely.Point(x + 100, y + 100), NOW + dt.timedelta(minutes=1), seed=31), "finding")
     assert photo.status_code == 201, photo.text
@@ -230,7 +230,7 @@ def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area
         assert answer.status_code == 200, answer.text
         return answer.json()
 
-    mine = [rebuilt["client_uuid"], waiting["client_uuid"], damaged["client_uuid"]]  # newest first
+    mine = [rebuilt["client_uuid"], waiting["client_uuid"], damaged["client_uuid"], old["client_uuid"]]  # newest first
     for user in ("officer1", "county", "inspector1"):
         assert [f["client_uuid"] for f in listed(user)] == mine, user
     assert listed("officer2") == [] and listed("inspector2") == []
@@ -249,6 +249,49 @@ def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area
     thumb = f"/api/land-photos/{photo.json()['id']}/thumbnail"
     assert site.client.get(thumb, headers=site.as_user("inspector3")).status_code == 200
     assert site.client.get(thumb, headers=site.as_user("inspector2")).status_code == 404
+
+
+def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
+    """Before, a finding left to a person dropped off the list after 30 days whether or not anyone had acted: one
+    the township ignored for a month vanished quietly. Now it stays listed and counted until a township officer or
+    the county handles it — saying what was done, under their name — and is then listed as handled for 30 days."""
+    x, y = land.x, land.y
+    site = land.site
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    stale = finding(land, "damaged", x + 100, y + 100, note="堆放建材", at=(NOW - dt.timedelta(days=45)).isoformat())
+    opened = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")  # a record: worked there, not here
+
+    def listed(user: str) -> dict[str, dict]:
+        answer = site.client.get("/api/findings", headers=site.as_user(user))
+        assert answer.status_code == 200, answer.text
+        return {f["client_uuid"]: f for f in answer.json()}
+
+    def to_handle() -> int:
+        inbox = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
+        return next(p for p in inbox if p["level"] == "village")["findings_to_handle"]
+
+    shown = listed("officer1")[stale["client_uuid"]]
+    assert shown["handled_at"] is None and shown["may_handle"] and to_handle() == 1
+    assert not listed("inspector1")[stale["client_uuid"]]["may_handle"]  # the chief reports; the township acts
+    path = f"/api/findings/{stale['client_uuid']}/handle"
+    refused = post(land, "inspector1", path, expect=403, note="已清理")
+    assert refused["error"]["message_zh"].startswith("巡查员无权处理")
+    assert post(land, "officer2", path, expect=404, note="已清理")  # another township's officer: not in scope
+    assert "说明" in post(land, "officer1", path, expect=422, note="  ")["error"]["message_zh"]
+    worked = post(land, "officer1", f"/api/findings/{opened['client_uuid']}/handle", expect=409, note="已处理")
+    assert "抛荒" in worked["error"]["message_zh"]
+    done = post(land, "officer1", path, expect=200, note="已责令三日内清除建材，复耕")
+    assert done["handled_by"] == "officer1" and done["handled_note"] == "已责令三日内清除建材，复耕"
+    assert post(land, "county", path, expect=409, note="再次处理")["error"]["message_zh"].startswith("已由")
+    again = listed("county")[stale["client_uuid"]]  # still listed, as handled, with who and what
+    assert again["handled_note"] == "已责令三日内清除建材，复耕" and not again["may_handle"]
+    assert to_handle() == 0
+    with site.db.factory.begin() as s:  # handled 31 days ago: off the list
+        from api.db.models import Finding
+
+        row = s.execute(select(Finding).where(Finding.client_uuid == stale["client_uuid"])).scalar_one()
+        row.handled_at = NOW - dt.timedelta(days=31)
+    assert stale["client_uuid"] not in listed("county")
 
 
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]

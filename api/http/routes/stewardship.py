@@ -35,11 +35,12 @@ from api.stewardship.abandoned import (
 )
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
-from api.stewardship.patrols import record_finding, record_patrol
+from api.stewardship.patrols import handle_finding, record_finding, record_patrol
 from api.stewardship.queries import (
     chief_list,
     findings_to_handle,
     grid_layer,
+    handling,
     patrol_layer,
     record_detail,
     record_layer,
@@ -139,10 +140,26 @@ def post_finding(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, 
 
 @router.get("/findings")
 def get_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
-    """Patrol findings of the last 30 days left to a person — noted for the township, a new building no footprint
-    shows yet, a closed case's house built on again — in the user's scope (the county's roles: all; township
-    roles: their township's; an inspector: their own and those in the areas they are chief of), newest first."""
+    """Patrol findings left to a person — noted for the township, a new building no footprint shows yet, a closed
+    case's house built on again — until handled, and those handled in the last 30 days (with what was done), in
+    the user's scope (the county's roles: all; township roles: their township's; an inspector: their own and those
+    in the areas they are chief of), newest first. `may_handle`: the user may say it is handled."""
     return findings_to_handle(session, user)
+
+
+class FindingHandledIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Text = Field(examples=["已责令三日内清除建材，复耕"])
+
+
+@router.post("/findings/{finding_uuid}/handle")
+def post_finding_handled(factory: FactoryDep, user: CurrentUser, body: FindingHandledIn,
+                         finding_uuid: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    """Say what was done about a finding left to a person (township or county): it leaves the to-do lists and
+    counts, and is listed as handled, with the note and the name, for 30 days. Once only (409 after)."""
+    finding = handle_finding(factory, user, finding_uuid, body.note)
+    return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
+            **handling(finding.handled_at, finding.handled_by, finding.handled_note)}
 
 
 @router.get("/abandoned")

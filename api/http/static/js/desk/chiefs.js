@@ -26,20 +26,43 @@ async function showInbox() {
     : h("tr", {}, h("td", { colspan: 8 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
 }
 
+/** What was done about a finding: who handled it, when and how; or, for the township and the county, a note and a
+ * button to say so (the server decides who may: `may_handle`). */
+function handled(f) {
+  if (f.handled_at) {
+    return h("td", { class: "handled" }, `${t("已处理", "Handled")}：${f.handled_note}（${f.handled_by} ${localTime(f.handled_at)}）`);
+  }
+  if (!f.may_handle) { return h("td", {}, t("待处理", "To handle")); }
+  const note = h("input", { name: "note", size: 16, maxlength: 2000, placeholder: t("做了什么", "what was done") });
+  const status = h("span", { role: "status" });
+  const button = h("button", { type: "button" }, t("处理完毕", "Handled"));
+  button.addEventListener("click", async () => {
+    try {
+      await postJSON(`/api/findings/${encodeURIComponent(f.client_uuid)}/handle`, { note: note.value });
+      await Promise.all([showFindings(), showInbox()]);
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+  return h("td", {}, note, " ", button, " ", status);
+}
+
 /** Patrol findings left to a person (noted for the township, a building no footprint shows yet, a closed case's
- * house built on again): what, where, by whom, the case it points at and its photos. */
+ * house built on again) until handled, and those handled lately: what, where, by whom, the case it points at, its
+ * photos and what was done. */
 async function showFindings() {
   const findings = await getJSON("/api/findings");
   fill(document.querySelector("#rl-findings tbody"), findings.length ? findings.map((f) => h("tr",
-    { dataset: { uuid: f.client_uuid, outcome: f.outcome } },
+    { dataset: { uuid: f.client_uuid, outcome: f.outcome, handled: f.handled_at ? "yes" : "no" } },
     h("td", {}, localTime(f.at)), h("td", {}, label("finding_kind", f.kind)),
     h("td", {}, label("finding_outcome", f.outcome)),
     h("td", { title: `${f.lat.toFixed(6)}, ${f.lon.toFixed(6)}` }, f.grid_code || f.village_code || f.township_code || "—"),
     h("td", {}, f.by), h("td", {}, f.note || ""),
     h("td", {}, f.case_code ? h("a", { href: `/map?code=${encodeURIComponent(f.case_code)}` }, f.case_code) : ""),
     h("td", {}, ...f.photos.flatMap((id) => [h("a", { href: `/api/land-photos/${id}/original`, target: "_blank", rel: "noopener" },
-      h("img", { src: `/api/land-photos/${id}/thumbnail`, alt: `#${id}`, height: 48 })), " "]))))
-    : h("tr", {}, h("td", { colspan: 8 }, t("没有待处理的巡田发现", "No findings to handle"))));
+      h("img", { src: `/api/land-photos/${id}/thumbnail`, alt: `#${id}`, height: 48 })), " "])), handled(f)))
+    : h("tr", {}, h("td", { colspan: 9 }, t("没有待处理的巡田发现", "No findings to handle"))));
+  document.body.dataset.findings = String(Date.now());
 }
 
 async function showChiefs() {
