@@ -227,8 +227,9 @@ def handle_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
                    now: dt.datetime | None = None) -> Finding:
     """Record that a finding left to a person (`TO_HANDLE`) was handled — by whom, when, what was done — so it
     leaves the to-do lists and counts (it stays listed as handled for a while). The township or the county handles
-    (`FINDING_HANDLERS`); a finding that became a case or an abandoned-land record is worked there, not here. Once:
-    a second hand, or two at the same instant, is refused with the first one's name."""
+    it (`FINDING_HANDLERS`: a closed case's house built on again, the county alone); a finding that became a case
+    or an abandoned-land record is worked there, not here. Once: a second hand, or two at the same instant, is
+    refused with the first one's name."""
     client_uuid = canonical_uuid(client_uuid, "finding_uuid")
     text = (note or "").strip()
     now = now or utcnow()
@@ -237,12 +238,17 @@ def handle_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
                                                         *finding_scope(session, user, now))).scalar_one_or_none()
         if finding is None:
             raise NotFound(f"no finding {client_uuid}")
-        if user.role not in FINDING_HANDLERS:
-            raise Forbidden(Message(f"{ROLE_NAMES.get(Role(user.role), user.role)}无权处理巡田发现：由乡镇或县级处理",
-                                    "a finding is handled by the township or the county"))
         if finding.outcome not in TO_HANDLE:
             raise Conflict(Message(f"此发现{OUTCOME_NAMES[finding.outcome]}，在案件或抛荒记录中办理",
                                    f"this finding became {finding.outcome}: it is worked on that case or record"))
+        handlers = FINDING_HANDLERS[finding.outcome]
+        if user.role not in handlers:
+            county_only = Role.TOWNSHIP_OFFICER not in handlers
+            raise Forbidden(Message(
+                f"{ROLE_NAMES.get(Role(user.role), user.role)}无权处理此巡田发现：" + ("由县级核查处理" if county_only
+                                                                             else "由乡镇或县级处理"),
+                "this finding is handled by the county" if county_only
+                else "a finding is handled by the township or the county"))
         if not text:
             raise InvalidQuery(Message("请填写处理说明（做了什么）", "note: say what was done"))
         done = session.execute(update(Finding).where(Finding.id == finding.id, Finding.handled_at.is_(None))

@@ -172,7 +172,7 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
              "village_code": r.village_code, "grid_code": r.grid_code, "lat": r.lat, "lon": r.lon,
              "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
              "photos": photos.get(r.id, []), **handling(r.handled_at, r.handled_by, r.handled_note),
-             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS} for r in rows]
+             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS[r.outcome]} for r in rows]
 
 
 def handling(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:

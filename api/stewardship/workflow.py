@@ -55,8 +55,13 @@ OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_cas
 #: listed to the township and the area's chiefs (`api.stewardship.queries.findings_to_handle`), not only to the
 #: patroller who sent them.
 TO_HANDLE = frozenset({"noted", "awaiting_footprint", "closed_case"})
-#: Who handles a finding left to a person (says what was done): the township, or the county. A chief reports it.
-FINDING_HANDLERS = frozenset(TOWNSHIP_DECIDERS | COUNTY_ROLES)
+#: Who handles a finding left to a person (says what was done), by its outcome: the township or the county; a
+#: building at the house of a case the county closed, the county alone — the township whose demolition it puts in
+#: doubt does not clear it. A chief reports a finding; they do not handle it.
+FINDING_HANDLERS: dict[str, frozenset[Role]] = {"noted": TOWNSHIP_DECIDERS | COUNTY_ROLES,
+                                                "awaiting_footprint": TOWNSHIP_DECIDERS | COUNTY_ROLES,
+                                                "closed_case": COUNTY_ROLES}
+assert set(FINDING_HANDLERS) == TO_HANDLE, "every finding left to a person needs its handlers"
 #: How long a handled finding stays listed (days), with what was done: a month's follow-up, the 月清 cadence. One
 #: not yet handled stays listed however old it is.
 FINDINGS_LISTED_DAYS = 30

@@ -275,7 +275,7 @@ def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
     assert not listed("inspector1")[stale["client_uuid"]]["may_handle"]  # the chief reports; the township acts
     path = f"/api/findings/{stale['client_uuid']}/handle"
     refused = post(land, "inspector1", path, expect=403, note="已清理")
-    assert refused["error"]["message_zh"].startswith("巡查员无权处理")
+    assert refused["error"]["message_zh"].startswith("巡查员无权处理此巡田发现")
     assert post(land, "officer2", path, expect=404, note="已清理")  # another township's officer: not in scope
     assert "说明" in post(land, "officer1", path, expect=422, note="  ")["error"]["message_zh"]
     worked = post(land, "officer1", f"/api/findings/{opened['client_uuid']}/handle", expect=409, note="已处理")
@@ -286,6 +286,18 @@ def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
     again = listed("county")[stale["client_uuid"]]  # still listed, as handled, with who and what
     assert again["handled_note"] == "已责令三日内清除建材，复耕" and not again["may_handle"]
     assert to_handle() == 0
+    # A building at the house of a case the county closed: the county alone clears it, not the township whose
+    # demolition it puts in doubt.
+    known = finding(land, "new_construction", x + 15, y + 15)
+    with site.db.factory.begin() as s:
+        s.get(Case, known["case_id"]).status = "closed"
+    rebuilt = finding(land, "new_construction", x + 15, y + 15, note="原址重建")
+    assert rebuilt["outcome"] == "closed_case" and not listed("officer1")[rebuilt["client_uuid"]]["may_handle"]
+    township = post(land, "officer1", f"/api/findings/{rebuilt['client_uuid']}/handle", expect=403, note="无建房")
+    assert "由县级核查处理" in township["error"]["message_zh"]
+    assert listed("county")[rebuilt["client_uuid"]]["may_handle"]
+    assert post(land, "county", f"/api/findings/{rebuilt['client_uuid']}/handle", expect=200,
+                note="县级核查：原址重建，已另立案")["handled_by"] == "county"
     with site.db.factory.begin() as s:  # handled 31 days ago: off the list
         from api.db.models import Finding
 
