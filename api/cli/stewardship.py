@@ -29,7 +29,8 @@ def chief_assign(
 
 
 def chief_list() -> None:
-    """The field chiefs in post, by level and area, and the county's and townships' posts that are vacant."""
+    """The field chiefs in post, by level and area, and the vacant posts: the county's and townships', and a
+    village's or grid cell's once someone held it."""
     from api.db.models import User
     from api.stewardship.queries import chief_list as chiefs
 

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
 from api.clock import as_utc, utcnow
-from api.db.areas import TOWNSHIP_LEVEL, imported_townships
+from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
-from api.stewardship.chiefs import COUNTY_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
+from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import (
     FINDING_HANDLERS,
@@ -112,8 +112,9 @@ def record_detail(session: Session, user: User, record_id: int) -> tuple[dict[st
 def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
     """The chiefs in post, and the posts of the county and of each township that nobody holds (`vacant`, with no
     username): the 田长制 names a chief for each, and a post left empty (its chief's account disabled, say) must
-    show, not vanish from the list. Villages and grid cells are named as the county reaches them, so theirs are
-    not listed as vacant. Township roles see their township's."""
+    show, not vanish from the list. Villages and grid cells are named as the county reaches them: theirs are listed
+    as vacant once someone held them and nobody does now (before, such a post vanished from the list, and the
+    village's farmland answered to nobody unseen). Township roles see their township's."""
     rows = session.execute(select(Chief, User.username, User.display_name).join(User, User.id == Chief.user_id)
                            .where(Chief.ended_at.is_(None)).order_by(Chief.level, Chief.area_code)).all()
     township = township_of(user.role, user.township_code)
@@ -129,6 +130,10 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
     towns = [t for t in imported_townships(session) if township in (None, t)]
     posts = ([find_area(session, COUNTY_LEVEL, county_code(session))] if towns and township is None else []) + [
         find_area(session, TOWNSHIP_LEVEL, t) for t in towns]
+    once_held = session.execute(select(Chief.level, Chief.area_code).distinct().where(
+        Chief.level.in_([VILLAGE_LEVEL, GRID_LEVEL]), Chief.ended_at.is_not(None))).all()
+    left = [find_area(session, level, code) for level, code in once_held if (level, code) not in held]
+    posts += [a for a in left if township in (None, a.township_code)]
     out += [{"level": a.level, "level_name": LEVEL_NAMES[a.level], "area_code": a.code, "area_name": a.name,
              "username": None, "display_name": None, "since": None, "vacant": True}
             for a in posts if (a.level, a.code) not in held]

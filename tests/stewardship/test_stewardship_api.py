@@ -500,7 +500,9 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
 def test_a_disabled_user_holds_no_chief_post_and_the_post_shows_vacant(land: Land):
     """Someone leaves: their account is disabled. Before, they stayed 县级田长 / 乡级田长 in every list while nobody
     could log in to answer for the area. Now disabling ends their posts (kept for the month's duty report) and
-    the county's and each township's post without a chief is listed as vacant (空缺), for an admin to fill."""
+    the county's and each township's post without a chief is listed as vacant (空缺), for an admin to fill; so is a
+    village's or a grid cell's once someone held it (before, it vanished from the list: the village's farmland
+    answered to nobody, and nobody saw it)."""
     from api.accounts.users import disable_user
 
     site = land.site
@@ -523,7 +525,10 @@ def test_a_disabled_user_holds_no_chief_post_and_the_post_shows_vacant(land: Lan
     with site.db.factory.begin() as s:
         disabled = disable_user(s, "officer1", now=NOW)
     assert disabled.posts == [("township", T1), ("village", site.village_code)]
-    assert listed("county") == {("county", T1[:6]): "county", ("township", T1): None, **others}
+    assert listed("county") == {("county", T1[:6]): "county", ("township", T1): None,
+                                ("village", site.village_code): None, **others}
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    assert listed("county")[("village", site.village_code)] == "inspector1"  # filled again: no longer vacant
     # The month's duty still names who held the posts until today.
     with site.db.factory() as s:
         duty = month_duty(s, MONTH, {"township": 1, "village": 2})
