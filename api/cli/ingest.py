@@ -28,8 +28,9 @@ def import_cmd(
                                                             "(or its CRS zone): only for data knowingly elsewhere")
                                     ] = False,
     imaged_on: Annotated[str | None, typer.Option(help="epoch: the imagery date, YYYY-MM-DD")] = None,
-    surveyed_on: Annotated[str | None, typer.Option(help="houses: the day the survey was made, YYYY-MM-DD "
-                                                         "(default: the import's time)")] = None,
+    surveyed_on: Annotated[str | None, typer.Option(help="houses: the day the survey was made, YYYY-MM-DD, for "
+                                                         "rows without their own (DCRQ/调查日期; default: the "
+                                                         "import's time)")] = None,
 ) -> None:
     """Import one layer into the database, in one transaction; re-importing adds nothing.
 

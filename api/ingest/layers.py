@@ -67,8 +67,9 @@ KINDS: dict[str, ImportKind] = {k.name: k for k in (
                id_fields=FIELD_NAMES["dltb"]["id"], required=("dlbm",), numbers=("tbmj", "kcxs", "kcmj", "tbdlmj")),
     ImportKind("houses", models.House,
                {"household_key": FIELD_NAMES["houses"]["household_id"],
-                **names("houses", "built_on", "builder_type", "use", "floors", "village_code", "township_code")},
-               id_fields=FIELD_NAMES["houses"]["house_id"], dates=("built_on",), integers=("floors",)),
+                **names("houses", "built_on", "builder_type", "use", "floors", "village_code", "township_code",
+                        "surveyed_on")},
+               id_fields=FIELD_NAMES["houses"]["house_id"], dates=("built_on", "surveyed_on"), integers=("floors",)),
     ImportKind("baseline", models.BaselineFootprint, names("baseline", "imaged_on"),
                id_fields=FIELD_NAMES["baseline"]["id"], dates=("imaged_on",)),
     ImportKind("households", models.Household,
@@ -353,18 +354,38 @@ def survey_time(model: type, surveyed_on: dt.date | None, now: dt.datetime) -> d
     return dt.datetime.combine(surveyed_on, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC)
 
 
-def _newer_surveys(session: Session, keys: pd.Series, is_known: np.ndarray, surveyed_at: dt.datetime) -> pd.Series:
-    """Per row of a houses survey, when a later survey showed the stored house of that key (NaT where none did).
+def _survey_times(days: pd.Series | None, rows: pd.Series, field_name: str | None, source: str,
+                  default: dt.datetime, now: dt.datetime) -> pd.Series:
+    """When each house of a survey was seen standing (UTC): the start of its own survey day (a 调查日期 / DCRQ
+    column: a 摸排 collected over weeks), or `default` (`survey_time`: the file's day, or the import's time) where
+    the row has none. A day to come is refused with its row and field."""
+    if days is None or field_name is None:
+        return pd.Series(default, index=rows.index, dtype=object)
+    given = days.notna().to_numpy()
+    today = now.astimezone(COUNTY_TZ).date()
+    ahead = np.flatnonzero(given & np.array([d is not None and d > today for d in days], dtype=bool))
+    if len(ahead):
+        i = int(ahead[0])
+        raise RedlineInputError(f"a survey made on {days.iloc[i]} is in the future", source=source,
+                                row=int(rows.iloc[i]), field=field_name)
+    return pd.Series([dt.datetime.combine(d, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC) if d is not None
+                      else default for d in days.where(days.notna(), None)], index=rows.index, dtype=object)
+
+
+def _newer_surveys(session: Session, keys: pd.Series, is_known: np.ndarray, times: pd.Series) -> pd.Series:
+    """Per row of a houses survey, when a later survey showed the stored house of that key (None where none did);
+    `times`: when this survey saw each house (`_survey_times`).
 
     A survey delivered late must not put its older outlines and fields over a later survey's: the wing the later
     survey found would vanish from the house, and from its case at the next scan, only because a file came late.
     A survey of the same day replaces them (a corrected delivery)."""
-    later: dict[str, dt.datetime] = {}
+    stored: dict[str, dt.datetime] = {}
     for chunk in in_chunks(keys[is_known].tolist()):
         rows = session.execute(select(models.House.source_key, models.House.surveyed_at).where(
-            models.House.source_key.in_(chunk), models.House.surveyed_at > surveyed_at))
-        later.update((key, as_utc(at)) for key, at in rows if at is not None)
-    return pd.Series([later.get(key) for key in keys], index=keys.index, dtype=object)
+            models.House.source_key.in_(chunk), models.House.surveyed_at.is_not(None)))
+        stored.update((key, as_utc(at)) for key, at in rows if at is not None)
+    later = [stored[key] if key in stored and stored[key] > at else None for key, at in zip(keys, times, strict=True)]
+    return pd.Series(later, index=keys.index, dtype=object)
 
 
 def _kept_rows(rows: pd.Series, newer: pd.Series, source: str) -> pd.DataFrame:
@@ -407,6 +428,10 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         geoms = gdf.geometry.to_numpy()
     mapping = _match_fields([c for c in frame.columns if c != "_row"], kind, field_map or {})
     values = _convert(frame, mapping, kind, source)
+    if kind.model is models.House:  # not a column of its own: what `surveyed_at` is made of
+        values["surveyed_at"] = _survey_times(values.pop("surveyed_on") if "surveyed_on" in values else None,
+                                              frame["_row"], mapping.get("surveyed_on"), source, surveyed_at,
+                                              now or utcnow())
     if kind.model is models.Approval:
         values["kind"] = _approval_kinds(values["kind"], frame["_row"], mapping["kind"], source)
     values["source_key"] = source_keys(frame, kind, id_field, source, geoms)
@@ -428,11 +453,10 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         if kind.model is models.House:
             # A survey shows its houses standing (`House.surveyed_at`, what a sham demolition is reopened on); the
             # same file imported again is no new survey, and leaves the houses it already held as they were.
-            values["surveyed_at"] = surveyed_at
             resurvey = session.execute(select(models.ImportRun.id).where(
                 models.ImportRun.kind == kind.name, models.ImportRun.sha256 == digest).limit(1)).first() is None
         if kind.model is models.House:
-            newer = _newer_surveys(session, values["source_key"], is_known, surveyed_at)
+            newer = _newer_surveys(session, values["source_key"], is_known, values["surveyed_at"])
             held = newer.notna().to_numpy()
             if held.any():  # neither updated nor inserted: left as the later survey has them, each named
                 kept = _kept_rows(frame["_row"], newer, source)
@@ -444,10 +468,13 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
         known = [{**r, "_id": existing[r["source_key"]]} for r in records(known_values)]
         if resurvey and kind.model is models.House:  # a house's survey time only moves forward: an older survey
             # delivered late says nothing newer than the one already held
-            for ids in in_chunks([k["_id"] for k in known]):
-                session.execute(update(table).where(table.c.id.in_(ids), (table.c.surveyed_at.is_(None))
-                                                    | (table.c.surveyed_at < surveyed_at))
-                                .values(surveyed_at=surveyed_at))
+            times = values.loc[is_known, "surveyed_at"]
+            ids_by_time = pd.Series([k["_id"] for k in known], index=times.index).groupby(times.to_numpy())
+            for at, ids_at in ids_by_time:  # one update per survey day (a file holds few)
+                for ids in in_chunks(ids_at.tolist()):
+                    session.execute(update(table).where(table.c.id.in_(ids), (table.c.surveyed_at.is_(None))
+                                                        | (table.c.surveyed_at < at))
+                                    .values(surveyed_at=at))
         total = len(values)
         insert_rows(session, table, new, chunk=chunk,
                     progress=(lambda n: progress(n, total)) if progress else None)

@@ -323,3 +323,42 @@ def test_an_older_survey_delivered_late_does_not_overwrite_a_newer_outline(db: D
     with db.factory() as s:
         assert s.execute(select(models.House.area_m2).where(models.House.source_key == "H1")
                          ).scalar_one() == pytest.approx(250.0)
+
+
+def test_a_houses_survey_with_a_survey_day_per_house_carries_each(db: Database, tmp_path: Path):
+    """A 农房摸排 delivery collected over weeks carries each house's survey day (调查日期, DCRQ). Before, one day stood
+    for the whole file (the option, or the import's time): a house surveyed before its demolition in such a file
+    reopened the case as a sham. Now each row's own day counts (the option fills the blanks); a day to come is
+    refused with its row, and the later-survey rule holds per house."""
+    import datetime as dt
+
+    from gis.codes import COUNTY_TZ
+
+    x, y = 500_000.0, 3_000_000.0
+    shapes = [box(x + 30 * i, y, x + 30 * i + 10, y + 10) for i in range(3)]
+    gpd.GeoDataFrame({"id": ["H1", "H2", "H3"], "DCRQ": ["2026-03-01", None, "2026-09-01"]}, geometry=shapes,
+                     crs=4546).to_file(tmp_path / "survey.gpkg")
+    report = import_layer(db.factory, "houses", tmp_path / "survey.gpkg", surveyed_on=dt.date(2026, 5, 1),
+                          allow_outside=True)
+    assert report.inserted == 3
+
+    def days() -> dict[str, dt.date]:
+        with db.factory() as s:
+            return {k: at.astimezone(COUNTY_TZ).date() for k, at in s.execute(
+                select(models.House.source_key, models.House.surveyed_at))}
+
+    assert days() == {"H1": dt.date(2026, 3, 1), "H2": dt.date(2026, 5, 1), "H3": dt.date(2026, 9, 1)}
+    later = gpd.GeoDataFrame({"id": ["H1", "H3"], "DCRQ": ["2026-06-01", "2026-08-01"]},
+                             geometry=[box(x, y, x + 12, y + 10), box(x + 60, y, x + 72, y + 10)], crs=4546)
+    later.to_file(tmp_path / "later.gpkg")
+    second = import_layer(db.factory, "houses", tmp_path / "later.gpkg", allow_outside=True)
+    assert (second.updated, second.kept) == (1, 1)  # H1 newer than March; H3 older than September: kept
+    assert days() == {"H1": dt.date(2026, 6, 1), "H2": dt.date(2026, 5, 1), "H3": dt.date(2026, 9, 1)}
+    ahead = (dt.datetime.now(COUNTY_TZ).date() + dt.timedelta(days=2)).isoformat()
+    gpd.GeoDataFrame({"id": ["H4", "H5"], "DCRQ": ["2026-01-01", ahead]},
+                     geometry=[box(x + 200, y, x + 210, y + 10), box(x + 300, y, x + 310, y + 10)], crs=4546
+                     ).to_file(tmp_path / "ahead.gpkg")
+    with pytest.raises(RedlineInputError, match="in the future") as refused:
+        import_layer(db.factory, "houses", tmp_path / "ahead.gpkg", allow_outside=True)
+    assert refused.value.row == 2 and refused.value.field == "DCRQ"
+    assert count(db, models.House) == 3  # nothing stored
