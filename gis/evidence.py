@@ -119,15 +119,30 @@ def is_undecodable(flags: list[str]) -> bool:
     return UNDECODABLE in flags
 
 
+#: A land photo (a crop that closes an abandoned-land record) whose picture is on another record, saved again.
+NEAR_LAND_FILE = _flag("几乎相同的照片已用于其他地块记录", "a near-identical photo is attached to another land record")
+
+
+def is_near_duplicate(phash: int, others: Sequence[int] | np.ndarray, policy: EvidencePolicy | None = None) -> bool:
+    """Whether the difference hash is within `policy.phash_max_distance` bits of any of `others` (the same
+    picture saved again, resized, recompressed or given other EXIF)."""
+    policy = policy or EvidencePolicy()
+    near = np.bitwise_count(np.asarray(others, dtype=np.uint64) ^ np.uint64(phash))
+    return bool(np.any(near <= policy.phash_max_distance))
+
+
 def near_duplicate_flag(phash: int, other_cases_phash: Sequence[int] | np.ndarray,
                         policy: EvidencePolicy | None = None) -> str | None:
-    """The flag of a photo whose difference hash is within `policy.phash_max_distance` bits of a photo on
-    another case (the same picture saved again, resized or recompressed), else None."""
-    policy = policy or EvidencePolicy()
-    near = np.bitwise_count(np.asarray(other_cases_phash, dtype=np.uint64) ^ np.uint64(phash))
-    if bool(np.any(near <= policy.phash_max_distance)):
+    """The flag of a photo whose difference hash is near a photo on another case (`is_near_duplicate`), else None."""
+    if is_near_duplicate(phash, other_cases_phash, policy):
         return _flag("几乎相同的照片已用于其他案件", "a near-identical photo is attached to another case")
     return None
+
+
+def phashes(joined: str | None) -> np.ndarray:
+    """Difference hashes stored as 16-hex-digit texts and concatenated by the database (GROUP_CONCAT /
+    string_agg: one value read, not a row per photo) as 64-bit integers."""
+    return np.frombuffer(bytes.fromhex(joined or ""), dtype=">u8").astype(np.uint64)
 
 
 def check_photo(photo: PhotoFacts, footprint: shapely.Geometry, crs: CRS | str | int, *, case_created: dt.datetime,

@@ -583,6 +583,7 @@ class LandPhoto(Base):
     checks: Mapped[str | None] = mapped_column(Text)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    phash: Mapped[str | None] = mapped_column(String(16))  # 64-bit dHash, hex: the near-duplicate check
 
 
 class LandEvent(Base, ChainedEvent):

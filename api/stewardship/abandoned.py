@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -65,11 +65,16 @@ from gis.crs import to_projected, transformer
 from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
 from gis.evidence import (
+    NEAR_LAND_FILE,
+    PHASH_HEX_DIGITS,
     SAME_LAND_FILE,
     EvidencePolicy,
     PhotoFacts,
     check_photo,
+    dhash,
+    is_near_duplicate,
     passes_distance_check,
+    phashes,
     true_bearing,
 )
 from gis.fields import FIELD_NAMES, find_field
@@ -380,7 +385,11 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
         discard(staged.path)
         raise
     stored = place(staged, root)
-    make_thumbnail(stored, thumbnail_path(root, staged.sha256), preview)
+    thumbnail = thumbnail_path(root, staged.sha256)
+    make_thumbnail(stored, thumbnail, preview)
+    # Hashed from the upright thumbnail, as case photos are (`api.evidence.pixels`): a land photo is decoded here,
+    # at its upload (a patrol sends a few, not a demolition's dozens).
+    phash = dhash(str(thumbnail if thumbnail.exists() else stored))
     now = now or utcnow()
     try:
         with factory.begin() as session:
@@ -393,12 +402,15 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
                                 policy=policy)
             if _file_on_another_subject(session, staged.sha256, subject):
                 flags.append(SAME_LAND_FILE)
+            elif phash is not None and is_near_duplicate(phash, _phashes_elsewhere(session, subject), policy):
+                flags.append(NEAR_LAND_FILE)
             photo = LandPhoto(client_uuid=client_uuid, abandoned_id=subject.abandoned_id,
                               finding_id=subject.finding_id, sha256=staged.sha256, kind=kind,
                               media_type=staged.media_type, size_bytes=staged.size,
                               taken_at=as_utc_or_none(meta.taken_at), lat=meta.lat, lon=meta.lon,
                               bearing_deg=meta.bearing_deg, checks=json.dumps(flags, ensure_ascii=False),
-                              uploaded_by=user.id, uploaded_at=now)
+                              uploaded_by=user.id, uploaded_at=now,
+                              phash=f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None)
             session.add(photo)
             session.flush()
             session.expunge(photo)
@@ -421,6 +433,18 @@ def _file_on_another_subject(session: Session, sha256: str, subject: PhotoSubjec
         if not (same_record or same_finding):
             return True
     return False
+
+
+def _phashes_elsewhere(session: Session, subject: PhotoSubject) -> np.ndarray:
+    """The difference hashes of the land photos of every other subject (as `_file_on_another_subject` counts
+    them): the same picture saved again, or given another GPS position, must not close a second parcel unseen.
+    A flag for the reviewer (`NEAR_LAND_FILE`), as on cases."""
+    clauses = [func.length(LandPhoto.phash) == PHASH_HEX_DIGITS]
+    if subject.abandoned_id is not None:
+        clauses.append(or_(LandPhoto.abandoned_id.is_(None), LandPhoto.abandoned_id != subject.abandoned_id))
+    if subject.finding_id is not None:
+        clauses.append(or_(LandPhoto.finding_id.is_(None), LandPhoto.finding_id != subject.finding_id))
+    return phashes(session.execute(select(func.aggregate_strings(LandPhoto.phash, "")).where(*clauses)).scalar_one())
 
 
 def _same_land_upload(existing: LandPhoto, subject: PhotoSubject, sha256: str) -> LandPhoto:

@@ -497,6 +497,42 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
     assert SAME_LAND_FILE in alone.json()["checks"]
 
 
+def test_the_same_crop_picture_with_other_exif_on_a_second_land_record_is_flagged(land: Land):
+    """Only the very same file on another record was flagged: the crop photo of one parcel, given another GPS
+    position (or saved again) — other bytes, the same picture — closed a second parcel unseen. Its difference hash
+    is now compared with the other records' and findings' photos, as on cases (`NEAR_LAND_FILE`), and not with the
+    record's own."""
+    from PIL import Image
+
+    from gis.evidence import NEAR_LAND_FILE
+    from tests.conftest import fixture_path
+    from tests.photo_factory import photo_with_exif
+
+    x, y = land.x, land.y
+    centre = land.cultivated.representative_point()
+    lon, lat = land.lonlat(centre.x, centre.y)
+    with Image.open(fixture_path("photos", "ianare_gps_DSCN0010.jpg")) as img:
+        picture = img.convert("RGB")
+
+    def crop_at(minutes: int) -> bytes:  # the one picture, its EXIF written anew: other bytes each time
+        return photo_with_exif(lat, lon, 0.0, NOW + dt.timedelta(minutes=minutes), seed=0, fmt="JPEG", image=picture)
+
+    first = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    on_first = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop_at(1), "crop")
+    again_first = upload(land, "inspector1", f"/api/abandoned/{first['abandoned_id']}/photos", crop_at(2), "seen")
+    assert on_first.json()["checks"] == [] and again_first.json()["checks"] == []  # its own record: not flagged
+    post(land, "county", f"/api/abandoned/{first['abandoned_id']}/transitions", expect=200, action="dismiss",
+         payload={"reason": "经批准的轮作休耕"})
+    second = finding(land, "abandoned", x + 350, y + 50, cause="dispute")
+    on_second = upload(land, "inspector1", f"/api/abandoned/{second['abandoned_id']}/photos", crop_at(3), "crop")
+    assert on_second.status_code == 201, on_second.text
+    assert on_second.json()["sha256"] != on_first.json()["sha256"]
+    assert on_second.json()["checks"] == [NEAR_LAND_FILE]
+    other = jpeg_at_house(land.cultivated, NOW + dt.timedelta(minutes=4), seed=7)  # another picture altogether
+    assert upload(land, "inspector1", f"/api/abandoned/{second['abandoned_id']}/photos", other, "seen"
+                  ).json()["checks"] == []
+
+
 def test_a_disabled_user_holds_no_chief_post_and_the_post_shows_vacant(land: Land):
     """Someone leaves: their account is disabled. Before, they stayed 县级田长 / 乡级田长 in every list while nobody
     could log in to answer for the area. Now disabling ends their posts (kept for the month's duty report) and
