@@ -84,6 +84,10 @@ def make_engine(url: str, *, write_wait_s: float = DEFAULT_WRITE_WAIT_S, **kwarg
     process's writers (`_queue_writers`), each waiting at most `write_wait_s` seconds for its turn."""
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
+    # pyproj's own PROJ in the process before mod_spatialite brings the system's: SQLite loads an extension with
+    # RTLD_GLOBAL, so a PROJ loaded after it bound its C++ globals to the system copy, both libraries destroyed
+    # them at exit, and every process that had used both ended in a double free (exit 134/139) after its work.
+    import pyproj  # noqa: F401
     from geoalchemy2 import load_spatialite
 
     os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
