@@ -9,7 +9,7 @@ A lead that is the building of an open case already (they overlap as an imagery 
 one building — before, both were worked and the month's figures counted the building twice. The building of a
 house case, or of a lead case (the lead's own outline); and a case that answers a lead already answers a later
 batch's lead on the same building too (`case_leads`). A lead on the building of a closed case gets its own case:
-it may be the house built again.
+it may be the house built again; so does a lead that shows construction after the cutoff on a stock case's house.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.audit import LEADS_ACTOR, append_events
 from api.cases.measures import remaining_at_start
+from api.cases.workflow import INCREMENT_PERIODS
 from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
@@ -124,15 +125,22 @@ def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd
                           now: dt.datetime) -> set[str]:
     """Give each lead that is the building of an open case (`share`: `gis.compare.matches`) to that case — as its
     lead code where it answers none yet, else as a further lead (`case_leads`) — with an event saying so; returns
-    the codes attached. One lead per case and file: the first (in file order) where several match."""
+    the codes attached. One lead per case and file: the first (in file order) where several match.
+
+    Not a lead that shows construction after the cutoff (measured against the baseline imagery: `period`) on the
+    building of a case that counts none (stock, or a period still unknown): the wing it shows would be classified
+    and kept with the old house, out of zero tolerance unseen. It gets a case of its own."""
     if leads.empty:
         return set()
     bounds = tuple(float(v) for v in leads.total_bounds)
-    cases = read_frame(session, models.Case, ["code", "lead_code"], where=[
+    cases = read_frame(session, models.Case, ["code", "lead_code", "period"], where=[
         bbox_clause(session, models.Case, bounds), models.Case.status != "closed"])  # type: ignore[arg-type]
     codes = leads["house_id"].astype(str).to_numpy()
-    taken = {int(cases["id"].iloc[j]): (str(codes[i]), cases["lead_code"].iloc[j]) for i, j in one_to_one(
-        *matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share))}
+    left, right = matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share)
+    grows = (leads["period"].isin(INCREMENT_PERIODS).to_numpy()[left]
+             & ~cases["period"].isin(INCREMENT_PERIODS).to_numpy()[right])
+    taken = {int(cases["id"].iloc[j]): (str(codes[i]), cases["lead_code"].iloc[j])
+             for i, j in one_to_one(left[~grows], right[~grows])}
     events = []
     for case_id, (code, answered) in taken.items():
         if answered is None or answered != answered:  # NULL read back as None or NaN
