@@ -30,8 +30,9 @@ from api.cases.workflow import (
     decide,
 )
 from api.clock import as_utc, utcnow
-from api.db.models import Case, Comment, Photo, ProgressReport, User
+from api.db.models import Case, Comment, Finding, Photo, ProgressReport, User
 from api.errors import Conflict, Forbidden, Message, NotFound
+from api.stewardship.workflow import GROWTH_AT_STOCK
 from gis.evidence import is_undecodable, passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
 
@@ -88,6 +89,9 @@ def state_of(session: Session, case: Case) -> CaseState:
                      farmland_m2=float(case.farmland_m2 or 0.0), decision=case.decision,
                      requested_period=case.requested_period, filed=case.filed_at is not None,
                      returned=case.returned_at is not None,
+                     unchecked_growth=session.execute(select(Finding.id).where(
+                         Finding.case_id == case.id, Finding.outcome == GROWTH_AT_STOCK,
+                         Finding.handled_at.is_(None)).limit(1)).first() is not None,
                      old_part_m2=(old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF
                                   and case.decision is None else 0.0))
 

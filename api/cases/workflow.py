@@ -125,6 +125,9 @@ class CaseState:
     old_part_m2: float = 0.0
     #: The county has returned the case (退回整改) at least once: its decision may be taken again.
     returned: bool = False
+    #: New construction reported on patrol at the house of this stock case and not yet checked (a finding
+    #: `stock_case` unhandled): the case is not passed with a wing standing unseen.
+    unchecked_growth: bool = False
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,11 @@ def _guard_decide_period(case: CaseState, payload: dict[str, Any]) -> Message | 
 def _guard_pass(case: CaseState, _payload: dict[str, Any]) -> Message | None:
     if why := void_keep_decision(case):
         return _void_keep_refusal(case, why)
+    if case.unchecked_growth:
+        return Message("巡田发现本案房屋处有新建，尚未核查：请先在「待处理的巡田发现」中核查处理"
+                       "（属截止日后新增的，申请变更时段）",
+                       "new construction was reported on patrol at this house and is not checked yet: handle that "
+                       "finding first (a part built from the cutoff on is a change of period)")
     if case.remaining_m2 > 0:
         return Message(f"剩余未整改面积 {case.remaining_m2:.2f} m²；为 0 时才能销号",
                        f"remaining unrectified area is {case.remaining_m2:.2f} m²; a case closes only at 0")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.roles import ROLE_NAMES, Role, township_of
 from api.cases.audit import append_events
+from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc, utcnow
 from api.db.engine import srid_of
 from api.db.models import Case, EpochFootprint, Finding, Grid, House, Patrol, PatrolGrid, User
@@ -28,7 +29,13 @@ from api.ingest.imagery import open_cases
 from api.ingest.layers import village_codes
 from api.stewardship.abandoned import finding_scope, record_abandoned
 from api.stewardship.grids import grid_codes
-from api.stewardship.workflow import FINDING_HANDLERS, FINDING_KINDS, OUTCOME_NAMES, TO_HANDLE
+from api.stewardship.workflow import (
+    FINDING_HANDLERS,
+    FINDING_KINDS,
+    GROWTH_AT_STOCK,
+    OUTCOME_NAMES,
+    TO_HANDLE,
+)
 from gis.codes import COUNTY_TZ, WEB_CRS
 from gis.compare import CompareRules, matches
 from gis.coverage import CoverageRules, covered
@@ -179,7 +186,9 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     comparison matches them, `match_share`). Measured with the engine, a case when it violates. A
     stored house's case hears of the finding (an event in its history, closed or not: a closed case's house
     being built on again is news, and such a finding is listed to the township and the chiefs to check, outcome
-    `closed_case`; before, it was an event on a closed case nobody looks at). Without a footprint the finding
+    `closed_case`; before, it was an event on a closed case nobody looks at). So is new construction at the house of
+    an open case that counts none after the cutoff (`stock_case`): a wing going up by an old house, which the case
+    would otherwise keep with it; its case is not passed while the finding is unhandled. Without a footprint the finding
     waits: no case is opened on a guessed outline. The period is left for the inspector to establish on site."""
     window: Any = tuple(float(v) for v in shapely.bounds(shapely.buffer(point, FOOTPRINT_REACH_M)))
     houses = read_frame(session, House, where=[bbox_clause(session, House, window)])
@@ -200,9 +209,11 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
         footprint = print_geoms[unsurveyed[int(np.argmin(print_distance))]]
     else:
         house = houses.iloc[int(np.argmin(house_distance))]
-        case = session.execute(select(Case.id, Case.status).where(Case.house_id == int(house["id"]))).first()
-        if case is not None:  # a closed case's house built on again: listed for a person to check
-            finding.outcome = "closed_case" if case.status == "closed" else "existing_case"
+        case = session.execute(select(Case.id, Case.status, Case.period).where(Case.house_id == int(house["id"]))
+                               ).first()
+        if case is not None:  # a closed case's house built on again, or a stock house growing: listed to check
+            finding.outcome = ("closed_case" if case.status == "closed" else
+                               "existing_case" if case.period in INCREMENT_PERIODS else GROWTH_AT_STOCK)
             finding.case_id = int(case.id)
             note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
             append_events(session, [{"case_id": finding.case_id, "actor": user.username, "action": "patrol_finding",

@@ -45,22 +45,28 @@ LAND_ACTION_NAMES: dict[str, str] = {"report": "登记抛荒", "decide_remedy": 
 SAME_LAND_SHARE = 0.5
 FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
                                  "damaged": "耕地破坏", "other": "其他"}
+#: The outcome of new construction found at the house of an open stock case: checked by the county before the case
+#: is passed (`api.cases.workflow.CaseState.unchecked_growth`).
+GROWTH_AT_STOCK = "stock_case"
 #: What became of a finding (shown to the patroller and the township).
 OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
                                  "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
                                  "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理",
-                                 "closed_case": "已销号案件的房屋处又见建房，待核查"}
+                                 "closed_case": "已销号案件的房屋处又见建房，待核查",
+                                 "stock_case": "存量案件的房屋处又见新建，待县级核查是否为新增"}
 #: Outcomes that leave the finding to a person: noted for the township; a new building no footprint shows yet; a
 #: building at the house of a case already closed (demolished, kept or found legal — rebuilding is news). They are
 #: listed to the township and the area's chiefs (`api.stewardship.queries.findings_to_handle`), not only to the
 #: patroller who sent them.
-TO_HANDLE = frozenset({"noted", "awaiting_footprint", "closed_case"})
+TO_HANDLE = frozenset({"noted", "awaiting_footprint", "closed_case", "stock_case"})
 #: Who handles a finding left to a person (says what was done), by its outcome: the township or the county; a
 #: building at the house of a case the county closed, the county alone — the township whose demolition it puts in
-#: doubt does not clear it. A chief reports a finding; they do not handle it.
+#: doubt does not clear it; new construction at the house of an open stock case, the county alone too (a wing after
+#: the cutoff is a change of period into zero tolerance, the county's decision). A chief reports a finding; they do
+#: not handle it.
 FINDING_HANDLERS: dict[str, frozenset[Role]] = {"noted": TOWNSHIP_DECIDERS | COUNTY_ROLES,
                                                 "awaiting_footprint": TOWNSHIP_DECIDERS | COUNTY_ROLES,
-                                                "closed_case": COUNTY_ROLES}
+                                                "closed_case": COUNTY_ROLES, "stock_case": COUNTY_ROLES}
 assert set(FINDING_HANDLERS) == TO_HANDLE, "every finding left to a person needs its handlers"
 #: How long a handled finding stays listed (days), with what was done: a month's follow-up, the 月清 cadence. One
 #: not yet handled stays listed however old it is.

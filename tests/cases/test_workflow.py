@@ -215,3 +215,17 @@ def test_a_decision_is_not_taken_again_where_the_law_allows_it():
     demolish = CaseState(status="classified", period=STOCK, verdict="illegal", remaining_m2=80.0,
                          decision="demolish", on_permanent_farmland=True, farmland_m2=80.0)
     assert "classify" not in allowed_actions(demolish, "township_officer")
+
+
+def test_a_stock_case_with_new_construction_reported_and_unchecked_is_not_closed():
+    """A patroller reported new construction at the house of a stock case (a wing going up). Before, it was an event
+    in the case's history, and the case was kept, rectified and closed with the wing standing, out of zero tolerance
+    unseen. The county passes no such case until the finding is handled (checked on site; a wing after the cutoff
+    is a change of period into zero tolerance)."""
+    submitted = CaseState(status="submitted", period=STOCK, verdict="illegal", remaining_m2=0.0,
+                          decision="fine_keep", resume_status="rectified", unchecked_growth=True)
+    with pytest.raises(TransitionRefused, match="new construction"):
+        decide("pass_review", submitted, "county_reviewer", {})
+    checked = CaseState(status="submitted", period=STOCK, verdict="illegal", remaining_m2=0.0,
+                        decision="fine_keep", resume_status="rectified")
+    assert decide("pass_review", checked, "county_reviewer", {}) == Status.CLOSED

@@ -497,6 +497,31 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
     assert SAME_LAND_FILE in alone.json()["checks"]
 
 
+def test_new_construction_at_the_house_of_an_open_stock_case_is_checked_by_the_county(land: Land):
+    """New construction reported on patrol at the house of an open stock case (a wing going up by a house built
+    before the cutoff) was an event in the case's history: the township could keep the house, rectify and close the
+    case with the wing standing. It is now a finding left to the county (`stock_case`), and the case is not passed
+    while it is unhandled; at an increment case's house it is only the event (demolished anyway)."""
+    from api.cases.service import state_of
+
+    x, y = land.x, land.y
+    site = land.site
+    at_stock = finding(land, "new_construction", x + 44, y + 21, note="东侧在加盖")  # A2, built 2019
+    at_increment = finding(land, "new_construction", x + 15, y + 15)  # A1, built 2021
+    assert at_stock["outcome"] == "stock_case" and at_increment["outcome"] == "existing_case"
+    assert at_stock["outcome_name"].startswith("存量案件的房屋处又见新建")
+    listed = {f["client_uuid"]: f for f in site.client.get("/api/findings", headers=site.as_user("officer1")).json()}
+    assert at_increment["client_uuid"] not in listed and not listed[at_stock["client_uuid"]]["may_handle"]
+    with site.db.factory() as s:
+        assert state_of(s, s.get(Case, at_stock["case_id"])).unchecked_growth
+        assert not state_of(s, s.get(Case, at_increment["case_id"])).unchecked_growth
+    post(land, "officer1", f"/api/findings/{at_stock['client_uuid']}/handle", expect=403, note="修缮")
+    post(land, "county", f"/api/findings/{at_stock['client_uuid']}/handle", expect=200,
+         note="县级核查：东侧新建部分已申请变更为存量扩建")
+    with site.db.factory() as s:
+        assert not state_of(s, s.get(Case, at_stock["case_id"])).unchecked_growth
+
+
 def test_the_same_crop_picture_with_other_exif_on_a_second_land_record_is_flagged(land: Land):
     """Only the very same file on another record was flagged: the crop photo of one parcel, given another GPS
     position (or saved again) — other bytes, the same picture — closed a second parcel unseen. Its difference hash
