@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import geopandas as gpd
@@ -83,6 +84,7 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
     a case answered one lead only, so the second lead opened a second case for one building: both were worked and
     the month counted it twice. Now every later lead on the building of an open case — a lead case, or a house case
     that answers a lead — is that case's: listed with it (`case_leads`), one event each, and known on re-import."""
+    from api.cases.history import lead_codes_at, snapshot
     from api.cases.queries import lead_codes
     from api.reports.dossier import dossier_html
     from api.settings import Settings
@@ -99,6 +101,7 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
                              geometry=[box(x + 10, y + 10, x + 21, y + 20), box(x + 50, y + 50, x + 61, y + 61)],
                              crs=4546)
     later.to_file(tmp_path / "november.gpkg")
+    before_november = dt.datetime.now(dt.UTC)
     report = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
     assert (report.created, report.attached, report.existing) == (0, 2, 0)
     with db.factory() as s:
@@ -113,6 +116,11 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
     with db.factory() as s:  # the dossier names every lead the case answers, and where the case came from
         html = dossier_html(s, cases["L-LAND-OCT"].id, Settings())
     assert "卫片图斑（lead） · 卫片图斑 L-LAND-OCT、L-LAND-NOV" in html
+    with db.factory() as s:  # the month's export lists the leads each case answered at the month's end
+        at = dt.datetime.now(dt.UTC)
+        now, then = snapshot(s, at), snapshot(s, before_november)
+        assert sorted(lead_codes_at(s, now, at)) == ["L-H1-OCT、L-H1-NOV", "L-LAND-OCT、L-LAND-NOV"]
+        assert sorted(lead_codes_at(s, then, before_november)) == ["L-H1-OCT", "L-LAND-OCT"]
     again = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
     assert (again.created, again.attached, again.existing) == (0, 0, 2)
 

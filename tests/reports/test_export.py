@@ -138,6 +138,8 @@ def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
         assert total_row[i] == pytest.approx(sum(r[i] for r in townships_rows))
     case_header, *case_rows = sheets["案件 Cases"]
     assert len(case_rows) == 8 and case_header[0] == "案件编号"
+    origin, leads = case_header.index("来源"), case_header.index("卫片图斑")  # where each case came from
+    assert {r[origin] for r in case_rows} == {"房屋普查比对"} and {r[leads] or "" for r in case_rows} == {""}
     wb = openpyxl.load_workbook(sep.out_dir / "redline_202609.xlsx")
     assert wb["汇总 Summary"].freeze_panes == "B2"
     trend_header, *trend = sheets["逐月 Month-over-month"]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cases.deadlines import COUNTY_TZ
+from api.cases.history import lead_codes_at
 from api.db.areas import check_township
 from api.db.models import AdminArea
 from api.reports.export.cases import case_table
@@ -58,7 +59,7 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     fig = figures(session, month, settings, township)
     stamp = fig.as_of.astimezone(COUNTY_TZ)
     names = _names(session, township)
-    cases = case_table(fig, names)
+    cases = case_table(fig, names, lead_codes_at(session, fig.cases, fig.as_of) if len(fig.cases) else None)
     history = []
     for i, m in enumerate(previous_months(month, MONTHS_COMPARED)):
         step(0.1 + 0.5 * i / MONTHS_COMPARED, f"month {m}")

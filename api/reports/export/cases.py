@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from api.cases.deadlines import COUNTY_TZ
+from api.cases.workflow import CASE_ORIGIN_NAMES
 from api.clock import as_utc
 from api.reports.monthly import MonthFigures
 from gis.rules import MU_M2
@@ -14,11 +15,14 @@ CASE_COLUMNS: dict[str, str] = {
     "disposition": "处置", "codes": "八不准", "footprint_m2": "占地面积 (m²)", "farmland_m2": "占用永久基本农田 (m²)",
     "cultivated_m2": "占用耕地 (m²)", "occupied_m2": "违法占用面积 (m²)", "occupied_mu": "违法占用面积 (亩)",
     "remaining_m2": "剩余未整改面积 (m²)", "remaining_mu": "剩余未整改面积 (亩)", "found": "发现日期",
-    "filed": "立案日期", "file_number": "立案号", "overdue": "是否逾期",
+    "filed": "立案日期", "file_number": "立案号", "overdue": "是否逾期", "origin": "来源",
+    "lead_codes": "卫片图斑",
 }
 
 
-def case_table(fig: MonthFigures, names: dict[str, str]) -> pd.DataFrame:
+def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[str] | None = None) -> pd.DataFrame:
+    """One row per case as it stood at the month's end; `lead_codes`: per case, the satellite leads it answered
+    then (`api.cases.history.lead_codes_at`), what the county reports each 卫片图斑 with."""
     c = fig.cases
     if c.empty:
         return pd.DataFrame(columns=list(CASE_COLUMNS))
@@ -42,6 +46,8 @@ def case_table(fig: MonthFigures, names: dict[str, str]) -> pd.DataFrame:
                   for v in c["filed_at"]],
         "file_number": c["file_number"].fillna("").to_numpy() if "file_number" in c else "",
         "overdue": ["是" if v else "否" for v in c["overdue"]],
+        "origin": [CASE_ORIGIN_NAMES.get(o, o) for o in c["origin"]],
+        "lead_codes": lead_codes if lead_codes is not None else "",
     })
     table["occupied_mu"] = (table["occupied_m2"] / MU_M2).round(4)
     table["remaining_mu"] = (table["remaining_m2"] / MU_M2).round(4)

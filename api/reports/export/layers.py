@@ -17,7 +17,7 @@ SHAPE_FIELDS: dict[str, str] = {
     "period": "period", "disposition": "dispos", "codes": "bzz_codes", "footprint_m2": "foot_m2",
     "farmland_m2": "farm_m2", "cultivated_m2": "cult_m2", "occupied_m2": "occ_m2", "remaining_m2": "remain_m2",
     "remaining_mu": "remain_mu", "occupied_mu": "occ_mu", "found": "found", "filed": "filed",
-    "file_number": "file_no", "overdue": "overdue",
+    "file_number": "file_no", "overdue": "overdue", "origin": "来源", "lead_codes": "lead_codes",
 }
 
 
