@@ -9,7 +9,8 @@ A lead that is the building of an open case already (they overlap as an imagery 
 one building — before, both were worked and the month's figures counted the building twice. The building of a
 house case, or of a lead case (the lead's own outline); and a case that answers a lead already answers a later
 batch's lead on the same building too (`case_leads`). A lead on the building of a closed case gets its own case:
-it may be the house built again; so does a lead that shows construction after the cutoff on a stock case's house.
+it may be the house built again; so does a lead on a stock case's house (a change flagged after the cutoff is
+construction after it, which the stock case would keep with the old house).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field
 from gis.geometry import clean_polygons
-from gis.rules import RuleSet
+from gis.rules import Period, RuleSet
 from gis.sources import read_source
 
 CODE_FIELDS = FIELD_NAMES["leads"]["lead_code"]
@@ -127,9 +128,11 @@ def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd
     lead code where it answers none yet, else as a further lead (`case_leads`) — with an event saying so; returns
     the codes attached. One lead per case and file: the first (in file order) where several match.
 
-    Not a lead that shows construction after the cutoff (measured against the baseline imagery: `period`) on the
-    building of a case that counts none (stock, or a period still unknown): the wing it shows would be classified
-    and kept with the old house, out of zero tolerance unseen. It gets a case of its own."""
+    Not a lead on the house of a stock case (built before the cutoff): a change flagged by a monitoring batch — its
+    images all taken after the cutoff — is construction after it, a wing or the house rebuilt, which the stock case
+    would classify and keep with the old house, out of zero tolerance unseen. Nor one that shows construction
+    after the cutoff (against the baseline imagery: its `period`) on a case whose period is still unknown. Each
+    gets a case of its own, for an inspector to see on site: a duplicate to close there, never a wing kept unseen."""
     if leads.empty:
         return set()
     bounds = tuple(float(v) for v in leads.total_bounds)
@@ -137,10 +140,11 @@ def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd
         bbox_clause(session, models.Case, bounds), models.Case.status != "closed"])  # type: ignore[arg-type]
     codes = leads["house_id"].astype(str).to_numpy()
     left, right = matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share)
-    grows = (leads["period"].isin(INCREMENT_PERIODS).to_numpy()[left]
-             & ~cases["period"].isin(INCREMENT_PERIODS).to_numpy()[right])
+    case_period = cases["period"].to_numpy()[right]
+    lead_grows = leads["period"].isin(INCREMENT_PERIODS).to_numpy()[left]
+    apart = (case_period == Period.BEFORE_CUTOFF.value) | (lead_grows & (case_period == Period.UNKNOWN.value))
     taken = {int(cases["id"].iloc[j]): (str(codes[i]), cases["lead_code"].iloc[j])
-             for i, j in one_to_one(left[~grows], right[~grows])}
+             for i, j in one_to_one(left[~apart], right[~apart])}
     events = []
     for case_id, (code, answered) in taken.items():
         if answered is None or answered != answered:  # NULL read back as None or NaN

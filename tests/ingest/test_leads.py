@@ -125,13 +125,12 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
     assert (again.created, again.attached, again.existing) == (0, 0, 2)
 
 
-def test_a_lead_that_shows_growth_after_the_cutoff_on_a_stock_house_gets_its_own_case(db: Database, tmp_path: Path):
-    """A lead on the house of an open stock case is that case's — unless the lead shows construction after the
-    cutoff the case does not count (a wing the 2020 imagery did not have). Taken into the stock case, the wing would
-    have been classified and kept with the old house, out of zero tolerance unseen; it gets a case of its own, for an
-    inspector to see on site. A lead of the house as it stood stays the case's. (The engine's `min_area` decides
-    what counts as growth, as for houses: a lead drawn a metre wider than the 2020 footprint opens a case too —
-    a duplicate to close on site, never a wing kept unseen.)"""
+def test_a_lead_on_the_house_of_a_stock_case_gets_its_own_case(db: Database, tmp_path: Path):
+    """A lead on the house of an open case is that case's — not on a stock case's house. A monitoring batch flags a
+    change between images taken after the cutoff: construction after it, a wing or the house rebuilt in place.
+    Taken into the stock case, it would have been classified and kept with the old house, out of zero tolerance
+    unseen. Each such lead gets a case of its own (measured against the baseline imagery: a wing shows as an
+    extension), for an inspector to see on site — a duplicate to close there, never a wing kept unseen."""
     x, y = 500_000, 2_830_000
     house = box(x + 10, y + 10, x + 20, y + 20)
     gpd.GeoDataFrame({"id": ["B1"], "imaged_on": ["2020-06-01"]}, geometry=[house], crs=4546
@@ -141,18 +140,15 @@ def test_a_lead_that_shows_growth_after_the_cutoff_on_a_stock_house_gets_its_own
     with db.factory() as s:
         stock = s.execute(select(models.Case)).scalar_one()
     assert stock.period == "before_cutoff"
-    leads = gpd.GeoDataFrame({"JCBH": ["L-AS-IT-STOOD", "L-WITH-A-WING"], "PC": ["2026-10", "2026-11"]},
-                             geometry=[box(x + 10, y + 10, x + 20, y + 20),
-                                       box(x + 10, y + 10, x + 20, y + 26)], crs=4546)
-    leads.iloc[[0]].to_file(tmp_path / "october.gpkg")
-    leads.iloc[[1]].to_file(tmp_path / "november.gpkg")
-    assert import_leads(db.factory, tmp_path / "october.gpkg", RuleSet()).attached == 1
-    report = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
-    assert (report.created, report.attached) == (1, 0)
+    gpd.GeoDataFrame({"JCBH": ["L-IN-PLACE", "L-WITH-A-WING"], "PC": ["2026-10", "2026-11"]},
+                     geometry=[house, box(x + 10, y + 10, x + 20, y + 26)], crs=4546).to_file(tmp_path / "leads.gpkg")
+    report = import_leads(db.factory, tmp_path / "leads.gpkg", RuleSet())
+    assert (report.created, report.attached) == (2, 0)
     with db.factory() as s:
-        grown = s.execute(select(models.Case).where(models.Case.code == "L-WITH-A-WING")).scalar_one()
-        assert s.get(models.Case, stock.id).lead_code == "L-AS-IT-STOOD"
-    assert grown.period == "extended_after_cutoff" and grown.disposition == "demolish"
+        cases = {c.code: c for c in s.execute(select(models.Case)).scalars()}
+        assert s.get(models.Case, stock.id).lead_code is None
+    assert cases["L-WITH-A-WING"].period == "extended_after_cutoff" and cases["L-WITH-A-WING"].disposition == "demolish"
+    assert cases["L-IN-PLACE"].status == "new" and cases["L-IN-PLACE"].origin == "lead"
 
 
 def test_a_house_surveyed_after_its_lead_is_the_lead_cases_house(db: Database, tmp_path: Path):
