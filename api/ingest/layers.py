@@ -455,7 +455,6 @@ def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Pat
             # same file imported again is no new survey, and leaves the houses it already held as they were.
             resurvey = session.execute(select(models.ImportRun.id).where(
                 models.ImportRun.kind == kind.name, models.ImportRun.sha256 == digest).limit(1)).first() is None
-        if kind.model is models.House:
             newer = _newer_surveys(session, values["source_key"], is_known, values["surveyed_at"])
             held = newer.notna().to_numpy()
             if held.any():  # neither updated nor inserted: left as the later survey has them, each named

@@ -238,7 +238,8 @@ def handle_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
                    now: dt.datetime | None = None) -> Finding:
     """Record that a finding left to a person (`TO_HANDLE`) was handled — by whom, when, what was done — so it
     leaves the to-do lists and counts (it stays listed as handled for a while). The township or the county handles
-    it (`FINDING_HANDLERS`: a closed case's house built on again, the county alone); a finding that became a case
+    it (`FINDING_HANDLERS`: a closed case's house built on again, or new construction at a stock case's house, the
+    county alone); a finding that became a case
     or an abandoned-land record is worked there, not here. Once: a second hand, or two at the same instant, is
     refused with the first one's name."""
     client_uuid = canonical_uuid(client_uuid, "finding_uuid")
