@@ -45,15 +45,16 @@ LAND_ACTION_NAMES: dict[str, str] = {"report": "登记抛荒", "decide_remedy": 
 SAME_LAND_SHARE = 0.5
 FINDING_KINDS: dict[str, str] = {"new_construction": "新增建房", "abandoned": "耕地抛荒", "non_grain": "耕地非粮化",
                                  "damaged": "耕地破坏", "other": "其他"}
-#: The outcome of new construction found at the house of an open stock case: checked by the county before the case
-#: is passed (`api.cases.workflow.CaseState.unchecked_growth`).
+#: The outcome of new construction found at the house of an open case that counts none after the cutoff (stock, or
+#: a period not yet established): checked by the county before the case is passed
+#: (`api.cases.workflow.CaseState.unchecked_growth`).
 GROWTH_AT_STOCK = "stock_case"
 #: What became of a finding (shown to the patroller and the township).
 OUTCOME_NAMES: dict[str, str] = {"case_opened": "已立为案件", "existing_case": "已有案件", "not_violating": "未占耕地",
                                  "awaiting_footprint": "待影像或测绘确认房屋轮廓", "abandoned_record": "已登记抛荒",
                                  "not_on_cultivated": "不在耕地上", "noted": "已记录，待乡镇处理",
                                  "closed_case": "已销号案件的房屋处又见建房，待核查",
-                                 "stock_case": "存量案件的房屋处又见新建，待县级核查是否为新增"}
+                                 "stock_case": "存量（或时段待定）案件的房屋处又见新建，待县级核查是否为新增"}
 #: Outcomes that leave the finding to a person: noted for the township; a new building no footprint shows yet; a
 #: building at the house of a case already closed (demolished, kept or found legal — rebuilding is news). They are
 #: listed to the township and the area's chiefs (`api.stewardship.queries.findings_to_handle`), not only to the

@@ -509,7 +509,7 @@ def test_new_construction_at_the_house_of_an_open_stock_case_is_checked_by_the_c
     at_stock = finding(land, "new_construction", x + 44, y + 21, note="东侧在加盖")  # A2, built 2019
     at_increment = finding(land, "new_construction", x + 15, y + 15)  # A1, built 2021
     assert at_stock["outcome"] == "stock_case" and at_increment["outcome"] == "existing_case"
-    assert at_stock["outcome_name"].startswith("存量案件的房屋处又见新建")
+    assert at_stock["outcome_name"].startswith("存量（或时段待定）案件的房屋处又见新建")
     listed = {f["client_uuid"]: f for f in site.client.get("/api/findings", headers=site.as_user("officer1")).json()}
     assert at_increment["client_uuid"] not in listed and not listed[at_stock["client_uuid"]]["may_handle"]
     with site.db.factory() as s:
