@@ -107,11 +107,13 @@ def _usernames(session: Session, ids: Any) -> list[str | None]:
 
 
 def _search_clause(text: str) -> ColumnElement[bool]:
-    """Cases whose code is `text`, begins with it, or ends with `-text` (the house id); LIKE wildcards typed
-    by the user match themselves."""
+    """Cases whose code is `text`, begins with it, or ends with `-text` (the house id), or that answer the
+    satellite lead (卫片图斑) `text` — their own or a later batch's (`CaseLead`): a county answering its list of
+    图斑 finds each one's case. LIKE wildcards typed by the user match themselves."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     code = Case.code
-    return or_(code == text, code.like(escaped + "%", escape="\\"), code.like("%-" + escaped, escape="\\"))
+    return or_(code == text, code.like(escaped + "%", escape="\\"), code.like("%-" + escaped, escape="\\"),
+               Case.lead_code == text, Case.id.in_(select(CaseLead.case_id).where(CaseLead.lead_code == text)))
 
 
 def _with_deadlines(session: Session, frame: gpd.GeoDataFrame, policy: DeadlinePolicy,

@@ -84,8 +84,9 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
     a case answered one lead only, so the second lead opened a second case for one building: both were worked and
     the month counted it twice. Now every later lead on the building of an open case — a lead case, or a house case
     that answers a lead — is that case's: listed with it (`case_leads`), one event each, and known on re-import."""
+    from api.cases.deadlines import DeadlinePolicy
     from api.cases.history import lead_codes_at, snapshot
-    from api.cases.queries import lead_codes
+    from api.cases.queries import CaseQuery, lead_codes, list_cases
     from api.reports.dossier import dossier_html
     from api.settings import Settings
 
@@ -121,6 +122,11 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
         now, then = snapshot(s, at), snapshot(s, before_november)
         assert sorted(lead_codes_at(s, now, at)) == ["L-H1-OCT、L-H1-NOV", "L-LAND-OCT、L-LAND-NOV"]
         assert sorted(lead_codes_at(s, then, before_november)) == ["L-H1-OCT", "L-LAND-OCT"]
+        # A county answering its 图斑 list finds the case by any lead code it answers (before: by case code only).
+        county = models.User(username="county", role="county_reviewer", township_code=None)
+        for code in ("L-H1-OCT", "L-H1-NOV", "L-LAND-NOV"):
+            total, page = list_cases(s, county, CaseQuery(search=code), DeadlinePolicy(), limit=10, offset=0)
+            assert total == 1 and page["code"].iloc[0] == (house_case.code if "H1" in code else "L-LAND-OCT"), code
     again = import_leads(db.factory, tmp_path / "november.gpkg", RuleSet())
     assert (again.created, again.attached, again.existing) == (0, 0, 2)
 

@@ -45,7 +45,8 @@ def _case_query(
     assignee: Annotated[str | None, Query(max_length=60, description="'me', 'none' (unassigned) or a username")
                         ] = None,
     code: Annotated[str | None, Query(max_length=100, description="a case code (exact)")] = None,
-    search: Annotated[str | None, Query(max_length=100, description="a case code, its beginning, or the house id "
+    search: Annotated[str | None, Query(max_length=100, description="a case code, its beginning, the house id, or "
+                                                                     "a satellite lead code the case answers "
                                                                      "(surrounding spaces ignored)")] = None,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     sort: Annotated[str, Query(max_length=30, description=f"one of {', '.join(SORTABLE)}; '-' first: descending")
