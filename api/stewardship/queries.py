@@ -15,8 +15,9 @@ from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
 from api.clock import as_utc, utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
-from api.db.models import AbandonedRecord, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
+from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
+from api.ingest.farmland_totals import current_totals
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
@@ -28,6 +29,7 @@ from api.stewardship.workflow import (
     OUTCOME_NAMES,
     TO_HANDLE,
 )
+from gis.rules import MU_M2
 
 Box = tuple[float, float, float, float]
 
@@ -138,6 +140,35 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
              "username": None, "display_name": None, "since": None, "vacant": True}
             for a in posts if (a.level, a.code) not in held]
     return sorted(out, key=lambda c: (LEVELS.index(c["level"]), c["area_code"]))
+
+
+def chief_coverage(session: Session, user: User) -> list[dict[str, Any]]:
+    """How far the village chiefs reach, per township: the villages with permanent farmland (by where each
+    polygon's interior point falls, as the township totals count it), those with a village chief in post, and the
+    farmland (m², 亩) of the villages without one, each named with its area — the patches no named chief answers
+    for yet. Township roles see their township's."""
+    township = township_of(user.role, user.township_code)
+    where = [AdminArea.level == VILLAGE_LEVEL, *([AdminArea.township_code == township] if township else [])]
+    villages = read_frame(session, AdminArea, ["code", "name", "township_code"], where=where, order_by="code")
+    towns = dict(session.execute(select(AdminArea.code, AdminArea.name).where(
+        AdminArea.level == TOWNSHIP_LEVEL, *([AdminArea.code == township] if township else []))).all())
+    farmland = current_totals(session, villages) if len(villages) else pd.Series(dtype=float)
+    held = set(session.execute(select(Chief.area_code).where(Chief.level == VILLAGE_LEVEL,
+                                                             Chief.ended_at.is_(None))).scalars())
+    villages = villages.assign(farmland_m2=farmland.to_numpy() if len(villages) else [])
+    villages = villages[villages["farmland_m2"] > 0]
+    out = []
+    for code in sorted(towns):
+        mine = villages[villages["township_code"] == code]
+        bare = mine[~mine["code"].isin(held)]
+        uncovered = float(bare["farmland_m2"].sum())
+        out.append({"township_code": code, "township_name": towns[code], "villages_with_farmland": len(mine),
+                    "villages_with_chief": int(mine["code"].isin(held).sum()),
+                    "farmland_m2": round(float(mine["farmland_m2"].sum()), 2), "uncovered_m2": round(uncovered, 2),
+                    "uncovered_mu": round(uncovered / MU_M2, 4),
+                    "uncovered": [{"code": c, "name": n, "farmland_m2": round(float(a), 2)}
+                                  for c, n, a in zip(bare["code"], bare["name"], bare["farmland_m2"], strict=True)]})
+    return out
 
 
 def to_handle_clauses() -> list[Any]:

@@ -261,13 +261,27 @@ def test_an_admin_names_a_field_chief_who_then_sees_the_area(browser, live_serve
     page, errors = signed_in(browser, live_server, "/desk/chiefs", user="chief-admin")
     page.wait_for_function("() => document.body.dataset.loaded")
     page.select_option("#rl-chief select[name=level]", "village")
-    village = page.eval_on_selector("#rl-chief select[name=area_code]",
-                                    "s => [...s.options].find(o => o.value.startsWith('431021101')).value")
+    page.wait_for_function("() => document.body.dataset.coverage")
+    # A village of 431021101 with permanent farmland and no chief yet (the coverage table lists it).
+    uncovered = page.evaluate("() => fetch('/api/chiefs/coverage').then(r => r.json())")
+    village = next(v["code"] for r in uncovered if r["township_code"] == "431021101000" for v in r["uncovered"])
     page.select_option("#rl-chief select[name=area_code]", village)
     page.select_option("#rl-chief select[name=username]", "inspector")
+    township = village[:9] + "000"
+    row = f"#rl-coverage tr[data-township='{township}'] td"
+    before = page.eval_on_selector_all(row, "tds => tds.map(t => t.textContent)")
     page.click("#rl-chief button[type=submit]")
     page.wait_for_selector(f"#rl-chiefs tr[data-area='{village}']")
     assert "inspector" in (page.text_content(f"#rl-chiefs tr[data-area='{village}']") or "")
+    # The villages' reach: the village just named is no longer among those without a chief, and the farmland
+    # without one is what the API says.
+    page.wait_for_function(f"() => !document.querySelector(\"#rl-coverage tr[data-township='{township}']\")"
+                           f".textContent.includes('{village}')")
+    answer = page.evaluate("() => fetch('/api/chiefs/coverage').then(r => r.json())")
+    mine = next(r for r in answer if r["township_code"] == township)
+    cells = page.eval_on_selector_all(row, "tds => tds.map(t => t.textContent)")
+    assert cells[3] == f"{mine['uncovered_mu']:.2f}" and int(cells[2]) == mine["villages_with_chief"]
+    assert village in before[4] and int(cells[2]) == int(before[2]) + 1  # one more village with a chief
     # The townships whose 乡级田长 post nobody holds are listed as vacant, to be filled.
     with live_factory() as s:
         held = set(s.execute(select(Chief.area_code).where(Chief.level == "township", Chief.ended_at.is_(None)))

@@ -558,6 +558,34 @@ def test_the_same_crop_picture_with_other_exif_on_a_second_land_record_is_flagge
                   ).json()["checks"] == []
 
 
+def test_the_permanent_farmland_no_village_chief_answers_for_is_shown_per_township(land: Land):
+    """田长制 makes a named chief answer for every patch of farmland, but a village that never had a chief was
+    flagged nowhere (village posts are named as the county reaches them). `GET /api/chiefs/coverage`: per township,
+    the villages with permanent farmland, those with a village chief in post, and the farmland (m², 亩) in the
+    villages without one, named — for the county to see how far the chiefs reach. Township roles: their own."""
+    site = land.site
+
+    def coverage(user: str) -> dict[str, dict]:
+        answer = site.client.get("/api/chiefs/coverage", headers=site.as_user(user))
+        assert answer.status_code == 200, answer.text
+        return {row["township_code"]: row for row in answer.json()}
+
+    before = coverage("county")
+    assert set(before) >= {T1, T2}
+    t1 = before[T1]
+    assert t1["villages_with_farmland"] >= 1 and t1["villages_with_chief"] == 0
+    assert site.village_code in [v["code"] for v in t1["uncovered"]]
+    assert t1["uncovered_m2"] == pytest.approx(t1["farmland_m2"]) and t1["uncovered_m2"] > 0
+    assert t1["uncovered_mu"] == pytest.approx(t1["uncovered_m2"] / 666.6667, rel=1e-4)
+    assert set(coverage("officer2")) == {T2}  # a township sees its own
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    after = coverage("county")[T1]
+    assert site.village_code not in [v["code"] for v in after["uncovered"]]
+    assert after["villages_with_chief"] == 1
+    covered = next(v for v in t1["uncovered"] if v["code"] == site.village_code)["farmland_m2"]
+    assert after["uncovered_m2"] == pytest.approx(t1["uncovered_m2"] - covered)
+
+
 def test_a_disabled_user_holds_no_chief_post_and_the_post_shows_vacant(land: Land):
     """Someone leaves: their account is disabled. Before, they stayed 县级田长 / 乡级田长 in every list while nobody
     could log in to answer for the area. Now disabling ends their posts (kept for the month's duty report) and

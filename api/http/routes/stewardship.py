@@ -37,6 +37,7 @@ from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
 from api.stewardship.patrols import handle_finding, record_finding, record_patrol
 from api.stewardship.queries import (
+    chief_coverage,
     chief_list,
     findings_to_handle,
     grid_layer,
@@ -71,6 +72,13 @@ class ChiefIn(BaseModel):
 def get_chiefs(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
     """The field chiefs in post (township roles: their township's)."""
     return chief_list(session, user)
+
+
+@router.get("/chiefs/coverage")
+def get_chief_coverage(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """Per township: villages with permanent farmland, those with a village chief in post, and the farmland of
+    the villages without one (m², 亩), named (township roles: their township's)."""
+    return chief_coverage(session, user)
 
 
 @router.post("/chiefs", status_code=201)

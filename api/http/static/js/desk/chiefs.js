@@ -77,6 +77,18 @@ async function showChiefs() {
   document.body.dataset.loaded = String(Date.now());
 }
 
+/** Per township, how far the village chiefs reach: the farmland of the villages no chief answers for, named. */
+async function showCoverage() {
+  const rows = await getJSON("/api/chiefs/coverage");
+  fill(document.querySelector("#rl-coverage tbody"), rows.length ? rows.map((r) => h("tr",
+    { dataset: { township: r.township_code }, class: r.uncovered.length ? "vacant" : null },
+    h("td", { title: r.township_code }, r.township_name), h("td", { class: "n" }, r.villages_with_farmland),
+    h("td", { class: "n" }, r.villages_with_chief), h("td", { class: "n" }, r.uncovered_mu.toFixed(2)),
+    h("td", {}, r.uncovered.map((v) => `${v.name} ${v.code}`).join(t("、", ", ")))))
+    : h("tr", {}, h("td", { colspan: 5 }, t("尚未导入村界", "No village boundaries imported"))));
+  document.body.dataset.coverage = String(Date.now());
+}
+
 function areasOf(level) {
   if (level === levels.county) { return [{ code: pageData.county, name: t("全县", "the county") }]; }
   if (level === levels.grid) { return []; }
@@ -102,7 +114,7 @@ async function setUpForm() {
       await postJSON("/api/chiefs", { level, username: form.elements.username.value,
         area_code: level === levels.grid ? form.elements.grid.value.trim() : form.elements.area_code.value });
       out.textContent = t("已任命", "Named");
-      await Promise.all([showChiefs(), showInbox()]);
+      await Promise.all([showChiefs(), showInbox(), showCoverage()]);
     } catch (err) {
       out.textContent = err.message;
     }
@@ -112,4 +124,5 @@ async function setUpForm() {
 showInbox();
 showFindings();
 showChiefs();
+showCoverage();
 if (form) { setUpForm(); }
