@@ -150,3 +150,49 @@ def test_a_case_opened_in_english_names_its_facts_in_english(browser, live_serve
     open_case_on_phone(page, case.id, case.code)
     assert page.eval_on_selector_all("#case-facts dt", "dts => dts.map(d => d.textContent)")[0] == "状态"
     context.close()
+
+
+def test_an_inspector_changes_their_password_on_the_phone(browser, live_server: str, live_factory):
+    """The field app had no way to change one's password (the desk had): an inspector given a password by the
+    admin kept it. Now: the current one, the new one twice; a wrong current password or two different new ones are
+    refused in place; once changed, the phone (logged out everywhere by the server) asks for the new one."""
+    import httpx
+
+    from api.accounts.users import create_user
+
+    with live_factory.begin() as s:
+        if s.execute(select(func.count()).where(User.username == "pw-inspector")).scalar_one() == 0:
+            create_user(s, "pw-inspector", PASSWORD, "inspector", "431021101000")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live_server}/field/")
+    page.fill("input[name=username]", "pw-inspector")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-form button")
+    page.wait_for_function("() => document.body.dataset.ready")
+    page.click("#password-open")
+    form = "#password-form"
+    page.fill(f"{form} input[name=current_password]", PASSWORD)
+    page.fill(f"{form} input[name=new_password]", "a-new-field-password")
+    page.fill(f"{form} input[name=repeat]", "another-new-password")
+    page.click(f"{form} button[type=submit]")
+    assert page.text_content("#password-error") == "两次输入的新密码不一致"
+    page.fill(f"{form} input[name=current_password]", "not-the-password")
+    page.fill(f"{form} input[name=repeat]", "a-new-field-password")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_function("() => document.getElementById('password-error').textContent === '当前密码不正确'")
+    page.fill(f"{form} input[name=current_password]", PASSWORD)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#login-view:not([hidden])")
+    assert page.text_content("#login-note") == "密码已修改，请用新密码登录"
+    assert page.evaluate("() => localStorage.getItem('redline.token')") is None
+    with httpx.Client(base_url=live_server) as client:
+        assert client.post("/api/auth/token", json={"username": "pw-inspector", "password": PASSWORD}
+                           ).status_code == 401
+        assert client.post("/api/auth/token", json={"username": "pw-inspector",
+                                                    "password": "a-new-field-password"}).status_code == 200
+    page.fill("input[name=username]", "pw-inspector")
+    page.fill("input[name=password]", "a-new-field-password")
+    page.click("#login-form button")
+    page.wait_for_selector("#list-view:not([hidden])")
+    context.close()

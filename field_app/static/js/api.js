@@ -26,14 +26,34 @@ export async function login(username, password) {
   return true;
 }
 
-export async function logout() {
-  if (state.token) {
-    await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
+/** Change one's own password (online only). The server revokes every token of the user, this phone's too: the
+ * caller forgets the token and asks for a new login. Returns null, or the server's reason in the user's language. */
+export async function changePassword(current, next, language) {
+  let r;
+  try {
+    r = await fetch("/api/auth/password", { method: "POST", headers: { Authorization: `Bearer ${state.token}`,
+      "Content-Type": "application/json" }, body: JSON.stringify({ current_password: current, new_password: next }) });
+  } catch {
+    return language === "en" ? "No connection to the server: try again online" : "无法连接服务器：请联网后再试";
   }
+  if (r.ok) { return null; }
+  const error = (await r.json().catch(() => ({}))).error || {};
+  return (language === "en" ? error.message_en : error.message_zh) || error.message || `HTTP ${r.status}`;
+}
+
+/** Forget this phone's login without asking the server (its token is revoked already). */
+export function forget() {
   state.token = null;
   state.me = null;
   localStorage.removeItem("redline.token");
   localStorage.removeItem("redline.me");
+}
+
+export async function logout() {
+  if (state.token) {
+    await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${state.token}` } }).catch(() => {});
+  }
+  forget();
 }
 
 /** "online" when the server answers, "noserver" when the phone has a network but the server does not

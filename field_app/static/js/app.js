@@ -1,7 +1,7 @@
 // Redline field app: my cases (by deadline or distance, all stored on the phone for offline work), a map, every
 // field step of the workflow with the photos it needs, and the queue that sends them — offline first.
 import { h } from "/static/js/common/dom.js";
-import { api, login, logout, me, reachability, token, Unauthenticated } from "./api.js";
+import { api, changePassword, forget, login, logout, me, reachability, token, Unauthenticated } from "./api.js";
 import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate, word } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
 import * as queue from "./queue.js";
@@ -280,6 +280,26 @@ function signOut() {
   logout().finally(() => { $("who").textContent = ""; state.cases = []; show("login-view"); });
 }
 
+/** The inspector's own password, changed on the phone: the server logs the user out everywhere, so the app asks
+ * for a login with the new one (what is queued on the phone stays, and is sent after it). */
+async function submitPassword(event) {
+  event.preventDefault();
+  const data = new FormData(event.target);
+  if (data.get("new_password") !== data.get("repeat")) {
+    $("password-error").textContent = t("passwordmismatch", "两次输入的新密码不一致");
+    return;
+  }
+  const refused = await changePassword(data.get("current_password"), data.get("new_password"), language());
+  if (refused) { $("password-error").textContent = refused; return; }
+  event.target.reset();
+  event.target.hidden = true;
+  forget();
+  $("who").textContent = "";
+  state.cases = [];
+  $("login-note").textContent = t("passwordchanged", "密码已修改，请用新密码登录");
+  show("login-view");
+}
+
 async function enter() {
   $("who").textContent = me() ? me().display_name || me().username : "";
   show("list-view");
@@ -313,6 +333,11 @@ function start() {
     renderQueue();
   };
   $("logout").onclick = signOut;
+  $("password-open").onclick = () => {
+    $("password-form").hidden = !$("password-form").hidden;
+    $("password-error").textContent = "";
+  };
+  $("password-form").onsubmit = submitPassword;
   $("refresh").onclick = () => sync();
   $("sort").onchange = renderCases;
   $("back").onclick = () => { clearCaseView(""); state.current = null; show("list-view"); };
@@ -322,6 +347,7 @@ function start() {
   $("login-form").onsubmit = async (event) => {
     event.preventDefault();
     const data = new FormData(event.target);
+    $("login-note").textContent = "";
     if (!(await login(data.get("username"), data.get("password")))) {
       $("login-error").textContent = t("wrongcredentials", "用户名或密码错误");
       return;

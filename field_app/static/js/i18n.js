@@ -19,6 +19,9 @@ const EN = {
   shorttrack: "Fewer than two fixes: walk a little before ending",
   status: "Status", disposition: "Disposition", prohibitions: "Prohibitions (八不准)", footprint: "Footprint m² / mu",
   farmland: "Permanent farmland m² / mu", remaining: "Unrectified m²", deadline: "Deadline",
+  changepassword: "Change password", currentpassword: "Current password", newpassword: "New password",
+  repeatpassword: "Once more", passwordmismatch: "The two new passwords differ",
+  passwordchanged: "Password changed: log in with the new one",
 };
 const ZH = {
   noserver: "服务器无响应", online: "在线", offline: "离线", empty: "暂无指派给您的案件。", queueempty: "没有待同步的内容。",
