@@ -139,6 +139,11 @@ def near_duplicate_flag(phash: int, other_cases_phash: Sequence[int] | np.ndarra
     return None
 
 
+def phash_text(phash: int | None) -> str | None:
+    """A difference hash as stored: 16 hex digits (what `phashes` reads back), None where there is none."""
+    return f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None
+
+
 def phashes(joined: str | None) -> np.ndarray:
     """Difference hashes stored as 16-hex-digit texts and concatenated by the database (GROUP_CONCAT /
     string_agg: one value read, not a row per photo) as 64-bit integers."""

@@ -93,12 +93,13 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def lead_codes_at(session: Session, cases: pd.DataFrame, at: dt.datetime) -> list[str]:
-    """Per case of `cases` (a `snapshot`: `id`, `origin`, `lead_code`), the satellite leads (卫片图斑) it answered at
-    `at`, first to last, joined with 、: a lead case's own code, then each lead attached to it before `at`
+def lead_codes_at(session: Session, cases: pd.DataFrame, at: dt.datetime | None) -> list[list[str]]:
+    """Per case of `cases` (`id`, `origin`, `lead_code`: a `snapshot`, or one case), the satellite leads (卫片图斑) it
+    answered at `at`, first to last: a lead case's own code, then each lead attached to it before `at`
     (`lead_attached` events: a house case's first lead, a later batch's on the same building). From the audit trail,
-    so a past month's export lists what was known then."""
-    at = as_utc(at)
+    so a past month's export lists what was known then (`at` None: every lead, now); `case_leads` is the index that
+    finds a case by a code."""
+    until = as_utc(at) if at is not None else None
     ids = cases["id"].astype(int).tolist()
     codes: dict[int, list[str]] = {i: [] for i in ids}
     for case_id, origin, own in zip(ids, cases["origin"], cases["lead_code"], strict=True):
@@ -110,6 +111,6 @@ def lead_codes_at(session: Session, cases: pd.DataFrame, at: dt.datetime) -> lis
                 .where(CaseEvent.case_id.in_(chunk), CaseEvent.action == "lead_attached").order_by(CaseEvent.id)):
             attached = json.loads(after)
             code = attached.get("lead_code") or attached.get("further_lead_code")
-            if as_utc(when) < at and code and code not in codes[case_id]:
+            if (until is None or as_utc(when) < until) and code and code not in codes[case_id]:
                 codes[case_id].append(code)
-    return ["、".join(codes[i]) for i in ids]
+    return [codes[i] for i in ids]

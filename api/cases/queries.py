@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.cases.deadlines import DeadlinePolicy
 from api.cases.filters import CaseFilter
+from api.cases.history import lead_codes_at
 from api.cases.measures import old_part_m2
 from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
 from api.cases.scope import load_case, scope
@@ -153,11 +155,9 @@ class CaseDetail:
 
 
 def lead_codes(session: Session, case: Case) -> list[str]:
-    """Every satellite lead (卫片图斑) the case answers, first to last: its own, then later batches' on the same
-    building (`CaseLead`)."""
-    further = session.execute(select(CaseLead.lead_code).where(CaseLead.case_id == case.id)
-                              .order_by(CaseLead.attached_at, CaseLead.lead_code)).scalars()
-    return [*([case.lead_code] if case.lead_code else []), *further]
+    """Every satellite lead (卫片图斑) the case answers now, first to last (`api.cases.history.lead_codes_at`)."""
+    one = pd.DataFrame({"id": [case.id], "origin": [case.origin], "lead_code": [case.lead_code]})
+    return lead_codes_at(session, one, None)[0]
 
 
 def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:

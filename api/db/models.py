@@ -555,7 +555,8 @@ class Finding(Base):
     village_code: Mapped[str | None] = mapped_column(String(12))
     grid_code: Mapped[str | None] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(20))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: Indexed: every workflow decision on a case asks for its unhandled findings (`CaseState.unchecked_growth`).
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     abandoned_id: Mapped[int | None] = mapped_column(ForeignKey("abandoned_records.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     #: A finding left to a person (`TO_HANDLE`) is listed until someone handles it: when, who, what was done.

@@ -39,6 +39,7 @@ from gis.evidence import (
     EvidencePolicy,
     dhash,
     near_duplicate_flag,
+    phash_text,
     phashes,
 )
 from gis.photo_meta import read_meta_and_preview
@@ -93,7 +94,7 @@ def check_pixels(factory: sessionmaker[Session], root: Path, photo_id: int, poli
                 flags.append(near)
         done = session.execute(
             update(Photo).where(Photo.id == photo_id, Photo.pixels_checked_at.is_(None))
-            .values(phash=f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None,
+            .values(phash=phash_text(phash),
                     checks=json.dumps(flags, ensure_ascii=False), pixels_checked_at=now or utcnow()))
     return bool(done.rowcount)  # type: ignore[attr-defined]
 

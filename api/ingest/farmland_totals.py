@@ -34,7 +34,8 @@ def townships(session: Session, township: str | None = None) -> gpd.GeoDataFrame
 
 
 def current_totals(session: Session, towns: gpd.GeoDataFrame) -> pd.Series:
-    """Permanent farmland area (planar m²) per township now, by where each polygon's interior point falls."""
+    """Permanent farmland area (planar m²) per area of `towns` (townships, or villages for the chiefs' coverage)
+    now, by where each polygon's interior point falls."""
     farmland = read_frame(session, Farmland, ["area_m2"])
     if farmland.empty or towns.empty:
         return pd.Series(0.0, index=towns["code"].to_numpy())

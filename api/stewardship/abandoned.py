@@ -74,6 +74,7 @@ from gis.evidence import (
     dhash,
     is_near_duplicate,
     passes_distance_check,
+    phash_text,
     phashes,
     true_bearing,
 )
@@ -410,7 +411,7 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
                               taken_at=as_utc_or_none(meta.taken_at), lat=meta.lat, lon=meta.lon,
                               bearing_deg=meta.bearing_deg, checks=json.dumps(flags, ensure_ascii=False),
                               uploaded_by=user.id, uploaded_at=now,
-                              phash=f"{phash:0{PHASH_HEX_DIGITS}x}" if phash is not None else None)
+                              phash=phash_text(phash))
             session.add(photo)
             session.flush()
             session.expunge(photo)
@@ -421,30 +422,31 @@ def upload_land_photo(factory: sessionmaker[Session], user: User, locate: Locate
         return _same_land_upload(first, subject, staged.sha256)
 
 
-def _file_on_another_subject(session: Session, sha256: str, subject: PhotoSubject) -> bool:
-    """Whether these very bytes are attached to another land subject: a photo of another abandoned-land record,
-    or of a finding that is neither this one nor the finding this record came from. One picture of a planted
-    field must not close two parcels unseen; a reviewer decides (two records can share a parcel), so it is a
-    flag (`SAME_LAND_FILE`), as the same file on two cases is. An index lookup (`land_photos.sha256`)."""
-    for abandoned_id, finding_id in session.execute(select(LandPhoto.abandoned_id, LandPhoto.finding_id)
-                                                    .where(LandPhoto.sha256 == sha256)):
-        same_record = subject.abandoned_id is not None and abandoned_id == subject.abandoned_id
-        same_finding = subject.finding_id is not None and finding_id == subject.finding_id
-        if not (same_record or same_finding):
-            return True
-    return False
-
-
-def _phashes_elsewhere(session: Session, subject: PhotoSubject) -> np.ndarray:
-    """The difference hashes of the land photos of every other subject (as `_file_on_another_subject` counts
-    them): the same picture saved again, or given another GPS position, must not close a second parcel unseen.
-    A flag for the reviewer (`NEAR_LAND_FILE`), as on cases."""
-    clauses = [func.length(LandPhoto.phash) == PHASH_HEX_DIGITS]
+def _elsewhere(subject: PhotoSubject) -> list[Any]:
+    """WHERE clauses for the land photos of every other subject: neither of this abandoned-land record nor of this
+    finding (a record's photos and those of the finding it came from are one subject's)."""
+    clauses = []
     if subject.abandoned_id is not None:
         clauses.append(or_(LandPhoto.abandoned_id.is_(None), LandPhoto.abandoned_id != subject.abandoned_id))
     if subject.finding_id is not None:
         clauses.append(or_(LandPhoto.finding_id.is_(None), LandPhoto.finding_id != subject.finding_id))
-    return phashes(session.execute(select(func.aggregate_strings(LandPhoto.phash, "")).where(*clauses)).scalar_one())
+    return clauses
+
+
+def _file_on_another_subject(session: Session, sha256: str, subject: PhotoSubject) -> bool:
+    """Whether these very bytes are attached to another land subject (`_elsewhere`). One picture of a planted
+    field must not close two parcels unseen; a reviewer decides (two records can share a parcel), so it is a
+    flag (`SAME_LAND_FILE`), as the same file on two cases is. An index lookup (`land_photos.sha256`)."""
+    return session.execute(select(LandPhoto.id).where(LandPhoto.sha256 == sha256, *_elsewhere(subject)).limit(1)
+                           ).first() is not None
+
+
+def _phashes_elsewhere(session: Session, subject: PhotoSubject) -> np.ndarray:
+    """The difference hashes of the land photos of every other subject (`_elsewhere`): the same picture saved
+    again, or given another GPS position, must not close a second parcel unseen. A flag for the reviewer
+    (`NEAR_LAND_FILE`), as on cases."""
+    return phashes(session.execute(select(func.aggregate_strings(LandPhoto.phash, "")).where(
+        func.length(LandPhoto.phash) == PHASH_HEX_DIGITS, *_elsewhere(subject))).scalar_one())
 
 
 def _same_land_upload(existing: LandPhoto, subject: PhotoSubject, sha256: str) -> LandPhoto:

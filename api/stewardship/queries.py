@@ -152,10 +152,9 @@ def chief_coverage(session: Session, user: User) -> list[dict[str, Any]]:
     villages = read_frame(session, AdminArea, ["code", "name", "township_code"], where=where, order_by="code")
     towns = dict(session.execute(select(AdminArea.code, AdminArea.name).where(
         AdminArea.level == TOWNSHIP_LEVEL, *([AdminArea.code == township] if township else []))).all())
-    farmland = current_totals(session, villages) if len(villages) else pd.Series(dtype=float)
     held = set(session.execute(select(Chief.area_code).where(Chief.level == VILLAGE_LEVEL,
                                                              Chief.ended_at.is_(None))).scalars())
-    villages = villages.assign(farmland_m2=farmland.to_numpy() if len(villages) else [])
+    villages = villages.assign(farmland_m2=current_totals(session, villages).to_numpy())
     villages = villages[villages["farmland_m2"] > 0]
     out = []
     for code in sorted(towns):
@@ -163,7 +162,7 @@ def chief_coverage(session: Session, user: User) -> list[dict[str, Any]]:
         bare = mine[~mine["code"].isin(held)]
         uncovered = float(bare["farmland_m2"].sum())
         out.append({"township_code": code, "township_name": towns[code], "villages_with_farmland": len(mine),
-                    "villages_with_chief": int(mine["code"].isin(held).sum()),
+                    "villages_with_chief": len(mine) - len(bare),
                     "farmland_m2": round(float(mine["farmland_m2"].sum()), 2), "uncovered_m2": round(uncovered, 2),
                     "uncovered_mu": round(uncovered / MU_M2, 4),
                     "uncovered": [{"code": c, "name": n, "farmland_m2": round(float(a), 2)}

@@ -94,6 +94,14 @@ def artifacts() -> Path:
 
 
 
+def submit_password_form(page, form: str, current: str, new: str, repeat: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill a change-of-password form (the desk's account page, the field app's) and send it."""
+    page.fill(f"{form} input[name=current_password]", current)
+    page.fill(f"{form} input[name=new_password]", new)
+    page.fill(f"{form} input[name=repeat]", repeat)
+    page.click(f"{form} button[type=submit]")
+
+
 def open_case_on_phone(page, case_id: int, code: str) -> None:  # type: ignore[no-untyped-def]
     """Tap a case in the field app's list and wait for its view; on failure say what the phone shows instead
     (the views on screen, the case's error line, the network pill, what became of the request for the case)

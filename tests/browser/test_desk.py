@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 from api.accounts.users import create_user
 from api.db.models import AdminArea, Case, CaseEvent, Chief, User
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import PASSWORD, submit_password_form
 
 pytestmark = pytest.mark.browser
 
@@ -395,18 +395,12 @@ def test_a_user_changes_their_password_on_the_desk(browser, live_server: str, li
     page.wait_for_url(re.compile("/desk/account"))
     page.wait_for_function("() => document.body.dataset.loaded")
     form = "#rl-password"
-    page.fill(f"{form} input[name=current_password]", PASSWORD)
-    page.fill(f"{form} input[name=new_password]", "a-fresh-password-1")
-    page.fill(f"{form} input[name=repeat]", "a-fresh-password-2")
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, PASSWORD, "a-fresh-password-1", "a-fresh-password-2")
     page.wait_for_function("() => document.getElementById('rl-password-error').textContent.includes('不一致')")
-    page.fill(f"{form} input[name=current_password]", "not-the-password")
-    page.fill(f"{form} input[name=repeat]", "a-fresh-password-1")
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, "not-the-password", "a-fresh-password-1", "a-fresh-password-1")
     page.wait_for_function("() => document.getElementById('rl-password-error').textContent === '当前密码不正确'")
     page.screenshot(path=str(artifacts / "desk_account.png"))
-    page.fill(f"{form} input[name=current_password]", PASSWORD)
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, PASSWORD, "a-fresh-password-1", "a-fresh-password-1")
     page.wait_for_url(re.compile("/login"))
     assert "密码已修改" in (page.text_content("p.err") or "")
     page.fill("input[name=username]", "sun")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from api.cases.service import transition
 from api.db.models import Case, Photo, User
-from tests.browser.conftest import PASSWORD, open_case_on_phone
+from tests.browser.conftest import PASSWORD, open_case_on_phone, submit_password_form
 from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.browser
@@ -172,17 +172,11 @@ def test_an_inspector_changes_their_password_on_the_phone(browser, live_server: 
     page.wait_for_function("() => document.body.dataset.ready")
     page.click("#password-open")
     form = "#password-form"
-    page.fill(f"{form} input[name=current_password]", PASSWORD)
-    page.fill(f"{form} input[name=new_password]", "a-new-field-password")
-    page.fill(f"{form} input[name=repeat]", "another-new-password")
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, PASSWORD, "a-new-field-password", "another-new-password")
     assert page.text_content("#password-error") == "两次输入的新密码不一致"
-    page.fill(f"{form} input[name=current_password]", "not-the-password")
-    page.fill(f"{form} input[name=repeat]", "a-new-field-password")
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, "not-the-password", "a-new-field-password", "a-new-field-password")
     page.wait_for_function("() => document.getElementById('password-error').textContent === '当前密码不正确'")
-    page.fill(f"{form} input[name=current_password]", PASSWORD)
-    page.click(f"{form} button[type=submit]")
+    submit_password_form(page, form, PASSWORD, "a-new-field-password", "a-new-field-password")
     page.wait_for_selector("#login-view:not([hidden])")
     assert page.text_content("#login-note") == "密码已修改，请用新密码登录"
     assert page.evaluate("() => localStorage.getItem('redline.token')") is None

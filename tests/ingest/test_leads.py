@@ -120,8 +120,9 @@ def test_a_later_lead_on_a_building_whose_case_answers_a_lead_already_is_that_ca
     with db.factory() as s:  # the month's export lists the leads each case answered at the month's end
         at = dt.datetime.now(dt.UTC)
         now, then = snapshot(s, at), snapshot(s, before_november)
-        assert sorted(lead_codes_at(s, now, at)) == ["L-H1-OCT、L-H1-NOV", "L-LAND-OCT、L-LAND-NOV"]
-        assert sorted(lead_codes_at(s, then, before_november)) == ["L-H1-OCT", "L-LAND-OCT"]
+        assert sorted("、".join(c) for c in lead_codes_at(s, now, at)) == ["L-H1-OCT、L-H1-NOV",
+                                                                          "L-LAND-OCT、L-LAND-NOV"]
+        assert sorted("、".join(c) for c in lead_codes_at(s, then, before_november)) == ["L-H1-OCT", "L-LAND-OCT"]
         # A county answering its 图斑 list finds the case by any lead code it answers (before: by case code only).
         county = models.User(username="county", role="county_reviewer", township_code=None)
         for code in ("L-H1-OCT", "L-H1-NOV", "L-LAND-NOV"):

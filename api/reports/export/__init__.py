@@ -59,7 +59,7 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     fig = figures(session, month, settings, township)
     stamp = fig.as_of.astimezone(COUNTY_TZ)
     names = _names(session, township)
-    cases = case_table(fig, names, lead_codes_at(session, fig.cases, fig.as_of) if len(fig.cases) else None)
+    cases = case_table(fig, names, lead_codes_at(session, fig.cases, fig.as_of))
     history = []
     for i, m in enumerate(previous_months(month, MONTHS_COMPARED)):
         step(0.1 + 0.5 * i / MONTHS_COMPARED, f"month {m}")

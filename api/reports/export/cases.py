@@ -20,7 +20,7 @@ CASE_COLUMNS: dict[str, str] = {
 }
 
 
-def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[str] | None = None) -> pd.DataFrame:
+def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[list[str]]) -> pd.DataFrame:
     """One row per case as it stood at the month's end; `lead_codes`: per case, the satellite leads it answered
     then (`api.cases.history.lead_codes_at`), what the county reports each 卫片图斑 with."""
     c = fig.cases
@@ -47,7 +47,7 @@ def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[str] |
         "file_number": c["file_number"].fillna("").to_numpy() if "file_number" in c else "",
         "overdue": ["是" if v else "否" for v in c["overdue"]],
         "origin": [CASE_ORIGIN_NAMES.get(o, o) for o in c["origin"]],
-        "lead_codes": lead_codes if lead_codes is not None else "",
+        "lead_codes": ["、".join(codes) for codes in lead_codes],
     })
     table["occupied_mu"] = (table["occupied_m2"] / MU_M2).round(4)
     table["remaining_mu"] = (table["remaining_m2"] / MU_M2).round(4)
