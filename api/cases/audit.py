@@ -20,7 +20,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from api.clock import as_utc, utcnow
-from api.db.models import AuditHead, Base, CaseEvent, LandEvent
+from api.db.models import AuditHead, Base, CaseEvent, FindingEvent, LandEvent
 
 if TYPE_CHECKING:  # pandas is loaded by the bulk writers that call for it, not by every `redline` command
     import pandas as pd
@@ -49,9 +49,14 @@ class Chain:
     head_id: int
 
 
-#: Case events (every case's history) and land events (abandoned-land records): two chains, one mechanism.
+#: Case events (every case's history), land events (abandoned-land records) and finding events (a patrol finding
+#: handled, reopened): three chains, one mechanism.
 CASE_CHAIN = Chain("cases", CaseEvent, "case_id", 1)
 LAND_CHAIN = Chain("land", LandEvent, "record_id", 2)
+FINDING_CHAIN = Chain("findings", FindingEvent, "finding_id", 3)
+#: Every chain, with the name `redline audit verify` reports it under.
+CHAINS: dict[str, Chain] = {"audit chain": CASE_CHAIN, "land audit chain": LAND_CHAIN,
+                            "finding audit chain": FINDING_CHAIN}
 
 
 @dataclass

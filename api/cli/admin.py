@@ -110,12 +110,13 @@ def user_disable(username: str) -> None:
 
 
 def audit_verify() -> None:
-    """Check both audit chains (cases, abandoned land); name the first broken link (exit status 1 if any)."""
-    from api.cases.audit import CASE_CHAIN, LAND_CHAIN, verify_chain
+    """Check every audit chain (cases, abandoned land, findings); name the first broken link (exit status 1 if
+    any)."""
+    from api.cases.audit import CHAINS, verify_chain
 
     broken = False
     with factory()() as session:
-        for chain, label in ((CASE_CHAIN, "audit chain"), (LAND_CHAIN, "land audit chain")):
+        for label, chain in CHAINS.items():
             report = verify_chain(session, chain)
             if report.ok:
                 echo(f"{label} intact: {report.events} events")

@@ -565,6 +565,14 @@ class Finding(Base):
     handled_note: Mapped[str | None] = mapped_column(Text)
 
 
+class FindingEvent(Base, ChainedEvent):
+    """A finding's handling and each reopening by the county, hash-chained like case events (its own chain:
+    `audit_head` 3): the word that takes a finding off every list is kept, in order, under its author's name."""
+
+    __tablename__ = "finding_events"
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+
+
 class LandPhoto(Base):
     """A photo of land (an abandoned parcel, a patrol finding) — stored like case photos, by SHA-256."""
 

@@ -29,6 +29,7 @@ from api.settings import Settings
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVEL_NAMES_EN
 from api.stewardship.workflow import (
     CAUSE_NAMES,
+    FINDING_ACTION_NAMES,
     FINDING_KINDS,
     LAND_ACTION_NAMES,
     LAND_PHOTO_KINDS,
@@ -78,7 +79,8 @@ def _stewardship_labels() -> dict[str, dict[str, str]]:
     """Labels of the field-chief system and abandoned land (finding kinds, causes, remedies, ...)."""
     return {"finding_kind": FINDING_KINDS, "finding_outcome": OUTCOME_NAMES, "cause": CAUSE_NAMES,
             "remedy": REMEDY_NAMES, "land_status": LAND_STATUS_NAMES, "land_photo_kind": LAND_PHOTO_KINDS,
-            "chief_level": LEVEL_NAMES, "land_action": LAND_ACTION_NAMES}
+            "chief_level": LEVEL_NAMES, "land_action": LAND_ACTION_NAMES,
+            "finding_action": FINDING_ACTION_NAMES}
 
 
 def ui_config(settings: Settings, lang: str = "zh") -> dict[str, Any]:

@@ -7,34 +7,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.accounts.roles import ROLE_NAMES, Role, township_of
+from api.accounts.roles import township_of
 from api.cases.audit import append_events
 from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc, utcnow
 from api.db.engine import srid_of
 from api.db.models import Case, EpochFootprint, Finding, Grid, House, Patrol, PatrolGrid, User
 from api.db.repository import bbox_clause, read_frame, to_db_lines
-from api.errors import Conflict, Forbidden, InvalidQuery, Message, NotFound
+from api.errors import Conflict, InvalidQuery, Message
 from api.evidence.upload import canonical_uuid
 from api.ingest.imagery import open_cases
 from api.ingest.layers import village_codes
-from api.stewardship.abandoned import finding_scope, record_abandoned
+from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
-    FINDING_HANDLERS,
     FINDING_KINDS,
     GROWTH_AT_STOCK,
-    OUTCOME_NAMES,
-    TO_HANDLE,
 )
 from gis.codes import COUNTY_TZ, WEB_CRS
 from gis.compare import CompareRules, matches
@@ -232,40 +229,3 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
         finding.outcome, finding.case_id = "case_opened", next(iter(opened.values()))
     else:
         finding.outcome = "not_violating"
-
-
-def handle_finding(factory: sessionmaker[Session], user: User, client_uuid: str, note: str,
-                   now: dt.datetime | None = None) -> Finding:
-    """Record that a finding left to a person (`TO_HANDLE`) was handled — by whom, when, what was done — so it
-    leaves the to-do lists and counts (it stays listed as handled for a while). The township or the county handles
-    it (`FINDING_HANDLERS`: a closed case's house built on again, or new construction at a stock case's house, the
-    county alone); a finding that became a case
-    or an abandoned-land record is worked there, not here. Once: a second hand, or two at the same instant, is
-    refused with the first one's name."""
-    client_uuid = canonical_uuid(client_uuid, "finding_uuid")
-    text = (note or "").strip()
-    now = now or utcnow()
-    with factory.begin() as session:
-        finding = session.execute(select(Finding).where(Finding.client_uuid == client_uuid,
-                                                        *finding_scope(session, user, now))).scalar_one_or_none()
-        if finding is None:
-            raise NotFound(f"no finding {client_uuid}")
-        if finding.outcome not in TO_HANDLE:
-            raise Conflict(Message(f"此发现{OUTCOME_NAMES[finding.outcome]}，在案件或抛荒记录中办理",
-                                   f"this finding became {finding.outcome}: it is worked on that case or record"))
-        handlers = FINDING_HANDLERS[finding.outcome]
-        if user.role not in handlers:
-            county_only = Role.TOWNSHIP_OFFICER not in handlers
-            raise Forbidden(Message(
-                f"{ROLE_NAMES.get(Role(user.role), user.role)}无权处理此巡田发现：" + ("由县级核查处理" if county_only
-                                                                             else "由乡镇或县级处理"),
-                "this finding is handled by the county" if county_only
-                else "a finding is handled by the township or the county"))
-        if not text:
-            raise InvalidQuery(Message("请填写处理说明（做了什么）", "note: say what was done"))
-        done = session.execute(update(Finding).where(Finding.id == finding.id, Finding.handled_at.is_(None))
-                               .values(handled_at=now, handled_by=user.username, handled_note=text))
-        session.refresh(finding)
-        if cast(CursorResult[Any], done).rowcount != 1:
-            raise Conflict(Message(f"已由 {finding.handled_by} 处理", f"already handled by {finding.handled_by}"))
-        return finding

@@ -21,9 +21,11 @@ from api.ingest.farmland_totals import current_totals
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
+from api.stewardship.handling import finding_handlings
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import (
     FINDING_HANDLERS,
+    FINDING_REOPENERS,
     FINDINGS_LISTED_DAYS,
     LAND_STATUS_NAMES,
     OUTCOME_NAMES,
@@ -202,12 +204,15 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
         for finding_id, photo_id in session.execute(select(LandPhoto.finding_id, LandPhoto.id).where(
                 LandPhoto.finding_id.in_([r.id for r in rows])).order_by(LandPhoto.id)).all():
             photos.setdefault(int(finding_id or 0), []).append(int(photo_id))
+    handlings = finding_handlings(session, [r.id for r in rows])
     return [{"id": r.id, "client_uuid": r.client_uuid, "kind": r.kind, "note": r.note, "at": r.at.isoformat(),
              "outcome": r.outcome, "outcome_name": OUTCOME_NAMES[r.outcome], "township_code": r.township_code,
              "village_code": r.village_code, "grid_code": r.grid_code, "lat": r.lat, "lon": r.lon,
              "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
              "photos": photos.get(r.id, []), **handling(r.handled_at, r.handled_by, r.handled_note),
-             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS[r.outcome]} for r in rows]
+             "handlings": handlings.get(r.id, []),
+             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS[r.outcome],
+             "may_reopen": r.handled_at is not None and user.role in FINDING_REOPENERS} for r in rows]
 
 
 def handling(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:

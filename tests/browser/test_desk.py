@@ -10,7 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from api.accounts.users import create_user
 from api.db.models import AdminArea, Case, CaseEvent, Chief, User
@@ -303,7 +303,8 @@ def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_serve
     """A finding noted for the township and one at the house of a closed case are listed on the chiefs page with
     their Chinese labels, place, patroller, note and the case they point at; one found 40 days ago and never handled
     still is (before, it had dropped off), one handled 40 days ago is not. The township says what was done on the
-    page, and the finding shows as handled, by whom and how."""
+    page, and the finding shows as handled, by whom and how; the county sends it back, and it is to handle again
+    with both words listed in order."""
     import datetime as dt
     import uuid
 
@@ -326,27 +327,34 @@ def test_the_desk_lists_the_patrol_findings_left_to_a_person(browser, live_serve
                           case_id=case, uploaded_at=now, **({"handled_at": now - dt.timedelta(days=40),
                                                              "handled_by": "officer", "handled_note": "已清理"}
                                                             if note == "四十天前已处理" else {})))
-    try:
-        page, errors = signed_in(browser, live_server, "/desk/chiefs")
-        page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[1]}']")
-        noted = page.text_content(f"#rl-findings tr[data-uuid='{keys[0]}']") or ""
-        assert "耕地破坏" in noted and "已记录，待乡镇处理" in noted and "取土挖坑" in noted
-        rebuilt = page.text_content(f"#rl-findings tr[data-uuid='{keys[1]}']") or ""
-        assert "已销号案件的房屋处又见建房" in rebuilt and closed.code in rebuilt
-        assert page.get_attribute(f"#rl-findings tr[data-uuid='{keys[1]}'] a", "href") == f"/map?code={closed.code}"
-        assert "四十天前" in (page.text_content(f"#rl-findings tr[data-uuid='{keys[2]}']") or "")
-        assert page.locator(f"#rl-findings tr[data-uuid='{keys[3]}']").count() == 0
-        row = f"#rl-findings tr[data-uuid='{keys[0]}']"
-        page.fill(f"{row} input[name=note]", "已责令回填复耕")
-        page.click(f"{row} button")
-        page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[0]}'][data-handled=yes]")
-        done = page.text_content(f"#rl-findings tr[data-uuid='{keys[0]}']") or ""
-        assert "已处理：已责令回填复耕（county " in done
-        assert page.locator(f"#rl-findings tr[data-uuid='{keys[2]}'] button").count() == 1  # still to handle
-        assert errors == []
-    finally:  # the session's live database is shared: the patrol test counts the findings it sends
-        with live_factory.begin() as s:
-            s.execute(delete(Finding).where(Finding.client_uuid.in_(keys)))
+    page, errors = signed_in(browser, live_server, "/desk/chiefs")
+    page.wait_for_selector(f"#rl-findings tr[data-uuid='{keys[1]}']")
+    noted = page.text_content(f"#rl-findings tr[data-uuid='{keys[0]}']") or ""
+    assert "耕地破坏" in noted and "已记录，待乡镇处理" in noted and "取土挖坑" in noted
+    rebuilt = page.text_content(f"#rl-findings tr[data-uuid='{keys[1]}']") or ""
+    assert "已销号案件的房屋处又见建房" in rebuilt and closed.code in rebuilt
+    assert page.get_attribute(f"#rl-findings tr[data-uuid='{keys[1]}'] a", "href") == f"/map?code={closed.code}"
+    assert "四十天前" in (page.text_content(f"#rl-findings tr[data-uuid='{keys[2]}']") or "")
+    assert page.locator(f"#rl-findings tr[data-uuid='{keys[3]}']").count() == 0
+    row = f"#rl-findings tr[data-uuid='{keys[0]}']"
+    page.fill(f"{row} input[name=note]", "已责令回填复耕")
+    page.click(f"{row} button[name=handle]")
+    page.wait_for_selector(f"{row}[data-handled=yes] button[name=reopen]")
+    done = page.text_content(row) or ""
+    assert "已处理" in done and "处理完毕：已责令回填复耕（county " in done
+    assert page.locator(f"#rl-findings tr[data-uuid='{keys[2]}'] button[name=handle]").count() == 1  # to handle
+    # The county finds the pit still open and sends the finding back, saying why: listed to handle again, the
+    # township's handling kept above the reopening.
+    page.fill(f"{row} input[name=note]", "复核：坑未回填")
+    page.click(f"{row} button[name=reopen]")
+    page.wait_for_selector(f"{row}[data-handled=no] button[name=handle]")
+    texts = page.locator(f"{row} ol.handlings li").all_text_contents()
+    assert len(texts) == 2 and texts[0].startswith("处理完毕：已责令回填复耕（county ")
+    assert texts[1].startswith("退回重办：复核：坑未回填（county ")
+    assert [li.get_attribute("data-action") for li in page.locator(f"{row} ol.handlings li").all()] == [
+        "handled", "reopened"]
+    assert "待处理" in (page.text_content(row) or "")
+    assert errors == []
 
 
 #: The width Chromium lays out a printed A4 landscape page in: 297 mm less the report's 12 mm page margins, at

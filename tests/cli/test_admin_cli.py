@@ -88,6 +88,7 @@ def test_audit_verify_names_the_broken_link(database: str):
             append_event(s, case_id=1, actor="x", action=f"a{i}", before={}, after={"i": i})
     intact = runner.invoke(app, ["audit", "verify"])
     assert intact.exit_code == 0 and "3 events" in intact.output
+    assert "land audit chain intact" in intact.output and "finding audit chain intact" in intact.output
     with factory.begin() as s:
         s.execute(text("UPDATE case_events SET after = '{\"i\": 9}' WHERE id = 2"))
     broken = runner.invoke(app, ["audit", "verify"])

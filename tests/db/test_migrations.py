@@ -28,6 +28,34 @@ def test_recent_migrations_round_trip(db: Database):
     assert "phash" in {c["name"] for c in inspect(db.engine).get_columns("photos")}
 
 
+def test_findings_handled_before_the_finding_chain_get_their_handling_as_its_first_events(db: Database):
+    """Revision 0018 starts the finding audit chain; a finding handled before it keeps its handling, as an event at
+    the time it was handled, under the name of who handled it — so the county's reopening follows a recorded word."""
+    import datetime as dt
+
+    from api.accounts.users import create_user
+    from api.cases.audit import FINDING_CHAIN, verify_chain
+    from api.clock import as_utc
+    from api.db.models import Finding, FindingEvent
+
+    downgrade(db.engine, "0017")
+    at = dt.datetime(2026, 3, 1, 2, 30, tzinfo=dt.UTC)
+    with db.factory.begin() as s:
+        user = create_user(s, "reviewer", "long-enough-pw", "county_reviewer")
+        for n, handled in enumerate((at, None, at - dt.timedelta(days=2))):
+            s.add(Finding(client_uuid=f"00000000-0000-4000-8000-00000000000{n}", user_id=user.id, kind="other",
+                          at=at - dt.timedelta(days=9), lat=30.0, lon=120.0, outcome="noted", uploaded_at=at,
+                          handled_at=handled, handled_by="officer" if handled else None,
+                          handled_note=f"已清理{n}" if handled else None))
+    upgrade(db.engine, srid=DEFAULT_COUNTY_SRID)
+    with db.factory() as s:
+        events = s.query(FindingEvent).order_by(FindingEvent.id).all()
+        assert [(e.action, e.actor, e.note, as_utc(e.at)) for e in events] == [
+            ("handled", "officer", "已清理2", at - dt.timedelta(days=2)), ("handled", "officer", "已清理0", at)]
+        report = verify_chain(s, FINDING_CHAIN)
+        assert report.ok and report.events == 2
+
+
 def test_every_model_index_exists_after_migrating(db: Database):
     for table in Base.metadata.sorted_tables:
         wanted = {ix.name for ix in table.indexes if ix.name and not ix.name.startswith("idx_")}

@@ -16,7 +16,7 @@ from shapely import box
 from sqlalchemy import func, select
 
 from api.accounts.users import create_user
-from api.cases.audit import LAND_CHAIN, verify_chain
+from api.cases.audit import FINDING_CHAIN, LAND_CHAIN, verify_chain
 from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AdminArea, Case, Grid, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
@@ -304,6 +304,74 @@ def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
         row = s.execute(select(Finding).where(Finding.client_uuid == stale["client_uuid"])).scalar_one()
         row.handled_at = NOW - dt.timedelta(days=31)
     assert stale["client_uuid"] not in listed("county")
+
+
+def test_the_county_reopens_a_handled_finding_and_the_first_handling_stays_on_record(land: Land):
+    """A township that said a finding was handled ("已清理") took it off every list and count, and the county that
+    found the site unchanged could only report it again on patrol — the township's word was final and its note the
+    only trace. The county now sends a handled finding back (`POST /api/findings/{uuid}/reopen`, with why): it is
+    listed and counted again until handled again, and every handling and reopening stays on the finding's record,
+    in order, under its author's name. Only the county reopens; a finding not handled is refused."""
+    from api.cases.service import state_of
+
+    x, y = land.x, land.y
+    site = land.site
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    dumped = finding(land, "damaged", x + 100, y + 100, note="堆放建材")
+
+    def listed(user: str) -> dict[str, dict]:
+        answer = site.client.get("/api/findings", headers=site.as_user(user))
+        assert answer.status_code == 200, answer.text
+        return {f["client_uuid"]: f for f in answer.json()}
+
+    def to_handle() -> int:
+        inbox = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
+        return next(p for p in inbox if p["level"] == "village")["findings_to_handle"]
+
+    reopen = f"/api/findings/{dumped['client_uuid']}/reopen"
+    early = post(land, "county", reopen, expect=409, note="退回")
+    assert "尚未处理" in early["error"]["message_zh"]
+    post(land, "officer1", f"/api/findings/{dumped['client_uuid']}/handle", expect=200, note="已清理")
+    assert to_handle() == 0 and listed("county")[dumped["client_uuid"]]["may_reopen"]
+    assert not listed("officer1")[dumped["client_uuid"]]["may_reopen"]
+    township = post(land, "officer1", reopen, expect=403, note="自行撤回")
+    assert "县级" in township["error"]["message_zh"]
+    post(land, "inspector1", reopen, expect=403, note="现场未清理")
+    post(land, "officer2", reopen, expect=404, note="现场未清理")
+    assert "原因" in post(land, "county", reopen, expect=422, note=" ")["error"]["message_zh"]
+    back = post(land, "county", reopen, expect=200, note="复核：现场建材仍在，退回乡镇重办")
+    assert back["handled_at"] is None and back["reopened_by"] == "county"
+    shown = listed("officer1")[dumped["client_uuid"]]
+    assert shown["handled_at"] is None and shown["may_handle"] and not shown["may_reopen"]
+    assert [(h["action"], h["by"], h["note"]) for h in shown["handlings"]] == [
+        ("handled", "officer1", "已清理"), ("reopened", "county", "复核：现场建材仍在，退回乡镇重办")]
+    assert [h["action_name"] for h in shown["handlings"]] == ["处理完毕", "退回重办"]
+    assert to_handle() == 1
+    assert post(land, "county", reopen, expect=409, note="再退")["error"]["message_zh"].startswith("尚未处理")
+    post(land, "officer1", f"/api/findings/{dumped['client_uuid']}/handle", expect=200, note="建材已运走，已复耕")
+    again = listed("county")[dumped["client_uuid"]]
+    assert again["handled_note"] == "建材已运走，已复耕" and again["may_reopen"]
+    assert [h["action"] for h in again["handlings"]] == ["handled", "reopened", "handled"]
+    # Handled long ago (off the list): the county can still send it back, and it is listed again.
+    with site.db.factory.begin() as s:
+        from api.db.models import Finding
+
+        s.execute(select(Finding).where(Finding.client_uuid == dumped["client_uuid"])
+                  ).scalar_one().handled_at = NOW - dt.timedelta(days=40)
+    assert dumped["client_uuid"] not in listed("county")
+    post(land, "county", reopen, expect=200, note="专项复查：未复耕")
+    assert dumped["client_uuid"] in listed("officer1") and to_handle() == 1
+    # New construction at an open stock case's house, cleared by the county and sent back: the case is not passed
+    # again until it is handled again.
+    at_stock = finding(land, "new_construction", x + 44, y + 21, note="东侧在加盖")
+    post(land, "county", f"/api/findings/{at_stock['client_uuid']}/handle", expect=200, note="县级核查：修缮")
+    with site.db.factory() as s:
+        assert not state_of(s, s.get(Case, at_stock["case_id"])).unchecked_growth
+    post(land, "county", f"/api/findings/{at_stock['client_uuid']}/reopen", expect=200, note="影像显示为扩建")
+    with site.db.factory() as s:
+        assert state_of(s, s.get(Case, at_stock["case_id"])).unchecked_growth
+        chain = verify_chain(s, FINDING_CHAIN)  # handled, reopened, handled, reopened; handled, reopened
+        assert chain.ok and chain.events == 6
 
 
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]

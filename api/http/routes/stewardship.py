@@ -35,7 +35,8 @@ from api.stewardship.abandoned import (
 )
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
-from api.stewardship.patrols import handle_finding, record_finding, record_patrol
+from api.stewardship.handling import handle_finding, reopen_finding
+from api.stewardship.patrols import record_finding, record_patrol
 from api.stewardship.queries import (
     chief_coverage,
     chief_list,
@@ -151,7 +152,8 @@ def get_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]
     """Patrol findings left to a person — noted for the township, a new building no footprint shows yet, a closed
     case's house built on again — until handled, and those handled in the last 30 days (with what was done), in
     the user's scope (the county's roles: all; township roles: their township's; an inspector: their own and those
-    in the areas they are chief of), newest first. `may_handle`: the user may say it is handled."""
+    in the areas they are chief of), newest first, each with its handlings and reopenings in order. `may_handle`:
+    the user may say it is handled; `may_reopen`: the user (the county) may send a handled one back."""
     return findings_to_handle(session, user)
 
 
@@ -168,6 +170,22 @@ def post_finding_handled(factory: FactoryDep, user: CurrentUser, body: FindingHa
     finding = handle_finding(factory, user, finding_uuid, body.note)
     return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
             **handling(finding.handled_at, finding.handled_by, finding.handled_note)}
+
+
+class FindingReopenedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Text = Field(examples=["复核：现场建材仍在，退回乡镇重办"])
+
+
+@router.post("/findings/{finding_uuid}/reopen")
+def post_finding_reopened(factory: FactoryDep, user: CurrentUser, body: FindingReopenedIn,
+                          finding_uuid: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    """Send a handled finding back (the county, saying why): it is listed and counted again until handled again;
+    the handling it undoes stays on the finding's record. 409 if it is not handled; 403 for other roles."""
+    finding = reopen_finding(factory, user, finding_uuid, body.note)
+    return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
+            **handling(finding.handled_at, finding.handled_by, finding.handled_note),
+            "reopened_by": user.username, "reopened_note": body.note.strip()}
 
 
 @router.get("/abandoned")

@@ -26,25 +26,39 @@ async function showInbox() {
     : h("tr", {}, h("td", { colspan: 8 }, t("您不是任何区域的田长", "You are not a field chief of any area"))));
 }
 
-/** What was done about a finding: who handled it, when and how; or, for the township and the county, a note and a
- * button to say so (the server decides who may: `may_handle`). */
-function handled(f) {
-  if (f.handled_at) {
-    return h("td", { class: "handled" }, `${t("已处理", "Handled")}：${f.handled_note}（${f.handled_by} ${localTime(f.handled_at)}）`);
-  }
-  if (!f.may_handle) { return h("td", {}, t("待处理", "To handle")); }
-  const note = h("input", { name: "note", size: 16, maxlength: 2000, placeholder: t("做了什么", "what was done") });
+/** Each handling and reopening of a finding, oldest first: what, by whom, when, the note. */
+function handlings(f) {
+  if (!f.handlings.length) { return null; }
+  return h("ol", { class: "handlings" }, ...f.handlings.map((e) => h("li", { dataset: { action: e.action } },
+    `${label("finding_action", e.action)}：${e.note}（${e.by} ${localTime(e.at)}）`)));
+}
+
+/** A note and a button that posts it (`path`), then shows the lists again; a refusal is shown in place. */
+function noteAndButton(path, placeholder, text, name) {
+  const note = h("input", { name: "note", size: 16, maxlength: 2000, placeholder });
   const status = h("span", { role: "status" });
-  const button = h("button", { type: "button" }, t("处理完毕", "Handled"));
+  const button = h("button", { type: "button", name }, text);
   button.addEventListener("click", async () => {
     try {
-      await postJSON(`/api/findings/${encodeURIComponent(f.client_uuid)}/handle`, { note: note.value });
+      await postJSON(path, { note: note.value });
       await Promise.all([showFindings(), showInbox()]);
     } catch (err) {
       status.textContent = err.message;
     }
   });
-  return h("td", {}, note, " ", button, " ", status);
+  return [note, " ", button, " ", status];
+}
+
+/** What was done about a finding: each handling and reopening; for the township and the county, a note and a
+ * button to say it is handled; for the county, one to send a handled finding back (the server decides who may:
+ * `may_handle`, `may_reopen`). */
+function handled(f) {
+  const path = `/api/findings/${encodeURIComponent(f.client_uuid)}`;
+  const state = f.handled_at ? t("已处理", "Handled") : t("待处理", "To handle");
+  const action = f.may_handle ? noteAndButton(`${path}/handle`, t("做了什么", "what was done"), t("处理完毕", "Handled"), "handle")
+    : f.may_reopen ? noteAndButton(`${path}/reopen`, t("退回原因", "why it goes back"), t("退回重办", "Send back"), "reopen")
+      : [];
+  return h("td", { class: f.handled_at ? "handled" : null }, state, handlings(f), ...action);
 }
 
 /** Patrol findings left to a person (noted for the township, a building no footprint shows yet, a closed case's
