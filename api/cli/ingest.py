@@ -113,7 +113,8 @@ def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default:
     report = scan(factory(), settings.rules, workers=workers, compare_rules=settings.compare_rules)
     echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
           f"updated {report.updated}, no longer violating {report.cleared}; reopened {report.reopened}, growth "
-          f"cases {report.grown}, changes of period for the county to decide {report.period_requests}")
+          f"cases {report.grown}, changes of period for the county to decide {report.period_requests}; patrol "
+          f"findings that found their building {report.findings_followed}")
     print_summary(report.result.summary())
     for warning in report.result.warnings:
         echo(f"warning: {warning}")
@@ -147,4 +148,5 @@ def compare_cmd(
     changes = ", ".join(f"{k} {v}" for k, v in sorted(report.changes.items()))
     echo(f"imagery {report.before} → {report.after}: houses {changes}; new footprints {report.new_footprints}")
     echo(f"demolitions confirmed {report.confirmed}, reopened {report.reopened}, cases for growth "
-         f"{report.grown_cases}, cases for new buildings {report.new_cases}")
+         f"{report.grown_cases}, cases for new buildings {report.new_cases}; patrol findings that found their "
+         f"building {report.findings_followed}")

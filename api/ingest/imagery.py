@@ -50,6 +50,9 @@ from gis.errors import RedlineInputError
 from gis.rules import Period, RuleSet, built_between
 
 ACTOR = IMAGERY_ACTOR
+#: Up to this many footprints, `open_cases` reads only the stored layers around them (`stored_inputs` with a window):
+#: one patrol finding read the county's every house and farmland polygon to measure one building.
+NEARBY_FOOTPRINTS = 100
 #: States from which a demolition is under way or done: the later pass can confirm it.
 DEMOLITION_STARTED = ("demolishing", *DEMOLITION_RECORDED)
 
@@ -64,6 +67,8 @@ class ImageryReport:
     reopened: int
     grown_cases: int
     new_cases: int
+    #: Patrol findings that waited for a footprint and found one on this pass.
+    findings_followed: int = 0
 
 
 def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> tuple[models.Epoch, models.Epoch]:
@@ -87,7 +92,8 @@ def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> 
 def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules: CompareRules, *,
                    before: dt.date | None = None, after: dt.date | None = None,
                    now: dt.datetime | None = None) -> ImageryReport:
-    """Compare two passes and apply what they show to the cases, in one transaction."""
+    """Compare two passes and apply what they show to the cases, in one transaction; then look again at the patrol
+    findings still waiting for a footprint (`follow_waiting_findings`): the pass may show their building."""
     now = now or utcnow()
     with factory.begin() as session:
         earlier, later = _epochs(session, before, after)
@@ -117,9 +123,13 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
             "parent_house": None}), fresh.geometry.to_numpy(), built_on, later, now, events,
             "a building on this pass that the earlier one did not show")
         append_events(session, events, at=now)
+        # Imported here: the stewardship package measures a finding's building with this module's `open_cases`.
+        from api.stewardship.patrols import follow_waiting_findings
+
+        followed = follow_waiting_findings(session, rules, compare_rules, ACTOR, now)
     counts = {str(k): int(v) for k, v in change["change"].value_counts().items()}
     return ImageryReport(earlier.imaged_on, later.imaged_on, counts, len(result.new), confirmed, reopened,
-                         grown_cases, new_cases)
+                         grown_cases, new_cases, followed)
 
 
 def _cases_of(session: Session, house_ids: list[int], states: tuple[str, ...]) -> list[models.Case]:
@@ -287,7 +297,10 @@ def open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.
     codes = [f"RL-{t or '000000000000'}-{s}" for t, s in zip(township, heads["suffix"], strict=True)]
     known = {c for chunk in in_chunks(codes) for c in session.execute(
         select(table.c.code).where(table.c.code.in_(chunk))).scalars()}
-    stored = stored_inputs(session)
+    # A handful of footprints (a patrol's building) is measured against the layers around it; a pass's thousands
+    # against the county's, read whole.
+    minx, miny, maxx, maxy = (float(v) for v in shapely.total_bounds(geoms))
+    stored = stored_inputs(session, (minx, miny, maxx, maxy) if len(geoms) <= NEARBY_FOOTPRINTS else None)
     probe = gpd.GeoDataFrame({"house_id": codes, "built_on": [built_on] * len(codes)}, geometry=list(geoms),
                              crs=f"EPSG:{srid}")
     result = check(CheckInputs(houses=probe, farmland=stored.farmland, cultivated=stored.cultivated,

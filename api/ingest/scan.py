@@ -74,23 +74,35 @@ class ScanReport:
     grown: int = 0
     #: Changes of period out of zero tolerance the scan measured and filed for the county (`request_period`).
     period_requests: int = 0
+    #: Patrol findings that waited for a footprint and found one in this survey.
+    findings_followed: int = 0
 
 
-def stored_inputs(session: Session) -> CheckInputs:
-    """Read every layer the engine needs from the database (county CRS, ids as the sources gave them)."""
+def stored_inputs(session: Session, window: tuple[float, float, float, float] | None = None) -> CheckInputs:
+    """Read every layer the engine needs from the database (county CRS, ids as the sources gave them); with
+    `window` (county CRS), only the features whose box meets it — what a few footprints there are measured
+    against (no household register then), where the whole county's layers (a million houses) took seconds to read
+    for one building."""
+
+    def near(model: Any) -> list[Any]:
+        return [] if window is None else [bbox_clause(session, model, window)]
+
     houses = read_frame(session, models.House, ["built_on", "household_key", "use", "township_code",
-                                                "village_code"])
+                                                "village_code"], where=near(models.House))
     houses = houses.rename(columns={"source_key": "house_id", "household_key": "household_id"})
-    parcels = read_frame(session, models.LandParcel, ["dlbm"])
-    approvals = read_frame(session, models.Approval, ["approved_on", "kind", "approved_area_m2", "household_key"]
-                           ).rename(columns={"household_key": "household_id"})
-    baseline = read_frame(session, models.BaselineFootprint, ["imaged_on"])
-    plots = read_frame(session, models.ContractedPlot).rename(columns={"source_key": "plot_id"})
+    parcels = read_frame(session, models.LandParcel, ["dlbm"], where=near(models.LandParcel))
+    approvals = read_frame(session, models.Approval, ["approved_on", "kind", "approved_area_m2", "household_key"],
+                           where=near(models.Approval)).rename(columns={"household_key": "household_id"})
+    baseline = read_frame(session, models.BaselineFootprint, ["imaged_on"], where=near(models.BaselineFootprint))
+    plots = read_frame(session, models.ContractedPlot, where=near(models.ContractedPlot)).rename(
+        columns={"source_key": "plot_id"})
+    # The household register (not spatial) serves the houses' 一户多宅 rule; footprints measured in a window carry
+    # no household.
     households = read_attributes(session, models.Household, ["source_key", "homesteads_elsewhere"]).rename(
-        columns={"source_key": "household_id"})
+        columns={"source_key": "household_id"}) if window is None else pd.DataFrame()
     return CheckInputs(
         houses=houses,
-        farmland=read_frame(session, models.Farmland),
+        farmland=read_frame(session, models.Farmland, where=near(models.Farmland)),
         cultivated=parcels if len(parcels) else None,
         baseline=baseline if len(baseline) else None,
         approvals=approvals if len(approvals) else None,
@@ -169,8 +181,10 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 
     Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
     workflow may have established the period on site) and are only marked as scanned. A violating house with no
-    case yet that is the building of an open satellite-lead case (`compare_rules.match_share`) becomes that case's
-    house instead of opening a second case for one building (`_claim_lead_cases`).
+    case yet that is the building of an open satellite-lead or patrol case (`compare_rules.match_share`) becomes
+    that case's house instead of opening a second case for one building (`_claim_building_cases`). Then every
+    patrol finding still waiting for a footprint is looked at again (`follow_waiting_findings`): the survey may
+    have brought it.
     """
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
@@ -185,7 +199,7 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                     session.execute(select(table.c.house_id, table.c.id, table.c.status)
                                     .where(table.c.house_id.is_not(None))).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
-        claimed = _claim_lead_cases(session, values.loc[~is_known, "house_id"].to_numpy(),
+        claimed = _claim_building_cases(session, values.loc[~is_known, "house_id"].to_numpy(),
                                     (compare_rules or CompareRules()).match_share, now)
         if claimed:
             existing.update(claimed)
@@ -251,19 +265,30 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         append_events(session, created + EventColumns.of(events), at=now)
         if len(new):
             locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
+        # Imported here: the stewardship package measures a finding's building with the ingest's `open_cases`.
+        from api.stewardship.patrols import follow_waiting_findings
+
+        followed = follow_waiting_findings(session, rules, compare_rules or CompareRules(), SCAN_ACTOR, now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown,
-                          period_requests=period_requests)
+                          period_requests=period_requests, findings_followed=followed)
 
 
-def _claim_lead_cases(session: Session, house_ids: np.ndarray, share: float, now: dt.datetime
-                      ) -> dict[int, tuple[int, str]]:
-    """Give each open satellite-lead case without a house the violating house (of `house_ids`, none with a case
-    yet) that is its building (`gis.compare.matches` at `share`): one case for one building, carrying the lead
-    code, where before the scan opened a second. Returns house id → (case id, status), as `scan` keeps them; an
-    audit event (`lead_attached`) on each case says which house it took."""
+#: Cases opened on a whole building's outline before the survey had it — a satellite lead, a patrol's new
+#: construction — that the surveyed house of that building takes as its case (`_claim_building_cases`). Not an
+#: imagery pass's cases: a grown house's new part is no building of its own, and its case is kept apart.
+CLAIMED_ORIGINS = ("lead", "patrol")
+
+
+def _claim_building_cases(session: Session, house_ids: np.ndarray, share: float, now: dt.datetime
+                          ) -> dict[int, tuple[int, str]]:
+    """Give each open case without a house, opened on a building's outline (`CLAIMED_ORIGINS`), the violating
+    house (of `house_ids`, none with a case yet) that is its building (`gis.compare.matches` at `share`): one case
+    for one building, keeping its lead code or patrol finding, where before the scan opened a second (a patrol's
+    case as well as a lead's). Returns house id → (case id, status), as `scan` keeps them; an audit event
+    (`lead_attached`) on each case says which house it took."""
     leads = read_frame(session, models.Case, ["status"], where=[
-        models.Case.house_id.is_(None), models.Case.origin == "lead", models.Case.status != "closed"])
+        models.Case.house_id.is_(None), models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
     if leads.empty or not len(house_ids):
         return {}
     bounds = tuple(float(v) for v in leads.total_bounds)
@@ -275,7 +300,8 @@ def _claim_lead_cases(session: Session, house_ids: np.ndarray, share: float, now
         session.execute(update(models.Case).where(models.Case.id == case_id).values(house_id=house_id))
     append_events(session, [{"case_id": case_id, "actor": SCAN_ACTOR, "action": "lead_attached",
                              "before": {"house_id": None}, "after": {"house_id": house_id},
-                             "note": "测绘房屋与本卫片图斑为同一建筑 (the surveyed house is this lead's building)"}
+                             "note": "测绘房屋与本案图斑（卫片或巡田发现）为同一建筑 (the surveyed house is this "
+                                     "case's building)"}
                             for house_id, (case_id, _status) in claimed.items()], at=now)
     return claimed
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.accounts.roles import township_of
-from api.cases.audit import append_events
+from api.cases.audit import FINDING_CHAIN, append_events
 from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import as_utc, utcnow
 from api.db.engine import srid_of
@@ -31,7 +32,9 @@ from api.stewardship.abandoned import record_abandoned
 from api.stewardship.grids import grid_codes
 from api.stewardship.workflow import (
     FINDING_KINDS,
+    FOOTPRINT_FOUND,
     GROWTH_AT_STOCK,
+    OUTCOME_NAMES,
 )
 from gis.codes import COUNTY_TZ, WEB_CRS
 from gis.compare import CompareRules, matches
@@ -147,7 +150,8 @@ def record_finding(factory: sessionmaker[Session], user: User, client_uuid: str,
             if kind == "abandoned":
                 _abandoned(session, finding, point, user, cause, now)
             elif kind == "new_construction":
-                _new_construction(session, finding, point, rules, compare_rules or CompareRules(), user, now)
+                _new_construction(session, finding, point, rules, compare_rules or CompareRules(), user.username,
+                                  now)
             session.flush()
             session.expunge(finding)
             return finding
@@ -176,17 +180,18 @@ def _abandoned(session: Session, finding: Finding, point: shapely.Geometry, user
 
 
 def _new_construction(session: Session, finding: Finding, point: shapely.Geometry, rules: RuleSet,
-                      compare_rules: CompareRules, user: User, now: dt.datetime) -> None:
+                      compare_rules: CompareRules, actor: str, now: dt.datetime) -> None:
     """The building the patroller points at: the footprint nearest the position, within reach — a stored house
-    (its case, if it has one) or, nearer, a footprint of the latest imagery that is no stored house (a building
-    the survey does not have: typically the new one; a footprint is a stored house when they overlap as an imagery
-    comparison matches them, `match_share`). Measured with the engine, a case when it violates. A
-    stored house's case hears of the finding (an event in its history, closed or not: a closed case's house
-    being built on again is news, and such a finding is listed to the township and the chiefs to check, outcome
-    `closed_case`; before, it was an event on a closed case nobody looks at). So is new construction at the house of
-    an open case that counts none after the cutoff (`stock_case`): a wing going up by an old house, which the case
-    would otherwise keep with it; its case is not passed while the finding is unhandled. Without a footprint the finding
-    waits: no case is opened on a guessed outline. The period is left for the inspector to establish on site."""
+    or, nearer, a footprint of the latest imagery that is no stored house (a building the survey does not have:
+    typically the new one; a footprint is a stored house when they overlap as an imagery comparison matches them,
+    `match_share`). The building's case, if it has one (`_case_of_building`), hears of the finding (an event in
+    its history, closed or not: a closed case's house being built on again is news, and such a finding is listed to
+    the township and the chiefs to check, outcome `closed_case`; before, it was an event on a closed case nobody
+    looks at). So is new construction at an open case that counts none after the cutoff (`stock_case`): a wing
+    going up by an old house, which the case would otherwise keep with it; its case is not passed while the
+    finding is unhandled. A building without a case is measured with the engine, a case when it violates. Without
+    a footprint the finding waits (`follow_waiting_findings` looks again when a survey or a pass brings one): no
+    case is opened on a guessed outline. The period is left for the inspector to establish on site."""
     window: Any = tuple(float(v) for v in shapely.bounds(shapely.buffer(point, FOOTPRINT_REACH_M)))
     houses = read_frame(session, House, where=[bbox_clause(session, House, window)])
     house_geoms = houses.geometry.to_numpy()
@@ -202,30 +207,79 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     if min(nearest_house, nearest_print) > FOOTPRINT_REACH_M:
         finding.outcome = "awaiting_footprint"
         return
+    house_id = None
     if nearest_print < nearest_house:
         footprint = print_geoms[unsurveyed[int(np.argmin(print_distance))]]
     else:
         house = houses.iloc[int(np.argmin(house_distance))]
-        case = session.execute(select(Case.id, Case.status, Case.period).where(Case.house_id == int(house["id"]))
-                               ).first()
-        if case is not None:  # a closed case's house built on again, or a stock house growing: listed to check
-            finding.outcome = ("closed_case" if case.status == "closed" else
-                               "existing_case" if case.period in INCREMENT_PERIODS else GROWTH_AT_STOCK)
-            finding.case_id = int(case.id)
-            note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
-            append_events(session, [{"case_id": finding.case_id, "actor": user.username, "action": "patrol_finding",
-                                     "before": {}, "after": {"finding": finding.client_uuid}, "note": note}], at=now)
-            return
-        footprint = house.geometry
+        footprint, house_id = house.geometry, int(house["id"])
+    case = _case_of_building(session, footprint, house_id, compare_rules.match_share)
+    if case is not None:  # a closed case's house built on again, or a stock house growing: listed to check
+        finding.outcome = ("closed_case" if case.status == "closed" else
+                           "existing_case" if case.period in INCREMENT_PERIODS else GROWTH_AT_STOCK)
+        finding.case_id = int(case.id)
+        note = f"巡田发现新增建房 (new construction found on patrol)：{finding.note or ''}"
+        append_events(session, [{"case_id": finding.case_id, "actor": actor, "action": "patrol_finding",
+                                 "before": {}, "after": {"finding": finding.client_uuid}, "note": note}], at=now)
+        return
     events: list[dict[str, Any]] = []
     opened = open_cases(session, rules, pd.DataFrame({"township": [finding.township_code],
                                                       "suffix": [f"P{finding.id:06d}"], "parent_house": [None]}),
                         np.array([footprint], dtype=object), None, now, events,
-                        f"巡田发现新增建房 (new construction found on patrol by {user.username})", origin="patrol",
+                        f"巡田发现新增建房 (new construction found on patrol, by {actor})", origin="patrol",
                         batch=f"patrol {finding.at:%Y-%m-%d}", detail={"finding": finding.client_uuid},
-                        actor=user.username)
+                        actor=actor)
     append_events(session, events, at=now)
     if opened:
         finding.outcome, finding.case_id = "case_opened", next(iter(opened.values()))
     else:
         finding.outcome = "not_violating"
+
+
+def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: int | None, share: float) -> Any:
+    """The case of the building `footprint` outlines (id, status, period), or None: the stored house's own case;
+    else a case whose outline is the building (they overlap by `share` of the smaller, as an imagery comparison
+    matches footprints) — one a patrol, a satellite lead or an imagery pass opened before the survey had the
+    building. Before, only the house's own case counted: the same new building reported twice opened two cases.
+    An open case before a closed one (the building built again after its case closed is news to that case too,
+    but the open one is where it is worked); the newest of several."""
+    if house_id is not None:
+        case = session.execute(select(Case.id, Case.status, Case.period).where(Case.house_id == house_id)).first()
+        if case is not None:
+            return case
+    window: Any = tuple(float(v) for v in shapely.bounds(footprint))
+    cases = read_frame(session, Case, ["status", "period"], where=[bbox_clause(session, Case, window)])
+    _, at = matches(np.array([footprint], dtype=object), cases.geometry.to_numpy(), share)
+    if not len(at):
+        return None
+    found = cases.iloc[at].assign(open=lambda f: f["status"] != "closed").sort_values(["open", "id"])
+    best = found.iloc[-1]
+    return SimpleNamespace(id=int(best["id"]), status=str(best["status"]), period=str(best["period"]))
+
+
+def follow_waiting_findings(session: Session, rules: RuleSet, compare_rules: CompareRules, actor: str,
+                            now: dt.datetime) -> int:
+    """Look again at every new-construction finding still waiting for a footprint (`awaiting_footprint`, not yet
+    handled), now that a survey (`redline scan`) or an imagery pass (`redline compare`) may have brought one, and
+    resolve it as `record_finding` would: the building's case hears of it, or a case opens, or it is off farmland.
+    Before, it waited until a township officer remembered it. Each finding that moves says so in its own chain (the
+    finding audit chain), by `actor`; returns how many moved. Waiting findings are few (a patrol's handful): one
+    look each."""
+    waiting = session.execute(select(Finding).where(Finding.kind == "new_construction",
+                                                    Finding.outcome == "awaiting_footprint",
+                                                    Finding.handled_at.is_(None)).order_by(Finding.id)).scalars().all()
+    if not waiting:
+        return 0
+    x, y = _to_county(srid_of(session), np.array([f.lon for f in waiting]), np.array([f.lat for f in waiting]))
+    moved = []
+    for finding, point in zip(waiting, shapely.points(x, y), strict=True):
+        _new_construction(session, finding, point, rules, compare_rules, actor, now)
+        if finding.outcome != "awaiting_footprint":
+            moved.append({"finding_id": finding.id, "actor": actor, "action": FOOTPRINT_FOUND,
+                          "before": {"outcome": "awaiting_footprint"},
+                          "after": {"outcome": finding.outcome, "case_id": finding.case_id},
+                          "note": f"房屋轮廓已到：{OUTCOME_NAMES[finding.outcome]} (a footprint arrived: "
+                                  f"{finding.outcome})"})
+    session.flush()
+    append_events(session, moved, at=now, chain=FINDING_CHAIN)
+    return len(moved)

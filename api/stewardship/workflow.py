@@ -71,8 +71,9 @@ FINDING_HANDLERS: dict[str, frozenset[Role]] = {"noted": TOWNSHIP_DECIDERS | COU
 assert set(FINDING_HANDLERS) == TO_HANDLE, "every finding left to a person needs its handlers"
 #: What is done to a finding left to a person, as its audit events (`api.cases.audit.FINDING_CHAIN`) name it: handled
 #: (says what was done; off the to-do lists), reopened (sent back by the county, with why; on them again).
-HANDLED, REOPENED = "handled", "reopened"
-FINDING_ACTION_NAMES: dict[str, str] = {HANDLED: "处理完毕", REOPENED: "退回重办"}
+#: A finding waiting for a footprint is resolved by the system when a survey or an imagery pass brings one.
+HANDLED, REOPENED, FOOTPRINT_FOUND = "handled", "reopened", "footprint_found"
+FINDING_ACTION_NAMES: dict[str, str] = {HANDLED: "处理完毕", REOPENED: "退回重办", FOOTPRINT_FOUND: "房屋轮廓已到"}
 #: Who sends a handled finding back: the county, whose oversight a township's "handled" would otherwise escape.
 FINDING_REOPENERS: frozenset[Role] = COUNTY_ROLES
 #: How long a handled finding stays listed (days), with what was done: a month's follow-up, the 月清 cadence. One

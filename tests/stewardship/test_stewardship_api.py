@@ -18,14 +18,17 @@ from sqlalchemy import func, select
 from api.accounts.users import create_user
 from api.cases.audit import FINDING_CHAIN, LAND_CHAIN, verify_chain
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import AdminArea, Case, Grid, LandEvent, PatrolGrid
+from api.db.models import AdminArea, Case, Grid, House, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
+from api.ingest.layers import import_layer
+from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
 from api.stewardship.abandoned import import_abandoned
 from api.stewardship.duty import month_duty, township_land
 from gis.errors import RedlineInputError
 from gis.evidence import SAME_LAND_FILE
+from gis.rules import RuleSet
 from tests.http.conftest import PASSWORD, T1, T2
 from tests.photo_factory import jpeg_at_house
 from tests.stewardship.conftest import Land
@@ -196,6 +199,91 @@ def test_new_construction_beside_a_surveyed_house_is_the_new_building_and_a_know
     history = land.site.client.get(f"/api/cases/{known['case_id']}", headers=land.site.as_user("county")
                                    ).json()["properties"]["history"]
     assert history[-1]["action"] == "patrol_finding" and "加盖二层" in (history[-1]["note"] or "")
+
+
+def survey(land: Land, folder: Path, houses: dict[str, shapely.Polygon], built_on: str = "2024-03-01") -> None:
+    """A later survey delivering `houses` (built on `built_on`), imported and scanned."""
+    gpd.GeoDataFrame({"id": list(houses), "built_on": [built_on] * len(houses)}, geometry=list(houses.values()),
+                     crs=4546).to_file(folder / "survey.gpkg")
+    import_layer(land.site.db.factory, "houses", folder / "survey.gpkg")
+    scan(land.site.db.factory, RuleSet())
+
+
+def test_one_building_reported_twice_on_patrol_is_one_case_and_the_survey_gives_it_its_house(land: Land,
+                                                                                             tmp_path: Path):
+    """A building only imagery shows, reported on patrol by two patrollers (or twice by one): each report opened a
+    case of its own, and when the survey then delivered the building, the scan opened a third — one building worked
+    three times and counted three times in the month. The second report is now the first one's case's (its
+    outline is the building: as a stock or undated case, for the county to check); the survey's house is that
+    case's house."""
+    x, y = land.x, land.y
+    shed = box(x + 60, y + 70, x + 72, y + 80)
+    case = patrol_case(land, tmp_path, shed, (x + 66, y + 75), "正在砌墙")
+    again = finding(land, "new_construction", x + 67, y + 76, note="仍在施工")
+    assert again["case_id"] == case.id and again["outcome"] == "stock_case"  # its period is not yet established
+    history = land.site.client.get(f"/api/cases/{case.id}", headers=land.site.as_user("county")
+                                   ).json()["properties"]["history"]
+    assert history[-1]["action"] == "patrol_finding" and "仍在施工" in (history[-1]["note"] or "")
+    survey(land, tmp_path, {"A6": shed})
+    with land.site.db.factory() as s:
+        house = s.execute(select(House.id).where(House.source_key == "A6")).scalar_one()
+        at_shed = s.execute(select(Case.id, Case.house_id).where(Case.geom.is_not(None))).all()
+        claimed = s.get(Case, case.id)
+        assert claimed is not None and claimed.house_id == house
+        assert [c.id for c in at_shed if c.house_id == house] == [case.id]
+        assert s.execute(select(func.count()).select_from(Case).where(Case.origin == "scan",
+                                                                       Case.house_id == house)).scalar_one() == 0
+
+
+def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery_brings_it(land: Land,
+                                                                                          tmp_path: Path):
+    """New construction where no footprint shows yet waits for one (no case on a guessed outline). When the survey
+    or an imagery pass brought the building, nothing told anyone: the finding stayed "awaiting a footprint" until a
+    township officer remembered it. Now the scan and the imagery comparison look again at every finding still
+    waiting: it becomes the building's case's (or, off farmland, nothing to open), its case hears of it, and its
+    own record says when and why, in the finding chain."""
+    from api.ingest.imagery import compare_epochs
+    from gis.compare import CompareRules
+
+    x, y = land.x, land.y
+    site = land.site
+    on_farmland = finding(land, "new_construction", x + 75, y + 25, note="打地基")
+    in_orchard = finding(land, "new_construction", x + 400, y + 350, note="果园里建房")
+    by_imagery = finding(land, "new_construction", x + 85, y + 85, note="搭棚")
+    assert {on_farmland["outcome"], in_orchard["outcome"], by_imagery["outcome"]} == {"awaiting_footprint"}
+    survey(land, tmp_path, {"A7": box(x + 70, y + 20, x + 80, y + 30), "A8": box(x + 395, y + 345, x + 405, y + 355)})
+    listed = {f["client_uuid"]: f for f in site.client.get("/api/findings", headers=site.as_user("officer1")).json()}
+    assert on_farmland["client_uuid"] not in listed and in_orchard["client_uuid"] not in listed
+    assert listed[by_imagery["client_uuid"]]["outcome"] == "awaiting_footprint"  # nothing there yet
+    with site.db.factory() as s:
+        from api.db.models import Finding, FindingEvent
+
+        def state(key: str) -> tuple[str, int | None]:
+            row = s.execute(select(Finding).where(Finding.client_uuid == key)).scalar_one()
+            return row.outcome, row.case_id
+
+        a7 = s.execute(select(Case.id).join(House, House.id == Case.house_id).where(House.source_key == "A7")
+                       ).scalar_one()
+        assert state(on_farmland["client_uuid"]) == ("existing_case", a7)  # built 2024: an increment
+        assert state(in_orchard["client_uuid"]) == ("not_violating", None)
+        notes = [e.note or "" for e in s.execute(select(FindingEvent).order_by(FindingEvent.id)).scalars()]
+        assert len(notes) == 2 and all("房屋轮廓" in n for n in notes)
+        assert verify_chain(s, FINDING_CHAIN).ok
+    history = site.client.get(f"/api/cases/{a7}", headers=site.as_user("county")).json()["properties"]["history"]
+    assert history[-1]["action"] == "patrol_finding" and "打地基" in (history[-1]["note"] or "")
+    # An imagery pass shows the shed; the comparison opens its case, and the finding waiting there is that case's.
+    shed = box(x + 80, y + 80, x + 90, y + 90)
+    first = NOW.date() - dt.timedelta(days=60)
+    for day, prints in ((first, [box(x + 395, y + 345, x + 405, y + 355)]),
+                        (NOW.date() - dt.timedelta(days=2), [box(x + 395, y + 345, x + 405, y + 355), shed])):
+        gpd.GeoDataFrame({"BSM": [f"S{i}" for i in range(len(prints))]}, geometry=prints, crs=4546).to_file(
+            tmp_path / f"pass_{day}.gpkg")
+        import_epoch(site.db.factory, tmp_path / f"pass_{day}.gpkg", day)
+    assert compare_epochs(site.db.factory, RuleSet(), CompareRules()).new_cases == 1
+    with site.db.factory() as s:
+        imagery = s.execute(select(Case).where(Case.origin == "imagery")).scalar_one()
+        row = s.execute(select(Finding).where(Finding.client_uuid == by_imagery["client_uuid"])).scalar_one()
+        assert (row.outcome, row.case_id) == ("existing_case", imagery.id) and imagery.period == "after_cutoff"
 
 
 def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area(land: Land):
