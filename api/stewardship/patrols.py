@@ -237,23 +237,20 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
 
 
 def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: int | None, share: float) -> Any:
-    """The case of the building `footprint` outlines (id, status, period), or None: the stored house's own case;
-    else a case whose outline is the building (they overlap by `share` of the smaller, as an imagery comparison
+    """The case of the building `footprint` outlines (id, status, period), or None: the stored house's own case,
+    and any case whose outline is the building (they overlap by `share` of the smaller, as an imagery comparison
     matches footprints) — one a patrol, a satellite lead or an imagery pass opened before the survey had the
     building. Before, only the house's own case counted: the same new building reported twice opened two cases.
-    An open case before a closed one (the building built again after its case closed is news to that case too,
-    but the open one is where it is worked); the newest of several."""
-    if house_id is not None:
-        case = session.execute(select(Case.id, Case.status, Case.period).where(Case.house_id == house_id)).first()
-        if case is not None:
-            return case
+    An open case before a closed one (a house rebuilt after its case closed has a new case, where the news is
+    worked); the newest of several."""
     window: Any = tuple(float(v) for v in shapely.bounds(footprint))
-    cases = read_frame(session, Case, ["status", "period"], where=[bbox_clause(session, Case, window)])
+    cases = read_frame(session, Case, ["status", "period", "house_id"], where=[bbox_clause(session, Case, window)])
     _, at = matches(np.array([footprint], dtype=object), cases.geometry.to_numpy(), share)
-    if not len(at):
+    mine = cases.index[cases["house_id"] == house_id] if house_id is not None else cases.index[:0]
+    found = cases.loc[cases.index[at].union(mine)]
+    if found.empty:
         return None
-    found = cases.iloc[at].assign(open=lambda f: f["status"] != "closed").sort_values(["open", "id"])
-    best = found.iloc[-1]
+    best = found.assign(open=found["status"] != "closed").sort_values(["open", "id"]).iloc[-1]
     return SimpleNamespace(id=int(best["id"]), status=str(best["status"]), period=str(best["period"]))
 
 

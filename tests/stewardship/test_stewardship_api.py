@@ -21,6 +21,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AdminArea, Case, Grid, House, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
 from api.ingest.layers import import_layer
+from api.ingest.leads import import_leads
 from api.ingest.scan import scan
 from api.reports.export import export_month
 from api.settings import Settings
@@ -233,6 +234,18 @@ def test_one_building_reported_twice_on_patrol_is_one_case_and_the_survey_gives_
         assert [c.id for c in at_shed if c.house_id == house] == [case.id]
         assert s.execute(select(func.count()).select_from(Case).where(Case.origin == "scan",
                                                                        Case.house_id == house)).scalar_one() == 0
+    # Its case closed (as if demolished and passed), the building reported again: news for the closed case; once a
+    # later satellite lead opened a case on it, the open case is where the news goes.
+    with land.site.db.factory.begin() as s:
+        s.get(Case, case.id).status = "closed"
+    rebuilt = finding(land, "new_construction", x + 66, y + 74, note="原址重建")
+    assert (rebuilt["outcome"], rebuilt["case_id"]) == ("closed_case", case.id)
+    gpd.GeoDataFrame({"JCBH": ["431021SJBG26000001"]}, geometry=[shed], crs=4546).to_file(tmp_path / "leads.gpkg")
+    import_leads(land.site.db.factory, tmp_path / "leads.gpkg", RuleSet())
+    with land.site.db.factory() as s:
+        lead_case = s.execute(select(Case.id).where(Case.lead_code == "431021SJBG26000001")).scalar_one()
+    again = finding(land, "new_construction", x + 66, y + 74, note="又在施工")
+    assert again["case_id"] == lead_case != case.id and again["outcome"] in ("existing_case", "stock_case")
 
 
 def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery_brings_it(land: Land,
