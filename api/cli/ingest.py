@@ -107,14 +107,19 @@ def import_cmd(
 
 def scan_cmd(workers: Annotated[int | None, typer.Option(help="threads (default: all cores)")] = None) -> None:
     """Check every stored house and queue one case per violating house (idempotent)."""
+    from api.cases.audit import SCAN_ACTOR
     from api.ingest.scan import scan
+    from api.stewardship.patrols import follow_waiting_findings
 
     settings = get_settings()
-    report = scan(factory(), settings.rules, workers=workers, compare_rules=settings.compare_rules)
+    sessions = factory()
+    report = scan(sessions, settings.rules, workers=workers, compare_rules=settings.compare_rules)
+    # Then the patrol findings waiting for a footprint: the survey may have brought their building.
+    followed = follow_waiting_findings(sessions, settings.rules, settings.compare_rules, SCAN_ACTOR)
     echo(f"scanned {report.houses} houses: {report.violations} violations; cases created {report.created}, "
           f"updated {report.updated}, no longer violating {report.cleared}; reopened {report.reopened}, growth "
           f"cases {report.grown}, changes of period for the county to decide {report.period_requests}; patrol "
-          f"findings that found their building {report.findings_followed}")
+          f"findings that found their building {followed}")
     print_summary(report.result.summary())
     for warning in report.result.warnings:
         echo(f"warning: {warning}")
@@ -140,13 +145,18 @@ def compare_cmd(
 ) -> None:
     """Compare two imagery passes house by house and apply it to the cases: demolitions confirmed, sham
     demolitions reopened, growth and new buildings on farmland or cultivated land opened as cases."""
+    from api.cases.audit import IMAGERY_ACTOR
     from api.ingest.imagery import compare_epochs
+    from api.stewardship.patrols import follow_waiting_findings
 
     settings = get_settings()
-    report = compare_epochs(factory(), settings.rules, settings.compare_rules, before=iso_day(before, "from"),
+    sessions = factory()
+    report = compare_epochs(sessions, settings.rules, settings.compare_rules, before=iso_day(before, "from"),
                             after=iso_day(after, "to"))
+    # Then the patrol findings waiting for a footprint: the pass may show their building.
+    followed = follow_waiting_findings(sessions, settings.rules, settings.compare_rules, IMAGERY_ACTOR)
     changes = ", ".join(f"{k} {v}" for k, v in sorted(report.changes.items()))
     echo(f"imagery {report.before} → {report.after}: houses {changes}; new footprints {report.new_footprints}")
     echo(f"demolitions confirmed {report.confirmed}, reopened {report.reopened}, cases for growth "
          f"{report.grown_cases}, cases for new buildings {report.new_cases}; patrol findings that found their "
-         f"building {report.findings_followed}")
+         f"building {followed}")

@@ -285,6 +285,9 @@ class Case(Base):
     period_request: Mapped[str | None] = mapped_column(Text)
     #: The case this one continues (a stock house that grew after its case closed: the new part's case).
     parent_case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: The house this case is a new part of (a wing an imagery pass found): never that house's own case, which the
+    #: survey's house of a building found before the survey otherwise becomes (`api.ingest.scan`).
+    part_of_house_id: Mapped[int | None] = mapped_column(Integer)
     last_report_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     verdict: Mapped[str | None] = mapped_column(String(10))  # illegal | uncertain | legal
     legal_reason: Mapped[str | None] = mapped_column(String(20))

@@ -67,8 +67,6 @@ class ImageryReport:
     reopened: int
     grown_cases: int
     new_cases: int
-    #: Patrol findings that waited for a footprint and found one on this pass.
-    findings_followed: int = 0
 
 
 def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> tuple[models.Epoch, models.Epoch]:
@@ -92,8 +90,8 @@ def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> 
 def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules: CompareRules, *,
                    before: dt.date | None = None, after: dt.date | None = None,
                    now: dt.datetime | None = None) -> ImageryReport:
-    """Compare two passes and apply what they show to the cases, in one transaction; then look again at the patrol
-    findings still waiting for a footprint (`follow_waiting_findings`): the pass may show their building."""
+    """Compare two passes and apply what they show to the cases, in one transaction. (`redline compare` then looks
+    again at the patrol findings waiting for a footprint: `api.stewardship.patrols.follow_waiting_findings`.)"""
     now = now or utcnow()
     with factory.begin() as session:
         earlier, later = _epochs(session, before, after)
@@ -123,13 +121,9 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
             "parent_house": None}), fresh.geometry.to_numpy(), built_on, later, now, events,
             "a building on this pass that the earlier one did not show")
         append_events(session, events, at=now)
-        # Imported here: the stewardship package measures a finding's building with this module's `open_cases`.
-        from api.stewardship.patrols import follow_waiting_findings
-
-        followed = follow_waiting_findings(session, rules, compare_rules, ACTOR, now)
     counts = {str(k): int(v) for k, v in change["change"].value_counts().items()}
     return ImageryReport(earlier.imaged_on, later.imaged_on, counts, len(result.new), confirmed, reopened,
-                         grown_cases, new_cases, followed)
+                         grown_cases, new_cases)
 
 
 def _cases_of(session: Session, house_ids: list[int], states: tuple[str, ...]) -> list[models.Case]:
@@ -323,6 +317,8 @@ def open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.
                      "remaining_m2": float(remaining_at_start(r["period"], r["occupied_m2"],
                                                               r["unapproved_after_cutoff_m2"])),
                      "parent_case_id": parents.get(int(parent_house)) if parent_house == parent_house
+                     and parent_house is not None else None,
+                     "part_of_house_id": int(parent_house) if parent_house == parent_house
                      and parent_house is not None else None,
                      "status": "new", "still_violating": True, "created_at": now, "scanned_at": now, "version": 1,
                      "field_rules": "", "geom": to_db_geometry(np.array([r.geometry]), session)[0]})

@@ -74,8 +74,6 @@ class ScanReport:
     grown: int = 0
     #: Changes of period out of zero tolerance the scan measured and filed for the county (`request_period`).
     period_requests: int = 0
-    #: Patrol findings that waited for a footprint and found one in this survey.
-    findings_followed: int = 0
 
 
 def stored_inputs(session: Session, window: tuple[float, float, float, float] | None = None) -> CheckInputs:
@@ -182,9 +180,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
     Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
     workflow may have established the period on site) and are only marked as scanned. A violating house with no
     case yet that is the building of an open satellite-lead or patrol case (`compare_rules.match_share`) becomes
-    that case's house instead of opening a second case for one building (`_claim_building_cases`). Then every
-    patrol finding still waiting for a footprint is looked at again (`follow_waiting_findings`): the survey may
-    have brought it.
+    that case's house instead of opening a second case for one building (`_claim_building_cases`). (`redline
+    scan` then looks again at the patrol findings waiting for a footprint:
+    `api.stewardship.patrols.follow_waiting_findings`.)
     """
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
@@ -265,30 +263,30 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
         append_events(session, created + EventColumns.of(events), at=now)
         if len(new):
             locate_cases(session)  # new cases learn their grid cell (where the county has a grid)
-        # Imported here: the stewardship package measures a finding's building with the ingest's `open_cases`.
-        from api.stewardship.patrols import follow_waiting_findings
-
-        followed = follow_waiting_findings(session, rules, compare_rules or CompareRules(), SCAN_ACTOR, now)
         return ScanReport(houses=len(result.houses), violations=len(values), created=len(new),
                           updated=updated, cleared=cleared, result=result, reopened=reopened, grown=grown,
-                          period_requests=period_requests, findings_followed=followed)
+                          period_requests=period_requests)
 
 
 #: Cases opened on a whole building's outline before the survey had it — a satellite lead, a patrol's new
-#: construction — that the surveyed house of that building takes as its case (`_claim_building_cases`). Not an
-#: imagery pass's cases: a grown house's new part is no building of its own, and its case is kept apart.
-CLAIMED_ORIGINS = ("lead", "patrol")
+#: construction, a new footprint on an imagery pass — that the surveyed house of that building takes as its case
+#: (`_claim_building_cases`). Not a grown house's new part (`part_of_house_id`): no building of its own, its case is
+#: kept apart.
+CLAIMED_ORIGINS = ("lead", "patrol", "imagery")
 
 
 def _claim_building_cases(session: Session, house_ids: np.ndarray, share: float, now: dt.datetime
                           ) -> dict[int, tuple[int, str]]:
     """Give each open case without a house, opened on a building's outline (`CLAIMED_ORIGINS`), the violating
     house (of `house_ids`, none with a case yet) that is its building (`gis.compare.matches` at `share`): one case
-    for one building, keeping its lead code or patrol finding, where before the scan opened a second (a patrol's
-    case as well as a lead's). Returns house id → (case id, status), as `scan` keeps them; an audit event
+    for one building, keeping its lead code, patrol finding or pass, where before the scan opened a second (for a
+    patrol's or a pass's case; only a lead's took its house). The case is then measured as the house's, and held in
+    zero tolerance as any case is (`_hold_zero_tolerance`: a survey declaring an older date files a change of
+    period for the county). Returns house id → (case id, status), as `scan` keeps them; an audit event
     (`lead_attached`) on each case says which house it took."""
     leads = read_frame(session, models.Case, ["status"], where=[
-        models.Case.house_id.is_(None), models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
+        models.Case.house_id.is_(None), models.Case.part_of_house_id.is_(None),
+        models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
     if leads.empty or not len(house_ids):
         return {}
     bounds = tuple(float(v) for v in leads.total_bounds)

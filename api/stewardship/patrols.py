@@ -254,29 +254,32 @@ def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: i
     return SimpleNamespace(id=int(best["id"]), status=str(best["status"]), period=str(best["period"]))
 
 
-def follow_waiting_findings(session: Session, rules: RuleSet, compare_rules: CompareRules, actor: str,
-                            now: dt.datetime) -> int:
+def follow_waiting_findings(factory: sessionmaker[Session], rules: RuleSet, compare_rules: CompareRules, actor: str,
+                            now: dt.datetime | None = None) -> int:
     """Look again at every new-construction finding still waiting for a footprint (`awaiting_footprint`, not yet
     handled), now that a survey (`redline scan`) or an imagery pass (`redline compare`) may have brought one, and
     resolve it as `record_finding` would: the building's case hears of it, or a case opens, or it is off farmland.
     Before, it waited until a township officer remembered it. Each finding that moves says so in its own chain (the
-    finding audit chain), by `actor`; returns how many moved. Waiting findings are few (a patrol's handful): one
-    look each."""
-    waiting = session.execute(select(Finding).where(Finding.kind == "new_construction",
-                                                    Finding.outcome == "awaiting_footprint",
-                                                    Finding.handled_at.is_(None)).order_by(Finding.id)).scalars().all()
-    if not waiting:
-        return 0
-    x, y = _to_county(srid_of(session), np.array([f.lon for f in waiting]), np.array([f.lat for f in waiting]))
-    moved = []
-    for finding, point in zip(waiting, shapely.points(x, y), strict=True):
-        _new_construction(session, finding, point, rules, compare_rules, actor, now)
-        if finding.outcome != "awaiting_footprint":
-            moved.append({"finding_id": finding.id, "actor": actor, "action": FOOTPRINT_FOUND,
-                          "before": {"outcome": "awaiting_footprint"},
-                          "after": {"outcome": finding.outcome, "case_id": finding.case_id},
-                          "note": f"房屋轮廓已到：{OUTCOME_NAMES[finding.outcome]} (a footprint arrived: "
-                                  f"{finding.outcome})"})
-    session.flush()
-    append_events(session, moved, at=now, chain=FINDING_CHAIN)
-    return len(moved)
+    finding audit chain), by `actor`; returns how many moved. Its own transaction, after the scan's or the
+    comparison's: a run cut between the two is followed by the next. Waiting findings are few (a patrol's
+    handful): one look each, against the stored layers around it."""
+    now = now or utcnow()
+    with factory.begin() as session:
+        waiting = session.execute(select(Finding).where(
+            Finding.kind == "new_construction", Finding.outcome == "awaiting_footprint",
+            Finding.handled_at.is_(None)).order_by(Finding.id).with_for_update()).scalars().all()
+        if not waiting:
+            return 0
+        x, y = _to_county(srid_of(session), np.array([f.lon for f in waiting]), np.array([f.lat for f in waiting]))
+        moved = []
+        for finding, point in zip(waiting, shapely.points(x, y), strict=True):
+            _new_construction(session, finding, point, rules, compare_rules, actor, now)
+            if finding.outcome != "awaiting_footprint":
+                moved.append({"finding_id": finding.id, "actor": actor, "action": FOOTPRINT_FOUND,
+                              "before": {"outcome": "awaiting_footprint"},
+                              "after": {"outcome": finding.outcome, "case_id": finding.case_id},
+                              "note": f"房屋轮廓已到：{OUTCOME_NAMES[finding.outcome]} (a footprint arrived: "
+                                      f"{finding.outcome})"})
+        session.flush()
+        append_events(session, moved, at=now, chain=FINDING_CHAIN)
+        return len(moved)

@@ -56,6 +56,29 @@ def test_findings_handled_before_the_finding_chain_get_their_handling_as_its_fir
         assert report.ok and report.events == 2
 
 
+def test_cases_a_pass_opened_for_a_grown_house_are_marked_as_that_houses_new_part(db: Database):
+    """Revision 0019: a pass's growth cases opened before it (code `RL-<township>-<house key>-E<date>`) get their
+    house as `part_of_house_id`, so the survey's house never takes a wing's case as its own; a new building's case
+    (`-N<date>-<id>`) is no part of any house."""
+    from sqlalchemy import text
+
+    downgrade(db.engine, "0018")
+    point = "ST_GeomFromText" if db.backend == "postgis" else "GeomFromText"
+    with db.engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO houses (id, source_key, area_m2, geom) VALUES (7, 'H-7', 100, "
+                          f"{point}('MULTIPOLYGON(((0 0,10 0,10 10,0 0)))', {DEFAULT_COUNTY_SRID}))"))
+        for case_id, code in ((1, "RL-431021101000-H-7-E20260301"), (2, "RL-431021101000-N20260301-5")):
+            conn.execute(text(
+                "INSERT INTO cases (id, code, footprint_m2, farmland_m2, cultivated_m2, period, disposition, rules, "
+                "date_conflict, status, still_violating, created_at, scanned_at, origin, field_rules, remaining_m2, "
+                f"version, geom) VALUES ({case_id}, '{code}', 1, 1, 0, 'after_cutoff', 'demolish', '1', false, 'new', "
+                "true, '2026-03-02', '2026-03-02', 'imagery', '', 1, 1, "
+                f"{point}('MULTIPOLYGON(((0 0,1 0,1 1,0 0)))', {DEFAULT_COUNTY_SRID}))"))
+    upgrade(db.engine, srid=DEFAULT_COUNTY_SRID)
+    with db.engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT id, part_of_house_id FROM cases ORDER BY id")).all()) == {1: 7, 2: None}
+
+
 def test_every_model_index_exists_after_migrating(db: Database):
     for table in Base.metadata.sorted_tables:
         wanted = {ix.name for ix in table.indexes if ix.name and not ix.name.startswith("idx_")}

@@ -270,3 +270,55 @@ def test_a_later_pass_reopens_a_sham_demolition_of_a_case_without_a_house_of_its
     assert compare_epochs(site.db.factory, RuleSet(), CompareRules()).reopened == 0  # once
     with site.db.factory() as s:
         assert verify_chain(s).ok
+
+
+def test_a_building_a_pass_found_is_the_house_the_survey_then_delivers_and_a_wing_stays_apart(site: Site,
+                                                                                              tmp_path: Path):
+    """A pass shows a new building on farmland: an imagery case. The survey that then delivers the building as a
+    house opened a second case for it (only a satellite lead's case took its surveyed house): one building worked
+    twice and counted twice in the month. The house now takes the imagery case (one case, held in zero tolerance
+    whatever the survey declares). A grown house's new part is no building of its own: its case
+    (`part_of_house_id`) stays apart from the house's."""
+    from api.ingest.layers import import_layer
+    from api.ingest.scan import scan
+
+    def survey(name: str, houses: dict[str, object]) -> None:
+        gpd.GeoDataFrame({"id": list(houses), "built_on": ["2019-05-01"] * len(houses)}, geometry=list(houses.values()),
+                         crs=4546).to_file(tmp_path / f"{name}.gpkg")
+        import_layer(site.db.factory, "houses", tmp_path / f"{name}.gpkg")
+        scan(site.db.factory, RuleSet())
+
+    with site.db.factory() as s:
+        houses = read_frame(s, House, where=[House.source_key.in_(["A1", "A2", "A3", "A4", "A5"])])
+    geom = dict(zip(houses["source_key"], houses.geometry, strict=True))
+    x, y = geom["A4"].bounds[0] - 50, geom["A4"].bounds[1] - 50  # the farmland square (x..x+100, y..y+100)
+    beside = box(x + 100, y + 30, x + 110, y + 40)  # touching the square's east edge: on no farmland
+    survey("first", {"A9": beside})
+    assert all(not c.code.endswith("-A9") for c in _cases(site))
+    new_building, grown = box(x + 70, y + 70, x + 80, y + 80), box(x + 94, y + 30, x + 110, y + 40)
+    before = [geom[k] for k in ("A1", "A2", "A3", "A4", "A5")] + [beside]
+    import_epoch(site.db.factory, epoch_file(tmp_path, "before", before), BEFORE)
+    import_epoch(site.db.factory, epoch_file(tmp_path, "after", [*before[:5], grown, new_building]), AFTER)
+    report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+    assert (report.grown_cases, report.new_cases) == (1, 1)
+    imagery = {c.code: c for c in _cases(site) if c.origin == "imagery"}
+    new_case = next(c for c in imagery.values() if "-N" in c.code)
+    wing = next(c for c in imagery.values() if "-A9-E" in c.code)
+    with site.db.factory() as s:
+        a9 = s.execute(select(House.id).where(House.source_key == "A9")).scalar_one()
+    assert wing.part_of_house_id == a9 and new_case.part_of_house_id is None
+    survey("second", {"A9": grown, "A10": new_building})
+    with site.db.factory() as s:
+        a10 = s.execute(select(House.id).where(House.source_key == "A10")).scalar_one()
+    after = {c.id: c for c in _cases(site)}
+    assert after[new_case.id].house_id == a10 and [c.id for c in after.values() if c.house_id == a10] == [new_case.id]
+    assert after[new_case.id].period == "after_cutoff"  # the survey's 2019 does not take it out of zero tolerance
+    assert after[wing.id].house_id is None  # the wing's case is not the house's
+    assert any(c.house_id == a9 and c.origin == "scan" for c in after.values())
+
+
+def _cases(site: Site) -> list[Case]:
+    with site.db.factory() as s:
+        found = list(s.execute(select(Case).order_by(Case.id)).scalars())
+        s.expunge_all()
+    return found

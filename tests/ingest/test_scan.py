@@ -217,6 +217,16 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
     import_layer(db.factory, "houses", tmp_path / "h2.gpkg")
     with db.factory.begin() as s:  # as an earlier scan leaves a case whose house had stopped violating
         s.execute(update(models.Case).values(still_violating=False))
+    # A patrol finding at H1 from before the survey had it, still waiting for a footprint: the command looks again.
+    from api.accounts.users import create_user
+    from gis.crs import transformer
+
+    lon, lat = transformer("EPSG:4546", "EPSG:4326").transform(x + 15, y + 15)
+    with db.factory.begin() as s:
+        patroller = create_user(s, "reviewer", "long-enough-pw", "county_reviewer")
+        s.add(models.Finding(client_uuid="00000000-0000-4000-8000-000000000001", user_id=patroller.id,
+                             kind="new_construction", at=dt.datetime.now(dt.UTC), lat=float(lat), lon=float(lon),
+                             outcome="awaiting_footprint", uploaded_at=dt.datetime.now(dt.UTC)))
     from typer.testing import CliRunner
 
     from api.cli import app
@@ -229,6 +239,7 @@ def test_a_rescan_never_takes_a_case_out_of_zero_tolerance_by_itself(db: Databas
     finally:
         get_settings.cache_clear()
     assert ran.exit_code == 0 and "changes of period for the county to decide 1" in ran.output, ran.output
+    assert "patrol findings that found their building 1" in ran.output
     assert scan(db.factory, RuleSet()).period_requests == 0  # and again: one request, not two
 
     def case(key: str) -> models.Case:

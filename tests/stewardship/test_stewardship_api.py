@@ -16,7 +16,7 @@ from shapely import box
 from sqlalchemy import func, select
 
 from api.accounts.users import create_user
-from api.cases.audit import FINDING_CHAIN, LAND_CHAIN, verify_chain
+from api.cases.audit import FINDING_CHAIN, IMAGERY_ACTOR, LAND_CHAIN, SCAN_ACTOR, verify_chain
 from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AdminArea, Case, Grid, House, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
@@ -27,6 +27,8 @@ from api.reports.export import export_month
 from api.settings import Settings
 from api.stewardship.abandoned import import_abandoned
 from api.stewardship.duty import month_duty, township_land
+from api.stewardship.patrols import follow_waiting_findings
+from gis.compare import CompareRules
 from gis.errors import RedlineInputError
 from gis.evidence import SAME_LAND_FILE
 from gis.rules import RuleSet
@@ -202,12 +204,14 @@ def test_new_construction_beside_a_surveyed_house_is_the_new_building_and_a_know
     assert history[-1]["action"] == "patrol_finding" and "加盖二层" in (history[-1]["note"] or "")
 
 
-def survey(land: Land, folder: Path, houses: dict[str, shapely.Polygon], built_on: str = "2024-03-01") -> None:
-    """A later survey delivering `houses` (built on `built_on`), imported and scanned."""
+def survey(land: Land, folder: Path, houses: dict[str, shapely.Polygon], built_on: str = "2024-03-01") -> int:
+    """A later survey delivering `houses` (built on `built_on`), imported and scanned as `redline scan` does (the
+    waiting findings followed after): how many findings found their building."""
     gpd.GeoDataFrame({"id": list(houses), "built_on": [built_on] * len(houses)}, geometry=list(houses.values()),
                      crs=4546).to_file(folder / "survey.gpkg")
     import_layer(land.site.db.factory, "houses", folder / "survey.gpkg")
     scan(land.site.db.factory, RuleSet())
+    return follow_waiting_findings(land.site.db.factory, RuleSet(), CompareRules(), SCAN_ACTOR)
 
 
 def test_one_building_reported_twice_on_patrol_is_one_case_and_the_survey_gives_it_its_house(land: Land,
@@ -256,7 +260,6 @@ def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery
     waiting: it becomes the building's case's (or, off farmland, nothing to open), its case hears of it, and its
     own record says when and why, in the finding chain."""
     from api.ingest.imagery import compare_epochs
-    from gis.compare import CompareRules
 
     x, y = land.x, land.y
     site = land.site
@@ -264,7 +267,8 @@ def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery
     in_orchard = finding(land, "new_construction", x + 400, y + 350, note="果园里建房")
     by_imagery = finding(land, "new_construction", x + 85, y + 85, note="搭棚")
     assert {on_farmland["outcome"], in_orchard["outcome"], by_imagery["outcome"]} == {"awaiting_footprint"}
-    survey(land, tmp_path, {"A7": box(x + 70, y + 20, x + 80, y + 30), "A8": box(x + 395, y + 345, x + 405, y + 355)})
+    assert survey(land, tmp_path, {"A7": box(x + 70, y + 20, x + 80, y + 30),
+                                   "A8": box(x + 395, y + 345, x + 405, y + 355)}) == 2
     listed = {f["client_uuid"]: f for f in site.client.get("/api/findings", headers=site.as_user("officer1")).json()}
     assert on_farmland["client_uuid"] not in listed and in_orchard["client_uuid"] not in listed
     assert listed[by_imagery["client_uuid"]]["outcome"] == "awaiting_footprint"  # nothing there yet
@@ -293,6 +297,8 @@ def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery
             tmp_path / f"pass_{day}.gpkg")
         import_epoch(site.db.factory, tmp_path / f"pass_{day}.gpkg", day)
     assert compare_epochs(site.db.factory, RuleSet(), CompareRules()).new_cases == 1
+    assert follow_waiting_findings(site.db.factory, RuleSet(), CompareRules(), IMAGERY_ACTOR) == 1
+    assert follow_waiting_findings(site.db.factory, RuleSet(), CompareRules(), IMAGERY_ACTOR) == 0  # once
     with site.db.factory() as s:
         imagery = s.execute(select(Case).where(Case.origin == "imagery")).scalar_one()
         row = s.execute(select(Finding).where(Finding.client_uuid == by_imagery["client_uuid"])).scalar_one()
