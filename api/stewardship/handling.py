@@ -128,3 +128,14 @@ def finding_handlings(session: Session, finding_ids: list[int]) -> dict[int, lis
         out.setdefault(int(r.finding_id), []).append({"action": r.action, "action_name": FINDING_ACTION_NAMES[r.action],
                                                       "by": r.actor, "at": as_utc(r.at).isoformat(), "note": r.note})
     return out
+
+
+def handling(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:
+    """A finding's handling as the API answers it (all None while nobody has handled it)."""
+    return {"handled_at": as_utc(at).isoformat() if at else None, "handled_by": by, "handled_note": note}
+
+
+def finding_state(finding: Finding) -> dict[str, Any]:
+    """Where a finding stands after it was handled or reopened, as the API answers it."""
+    return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
+            **handling(finding.handled_at, finding.handled_by, finding.handled_note)}

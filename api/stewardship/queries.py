@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
-from api.clock import as_utc, utcnow
+from api.clock import utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
@@ -21,7 +21,7 @@ from api.ingest.farmland_totals import current_totals
 from api.reports.monthly import month_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
-from api.stewardship.handling import finding_handlings
+from api.stewardship.handling import finding_handlings, handling
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import (
     FINDING_HANDLERS,
@@ -213,8 +213,3 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
              "handlings": handlings.get(r.id, []),
              "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS[r.outcome],
              "may_reopen": r.handled_at is not None and user.role in FINDING_REOPENERS} for r in rows]
-
-
-def handling(at: dt.datetime | None, by: str | None, note: str | None) -> dict[str, Any]:
-    """A finding's handling as the API answers it (all None while nobody has handled it)."""
-    return {"handled_at": as_utc(at).isoformat() if at else None, "handled_by": by, "handled_note": note}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -358,6 +359,21 @@ def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area
     assert site.client.get(thumb, headers=site.as_user("inspector2")).status_code == 404
 
 
+def finding_lists(land: Land) -> tuple[Callable[[str], dict[str, dict]], Callable[[], int]]:
+    """The findings a user is listed (by UUID), and the village chief inspector1's count of those to handle."""
+
+    def listed(user: str) -> dict[str, dict]:
+        answer = land.site.client.get("/api/findings", headers=land.site.as_user(user))
+        assert answer.status_code == 200, answer.text
+        return {f["client_uuid"]: f for f in answer.json()}
+
+    def to_handle() -> int:
+        inbox = land.site.client.get("/api/chief/inbox", headers=land.site.as_user("inspector1")).json()["posts"]
+        return next(p for p in inbox if p["level"] == "village")["findings_to_handle"]
+
+    return listed, to_handle
+
+
 def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
     """Before, a finding left to a person dropped off the list after 30 days whether or not anyone had acted: one
     the township ignored for a month vanished quietly. Now it stays listed and counted until a township officer or
@@ -368,14 +384,7 @@ def test_a_finding_stays_listed_until_someone_handles_it(land: Land):
     stale = finding(land, "damaged", x + 100, y + 100, note="堆放建材", at=(NOW - dt.timedelta(days=45)).isoformat())
     opened = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")  # a record: worked there, not here
 
-    def listed(user: str) -> dict[str, dict]:
-        answer = site.client.get("/api/findings", headers=site.as_user(user))
-        assert answer.status_code == 200, answer.text
-        return {f["client_uuid"]: f for f in answer.json()}
-
-    def to_handle() -> int:
-        inbox = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
-        return next(p for p in inbox if p["level"] == "village")["findings_to_handle"]
+    listed, to_handle = finding_lists(land)
 
     shown = listed("officer1")[stale["client_uuid"]]
     assert shown["handled_at"] is None and shown["may_handle"] and to_handle() == 1
@@ -426,14 +435,7 @@ def test_the_county_reopens_a_handled_finding_and_the_first_handling_stays_on_re
     post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
     dumped = finding(land, "damaged", x + 100, y + 100, note="堆放建材")
 
-    def listed(user: str) -> dict[str, dict]:
-        answer = site.client.get("/api/findings", headers=site.as_user(user))
-        assert answer.status_code == 200, answer.text
-        return {f["client_uuid"]: f for f in answer.json()}
-
-    def to_handle() -> int:
-        inbox = site.client.get("/api/chief/inbox", headers=site.as_user("inspector1")).json()["posts"]
-        return next(p for p in inbox if p["level"] == "village")["findings_to_handle"]
+    listed, to_handle = finding_lists(land)
 
     reopen = f"/api/findings/{dumped['client_uuid']}/reopen"
     early = post(land, "county", reopen, expect=409, note="退回")

@@ -35,14 +35,13 @@ from api.stewardship.abandoned import (
 )
 from api.stewardship.chiefs import assign_chief
 from api.stewardship.duty import inbox
-from api.stewardship.handling import handle_finding, reopen_finding
+from api.stewardship.handling import finding_state, handle_finding, reopen_finding
 from api.stewardship.patrols import record_finding, record_patrol
 from api.stewardship.queries import (
     chief_coverage,
     chief_list,
     findings_to_handle,
     grid_layer,
-    handling,
     patrol_layer,
     record_detail,
     record_layer,
@@ -157,35 +156,29 @@ def get_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]
     return findings_to_handle(session, user)
 
 
-class FindingHandledIn(BaseModel):
+class FindingNoteIn(BaseModel):
+    """What was done about a finding, or why the county sends it back."""
+
     model_config = ConfigDict(extra="forbid")
-    note: Text = Field(examples=["已责令三日内清除建材，复耕"])
+    note: Text = Field(examples=["已责令三日内清除建材，复耕", "复核：现场建材仍在，退回乡镇重办"])
 
 
 @router.post("/findings/{finding_uuid}/handle")
-def post_finding_handled(factory: FactoryDep, user: CurrentUser, body: FindingHandledIn,
+def post_finding_handled(factory: FactoryDep, user: CurrentUser, body: FindingNoteIn,
                          finding_uuid: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
     """Say what was done about a finding left to a person (township or county): it leaves the to-do lists and
-    counts, and is listed as handled, with the note and the name, for 30 days. Once only (409 after)."""
-    finding = handle_finding(factory, user, finding_uuid, body.note)
-    return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
-            **handling(finding.handled_at, finding.handled_by, finding.handled_note)}
-
-
-class FindingReopenedIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: Text = Field(examples=["复核：现场建材仍在，退回乡镇重办"])
+    counts, and is listed as handled, with the note and the name, for 30 days. Once while it stands handled (409
+    after)."""
+    return finding_state(handle_finding(factory, user, finding_uuid, body.note))
 
 
 @router.post("/findings/{finding_uuid}/reopen")
-def post_finding_reopened(factory: FactoryDep, user: CurrentUser, body: FindingReopenedIn,
+def post_finding_reopened(factory: FactoryDep, user: CurrentUser, body: FindingNoteIn,
                           finding_uuid: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
     """Send a handled finding back (the county, saying why): it is listed and counted again until handled again;
     the handling it undoes stays on the finding's record. 409 if it is not handled; 403 for other roles."""
     finding = reopen_finding(factory, user, finding_uuid, body.note)
-    return {"id": finding.id, "client_uuid": finding.client_uuid, "outcome": finding.outcome,
-            **handling(finding.handled_at, finding.handled_by, finding.handled_note),
-            "reopened_by": user.username, "reopened_note": body.note.strip()}
+    return {**finding_state(finding), "reopened_by": user.username, "reopened_note": body.note.strip()}
 
 
 @router.get("/abandoned")
