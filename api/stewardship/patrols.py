@@ -242,7 +242,8 @@ def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: i
     matches footprints) — one a patrol, a satellite lead or an imagery pass opened before the survey had the
     building. Before, only the house's own case counted: the same new building reported twice opened two cases.
     An open case before a closed one (a house rebuilt after its case closed has a new case, where the news is
-    worked); the newest of several."""
+    worked); of open ones the house's own (a stock house's case hears of new construction there, for the county to
+    check, though a wing's case lies on the same outline); then the newest."""
     window: Any = tuple(float(v) for v in shapely.bounds(footprint))
     cases = read_frame(session, Case, ["status", "period", "house_id"], where=[bbox_clause(session, Case, window)])
     _, at = matches(np.array([footprint], dtype=object), cases.geometry.to_numpy(), share)
@@ -250,7 +251,8 @@ def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: i
     found = cases.loc[cases.index[at].union(mine)]
     if found.empty:
         return None
-    best = found.assign(open=found["status"] != "closed").sort_values(["open", "id"]).iloc[-1]
+    best = found.assign(open=found["status"] != "closed", own=found.index.isin(mine)).sort_values(
+        ["open", "own", "id"]).iloc[-1]
     return SimpleNamespace(id=int(best["id"]), status=str(best["status"]), period=str(best["period"]))
 
 

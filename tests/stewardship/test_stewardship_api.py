@@ -674,7 +674,7 @@ def test_one_photo_file_sent_for_two_land_records_is_flagged_on_the_second(land:
     assert SAME_LAND_FILE in alone.json()["checks"]
 
 
-def test_new_construction_at_the_house_of_an_open_stock_case_is_checked_by_the_county(land: Land):
+def test_new_construction_at_the_house_of_an_open_stock_case_is_checked_by_the_county(land: Land, tmp_path: Path):
     """New construction reported on patrol at the house of an open stock case (a wing going up by a house built
     before the cutoff) was an event in the case's history: the township could keep the house, rectify and close the
     case with the wing standing. It is now a finding left to the county (`stock_case`), and the case is not passed
@@ -683,8 +683,17 @@ def test_new_construction_at_the_house_of_an_open_stock_case_is_checked_by_the_c
 
     x, y = land.x, land.y
     site = land.site
+    # A satellite lead on A2's east end: a case of its own (a lead on a stock case's house never attaches), newer
+    # than A2's and on the same outline — the stock case still hears of new construction at its house.
+    gpd.GeoDataFrame({"JCBH": ["431021SJBG26000002"]}, geometry=[box(x + 40, y + 10, x + 45, y + 22)],
+                     crs=4546).to_file(tmp_path / "leads.gpkg")
+    import_leads(site.db.factory, tmp_path / "leads.gpkg", RuleSet())
     at_stock = finding(land, "new_construction", x + 44, y + 21, note="东侧在加盖")  # A2, built 2019
     at_increment = finding(land, "new_construction", x + 15, y + 15)  # A1, built 2021
+    with site.db.factory() as s:
+        a2 = s.execute(select(Case.id).join(House, House.id == Case.house_id).where(House.source_key == "A2")
+                       ).scalar_one()
+    assert at_stock["case_id"] == a2
     assert at_stock["outcome"] == "stock_case" and at_increment["outcome"] == "existing_case"
     assert at_stock["outcome_name"].startswith("存量（或时段待定）案件的房屋处又见新建")
     listed = {f["client_uuid"]: f for f in site.client.get("/api/findings", headers=site.as_user("officer1")).json()}
