@@ -417,7 +417,8 @@ ACTION_NAMES: dict[str, str] = {
     "file": "立案", "request_period": "申请变更时段", "decide_period": "决定时段变更",
     "comment": "评论", "progress_report": "进展报告", "create": "发现（建案）", "rescan": "复测面积",
     "no_longer_violating": "复测不再违法", "reappeared": "复查发现房屋仍在（重新打开）",
-    "patrol_finding": "巡田发现新增建房", "lead_attached": "关联卫片图斑"}
+    "patrol_finding": "巡田发现新增建房", "lead_attached": "关联卫片图斑", "house_attached": "关联测绘房屋",
+    "imagery_seen": "影像显示本案建筑"}
 assert set(ACTIONS) <= set(ACTION_NAMES), "every action needs its Chinese name"
 
 

@@ -158,5 +158,5 @@ def compare_cmd(
     changes = ", ".join(f"{k} {v}" for k, v in sorted(report.changes.items()))
     echo(f"imagery {report.before} → {report.after}: houses {changes}; new footprints {report.new_footprints}")
     echo(f"demolitions confirmed {report.confirmed}, reopened {report.reopened}, cases for growth "
-         f"{report.grown_cases}, cases for new buildings {report.new_cases}; patrol findings that found their "
-         f"building {followed}")
+         f"{report.grown_cases}, cases for new buildings {report.new_cases}, open cases whose building this pass "
+         f"shows {report.seen_cases}; patrol findings that found their building {followed}")

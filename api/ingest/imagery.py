@@ -37,14 +37,15 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded, demolitions_started
 from api.cases.reopening import DEMOLITION_RECORDED, reopen, whole_house_demolished
+from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import village_codes
-from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
+from api.ingest.scan import CASE_MEASURES, CLAIMED_ORIGINS, HISTORY_FIELDS, stored_inputs
 from api.stewardship.grids import grid_codes
-from gis.compare import CompareRules, compare
+from gis.compare import CompareRules, compare, matches, one_to_one
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.rules import Period, RuleSet, built_between
@@ -67,6 +68,9 @@ class ImageryReport:
     reopened: int
     grown_cases: int
     new_cases: int
+    #: Open cases opened on a building's outline (a lead's, a patrol's) that this pass showed their building new:
+    #: that case's news, not a second case (`_held_by_open_cases`; once per pass).
+    seen_cases: int = 0
 
 
 def _epochs(session: Session, before: dt.date | None, after: dt.date | None) -> tuple[models.Epoch, models.Epoch]:
@@ -116,6 +120,10 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
             "parent_house": grown["house_id"].to_numpy()}), grown["new_part"].to_numpy(), built_on, later, now,
             events, "the house grew between the two passes: the new part")
         fresh = a.iloc[result.new]
+        told = len(events)
+        held = _held_by_open_cases(session, fresh, built_on, rules, compare_rules.match_share, imagery, events)
+        seen_cases = len(events) - told
+        fresh = fresh[~held]
         new_cases = _open_cases(session, rules, pd.DataFrame({
             "township": None, "suffix": [f"N{later.imaged_on:%Y%m%d}-{i}" for i in fresh["id"]],
             "parent_house": None}), fresh.geometry.to_numpy(), built_on, later, now, events,
@@ -123,7 +131,51 @@ def compare_epochs(factory: sessionmaker[Session], rules: RuleSet, compare_rules
         append_events(session, events, at=now)
     counts = {str(k): int(v) for k, v in change["change"].value_counts().items()}
     return ImageryReport(earlier.imaged_on, later.imaged_on, counts, len(result.new), confirmed, reopened,
-                         grown_cases, new_cases)
+                         grown_cases, new_cases, seen_cases)
+
+
+def pass_batch(imaged_on: dt.date) -> str:
+    """The `batch` of the cases a pass opens: the pass, by the day it was imaged."""
+    return f"imagery {imaged_on}"
+
+
+def _held_by_open_cases(session: Session, fresh: gpd.GeoDataFrame, built_on: dt.date | None, rules: RuleSet,
+                        share: float, imagery: dict[str, str], events: list[dict[str, Any]]) -> np.ndarray:
+    """Which new footprints of the later pass are the building of an open case opened on a building's outline
+    before the survey had it (`CLAIMED_ORIGINS`: a satellite lead's, a patrol's, an earlier pass's; matched as
+    `gis.compare.matches` at `share`): that case hears of the pass (`imagery_seen`, once per pass) and no second
+    case opens for one building. As for a satellite lead (`api.ingest.leads`), not the building of a stock case,
+    nor one of unknown period when the passes place the building after the cutoff (`built_on`): the pass is
+    evidence of zero tolerance the case does not carry — the building gets its own case, measured from the passes.
+    """
+    held = np.zeros(len(fresh), dtype=bool)
+    if fresh.empty:
+        return held
+    bounds = tuple(float(v) for v in fresh.total_bounds)
+    cases = read_frame(session, models.Case, ["period", "batch"], where=[
+        bbox_clause(session, models.Case, bounds), models.Case.house_id.is_(None),  # type: ignore[arg-type]
+        models.Case.part_of_house_id.is_(None), models.Case.origin.in_(CLAIMED_ORIGINS),
+        models.Case.status != "closed"])
+    left, right = matches(fresh.geometry.to_numpy(), cases.geometry.to_numpy(), share)
+    period = cases["period"].to_numpy()[right]
+    after_cutoff = built_on is not None and built_on >= rules.cutoff
+    takes = np.isin(period, list(INCREMENT_PERIODS)) | ((period == Period.UNKNOWN.value) & (not after_cutoff))
+    pairs = one_to_one(left[takes], right[takes])
+    case_ids = [int(cases["id"].iloc[j]) for _, j in pairs]
+    imaged_on = dt.date.fromisoformat(imagery["imagery"])
+    # Told once per pass; a case this very pass opened (the comparison run again) is its own news.
+    done = _already(session, case_ids, "imagery_seen", imaged_on) | {
+        int(cases["id"].iloc[j]) for _, j in pairs if cases["batch"].iloc[j] == pass_batch(imaged_on)}
+    for (i, _), case_id in zip(pairs, case_ids, strict=True):
+        held[i] = True
+        if case_id in done:
+            continue
+        events.append({"case_id": case_id, "actor": ACTOR, "action": "imagery_seen", "before": {},
+                       "after": {**imagery, "footprint": int(fresh["id"].iloc[i])},
+                       "note": f"{imagery['imagery']} 影像显示本案建筑（{imagery['imagery_before']} 影像未见）"
+                               f" (imagery of {imagery['imagery']} shows this case's building, absent on "
+                               f"{imagery['imagery_before']})"})
+    return held
 
 
 def _cases_of(session: Session, house_ids: list[int], states: tuple[str, ...]) -> list[models.Case]:
@@ -269,7 +321,7 @@ def _open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np
     """Measure new parts or new footprints of a pass with the engine and open a case for each that violates."""
     return len(open_cases(session, rules, heads, geoms, built_on, now, events,
                           f"{why} (imagery of {later.imaged_on})", origin="imagery",
-                          batch=f"imagery {later.imaged_on}", detail={"imagery": later.imaged_on.isoformat()}))
+                          batch=pass_batch(later.imaged_on), detail={"imagery": later.imaged_on.isoformat()}))
 
 
 def open_cases(session: Session, rules: RuleSet, heads: pd.DataFrame, geoms: np.ndarray, built_on: dt.date | None,

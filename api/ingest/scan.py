@@ -283,7 +283,7 @@ def _claim_building_cases(session: Session, house_ids: np.ndarray, share: float,
     patrol's or a pass's case; only a lead's took its house). The case is then measured as the house's, and held in
     zero tolerance as any case is (`_hold_zero_tolerance`: a survey declaring an older date files a change of
     period for the county). Returns house id → (case id, status), as `scan` keeps them; an audit event
-    (`lead_attached`) on each case says which house it took."""
+    (`house_attached`) on each case says which house it took."""
     leads = read_frame(session, models.Case, ["status"], where=[
         models.Case.house_id.is_(None), models.Case.part_of_house_id.is_(None),
         models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
@@ -296,7 +296,7 @@ def _claim_building_cases(session: Session, house_ids: np.ndarray, share: float,
                for i, j in one_to_one(*matches(leads.geometry.to_numpy(), houses.geometry.to_numpy(), share))}
     for house_id, (case_id, _status) in claimed.items():
         session.execute(update(models.Case).where(models.Case.id == case_id).values(house_id=house_id))
-    append_events(session, [{"case_id": case_id, "actor": SCAN_ACTOR, "action": "lead_attached",
+    append_events(session, [{"case_id": case_id, "actor": SCAN_ACTOR, "action": "house_attached",
                              "before": {"house_id": None}, "after": {"house_id": house_id},
                              "note": "测绘房屋与本案图斑（卫片或巡田发现）为同一建筑 (the surveyed house is this "
                                      "case's building)"}

@@ -182,7 +182,7 @@ def test_a_house_surveyed_after_its_lead_is_the_lead_cases_house(db: Database, t
                                                .order_by(models.CaseEvent.id)).scalars()]
     assert len(cases) == 2 and keys[lead.house_id] == "H1" and lead.origin == "lead"
     assert lead.period == "after_cutoff" and lead.footprint_m2 == pytest.approx(100.0)  # measured on the house now
-    assert "lead_attached" in actions
+    assert "house_attached" in actions  # the survey's house is the lead's building
     assert keys[next(c.house_id for c in cases.values() if c.code != "L-1")] == "H2"
     again = scan(db.factory, RuleSet())
     assert again.created == 0

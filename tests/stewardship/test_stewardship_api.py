@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.accounts.users import create_user
 from api.cases.audit import FINDING_CHAIN, IMAGERY_ACTOR, LAND_CHAIN, SCAN_ACTOR, verify_chain
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import AdminArea, Case, Grid, House, LandEvent, PatrolGrid
+from api.db.models import AdminArea, Case, CaseEvent, Grid, House, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
 from api.ingest.layers import import_layer
 from api.ingest.leads import import_leads
@@ -304,6 +304,39 @@ def test_a_finding_waiting_for_a_footprint_follows_it_when_the_survey_or_imagery
         imagery = s.execute(select(Case).where(Case.origin == "imagery")).scalar_one()
         row = s.execute(select(Finding).where(Finding.client_uuid == by_imagery["client_uuid"])).scalar_one()
         assert (row.outcome, row.case_id) == ("existing_case", imagery.id) and imagery.period == "after_cutoff"
+
+
+def test_a_pass_showing_a_building_a_patrol_case_holds_opens_no_second_case(land: Land, tmp_path: Path):
+    """A patrol's case on a building (from an earlier pass's footprint), its period since established as after the
+    cutoff; a later comparison shows the building new between two passes: it opened a second case for the building.
+    The pass is now that case's news (`imagery_seen`, once however often the comparison runs). A case of unknown
+    period, where the passes show construction after the cutoff, still gets a case of its own: the pass is
+    evidence the patrol's case does not yet carry (as for a satellite lead)."""
+    from api.ingest.imagery import compare_epochs
+
+    x, y = land.x, land.y
+    site = land.site
+    shed, hut = box(x + 60, y + 70, x + 72, y + 80), box(x + 20, y + 60, x + 28, y + 68)
+    known = patrol_case(land, tmp_path, shed, (x + 66, y + 75), "正在砌墙")
+    hut_case = patrol_case(land, tmp_path, hut, (x + 24, y + 64), "搭棚")
+    assert hut_case.period == "unknown"
+    with site.db.factory.begin() as s:  # as if the county had decided its period on site evidence
+        s.get(Case, known.id).period = "after_cutoff"
+    first, second = NOW.date() - dt.timedelta(days=2), NOW.date() - dt.timedelta(days=1)
+    for day, prints in ((first, [box(x + 395, y + 345, x + 405, y + 355)]),
+                        (second, [box(x + 395, y + 345, x + 405, y + 355), shed, hut])):
+        gpd.GeoDataFrame({"BSM": [f"S{i}" for i in range(len(prints))]}, geometry=prints, crs=4546).to_file(
+            tmp_path / f"later_{day}.gpkg")
+        import_epoch(site.db.factory, tmp_path / f"later_{day}.gpkg", day)
+    for expected in ((1, 1), (0, 0)):  # the same comparison again changes nothing
+        report = compare_epochs(site.db.factory, RuleSet(), CompareRules())
+        assert (report.new_cases, report.seen_cases) == expected
+    with site.db.factory() as s:
+        imagery = s.execute(select(Case).where(Case.origin == "imagery")).scalars().all()
+        assert len(imagery) == 1 and imagery[0].farmland_m2 == pytest.approx(64.0)  # the hut's, not the shed's
+        seen = s.execute(select(CaseEvent).where(CaseEvent.case_id == known.id, CaseEvent.action == "imagery_seen")
+                         ).scalars().all()
+        assert len(seen) == 1 and str(second) in (seen[0].note or "")
 
 
 def test_findings_left_to_a_person_reach_the_township_and_the_chiefs_of_the_area(land: Land):
