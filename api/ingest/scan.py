@@ -179,9 +179,9 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 
     Cases still `new` get fresh measures; cases an official has started working on keep theirs (the
     workflow may have established the period on site) and are only marked as scanned. A violating house with no
-    case yet that is the building of an open satellite-lead or patrol case (`compare_rules.match_share`) becomes
-    that case's house instead of opening a second case for one building (`_claim_building_cases`). (`redline
-    scan` then looks again at the patrol findings waiting for a footprint:
+    case yet that is the building of an open case opened on its outline (a satellite lead's, a patrol's, a pass's;
+    `compare_rules.match_share`) becomes that case's house instead of opening a second case for one building
+    (`_claim_building_cases`). (`redline scan` then looks again at the patrol findings waiting for a footprint:
     `api.stewardship.patrols.follow_waiting_findings`.)
     """
     now = now or dt.datetime.now(dt.UTC)
@@ -197,8 +197,8 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
                     session.execute(select(table.c.house_id, table.c.id, table.c.status)
                                     .where(table.c.house_id.is_not(None))).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
-        claimed = _claim_building_cases(session, values.loc[~is_known, "house_id"].to_numpy(),
-                                    (compare_rules or CompareRules()).match_share, now)
+        unclaimed = inputs.houses[inputs.houses["id"].isin(values.loc[~is_known, "house_id"])]
+        claimed = _claim_building_cases(session, unclaimed, (compare_rules or CompareRules()).match_share, now)
         if claimed:
             existing.update(claimed)
             is_known = values["house_id"].isin(list(existing)).to_numpy()
@@ -275,23 +275,21 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 CLAIMED_ORIGINS = ("lead", "patrol", "imagery")
 
 
-def _claim_building_cases(session: Session, house_ids: np.ndarray, share: float, now: dt.datetime
+def _claim_building_cases(session: Session, houses: pd.DataFrame, share: float, now: dt.datetime
                           ) -> dict[int, tuple[int, str]]:
     """Give each open case without a house, opened on a building's outline (`CLAIMED_ORIGINS`), the violating
-    house (of `house_ids`, none with a case yet) that is its building (`gis.compare.matches` at `share`): one case
-    for one building, keeping its lead code, patrol finding or pass, where before the scan opened a second (for a
-    patrol's or a pass's case; only a lead's took its house). The case is then measured as the house's, and held in
-    zero tolerance as any case is (`_hold_zero_tolerance`: a survey declaring an older date files a change of
-    period for the county). Returns house id → (case id, status), as `scan` keeps them; an audit event
-    (`house_attached`) on each case says which house it took."""
+    house (of `houses`, as the scan read them, none with a case yet) that is its building (`gis.compare.matches`
+    at `share`; the houses are not read again, a county's million): one case for one building, keeping its lead
+    code, patrol finding or pass, where before the scan opened a second (for a patrol's or a pass's case; only a
+    lead's took its house). The case is then measured as the house's, and held in zero tolerance as any case is
+    (`_hold_zero_tolerance`: a survey declaring an older date files a change of period for the county). Returns
+    house id → (case id, status), as `scan` keeps them; an audit event (`house_attached`) on each case says which
+    house it took."""
     leads = read_frame(session, models.Case, ["status"], where=[
         models.Case.house_id.is_(None), models.Case.part_of_house_id.is_(None),
         models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
-    if leads.empty or not len(house_ids):
+    if leads.empty or houses.empty:
         return {}
-    bounds = tuple(float(v) for v in leads.total_bounds)
-    houses = read_frame(session, models.House, where=[bbox_clause(session, models.House, bounds)])  # type: ignore[arg-type]
-    houses = houses[houses["id"].isin(house_ids)]
     claimed = {int(houses["id"].iloc[j]): (int(leads["id"].iloc[i]), str(leads["status"].iloc[i]))
                for i, j in one_to_one(*matches(leads.geometry.to_numpy(), houses.geometry.to_numpy(), share))}
     for house_id, (case_id, _status) in claimed.items():
