@@ -226,7 +226,8 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
     opened = open_cases(session, rules, pd.DataFrame({"township": [finding.township_code],
                                                       "suffix": [f"P{finding.id:06d}"], "parent_house": [None]}),
                         np.array([footprint], dtype=object), None, now, events,
-                        f"巡田发现新增建房 (new construction found on patrol, by {actor})", origin="patrol",
+                        f"巡田发现新增建房 (new construction found on patrol by {_patroller(session, finding)})",
+                        origin="patrol",
                         batch=f"patrol {finding.at:%Y-%m-%d}", detail={"finding": finding.client_uuid},
                         actor=actor)
     append_events(session, events, at=now)
@@ -234,6 +235,12 @@ def _new_construction(session: Session, finding: Finding, point: shapely.Geometr
         finding.outcome, finding.case_id = "case_opened", next(iter(opened.values()))
     else:
         finding.outcome = "not_violating"
+
+
+def _patroller(session: Session, finding: Finding) -> str:
+    """Who found it (a case a survey or a pass opens for a waiting finding is still the patroller's finding)."""
+    user = session.get(User, finding.user_id)
+    return user.username if user is not None else str(finding.user_id)
 
 
 def _case_of_building(session: Session, footprint: shapely.Geometry, house_id: int | None, share: float) -> Any:
