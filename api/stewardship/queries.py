@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
-from api.clock import utcnow
+from api.clock import as_utc, utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
@@ -191,25 +191,43 @@ def findings_to_handle(session: Session, user: User, now: dt.datetime | None = N
     was found, where, by whom, what became of it (the case it points at, for a closed case's house built on
     again) and its photos. Before, the field app alone was told, and the outcome "待乡镇处理" reached no one."""
     now = now or utcnow()
+    return _findings(session, user, [*listed_clauses(now), *finding_scope(session, user, now)], limit)
+
+
+def my_findings(session: Session, user: User, now: dt.datetime | None = None, limit: int = 500
+                ) -> list[dict[str, Any]]:
+    """The user's own findings of the last `FINDINGS_LISTED_DAYS` days (by when found), whatever became of each,
+    newest first: the phone was told an outcome once, when it sent the finding, and never what followed (a
+    building the survey then brought, a handling, the county sending it back)."""
+    now = now or utcnow()
+    return _findings(session, user, [Finding.user_id == user.id,
+                                     Finding.at >= now - dt.timedelta(days=FINDINGS_LISTED_DAYS)], limit)
+
+
+def _findings(session: Session, user: User, where: list[Any], limit: int) -> list[dict[str, Any]]:
+    """Findings as the API lists them: what, where, by whom, what became of it, its photos and handlings, and
+    what `user` may do about it."""
     rows = session.execute(
         select(Finding.id, Finding.client_uuid, Finding.kind, Finding.note, Finding.at, Finding.outcome,
                Finding.township_code, Finding.village_code, Finding.grid_code, Finding.lat, Finding.lon,
                Finding.case_id, Case.code, User.username, User.display_name, Finding.handled_at,
                Finding.handled_by, Finding.handled_note)
         .join(User, User.id == Finding.user_id).outerjoin(Case, Case.id == Finding.case_id)
-        .where(*listed_clauses(now), *finding_scope(session, user, now))
-        .order_by(Finding.at.desc(), Finding.id.desc()).limit(limit)).all()
+        .where(*where).order_by(Finding.at.desc(), Finding.id.desc()).limit(limit)).all()
     photos: dict[int, list[int]] = {}
     if rows:
         for finding_id, photo_id in session.execute(select(LandPhoto.finding_id, LandPhoto.id).where(
                 LandPhoto.finding_id.in_([r.id for r in rows])).order_by(LandPhoto.id)).all():
             photos.setdefault(int(finding_id or 0), []).append(int(photo_id))
     handlings = finding_handlings(session, [r.id for r in rows])
-    return [{"id": r.id, "client_uuid": r.client_uuid, "kind": r.kind, "note": r.note, "at": r.at.isoformat(),
+    return [{"id": r.id, "client_uuid": r.client_uuid, "kind": r.kind, "note": r.note,
+             "at": as_utc(r.at).isoformat(),  # SQLite gives the stored UTC back naive: a browser read it as local
              "outcome": r.outcome, "outcome_name": OUTCOME_NAMES[r.outcome], "township_code": r.township_code,
              "village_code": r.village_code, "grid_code": r.grid_code, "lat": r.lat, "lon": r.lon,
              "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
              "photos": photos.get(r.id, []), **handling(r.handled_at, r.handled_by, r.handled_note),
              "handlings": handlings.get(r.id, []),
-             "may_handle": r.handled_at is None and user.role in FINDING_HANDLERS[r.outcome],
-             "may_reopen": r.handled_at is not None and user.role in FINDING_REOPENERS} for r in rows]
+             "may_handle": r.handled_at is None and r.outcome in TO_HANDLE
+             and user.role in FINDING_HANDLERS[r.outcome],
+             "may_reopen": r.handled_at is not None and r.outcome in TO_HANDLE and user.role in FINDING_REOPENERS}
+            for r in rows]

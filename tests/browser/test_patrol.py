@@ -118,6 +118,11 @@ def test_an_offline_patrol_syncs_once_into_a_record_and_a_case(browser, live_ser
     # The photo, sent once after its finding, shows on the record the finding became and passed its checks.
     assert [(p.finding_id, p.abandoned_id, p.kind) for p in photos] == [(findings[0].id, record.id, "finding")]
     assert photos[0].checks == "[]"
+    # The phone lists what became of each finding it sent: the abandoned field's record, the building's case.
+    page.wait_for_selector("#my-findings li[data-outcome=case_opened]")
+    became = page.text_content(f"#my-findings li[data-uuid='{findings[1].client_uuid}']") or ""
+    assert "新增建房" in became and "已立为案件" in became and opened.code in became
+    assert "已登记抛荒" in (page.text_content(f"#my-findings li[data-uuid='{findings[0].client_uuid}']") or "")
     assert errors == []
     # On the officials' map: the abandoned field and the patrol's track, with the new case.
     desk, desk_errors, _ = open_map(browser, f"{live_server}/map?code={opened.code}")

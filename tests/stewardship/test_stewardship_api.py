@@ -516,6 +516,38 @@ def test_the_county_reopens_a_handled_finding_and_the_first_handling_stays_on_re
         assert chain.ok and chain.events == 6
 
 
+def test_a_patroller_sees_what_became_of_each_of_their_findings(land: Land, tmp_path: Path):
+    """The phone was told a finding's outcome once, when it was sent: a building waiting for a footprint that the
+    survey then brought, a finding the township handled or the county sent back — the patroller never learnt. Their
+    own findings of the last 30 days are listed to them (`GET /api/findings/mine`), whatever became of each: its
+    outcome, its case, its handlings. Nobody else's; none older."""
+    x, y = land.x, land.y
+    site = land.site
+    waiting = finding(land, "new_construction", x + 75, y + 25, note="打地基")
+    record = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    noted = finding(land, "damaged", x + 100, y + 100, note="取土")
+    old = finding(land, "other", x + 100, y + 100, at=(NOW - dt.timedelta(days=31)).isoformat())
+    theirs = finding(land, "other", x + 120, y + 100, user="officer1")
+    post(land, "officer1", f"/api/findings/{noted['client_uuid']}/handle", expect=200, note="已回填")
+    post(land, "county", f"/api/findings/{noted['client_uuid']}/reopen", expect=200, note="未回填")
+    assert survey(land, tmp_path, {"A7": box(x + 70, y + 20, x + 80, y + 30)}) == 1
+
+    answer = site.client.get("/api/findings/mine", headers=site.as_user("inspector1"))
+    assert answer.status_code == 200, answer.text
+    mine = {f["client_uuid"]: f for f in answer.json()}
+    assert list(mine) == [noted["client_uuid"], record["client_uuid"], waiting["client_uuid"]]  # newest first
+    assert old["client_uuid"] not in mine and theirs["client_uuid"] not in mine
+    assert all(f["at"].endswith("+00:00") for f in mine.values())  # an instant: SQLite's naive text read as local
+    assert mine[waiting["client_uuid"]]["outcome"] == "existing_case"
+    assert mine[waiting["client_uuid"]]["case_code"] and mine[waiting["client_uuid"]]["outcome_name"] == "已有案件"
+    assert [h["action"] for h in mine[waiting["client_uuid"]]["handlings"]] == ["footprint_found"]
+    assert mine[record["client_uuid"]]["outcome"] == "abandoned_record"
+    assert [h["action"] for h in mine[noted["client_uuid"]]["handlings"]] == ["handled", "reopened"]
+    assert not any(f["may_handle"] or f["may_reopen"] for f in mine.values())
+    assert [f["client_uuid"] for f in site.client.get("/api/findings/mine", headers=site.as_user("officer1")
+                                                      ).json()] == [theirs["client_uuid"]]
+
+
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]
     return land.site.client.post(path, headers=land.site.as_user(user),
                                  data={"client_uuid": key or str(uuid.uuid4()), "kind": kind},

@@ -42,6 +42,7 @@ from api.stewardship.queries import (
     chief_list,
     findings_to_handle,
     grid_layer,
+    my_findings,
     patrol_layer,
     record_detail,
     record_layer,
@@ -154,6 +155,13 @@ def get_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]
     in the areas they are chief of), newest first, each with its handlings and reopenings in order. `may_handle`:
     the user may say it is handled; `may_reopen`: the user (the county) may send a handled one back."""
     return findings_to_handle(session, user)
+
+
+@router.get("/findings/mine")
+def get_my_findings(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """The caller's own patrol findings of the last 30 days, whatever became of each (its outcome, its case, its
+    handlings and reopenings), newest first: the phone learns what followed a finding it sent."""
+    return my_findings(session, user)
 
 
 class FindingNoteIn(BaseModel):

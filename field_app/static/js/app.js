@@ -5,7 +5,7 @@ import { api, changePassword, forget, login, logout, me, reachability, token, Un
 import { errorText, getConfig, label, language, localTime, setConfig, setLanguage, t, translate, word } from "./i18n.js";
 import { refit, showCases, showPosition } from "./map.js";
 import * as queue from "./queue.js";
-import { setUpPatrol, showInbox } from "./patrol.js";
+import { setUpPatrol, showInbox, showMyFindings } from "./patrol.js";
 import { plan, STEPS, stepLabel, stepsFor } from "./steps.js";
 
 const $ = (id) => document.getElementById(id);
@@ -120,6 +120,7 @@ async function sync() {
   await renderQueue();
   if (sent) { $("synced").textContent = `${t("synced", "已发送")} ${sent}`; }
   showInbox();
+  showMyFindings();
   await loadCases().catch((err) => { if (err instanceof Unauthenticated) { signOut(); } });
 }
 
@@ -308,6 +309,7 @@ async function enter() {
   fillChoices();
   setUpPatrol(() => { renderQueue(); sync(); });
   showInbox();
+  showMyFindings();
   try {
     await loadCases();
   } catch (err) {

@@ -14,7 +14,7 @@ const EN = {
   remove: "Remove", patrol: "Patrol", patrolstart: "Start a patrol", patrolend: "End the patrol",
   addfinding: "Note a finding", patrolling: "patrolling", fixes: "fixes", findingsn: "findings", finding: "Finding",
   inbox: "My areas (field chief)", opencases: "open cases", overdue: "overdue", openland: "abandoned land open",
-  tohandle: "findings to handle",
+  tohandle: "findings to handle", myfindings: "My findings (last 30 days)",
   patrols: "patrols this month", nofix: "No position yet: wait a moment",
   shorttrack: "Fewer than two fixes: walk a little before ending",
   status: "Status", disposition: "Disposition", prohibitions: "Prohibitions (八不准)", footprint: "Footprint m² / mu",

@@ -5,7 +5,7 @@
 // what each of my posts answers for.
 import { h } from "/static/js/common/dom.js";
 import { api, me } from "./api.js";
-import { getConfig, label, t } from "./i18n.js";
+import { getConfig, label, localTime, t } from "./i18n.js";
 import * as queue from "./queue.js";
 
 const KEY = "redline.patrol";
@@ -113,6 +113,21 @@ export async function showInbox() {
       ` · ${t("patrols", "本月巡田")} ${p.patrols_done}/${p.patrols_required}`)));
     $("inbox-section").hidden = answer.posts.length === 0;
   } catch { /* offline: the inbox shows what it showed */ }
+}
+
+/** What became of each of my findings of the last 30 days: its outcome, its case, and the last word on it (handled,
+ * sent back by the county, the footprint a survey or a pass brought). Told once when sent, it changes later. */
+export async function showMyFindings() {
+  try {
+    const mine = await api("/api/findings/mine");
+    $("my-findings").replaceChildren(...mine.map((f) => {
+      const last = f.handlings[f.handlings.length - 1];
+      return h("li", { dataset: { uuid: f.client_uuid, outcome: f.outcome } },
+        `${localTime(f.at)} · ${label("finding_kind", f.kind)} · `, h("b", {}, label("finding_outcome", f.outcome)),
+        f.case_code ? ` · ${f.case_code}` : "", last ? ` · ${label("finding_action", last.action)}：${last.note}` : "");
+    }));
+    $("my-findings-section").hidden = mine.length === 0;
+  } catch { /* offline: the list shows what it showed */ }
 }
 
 export function setUpPatrol(onQueued) {
