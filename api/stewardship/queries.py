@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.accounts.roles import township_of
 from api.cases.deadlines import COUNTY_TZ
-from api.clock import as_utc, utcnow
+from api.clock import as_utc, from_frame, utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
@@ -66,8 +66,8 @@ def patrol_layer(session: Session, user: User, month: str) -> gpd.GeoDataFrame:
                         where=where, order_by="started_at")
     names = dict(session.execute(select(User.id, User.username)).all())
     tracks["patroller"] = tracks["user_id"].map(names)
-    tracks["started_at"] = [pd.Timestamp(t).isoformat() for t in tracks["started_at"]]
-    tracks["ended_at"] = [pd.Timestamp(t).isoformat() for t in tracks["ended_at"]]
+    for column in ("started_at", "ended_at"):  # instants, as UTC (SQLite's come back naive)
+        tracks[column] = [None if (t := from_frame(v)) is None else as_utc(t).isoformat() for v in tracks[column]]
     return tracks.drop(columns=["user_id"])
 
 
@@ -129,7 +129,7 @@ def chief_list(session: Session, user: User) -> list[dict[str, Any]]:
             continue
         out.append({"level": chief.level, "level_name": LEVEL_NAMES[chief.level], "area_code": area.code,
                     "area_name": area.name, "username": username, "display_name": display,
-                    "since": chief.assigned_at.isoformat(), "vacant": False})
+                    "since": as_utc(chief.assigned_at).isoformat(), "vacant": False})
     held = {(c["level"], c["area_code"]) for c in out}
     towns = [t for t in imported_townships(session) if township in (None, t)]
     posts = ([find_area(session, COUNTY_LEVEL, county_code(session))] if towns and township is None else []) + [

@@ -5,6 +5,7 @@ abandoned-land record, the abandoned-land workflow with its photo rule and audit
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -546,6 +547,48 @@ def test_a_patroller_sees_what_became_of_each_of_their_findings(land: Land, tmp_
     assert not any(f["may_handle"] or f["may_reopen"] for f in mine.values())
     assert [f["client_uuid"] for f in site.client.get("/api/findings/mine", headers=site.as_user("officer1")
                                                       ).json()] == [theirs["client_uuid"]]
+
+
+#: An ISO 8601 date and time of day, as the API writes instants ("2026-12-05T09:45:54.6+00:00").
+ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _naive_times(value: object, path: str = "") -> list[str]:
+    """Every date-and-time string in a JSON answer that carries no UTC offset, by where it is."""
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _naive_times(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [hit for i, v in enumerate(value) for hit in _naive_times(v, f"{path}[{i}]")]
+    if isinstance(value, str) and ISO_INSTANT.match(value) and not re.search(r"(Z|[+-]\d{2}:\d{2})$", value):
+        return [f"{path} = {value}"]
+    return []
+
+
+def test_every_instant_the_api_answers_carries_its_offset(land: Land):
+    """SQLite hands stored UTC times back naive; written out as they came ("2026-11-25T09:45:54"), a browser or a
+    phone reads them as its own local time — in the county, eight hours early (a chief named at 17:45 shown named at
+    09:45). Every instant the API answers now says it is UTC, on both databases."""
+    x, y = land.x, land.y
+    site = land.site
+    post(land, "admin", "/api/chiefs", level="village", area_code=site.village_code, username="inspector1")
+    walk = [list(land.lonlat(px, py)) for px, py in ((x + 50, y + 300), (x + 400, y + 300))]
+    patrol = post(land, "inspector1", "/api/patrols", client_uuid=str(uuid.uuid4()),
+                  started_at=(NOW - dt.timedelta(hours=1)).isoformat(), ended_at=NOW.isoformat(), points=walk)
+    found = finding(land, "damaged", x + 100, y + 100, note="取土", patrol_uuid=patrol["client_uuid"])
+    post(land, "officer1", f"/api/findings/{found['client_uuid']}/handle", expect=200, note="已回填")
+    record = finding(land, "abandoned", x + 400, y + 100, cause="no_labour")
+    case_id = finding(land, "new_construction", x + 15, y + 15)["case_id"]
+    post(land, "officer1", f"/api/cases/{case_id}/comments", text="已联系户主")
+    answers = {path: site.client.get(path, headers=site.as_user(user)) for user, path in (
+        ("county", "/api/chiefs"), ("county", f"/api/patrols?month={MONTH}"), ("county", "/api/findings"),
+        ("inspector1", "/api/findings/mine"), ("inspector1", "/api/chief/inbox"),
+        ("county", f"/api/abandoned/{record['abandoned_id']}"), ("county", f"/api/cases/{case_id}"),
+        ("county", "/api/cases"), ("county", "/api/users"))}
+    assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(answers, 200)
+    naive = [hit for path, a in answers.items() for hit in _naive_times(a.json(), path)]
+    assert naive == [], "\n".join(naive)
+    checked = [path for path, a in answers.items() if re.search(r'\d{4}-\d{2}-\d{2}T', a.text)]
+    assert len(checked) >= 6, checked  # the walk met instants in most answers: it can fail
 
 
 def upload(land: Land, user: str, path: str, photo: bytes, kind: str, key: str | None = None):  # type: ignore[no-untyped-def]
