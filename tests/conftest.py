@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,10 +23,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+# The county's clock, as its servers and its officials' browsers keep it (the live server and Chromium inherit it):
+# on a UTC machine a naive UTC time read as local time is right by accident, so a time written without its offset,
+# or a naive stored time turned to the county's day as if local, passed every test and was eight hours off in the
+# county (a chief's appointment, a patrol's start). Set before anything reads the clock.
+os.environ.setdefault("TZ", "Asia/Shanghai")
 
 from api.db.engine import is_sqlite, make_engine, make_sessionmaker
 from api.db.migrate import upgrade
 from gis.codes import DEFAULT_COUNTY_SRID
+
+time.tzset()  # this process too (the environment above reaches the processes it starts)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from api.cases.audit import append_event
 from api.cli import app
+from api.clock import as_utc
 from api.db.engine import make_engine, make_sessionmaker
 from api.settings import get_settings
 from gis.codes import DEFAULT_COUNTY_SRID
@@ -163,7 +164,7 @@ def test_a_houses_survey_carries_the_day_it_was_made(database: str, tmp_path: Pa
     with factory() as s:
         times = set(s.execute(select(House.surveyed_at).where(House.source_key.in_(
             [str(k) for k in houses["id"]]))).scalars())
-    assert {t.astimezone(dt.UTC) for t in times} == {dt.datetime(2026, 1, 4, 16, tzinfo=dt.UTC)}  # 00:00 in Shanghai
+    assert {as_utc(t) for t in times} == {dt.datetime(2026, 1, 4, 16, tzinfo=dt.UTC)}  # 00:00 in Shanghai
     older = runner.invoke(app, ["import", "houses", str(tmp_path / "h.gpkg"), "--surveyed-on", "2025-12-01"])
     assert older.exit_code == 0 and "updated 0, kept 5 (a later survey holds them)" in older.output, older.output
     assert "a later survey (2026-01-05) holds this house" in older.output

@@ -332,6 +332,7 @@ def test_a_houses_survey_with_a_survey_day_per_house_carries_each(db: Database, 
     refused with its row, and the later-survey rule holds per house."""
     import datetime as dt
 
+    from api.clock import as_utc
     from gis.codes import COUNTY_TZ
 
     x, y = 500_000.0, 3_000_000.0
@@ -344,7 +345,7 @@ def test_a_houses_survey_with_a_survey_day_per_house_carries_each(db: Database, 
 
     def days() -> dict[str, dt.date]:
         with db.factory() as s:
-            return {k: at.astimezone(COUNTY_TZ).date() for k, at in s.execute(
+            return {k: as_utc(at).astimezone(COUNTY_TZ).date() for k, at in s.execute(
                 select(models.House.source_key, models.House.surveyed_at))}
 
     assert days() == {"H1": dt.date(2026, 3, 1), "H2": dt.date(2026, 5, 1), "H3": dt.date(2026, 9, 1)}
