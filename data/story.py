@@ -37,6 +37,13 @@ TO_DEMOLITION = [("county", "assign", {"assignee": "inspector"}),
                  ("inspector", "record_demolition", {})]
 
 
+def survey_day(kind: str, now: dt.datetime) -> dt.date | None:
+    """The day the demo's houses were surveyed: the story's first day (`SURVEY_AGO`, the county's calendar), before
+    its demolitions; None for the other layers. Stamped with the import's time instead, the survey seemed to come
+    after the back-dated demolitions, and every later scan reopened them as shams."""
+    return (now - SURVEY_AGO).astimezone(COUNTY_TZ).date() if kind == "houses" else None
+
+
 def scan_time(factory: sessionmaker[Session], now: dt.datetime) -> dt.datetime:
     """When the demo's scan is dated: two months ago on a database without cases (the story's start), else now
     (a scan of unchanged data writes nothing anyway)."""

@@ -70,10 +70,10 @@ def demo_cmd(
     check_srid(engine, s.srid)
     upgrade(engine, srid=s.srid)
     factory = make_sessionmaker(engine, srid=s.srid)
-    for kind, name in DEMO_LAYERS:
-        imported = import_layer(factory, kind, DEMO_DIR / name)
-        echo(f"  {kind:<10} {imported.rows_read:>6} rows (new {imported.inserted}, updated {imported.updated})")
     now = utcnow()
+    for kind, name in DEMO_LAYERS:
+        imported = import_layer(factory, kind, DEMO_DIR / name, surveyed_on=story.survey_day(kind, now))
+        echo(f"  {kind:<10} {imported.rows_read:>6} rows (new {imported.inserted}, updated {imported.updated})")
     scanned = scan(factory, s.rules, now=story.scan_time(factory, now), compare_rules=s.compare_rules)
     echo(f"scan: {scanned.houses} houses, {scanned.violations} violations, {scanned.created} new cases")
     print_summary(scanned.result.summary())
