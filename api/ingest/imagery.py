@@ -37,13 +37,12 @@ from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import remaining_at_start
 from api.cases.milestones import demolitions_recorded, demolitions_started
 from api.cases.reopening import DEMOLITION_RECORDED, reopen, whole_house_demolished
-from api.cases.workflow import INCREMENT_PERIODS
 from api.clock import utcnow
 from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import village_codes
-from api.ingest.scan import CASE_MEASURES, CLAIMED_ORIGINS, HISTORY_FIELDS, stored_inputs
+from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, outline_case_clauses, sighting_joins, stored_inputs
 from api.stewardship.grids import grid_codes
 from gis.compare import CompareRules, compare, matches, one_to_one
 from gis.engine import CheckInputs, check
@@ -142,24 +141,20 @@ def pass_batch(imaged_on: dt.date) -> str:
 def _held_by_open_cases(session: Session, fresh: gpd.GeoDataFrame, built_on: dt.date | None, rules: RuleSet,
                         share: float, imagery: dict[str, str], events: list[dict[str, Any]]) -> np.ndarray:
     """Which new footprints of the later pass are the building of an open case opened on a building's outline
-    before the survey had it (`CLAIMED_ORIGINS`: a satellite lead's, a patrol's, an earlier pass's; matched as
-    `gis.compare.matches` at `share`): that case hears of the pass (`imagery_seen`, once per pass) and no second
-    case opens for one building. As for a satellite lead (`api.ingest.leads`), not the building of a stock case,
-    nor one of unknown period when the passes place the building after the cutoff (`built_on`): the pass is
-    evidence of zero tolerance the case does not carry — the building gets its own case, measured from the passes.
+    before the survey had it (`outline_case_clauses`: a satellite lead's, a patrol's, an earlier pass's; matched
+    as `gis.compare.matches` at `share`): that case hears of the pass (`imagery_seen`, once per pass) and no second
+    case opens for one building — where the sighting joins the case as a satellite lead's does (`sighting_joins`;
+    the passes place the building after the cutoff when `built_on` is from it on). Else the building gets its own
+    case, measured from the passes.
     """
     held = np.zeros(len(fresh), dtype=bool)
     if fresh.empty:
         return held
     bounds = tuple(float(v) for v in fresh.total_bounds)
     cases = read_frame(session, models.Case, ["period", "batch"], where=[
-        bbox_clause(session, models.Case, bounds), models.Case.house_id.is_(None),  # type: ignore[arg-type]
-        models.Case.part_of_house_id.is_(None), models.Case.origin.in_(CLAIMED_ORIGINS),
-        models.Case.status != "closed"])
+        bbox_clause(session, models.Case, bounds), *outline_case_clauses()])  # type: ignore[arg-type]
     left, right = matches(fresh.geometry.to_numpy(), cases.geometry.to_numpy(), share)
-    period = cases["period"].to_numpy()[right]
-    after_cutoff = built_on is not None and built_on >= rules.cutoff
-    takes = np.isin(period, list(INCREMENT_PERIODS)) | ((period == Period.UNKNOWN.value) & (not after_cutoff))
+    takes = sighting_joins(cases["period"].to_numpy()[right], built_on is not None and built_on >= rules.cutoff)
     pairs = one_to_one(left[takes], right[takes])
     case_ids = [int(cases["id"].iloc[j]) for _, j in pairs]
     imaged_on = dt.date.fromisoformat(imagery["imagery"])

@@ -351,7 +351,12 @@ def survey_time(model: type, surveyed_on: dt.date | None, now: dt.datetime) -> d
         raise RedlineInputError("a survey day (--surveyed-on) is given with a houses survey only", field="surveyed_on")
     if surveyed_on > now.astimezone(COUNTY_TZ).date():
         raise RedlineInputError(f"a survey made on {surveyed_on} is in the future", field="surveyed_on")
-    return dt.datetime.combine(surveyed_on, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC)
+    return _day_start(surveyed_on)
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    """The start of a survey day (county calendar), in UTC: what a survey made that day proves standing."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC)
 
 
 def _survey_times(days: pd.Series | None, rows: pd.Series, field_name: str | None, source: str,
@@ -368,8 +373,8 @@ def _survey_times(days: pd.Series | None, rows: pd.Series, field_name: str | Non
         i = int(ahead[0])
         raise RedlineInputError(f"a survey made on {days.iloc[i]} is in the future", source=source,
                                 row=int(rows.iloc[i]), field=field_name)
-    return pd.Series([dt.datetime.combine(d, dt.time(0), tzinfo=COUNTY_TZ).astimezone(dt.UTC) if d is not None
-                      else default for d in days.where(days.notna(), None)], index=rows.index, dtype=object)
+    return pd.Series([_day_start(d) if d is not None else default for d in days.where(days.notna(), None)],
+                     index=rows.index, dtype=object)
 
 
 def _newer_surveys(session: Session, keys: pd.Series, is_known: np.ndarray, times: pd.Series) -> pd.Series:

@@ -32,13 +32,13 @@ from api.db import models
 from api.db.engine import srid_of
 from api.db.repository import bbox_clause, in_chunks, read_frame, records, table_of, to_db_geometry
 from api.ingest.layers import check_drops, project_and_place, village_codes
-from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, stored_inputs
+from api.ingest.scan import CASE_MEASURES, HISTORY_FIELDS, sighting_joins, stored_inputs
 from gis.compare import CompareRules, matches, one_to_one
 from gis.engine import CheckInputs, check
 from gis.errors import RedlineInputError
 from gis.fields import FIELD_NAMES, find_field
 from gis.geometry import clean_polygons
-from gis.rules import Period, RuleSet
+from gis.rules import RuleSet
 from gis.sources import read_source
 
 CODE_FIELDS = FIELD_NAMES["leads"]["lead_code"]
@@ -128,11 +128,10 @@ def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd
     lead code where it answers none yet, else as a further lead (`case_leads`) — with an event saying so; returns
     the codes attached. One lead per case and file: the first (in file order) where several match.
 
-    Not a lead on the house of a stock case (built before the cutoff): a change flagged by a monitoring batch — its
-    images all taken after the cutoff — is construction after it, a wing or the house rebuilt, which the stock case
-    would classify and keep with the old house, out of zero tolerance unseen. Nor one that shows construction
-    after the cutoff (against the baseline imagery: its `period`) on a case whose period is still unknown. Each
-    gets a case of its own, for an inspector to see on site: a duplicate to close there, never a wing kept unseen."""
+    Only where the lead joins the case (`sighting_joins`: never at a stock case — a monitoring batch's images are
+    all taken after the cutoff, so its change is construction after it — nor at a case of unknown period when the
+    lead shows construction after the cutoff against the baseline imagery, its `period`). Each other lead gets a
+    case of its own, for an inspector to see on site: a duplicate to close there, never a wing kept unseen."""
     if leads.empty:
         return set()
     bounds = tuple(float(v) for v in leads.total_bounds)
@@ -140,11 +139,9 @@ def _attach_to_open_cases(session: Session, leads: gpd.GeoDataFrame, batches: pd
         bbox_clause(session, models.Case, bounds), models.Case.status != "closed"])  # type: ignore[arg-type]
     codes = leads["house_id"].astype(str).to_numpy()
     left, right = matches(leads.geometry.to_numpy(), cases.geometry.to_numpy(), share)
-    case_period = cases["period"].to_numpy()[right]
-    lead_grows = leads["period"].isin(INCREMENT_PERIODS).to_numpy()[left]
-    apart = (case_period == Period.BEFORE_CUTOFF.value) | (lead_grows & (case_period == Period.UNKNOWN.value))
+    joins = sighting_joins(cases["period"].to_numpy()[right], leads["period"].isin(INCREMENT_PERIODS).to_numpy()[left])
     taken = {int(cases["id"].iloc[j]): (str(codes[i]), cases["lead_code"].iloc[j])
-             for i, j in one_to_one(left[~apart], right[~apart])}
+             for i, j in one_to_one(left[joins], right[joins])}
     events = []
     for case_id, (code, answered) in taken.items():
         if answered is None or answered != answered:  # NULL read back as None or NaN

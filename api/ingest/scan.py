@@ -275,6 +275,26 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
 CLAIMED_ORIGINS = ("lead", "patrol", "imagery")
 
 
+def outline_case_clauses() -> list[Any]:
+    """WHERE clauses for the open cases opened on a building's outline before the survey had it (`CLAIMED_ORIGINS`,
+    no house of their own, no grown house's new part): what the building's surveyed house takes as its case, and
+    what a later pass showing the building tells rather than opening a second."""
+    return [models.Case.house_id.is_(None), models.Case.part_of_house_id.is_(None),
+            models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"]
+
+
+def sighting_joins(case_period: np.ndarray, after_cutoff: np.ndarray | bool) -> np.ndarray:
+    """Per open case of `case_period` on a building, whether a new sighting of that building (a later monitoring
+    batch's lead, an imagery pass) is that case's rather than a case of its own: at an increment case always; at a
+    case of unknown period only where the sighting does not itself place construction after the cutoff
+    (`after_cutoff`); never at a stock case — a change seen after the cutoff is construction after it, a wing or
+    the house rebuilt, which the stock case would classify and keep with the old house, out of zero tolerance
+    unseen. A sighting kept apart gets its own case: a duplicate to close on site, never a wing kept unseen."""
+    period = np.asarray(case_period, dtype=object)
+    return np.isin(period, list(INCREMENT_PERIODS)) | ((period == Period.UNKNOWN.value)
+                                                      & ~np.asarray(after_cutoff, dtype=bool))
+
+
 def _claim_building_cases(session: Session, houses: pd.DataFrame, share: float, now: dt.datetime
                           ) -> dict[int, tuple[int, str]]:
     """Give each open case without a house, opened on a building's outline (`CLAIMED_ORIGINS`), the violating
@@ -285,9 +305,7 @@ def _claim_building_cases(session: Session, houses: pd.DataFrame, share: float, 
     (`_hold_zero_tolerance`: a survey declaring an older date files a change of period for the county). Returns
     house id → (case id, status), as `scan` keeps them; an audit event (`house_attached`) on each case says which
     house it took."""
-    leads = read_frame(session, models.Case, ["status"], where=[
-        models.Case.house_id.is_(None), models.Case.part_of_house_id.is_(None),
-        models.Case.origin.in_(CLAIMED_ORIGINS), models.Case.status != "closed"])
+    leads = read_frame(session, models.Case, ["status"], where=outline_case_clauses())
     if leads.empty or houses.empty:
         return {}
     claimed = {int(houses["id"].iloc[j]): (int(leads["id"].iloc[i]), str(leads["status"].iloc[i]))

@@ -24,12 +24,12 @@ from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS
 from api.stewardship.handling import finding_handlings, handling
 from api.stewardship.patrols import patrolled_grid_ids
 from api.stewardship.workflow import (
-    FINDING_HANDLERS,
-    FINDING_REOPENERS,
     FINDINGS_LISTED_DAYS,
     LAND_STATUS_NAMES,
     OUTCOME_NAMES,
     TO_HANDLE,
+    may_handle,
+    may_reopen,
 )
 from gis.rules import MU_M2
 
@@ -227,7 +227,5 @@ def _findings(session: Session, user: User, where: list[Any], limit: int) -> lis
              "case_id": r.case_id, "case_code": r.code, "by": r.display_name or r.username,
              "photos": photos.get(r.id, []), **handling(r.handled_at, r.handled_by, r.handled_note),
              "handlings": handlings.get(r.id, []),
-             "may_handle": r.handled_at is None and r.outcome in TO_HANDLE
-             and user.role in FINDING_HANDLERS[r.outcome],
-             "may_reopen": r.handled_at is not None and r.outcome in TO_HANDLE and user.role in FINDING_REOPENERS}
-            for r in rows]
+             "may_handle": may_handle(user.role, r.outcome, r.handled_at is not None),
+             "may_reopen": may_reopen(user.role, r.outcome, r.handled_at is not None)} for r in rows]

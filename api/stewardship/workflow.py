@@ -76,6 +76,20 @@ HANDLED, REOPENED, FOOTPRINT_FOUND = "handled", "reopened", "footprint_found"
 FINDING_ACTION_NAMES: dict[str, str] = {HANDLED: "处理完毕", REOPENED: "退回重办", FOOTPRINT_FOUND: "房屋轮廓已到"}
 #: Who sends a handled finding back: the county, whose oversight a township's "handled" would otherwise escape.
 FINDING_REOPENERS: frozenset[Role] = COUNTY_ROLES
+
+
+def may_handle(role: str, outcome: str, handled: bool) -> bool:
+    """Whether `role` may say a finding is handled: one left to a person (`TO_HANDLE`), not handled now, by its
+    handlers (`FINDING_HANDLERS`) — what `api.stewardship.handling.handle_finding` allows."""
+    return not handled and role in FINDING_HANDLERS.get(outcome, frozenset())
+
+
+def may_reopen(role: str, outcome: str, handled: bool) -> bool:
+    """Whether `role` may send a finding back: one left to a person and handled, by the county
+    (`FINDING_REOPENERS`) — what `api.stewardship.handling.reopen_finding` allows."""
+    return handled and outcome in TO_HANDLE and role in FINDING_REOPENERS
+
+
 #: How long a handled finding stays listed (days), with what was done: a month's follow-up, the 月清 cadence. One
 #: not yet handled stays listed however old it is.
 FINDINGS_LISTED_DAYS = 30

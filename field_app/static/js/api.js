@@ -26,19 +26,25 @@ export async function login(username, password) {
   return true;
 }
 
+/** A server's refusal in both languages (`errorText` shows the one the inspector reads): its message_zh and
+ * message_en, else its message, else the HTTP status. */
+export function refusal(body, status) {
+  const error = (body || {}).error || {};
+  return { zh: error.message_zh || error.message || `HTTP ${status}`,
+    en: error.message_en || error.message || `HTTP ${status}` };
+}
+
 /** Change one's own password (online only). The server revokes every token of the user, this phone's too: the
- * caller forgets the token and asks for a new login. Returns null, or the server's reason in the user's language. */
-export async function changePassword(current, next, language) {
+ * caller forgets the token and asks for a new login. Returns null, or why not ({zh, en}, as `refusal`). */
+export async function changePassword(current, next) {
   let r;
   try {
     r = await fetch("/api/auth/password", { method: "POST", headers: { Authorization: `Bearer ${state.token}`,
       "Content-Type": "application/json" }, body: JSON.stringify({ current_password: current, new_password: next }) });
   } catch {
-    return language === "en" ? "No connection to the server: try again online" : "无法连接服务器：请联网后再试";
+    return { zh: "无法连接服务器：请联网后再试", en: "No connection to the server: try again online" };
   }
-  if (r.ok) { return null; }
-  const error = (await r.json().catch(() => ({}))).error || {};
-  return (language === "en" ? error.message_en : error.message_zh) || error.message || `HTTP ${r.status}`;
+  return r.ok ? null : refusal(await r.json().catch(() => ({})), r.status);
 }
 
 /** Forget this phone's login without asking the server (its token is revoked already). */

@@ -290,8 +290,8 @@ async function submitPassword(event) {
     $("password-error").textContent = t("passwordmismatch", "两次输入的新密码不一致");
     return;
   }
-  const refused = await changePassword(data.get("current_password"), data.get("new_password"), language());
-  if (refused) { $("password-error").textContent = refused; return; }
+  const refused = await changePassword(data.get("current_password"), data.get("new_password"));
+  if (refused) { $("password-error").textContent = errorText(refused); return; }
   event.target.reset();
   event.target.hidden = true;
   forget();

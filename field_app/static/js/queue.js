@@ -3,6 +3,8 @@
 // duplicates, so a retry never creates a second record. Items are sent in the order they were made (photos
 // before the step they support), and a sent item clears itself from the queue.
 
+import { refusal } from "./api.js";
+
 const DB = "redline-field";
 const STORE = "queue";
 
@@ -123,10 +125,7 @@ export async function sync(token, user, onChange) {
       } else {
         const body = await response.json().catch(() => ({}));
         item.state = "failed";
-        // The server's refusal in both languages: the list shows the one the inspector reads.
-        const error = body.error || {};
-        item.error = { zh: error.message_zh || error.message || `HTTP ${response.status}`,
-          en: error.message_en || error.message || `HTTP ${response.status}` };
+        item.error = refusal(body, response.status);  // both languages: the list shows the inspector's
         await put(item);
       }
       onChange();
