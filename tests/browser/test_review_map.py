@@ -77,9 +77,11 @@ def test_popup_shows_the_case_numbers(browser, live_server: str):
     assert "demolish" in text and "亩" in text
     farmland = float(page.text_content(".rl-farmland-m2") or "nan")
     assert farmland > 0
-    # Where the case came from, in Chinese with its code (and, for a lead, every satellite lead it answers).
+    # Where the case came from, in Chinese with its code (and, for a lead, every satellite lead it answers). The
+    # popup is drawn again when the case's detail arrives: between the two there is no popup, which is "not yet"
+    # (reading the text of none threw, and ended the wait at once).
     page.wait_for_function(
-        "() => (document.querySelector('.rl-popup') || {}).textContent.includes('房屋普查比对 scan')", timeout=10_000)
+        "() => (document.querySelector('.rl-popup')?.textContent || '').includes('房屋普查比对 scan')", timeout=10_000)
     assert errors == []
 
 
