@@ -19,7 +19,7 @@ from api.cases.measures import old_part_m2
 from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
 from api.cases.scope import load_case, scope
 from api.cases.service import state_of
-from api.cases.workflow import allowed_actions
+from api.cases.workflow import allowed_actions, may_report
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, CaseLead, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, centre_lat_lon, read_frame
@@ -170,8 +170,12 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                      finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports],
                      returned_at=case.returned_at)
     events = session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).scalars()
-    comments = session.execute(select(Comment, User.username).join(User, User.id == Comment.author_id)
+    comments = session.execute(select(Comment, User.username, User.display_name)
+                               .join(User, User.id == Comment.author_id)
                                .where(Comment.case_id == case.id).order_by(Comment.id)).all()
+    authors = {i: (username, name) for i, username, name in session.execute(
+        select(User.id, User.username, User.display_name).where(User.id.in_({r.author_id for r in reports})))}
+    state = state_of(session, case)
     return CaseDetail(
         properties={"id": case.id, "code": case.code, "status": case.status, "version": case.version,
                     "verdict": case.verdict, "decision": case.decision, "field_rules": case.field_rules,
@@ -183,15 +187,19 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                     "old_part_m2": old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF else None,
                     "filed_at": as_utc(case.filed_at).isoformat() if case.filed_at else None,
                     "period_request": json.loads(case.period_request) if case.period_request else None,
-                    "parent_case_id": case.parent_case_id, "lead_codes": lead_codes(session, case)},
+                    "parent_case_id": case.parent_case_id, "lead_codes": lead_codes(session, case),
+                    # The desk offers the progress report form (137: every 7 days) only where one is taken.
+                    "may_report": may_report(state, user.role)},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
-        comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": name, "text": c.text}
-                  for c, name in comments],
-        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "text": r.text, "remaining_m2": r.remaining_m2}
-                 for r in reports],
+        # Authors by username (the code) and by the name users know them by.
+        comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": username, "author_name": name or username,
+                   "text": c.text} for c, username, name in comments],
+        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "author": authors[r.author_id][0],
+                  "author_name": authors[r.author_id][1] or authors[r.author_id][0], "text": r.text,
+                  "remaining_m2": r.remaining_m2} for r in reports],
         photos=list(session.execute(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id)).scalars()),
-        allowed_actions=allowed_actions(state_of(session, case), user.role),
+        allowed_actions=allowed_actions(state, user.role),
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.accounts.roles import FIELD_ROLES, ROLE_NAMES, Role
+from api.accounts.roles import ROLE_NAMES, Role
 from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
@@ -22,12 +22,15 @@ from api.cases.milestones import demolitions_recorded
 from api.cases.scope import load_case
 from api.cases.workflow import (
     INCREMENT_PERIODS,
+    PROGRESS_REPORTERS,
     STATUS_NAMES,
     CaseState,
     Status,
     TransitionRefused,
     Verdict,
     decide,
+    may_report,
+    reported_area_refusal,
 )
 from api.clock import as_utc, utcnow
 from api.db.models import Case, Comment, Finding, Photo, ProgressReport, User
@@ -249,7 +252,7 @@ def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: 
 def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int, text: str,
                         remaining_m2: float | None = None, now: dt.datetime | None = None) -> ProgressReport:
     """File a staged progress report; it may update the remaining unrectified area (audited)."""
-    if user.role not in FIELD_ROLES:
+    if user.role not in PROGRESS_REPORTERS:
         raise Forbidden(Message(f"{ROLE_NAMES.get(Role(user.role), user.role)}不提交进展报告",
                                 f"a {user.role} does not file progress reports"))
     if remaining_m2 is not None and remaining_m2 < 0:
@@ -258,9 +261,12 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
     try:
         with factory.begin() as session:
             case = load_case(session, user, case_id)
-            if case.status in (Status.NEW, Status.CLOSED):
+            state = state_of(session, case)
+            if not may_report(state, user.role):
                 raise Conflict(Message(f"案件「{STATUS_NAMES.get(case.status, case.status)}」时不能提交进展报告",
                                        f"no progress reports on a {case.status} case"))
+            if why := reported_area_refusal(state, remaining_m2):
+                raise Conflict(why)
             before = _snapshot(case)
             report = ProgressReport(case_id=case.id, author_id=user.id, at=now, text=text,
                                     remaining_m2=remaining_m2)

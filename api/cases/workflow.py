@@ -372,6 +372,51 @@ def _after_period_decision(case: CaseState, payload: dict[str, Any]) -> Status:
     return Status.VERIFIED if voids_the_decision(case, payload) else Status(case.status)
 
 
+#: Who files staged progress reports (137: every 7 days until the case is finished): the township's people.
+PROGRESS_REPORTERS = FIELD_ROLES
+#: States without progress reports: nobody holds a new case yet, and a closed one is finished.
+NOT_REPORTED = frozenset({Status.NEW, Status.CLOSED})
+
+
+def may_report(case: CaseState, role: str) -> bool:
+    """Whether `role` may file a progress report on the case now (the desk offers the form only then)."""
+    return role in {r.value for r in PROGRESS_REPORTERS} and case.status not in NOT_REPORTED
+
+
+def _rectifying(case: CaseState) -> bool:
+    """Rectification is under way: a demolition started and not yet re-inspected, or a stock decision keeping the
+    house being carried out (confiscation, the fine, the approval after the fact)."""
+    return (case.status in (Status.DEMOLISHING, Status.DEMOLISHED)
+            or (case.status == Status.CLASSIFIED and case.decision in KEEPS_THE_HOUSE))
+
+
+def reported_area_refusal(case: CaseState, remaining_m2: float | None) -> Message | None:
+    """Why a progress report may not restate the remaining unrectified area (剩余未整改面积) as `remaining_m2`, or
+    None. The area is what the monthly report publishes per township: a staged report may say that less is left
+    only while a demolition or a rectification is under way (the part already pulled down, restored, or
+    settled), and never that nothing is — 0 is reached by the path's own steps (拆除复耕 and its re-inspection
+    by photo, 整改到位, a verdict of 无问题), each audited. Before, a report filed on a verified house still
+    standing could set its remaining area, and a township's published total, to 0. Saying more is left than
+    the case says is always taken (a site measured larger), as is the same figure again."""
+    if remaining_m2 is None or remaining_m2 >= case.remaining_m2:
+        return None
+    status = STATUS_NAMES.get(case.status, case.status)
+    if remaining_m2 <= 0:
+        return Message(f"进展报告不能把剩余未整改面积报为 0（现为 {case.remaining_m2:.2f} m²）："
+                       "为 0 须经拆除复耕并复核、整改到位或核查为无问题，由这些处置步骤记录",
+                       f"a progress report cannot put the remaining unrectified area at 0 (it is "
+                       f"{case.remaining_m2:.2f} m²): it reaches 0 by the path's steps — restored and re-inspected, "
+                       "rectified, or verified legal")
+    if not _rectifying(case):
+        return Message(f"案件「{status}」时尚无拆除或整改在进行：进展报告不能调低剩余未整改面积（现为 "
+                       f"{case.remaining_m2:.2f} m²，报 {remaining_m2:.2f} m²）；拆除开始后或按分类处置整改时再报",
+                       f"nothing is being demolished or rectified while the case is {case.status}: a progress "
+                       f"report cannot lower the remaining unrectified area ({case.remaining_m2:.2f} m² now, "
+                       f"{remaining_m2:.2f} m² reported); report it once the demolition starts, or while a stock "
+                       "decision is carried out")
+    return None
+
+
 def _fixed(status: Status) -> Callable[[CaseState, dict[str, Any]], Status]:
     return lambda _c, _p: status
 

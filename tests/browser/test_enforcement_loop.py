@@ -189,7 +189,7 @@ def test_the_map_offers_no_decision_keeping_a_house_on_permanent_farmland(browse
                                                     "options => options.map(o => o.value)"))
     assert offered[0] == ["demolish"]
     # The history names the scan that opened the case in words, not by its code "scan".
-    first = officer.text_content("#rl-panel ol li:first-child") or ""
+    first = officer.text_content("#rl-history li:first-child") or ""
     assert "系统扫描" in first and " scan " not in first
     assert sorted(offered[1]) == ["confiscate", "demolish", "fine_keep", "legalise"]
     desk_action(officer, "classify", ("decision", "fine_keep"))  # off the farmland: kept for a fine
@@ -233,3 +233,57 @@ def test_a_change_of_period_the_scan_filed_says_it_has_no_photo(browser, live_se
     assert "重新扫描测得时段" in text and "无照片（由复测的数据变化提出" in text
     assert text.startswith("待县级决定：系统扫描 申请") and "scan" not in text  # the system's name, not its code
     assert not errors
+
+
+def test_the_township_files_its_progress_report_and_the_county_comments_on_the_map(browser, live_server: str,
+                                                                                  live_factory):
+    """137: a township reports every 7 days until a case is finished, and the overdue flag follows those reports.
+    The pages had no way to file one (the API alone took it), so the county's own deadlines could only be met
+    from a script. The side panel takes it now, refuses a lower remaining area while the house stands (the
+    server's reason shown), and the county comments beside it."""
+    from api.db.models import Comment, ProgressReport
+
+    township = "431021108000"
+    with live_factory.begin() as s:
+        create_user(s, "officer108", PASSWORD, "township_officer", township, "孙乡长")
+        create_user(s, "inspector108", PASSWORD, "inspector", township, "周巡查")
+    with live_factory() as s:
+        cid, code, standing = s.execute(select(Case.id, Case.code, Case.remaining_m2).where(
+            Case.township_code == township, Case.status == "new", Case.period == "after_cutoff")
+            .order_by(Case.id.desc())).first()
+        users = {u.username: u for u in s.execute(select(User).where(User.username.in_(
+            ["county", "inspector108"]))).scalars()}
+        for u in users.values():
+            s.expunge(u)
+    transition(live_factory, users["county"], cid, "assign", {"assignee": "inspector108"})
+    transition(live_factory, users["inspector108"], cid, "verify", {"verdict": "illegal"})
+    officer, errors = signed_in(browser, live_server, f"/map?code={code}", user="officer108")
+    officer.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+    # A smaller remaining area on a verified house still standing: refused, and the panel says why.
+    officer.fill("#rl-report-text", "已送达拆除通知前的准备")
+    officer.fill("#rl-report-remaining", "1")
+    officer.click("#rl-report-send")
+    officer.wait_for_function(
+        "() => document.getElementById('rl-report-error').textContent.includes('尚无拆除或整改在进行')")
+    # The report itself, without a figure: filed, listed with its author, and the case shown again.
+    officer.fill("#rl-report-text", "户主已签收告知书，正在搬离")
+    officer.fill("#rl-report-remaining", "")
+    officer.click("#rl-report-send")
+    officer.wait_for_selector("#rl-reports li:has-text('户主已签收告知书')")
+    assert "孙乡长" in (officer.text_content("#rl-reports li") or "")
+    county, county_errors = signed_in(browser, live_server, f"/map?code={code}")
+    county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{code}')")
+    assert county.query_selector("#rl-report-send") is None  # the county reviews; the township reports
+    assert county.locator("#rl-reports li").count() == 1
+    county.fill("#rl-comment-text", "请七日内拆除到位")
+    county.click("#rl-comment-send")
+    county.wait_for_selector("#rl-comments li:has-text('请七日内拆除到位')")
+    with live_factory() as s:
+        reports = s.execute(select(ProgressReport.text, ProgressReport.remaining_m2)
+                            .where(ProgressReport.case_id == cid)).all()
+        comments = s.execute(select(Comment.text).where(Comment.case_id == cid)).scalars().all()
+        case = s.get(Case, cid)
+    assert reports == [("户主已签收告知书，正在搬离", None)] and comments == ["请七日内拆除到位"]
+    assert case.remaining_m2 == pytest.approx(standing) and case.last_report_at is not None
+    # The refused report's 409 is the browser's one console line; nothing else went wrong on either page.
+    assert [e for e in errors if "409" not in e] == [] and county_errors == []

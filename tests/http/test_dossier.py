@@ -46,7 +46,7 @@ def a_filed_case_with_evidence(site: Site, tmp_path: Path) -> int:
     act(site, "inspector1", cid, "verify", verdict="illegal", period="after_cutoff")
     site.client.post(f"/api/cases/{cid}/comments", headers=site.as_user("officer1"), json={"text": "尽快送达通知"})
     site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user("inspector1"),
-                     json={"text": "户主已签收", "remaining_m2": 80.0})
+                     json={"text": "户主已签收"})
     act(site, "county", cid, "file", file_number="汝国土立〔2026〕17号")
     with site.db.factory() as s:
         house = read_frame(s, House, where=[House.source_key == "A1"]).geometry.iloc[0]

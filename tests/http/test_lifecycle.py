@@ -674,11 +674,12 @@ def test_a_closed_stock_house_that_grew_gets_an_increment_case_and_an_extension_
     assert upload(site, "inspector1", gid, data=photo_at(site, gid, 12)).status_code == 201
     act(site, "inspector1", gid, "reinspect")
     assert "classified next" in act(site, "officer1", gid, "submit", expect=409)["error"]["message"]
-    # A progress report cannot stand in for the classification: its remaining area 0 does not let the old part
-    # skip it (before, the township could report 0 and submit the case with the old part never decided).
+    # A progress report cannot stand in for the classification: it cannot put the old part's remaining area at 0
+    # (before stop 39 it could, though the case still refused to be submitted with the old part undecided).
     reported = site.client.post(f"/api/cases/{gid}/progress-reports", headers=site.as_user("officer1"),
                                 json={"text": "旧房部分无需处理", "remaining_m2": 0.0})
-    assert reported.status_code == 201
+    assert reported.status_code == 409 and "报为 0" in reported.json()["error"]["message_zh"]
+    assert props(site, gid)["remaining_m2"] == pytest.approx(old_part, abs=0.01)
     assert "classified next" in act(site, "officer1", gid, "submit", expect=409)["error"]["message"]
     act(site, "officer1", gid, "classify", decision="confiscate")
     act(site, "officer1", gid, "rectify")

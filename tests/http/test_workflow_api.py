@@ -106,6 +106,57 @@ def test_stock_path_and_remaining_area_blocks_closing(site: Site, tmp_path: Path
     act(site, "county", cid, "pass_review")
 
 
+def report(site: Site, user: str, cid: int, expect: int = 201, **body: Any) -> dict:
+    r = site.client.post(f"/api/cases/{cid}/progress-reports", headers=site.as_user(user),
+                         json={"text": "进展", **body})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def remaining(site: Site, cid: int) -> float:
+    return site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]["remaining_m2"]
+
+
+def test_a_progress_report_lowers_the_remaining_area_only_while_rectification_is_under_way(site: Site,
+                                                                                         tmp_path: Path):
+    """The remaining unrectified area is what the monthly report publishes per township. Before, any progress
+    report set it: a township could report 0 on a verified house still standing, and its published total fell
+    with nothing pulled down."""
+    cid = case_id(site, "A1")
+    act(site, "county", cid, "assign", assignee="inspector1")
+    act(site, "inspector1", cid, "verify", verdict="illegal", period="after_cutoff")
+    standing = remaining(site, cid)
+    assert standing > 50
+    for figure in (0.0, standing / 2):
+        refused = report(site, "officer1", cid, 409, remaining_m2=figure)["error"]
+        assert ("报为 0" if figure == 0 else "尚无拆除或整改在进行") in refused["message_zh"], refused
+    assert remaining(site, cid) == pytest.approx(standing)
+    report(site, "officer1", cid, remaining_m2=standing)  # the same figure again: a report of no change
+    report(site, "inspector1", cid, remaining_m2=standing + 5)  # a site measured larger
+    assert remaining(site, cid) == pytest.approx(standing + 5)
+    report(site, "county", cid, 403, remaining_m2=standing)  # the county reviews; the township reports
+    act(site, "officer1", cid, "serve_notice")
+    assert "尚无拆除或整改在进行" in report(site, "officer1", cid, 409, remaining_m2=10.0)["error"]["message_zh"]
+    act(site, "officer1", cid, "start_demolition")
+    report(site, "officer1", cid, remaining_m2=standing / 2)  # half pulled down
+    assert remaining(site, cid) == pytest.approx(standing / 2)
+    assert "报为 0" in report(site, "officer1", cid, 409, remaining_m2=0.0)["error"]["message_zh"]
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
+    assert detail["may_report"] is True
+    assert [(r["author"], r["remaining_m2"]) for r in detail["progress_reports"]] == [
+        ("officer1", pytest.approx(standing)), ("inspector1", pytest.approx(standing + 5)),
+        ("officer1", pytest.approx(standing / 2))]
+    assert site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"][
+        "may_report"] is False
+    # A stock decision keeping the house is rectified step by step; a decision to demolish is not under way
+    # until its demolition starts.
+    stock = off_permanent_farmland(site, tmp_path)
+    act(site, "county", stock, "assign")
+    act(site, "inspector1", stock, "verify", verdict="illegal", period="before_cutoff")
+    act(site, "officer1", stock, "classify", decision="demolish")
+    assert "尚无拆除或整改在进行" in report(site, "officer1", stock, 409, remaining_m2=1.0)["error"]["message_zh"]
+
+
 def test_legal_verdict_closes_with_nothing_remaining(site: Site):
     cid = case_id(site, "A3")
     act(site, "county", cid, "assign")

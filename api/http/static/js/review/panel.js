@@ -99,20 +99,64 @@ export function createPanel(el, { layers, user, onChanged }) {
     const error = h("div", { id: "rl-action-error", class: "rl-error", role: "alert" });
     const rows = names.map((action) => {
       const box = h("div", {}, field(action, p));
-      box.append(" ", h("button", { type: "button", "data-action": action, on: { click: async () => {
-        error.textContent = "";
-        try {
-          await postJSON(`/api/cases/${p.id}/transitions`, { action, version: p.version, payload: payloadOf(box) });
-        } catch (err) {
-          error.textContent = err.message;
-          return;
-        }
-        show(p.id);
-        onChanged();
-      } } }, labelled("action", action)));
+      box.append(" ", h("button", { type: "button", "data-action": action, on: { click: sender(p,
+        `/api/cases/${p.id}/transitions`, error, () => ({ action, version: p.version, payload: payloadOf(box) })) } },
+      labelled("action", action)));
       return box;
     });
     return h("div", { class: "rl-actions" }, h("h4", {}, t("处理", "Actions")), ...rows, error);
+  }
+
+  /** Post from a small form; on success the case is drawn again (its history, deadlines and figures moved). */
+  function sender(p, path, error, body) {
+    return async () => {
+      error.textContent = "";
+      try {
+        await postJSON(path, body());
+      } catch (err) {
+        error.textContent = err.message;
+        return;
+      }
+      show(p.id);
+      onChanged();
+    };
+  }
+
+  /** Staged progress reports (137: every 7 days until finished), and the form for one where the user files them:
+   * what was done, and — while a demolition or rectification is under way — how much is left (the server says
+   * why a lower figure is refused elsewhere). */
+  function progressReports(p) {
+    const reports = p.progress_reports || [];
+    const list = h("ol", { id: "rl-reports" }, ...reports.map((r) => h("li", {},
+      `${localTime(r.at)} ${r.author_name}：${r.text}`,
+      r.remaining_m2 !== null && r.remaining_m2 !== undefined ? t(`（剩余未整改 ${num(r.remaining_m2)} m²）`, ` (unrectified ${num(r.remaining_m2)} m²)`) : "")));
+    const head = h("h4", {}, t(`进展报告（${reports.length}）`, `Progress reports (${reports.length})`));
+    if (!p.may_report) { return h("div", {}, head, list); }
+    const text = h("textarea", { id: "rl-report-text", rows: 2, cols: 28, maxlength: 5000,
+      placeholder: t("本期进展（必填）", "what was done (required)") });
+    const remaining = h("input", { id: "rl-report-remaining", type: "number", min: 0, step: "0.01", size: 8,
+      "aria-label": t("剩余未整改面积 m²（可不填）", "remaining unrectified m² (optional)"),
+      placeholder: t("剩余 m²（可不填）", "left, m² (optional)") });
+    const error = h("div", { id: "rl-report-error", class: "rl-error", role: "alert" });
+    const send = sender(p, `/api/cases/${p.id}/progress-reports`, error, () => {
+      const body = { text: text.value.trim() };
+      if (remaining.value.trim() !== "") { body.remaining_m2 = Number(remaining.value); }
+      return body;
+    });
+    return h("div", {}, head, list, text, " ", remaining, " ",
+      h("button", { type: "button", id: "rl-report-send", on: { click: send } }, t("提交进展报告", "File the report")), error);
+  }
+
+  /** Comments: anyone who sees the case may say something on it (kept in its history). */
+  function comments(p) {
+    const all = p.comments || [];
+    const text = h("input", { id: "rl-comment-text", size: 28, maxlength: 5000, placeholder: t("评论", "comment") });
+    const error = h("div", { id: "rl-comment-error", class: "rl-error", role: "alert" });
+    return h("div", {}, h("h4", {}, t(`评论（${all.length}）`, `Comments (${all.length})`)),
+      h("ol", { id: "rl-comments" }, ...all.map((c) => h("li", {}, `${localTime(c.at)} ${c.author_name}：${c.text}`))),
+      text, " ", h("button", { type: "button", id: "rl-comment-send",
+        on: { click: sender(p, `/api/cases/${p.id}/comments`, error, () => ({ text: text.value.trim() })) } }, t("发表评论", "Comment")),
+      error);
   }
 
   function periodRequest(p) {
@@ -172,8 +216,9 @@ export function createPanel(el, { layers, user, onChanged }) {
       } } }, "✕");
       fill(el, h("div", {}, h("b", {}, p.code), " ", close), popupContent(p), periodRequest(p), epochs(p, mine),
         h("h4", {}, t(`照片与材料（${p.photos.length}）`, `Photos and documents (${p.photos.length})`)), ...p.photos.map(photo), actions(p),
+        progressReports(p), comments(p),
         h("h4", {}, t("记录", "History")),
-        h("ol", {}, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${label("actor", e.actor)} ${labelled("action", e.action)}`,
+        h("ol", { id: "rl-history" }, ...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${label("actor", e.actor)} ${labelled("action", e.action)}`,
           e.note ? ` — ${e.note}` : ""))));
       el.hidden = false;
       el.dataset.caseId = String(p.id);
