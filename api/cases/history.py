@@ -25,7 +25,7 @@ from gis.rules import Period
 #: Fields a snapshot carries (replayed from events; a field no event mentions keeps the stored value).
 SNAPSHOT_FIELDS = ["status", "period", "disposition", "rules", "field_rules", "verdict", "decision", "file_number",
                    "footprint_m2", "farmland_m2", "cultivated_m2", "after_cutoff_m2", "unapproved_after_cutoff_m2",
-                   "occupied_m2", "remaining_m2", "still_violating"]
+                   "occupied_m2", "remaining_m2", "still_violating", "upper_review"]
 STATIC_FIELDS = ["code", "township_code", "village_code", "created_at", "origin", "lead_code"]
 #: First time of each action, as milestone columns (of the current round: a `return` clears `finished_at`
 #: and sets `returned_at`, from which the finish clock runs again).
@@ -58,9 +58,11 @@ def snapshot(session: Session, at: dt.datetime, where: Sequence[ColumnElement[bo
             if when >= at:
                 continue
             state[case_id].update({k: v for k, v in json.loads(after).items() if k in SNAPSHOT_FIELDS})
-            if action == "return":  # a new round: unfinished again, the finish clock restarts here
+            if action in ("return", "upper_return"):  # a new round: unfinished again, the clock restarts here
                 firsts[case_id].pop("finished_at", None)
                 firsts[case_id]["returned_at"] = when
+                if action == "upper_return":  # the city or the province undid the county's closing
+                    firsts[case_id].pop("closed_at", None)
             if action == "reappeared":  # reopened by a scan: a new 137 clock from this moment
                 for cleared in ("studied_at", "finished_at", "returned_at", "closed_at"):
                     firsts[case_id].pop(cleared, None)

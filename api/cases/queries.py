@@ -19,7 +19,7 @@ from api.cases.measures import old_part_m2
 from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
 from api.cases.scope import load_case, scope
 from api.cases.service import state_of
-from api.cases.workflow import allowed_actions, may_report
+from api.cases.workflow import Status, allowed_actions, awaited_level, may_report
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, CaseLead, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, centre_lat_lon, read_frame
@@ -189,7 +189,11 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                     "period_request": json.loads(case.period_request) if case.period_request else None,
                     "parent_case_id": case.parent_case_id, "lead_codes": lead_codes(session, case),
                     # The desk offers the progress report form (137: every 7 days) only where one is taken.
-                    "may_report": may_report(state, user.role)},
+                    "may_report": may_report(state, user.role),
+                    # Above the county: the highest level that passed the closed case, and the one it waits for.
+                    "upper_review": case.upper_review,
+                    "awaiting_review": (level.value if case.status == Status.CLOSED
+                                        and (level := awaited_level(case.upper_review)) else None)},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
         # Authors by username (the code) and by the name users know them by.

@@ -39,4 +39,5 @@ def reopen(case: Case, now: dt.datetime) -> dict[str, Any]:
     case.assigned_at, case.studied_at, case.finished_at = now, None, None
     case.returned_at = case.closed_at = None
     case.resume_status = None
+    case.upper_review = None  # closed again later, it is reviewed above the county again, from the city
     return before

@@ -29,6 +29,7 @@ from api.cases.workflow import (
     TransitionRefused,
     Verdict,
     decide,
+    event_note,
     may_report,
     reported_area_refusal,
 )
@@ -41,7 +42,7 @@ from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition,
 
 #: Case fields an audit event records before → after.
 AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "field_rules", "period",
-           "disposition", "remaining_m2", "resume_status", "requested_period", "file_number")
+           "disposition", "remaining_m2", "resume_status", "requested_period", "file_number", "upper_review")
 
 
 def _reinspection_evidence(session: Session, case: Case) -> tuple[int, Message | None]:
@@ -96,7 +97,8 @@ def state_of(session: Session, case: Case) -> CaseState:
                          Finding.case_id == case.id, Finding.outcome == GROWTH_AT_STOCK,
                          Finding.handled_at.is_(None)).limit(1)).first() is not None,
                      old_part_m2=(old_part_m2(case) if case.period == Period.EXTENDED_AFTER_CUTOFF
-                                  and case.decision is None else 0.0))
+                                  and case.decision is None else 0.0),
+                     upper_passed=case.upper_review)
 
 
 def _snapshot(case: Case) -> dict[str, Any]:
@@ -183,6 +185,14 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
         case.returned_at = now
     elif action == "pass_review":
         case.closed_at = now
+        case.upper_review = None  # a new round above the county: the city first
+    elif action == "upper_pass":
+        case.upper_review = payload["level"]
+    elif action == "upper_return":
+        # As the county's own return: unfinished again, back with the township, the finish clock from now.
+        case.closed_at = case.finished_at = None
+        case.returned_at = now
+        case.upper_review = None
     case.status = target.value
 
 
@@ -205,7 +215,7 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
             before = _snapshot(case)
             _apply(session, user, case, action, payload, target, now)
             session.flush()
-            note = payload.get("reason") or payload.get("note")
+            note = event_note(action, payload)
             append_event(session, case_id=case.id, actor=user.username, action=action, before=before,
                          after=_snapshot(case), note=note, at=now)
             session.expunge(case)

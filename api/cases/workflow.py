@@ -20,6 +20,10 @@ An approved change into zero tolerance voids a decision to keep the house (class
 goes back to `verified`, to be demolished.
 Reopened: a scan that still finds a house whose demolition was recorded, after the houses were surveyed
 again, puts its case in `reopened` (event `reappeared`), back with the township on a new 137 clock.
+Above the county (审核层级 county → city → province): a case the county closed (销号) is reviewed by the city,
+then the province, in their own systems; the county records each level's word (`upper_pass`, `upper_return`),
+one level after the other. A return (退回整改) puts the case back where it was submitted from, unfinished, on a
+new finish clock, as the county's own return does; the review is over when the province has passed it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,37 @@ class Status(StrEnum):
     SUBMITTED = "submitted"
     CLOSED = "closed"
     REOPENED = "reopened"  # a recorded demolition that a later survey contradicts (sham demolition)
+
+
+class ReviewLevel(StrEnum):
+    """The review levels above the county (the county's own is `pass_review` / `return`)."""
+
+    CITY = "city"
+    PROVINCE = "province"
+
+
+#: The levels above the county in the order they review a case the county closed: each after the one before.
+UPPER_LEVELS: tuple[ReviewLevel, ...] = (ReviewLevel.CITY, ReviewLevel.PROVINCE)
+REVIEW_LEVEL_NAMES: dict[str, str] = {"city": "市级", "province": "省级"}
+
+
+def awaited_level(upper_passed: str | None) -> ReviewLevel | None:
+    """The level whose word a closed case waits for, given the highest level that passed it since the county
+    did (None: the city; the city: the province); None once the province passed it (the review is over)."""
+    passed = [level.value for level in UPPER_LEVELS]
+    index = passed.index(upper_passed) + 1 if upper_passed in passed else 0
+    return UPPER_LEVELS[index] if index < len(UPPER_LEVELS) else None
+
+
+def upper_review_text(status: str, upper_passed: str | None) -> str:
+    """Where a case stands above the county, in words (the export's 上级审核): empty until the county closed it."""
+    if status != Status.CLOSED:
+        return ""
+    awaited = awaited_level(upper_passed)
+    if awaited is None:
+        return "省级审核通过，审核结束"
+    waiting = f"待{REVIEW_LEVEL_NAMES[awaited]}审核"
+    return f"{REVIEW_LEVEL_NAMES[str(upper_passed)]}已通过，{waiting}" if upper_passed else waiting
 
 
 #: Chinese names of the states (for users; the code beside them).
@@ -128,6 +163,8 @@ class CaseState:
     #: New construction reported on patrol at the house of this stock case and not yet checked (a finding
     #: `stock_case` unhandled): the case is not passed with a wing standing unseen.
     unchecked_growth: bool = False
+    #: The highest review level above the county that passed the case since the county closed it (`ReviewLevel`).
+    upper_passed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +395,30 @@ def _guard_return(_case: CaseState, payload: dict[str, Any]) -> Message | None:
     return None
 
 
+def _guard_upper(case: CaseState, payload: dict[str, Any], *, needs_reason: bool) -> Message | None:
+    awaited = awaited_level(case.upper_passed)
+    if awaited is None:
+        return Message("本案已经省级审核通过，审核已结束", "the province passed the case: its review is over")
+    level = payload.get("level")
+    if level != awaited.value:
+        said = REVIEW_LEVEL_NAMES.get(str(level), str(level))
+        return Message(f"本案待{REVIEW_LEVEL_NAMES[awaited]}审核（收到「{said}」）：各级依次审核，先市级后省级",
+                       f"the case awaits the {awaited.value}'s review (got {level!r}): the levels review in turn, "
+                       "the city before the province")
+    if needs_reason and not str(payload.get("reason", "")).strip():
+        return Message(f"{REVIEW_LEVEL_NAMES[awaited]}退回整改须写明理由",
+                       f"a return by the {awaited.value} needs its reason (退回整改)")
+    return None
+
+
+def _guard_upper_pass(case: CaseState, payload: dict[str, Any]) -> Message | None:
+    return _guard_upper(case, payload, needs_reason=False)
+
+
+def _guard_upper_return(case: CaseState, payload: dict[str, Any]) -> Message | None:
+    return _guard_upper(case, payload, needs_reason=True)
+
+
 def voids_the_decision(case: CaseState, payload: dict[str, Any]) -> bool:
     """Whether deciding the case's change of period voids its stock decision: an approved change into the
     zero-tolerance path of a house classified (or rectified) to be kept. Kept, it would be rectified, submitted
@@ -446,6 +507,13 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("pass_review", frozenset({Status.SUBMITTED}), COUNTY_ROLES, _fixed(Status.CLOSED), _guard_pass),
     Action("return", frozenset({Status.SUBMITTED}), COUNTY_ROLES,
            lambda c, _p: Status(c.resume_status or Status.ASSIGNED), _guard_return),
+    # The city's and the province's word on a case the county closed, recorded by the county: a pass leaves it
+    # closed, a return puts it back where the township submitted it from.
+    Action("upper_pass", frozenset({Status.CLOSED}), COUNTY_ROLES, _unchanged, _guard_upper_pass,
+           lambda c: awaited_level(c.upper_passed) is not None),
+    Action("upper_return", frozenset({Status.CLOSED}), COUNTY_ROLES,
+           lambda c, _p: Status(c.resume_status or Status.ASSIGNED), _guard_upper_return,
+           lambda c: awaited_level(c.upper_passed) is not None),
     Action("file", OPEN, COUNTY_ROLES, _unchanged, _guard_file, lambda c: not c.filed),
     Action("request_period", OPEN - {Status.SUBMITTED}, FIELD_ROLES, _unchanged, _guard_request_period,
            lambda c: c.requested_period is None),
@@ -460,11 +528,22 @@ ACTION_NAMES: dict[str, str] = {
     "record_demolition": "记录拆除", "restore": "拆除复耕", "reinspect": "复核", "classify": "分类处置",
     "rectify": "整改到位", "submit": "提交审核", "pass_review": "审核通过（销号）", "return": "退回整改",
     "file": "立案", "request_period": "申请变更时段", "decide_period": "决定时段变更",
+    "upper_pass": "上级审核通过", "upper_return": "上级退回整改",
     "comment": "评论", "progress_report": "进展报告", "create": "发现（建案）", "rescan": "复测面积",
     "no_longer_violating": "复测不再违法", "reappeared": "复查发现房屋仍在（重新打开）",
     "patrol_finding": "巡田发现新增建房", "lead_attached": "关联卫片图斑", "house_attached": "关联测绘房屋",
     "imagery_seen": "影像显示本案建筑"}
 assert set(ACTIONS) <= set(ACTION_NAMES), "every action needs its Chinese name"
+
+
+def event_note(action_name: str, payload: dict[str, Any]) -> str | None:
+    """The note an action's audit event keeps: its reason (or note); a review above the county names its level
+    ("市级：…"), which the history shows and the case no longer holds once returned."""
+    note = payload.get("reason") or payload.get("note")
+    if action_name in ("upper_pass", "upper_return"):
+        level = REVIEW_LEVEL_NAMES.get(str(payload.get("level")), str(payload.get("level")))
+        return f"{level}：{note}" if note else level
+    return str(note) if note else None
 
 
 def decide(action_name: str, case: CaseState, role: str, payload: dict[str, Any]) -> Status:

@@ -296,6 +296,8 @@ class Case(Base):
     remaining_m2: Mapped[float] = mapped_column(Float, default=0.0)  # 剩余未整改面积
     occupied_m2: Mapped[float] = mapped_column(Float, default=0.0)  # on farmland or unapproved cultivated land
     resume_status: Mapped[str | None] = mapped_column(String(20))  # where a returned case goes back to
+    #: The highest level above the county (city, province) that passed the case since the county closed it.
+    upper_review: Mapped[str | None] = mapped_column(String(10))
     version: Mapped[int] = mapped_column(Integer, default=1)
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), unique=True)
     township_code: Mapped[str | None] = mapped_column(String(12), index=True)

@@ -17,6 +17,7 @@ from api.cases.workflow import (
     KEEPS_THE_HOUSE,
     LEGAL_REASON_NAMES,
     NEVER_KEPT_PERIODS,
+    REVIEW_LEVEL_NAMES,
     STATUS_NAMES,
     VERDICT_NAMES,
 )
@@ -66,13 +67,14 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "deadline": _english(DEADLINE_NAMES), "photo_state": _english(PHOTO_STATE_NAMES),
                 "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
                 **{kind: _english(names) for kind, names in _stewardship_labels().items()},
-                "chief_level": LEVEL_NAMES_EN, "actor": SYSTEM_ACTOR_NAMES_EN}
+                "chief_level": LEVEL_NAMES_EN, "actor": SYSTEM_ACTOR_NAMES_EN,
+                "review_level": _english(REVIEW_LEVEL_NAMES)}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES, "origin": CASE_ORIGIN_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
             "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES, "photo_state": PHOTO_STATE_NAMES,
             "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels(),
-            "actor": SYSTEM_ACTOR_NAMES}
+            "actor": SYSTEM_ACTOR_NAMES, "review_level": REVIEW_LEVEL_NAMES}
 
 
 def _stewardship_labels() -> dict[str, dict[str, str]]:

@@ -287,3 +287,42 @@ def test_the_township_files_its_progress_report_and_the_county_comments_on_the_m
     assert case.remaining_m2 == pytest.approx(standing) and case.last_report_at is not None
     # The refused report's 409 is the browser's one console line; nothing else went wrong on either page.
     assert [e for e in errors if "409" not in e] == [] and county_errors == []
+
+
+def test_the_county_records_the_city_and_the_province_on_the_map(browser, live_server: str, live_factory):
+    """A case the county closed waits for the city, then the province (审核层级). The county records their word
+    from the side panel: a pass says who is next; a return, with its reason, puts the case back with the
+    township where it was submitted from."""
+    township = "431021108000"
+    with live_factory.begin() as s:
+        closed = s.execute(select(Case).where(Case.township_code == township, Case.status == "new",
+                                              Case.period == "before_cutoff").order_by(Case.id.desc())).scalars()
+        first, second = closed.first(), None
+        assert first is not None
+        second = s.execute(select(Case).where(Case.township_code == township, Case.status == "new",
+                                              Case.period == "before_cutoff", Case.id != first.id)
+                           .order_by(Case.id.desc())).scalars().first()
+        assert second is not None
+        for case in (first, second):  # closed by the county after a stock rectification
+            case.status, case.verdict, case.decision = "closed", "illegal", "demolish"
+            case.resume_status = "reinspected"
+            case.closed_at, case.remaining_m2 = dt.datetime.now(dt.UTC), 0.0
+            case.version += 1
+        codes = (first.code, second.code)
+        ids = (first.id, second.id)
+    county, errors = signed_in(browser, live_server, f"/map?code={codes[0]}")
+    county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{codes[0]}')")
+    assert "待市级审核" in (county.text_content("#rl-panel .rl-facts") or "")
+    desk_action(county, "upper_pass", ("level", "city"))
+    county.wait_for_function(
+        "() => document.querySelector('#rl-panel .rl-facts').textContent.includes('市级已通过，待省级审核')")
+    assert status_of(live_factory, ids[0]) == "closed"
+    county.goto(f"{live_server}/map?code={codes[1]}")
+    county.wait_for_selector(f"#rl-panel:not([hidden]) b:has-text('{codes[1]}')")
+    county.fill("#rl-panel [data-for=reason]", "拆除后未复耕")
+    desk_action(county, "upper_return", ("level", "city"))
+    assert status_of(live_factory, ids[1]) == "reinspected"
+    assert "市级：拆除后未复耕" in (county.text_content("#rl-history") or "")
+    with live_factory() as s:
+        assert s.get(Case, ids[0]).upper_review == "city" and s.get(Case, ids[1]).closed_at is None
+    assert errors == []

@@ -106,7 +106,9 @@ def test_unknown_action_and_allowed_actions():
     with pytest.raises(TransitionRefused, match="unknown action"):
         decide("bulldoze", state("new"), "admin", {})
     assert allowed_actions(state("new"), "county_reviewer") == ["assign", "file"]
-    assert allowed_actions(state("closed"), "admin") == []
+    # A closed case: only the county's record of the review above it (the city's word, then the province's).
+    assert allowed_actions(state("closed"), "admin") == ["upper_pass", "upper_return"]
+    assert allowed_actions(state("closed"), "inspector") == []
 
 
 @pytest.mark.parametrize(("status", "decision", "requested", "approve", "target"), [
@@ -229,3 +231,43 @@ def test_a_stock_case_with_new_construction_reported_and_unchecked_is_not_closed
     checked = CaseState(status="submitted", period=STOCK, verdict="illegal", remaining_m2=0.0,
                         decision="fine_keep", resume_status="rectified")
     assert decide("pass_review", checked, "county_reviewer", {}) == Status.CLOSED
+
+
+def test_the_levels_above_the_county_review_in_turn_and_a_return_undoes_the_closing():
+    """Review levels county → city → province (domain: a case is rectified when its area is 0 *and* the review
+    is over). Before, the county's pass was the end: a city's return had no way back into the case."""
+    from dataclasses import replace
+
+    from api.cases.workflow import awaited_level, event_note
+
+    closed = state("closed", resume="reinspected")
+    assert awaited_level(None) == "city" and awaited_level("city") == "province" and awaited_level("province") is None
+    assert {"upper_pass", "upper_return"} <= set(allowed_actions(closed, "county_reviewer"))
+    assert allowed_actions(closed, "township_officer") == []
+    with pytest.raises(TransitionRefused, match="may not"):
+        decide("upper_return", closed, "township_officer", {"level": "city", "reason": "x"})
+    with pytest.raises(TransitionRefused, match="awaits the city"):  # the province only after the city
+        decide("upper_pass", closed, "county_reviewer", {"level": "province"})
+    with pytest.raises(TransitionRefused, match="awaits the city"):
+        decide("upper_pass", closed, "county_reviewer", {})
+    assert decide("upper_pass", closed, "county_reviewer", {"level": "city"}) == Status.CLOSED
+    city_passed = replace(closed, upper_passed="city")
+    with pytest.raises(TransitionRefused, match="awaits the province"):
+        decide("upper_return", city_passed, "county_reviewer", {"level": "city", "reason": "复核不清"})
+    with pytest.raises(TransitionRefused, match="needs its reason"):
+        decide("upper_return", city_passed, "county_reviewer", {"level": "province", "reason": " "})
+    # A return puts the case back where the township submitted it from.
+    assert decide("upper_return", city_passed, "county_reviewer",
+                  {"level": "province", "reason": "复耕不到位"}) == Status.REINSPECTED
+    assert decide("upper_return", replace(closed, resume_status=None), "county_reviewer",
+                  {"level": "city", "reason": "x"}) == Status.ASSIGNED
+    over = replace(closed, upper_passed="province")
+    assert "upper_pass" not in allowed_actions(over, "county_reviewer")
+    with pytest.raises(TransitionRefused, match="review is over"):
+        decide("upper_return", over, "county_reviewer", {"level": "province", "reason": "x"})
+    for open_status in ("submitted", "reinspected", "verified"):  # only a closed case is reviewed above
+        with pytest.raises(TransitionRefused, match="cannot upper_pass"):
+            decide("upper_pass", state(open_status), "county_reviewer", {"level": "city"})
+    assert event_note("upper_return", {"level": "city", "reason": "照片不清"}) == "市级：照片不清"
+    assert event_note("upper_pass", {"level": "province"}) == "省级"
+    assert event_note("return", {"reason": "r"}) == "r" and event_note("assign", {}) is None

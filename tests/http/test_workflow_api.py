@@ -87,9 +87,59 @@ def test_increment_from_new_to_closed(site: Site):
     assert case["history"][0]["actor"] == "scan" and case["history"][0]["after"]["status"] == "new"
     assert case["history"][10]["note"] == "复耕照片不清晰"
     assert case["history"][1]["before"]["status"] == "new" and case["history"][1]["after"]["status"] == "assigned"
-    assert case["allowed_actions"] == []
+    assert case["allowed_actions"] == ["upper_pass", "upper_return"] and case["awaiting_review"] == "city"
     with site.db.factory() as s:
         assert verify_chain(s).ok
+
+
+def close_increment(site: Site, cid: int) -> None:
+    """Take an increment case from new to closed by the county (with a photo at the demolished house)."""
+    act(site, "county", cid, "assign", assignee="inspector1")
+    act(site, "inspector1", cid, "verify", verdict="illegal", period="after_cutoff")
+    for user, action in (("officer1", "serve_notice"), ("officer1", "start_demolition"),
+                         ("inspector1", "record_demolition"), ("inspector1", "restore")):
+        act(site, user, cid, action)
+    assert upload(site, "inspector1", cid, data=photo_at(site, cid)).status_code == 201
+    act(site, "inspector1", cid, "reinspect")
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "pass_review")
+
+
+def test_the_city_and_the_province_review_a_closed_case_and_a_return_reopens_it(site: Site):
+    """Review levels county → city → province. Before, the county's pass ended the case: when the city returned it
+    (退回整改), nothing in Redline could put it back with the township, and it stood closed."""
+    from api.cases.history import snapshot
+
+    cid = case_id(site, "A1")
+    close_increment(site, cid)
+    act(site, "officer1", cid, "upper_return", expect=409, level="city", reason="x")  # the county records it
+    refused = act(site, "county", cid, "upper_pass", expect=409, level="province")["error"]
+    assert "待市级审核" in refused["message_zh"]
+    returned = act(site, "county", cid, "upper_return", level="city", reason="复耕地块仍有建筑垃圾")
+    assert returned["status"] == "reinspected"  # where the township submitted it from
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
+    assert "submit" in detail["allowed_actions"] and detail["awaiting_review"] is None
+    assert detail["history"][-1]["action"] == "upper_return"
+    assert detail["history"][-1]["note"] == "市级：复耕地块仍有建筑垃圾"
+    with site.db.factory() as s:
+        case = s.get(models.Case, cid)
+        assert case.closed_at is None and case.finished_at is None and case.returned_at is not None
+        # The month's snapshot replays the return: no longer closed, a new round from the return.
+        now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        row = snapshot(s, now, [models.Case.id == cid]).iloc[0]
+        assert row["status"] == "reinspected" and row["closed_at"] is None and row["returned_at"] is not None
+    act(site, "officer1", cid, "submit")
+    act(site, "county", cid, "pass_review")
+    act(site, "county", cid, "upper_pass", level="city")
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert (detail["upper_review"], detail["awaiting_review"]) == ("city", "province")
+    act(site, "county", cid, "upper_pass", level="province", reason="省级抽查通过")
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert (detail["status"], detail["upper_review"], detail["awaiting_review"]) == ("closed", "province", None)
+    assert detail["allowed_actions"] == [] and detail["history"][-1]["note"] == "省级：省级抽查通过"
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
+        assert s.get(models.Case, cid).closed_at is not None
 
 
 def test_stock_path_and_remaining_area_blocks_closing(site: Site, tmp_path: Path):

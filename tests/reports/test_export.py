@@ -93,7 +93,8 @@ def work_september_october(db: Database, tmp_path: Path) -> None:
              (officer, a1, "serve_notice", {}, cst(2026, 9, 22, 9)),
              (officer, a1, "start_demolition", {}, cst(2026, 9, 25, 9)),
              (inspector, a1, "record_demolition", {}, cst(2026, 10, 3, 9)),
-             (inspector, a1, "restore", {}, cst(2026, 10, 5, 9))]
+             (inspector, a1, "restore", {}, cst(2026, 10, 5, 9)),
+             (county, a3, "upper_pass", {"level": "city"}, cst(2026, 10, 20, 10))]
     for who, case, action, payload, when in steps:
         if action == "record_demolition":
             add_progress_report(db.factory, officer, case, "拆除中", now=cst(2026, 9, 26, 9))
@@ -140,6 +141,14 @@ def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
     assert len(case_rows) == 8 and case_header[0] == "案件编号"
     origin, leads = case_header.index("来源"), case_header.index("卫片图斑")  # where each case came from
     assert {r[origin] for r in case_rows} == {"房屋普查比对"} and {r[leads] or "" for r in case_rows} == {""}
+    # Above the county, as each month ended: A3 closed in September awaited the city; the city passed it in
+    # October. Open cases have nothing there.
+    upper = case_header.index("上级审核")
+    code = case_header.index("案件编号")
+    assert {r[code][-2:]: r[upper] or "" for r in case_rows if r[code].endswith(("A1", "A3"))} == {
+        "A1": "", "A3": "待市级审核"}
+    _, *oct_rows = read_workbook(oct_.out_dir / "redline_202610.xlsx")["案件 Cases"]
+    assert [r[upper] for r in oct_rows if r[code].endswith("A3")] == ["市级已通过，待省级审核"]
     wb = openpyxl.load_workbook(sep.out_dir / "redline_202609.xlsx")
     assert wb["汇总 Summary"].freeze_panes == "B2"
     trend_header, *trend = sheets["逐月 Month-over-month"]

@@ -216,6 +216,8 @@ class TransitionPayload(BaseModel):
     file_number: Annotated[str, Field(max_length=50)] | None = None
     evidence: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(max_length=20)] | None = None
     approve: bool | None = None
+    #: The review level above the county whose word `upper_pass` / `upper_return` records (city, province).
+    level: Word | None = None
 
 
 class TransitionIn(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from api.cases.deadlines import COUNTY_TZ
-from api.cases.workflow import CASE_ORIGIN_NAMES
+from api.cases.workflow import CASE_ORIGIN_NAMES, upper_review_text
 from api.clock import as_utc
 from api.reports.monthly import MonthFigures
 from gis.rules import MU_M2
@@ -16,7 +16,7 @@ CASE_COLUMNS: dict[str, str] = {
     "cultivated_m2": "占用耕地 (m²)", "occupied_m2": "违法占用面积 (m²)", "occupied_mu": "违法占用面积 (亩)",
     "remaining_m2": "剩余未整改面积 (m²)", "remaining_mu": "剩余未整改面积 (亩)", "found": "发现日期",
     "filed": "立案日期", "file_number": "立案号", "overdue": "是否逾期", "origin": "来源",
-    "lead_codes": "卫片图斑",
+    "lead_codes": "卫片图斑", "upper_review": "上级审核",
 }
 
 
@@ -48,6 +48,10 @@ def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[list[s
         "overdue": ["是" if v else "否" for v in c["overdue"]],
         "origin": [CASE_ORIGIN_NAMES.get(o, o) for o in c["origin"]],
         "lead_codes": ["、".join(codes) for codes in lead_codes],
+        # Above the county (city, then province) once the county closed the case.
+        "upper_review": [upper_review_text(s, u if isinstance(u, str) else None)
+                         for s, u in zip(c["status"], c["upper_review"] if "upper_review" in c else [None] * len(c),
+                                         strict=True)],
     })
     table["occupied_mu"] = (table["occupied_m2"] / MU_M2).round(4)
     table["remaining_mu"] = (table["remaining_m2"] / MU_M2).round(4)

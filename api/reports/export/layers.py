@@ -18,6 +18,7 @@ SHAPE_FIELDS: dict[str, str] = {
     "farmland_m2": "farm_m2", "cultivated_m2": "cult_m2", "occupied_m2": "occ_m2", "remaining_m2": "remain_m2",
     "remaining_mu": "remain_mu", "occupied_mu": "occ_mu", "found": "found", "filed": "filed",
     "file_number": "file_no", "overdue": "overdue", "origin": "来源", "lead_codes": "lead_codes",
+    "upper_review": "上级审核",
 }
 
 
