@@ -95,24 +95,33 @@ class _Missing:
 _MISSING = _Missing()
 
 
-def lead_codes_at(session: Session, cases: pd.DataFrame, at: dt.datetime | None) -> list[list[str]]:
-    """Per case of `cases` (`id`, `origin`, `lead_code`: a `snapshot`, or one case), the satellite leads (卫片图斑) it
-    answered at `at`, first to last: a lead case's own code, then each lead attached to it before `at`
-    (`lead_attached` events: a house case's first lead, a later batch's on the same building). From the audit trail,
-    so a past month's export lists what was known then (`at` None: every lead, now); `case_leads` is the index that
-    finds a case by a code."""
+def lead_arrivals(session: Session, cases: pd.DataFrame,
+                  at: dt.datetime | None) -> list[list[tuple[str, dt.datetime | None]]]:
+    """Per case of `cases` (`id`, `origin`, `lead_code`, `created_at`: a `snapshot`, or one case), the satellite
+    leads (卫片图斑) it answered at `at`, first to last, each with the time it reached the county: a lead case's own
+    code when the case was opened, then each lead attached to it before `at` (`lead_attached` events: a house
+    case's first lead, a later batch's on the same building). From the audit trail, so a past month's export lists
+    what was known then (`at` None: every lead, now); `case_leads` is the index that finds a case by a code."""
     until = as_utc(at) if at is not None else None
     ids = cases["id"].astype(int).tolist()
-    codes: dict[int, list[str]] = {i: [] for i in ids}
-    for case_id, origin, own in zip(ids, cases["origin"], cases["lead_code"], strict=True):
+    arrivals: dict[int, list[tuple[str, dt.datetime | None]]] = {i: [] for i in ids}
+    opened = cases["created_at"] if "created_at" in cases else pd.Series([None] * len(cases), index=cases.index)
+    for case_id, origin, own, created in zip(ids, cases["origin"], cases["lead_code"], opened, strict=True):
         if origin == "lead" and isinstance(own, str):
-            codes[case_id].append(own)
+            when = created.to_pydatetime() if hasattr(created, "to_pydatetime") else created
+            arrivals[case_id].append((own, as_utc(when) if when is not None and when == when else None))
     for chunk in in_chunks(ids, 5000):
         for case_id, when, after in session.execute(
                 select(CaseEvent.case_id, CaseEvent.at, CaseEvent.after)
                 .where(CaseEvent.case_id.in_(chunk), CaseEvent.action == "lead_attached").order_by(CaseEvent.id)):
             attached = json.loads(after)
             code = attached.get("lead_code") or attached.get("further_lead_code")
-            if (until is None or as_utc(when) < until) and code and code not in codes[case_id]:
-                codes[case_id].append(code)
-    return [codes[i] for i in ids]
+            if ((until is None or as_utc(when) < until) and code
+                    and code not in {c for c, _ in arrivals[case_id]}):
+                arrivals[case_id].append((code, as_utc(when)))
+    return [arrivals[i] for i in ids]
+
+
+def lead_codes_at(session: Session, cases: pd.DataFrame, at: dt.datetime | None) -> list[list[str]]:
+    """Per case, the codes of `lead_arrivals`: what the county reports each 卫片图斑 with."""
+    return [[code for code, _ in leads] for leads in lead_arrivals(session, cases, at)]

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
-from api.cases.history import snapshot
+from api.cases.history import lead_arrivals, snapshot
 from api.cases.milestones import deadlines_due_of, deadlines_of
 from api.cases.workflow import INCREMENT_PERIODS, Status
 from api.clock import utcnow
@@ -43,6 +43,10 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "rectified_stock": "本月存量整改 (件)",
     "reopened": "本月重新立案整改 (件)",
     "remaining_m2": "剩余未整改面积 (m²)",
+    "leads_received": "本月卫片图斑 (个)",
+    "leads_checked": "其中月末已核查 (个)",
+    "lead_clearance_rate": "月清率 (%)",
+    "leads_unchecked": "月末累计未核查图斑 (个)",
     "overdue": "月末逾期案件 (件)",
     "due": "本月到期节点 (个)",
     "on_time_rate": "按期办理率 (%)",
@@ -114,6 +118,9 @@ def figures(session: Session, month: str, settings: Settings, township: str | No
     cases = cases[cases["township_code"].isin(towns["code"])] if len(cases) else cases
     policy = settings.deadline_policy
     cases = _with_deadline_state(cases, policy, as_of, start)
+    # 月清: each satellite lead (卫片图斑) checked on site within its month — the leads each case answered then.
+    cases["leads"] = pd.Series(lead_arrivals(session, cases, as_of) if len(cases) else [], index=cases.index,
+                               dtype=object)
     farmland = totals_as_of(session, towns, as_of)
     rows = []
     for code, name in zip(towns["code"], towns["name"], strict=True):
@@ -162,7 +169,8 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
                 "new_increments": 0, "closed": 0, "demolished_reported": 0, "demolished_confirmed": 0,
                 "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
-                "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None}
+                "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None,
+                "leads_received": 0, "leads_checked": 0, "lead_clearance_rate": None, "leads_unchecked": 0}
     open_ = (cases["status"] != Status.CLOSED).to_numpy()
     violating = cases["still_violating"].astype(bool).to_numpy()
     occupied = cases["occupied_m2"].astype(float).to_numpy()
@@ -183,6 +191,13 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
     restored = float(demolished_m2[_in(cases["restored_at"], start, end)].sum()
                      + (occupied - new_part)[extension & _in(cases["old_part_restored_at"], start, end)].sum())
     due, met = int(cases["due"].sum()), int(cases["met"].sum())
+    # A lead counts as checked once its case has an on-site verdict (the case answers all its leads); one that
+    # reached the county this month and is unchecked at its end is what 月清 misses.
+    checked = cases["studied_at"].map(lambda v: v is not None and v == v).to_numpy()
+    arrived = [[when for _, when in leads] for leads in cases["leads"]]
+    received = np.array([sum(1 for w in whens if w is not None and start <= w < end) for whens in arrived])
+    received_total = int(received.sum())
+    leads_checked = int(received[checked].sum())
     return {
         "occupied_m2": float(occupied[standing].sum()),
         "occupied_stock_m2": float(stock_m2[standing].sum()),
@@ -203,6 +218,10 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         "due": due,
         "met": met,
         "on_time_rate": round(100.0 * met / due, 2) if due else None,
+        "leads_received": received_total,
+        "leads_checked": leads_checked,
+        "lead_clearance_rate": round(100.0 * leads_checked / received_total, 2) if received_total else None,
+        "leads_unchecked": int(sum(len(whens) for whens, seen in zip(arrived, checked, strict=True) if not seen)),
     }
 
 

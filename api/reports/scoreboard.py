@@ -29,7 +29,6 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
     duty = duty[duty["township_code"].notna()].groupby("township_code")[["patrols_required", "patrols_done"]].sum()
     out = []
     for r in rows.to_dict("records"):
-        rate = r["on_time_rate"]
         code = r["township_code"]
         abandoned = land.loc[code] if code in land.index else None
         patrols = duty.loc[code] if code in duty.index else None
@@ -40,7 +39,10 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
             "rectified_stock": int(r["rectified_stock"]), "reopened": int(r["reopened"]),
             "remaining_m2": round(float(r["remaining_m2"]), 2), "overdue": int(r["overdue"]),
             "due": int(r["due"]), "met": int(r["met"]),
-            "on_time_rate": None if rate is None or rate != rate else float(rate),
+            "on_time_rate": _number(r["on_time_rate"]),
+            # 月清: the month's satellite leads checked on site by its end, and every lead still unchecked.
+            "leads_received": int(r["leads_received"]), "leads_checked": int(r["leads_checked"]),
+            "lead_clearance_rate": _number(r["lead_clearance_rate"]), "leads_unchecked": int(r["leads_unchecked"]),
             "commend": str(r["flag"]).startswith("通报表扬"), "criticise": str(r["flag"]).startswith("通报批评"),
             # 田长制 and abandoned land: what the township's chiefs owe and did, what lies abandoned.
             "abandoned_outstanding_m2": float(abandoned["abandoned_outstanding_m2"]) if abandoned is not None else 0.0,
@@ -49,6 +51,11 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
             "patrols_done": int(patrols["patrols_done"]) if patrols is not None else 0,
         })
     return out
+
+
+def _number(value: object) -> float | None:
+    """A figure that may be missing (None or NaN: nothing to divide by) as a float or None."""
+    return None if value is None or value != value else float(value)  # type: ignore[arg-type]
 
 
 #: The trend's figures, per month (the county's total row, or the township's for township users).

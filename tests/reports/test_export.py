@@ -320,3 +320,54 @@ def test_a_report_for_a_township_the_county_does_not_have_is_refused(county: Dat
             refused = client.post("/api/exports", headers=headers, json={"month": "2026-09", "township": code})
             assert refused.status_code == 422, (code, refused.text)
     app.state.engine.dispose()
+
+
+def test_lead_clearance_month_by_month(county: Database, tmp_path: Path):
+    """月清: every satellite lead (卫片图斑) is checked on site within its month. The month's figures count the leads
+    that reached the county (a lead case opened; a lead attached to the case of its building), those whose case
+    has an on-site verdict by the month's end, the rate, and every lead still unchecked — per township, for the
+    scoreboard and the workbook. Before, nothing said whether a township cleared its leads."""
+    from shapely import affinity
+
+    from api.ingest.leads import import_leads
+
+    with county.factory() as s:
+        houses = read_frame(s, models.House, ["source_key"]).set_index("source_key").geometry
+    # The first on house A1 (an increment: its open case answers the lead), the others on farmland no case holds.
+    leads = gpd.GeoDataFrame(
+        {"JCBH": ["L-A1", "L-T1-FIELD", "L-T2-FIELD"], "PC": ["2026-10"] * 3},
+        geometry=[houses["A1"], affinity.translate(houses["A1"], 60, 70), affinity.translate(houses["B1"], 60, 70)],
+        crs=4546)
+    leads.to_file(tmp_path / "leads.gpkg")
+    report = import_leads(county.factory, tmp_path / "leads.gpkg", RuleSet(), now=cst(2026, 10, 8, 9))
+    assert (report.created, report.attached) == (2, 1)
+    county_user, inspector = user(county, "county"), user(county, "inspector1")
+    a1_case = cid(county, "A1")
+    transition(county.factory, county_user, a1_case, "assign", {}, now=cst(2026, 10, 9, 9))
+    transition(county.factory, inspector, a1_case, "verify", {"verdict": "illegal"}, now=cst(2026, 10, 10, 9))
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+
+    def leads_of(month: str) -> dict[str, tuple]:
+        with county.factory() as s:
+            summary = figures(s, month, settings).summary
+        return {r.township_code or "county": (r.leads_received, r.leads_checked, r.lead_clearance_rate,
+                                              r.leads_unchecked) for r in summary.itertuples()}
+
+    sep, oct_ = leads_of("2026-09"), leads_of("2026-10")
+    assert sep[T1] == (0, 0, None, 0) and sep["county"] == (0, 0, None, 0)
+    assert oct_[T1] == (2, 1, 50.0, 1) and oct_[T2] == (1, 0, 0.0, 1) and oct_["county"] == (3, 1, 33.33, 2)
+    with county.factory() as s:
+        field_case = s.execute(select(models.Case.id).where(models.Case.lead_code == "L-T1-FIELD")).scalar_one()
+    transition(county.factory, county_user, field_case, "assign", {}, now=cst(2026, 11, 2, 9))
+    transition(county.factory, inspector, field_case, "verify", {"verdict": "legal", "legal_reason": "rural_road"},
+               now=cst(2026, 11, 3, 9))
+    nov = leads_of("2026-11")
+    assert nov[T1] == (0, 0, None, 0) and nov[T2] == (0, 0, None, 1)  # T2's October lead is still unchecked
+    assert leads_of("2026-10")[T1] == (2, 1, 50.0, 1)  # October as it ended, whatever came later
+    # The scoreboard shows the same figures.
+    with county.factory() as s:
+        from api.reports.scoreboard import scoreboard
+
+        rows = {r["township_code"]: r for r in scoreboard(s, county_user, "2026-10", settings)}
+    assert (rows[T1]["leads_received"], rows[T1]["leads_checked"], rows[T1]["lead_clearance_rate"],
+            rows[T1]["leads_unchecked"]) == (2, 1, 50.0, 1)

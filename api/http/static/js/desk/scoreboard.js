@@ -21,6 +21,8 @@ function townshipRow(t, rank) {
     h("td", { class: "n" }, `${num(t.restored_m2)}（${num(t.restored_mu, 3)}）`), h("td", { class: "n" }, t.rectified_stock),
     h("td", { class: "n" }, t.reopened), h("td", { class: "n" }, num(t.remaining_m2)), h("td", { class: "n" }, t.overdue),
     h("td", { class: "n" }, `${t.due} / ${t.met}`), h("td", { class: "n" }, percent(t.on_time_rate)), h("td", {}, flag(t)),
+    h("td", { class: "n rl-leads" }, `${t.leads_received} / ${t.leads_checked}`), h("td", { class: "n" }, percent(t.lead_clearance_rate)),
+    h("td", { class: "n" }, t.leads_unchecked),
     h("td", { class: "n" }, num(t.abandoned_outstanding_m2)), h("td", { class: "n" }, t.overdue_remedies),
     h("td", { class: "n" }, `${t.patrols_done} / ${t.patrols_required}`));
 }
