@@ -1,4 +1,5 @@
-"""Time: every stored datetime is UTC; SQLite hands them back naive, so reads go through `as_utc`."""
+"""Time: every stored datetime is UTC and reads back aware (`api.db.models.UtcDateTime`); times read through
+pandas or raw SQL may still come naive on SQLite, so such reads go through `as_utc`."""
 
 from __future__ import annotations
 

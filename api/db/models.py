@@ -63,6 +63,13 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             return value.astimezone(dt.UTC)
         return value
 
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Read back aware, in UTC, on both databases: SQLite hands back its UTC digits naive, and a reader that
+        forgot `api.clock.as_utc` compared naive with aware (a TypeError) or wrote the time without its offset."""
+        if isinstance(value, dt.datetime):
+            return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+        return value
+
 
 class Base(DeclarativeBase):
     """Declarative base of all Redline tables."""

@@ -74,3 +74,18 @@ def test_a_case_found_at_three_in_the_morning_on_the_first_is_in_that_months_dos
     with site.db.factory() as s:
         assert found in cases_of_month(s, T1, "2026-09")
         assert found not in cases_of_month(s, T1, "2026-08")
+
+
+def test_a_stored_time_reads_back_aware_in_utc_on_both_databases(db: Database):
+    """PostgreSQL hands a TIMESTAMPTZ back aware; SQLite handed back its UTC digits naive, so a reader that forgot
+    `as_utc` compared naive with aware (a TypeError, a 500) or, formatting it, dropped the offset — on the
+    embedded database alone. Every stored time now reads back aware, in UTC, whichever database holds it."""
+    with db.factory.begin() as s:
+        s.add(Epoch(imaged_on=dt.date(2026, 8, 1), source="orm", source_sha256="0" * 64, imported_at=EARLY_SEPTEMBER))
+    with db.factory() as s:
+        read = s.execute(select(Epoch.imported_at)).scalar_one()
+        epoch = s.execute(select(Epoch)).scalar_one()
+    for value in (read, epoch.imported_at):
+        assert value.tzinfo is not None and value.utcoffset() == dt.timedelta(0)
+        assert value == EARLY_SEPTEMBER and value < dt.datetime.now(dt.UTC)
+        assert value.isoformat() == "2026-08-31T19:00:00+00:00"
