@@ -19,19 +19,31 @@ from api.cases.measures import old_part_m2
 from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
 from api.cases.scope import load_case, scope
 from api.cases.service import state_of
-from api.cases.workflow import Status, allowed_actions, awaited_level, may_report
+from api.cases.workflow import UPPER_LEVELS, Status, allowed_actions, awaited_level, may_report
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, CaseLead, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, centre_lat_lon, read_frame
 from api.errors import InvalidQuery, NotFound
 from gis.rules import MU_M2, Period
 
+
+def _awaiting_clauses(level: str) -> list[ColumnElement[bool]]:
+    """Closed cases whose review above the county waits for `level`: the city's, where no level passed them yet;
+    the province's, where the city did (`api.cases.workflow.awaited_level`)."""
+    levels = [lv.value for lv in UPPER_LEVELS]
+    if level not in levels:
+        raise InvalidQuery(f"awaiting must be one of {', '.join(levels)}, not {level!r}")
+    before = levels[levels.index(level) - 1] if levels.index(level) else None
+    passed = Case.upper_review.is_(None) if before is None else Case.upper_review == before
+    return [Case.status == Status.CLOSED, passed]
+
+
 #: The case columns of the list and of one case (besides id and geometry).
 CASE_COLUMNS = ["code", "house_id", "township_code", "village_code", "footprint_m2", "farmland_m2", "cultivated_m2",
                 "unapproved_cultivated_m2", "retro_approval", "after_cutoff_m2", "farmland_after_cutoff_m2",
                 "unapproved_after_cutoff_m2", "occupied_m2", "period", "disposition", "rules", "field_rules",
                 "date_conflict", "status", "still_violating", "verdict", "decision", "remaining_m2", "assignee_id",
-                "origin", "lead_code", "file_number", "requested_period", "version"]
+                "origin", "lead_code", "file_number", "requested_period", "version", "upper_review"]
 #: Deadline columns every listed case carries (computed, not stored).
 DEADLINE_COLUMNS = ("next_deadline", "next_deadline_kind", "overdue", "on_time")
 #: Columns a list may be sorted by (stored ones: the database sorts, whatever the size of the county).
@@ -53,6 +65,8 @@ class CaseQuery:
     box: tuple[float, float, float, float] | None = None  # county CRS (m)
     #: A SORTABLE column, "-" in front for descending; ties broken by code.
     sort: str = "code"
+    #: Closed cases awaiting this review level above the county (`ReviewLevel`: city, province).
+    awaiting: str | None = None
 
 
 def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlinePolicy, *, limit: int,
@@ -73,6 +87,8 @@ def list_cases(session: Session, user: User, query: CaseQuery, policy: DeadlineP
         where.append(_search_clause(query.search.strip()))
     if query.box:
         where.append(bbox_clause(session, Case, query.box))
+    if query.awaiting:
+        where.extend(_awaiting_clauses(query.awaiting))
     columns = [*CASE_COLUMNS, *MILESTONE_COLUMNS]
     order = _order(query.sort)
     if query.where.overdue is not None:

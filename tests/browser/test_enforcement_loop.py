@@ -325,4 +325,10 @@ def test_the_county_records_the_city_and_the_province_on_the_map(browser, live_s
     assert "市级：拆除后未复耕" in (county.text_content("#rl-history") or "")
     with live_factory() as s:
         assert s.get(Case, ids[0]).upper_review == "city" and s.get(Case, ids[1]).closed_at is None
+    # The desk's list: the closed cases to send up to the province next.
+    county.goto(f"{live_server}/desk/cases?awaiting=province&township={township}")
+    wait_for_list(county)
+    assert county.input_value("#rl-filters select[name=awaiting]") == "province"
+    assert county.eval_on_selector_all("#rl-cases tbody tr[data-code]", "rows => rows.map(r => r.dataset.code)") == [
+        codes[0]]
     assert errors == []

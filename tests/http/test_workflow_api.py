@@ -130,9 +130,19 @@ def test_the_city_and_the_province_review_a_closed_case_and_a_return_reopens_it(
         assert row["status"] == "reinspected" and row["closed_at"] is None and row["returned_at"] is not None
     act(site, "officer1", cid, "submit")
     act(site, "county", cid, "pass_review")
+    listed = lambda **q: [i["id"] for i in site.client.get(  # noqa: E731
+        "/api/cases", params=q, headers=site.as_user("county")).json()["items"]]
+    assert cid in listed(awaiting="city") and cid not in listed(awaiting="province")
     act(site, "county", cid, "upper_pass", level="city")
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert (detail["upper_review"], detail["awaiting_review"]) == ("city", "province")
+    # The desk's list finds what to send up next, and its download says where each case stands.
+    assert listed(awaiting="province") == [cid] and cid not in listed(awaiting="city")
+    unknown = site.client.get("/api/cases", params={"awaiting": "county"}, headers=site.as_user("county"))
+    assert unknown.status_code == 422
+    sheet = site.client.get("/api/cases/download", params={"awaiting": "province"},
+                            headers=site.as_user("county")).content.decode("utf-8-sig")
+    assert "上级审核" in sheet.splitlines()[0] and "市级已通过，待省级审核" in sheet
     act(site, "county", cid, "upper_pass", level="province", reason="省级抽查通过")
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert (detail["status"], detail["upper_review"], detail["awaiting_review"]) == ("closed", "province", None)

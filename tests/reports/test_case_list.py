@@ -14,7 +14,8 @@ def _listed(**overrides: object) -> pd.DataFrame:
     row = {"code": "RL-431021101000-H1", "township_code": "431021101000", "village_code": None, "status": "new",
            "period": "after_cutoff", "disposition": "demolish", "rules": "1", "field_rules": "",
            "footprint_m2": 120.0, "farmland_m2": 80.0, "farmland_mu": 0.12, "remaining_m2": 80.0,
-           "next_deadline": "2026-12-01T03:00:00+00:00", "overdue": False, "assignee": None, "file_number": None}
+           "next_deadline": "2026-12-01T03:00:00+00:00", "overdue": False, "assignee": None, "file_number": None,
+           "upper_review": None}
     return pd.DataFrame([{**row, **overrides}])
 
 

@@ -51,10 +51,14 @@ def _case_query(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (EPSG:4326)")] = None,
     sort: Annotated[str, Query(max_length=30, description=f"one of {', '.join(SORTABLE)}; '-' first: descending")
                     ] = "code",
+    awaiting: Annotated[str | None, Query(max_length=10, description="closed cases awaiting the review of this "
+                                                                       "level above the county: city, province")
+                        ] = None,
 ) -> CaseQuery:
     """The case list's filters as query parameters (the list, its downloads and the desk share them)."""
     return CaseQuery(where=CaseFilter(township, village, status, period, disposition, rule, overdue),
-                     assignee=assignee, code=code, search=search, box=parse_bbox(bbox, settings.srid), sort=sort)
+                     assignee=assignee, code=code, search=search, box=parse_bbox(bbox, settings.srid), sort=sort,
+                     awaiting=awaiting)
 
 
 ListQuery = Annotated[CaseQuery, Depends(_case_query)]

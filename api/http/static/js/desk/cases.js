@@ -9,7 +9,7 @@ import { localTime, num } from "../common/format.js";
 
 const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const areaName = Object.fromEntries(pageData.areas.map((a) => [a.code, a.name]));
-const FILTERS = ["township", "village", "status", "period", "disposition", "rule", "overdue", "assignee", "search"];
+const FILTERS = ["township", "village", "status", "period", "disposition", "rule", "overdue", "assignee", "awaiting", "search"];
 const form = document.getElementById("rl-filters");
 const body = document.querySelector("#rl-cases tbody");
 const bulk = document.getElementById("rl-bulk");
