@@ -38,6 +38,7 @@ from api.cases.workflow import (
     LEGAL_REASON_NAMES,
     STATUS_NAMES,
     VERDICT_NAMES,
+    upper_review_text,
 )
 from api.clock import as_utc, utcnow
 from api.db.areas import check_township
@@ -151,7 +152,9 @@ def dossier_html(session: Session, case_id: int, settings: Settings, now: dt.dat
         township=names.get(case.township_code or "", case.township_code or "—"),
         village=names.get(case.village_code or "", case.village_code or "—"),
         builder=BUILDER_TYPE_NAMES.get(house.builder_type or "", house.builder_type) if house else None,
-        status=STATUS_NAMES.get(case.status, case.status), period=PERIOD_NAMES.get(case.period, case.period),
+        status=STATUS_NAMES.get(case.status, case.status),
+        upper_review=upper_review_text(case.status, case.upper_review),  # closed: where it stands above the county
+        period=PERIOD_NAMES.get(case.period, case.period),
         disposition=DISPOSITION_NAMES.get(case.disposition, case.disposition),
         verdict=VERDICT_NAMES.get(case.verdict or "", case.verdict),
         legal_reason=LEGAL_REASON_NAMES.get(case.legal_reason or "", case.legal_reason),

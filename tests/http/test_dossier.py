@@ -149,3 +149,16 @@ def test_printing_a_dossier_does_not_switch_off_the_check_that_a_picture_is_whol
     assert r.status_code == 415 and "decodable" in r.json()["error"]["message"], r.text
     with site.db.factory() as s:
         assert s.execute(select(func.count()).select_from(Photo)).scalar_one() == 0
+
+
+def test_a_closed_cases_dossier_says_where_it_stands_above_the_county(site: Site):
+    """The dossier goes up with the case: once the county closed it, it says which level passed it and which
+    one it waits for."""
+    from tests.http.test_workflow_api import act, close_increment
+
+    cid = case_id(site, "A1")
+    close_increment(site, cid)
+    act(site, "county", cid, "upper_pass", level="city")
+    text = pdf_text(site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("county")).content)
+    assert "已销号（closed）：市级已通过，待省级审核" in text
+    assert "上级审核通过" in text and "市级" in text  # the city's pass in the history
