@@ -80,7 +80,7 @@ def upper_review_text(status: str, upper_passed: str | None) -> str:
         return ""
     awaited = awaited_level(upper_passed)
     if awaited is None:
-        return "省级审核通过，审核结束"
+        return f"{REVIEW_LEVEL_NAMES[UPPER_LEVELS[-1]]}审核通过，审核结束"
     waiting = f"待{REVIEW_LEVEL_NAMES[awaited]}审核"
     return f"{REVIEW_LEVEL_NAMES[str(upper_passed)]}已通过，{waiting}" if upper_passed else waiting
 

@@ -268,7 +268,7 @@ def test_the_township_files_its_progress_report_and_the_county_comments_on_the_m
     # The report itself, without a figure: filed, listed with its author, and the case shown again.
     officer.fill("#rl-report-text", "户主已签收告知书，正在搬离")
     officer.fill("#rl-report-remaining", "")
-    officer.click("#rl-report-send")
+    officer.dblclick("#rl-report-send")  # an impatient double click files it once
     officer.wait_for_selector("#rl-reports li:has-text('户主已签收告知书')")
     assert "孙乡长" in (officer.text_content("#rl-reports li") or "")
     county, county_errors = signed_in(browser, live_server, f"/map?code={code}")

@@ -126,14 +126,19 @@ export function createPanel(el, { layers, user, onChanged }) {
     return h("div", { class: "rl-actions" }, h("h4", {}, t("处理", "Actions")), ...rows, error);
   }
 
-  /** Post from a small form; on success the case is drawn again (its history, deadlines and figures moved). */
+  /** Post from a small form; on success the case is drawn again (its history, deadlines and figures moved). A
+   * second click while the first is on its way is ignored: a report or a comment is not filed twice. */
   function sender(p, path, error, body) {
+    let sending = false;
     return async () => {
+      if (sending) { return; }
+      sending = true;
       error.textContent = "";
       try {
         await postJSON(path, body());
       } catch (err) {
         error.textContent = err.message;
+        sending = false;
         return;
       }
       show(p.id);
