@@ -5,7 +5,9 @@ imagery of a month before that is the first epoch. Six increment cases of the st
 recorded demolition about six weeks ago — five of the houses really went, one still stands (a sham demolition).
 Ten days ago a new pass was flown (the second epoch, `data/demo/epoch_b.parquet`): comparing it confirms five
 demolitions, reopens the sham one, and opens cases for two grown houses and four new buildings on cultivated
-land. `data/demo/demo_story.csv` names the houses of each part (written by `data/generate.py`).
+land. `data/demo/demo_story.csv` names the houses of each part (written by `data/generate.py`). Twenty days ago a
+satellite monitoring batch came (`tell_leads`): leads on open cases' houses and on bare farmland, some checked on
+site since, for the month's 月清 figures.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.service import transition
-from api.db.models import Case, Epoch, User
+from api.db.models import Case, CaseEvent, Epoch, User
 from api.ingest.epochs import import_epoch
 from api.ingest.imagery import ImageryReport, compare_epochs
 from api.settings import Settings
@@ -134,3 +136,68 @@ def tell_stewardship(factory: sessionmaker[Session], settings: Settings, now: dt
                   {"remedy": "transfer", "remedy_detail": "和平镇粮食种植专业合作社"}, settings.remedy_days,
                   now=now - dt.timedelta(days=10))
     return {"grids": cells, "patrols": 2, "abandoned": len(ids)}
+
+
+#: The demo's monitoring batch (卫片图斑): when it reached the county, how many of its leads fall on the houses of
+#: open increment cases of the story township and how many on its farmland where no house stands, and how many of
+#: the leads on houses the inspector has checked on site since.
+LEADS_AGO = dt.timedelta(days=20)
+LEADS_ON_HOUSES = 4
+LEADS_ON_FIELDS = 2
+LEADS_CHECKED = 3
+
+
+def tell_leads(factory: sessionmaker[Session], settings: Settings, now: dt.datetime) -> dict[str, int] | None:
+    """A satellite monitoring batch, once (None when a lead is stored already), so that the month's 月清 figures
+    and the lead codes on the map show something: leads on the footprints of open increment cases of the story
+    township (each becomes that case's lead) and on its farmland where no house stands (each a lead case of its
+    own); the inspector checks some of the first kind on site a few days later."""
+    import tempfile
+
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from api.db.models import Farmland, House
+    from api.db.repository import read_frame
+    from api.ingest.leads import import_leads
+    from data import DEMO_TOWNSHIP
+
+    arrived = now - LEADS_AGO
+    with factory() as session:
+        if (session.execute(select(func.count()).select_from(Case).where(Case.origin == "lead")).scalar_one()
+                or session.execute(select(func.count()).select_from(CaseEvent).where(
+                    CaseEvent.action == "lead_attached")).scalar_one()):
+            return None
+        open_cases = session.execute(
+            select(Case.id, Case.house_id).where(Case.township_code == DEMO_TOWNSHIP, Case.status == "new",
+                                                 Case.period == "after_cutoff", Case.house_id.is_not(None))
+            .order_by(Case.code).limit(LEADS_ON_HOUSES)).all()
+        houses = read_frame(session, House, ["source_key"], where=[House.id.in_([h for _, h in open_cases])])
+        farmland = read_frame(session, Farmland, [], where=[Farmland.zldwdm.like(f"{DEMO_TOWNSHIP[:9]}%")],
+                              order_by="id")
+        nearby = read_frame(session, House, ["source_key"], where=[House.village_code.like(f"{DEMO_TOWNSHIP[:9]}%")])
+        users = {u.username: u for u in session.execute(select(User)).scalars()}
+        session.expunge_all()
+    # Fields: a 12 m square at a point inside a farmland polygon of the township, at least 30 m from every house.
+    spots = shapely.point_on_surface(farmland.geometry.to_numpy())
+    near, _ = shapely.STRtree(nearby.geometry.to_numpy()).query(spots, predicate="dwithin", distance=30.0)
+    clear = np.setdiff1d(np.arange(len(spots)), near)[:LEADS_ON_FIELDS]
+    fields = [shapely.box(p.x - 6, p.y - 6, p.x + 6, p.y + 6) for p in spots[clear]]
+    batch = arrived.astimezone(COUNTY_TZ).strftime("%y%m")  # codes like the national ones: 130403SJBG26210183
+    leads = gpd.GeoDataFrame(
+        {"JCBH": [f"431021SJBG{batch}{n:04d}" for n in range(1, len(houses) + len(fields) + 1)],
+         "PC": [arrived.astimezone(COUNTY_TZ).strftime("%Y-%m")] * (len(houses) + len(fields))},
+        geometry=[*houses.geometry.to_numpy(), *fields], crs=houses.crs)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "leads.gpkg"
+        leads.to_file(path)
+        report = import_leads(factory, path, settings.rules, now=arrived, compare_rules=settings.compare_rules)
+    checked = 0
+    for step, (case_id, _house) in enumerate(open_cases[:LEADS_CHECKED]):
+        when = arrived + dt.timedelta(days=2 + step, hours=9)
+        transition(factory, users["county"], case_id, "assign", {"assignee": "inspector"}, now=when)
+        transition(factory, users["inspector"], case_id, "verify", {"verdict": "illegal"},
+                   now=when + dt.timedelta(hours=6))
+        checked += 1
+    return {"leads": len(leads), "on_cases": report.attached, "new_cases": report.created, "checked": checked}

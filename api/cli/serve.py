@@ -89,6 +89,10 @@ def demo_cmd(
         echo(f"\nimagery {told.before} → {told.after}: demolitions confirmed {told.confirmed}, reopened "
              f"{told.reopened} (a sham demolition), cases for growth {told.grown_cases}, for new buildings "
              f"{told.new_cases}")
+    leads = story.tell_leads(factory, s, now)
+    if leads is not None:
+        echo(f"satellite leads: {leads['leads']} (on the houses of {leads['on_cases']} open cases, "
+             f"{leads['new_cases']} new lead cases), {leads['checked']} checked on site since")
     if serve:
         port = port or s.port
         echo(f"\nRedline demo: open http://{s.host}:{port}/map  (API docs: http://{s.host}:{port}/docs)")

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 
 from api.accounts.users import create_user
 from api.cases.audit import LAND_CHAIN, verify_chain
+from api.cases.deadlines import COUNTY_TZ
 from api.db.models import AbandonedRecord, Case, CaseEvent, Chief, PatrolGrid
 from api.ingest.layers import import_layer
 from api.ingest.scan import scan
+from api.reports.monthly import figures
 from api.settings import Settings
 from data import DEMO_TOWNSHIP, story
 from data.generate import Size, generate
@@ -62,6 +64,18 @@ def test_the_demo_story_shows_confirmed_reopened_and_new_cases(db: Database, tmp
                                                                                 "reported"]
         assert verify_chain(s, LAND_CHAIN).ok
     assert story.tell_stewardship(db.factory, Settings(database_url=db.url), now) is None
+    # The monitoring batch: leads on four open increment cases' houses and two on farmland no house stands on,
+    # three checked on site since — the month's 月清 figures show them; once.
+    settings = Settings(database_url=db.url)
+    leads = story.tell_leads(db.factory, settings, now)
+    assert leads == {"leads": 6, "on_cases": 4, "new_cases": 2, "checked": 3}
+    arrived, this_month = ((now - story.LEADS_AGO).astimezone(COUNTY_TZ).strftime("%Y-%m"),
+                           now.astimezone(COUNTY_TZ).strftime("%Y-%m"))
+    with db.factory() as s:
+        assert figures(s, arrived, settings).summary.iloc[-1]["leads_received"] == 6
+        assert figures(s, this_month, settings).summary.iloc[-1]["leads_unchecked"] == 3
+        assert verify_chain(s).ok
+    assert story.tell_leads(db.factory, settings, now) is None
     # The survey came before the demolitions: a scan afterwards takes none of them for a sham (the houses were
     # stamped surveyed at the import, after the story's back-dated demolitions, and every rescan reopened five).
     assert scan(db.factory, Settings().rules).reopened == 0
