@@ -33,7 +33,7 @@ def _awaiting_clauses(level: str) -> list[ColumnElement[bool]]:
     levels = [lv.value for lv in UPPER_LEVELS]
     if level not in levels:
         raise InvalidQuery(f"awaiting must be one of {', '.join(levels)}, not {level!r}")
-    before = levels[levels.index(level) - 1] if levels.index(level) else None
+    before = next(p for p in (None, *levels) if awaited_level(p) == level)
     passed = Case.upper_review.is_(None) if before is None else Case.upper_review == before
     return [Case.status == Status.CLOSED, passed]
 
@@ -179,8 +179,11 @@ def lead_codes(session: Session, case: Case) -> list[str]:
 def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePolicy) -> CaseDetail:
     """The case's fields, deadlines, allowed actions and history (in the user's scope)."""
     case = load_case(session, user, case_id)
-    reports = list(session.execute(select(ProgressReport).where(ProgressReport.case_id == case.id)
-                                   .order_by(ProgressReport.at)).scalars())
+    # Reports and comments with their authors, by username (the code) and by the name users know them by.
+    reported = session.execute(select(ProgressReport, User.username, User.display_name)
+                               .join(User, User.id == ProgressReport.author_id)
+                               .where(ProgressReport.case_id == case.id).order_by(ProgressReport.at)).all()
+    reports = [r for r, _, _ in reported]
     now = utcnow()
     d = deadlines_of(policy, now, assigned_at=case.assigned_at, studied_at=case.studied_at,
                      finished_at=case.finished_at, reports=[as_utc(r.at) for r in reports],
@@ -189,8 +192,6 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
     comments = session.execute(select(Comment, User.username, User.display_name)
                                .join(User, User.id == Comment.author_id)
                                .where(Comment.case_id == case.id).order_by(Comment.id)).all()
-    authors = {i: (username, name) for i, username, name in session.execute(
-        select(User.id, User.username, User.display_name).where(User.id.in_({r.author_id for r in reports})))}
     state = state_of(session, case)
     return CaseDetail(
         properties={"id": case.id, "code": case.code, "status": case.status, "version": case.version,
@@ -212,12 +213,10 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                                         and (level := awaited_level(case.upper_review)) else None)},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
-        # Authors by username (the code) and by the name users know them by.
         comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": username, "author_name": name or username,
                    "text": c.text} for c, username, name in comments],
-        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "author": authors[r.author_id][0],
-                  "author_name": authors[r.author_id][1] or authors[r.author_id][0], "text": r.text,
-                  "remaining_m2": r.remaining_m2} for r in reports],
+        reports=[{"id": r.id, "at": as_utc(r.at).isoformat(), "author": username, "author_name": name or username,
+                  "text": r.text, "remaining_m2": r.remaining_m2} for r, username, name in reported],
         photos=list(session.execute(select(Photo).where(Photo.case_id == case.id).order_by(Photo.id)).scalars()),
         allowed_actions=allowed_actions(state, user.role),
     )

@@ -179,20 +179,18 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
         case.resume_status = case.status
         if case.finished_at is None:
             case.finished_at = now
-    elif action == "return":
-        # A new round: the case is unfinished again and its finish clock (3 days) restarts from now.
+    elif action in ("return", "upper_return"):
+        # A new round: the case is unfinished again and its finish clock (3 days) restarts from now; a return from
+        # the city or the province also undoes the county's closing, and the review above starts again later.
         case.finished_at = None
         case.returned_at = now
+        if action == "upper_return":
+            case.closed_at = case.upper_review = None
     elif action == "pass_review":
         case.closed_at = now
         case.upper_review = None  # a new round above the county: the city first
     elif action == "upper_pass":
         case.upper_review = payload["level"]
-    elif action == "upper_return":
-        # As the county's own return: unfinished again, back with the township, the finish clock from now.
-        case.closed_at = case.finished_at = None
-        case.returned_at = now
-        case.upper_review = None
     case.status = target.value
 
 
