@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,6 +20,7 @@ from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
 from api.cases.milestones import demolitions_recorded
+from api.cases.resends import first_send, first_send_committed, remember, resend_key
 from api.cases.scope import load_case
 from api.cases.workflow import (
     INCREMENT_PERIODS,
@@ -39,6 +41,8 @@ from api.errors import Conflict, Forbidden, Message, NotFound
 from api.stewardship.workflow import GROWTH_AT_STOCK
 from gis.evidence import is_undecodable, passes_distance_check
 from gis.rules import FIELD_ONLY_PROHIBITIONS, Disposition, Period, Prohibition, format_rules, parse_rules
+
+Filed = TypeVar("Filed", Comment, ProgressReport)
 
 #: Case fields an audit event records before → after.
 AUDITED = ("status", "assignee_id", "verdict", "legal_reason", "decision", "field_rules", "period",
@@ -195,12 +199,21 @@ def _apply(session: Session, user: User, case: Case, action: str, payload: dict[
 
 
 def transition(factory: sessionmaker[Session], user: User, case_id: int, action: str, payload: dict[str, Any],
-               *, expected_version: int | None = None, now: dt.datetime | None = None) -> Case:
-    """Take `action` on a case as `user`; refuse (409) when not allowed or when the case changed meanwhile."""
+               *, expected_version: int | None = None, now: dt.datetime | None = None,
+               client_uuid: str | None = None) -> Case:
+    """Take `action` on a case as `user`; refuse (409) when not allowed or when the case changed meanwhile.
+
+    With `client_uuid` (the field app's queued step), a resend of a step already taken answers with the case
+    as it stands instead of being refused as a step no longer allowed (`api.cases.resends`)."""
     now = now or utcnow()
+    key = resend_key(client_uuid, "transition", case_id,
+                     {"action": action, "payload": payload, "version": expected_version})
     try:
         with factory.begin() as session:
             case = load_case(session, user, case_id)
+            if first_send(session, user, key) is not None:
+                session.expunge(case)
+                return case
             if expected_version is not None and case.version != expected_version:
                 raise Conflict(Message(f"案件 {case_id} 在您打开后已被修改（现为第 {case.version} 版，您看到的是第 "
                                        f"{expected_version} 版）：请刷新后重试",
@@ -216,9 +229,18 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
             note = event_note(action, payload)
             append_event(session, case_id=case.id, actor=user.username, action=action, before=before,
                          after=_snapshot(case), note=note, at=now)
+            remember(session, user, key, now)
+            session.flush()
             session.expunge(case)
             return case
-    except StaleDataError as exc:
+    except (StaleDataError, IntegrityError) as exc:
+        if first_send_committed(factory, user, key) is not None:  # the resend raced its own first send
+            with factory() as session:
+                case = load_case(session, user, case_id)
+                session.expunge(case)
+                return case
+        if isinstance(exc, IntegrityError):
+            raise
         raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
                                f"case {case_id} was changed by someone else at the same time; reload and try again")
                        ) from exc
@@ -241,34 +263,59 @@ def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int],
     return results
 
 
-def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str) -> Comment:
-    """Comment on a case (audited)."""
+def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: str,
+                client_uuid: str | None = None) -> Comment:
+    """Comment on a case (audited); a resend with the same `client_uuid` answers with the first comment."""
     if not text.strip():
         raise Conflict(Message("评论不能为空", "an empty comment"))
+    key = resend_key(client_uuid, "comment", case_id, {"text": text})
     now = utcnow()
-    with factory.begin() as session:
-        case = load_case(session, user, case_id)
-        comment = Comment(case_id=case.id, author_id=user.id, at=now, text=text)
-        session.add(comment)
-        append_event(session, case_id=case.id, actor=user.username, action="comment", before={}, after={},
-                     note=text, at=now)
-        session.flush()
-        session.expunge(comment)
-        return comment
+    try:
+        with factory.begin() as session:
+            case = load_case(session, user, case_id)
+            if (done := first_send(session, user, key)) is not None:
+                return _detached(session, Comment, done.record_id)
+            comment = Comment(case_id=case.id, author_id=user.id, at=now, text=text)
+            session.add(comment)
+            append_event(session, case_id=case.id, actor=user.username, action="comment", before={}, after={},
+                         note=text, at=now)
+            session.flush()
+            remember(session, user, key, now, record_id=comment.id)
+            session.flush()
+            session.expunge(comment)
+            return comment
+    except IntegrityError:
+        if (done := first_send_committed(factory, user, key)) is None:
+            raise
+        with factory() as session:
+            return _detached(session, Comment, done.record_id)
+
+
+def _detached(session: Session, model: type[Filed], record_id: int | None) -> Filed:
+    """The report or comment a first send filed, as the resend's answer."""
+    record = session.get(model, record_id)
+    assert record is not None, (model, record_id)  # written with its key, in one transaction
+    session.expunge(record)
+    return record
 
 
 def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int, text: str,
-                        remaining_m2: float | None = None, now: dt.datetime | None = None) -> ProgressReport:
-    """File a staged progress report; it may update the remaining unrectified area (audited)."""
+                        remaining_m2: float | None = None, now: dt.datetime | None = None,
+                        client_uuid: str | None = None) -> ProgressReport:
+    """File a staged progress report; it may update the remaining unrectified area (audited). A resend with
+    the same `client_uuid` answers with the first report."""
     if user.role not in PROGRESS_REPORTERS:
         raise Forbidden(Message(f"{ROLE_NAMES.get(Role(user.role), user.role)}不提交进展报告",
                                 f"a {user.role} does not file progress reports"))
     if remaining_m2 is not None and remaining_m2 < 0:
         raise Conflict(Message("剩余未整改面积不能为负数", "remaining_m2 cannot be negative"))
+    key = resend_key(client_uuid, "progress_report", case_id, {"text": text, "remaining_m2": remaining_m2})
     now = now or utcnow()
     try:
         with factory.begin() as session:
             case = load_case(session, user, case_id)
+            if (done := first_send(session, user, key)) is not None:
+                return _detached(session, ProgressReport, done.record_id)
             state = state_of(session, case)
             if not may_report(state, user.role):
                 raise Conflict(Message(f"案件「{STATUS_NAMES.get(case.status, case.status)}」时不能提交进展报告",
@@ -285,8 +332,15 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
             session.flush()
             append_event(session, case_id=case.id, actor=user.username, action="progress_report", before=before,
                          after=_snapshot(case), note=text, at=now)
+            remember(session, user, key, now, record_id=report.id)
+            session.flush()
             session.expunge(report)
             return report
-    except StaleDataError as exc:
+    except (StaleDataError, IntegrityError) as exc:
+        if (done := first_send_committed(factory, user, key)) is not None:  # the resend raced its first send
+            with factory() as session:
+                return _detached(session, ProgressReport, done.record_id)
+        if isinstance(exc, IntegrityError):
+            raise
         raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
                                f"case {case_id} was changed by someone else at the same time")) from exc

@@ -407,6 +407,26 @@ class ProgressReport(Base):
     remaining_m2: Mapped[float | None] = mapped_column(Float)
 
 
+class ClientRequest(Base):
+    """A submission on a case that carried the client's own UUID (the field app's queue, the desk's forms).
+
+    The field app sends a queued item again whenever an answer did not reach the phone; the first send may
+    have been applied all the same. The key, written in the submission's own transaction, makes the resend
+    an answer instead of a second report, a second comment or a step refused because it was already taken.
+    `fingerprint` (SHA-256 of what was asked) tells a resend from a reuse of the key for something else.
+    """
+
+    __tablename__ = "client_requests"
+    client_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # transition | progress_report | comment
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: The report or comment the submission filed (a transition answers with the case as it now stands).
+    record_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 class ApiToken(Base):
     """A bearer token (only its SHA-256 is stored)."""
 

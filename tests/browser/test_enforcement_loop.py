@@ -21,6 +21,7 @@ from api.db.models import Case, CaseEvent, User
 from api.db.repository import read_frame
 from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.browser.test_desk import signed_in, wait_for_list
+from tests.browser.test_field_steps import lose_first_answers
 from tests.photo_factory import jpeg_at_house
 
 pytestmark = pytest.mark.browser
@@ -240,7 +241,7 @@ def test_the_township_files_its_progress_report_and_the_county_comments_on_the_m
     """137: a township reports every 7 days until a case is finished, and the overdue flag follows those reports.
     The pages had no way to file one (the API alone took it), so the county's own deadlines could only be met
     from a script. The side panel takes it now, refuses a lower remaining area while the house stands (the
-    server's reason shown), and the county comments beside it."""
+    server's reason shown), and the county comments beside it — once, though the first answer was lost."""
     from api.db.models import Comment, ProgressReport
 
     township = "431021108000"
@@ -276,8 +277,12 @@ def test_the_township_files_its_progress_report_and_the_county_comments_on_the_m
     assert county.query_selector("#rl-report-send") is None  # the county reviews; the township reports
     assert county.locator("#rl-reports li").count() == 1
     county.fill("#rl-comment-text", "请七日内拆除到位")
-    county.click("#rl-comment-send")
+    lost = lose_first_answers(county.context, (f"/api/cases/{cid}/comments",))
+    county.click("#rl-comment-send")  # filed, but the answer is lost: the panel says the send failed
+    county.wait_for_function("() => document.getElementById('rl-comment-error').textContent !== ''")
+    county.click("#rl-comment-send")  # sent again, with the same submission key: answered, not filed twice
     county.wait_for_selector("#rl-comments li:has-text('请七日内拆除到位')")
+    assert lost == [f"/api/cases/{cid}/comments", f"/api/cases/{cid}/comments again"]
     with live_factory() as s:
         reports = s.execute(select(ProgressReport.text, ProgressReport.remaining_m2)
                             .where(ProgressReport.case_id == cid)).all()
@@ -285,8 +290,9 @@ def test_the_township_files_its_progress_report_and_the_county_comments_on_the_m
         case = s.get(Case, cid)
     assert reports == [("户主已签收告知书，正在搬离", None)] and comments == ["请七日内拆除到位"]
     assert case.remaining_m2 == pytest.approx(standing) and case.last_report_at is not None
-    # The refused report's 409 is the browser's one console line; nothing else went wrong on either page.
-    assert [e for e in errors if "409" not in e] == [] and county_errors == []
+    # The refused report's 409 and the lost answer are the browsers' console lines; nothing else went wrong.
+    assert [e for e in errors if "409" not in e] == []
+    assert [e for e in county_errors if "ERR_INTERNET_DISCONNECTED" not in e] == []
 
 
 def test_the_county_records_the_city_and_the_province_on_the_map(browser, live_server: str, live_factory):

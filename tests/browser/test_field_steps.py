@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api.accounts.users import create_user
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import Case, Photo
+from api.db.models import Case, CaseEvent, Photo, ProgressReport
 from api.db.repository import read_frame
 from tests.browser.conftest import PASSWORD, open_case_on_phone
 from tests.browser.test_field_app import assign_to_inspector
@@ -219,5 +219,70 @@ def test_sorted_by_distance_the_nearest_case_comes_first_with_its_metres(browser
     assert [case_id for case_id, _ in listed] == nearest_first
     for (case_id, text), expected in zip(listed, np.sort(metres), strict=True):
         assert abs(int(text.rsplit("· ", 1)[1].removesuffix(" m")) - expected) <= 1, (case_id, text, expected)
+    assert errors == []
+    context.close()
+
+
+def lose_first_answers(context, paths: tuple[str, ...]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Let the first POST to each of `paths` reach the server, which applies it, and drop its answer (the phone
+    left the signal as the server replied); later sends go through. Returns what happened, in order."""
+    seen: list[str] = []
+
+    def handle(route) -> None:  # type: ignore[no-untyped-def]
+        path = next(p for p in paths if route.request.url.endswith(p))
+        if route.request.method == "POST" and path not in seen:
+            seen.append(path)
+            route.fetch()  # applied on the server...
+            route.abort("internetdisconnected")  # ...and the answer never arrives
+            return
+        seen.append(f"{path} again")
+        route.continue_()
+
+    for path in paths:
+        context.route(f"**{path}", handle)
+    return seen
+
+
+def test_a_step_and_a_report_whose_answers_were_lost_are_sent_again_and_applied_once(browser, live_server: str,
+                                                                                     live_factory):
+    """The queue sends an item again when its answer did not arrive. A step or a report applied by the first send
+    was then filed twice (a second verification in the history, a second report), or shown as refused. Each now
+    carries its queue item's UUID: the resend is answered as the first send was."""
+    with live_factory.begin() as s:
+        create_user(s, "resend106", PASSWORD, "inspector", TOWNSHIP, "周重发")
+    with live_factory() as s:
+        case = s.execute(select(Case).where(Case.township_code == TOWNSHIP, Case.status == "new",
+                                            Case.period != "unknown").order_by(Case.id.desc())).scalars().first()
+        s.expunge(case)
+    assign_to_inspector(live_factory, [case], inspector="resend106")
+    context, page, errors = phone_login(browser, live_server, "resend106")
+    seen = lose_first_answers(context, (f"/api/cases/{case.id}/transitions", f"/api/cases/{case.id}/progress-reports"))
+
+    open_case_on_phone(page, case.id, case.code)
+    assert page.is_visible("#report-form")  # an assigned case: its township reports on it
+    page.fill("#report-form textarea[name=text]", "已约谈户主，限期自行拆除")
+    page.click("#report-form button[type=submit]")
+    page.wait_for_selector("li.queue-item[data-kind=report][data-state=queued]")  # sent once, its answer lost
+    page.wait_for_function("(n) => document.querySelectorAll('li.queue-item').length === 1", arg=1)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#queue-empty:not([hidden])", timeout=20_000)
+
+    open_case_on_phone(page, case.id, case.code)
+    page.check("input[name=step][value=verify]")
+    page.check("input[name=verdict][value=illegal]")
+    page.click("#field-form button[type=submit]")
+    page.wait_for_selector("li.queue-item[data-kind=transition][data-state=queued]")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#queue-empty:not([hidden])", timeout=20_000)  # answered, not refused
+
+    assert seen == [f"/api/cases/{case.id}/progress-reports", f"/api/cases/{case.id}/progress-reports again",
+                    f"/api/cases/{case.id}/transitions", f"/api/cases/{case.id}/transitions again"]
+    with live_factory() as s:
+        actions = list(s.execute(select(CaseEvent.action).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.id)).scalars())
+        reports = list(s.execute(select(ProgressReport.text).where(ProgressReport.case_id == case.id)).scalars())
+        assert s.get(Case, case.id).status == "verified"
+    assert actions == ["create", "assign", "progress_report", "verify"]
+    assert reports == ["已约谈户主，限期自行拆除"]
     assert errors == []
     context.close()

@@ -331,6 +331,62 @@ def test_two_officers_at_once_one_wins_one_conflicts(site: Site):
     assert case["version"] == version + 1
 
 
+def test_a_resent_step_report_or_comment_is_answered_once_and_applied_once(site: Site,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """The field app queues every submission and sends it again when an answer did not arrive; a step, a
+    report or a comment whose first send was applied but whose answer was lost must not be applied twice
+    (two reports, two comments) nor shown as refused (a step already taken is no longer allowed). The
+    client's UUID is the key: a resend is answered as the first was; the key used for something else is 409."""
+    from api.cases import service
+
+    cid = case_id(site, "A2")
+    act(site, "county", cid, "assign", assignee="inspector1")
+    step = {"action": "verify", "payload": {"verdict": "illegal"},
+            "client_uuid": str(uuid.uuid4())}
+    first = site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user("inspector1"), json=step)
+    again = site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user("inspector1"), json=step)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json() == first.json()
+    other = {**step, "payload": {"verdict": "legal", "legal_reason": "other"}}
+    refused = site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user("inspector1"), json=other)
+    assert refused.status_code == 409 and "另一次提交" in refused.json()["error"]["message_zh"], refused.text
+    assert site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user("officer1"),
+                            json=step).status_code == 409  # someone else's key
+    assert site.client.post(f"/api/cases/{cid}/transitions", headers=site.as_user("inspector1"),
+                            json={**step, "client_uuid": "not-a-uuid"}).status_code == 422
+
+    key = str(uuid.uuid4())
+    filed = [report(site, "officer1", cid, text="已下达拆除通知", client_uuid=key) for _ in range(2)]
+    assert filed[0] == filed[1]
+    assert report(site, "officer1", cid, 409, text="另一份报告", client_uuid=key)["error"]["message_en"]
+    comment = {"text": "户主在场", "client_uuid": str(uuid.uuid4())}
+    said = [site.client.post(f"/api/cases/{cid}/comments", headers=site.as_user("county"), json=comment)
+            for _ in range(2)]
+    assert [r.status_code for r in said] == [201, 201] and said[0].json() == said[1].json()
+    assert site.client.post(f"/api/cases/{cid}/comments", headers=site.as_user("county"),
+                            json={"text": "户主在场", "client_uuid": key}).status_code == 409  # a report's key
+
+    # Two sends of one report at the same moment (the phone's retry racing the first, slow, answer): both
+    # read before either records; one report is filed and both are answered with it.
+    twice = str(uuid.uuid4())
+    answers: list[Any] = []
+    with site.db.factory() as s:
+        user = s.execute(select(User).where(User.username == "officer1")).scalar_one()
+        s.expunge(user)
+    side_by_side(monkeypatch, service, "state_of", [
+        lambda: answers.append(service.add_progress_report(site.db.factory, user, cid, "同时两次", None,
+                                                           client_uuid=twice).id)] * 2)
+    assert len(answers) == 2 and answers[0] == answers[1]
+
+    detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+    assert [e["action"] for e in detail["history"]] == [
+        "create", "assign", "verify", "progress_report", "comment", "progress_report"]
+    assert [r["text"] for r in detail["progress_reports"]] == ["已下达拆除通知", "同时两次"]
+    assert len(detail["comments"]) == 1
+    with site.db.factory() as s:
+        assert verify_chain(s).ok
+
+
 def resaved(quality: int) -> bytes:
     """The fixture photo saved again at `quality`: other bytes, a near-identical picture."""
     with Image.open(fixture_path(*PHOTO)) as img:

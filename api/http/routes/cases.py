@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -199,6 +200,15 @@ def get_dossier(session: SessionDep, factory: FactoryDep, user: CurrentUser, set
 Text = Annotated[str, Field(max_length=2000)]
 Word = Annotated[str, Field(max_length=64)]
 
+#: How a client makes a resend harmless (`api.cases.resends`).
+RESEND_KEY = ("the client's own UUID for this submission: a resend (the answer was lost) is answered as the "
+              "first send was and applied once; the UUID reused for anything else is 409")
+
+
+def _key(client_uuid: uuid.UUID | None) -> str | None:
+    return None if client_uuid is None else str(client_uuid)
+
+
 
 class TransitionPayload(BaseModel):
     """What an action may carry; the workflow decides which fields an action needs and what values mean.
@@ -231,6 +241,7 @@ class TransitionIn(BaseModel):
     version: Annotated[int, Field(ge=1, le=2**31)] | None = Field(default=None, examples=[3])
     payload: TransitionPayload = Field(default_factory=TransitionPayload,
                                        examples=[{"verdict": "illegal", "field_rules": [3]}])
+    client_uuid: uuid.UUID | None = Field(default=None, description=RESEND_KEY)
 
 
 @router.post("/{case_id}/transitions")
@@ -242,18 +253,20 @@ def post_transition(factory: FactoryDep, user: CurrentUser, settings: SettingsDe
     then its action at once, and the re-inspection counts only photos whose pixels were checked."""
     check_pending(factory, settings.photo_dir, settings.evidence_policy, case_id=case_id)
     case = transition(factory, user, case_id, body.action,
-                      body.payload.model_dump(exclude_none=True, exclude_unset=True), expected_version=body.version)
+                      body.payload.model_dump(exclude_none=True, exclude_unset=True), expected_version=body.version,
+                      client_uuid=_key(body.client_uuid))
     return {"id": case.id, "status": case.status, "version": case.version, "remaining_m2": case.remaining_m2}
 
 
 class CommentIn(BaseModel):
     text: str = Field(min_length=1, max_length=5000, examples=["户主称房屋为2019年所建，需核对影像"])
+    client_uuid: uuid.UUID | None = Field(default=None, description=RESEND_KEY)
 
 
 @router.post("/{case_id}/comments", status_code=201)
 def post_comment(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: CommentIn) -> dict[str, Any]:
     """Comment on a case."""
-    comment = add_comment(factory, user, case_id, body.text)
+    comment = add_comment(factory, user, case_id, body.text, _key(body.client_uuid))
     return {"id": comment.id, "at": comment.at.isoformat(), "text": comment.text}
 
 
@@ -261,12 +274,14 @@ class ReportIn(BaseModel):
     text: str = Field(min_length=1, max_length=5000, examples=["已下达拆除通知，户主正在搬离"])
     #: Finite and at most a square kilometre: `1e999` (Infinity) or NaN would break every JSON reader.
     remaining_m2: float | None = Field(default=None, ge=0, le=1e6, allow_inf_nan=False, examples=[60.0])
+    client_uuid: uuid.UUID | None = Field(default=None, description=RESEND_KEY)
 
 
 @router.post("/{case_id}/progress-reports", status_code=201)
 def post_report(factory: FactoryDep, user: CurrentUser, case_id: RowId, body: ReportIn) -> dict[str, Any]:
     """File a staged progress report (137: every 7 days until finished)."""
-    report = add_progress_report(factory, user, case_id, body.text, body.remaining_m2)
+    report = add_progress_report(factory, user, case_id, body.text, body.remaining_m2,
+                                 client_uuid=_key(body.client_uuid))
     return {"id": report.id, "at": report.at.isoformat(), "remaining_m2": report.remaining_m2}
 
 

@@ -132,6 +132,9 @@ function clearCaseView(id) {
   $("photo").value = "";
   clearPreviews();
   $("field-form").hidden = true;
+  $("report-form").reset();
+  $("report-form").hidden = true;
+  $("report-error").textContent = "";
   $("case-code").textContent = `#${id}`;
   for (const el of ["case-facts", "history", "case-photos", "step-picker-options"]) { $(el).replaceChildren(); }
   $("case-error").textContent = "";
@@ -179,6 +182,9 @@ async function openCase(id) {
   showStep();
   $("field-form").dataset.caseId = String(id);
   $("field-form").hidden = false;
+  $("report-form").dataset.caseId = String(id);
+  // The server's word (api.cases.workflow.may_report), checked again when the report is sent.
+  $("report-form").hidden = !p.may_report;
 }
 
 /** Show the chosen step's fields and what it needs. */
@@ -238,6 +244,30 @@ async function submitForm(event) {
   clearCaseView("");
   state.current = null;
   await renderQueue();  // the list shows the new items the moment it is shown
+  show("list-view");
+  sync();
+}
+
+/** A progress report, queued like a step (offline first) and sent with its own UUID; what the server refuses
+ * (a lower area with nothing under way, say) waits in the queue with the server's reason. */
+async function submitReport(event) {
+  event.preventDefault();
+  const form = event.target;
+  if (form.hidden || form.dataset.caseId !== String(state.current) || !state.currentProps) { return; }
+  const data = new FormData(form);
+  const text = String(data.get("text") || "").trim();
+  const remaining = String(data.get("remaining_m2") || "").trim();
+  const badArea = remaining !== "" && !(Number(remaining) >= 0);
+  $("report-error").textContent = !text ? word("请填写本期进展。", "Say what was done.")
+    : badArea ? word("剩余面积须为不小于 0 的数。", "The area left is a number, 0 or more.") : "";
+  if ($("report-error").textContent) { return; }
+  const payload = { text };
+  if (remaining !== "") { payload.remaining_m2 = Number(remaining); }
+  await queue.add("report", { user: (me() || {}).username, caseId: state.current, caseCode: state.currentProps.code,
+    step: "progress_report", payload });
+  clearCaseView("");
+  state.current = null;
+  await renderQueue();
   show("list-view");
   sync();
 }
@@ -344,6 +374,7 @@ function start() {
   $("sort").onchange = renderCases;
   $("back").onclick = () => { clearCaseView(""); state.current = null; show("list-view"); };
   $("field-form").onsubmit = submitForm;
+  $("report-form").onsubmit = submitReport;
   $("field-form").addEventListener("change", (e) => { if (e.target.name === "step" || e.target.name === "period") { showStep(); } });
   $("photo").addEventListener("change", showPreviews);
   $("login-form").onsubmit = async (event) => {

@@ -22,6 +22,9 @@ const EN = {
   changepassword: "Change password", currentpassword: "Current password", newpassword: "New password",
   repeatpassword: "Once more", passwordmismatch: "The two new passwords differ",
   passwordchanged: "Password changed: log in with the new one",
+  report: "Progress report", reporttext: "What was done",
+  reportneeds: "137: a case not finished within 3 days reports its progress every 7 days. While a demolition or rectification is under way, give the area left.",
+  reportremaining: "Unrectified m² left (optional)", reportsend: "Queue and send the report",
 };
 const ZH = {
   noserver: "服务器无响应", online: "在线", offline: "离线", empty: "暂无指派给您的案件。", queueempty: "没有待同步的内容。",

@@ -31,8 +31,8 @@ const put = (item) => tx("readwrite", (s) => s.put(item));
 const remove = (id) => tx("readwrite", (s) => s.delete(id));
 export const all = () => tx("readonly", (s) => s.getAll());
 
-/** Queue a photo (`blob`: the original file, never re-encoded) or a transition of a case. `evidenceFrom`:
- * queued photos whose server ids the transition carries as its evidence (a change of period). */
+/** Queue a photo (`blob`: the original file, never re-encoded), a transition of a case or a progress report.
+ * `evidenceFrom`: queued photos whose server ids the transition carries as its evidence (a change of period). */
 export async function add(kind, { user, caseId = null, caseCode = null, step = null, payload, blob = null, evidenceFrom = [],
   id = null, created = null, held = false }) {
   // `held`: kept on the phone but not sent until released (a patrol finding's photo waits for its finding).
@@ -70,7 +70,10 @@ function send(item, token) {
     return fetch(item.kind === "patrol" ? "/api/patrols" : "/api/findings", { method: "POST", headers,
       body: JSON.stringify({ client_uuid: item.id, ...item.payload }) });
   }
-  return fetch(`/api/cases/${item.caseId}/transitions`, { method: "POST", headers, body: JSON.stringify(item.payload) });
+  // A step or a report carries the item's UUID too: resent after a lost answer, it is answered, not applied again.
+  const path = item.kind === "report" ? "progress-reports" : "transitions";
+  return fetch(`/api/cases/${item.caseId}/${path}`, { method: "POST", headers,
+    body: JSON.stringify({ ...item.payload, client_uuid: item.id }) });
 }
 
 /** A sent photo's server id goes into every queued step that cites it as evidence. */

@@ -26,6 +26,17 @@ export async function postJSON(path, payload) {
     body: JSON.stringify(payload) }), path);
 }
 
+/** A fresh key for one submission (`client_uuid`): sent again with a retry, it makes the server answer the retry
+ * as it did the first send instead of filing twice. Made with getRandomValues, which (unlike randomUUID) a desk
+ * served over plain http on the county's network has too. */
+export function submissionKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** A query string of the non-empty values of an object. */
 export function query(values) {
   const q = new URLSearchParams();

@@ -1,7 +1,7 @@
 // The side panel: one case in full (numbers, photos with their checks, history) and the decisions an official
 // takes at the desk. Its buttons act only on the case it shows: an answer for a case asked for earlier (a slow
 // click, then a search) is dropped, never drawn over the newer one.
-import { getJSON, postJSON } from "../common/api.js";
+import { getJSON, postJSON, submissionKey } from "../common/api.js";
 import { getConfig, label, labelled } from "../common/config.js";
 import { t } from "../common/lang.js";
 import { fill, h } from "../common/dom.js";
@@ -127,15 +127,17 @@ export function createPanel(el, { layers, user, onChanged }) {
   }
 
   /** Post from a small form; on success the case is drawn again (its history, deadlines and figures moved). A
-   * second click while the first is on its way is ignored: a report or a comment is not filed twice. */
+   * second click while the first is on its way is ignored, and a click again after a failure sends the same
+   * submission key: a report, a comment or a step whose answer was lost is not filed twice. */
   function sender(p, path, error, body) {
     let sending = false;
+    const key = submissionKey();  // one per form as drawn: the panel is drawn anew after a success
     return async () => {
       if (sending) { return; }
       sending = true;
       error.textContent = "";
       try {
-        await postJSON(path, body());
+        await postJSON(path, { ...body(), client_uuid: key });
       } catch (err) {
         error.textContent = err.message;
         sending = false;
