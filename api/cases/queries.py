@@ -19,7 +19,14 @@ from api.cases.measures import old_part_m2
 from api.cases.milestones import MILESTONE_COLUMNS, deadline_fields, deadlines_of, milestones
 from api.cases.scope import load_case, scope
 from api.cases.service import state_of
-from api.cases.workflow import UPPER_LEVELS, Status, allowed_actions, awaited_level, may_report
+from api.cases.workflow import (
+    UPPER_LEVELS,
+    Status,
+    allowed_actions,
+    awaited_level,
+    may_report,
+    upper_review_words,
+)
 from api.clock import as_utc, utcnow
 from api.db.models import Case, CaseEvent, CaseLead, Comment, Photo, ProgressReport, User
 from api.db.repository import bbox_clause, centre_lat_lon, read_frame
@@ -210,7 +217,9 @@ def case_detail(session: Session, user: User, case_id: int, policy: DeadlinePoli
                     # Above the county: the highest level that passed the closed case, and the one it waits for.
                     "upper_review": case.upper_review,
                     "awaiting_review": (level.value if case.status == Status.CLOSED
-                                        and (level := awaited_level(case.upper_review)) else None)},
+                                        and (level := awaited_level(case.upper_review)) else None),
+                    "upper_review_words": (words._asdict() if (words := upper_review_words(
+                        case.status, case.upper_review)) else None)},
         history=[{"id": e.id, "at": as_utc(e.at).isoformat(), "actor": e.actor, "action": e.action,
                   "before": json.loads(e.before), "after": json.loads(e.after), "note": e.note} for e in events],
         comments=[{"id": c.id, "at": as_utc(c.at).isoformat(), "author": username, "author_name": name or username,

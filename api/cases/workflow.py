@@ -74,15 +74,26 @@ def awaited_level(upper_passed: str | None) -> ReviewLevel | None:
     return UPPER_LEVELS[index] if index < len(UPPER_LEVELS) else None
 
 
-def upper_review_text(status: str, upper_passed: str | None) -> str:
-    """Where a case stands above the county, in words (the export's 上级审核): empty until the county closed it."""
+def upper_review_words(status: str, upper_passed: str | None) -> Message | None:
+    """Where a case stands above the county, in both languages (the map's panel shows the user's, the exports'
+    上级审核 the Chinese): None until the county closed it."""
     if status != Status.CLOSED:
-        return ""
+        return None
     awaited = awaited_level(upper_passed)
     if awaited is None:
-        return f"{REVIEW_LEVEL_NAMES[UPPER_LEVELS[-1]]}审核通过，审核结束"
-    waiting = f"待{REVIEW_LEVEL_NAMES[awaited]}审核"
-    return f"{REVIEW_LEVEL_NAMES[str(upper_passed)]}已通过，{waiting}" if upper_passed else waiting
+        last = UPPER_LEVELS[-1]
+        return Message(f"{REVIEW_LEVEL_NAMES[last]}审核通过，审核结束", f"passed by the {last.value}: review over")
+    waiting = Message(f"待{REVIEW_LEVEL_NAMES[awaited]}审核", f"awaiting the {awaited.value}")
+    if not upper_passed:
+        return waiting
+    return Message(f"{REVIEW_LEVEL_NAMES[upper_passed]}已通过，{waiting.zh}",
+                   f"passed by the {upper_passed}, {waiting.en}")
+
+
+def upper_review_text(status: str, upper_passed: str | None) -> str:
+    """Where a case stands above the county, in Chinese (the exports' 上级审核): empty until the county closed it."""
+    words = upper_review_words(status, upper_passed)
+    return words.zh if words else ""
 
 
 #: Chinese names of the states (for users; the code beside them).
@@ -405,6 +416,9 @@ def _guard_upper(case: CaseState, payload: dict[str, Any], *, needs_reason: bool
         return Message(f"本案待{REVIEW_LEVEL_NAMES[awaited]}审核（收到「{said}」）：各级依次审核，先市级后省级",
                        f"the case awaits the {awaited.value}'s review (got {level!r}): the levels review in turn, "
                        "the city before the province")
+    if not str(payload.get("document", "")).strip():
+        return Message(f"记录{REVIEW_LEVEL_NAMES[awaited]}审核意见须填写其文号（document）",
+                       f"recording the {awaited.value}'s word needs the number of its document (文号): document")
     if needs_reason and not str(payload.get("reason", "")).strip():
         return Message(f"{REVIEW_LEVEL_NAMES[awaited]}退回整改须写明理由",
                        f"a return by the {awaited.value} needs its reason (退回整改)")
@@ -537,12 +551,15 @@ assert set(ACTIONS) <= set(ACTION_NAMES), "every action needs its Chinese name"
 
 
 def event_note(action_name: str, payload: dict[str, Any]) -> str | None:
-    """The note an action's audit event keeps: its reason (or note); a review above the county names its level
-    ("市级：…"), which the history shows and the case no longer holds once returned."""
+    """The note an action's audit event keeps: its reason (or note); a review above the county names its level and
+    the number of the level's document ("市级（永自然资审〔2026〕15号）：…"), which the history and the dossier show:
+    the county records the city's and the province's word, and the document is what it records it from."""
     note = payload.get("reason") or payload.get("note")
     if action_name in ("upper_pass", "upper_return"):
         level = REVIEW_LEVEL_NAMES.get(str(payload.get("level")), str(payload.get("level")))
-        return f"{level}：{note}" if note else level
+        document = str(payload.get("document") or "").strip()
+        said = f"{level}（{document}）" if document else level
+        return f"{said}：{note}" if note else said
     return str(note) if note else None
 
 

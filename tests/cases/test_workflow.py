@@ -10,6 +10,9 @@ INC = "after_cutoff"
 STOCK = "before_cutoff"
 
 
+#: The number of a city's or province's document the county records its word from.
+DOC = "永自然资审〔2026〕15号"
+
 def state(status: str, period: str = INC, verdict: str | None = "illegal", remaining: float = 0.0,
           photos: int = 0, resume: str | None = None) -> CaseState:
     return CaseState(status=status, period=period, verdict=verdict, remaining_m2=remaining,
@@ -245,29 +248,32 @@ def test_the_levels_above_the_county_review_in_turn_and_a_return_undoes_the_clos
     assert {"upper_pass", "upper_return"} <= set(allowed_actions(closed, "county_reviewer"))
     assert allowed_actions(closed, "township_officer") == []
     with pytest.raises(TransitionRefused, match="may not"):
-        decide("upper_return", closed, "township_officer", {"level": "city", "reason": "x"})
+        decide("upper_return", closed, "township_officer", {"level": "city", "reason": "x", "document": DOC})
     with pytest.raises(TransitionRefused, match="awaits the city"):  # the province only after the city
-        decide("upper_pass", closed, "county_reviewer", {"level": "province"})
+        decide("upper_pass", closed, "county_reviewer", {"level": "province", "document": DOC})
     with pytest.raises(TransitionRefused, match="awaits the city"):
         decide("upper_pass", closed, "county_reviewer", {})
-    assert decide("upper_pass", closed, "county_reviewer", {"level": "city"}) == Status.CLOSED
+    with pytest.raises(TransitionRefused, match="文号"):  # the county records the city's word from its document
+        decide("upper_pass", closed, "county_reviewer", {"level": "city", "document": " "})
+    assert decide("upper_pass", closed, "county_reviewer", {"level": "city", "document": DOC}) == Status.CLOSED
     city_passed = replace(closed, upper_passed="city")
     with pytest.raises(TransitionRefused, match="awaits the province"):
-        decide("upper_return", city_passed, "county_reviewer", {"level": "city", "reason": "复核不清"})
+        decide("upper_return", city_passed, "county_reviewer", {"level": "city", "reason": "复核不清", "document": DOC})
     with pytest.raises(TransitionRefused, match="needs its reason"):
-        decide("upper_return", city_passed, "county_reviewer", {"level": "province", "reason": " "})
+        decide("upper_return", city_passed, "county_reviewer", {"level": "province", "reason": " ", "document": DOC})
     # A return puts the case back where the township submitted it from.
     assert decide("upper_return", city_passed, "county_reviewer",
-                  {"level": "province", "reason": "复耕不到位"}) == Status.REINSPECTED
+                  {"level": "province", "reason": "复耕不到位", "document": DOC}) == Status.REINSPECTED
     assert decide("upper_return", replace(closed, resume_status=None), "county_reviewer",
-                  {"level": "city", "reason": "x"}) == Status.ASSIGNED
+                  {"level": "city", "reason": "x", "document": DOC}) == Status.ASSIGNED
     over = replace(closed, upper_passed="province")
     assert "upper_pass" not in allowed_actions(over, "county_reviewer")
     with pytest.raises(TransitionRefused, match="review is over"):
-        decide("upper_return", over, "county_reviewer", {"level": "province", "reason": "x"})
+        decide("upper_return", over, "county_reviewer", {"level": "province", "reason": "x", "document": DOC})
     for open_status in ("submitted", "reinspected", "verified"):  # only a closed case is reviewed above
         with pytest.raises(TransitionRefused, match="cannot upper_pass"):
-            decide("upper_pass", state(open_status), "county_reviewer", {"level": "city"})
-    assert event_note("upper_return", {"level": "city", "reason": "照片不清"}) == "市级：照片不清"
-    assert event_note("upper_pass", {"level": "province"}) == "省级"
+            decide("upper_pass", state(open_status), "county_reviewer", {"level": "city", "document": DOC})
+    returned = {"level": "city", "reason": "照片不清", "document": DOC}
+    assert event_note("upper_return", returned) == f"市级（{DOC}）：照片不清"
+    assert event_note("upper_pass", {"level": "province", "document": DOC}) == f"省级（{DOC}）"
     assert event_note("return", {"reason": "r"}) == "r" and event_note("assign", {}) is None

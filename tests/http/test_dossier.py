@@ -158,7 +158,7 @@ def test_a_closed_cases_dossier_says_where_it_stands_above_the_county(site: Site
 
     cid = case_id(site, "A1")
     close_increment(site, cid)
-    act(site, "county", cid, "upper_pass", level="city")
+    act(site, "county", cid, "upper_pass", level="city", document="永市自然资审〔2026〕9号")
     text = pdf_text(site.client.get(f"/api/cases/{cid}/dossier.pdf", headers=site.as_user("county")).content)
     assert "已销号（closed）：市级已通过，待省级审核" in text
-    assert "上级审核通过" in text and "市级" in text  # the city's pass in the history
+    assert "上级审核通过" in text and "市级（永市自然资审〔2026〕9号）" in text  # the city's pass, with its document

@@ -112,15 +112,18 @@ def test_the_city_and_the_province_review_a_closed_case_and_a_return_reopens_it(
 
     cid = case_id(site, "A1")
     close_increment(site, cid)
-    act(site, "officer1", cid, "upper_return", expect=409, level="city", reason="x")  # the county records it
-    refused = act(site, "county", cid, "upper_pass", expect=409, level="province")["error"]
+    act(site, "officer1", cid, "upper_return", expect=409, level="city", reason="x", document="市审1号")
+    refused = act(site, "county", cid, "upper_pass", expect=409, level="province", document="省审1号")["error"]
     assert "待市级审核" in refused["message_zh"]
-    returned = act(site, "county", cid, "upper_return", level="city", reason="复耕地块仍有建筑垃圾")
+    # The county records the city's word from the city's document: without its number, nothing is recorded.
+    assert "文号" in act(site, "county", cid, "upper_pass", expect=409, level="city")["error"]["message_zh"]
+    returned = act(site, "county", cid, "upper_return", level="city", reason="复耕地块仍有建筑垃圾",
+                   document="永市自然资审〔2026〕7号")
     assert returned["status"] == "reinspected"  # where the township submitted it from
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("officer1")).json()["properties"]
     assert "submit" in detail["allowed_actions"] and detail["awaiting_review"] is None
     assert detail["history"][-1]["action"] == "upper_return"
-    assert detail["history"][-1]["note"] == "市级：复耕地块仍有建筑垃圾"
+    assert detail["history"][-1]["note"] == "市级（永市自然资审〔2026〕7号）：复耕地块仍有建筑垃圾"
     with site.db.factory() as s:
         case = s.get(models.Case, cid)
         assert case.closed_at is None and case.finished_at is None and case.returned_at is not None
@@ -133,9 +136,11 @@ def test_the_city_and_the_province_review_a_closed_case_and_a_return_reopens_it(
     listed = lambda **q: [i["id"] for i in site.client.get(  # noqa: E731
         "/api/cases", params=q, headers=site.as_user("county")).json()["items"]]
     assert cid in listed(awaiting="city") and cid not in listed(awaiting="province")
-    act(site, "county", cid, "upper_pass", level="city")
+    act(site, "county", cid, "upper_pass", level="city", document="永市自然资审〔2026〕9号")
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert (detail["upper_review"], detail["awaiting_review"]) == ("city", "province")
+    assert detail["upper_review_words"] == {"zh": "市级已通过，待省级审核",
+                                            "en": "passed by the city, awaiting the province"}
     # The desk's list finds what to send up next, and its download says where each case stands.
     assert listed(awaiting="province") == [cid] and cid not in listed(awaiting="city")
     unknown = site.client.get("/api/cases", params={"awaiting": "county"}, headers=site.as_user("county"))
@@ -143,10 +148,11 @@ def test_the_city_and_the_province_review_a_closed_case_and_a_return_reopens_it(
     sheet = site.client.get("/api/cases/download", params={"awaiting": "province"},
                             headers=site.as_user("county")).content.decode("utf-8-sig")
     assert "上级审核" in sheet.splitlines()[0] and "市级已通过，待省级审核" in sheet
-    act(site, "county", cid, "upper_pass", level="province", reason="省级抽查通过")
+    act(site, "county", cid, "upper_pass", level="province", reason="省级抽查通过", document="湘自然资审〔2026〕3号")
     detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
     assert (detail["status"], detail["upper_review"], detail["awaiting_review"]) == ("closed", "province", None)
-    assert detail["allowed_actions"] == [] and detail["history"][-1]["note"] == "省级：省级抽查通过"
+    assert detail["allowed_actions"] == []
+    assert detail["history"][-1]["note"] == "省级（湘自然资审〔2026〕3号）：省级抽查通过"
     with site.db.factory() as s:
         assert verify_chain(s).ok
         assert s.get(models.Case, cid).closed_at is not None

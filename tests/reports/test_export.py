@@ -94,7 +94,8 @@ def work_september_october(db: Database, tmp_path: Path) -> None:
              (officer, a1, "start_demolition", {}, cst(2026, 9, 25, 9)),
              (inspector, a1, "record_demolition", {}, cst(2026, 10, 3, 9)),
              (inspector, a1, "restore", {}, cst(2026, 10, 5, 9)),
-             (county, a3, "upper_pass", {"level": "city"}, cst(2026, 10, 20, 10))]
+             (county, a3, "upper_pass", {"level": "city", "document": "永市自然资审〔2026〕9号"},
+              cst(2026, 10, 20, 10))]
     for who, case, action, payload, when in steps:
         if action == "record_demolition":
             add_progress_report(db.factory, officer, case, "拆除中", now=cst(2026, 9, 26, 9))

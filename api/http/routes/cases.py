@@ -232,6 +232,8 @@ class TransitionPayload(BaseModel):
     approve: bool | None = None
     #: The review level above the county whose word `upper_pass` / `upper_return` records (city, province).
     level: Word | None = None
+    #: The number of that level's document (审核意见文号) the county records its word from.
+    document: Annotated[str, Field(max_length=60)] | None = None
 
 
 class TransitionIn(BaseModel):

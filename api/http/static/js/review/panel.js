@@ -30,19 +30,9 @@ export function popupContent(p) {
       row(t("下一期限", "Next deadline"), p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—",
         p.overdue ? h("b", { class: "rl-error" }, t(" 已逾期", " overdue")) : ""),
       row(t("立案号", "File number"), p.file_number || "—"),
-      p.status === "closed" && p.awaiting_review !== undefined ? row(t("上级审核", "Review above the county"), upperReview(p)) : [],
+      // Worded by the server (api.cases.workflow.upper_review_words), as the exports' 上级审核 column is.
+      p.upper_review_words ? row(t("上级审核", "Review above the county"), t(p.upper_review_words.zh, p.upper_review_words.en)) : [],
       row(t("来源", "Origin"), labelled("origin", p.origin), leadCodes(p))));
-}
-
-/** Where a closed case stands above the county: the level it waits for, or the review over. */
-function upperReview(p) {
-  if (p.awaiting_review) {
-    return p.upper_review
-      ? t(`${label("review_level", p.upper_review)}已通过，待${label("review_level", p.awaiting_review)}审核`,
-        `passed by the ${label("review_level", p.upper_review)}, awaiting the ${label("review_level", p.awaiting_review)}`)
-      : t(`待${label("review_level", p.awaiting_review)}审核`, `awaiting the ${label("review_level", p.awaiting_review)}`);
-  }
-  return t(`${label("review_level", p.upper_review)}审核通过，审核结束`, `passed by the ${label("review_level", p.upper_review)}: review over`);
 }
 
 /** The satellite leads (卫片图斑) a case answers: all of them in the panel, the first in a popup. */
@@ -86,10 +76,13 @@ export function createPanel(el, { layers, user, onChanged }) {
         ...decisions.map(([code, name]) => h("option", { value: code }, name)));
     }
     if (action === "upper_pass" || action === "upper_return") {
-      // The county records the word of the level the case waits for (the city, then the province).
+      // The county records the word of the level the case waits for (the city, then the province), from that
+      // level's document, whose number the history keeps.
       const level = h("select", { "data-for": "level", "aria-label": t("审核层级", "Review level") },
         h("option", { value: p.awaiting_review }, label("review_level", p.awaiting_review)));
-      return action === "upper_pass" ? level : h("span", {}, level, " ",
+      const document = h("input", { "data-for": "document", maxlength: 60, size: 14,
+        placeholder: t("审核意见文号（必填）", "document number (required)") });
+      return action === "upper_pass" ? h("span", {}, level, " ", document) : h("span", {}, level, " ", document, " ",
         h("input", { "data-for": "reason", placeholder: t("退回理由（必填）", "reason for return (required)"), size: 14 }));
     }
     if (action === "return") { return h("input", { "data-for": "reason", placeholder: t("退回理由（必填）", "reason for return (required)"), size: 18 }); }
