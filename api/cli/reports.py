@@ -14,19 +14,26 @@ from api.settings import get_settings
 
 
 def export_cmd(
-    month: Annotated[str, typer.Option(help="YYYY-MM (computed as of the end of that month, Asia/Shanghai)")],
     out: Annotated[Path, typer.Option(help="output folder")],
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (computed as of the end of that month, Asia/Shanghai)")
+                     ] = None,
+    period: Annotated[str | None, typer.Option(help="instead of --month: YYYY-Qn (季核) or YYYY (年度评估), as of "
+                                                    "its end; what happened in its months")] = None,
     township: Annotated[str | None, typer.Option(help="12-digit township code (default: the whole county)")] = None,
 ) -> None:
-    """Write the monthly red-line compliance export: xlsx, GeoPackage, GBK Shapefile zip, HTML report, manifest."""
+    """Write the red-line compliance export of a month, a quarter or a year: xlsx, GeoPackage, GBK Shapefile zip,
+    摸排 table, HTML report, manifest."""
     from api.errors import InvalidQuery
     from api.reports.export import export_month
-    from api.reports.monthly import check_report_month
+    from api.reports.monthly import check_report_month, check_report_period
 
     try:
-        check_report_month(month)
+        if (month is None) == (period is None):
+            raise ValueError("give --month or --period (one of them)")
+        month = check_report_month(month) if month is not None else check_report_period(str(period))
     except Exception as exc:
         fail(exc)
+        return
     bar = tqdm(total=100, unit="%", disable=not sys.stderr.isatty(), desc=f"export {month}")
 
     def progress(fraction: float, what: str) -> None:

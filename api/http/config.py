@@ -26,6 +26,7 @@ from api.evidence.pixels import PHOTO_STATE_NAMES
 from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.style import CASE_COLOURS, CLOSED_COLOUR, LAYER_COLOURS, SELECTED_COLOUR, legend
 from api.mapview.tiles import DETAIL_ZOOM, LAYER_MIN_ZOOM
+from api.reports.monthly import PERIOD_KIND_NAMES, PERIOD_KIND_NAMES_EN
 from api.settings import Settings
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVEL_NAMES_EN
 from api.stewardship.workflow import (
@@ -68,13 +69,13 @@ def labels(lang: str = "zh") -> dict[str, dict[str, str]]:
                 "prohibition": {str(k): v for k, v in PROHIBITION_NAMES_EN.items()},
                 **{kind: _english(names) for kind, names in _stewardship_labels().items()},
                 "chief_level": LEVEL_NAMES_EN, "actor": SYSTEM_ACTOR_NAMES_EN,
-                "review_level": _english(REVIEW_LEVEL_NAMES)}
+                "review_level": _english(REVIEW_LEVEL_NAMES), "report_period": PERIOD_KIND_NAMES_EN}
     return {"status": STATUS_NAMES, "period": PERIOD_NAMES, "disposition": DISPOSITION_NAMES,
             "verdict": VERDICT_NAMES, "action": ACTION_NAMES, "decision": DECISION_NAMES, "origin": CASE_ORIGIN_NAMES,
             "legal_reason": LEGAL_REASON_NAMES, "role": {str(k): v for k, v in ROLE_NAMES.items()},
             "photo_kind": PHOTO_KIND_NAMES, "deadline": DEADLINE_NAMES, "photo_state": PHOTO_STATE_NAMES,
             "prohibition": {str(k): v for k, v in PROHIBITION_NAMES.items()}, **_stewardship_labels(),
-            "actor": SYSTEM_ACTOR_NAMES, "review_level": REVIEW_LEVEL_NAMES}
+            "actor": SYSTEM_ACTOR_NAMES, "review_level": REVIEW_LEVEL_NAMES, "report_period": PERIOD_KIND_NAMES}
 
 
 def _stewardship_labels() -> dict[str, dict[str, str]]:

@@ -20,7 +20,7 @@ from api.db.areas import check_township
 from api.db.models import ExportJob, User
 from api.errors import Forbidden, Message, NotFound
 from api.reports.export import export_month
-from api.reports.monthly import check_report_month
+from api.reports.monthly import check_report_period
 from api.settings import Settings
 
 log = logging.getLogger("redline.exports")
@@ -45,10 +45,11 @@ def start_export(factory: sessionmaker[Session], settings: Settings, user: User,
                  township: str | None, *, background: bool = True) -> ExportJob:
     """Queue an export job and start it (on the export worker unless `background` is False).
 
-    The month must have begun and the township must be one of the county's (422 otherwise): a job for
-    township '../../etc' or 9999-12 is refused before it is queued, not failed (or 'done' empty) after.
+    The month (or quarter, or year) must have begun and the township must be one of the county's (422
+    otherwise): a job for township '../../etc' or 9999-12 is refused before it is queued, not failed (or 'done'
+    empty) after.
     """
-    check_report_month(month)
+    check_report_period(month)
     township = export_scope(user, township)
     with factory.begin() as session:
         if township is not None:

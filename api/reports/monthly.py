@@ -7,6 +7,7 @@ official sees on screen are the ones filed upward.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -88,6 +89,78 @@ def check_report_month(month: str, now: dt.datetime | None = None) -> str:
     return month
 
 
+#: The periods figures are asked for (domain: leads cleared monthly 月清, checked quarterly 季核, assessed yearly
+#: 年度评估): 'YYYY-MM', 'YYYY-Qn' or 'YYYY'. The HTTP routes validate against it; `period_months` parses it.
+PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+#: What each kind of period is called where the figures are shown (the scoreboard's title, its print-out).
+PERIOD_KIND_NAMES: dict[str, str] = {"month": "月通报", "quarter": "季核", "year": "年度评估"}
+PERIOD_KIND_NAMES_EN: dict[str, str] = {"month": "monthly notice", "quarter": "quarterly check",
+                                        "year": "yearly assessment"}
+
+
+@dataclass(frozen=True)
+class PeriodWords:
+    """How headers and reports name a period where a month's say 本月 (this month), 月末 (the month's end) and
+    月清率 (the month's lead clearance): the monthly words are the columns' own (`SUMMARY_COLUMNS`)."""
+
+    this: str
+    end: str
+    clearance: str
+    report_zh: str
+    report_en: str
+
+
+PERIOD_WORDS: dict[str, PeriodWords] = {
+    "month": PeriodWords("本月", "月末", "月清率", "红线月报", "Red-line compliance report"),
+    "quarter": PeriodWords("本季度", "季末", "期末核查率", "红线季核报告", "Red-line quarterly check"),
+    "year": PeriodWords("本年度", "年末", "期末核查率", "红线年度评估报告", "Red-line yearly assessment"),
+}
+
+
+def worded(header: str, period: str) -> str:
+    """A header written for a month, said for `period` (本月 → 本季度, 月末 → 季末, 月清率 → 期末核查率)."""
+    words = PERIOD_WORDS[period_kind(period)]
+    return header.replace("月清率", words.clearance).replace("本月", words.this).replace("月末", words.end)
+
+
+def period_kind(period: str) -> str:
+    """'month', 'quarter' or 'year' (422 for anything else)."""
+    if re.fullmatch(PERIOD_PATTERN, period) is None:
+        raise InvalidQuery(Message(f"期间须为 YYYY-MM（月）、YYYY-Qn（季度）或 YYYY（年度），收到 {period!r}",
+                                   f"a period is YYYY-MM, YYYY-Qn (a quarter) or YYYY (a year), got {period!r}"))
+    return "quarter" if "Q" in period else "month" if "-" in period else "year"
+
+
+def period_months(period: str) -> list[str]:
+    """The months of a period, oldest first: a month itself, a quarter's three, a year's twelve."""
+    kind = period_kind(period)
+    if kind == "month":
+        return [period]
+    year = int(period[:4])
+    first, count = ((int(period[-1]) - 1) * 3 + 1, 3) if kind == "quarter" else (1, 12)
+    return [f"{year:04d}-{m:02d}" for m in range(first, first + count)]
+
+
+def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """Start of the period's first month and end (exclusive) of its last, in county time."""
+    months = period_months(period)
+    return month_bounds(months[0])[0], month_bounds(months[-1])[1]
+
+
+def check_report_period(period: str, now: dt.datetime | None = None) -> str:
+    """A period a report may be asked for: a month as `check_report_month` says, or a quarter or a year that has
+    begun (its first month) and does not start before FIRST_REPORT_MONTH; a running one stands as of now."""
+    months = period_months(period)
+    check_report_month(months[0], now)
+    return period
+
+
+def begun_months(period: str, now: dt.datetime | None = None) -> list[str]:
+    """The period's months that have begun in Asia/Shanghai (all of them, for a period that has ended)."""
+    current = f"{(now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ):%Y-%m}"
+    return [m for m in period_months(period) if m <= current]
+
+
 def previous_months(month: str, count: int) -> list[str]:
     """`count` months ending with `month`, oldest first."""
     year, mon = (int(p) for p in month.split("-"))
@@ -109,8 +182,13 @@ class MonthFigures:
 
 
 def figures(session: Session, month: str, settings: Settings, township: str | None = None) -> MonthFigures:
-    """Summary per township (and county total) as of the end of `month` (or now, for the running month)."""
-    start, end = month_bounds(month)
+    """Summary per township (and county total) as of the end of `month` (or now, for the running month).
+
+    `month` may be any report period (`PERIOD_PATTERN`): a quarter's or a year's figures count what happened in
+    its months (new cases, closures, restoration, deadlines due and met, leads received) and stand as of its end
+    (remaining area, overdue cases, leads still unchecked) — what the quarterly check and the yearly assessment
+    read."""
+    start, end = period_bounds(month)
     as_of = min(end, utcnow())
     towns = townships(session, township)
     where = [Case.township_code == township] if township else []
@@ -247,4 +325,23 @@ def mu(m2: float) -> float:
     return m2 / MU_M2
 
 
-__all__ = ["SUMMARY_COLUMNS", "MonthFigures", "check_report_month", "figures", "month_bounds", "mu", "previous_months"]
+__all__ = [
+    "PERIOD_KIND_NAMES",
+    "PERIOD_KIND_NAMES_EN",
+    "PERIOD_PATTERN",
+    "PERIOD_WORDS",
+    "SUMMARY_COLUMNS",
+    "MonthFigures",
+    "PeriodWords",
+    "begun_months",
+    "check_report_month",
+    "check_report_period",
+    "figures",
+    "month_bounds",
+    "mu",
+    "period_bounds",
+    "period_kind",
+    "period_months",
+    "previous_months",
+    "worded",
+]

@@ -14,18 +14,19 @@ from api.settings import Settings
 from api.stewardship.duty import month_duty, township_land
 
 
-def scoreboard(session: Session, user: User, month: str, settings: Settings) -> list[dict[str, Any]]:
+def scoreboard(session: Session, user: User, period: str, settings: Settings) -> list[dict[str, Any]]:
     """One row per township (only the user's own for township roles), ranked by results: fewest new
-    increments (遏制新增 comes first), fewest overdue, best on-time rate over the month's deadlines, most
-    demolished and restored."""
+    increments (遏制新增 comes first), fewest overdue, best on-time rate over the period's deadlines, most
+    demolished and restored. `period`: a month (月通报), a quarter (季核) or a year (年度评估); patrols owed and
+    done over it (owed once per month of it so far), abandoned land as of its end."""
     township = township_of(user.role, user.township_code)
-    summary = figures(session, month, settings, township).summary
+    summary = figures(session, period, settings, township).summary
     rows = summary[summary["township_code"] != ""].copy()
     rows["_rate"] = pd.to_numeric(rows["on_time_rate"], errors="coerce").fillna(-1.0)
     rows = rows.sort_values(["new_increments", "overdue", "_rate", "restored_m2", "township_code"],
                             ascending=[True, True, False, False, True])
-    land = township_land(session, month).set_index("township_code")
-    duty = month_duty(session, month, settings.patrol_duty)
+    land = township_land(session, period).set_index("township_code")
+    duty = month_duty(session, period, settings.patrol_duty)
     duty = duty[duty["township_code"].notna()].groupby("township_code")[["patrols_required", "patrols_done"]].sum()
     out = []
     for r in rows.to_dict("records"):
@@ -40,7 +41,7 @@ def scoreboard(session: Session, user: User, month: str, settings: Settings) -> 
             "remaining_m2": round(float(r["remaining_m2"]), 2), "overdue": int(r["overdue"]),
             "due": int(r["due"]), "met": int(r["met"]),
             "on_time_rate": _number(r["on_time_rate"]),
-            # 月清: the month's satellite leads checked on site by its end, and every lead still unchecked.
+            # 月清: the period's satellite leads checked on site by its end, and every lead still unchecked.
             "leads_received": int(r["leads_received"]), "leads_checked": int(r["leads_checked"]),
             "lead_clearance_rate": _number(r["lead_clearance_rate"]), "leads_unchecked": int(r["leads_unchecked"]),
             "commend": str(r["flag"]).startswith("通报表扬"), "criticise": str(r["flag"]).startswith("通报批评"),

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.cases.filters import CaseFilter
 from api.cases.queries import CaseQuery, list_cases
-from api.clock import utcnow
+from api.clock import as_utc, utcnow
 from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandParcel, Patrol, User
-from api.reports.monthly import month_bounds
+from api.reports.monthly import begun_months, month_bounds, period_bounds
 from api.stewardship.abandoned import FINDING_AREA, land_scope
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, Area, find_area, in_area, posts_of
 from api.stewardship.patrols import patrolled_grid_ids
@@ -84,8 +84,12 @@ def inbox(session: Session, user: User, policy: DeadlinePolicy, duty: dict[str, 
 
 def month_duty(session: Session, month: str, duty: dict[str, int]) -> pd.DataFrame:
     """One row per chief post held during `month`: who, level, area, patrols required and done, grid cells of
-    the area and how many any patrol covered, km the chief walked."""
-    start, end = month_bounds(month)
+    the area and how many any patrol covered, km the chief walked.
+
+    `month` may be a quarter or a year (`api.reports.monthly.PERIOD_PATTERN`): patrols and cells covered over the
+    whole period, and patrols required once per month of it (begun so far) in which the post was held."""
+    start, end = period_bounds(month)
+    months = [month_bounds(m) for m in begun_months(month)]
     posts = session.execute(select(Chief, User.username, User.display_name).join(User, User.id == Chief.user_id)
                             .where(Chief.assigned_at < end, (Chief.ended_at.is_(None)) | (Chief.ended_at > start))
                             .order_by(Chief.level, Chief.area_code)).all()
@@ -104,18 +108,26 @@ def month_duty(session: Session, month: str, duty: dict[str, int]) -> pd.DataFra
                                                                       GRID_LEVEL: "code"}[area.level]] == area.code]
         rows.append({"chief": display or username, "username": username, "level": LEVEL_NAMES[area.level],
                      "area_code": area.code, "area_name": area.name, "township_code": area.township_code,
-                     "patrols_required": duty.get(area.level, 0), "patrols_done": int(walked.get(chief.user_id, 0)),
-                     "grids": len(mine), "grids_covered": int(mine["id"].isin(covered).sum()),
+                     "patrols_required": duty.get(area.level, 0) * _months_held(chief, months),
+                     "patrols_done": int(walked.get(chief.user_id, 0)), "grids": len(mine),
+                     "grids_covered": int(mine["id"].isin(covered).sum()),
                      "km_walked": round(float(km.get(chief.user_id) or 0.0) / 1000, 2)})
     return pd.DataFrame(rows, columns=["chief", "username", "level", "area_code", "area_name", "township_code",
                                        "patrols_required", "patrols_done", "grids", "grids_covered", "km_walked"])
 
 
+def _months_held(chief: Chief, months: list[tuple[dt.datetime, dt.datetime]]) -> int:
+    """In how many of `months` (start, end) the post was held for some time."""
+    return sum(1 for start, end in months if as_utc(chief.assigned_at) < end
+               and (chief.ended_at is None or as_utc(chief.ended_at) > start))
+
+
 def township_land(session: Session, month: str, now: dt.datetime | None = None) -> pd.DataFrame:
     """Per township, as of the month's end: abandoned land found in the month, remedied (closed) in the month,
     outstanding (open) — m² and 亩 — outstanding as a share of the township's cultivated land, overdue
-    remedies, patrol findings in the month."""
-    start, end = month_bounds(month)
+    remedies, patrol findings in the month. `month` may be a quarter or a year: found, remedied and findings
+    over the period, the rest as of its end."""
+    start, end = period_bounds(month)
     as_of = min(end, now or utcnow())
     last_day = (as_of - dt.timedelta(microseconds=1)).astimezone(COUNTY_TZ).date()
     towns = pd.DataFrame(session.execute(select(AdminArea.code, AdminArea.name)

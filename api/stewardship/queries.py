@@ -18,7 +18,7 @@ from api.db.areas import TOWNSHIP_LEVEL, VILLAGE_LEVEL, imported_townships
 from api.db.models import AbandonedRecord, AdminArea, Case, Chief, Finding, Grid, LandPhoto, Patrol, User
 from api.db.repository import bbox_clause, read_frame
 from api.ingest.farmland_totals import current_totals
-from api.reports.monthly import month_bounds
+from api.reports.monthly import month_bounds, period_bounds
 from api.stewardship.abandoned import finding_scope, land_scope, load_record, record_out, remedy_overdue
 from api.stewardship.chiefs import COUNTY_LEVEL, GRID_LEVEL, LEVEL_NAMES, LEVELS, county_code, find_area
 from api.stewardship.handling import finding_handlings, handling
@@ -91,8 +91,8 @@ def month_land(session: Session, month: str, township: str | None = None
                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """For the printable report (county CRS): the grid cells with `patrolled` (covered by a patrol started in
     `month`), the abandoned-land records standing at the month's end (`open`: not closed or dismissed by then)
-    and the month's patrol tracks — the county's, or one township's."""
-    start, end = month_bounds(month)
+    and the month's patrol tracks — the county's, or one township's. `month` may be a quarter or a year."""
+    start, end = period_bounds(month)
     cells = read_frame(session, Grid, ["code"], where=[Grid.township_code == township] if township else [])
     done = patrolled_grid_ids(session, start, end)
     cells["patrolled"] = cells["id"].isin(done)

@@ -172,6 +172,16 @@ def test_scoreboard_page_shows_the_month_with_marks_and_trend(browser, live_serv
     trend_on_time = page.eval_on_selector_all("#rl-trend tbody tr", "rs => rs.map(r => r.cells[7].textContent)")
     assert trend_on_time == [shown(m["on_time_rate"]) for m in months]
     page.screenshot(path=str(artifacts / "desk_scoreboard.png"), full_page=True)
+    # 季核 and 年度评估: the month's quarter and year, ranked on their own figures (asked for as a period).
+    year, mon = month.split("-")
+    for span, period, name in (("quarter", f"{year}-Q{(int(mon) + 2) // 3}", "季核"), ("year", year, "年度评估")):
+        page.select_option("#rl-month select[name=span]", span)
+        page.wait_for_function("(p) => document.body.dataset.trend === p", arg=period, timeout=60_000)
+        board = page.request.get(f"{live_server}/api/scoreboard?period={period}").json()
+        assert page.eval_on_selector_all("#rl-scoreboard tbody tr", "rs => rs.map(r => r.dataset.code)") == [
+            t["township_code"] for t in board["townships"]]
+        assert f"{period} {name}" in (page.text_content("#rl-as-of") or "")
+        assert "期末核查率" in (page.text_content("#rl-h-cleared") or "") and f"span={span}" in page.url
     page.emulate_media(media="print")
     assert page.is_hidden(".rl-nav")  # printable: no navigation on paper
     assert errors == []
@@ -191,6 +201,15 @@ def test_exports_page_runs_an_export_and_lists_its_files(browser, live_server: s
         next(a for a in links if (a.text_content() or "").endswith(".xlsx")).click()
     assert openpyxl.load_workbook(io.BytesIO(Path(got.value.path()).read_bytes())).sheetnames[0].startswith("汇总")
     page.screenshot(path=str(artifacts / "desk_exports.png"))
+    # 季核: the month's quarter, exported as one package named for it.
+    month = page.input_value("#rl-export input[name=month]")
+    quarter = f"{month[:4]}-Q{(int(month[5:]) + 2) // 3}"
+    page.select_option("#rl-export select[name=span]", "quarter")
+    page.click("#rl-export button[type=submit]")
+    row = page.wait_for_selector(f"#rl-exports tbody tr[data-status=done]:has(td:text-is('{quarter}'))",
+                                 timeout=120_000)
+    assert any((a.text_content() or "") == f"redline_{quarter.replace('-', '')}_431021101000.xlsx"
+               for a in row.query_selector_all("a"))
     # A month that has not begun cannot be asked for: the picker stops at this month, and the server refuses
     # it anyway (422, with its reason).
     jobs = len(page.request.get(f"{live_server}/api/exports").json())

@@ -259,6 +259,15 @@ def test_malformed_values_are_refused_with_a_message(site: Site):
     for month in ("9999-12", "1900-01", "2020-13", "2027-05", "20-01"):
         assert site.client.get(f"/api/scoreboard?month={month}", headers=county).status_code == 422, month
         assert site.client.post("/api/exports", json={"month": month}, headers=county).status_code == 422, month
+    # A quarter (季核) or a year (年度评估) is asked for as a period; one that has not begun, or a malformed one, is
+    # refused; a month and a period at once, or neither, too.
+    for period in ("2026-Q5", "2026-Q0", "9999", "2019-Q4", "2026Q1", "2026-13"):
+        assert site.client.get(f"/api/scoreboard?period={period}", headers=county).status_code == 422, period
+    assert site.client.get("/api/scoreboard?period=2026-Q3&month=2026-09", headers=county).status_code == 422
+    assert site.client.get("/api/scoreboard", headers=county).status_code == 422
+    quarter = site.client.get("/api/scoreboard?period=2026-Q3", headers=county)
+    assert quarter.status_code == 200 and quarter.json()["period"] == "2026-Q3" and quarter.json()["kind"] == "quarter"
+    assert quarter.json()["kind_name"] == "季核"
     for township in ("../../etc", "431021999000", "4310211010"):
         r = site.client.post("/api/exports", json={"month": "2026-10", "township": township}, headers=county)
         assert r.status_code == 422 and "/var" not in r.text, township

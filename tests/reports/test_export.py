@@ -372,3 +372,113 @@ def test_lead_clearance_month_by_month(county: Database, tmp_path: Path):
         rows = {r["township_code"]: r for r in scoreboard(s, county_user, "2026-10", settings)}
     assert (rows[T1]["leads_received"], rows[T1]["leads_checked"], rows[T1]["lead_clearance_rate"],
             rows[T1]["leads_unchecked"]) == (2, 1, 50.0, 1)
+
+
+def test_a_quarter_and_a_year_sum_their_months_and_stand_as_of_their_end(county: Database, tmp_path: Path):
+    """季核 and 年度评估: leads are cleared monthly, checked quarterly, assessed yearly. Only a month could be asked
+    for (a quarter or a year was 422), so the quarter's check and the year's assessment were added up by hand from
+    the monthly sheets. A quarter's (a year's) figures now count what happened in its months and stand as of its
+    end (today, for the running one), per township, and the scoreboard ranks and flags townships on them."""
+    from api.errors import InvalidQuery
+    from api.reports.monthly import check_report_period, period_months
+    from api.reports.scoreboard import scoreboard
+
+    work_september_october(county, tmp_path)
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    this_month = f"{dt.datetime.now(COUNTY_TZ):%Y-%m}"
+    flows = ["new_cases", "new_increments", "closed", "demolished_reported", "demolished_confirmed", "restored_m2",
+             "rectified_stock", "reopened", "due", "met", "leads_received"]
+    as_of_end = ["remaining_m2", "overdue", "occupied_m2", "occupied_increment_m2", "leads_unchecked", "farmland_m2"]
+    with county.factory() as s:
+        month = {m: figures(s, m, settings).summary.set_index("township_code")
+                 for m in period_months("2026") if m <= this_month}
+        periods = {p: figures(s, p, settings).summary.set_index("township_code")
+                   for p in ("2026-Q3", "2026-Q4", "2026")}
+        rows = {r["township_code"]: r for r in scoreboard(s, user(county, "county"), "2026-Q4", settings)}
+    for period, summary in periods.items():
+        begun = [m for m in period_months(period) if m <= this_month]
+        assert begun, period
+        for code in (T1, T2, ""):
+            for key in flows:
+                assert summary.loc[code, key] == pytest.approx(sum(month[m].loc[code, key] for m in begun)), (
+                    period, code, key)
+            for key in as_of_end:
+                assert summary.loc[code, key] == pytest.approx(month[begun[-1]].loc[code, key]), (period, code, key)
+    assert periods["2026-Q3"].loc["", "closed"] == 1 and periods["2026-Q3"].loc["", "new_cases"] == 8
+    assert periods["2026-Q4"].loc["", "restored_m2"] == pytest.approx(100.0)  # A1, restored in October
+    assert periods["2026"].loc["", "new_cases"] == 8 and periods["2026"].loc["", "restored_m2"] == pytest.approx(100.0)
+    assert rows[T1]["restored_m2"] == pytest.approx(100.0)
+    assert period_months("2026-Q4") == ["2026-10", "2026-11", "2026-12"] and len(period_months("2026")) == 12
+    for malformed in ("2026-Q5", "2026-Q0", "2026-13", "26", "2026-q1"):
+        with pytest.raises(InvalidQuery):
+            check_report_period(malformed)
+    future = f"{dt.datetime.now(COUNTY_TZ).year + 1}"
+    with pytest.raises(InvalidQuery, match="not begun"):
+        check_report_period(future)
+    with pytest.raises(InvalidQuery, match="nothing to report"):
+        check_report_period("2019-Q4")
+
+
+def test_a_quarter_is_exported_like_a_month_in_its_own_words(county: Database, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """季核: the quarter's package is the month's — workbook, layers, 摸排 table, printable report — with the
+    quarter's figures, its months compared, and headers that say 本季度 and 季末 where a month's say 本月 and 月末
+    (a 本月 header over a quarter's sum misleads whoever files it). Asked for from the CLI and the API."""
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from api.reports.monthly import begun_months
+    from api.settings import get_settings
+
+    work_september_october(county, tmp_path)
+    settings = Settings(database_url=county.url, var_dir=tmp_path)
+    with county.factory() as s:
+        result = export_month(s, "2026-Q4", tmp_path / "q4", settings)
+        quarter = figures(s, "2026-Q4", settings).summary
+    assert sorted(p.name for p in result.files) == sorted([
+        "redline_2026Q4.xlsx", "redline_2026Q4.gpkg", "redline_2026Q4_shp.zip", "redline_2026Q4_mopai.xlsx",
+        "redline_2026Q4_report.html", "manifest.json"])
+    sheets = read_workbook(result.out_dir / "redline_2026Q4.xlsx")
+    header, *rows = sheets["汇总 Summary"]
+    assert "本季度新增案件 (件)" in header and "季末逾期案件 (件)" in header and "期末核查率 (%)" in header
+    assert not [h for h in header if "本月" in h or "月末" in h or "月清" in h]
+    restored = header.index("本季度拆除复耕面积 (m²)")
+    assert rows[-1][restored] == pytest.approx(100.0) == quarter.iloc[-1]["restored_m2"]
+    _, *trend = sheets["逐月 Month-over-month"]
+    assert [r[0] for r in trend] == begun_months("2026-Q4")  # the quarter's own months
+    land_header, *_ = sheets["耕地抛荒 Abandoned land"]
+    assert "本季度发现抛荒 (m²)" in land_header
+    report = (result.out_dir / "redline_2026Q4_report.html").read_text(encoding="utf-8")
+    assert "红线季核报告" in report and "2026-Q4" in report and "本月" not in report and "月末" not in report
+    assert json.loads((result.out_dir / "manifest.json").read_text())["month"] == "2026-Q4"
+
+    monkeypatch.setenv("REDLINE_DATABASE_URL", county.url)
+    monkeypatch.setenv("REDLINE_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        year = runner.invoke(cli, ["export", "--period", "2026", "--township", T1, "--out", str(tmp_path / "y")])
+        assert year.exit_code == 0 and (tmp_path / "y" / f"redline_2026_{T1}.xlsx").exists(), year.output
+        both = runner.invoke(cli, ["export", "--month", "2026-10", "--period", "2026", "--out", str(tmp_path / "b")])
+        assert both.exit_code == 2 and "Traceback" not in both.output and not (tmp_path / "b").exists()
+        bad = runner.invoke(cli, ["export", "--period", "2026-Q7", "--out", str(tmp_path / "bad")])
+        assert bad.exit_code == 2 and "YYYY-Qn" in bad.output
+    finally:
+        get_settings.cache_clear()
+    app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
+    with TestClient(app) as client:
+        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        started = client.post("/api/exports", headers=headers, json={"period": "2026-Q3"})
+        assert started.status_code == 202 and started.json()["month"] == "2026-Q3", started.text
+        for _ in range(600):
+            job = client.get(f"/api/exports/{started.json()['id']}", headers=headers).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done" and "redline_2026Q3.xlsx" in job["files"], job
+        assert client.post("/api/exports", headers=headers, json={"period": "2026-Q9"}).status_code == 422
+        assert client.post("/api/exports", headers=headers,
+                           json={"period": "2026-Q3", "month": "2026-09"}).status_code == 422
+        assert client.post("/api/exports", headers=headers, json={}).status_code == 422
+    app.state.engine.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from api.accounts.users import create_user
 from api.cases.audit import FINDING_CHAIN, IMAGERY_ACTOR, LAND_CHAIN, SCAN_ACTOR, verify_chain
 from api.cases.deadlines import COUNTY_TZ
-from api.db.models import AdminArea, Case, CaseEvent, Grid, House, LandEvent, PatrolGrid
+from api.db.models import AdminArea, Case, CaseEvent, Chief, Grid, House, LandEvent, PatrolGrid
 from api.ingest.epochs import import_epoch
 from api.ingest.layers import import_layer
 from api.ingest.leads import import_leads
@@ -129,6 +129,23 @@ def test_a_patrol_is_stored_once_and_covers_the_cells_it_walked(land: Land):
     board = land.site.client.get(f"/api/scoreboard?month={MONTH}", headers=land.site.as_user("county")).json()
     town = next(t for t in board["townships"] if t["township_code"] == T1)
     assert (town["patrols_done"], town["patrols_required"]) == (1, 4 + 2)  # the township's chiefs, summed
+    # 季核: a post held since the quarter began owes its patrols once per month of the quarter so far; one taken
+    # this month owes this month's. Patrols done count over the quarter.
+    from api.reports.monthly import begun_months, month_bounds
+
+    quarter = f"{MONTH[:4]}-Q{(int(MONTH[5:]) + 2) // 3}"
+    months = begun_months(quarter)
+    with land.site.db.factory.begin() as s:
+        grid_post = s.execute(select(Chief).where(Chief.level == "grid")).scalar_one()
+        grid_post.assigned_at = month_bounds(months[0])[0]
+    with land.site.db.factory() as s:
+        held = {row["level"]: row for row in month_duty(s, quarter, Settings().patrol_duty).to_dict("records")}
+    grid_chief = held["网格员（田管员）"]
+    assert (grid_chief["patrols_required"], grid_chief["patrols_done"]) == (4 * len(months), 1)
+    assert held["村级田长"]["patrols_required"] == 2
+    board = land.site.client.get(f"/api/scoreboard?period={quarter}", headers=land.site.as_user("county")).json()
+    town = next(t for t in board["townships"] if t["township_code"] == T1)
+    assert (town["patrols_done"], town["patrols_required"]) == (1, 4 * len(months) + 2)
 
 
 def month_duty_of(land: Land) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Monthly exports: start a background job, poll it, download its files."""
+"""Exports of a month, a quarter or a year: start a background job, poll it, download its files."""
 
 from __future__ import annotations
 
@@ -7,20 +7,34 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.clock import as_utc
 from api.errors import NotFound
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
 from api.http.identity import CurrentUser
 from api.reports.jobs import job_files, list_jobs, load_job, start_export
+from api.reports.monthly import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
 
 class ExportIn(BaseModel):
-    month: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
+    """A month (`month`), or a quarter or a year (`period`, e.g. 2026-Q4 for 季核, 2026 for 年度评估): one of them."""
+
+    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
+    period: str | None = Field(default=None, pattern=PERIOD_PATTERN, max_length=7, examples=["2026-Q4"])
     township: str | None = Field(default=None, examples=["431021101000"])
+
+    @model_validator(mode="after")
+    def _one_period(self) -> ExportIn:
+        if (self.month is None) == (self.period is None):
+            raise ValueError("give month or period (one of them)")
+        return self
+
+    @property
+    def chosen(self) -> str:
+        return str(self.month if self.month is not None else self.period)
 
 
 def _job_out(job: Any) -> dict[str, Any]:
@@ -32,8 +46,9 @@ def _job_out(job: Any) -> dict[str, Any]:
 
 @router.post("", status_code=202)
 def post_export(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, body: ExportIn) -> dict[str, Any]:
-    """Start the monthly export (workbook, GeoPackage, zipped GBK Shapefile, printable report, manifest)."""
-    job = start_export(factory, settings, user, body.month, body.township)
+    """Start the export of a month, a quarter or a year (workbook, GeoPackage, zipped GBK Shapefile, 摸排 table,
+    printable report, manifest); the job's `month` is the period asked for."""
+    job = start_export(factory, settings, user, body.chosen, body.township)
     return _job_out(job)
 
 

@@ -6,9 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.errors import InvalidQuery, Message
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import CurrentUser
-from api.reports.monthly import check_report_month
+from api.reports.monthly import (
+    PERIOD_KIND_NAMES,
+    PERIOD_PATTERN,
+    begun_months,
+    check_report_month,
+    check_report_period,
+    period_kind,
+)
 from api.reports.scoreboard import scoreboard, trend
 
 router = APIRouter(prefix="/api", tags=["scoreboard"])
@@ -16,12 +24,23 @@ router = APIRouter(prefix="/api", tags=["scoreboard"])
 
 @router.get("/scoreboard")
 def get_scoreboard(session: SessionDep, user: CurrentUser, settings: SettingsDep,
-                   month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])]) -> dict[str, Any]:
-    """Per township: new increments, closed, demolished and remaining area, on-time rate, overdue, flags.
+                   month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2026-11"])] = None,
+                   period: Annotated[str | None, Query(pattern=PERIOD_PATTERN, max_length=7,
+                                                       description="a month (YYYY-MM), a quarter (YYYY-Qn, 季核) "
+                                                                   "or a year (YYYY, 年度评估)",
+                                                       examples=["2026-Q4"])] = None) -> dict[str, Any]:
+    """Per township: new increments, closed, demolished and remaining area, on-time rate, overdue, flags — for a
+    month (`month`, or `period=YYYY-MM`), a quarter or a year (`period`): what happened in it, and what stands at
+    its end (now, for the running one).
 
-    A month that has not begun (Asia/Shanghai) is refused with 422."""
-    check_report_month(month)
-    return {"month": month, "townships": scoreboard(session, user, month, settings)}
+    A period that has not begun (Asia/Shanghai) is refused with 422, as are a month and a period at once."""
+    if (month is None) == (period is None):
+        raise InvalidQuery(Message("请给出 month 或 period 其中之一", "give either month or period, not both"))
+    chosen = check_report_period(period) if period is not None else check_report_month(str(month))
+    kind = period_kind(chosen)
+    return {"month": chosen if kind == "month" else None, "period": chosen, "kind": kind,
+            "kind_name": PERIOD_KIND_NAMES[kind], "months": begun_months(chosen),
+            "townships": scoreboard(session, user, chosen, settings)}
 
 
 @router.get("/scoreboard/trend")

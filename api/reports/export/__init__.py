@@ -1,10 +1,11 @@
 """The monthly red-line compliance export: workbook, the national 摸排 table, GIS layers, printable report and
-a manifest.
+a manifest — and the same package for a quarter (季核, 'YYYY-Qn') or a year (年度评估, 'YYYY'): its figures, its
+months laid out, its headers in its own words (本季度, 季末; `api.reports.monthly.worded`).
 
-Everything is computed as of the end of the month from the case history (`api.cases.history`), and every file
-is written byte-for-byte reproducibly (`reproducible`: fixed timestamps inside the xlsx and zip containers, in
-the DBF header and in the GeoPackage), so the export of a past month re-run later is identical except for the
-manifest's creation time.
+Everything is computed as of the end of the month (the period) from the case history (`api.cases.history`), and
+every file is written byte-for-byte reproducibly (`reproducible`: fixed timestamps inside the xlsx and zip
+containers, in the DBF header and in the GeoPackage), so the export of a past month re-run later is identical
+except for the manifest's creation time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from api.reports.export.mopai import mopai_table, write_mopai
 from api.reports.export.report import write_report
 from api.reports.export.reproducible import write_manifest
 from api.reports.export.workbook import write_workbook
-from api.reports.monthly import MonthFigures, figures, previous_months
+from api.reports.monthly import MonthFigures, begun_months, figures, period_kind, previous_months
 from api.settings import Settings
 from api.stewardship.duty import month_duty, township_land
 
@@ -61,8 +62,10 @@ def export_month(session: Session, month: str, out_dir: Path, settings: Settings
     names = _names(session, township)
     cases = case_table(fig, names, lead_codes_at(session, fig.cases, fig.as_of))
     history = []
-    for i, m in enumerate(previous_months(month, MONTHS_COMPARED)):
-        step(0.1 + 0.5 * i / MONTHS_COMPARED, f"month {m}")
+    # A month is compared with the months before it; a quarter or a year lays out its own months (so far).
+    compared = previous_months(month, MONTHS_COMPARED) if period_kind(month) == "month" else begun_months(month)
+    for i, m in enumerate(compared):
+        step(0.1 + 0.5 * i / len(compared), f"month {m}")
         total = figures(session, m, settings, township).summary.iloc[-1]
         history.append({"month": m, **{k: total[k] for k in ("new_cases", "new_increments", "closed", "restored_m2",
                                                              "remaining_m2", "overdue", "on_time_rate")}})

@@ -21,7 +21,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.mapview.style import CASE_COLOURS, LAYER_COLOURS, case_colour, legend
 from api.reports.drawing import Frame
 from api.reports.export.workbook import DUTY_COLUMNS, LAND_COLUMNS
-from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, townships
+from api.reports.monthly import PERIOD_WORDS, SUMMARY_COLUMNS, MonthFigures, period_kind, townships, worded
 from api.stewardship.queries import month_land
 
 _TEMPLATES = Environment(loader=PackageLoader("api.reports", "templates"),
@@ -84,9 +84,10 @@ def _land_map(session: Session, month: str, township: str | None) -> dict[str, A
                        "open": int(records["open"].sum()), "tracks": len(tracks)}}
 
 
-def _table(frame: pd.DataFrame, columns: Mapping[str, str]) -> dict[str, Any]:
-    """A stewardship table for the template: its headers and its cells as (text, is a number)."""
-    return {"headers": list(columns.values()),
+def _table(frame: pd.DataFrame, columns: Mapping[str, str], period: str) -> dict[str, Any]:
+    """A stewardship table for the template: its headers (in the period's words) and its cells as (text, is a
+    number)."""
+    return {"headers": [worded(h, period) for h in columns.values()],
             "rows": [[_cell(r[c]) for c in columns] for r in frame.to_dict("records")]}
 
 
@@ -104,16 +105,18 @@ def write_report(path: Path, fig: MonthFigures, cases: pd.DataFrame, layer: gpd.
     """Write the report of the month (the county's, or one township's) to `path`: cases, then the field chiefs'
     patrols and abandoned land (`duty`, `land`: the workbook's sheets, so paper and workbook agree)."""
     rows = fig.summary.to_dict("records")
+    words = PERIOD_WORDS[period_kind(fig.month)]
     html = _TEMPLATES.get_template("monthly_report.html").render(
-        title=f"红线月报 Red-line compliance report {fig.month}" + (f" — {township}" if township else ""),
+        title=f"{words.report_zh} {words.report_en} {fig.month}" + (f" — {township}" if township else ""),
+        words=words,
         as_of=fig.as_of.astimezone(COUNTY_TZ).strftime("%Y-%m-%d %H:%M"),
         case_count=len(cases),
-        headers=list(SUMMARY_COLUMNS.values()),
+        headers=[worded(h, fig.month) for h in SUMMARY_COLUMNS.values()],
         rows=[[_cell(r[c]) for c in SUMMARY_COLUMNS] for r in rows],
         case_map=_case_map(session, layer, township),
         legend=legend(),
         charts=[{"name": str(r["township_name"]), "bars": _bars(r)} for r in rows[:-1]],
-        land_table=_table(land, LAND_COLUMNS), duty_table=_table(duty, DUTY_COLUMNS),
+        land_table=_table(land, LAND_COLUMNS, fig.month), duty_table=_table(duty, DUTY_COLUMNS, fig.month),
         land_map=_land_map(session, fig.month, township),
     )
     path.write_text(html, encoding="utf-8")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from api.reports.export.cases import CASE_COLUMNS
 from api.reports.export.reproducible import freeze_zip
-from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, mu
+from api.reports.monthly import SUMMARY_COLUMNS, MonthFigures, mu, worded
 from api.reports.xlsx import Book
 
 #: The field-chief and abandoned-land sheets: column → Chinese header.
@@ -24,7 +24,8 @@ LAND_COLUMNS = {"township_name": "乡镇", "township_code": "乡镇代码", "aba
 
 def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: pd.DataFrame,
                    stamp: dt.datetime, duty: pd.DataFrame | None = None, land: pd.DataFrame | None = None) -> Path:
-    """Sheets: 汇总 (per township, the county total last), 案件 (every case), 逐月 (the months before), and —
+    """Sheets: 汇总 (per township, the county total last), 案件 (every case), 逐月 (the months before, or the
+    quarter's or year's own months), and —
     田长制 — 田长巡田 (per chief: patrols required and done, grid cells covered, km) and 耕地抛荒 (per township:
     abandoned land found, remedied, outstanding, overdue remedies, findings)."""
     book = Book(path, created=stamp)
@@ -34,6 +35,7 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     mu_cols = [c for c in ("farmland_m2", "occupied_m2", "restored_m2", "remaining_m2")
                if c.removesuffix("_m2") + "_mu" not in SUMMARY_COLUMNS]
     headers += [SUMMARY_COLUMNS[c].replace("(m²)", "(亩)") for c in mu_cols]
+    headers = [worded(h, fig.month) for h in headers]  # a quarter's say 本季度 where a month's say 本月
     book.sheet("汇总 Summary", headers, [
         [*(r[c] for c in cols), *(round(mu(float(r[c])), 4) for c in mu_cols)]
         for r in fig.summary.to_dict("records")
@@ -47,7 +49,8 @@ def write_workbook(path: Path, fig: MonthFigures, cases: pd.DataFrame, history: 
     if duty is not None:
         book.sheet("田长巡田 Patrols", list(DUTY_COLUMNS.values()), duty[list(DUTY_COLUMNS)].to_numpy().tolist())
     if land is not None:
-        book.sheet("耕地抛荒 Abandoned land", list(LAND_COLUMNS.values()), land[list(LAND_COLUMNS)].to_numpy().tolist())
+        book.sheet("耕地抛荒 Abandoned land", [worded(h, fig.month) for h in LAND_COLUMNS.values()],
+                   land[list(LAND_COLUMNS)].to_numpy().tolist())
     return save_reproducibly(book, path, stamp)
 
 

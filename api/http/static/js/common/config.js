@@ -32,3 +32,16 @@ export function caseColour(p) {
   if (p.still_violating === false) { return c.cases.none; }
   return c.cases[p.disposition] || "#000000";
 }
+
+/** Fill a select with the kinds of report period (月通报, 季核, 年度评估: the server's labels), `chosen` selected
+ * when it is one of them, else the month. */
+export function fillPeriodKinds(select, chosen) {
+  const kinds = Object.keys(getConfig().labels.report_period || { month: "" });
+  select.replaceChildren(...kinds.map((code) => {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = label("report_period", code);
+    return option;
+  }));
+  select.value = kinds.includes(chosen) ? chosen : "month";
+}

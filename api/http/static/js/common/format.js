@@ -24,3 +24,10 @@ export function thisMonth() {
     .formatToParts(new Date());
   return `${parts.find((p) => p.type === "year").value}-${parts.find((p) => p.type === "month").value}`;
 }
+
+/** The report period a month and a span name (api/reports/monthly.py: PERIOD_PATTERN): the month itself, its
+ * quarter (YYYY-Qn, 季核) or its year (YYYY, 年度评估). */
+export function periodOf(month, span) {
+  const [year, mon] = month.split("-");
+  return span === "year" ? year : span === "quarter" ? `${year}-Q${Math.ceil(Number(mon) / 3)}` : month;
+}

@@ -1,9 +1,10 @@
-// Monthly exports: ask for a month (and a township, for the county), watch its progress, download its files;
-// earlier exports are listed with theirs.
+// Exports: ask for a month, or its quarter (季核) or year (年度评估) (and a township, for the county), watch its
+// progress, download its files; earlier exports are listed with theirs.
 import { getJSON, postJSON } from "../common/api.js";
 import { t } from "../common/lang.js";
 import { fill, h } from "../common/dom.js";
-import { localTime, thisMonth } from "../common/format.js";
+import { fillPeriodKinds } from "../common/config.js";
+import { localTime, periodOf, thisMonth } from "../common/format.js";
 
 const pageData = JSON.parse(document.getElementById("rl-page").textContent);
 const form = document.getElementById("rl-export");
@@ -32,6 +33,7 @@ async function refresh() {
   document.body.dataset.loaded = String(Date.now());
 }
 
+fillPeriodKinds(form.elements.span, "month");
 form.elements.month.value = thisMonth();
 form.elements.month.max = thisMonth();
 form.addEventListener("submit", async (e) => {
@@ -40,7 +42,7 @@ form.addEventListener("submit", async (e) => {
   error.textContent = "";
   const township = form.elements.township ? form.elements.township.value || null : pageData.user.township_code;
   try {
-    await postJSON("/api/exports", { month: form.elements.month.value, township });
+    await postJSON("/api/exports", { period: periodOf(form.elements.month.value, form.elements.span.value), township });
   } catch (err) {
     error.textContent = err.message;
   }

@@ -1,10 +1,10 @@
-// The township scoreboard (通报): the month's figures per township from /api/scoreboard, commend and
-// criticise marks, the trend of recent months, printable.
+// The township scoreboard (通报): a period's figures per township from /api/scoreboard — the month (月通报), its
+// quarter (季核) or its year (年度评估) — commend and criticise marks, the trend of recent months, printable.
 import { getJSON } from "../common/api.js";
-import { getConfig } from "../common/config.js";
+import { fillPeriodKinds, getConfig, label } from "../common/config.js";
 import { t as word } from "../common/lang.js";
 import { fill, h, svg } from "../common/dom.js";
-import { num, percent, thisMonth } from "../common/format.js";
+import { num, percent, periodOf, thisMonth } from "../common/format.js";
 
 const form = document.getElementById("rl-month");
 
@@ -46,33 +46,48 @@ function chart(months) {
     svg("text", { x: pad + 110, y: 14, "font-size": 12, fill: colours.closed }, `— ${word("办结", "closed")}`));
 }
 
-async function show(month) {
-  history.replaceState(null, "", `${window.location.pathname}?month=${month}`);
+async function show(month, span) {
+  history.replaceState(null, "", `${window.location.pathname}?month=${month}${span === "month" ? "" : `&span=${span}`}`);
+  const period = periodOf(month, span);
   const body = document.querySelector("#rl-scoreboard tbody");
   document.getElementById("rl-as-of").textContent = word("加载中…", "Loading…");
+  let board;
   try {
-    const board = await getJSON(`/api/scoreboard?month=${month}`);
+    board = await getJSON(`/api/scoreboard?period=${period}`);
     fill(body, board.townships.length ? board.townships.map((t, i) => townshipRow(t, i + 1))
-      : h("tr", {}, h("td", { colspan: 16 }, word("本月没有乡镇数据", "No township figures this month"))));
-    document.getElementById("rl-as-of").textContent = word(`${month} 月通报（按遏制新增、逾期、按期办理率、拆除复耕排序）`,
-      `${month} (ranked by new increments held down, overdue, on-time rate, land restored)`);
-    document.body.dataset.loaded = month;
+      : h("tr", {}, h("td", { colspan: 16 }, word("本期没有乡镇数据", "No township figures for this period"))));
+    const monthly = board.kind === "month";
+    document.getElementById("rl-h-leads").textContent = monthly
+      ? word("卫片图斑 本月 / 已核查", "Satellite leads this month / checked")
+      : word("卫片图斑 期内 / 已核查", "Satellite leads in the period / checked");
+    document.getElementById("rl-h-cleared").textContent = monthly ? word("月清率", "Cleared in the month")
+      : word("期末核查率", "Checked by the period's end");
+    const name = label("report_period", board.kind);
+    document.getElementById("rl-as-of").textContent = word(
+      `${period} ${name}（${board.months[0]} 至 ${board.months[board.months.length - 1]}；按遏制新增、逾期、按期办理率、拆除复耕排序）`,
+      `${period} ${name} (${board.months[0]} to ${board.months[board.months.length - 1]}; ranked by new increments held down, overdue, on-time rate, land restored)`);
+    document.body.dataset.loaded = period;
   } catch (err) {
     document.getElementById("rl-as-of").textContent = `${word("出错：", "Error: ")}${err.message}`;
     return;
   }
-  const trend = await getJSON(`/api/scoreboard/trend?month=${month}&months=6`);
+  const last = board.months[board.months.length - 1];  // the trend: the months up to the period's last so far
+  const trend = await getJSON(`/api/scoreboard/trend?month=${last}&months=6`);
   fill(document.getElementById("rl-trend-chart"), chart(trend.months));
   fill(document.querySelector("#rl-trend tbody"), trend.months.map((m) => h("tr", {},
     h("td", {}, m.month), h("td", { class: "n" }, m.new_cases), h("td", { class: "n" }, m.new_increments),
     h("td", { class: "n" }, m.closed), h("td", { class: "n" }, num(m.restored_m2)), h("td", { class: "n" }, num(m.remaining_m2)),
     h("td", { class: "n" }, m.overdue), h("td", { class: "n" }, percent(m.on_time_rate)))));
-  document.body.dataset.trend = month;
+  document.body.dataset.trend = period;
 }
 
-const month = new URLSearchParams(window.location.search).get("month") || thisMonth();
+const params = new URLSearchParams(window.location.search);
+const month = params.get("month") || thisMonth();
+fillPeriodKinds(form.elements.span, params.get("span"));
 form.elements.month.value = month;
 form.elements.month.max = thisMonth();
-form.addEventListener("change", () => { if (form.elements.month.value) { show(form.elements.month.value); } });
+form.addEventListener("change", () => {
+  if (form.elements.month.value) { show(form.elements.month.value, form.elements.span.value); }
+});
 document.getElementById("rl-print").addEventListener("click", () => window.print());
-show(month);
+show(month, form.elements.span.value);
