@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.cases.deadlines import COUNTY_TZ, DeadlinePolicy
 from api.cases.history import lead_arrivals, snapshot
 from api.cases.milestones import deadlines_due_of, deadlines_of
-from api.cases.workflow import INCREMENT_PERIODS, Status
+from api.cases.workflow import INCREMENT_PERIODS, Status, awaited_level
 from api.clock import utcnow
 from api.db.models import Case
 from api.errors import InvalidQuery, Message
@@ -44,6 +44,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "rectified_stock": "本月存量整改 (件)",
     "reopened": "本月重新立案整改 (件)",
     "remaining_m2": "剩余未整改面积 (m²)",
+    "awaiting_review": "月末已销号待上级审核 (件)",
     "leads_received": "本月卫片图斑 (个)",
     "leads_checked": "其中月末已核查 (个)",
     "lead_clearance_rate": "月清率 (%)",
@@ -247,7 +248,8 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         return {"occupied_m2": 0.0, "occupied_stock_m2": 0.0, "occupied_increment_m2": 0.0, "new_cases": 0,
                 "new_increments": 0, "closed": 0, "demolished_reported": 0, "demolished_confirmed": 0,
                 "restored_m2": 0.0, "restored_mu": 0.0, "rectified_stock": 0,
-                "reopened": 0, "remaining_m2": 0.0, "overdue": 0, "due": 0, "met": 0, "on_time_rate": None,
+                "reopened": 0, "remaining_m2": 0.0, "awaiting_review": 0, "overdue": 0, "due": 0, "met": 0,
+                "on_time_rate": None,
                 "leads_received": 0, "leads_checked": 0, "lead_clearance_rate": None, "leads_unchecked": 0}
     open_ = (cases["status"] != Status.CLOSED).to_numpy()
     violating = cases["still_violating"].astype(bool).to_numpy()
@@ -292,6 +294,11 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         "rectified_stock": int((_in(cases["rectified_at"], start, end) & ~increment).sum()),
         "reopened": int(_in(cases["reopened_at"], start, end).sum()),
         "remaining_m2": float(cases.loc[open_, "remaining_m2"].astype(float).sum()),
+        # A case counts as rectified only once the review is over (county → city → province): those the county
+        # closed that the city or the province has yet to pass.
+        "awaiting_review": int(sum(1 for status, level in zip(cases["status"], cases["upper_review"], strict=True)
+                                   if status == Status.CLOSED
+                                   and awaited_level(level if isinstance(level, str) else None) is not None)),
         "overdue": int(cases["overdue"].sum()),
         "due": due,
         "met": met,

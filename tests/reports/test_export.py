@@ -125,12 +125,16 @@ def test_numbers_come_from_the_history(county: Database, tmp_path: Path):
     # On time in September: A3 studied and finished in time; A1 assigned on the 20th, studied the same day,
     # reported within 7 days: both on time at the end of September.
     assert s_total["on_time_rate"] == 100.0 and s_total["overdue"] == 0
+    # Rectified only when the review is over (county → city → province): A3, closed by the county in September,
+    # still awaits the city at its end, and the province at October's.
+    assert s_total["awaiting_review"] == 1 and o_total["awaiting_review"] == 1
 
     sheets = read_workbook(sep.out_dir / "redline_202609.xlsx")
     assert list(sheets) == ["汇总 Summary", "案件 Cases", "逐月 Month-over-month", "田长巡田 Patrols",
                            "耕地抛荒 Abandoned land"]
     header, *rows = sheets["汇总 Summary"]
     assert header[0] == "乡镇代码" and "剩余未整改面积 (m²)" in header and "剩余未整改面积 (亩)" in header
+    assert "月末已销号待上级审核 (件)" in header
     for name, (head, *_) in sheets.items():  # a column once: a second 本月拆除复耕面积 (亩) misleads the reader
         assert len(head) == len(set(head)), (name, [h for h in head if head.count(h) > 1])
     townships_rows, total_row = rows[:-1], rows[-1]

@@ -70,6 +70,8 @@ def test_the_mopai_table_in_the_national_order_with_a_row_checked_by_hand(county
     assert row["处置方式"] == "拆除（零容忍）" and row["处置状态"] == "已复耕"
     assert row["核查人"] == "inspector1" and row["审核人"] is None
     a3 = dict(zip(rows[0], next(r for r in rows[1:] if r[1].endswith("-A3")), strict=True))
-    assert a3["审核人"] == "county" and a3["处置状态"] == "已销号" and a3["建房主体类型"] == "农户"
+    # Closed by the county and passed by the city in October: the province's word is still awaited.
+    assert a3["审核人"] == "county" and a3["处置状态"] == "已销号（市级已通过，待省级审核）"
+    assert a3["建房主体类型"] == "农户"
     b2 = dict(zip(rows[0], next(r for r in rows[1:] if r[1].endswith("-B2")), strict=True))
     assert b2["建房主体类型"] == "非农户" and b2["审批手续（类型、机关、日期）"] is None

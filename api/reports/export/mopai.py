@@ -28,7 +28,7 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.cases.workflow import DECISION_NAMES, STATUS_NAMES
+from api.cases.workflow import DECISION_NAMES, STATUS_NAMES, upper_review_text
 from api.db.models import Approval, Case, CaseEvent, House, Household, User
 from api.db.repository import in_chunks, read_frame
 from api.reports.export.workbook import save_reproducibly
@@ -108,11 +108,19 @@ def mopai_table(session: Session, fig: MonthFigures, names: dict[str, str]) -> p
             "approved_m2": round(sum(a["area"] for a in held), 2) if held else None,
             "excess_m2": round(float(unapproved.get(int(row["id"])) or 0.0), 2),
             "prohibitions": "；".join(f"{c} {PROHIBITION_NAMES[c]}" for c in rules),
-            "disposal": _disposal(row), "state": STATUS_NAMES.get(row["status"], row["status"]),
+            "disposal": _disposal(row), "state": _state(row),
             "file_number": row["file_number"] or "",
             "inspector": inspectors.get(int(row["id"]), ""), "reviewer": reviewers.get(int(row["id"]), ""),
         })
     return pd.DataFrame(rows, columns=list(MOPAI_COLUMNS)).rename(columns=MOPAI_COLUMNS)
+
+
+def _state(row: dict[str, Any]) -> str:
+    """处置状态: the case's state; a closed one says where it stands above the county (rectified only once the
+    review is over)."""
+    state = STATUS_NAMES.get(row["status"], row["status"])
+    above = upper_review_text(row["status"], row["upper_review"] if isinstance(row["upper_review"], str) else None)
+    return f"{state}（{above}）" if above else state
 
 
 def _disposal(row: dict[str, Any]) -> str:
