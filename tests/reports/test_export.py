@@ -102,6 +102,22 @@ def work_september_october(db: Database, tmp_path: Path) -> None:
         transition(db.factory, who, case, action, payload, now=when)
 
 
+def bearer(client: TestClient, name: str) -> dict[str, str]:
+    """The headers of `name` signed in through the API."""
+    token = client.post("/api/auth/token", json={"username": name, "password": PASSWORD}).json()
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def finished_job(client: TestClient, headers: dict[str, str], job_id: int) -> dict:
+    """The export job once done or failed (polled for up to a minute)."""
+    for _ in range(600):
+        job = client.get(f"/api/exports/{job_id}", headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"export job {job_id} still {job['status']}")
+
+
 def read_workbook(path: Path) -> dict[str, list[tuple]]:
     wb = openpyxl.load_workbook(path)
     return {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb.worksheets}
@@ -232,35 +248,26 @@ def test_a_past_month_is_reproducible_after_further_changes(county: Database, tm
 def test_export_jobs_through_the_api_with_township_scope(county: Database, tmp_path: Path):
     app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
     with TestClient(app) as client:
-        def login(name: str) -> dict[str, str]:
-            token = client.post("/api/auth/token", json={"username": name, "password": PASSWORD}).json()
-            return {"Authorization": f"Bearer {token['access_token']}"}
-
-        officer = login("officer1")
+        officer = bearer(client, "officer1")
         other = client.post("/api/exports", headers=officer, json={"month": "2026-09", "township": T2})
         assert other.status_code == 403
         assert client.post("/api/exports", headers=officer, json={"month": "2026-9"}).status_code == 422
         started = client.post("/api/exports", headers=officer, json={"month": "2026-09"})
         assert started.status_code == 202 and started.json()["township"] == T1
         job_id = started.json()["id"]
-        for _ in range(300):
-            job = client.get(f"/api/exports/{job_id}", headers=officer).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        job = finished_job(client, officer, job_id)
         assert job["status"] == "done" and job["progress"] == 1.0, job
         xlsx = next(f for f in job["files"] if f.endswith(".xlsx"))
         download = client.get(f"/api/exports/{job_id}/files/{xlsx}", headers=officer)
         assert download.status_code == 200 and download.content[:2] == b"PK"
-        assert client.get(f"/api/exports/{job_id}", headers=login("officer2")).status_code == 404
+        assert client.get(f"/api/exports/{job_id}", headers=bearer(client, "officer2")).status_code == 404
         assert client.get(f"/api/exports/{job_id}/files/../../etc/passwd", headers=officer).status_code == 404
     app.state.engine.dispose()
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("x")
     app = create_app(Settings(database_url=county.url, var_dir=blocked))
     with TestClient(app) as client:
-        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = bearer(client, "county")
         job_id = client.post("/api/exports", headers=headers, json={"month": "2026-09"}).json()["id"]
         for _ in range(100):
             job = client.get(f"/api/exports/{job_id}", headers=headers).json()
@@ -319,8 +326,7 @@ def test_a_report_for_a_township_the_county_does_not_have_is_refused(county: Dat
         get_settings.cache_clear()
     app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
     with TestClient(app) as client:
-        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = bearer(client, "county")
         for code in (T1[:-4] + "9000", village, T1[:-1]):
             refused = client.post("/api/exports", headers=headers, json={"month": "2026-09", "township": code})
             assert refused.status_code == 422, (code, refused.text)
@@ -471,15 +477,10 @@ def test_a_quarter_is_exported_like_a_month_in_its_own_words(county: Database, t
         get_settings.cache_clear()
     app = create_app(Settings(database_url=county.url, var_dir=tmp_path))
     with TestClient(app) as client:
-        token = client.post("/api/auth/token", json={"username": "county", "password": PASSWORD}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        headers = bearer(client, "county")
         started = client.post("/api/exports", headers=headers, json={"period": "2026-Q3"})
         assert started.status_code == 202 and started.json()["month"] == "2026-Q3", started.text
-        for _ in range(600):
-            job = client.get(f"/api/exports/{started.json()['id']}", headers=headers).json()
-            if job["status"] in ("done", "failed"):
-                break
-            time.sleep(0.1)
+        job = finished_job(client, headers, started.json()["id"])
         assert job["status"] == "done" and "redline_2026Q3.xlsx" in job["files"], job
         assert client.post("/api/exports", headers=headers, json={"period": "2026-Q9"}).status_code == 422
         assert client.post("/api/exports", headers=headers,
