@@ -546,7 +546,7 @@ ACTION_NAMES: dict[str, str] = {
     "comment": "评论", "progress_report": "进展报告", "create": "发现（建案）", "rescan": "复测面积",
     "no_longer_violating": "复测不再违法", "reappeared": "复查发现房屋仍在（重新打开）",
     "patrol_finding": "巡田发现新增建房", "lead_attached": "关联卫片图斑", "house_attached": "关联测绘房屋",
-    "imagery_seen": "影像显示本案建筑"}
+    "imagery_seen": "影像显示本案建筑", "demolition_confirmed": "影像确认拆除"}
 assert set(ACTIONS) <= set(ACTION_NAMES), "every action needs its Chinese name"
 
 

@@ -28,7 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
 #: The desk's pages, in the order of the navigation bar (the map's panel has the same bar).
 NAV = [("/map", "地图", "Map"), ("/desk/cases", "案件", "Cases"), ("/desk/scoreboard", "通报", "Scoreboard"),
-       ("/desk/exports", "月报导出", "Exports"), ("/desk/chiefs", "田长", "Field chiefs"),
+       ("/desk/exports", "报表导出", "Exports"), ("/desk/chiefs", "田长", "Field chiefs"),
        ("/field/", "外业 App", "Field app")]
 #: The application's name, after each page's own in its title and at the left of the navigation bar.
 SITE_NAME = "红线 Redline"

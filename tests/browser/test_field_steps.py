@@ -274,6 +274,11 @@ def test_a_step_and_a_report_whose_answers_were_lost_are_sent_again_and_applied_
     page.wait_for_selector("li.queue-item[data-kind=transition][data-state=queued]")
     page.evaluate("window.dispatchEvent(new Event('online'))")
     page.wait_for_selector("#queue-empty:not([hidden])", timeout=20_000)  # answered, not refused
+    # The history names who acted: the scan that opened the case by its name (系统扫描), not its code.
+    open_case_on_phone(page, case.id, case.code)
+    page.wait_for_selector("#history li")
+    opened = page.text_content("#history li:first-child") or ""
+    assert "系统扫描" in opened and "发现（建案）" in opened and " scan " not in opened, opened
 
     assert seen == [f"/api/cases/{case.id}/progress-reports", f"/api/cases/{case.id}/progress-reports again",
                     f"/api/cases/{case.id}/transitions", f"/api/cases/{case.id}/transitions again"]

@@ -79,3 +79,12 @@ def test_the_demo_story_shows_confirmed_reopened_and_new_cases(db: Database, tmp
     # The survey came before the demolitions: a scan afterwards takes none of them for a sham (the houses were
     # stamped surveyed at the import, after the story's back-dated demolitions, and every rescan reopened five).
     assert scan(db.factory, Settings().rules).reopened == 0
+    # Every event of a case's history reads in words: the imagery pass's confirmation showed its code
+    # (demolition_confirmed) in the field app's and the map's history, where every other event had a name.
+    from api.cases.workflow import ACTION_NAMES
+    from api.http.config import labels
+
+    with db.factory() as s:
+        actions = set(s.execute(select(CaseEvent.action).distinct()).scalars())
+    assert {"demolition_confirmed", "reappeared", "lead_attached"} <= actions
+    assert actions <= set(ACTION_NAMES) and actions <= set(labels("en")["action"]), actions - set(ACTION_NAMES)

@@ -36,7 +36,8 @@ def scoreboard_page(user: PageUser, session: SessionDep, settings: SettingsDep, 
 @router.get("/desk/exports", response_class=HTMLResponse)
 def exports_page(user: PageUser, session: SessionDep, settings: SettingsDep, lang: Language) -> Response:
     areas = areas_in_scope(session, user)
-    return desk_page(user, settings, name="exports", title=("红线月报导出", "Monthly red-line exports"),
+    return desk_page(user, settings, name="exports",
+                     title=("红线报表导出（月、季、年）", "Red-line exports (month, quarter, year)"),
                      current="/desk/exports", lang=lang,
                      template="desk_exports.html", county=township_of(user.role, user.township_code) is None,
                      townships=townships_of(areas))

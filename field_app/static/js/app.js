@@ -167,7 +167,7 @@ async function openCase(id) {
     [t("remaining", "剩余未整改 m²"), (p.remaining_m2 || 0).toFixed(1)],
     [t("deadline", "期限"), p.next_deadline ? `${label("deadline", p.next_deadline_kind)} ${localTime(p.next_deadline)}` : "—"]];
   $("case-facts").replaceChildren(...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
-  $("history").replaceChildren(...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${e.actor} ${label("action", e.action)}`,
+  $("history").replaceChildren(...p.history.map((e) => h("li", {}, `${localTime(e.at)} ${label("actor", e.actor)} ${label("action", e.action)}`,
     e.note ? ` — ${e.note}` : "")));
   $("case-photos").replaceChildren(...p.photos.map((ph) => h("figure", {},
     h("img", { src: ph.thumbnail_url, alt: label("photo_kind", ph.kind), class: "thumb" }),
