@@ -20,7 +20,7 @@ from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
 from api.cases.milestones import demolitions_recorded
-from api.cases.resends import first_send, first_send_committed, remember, resend_key
+from api.cases.resends import ResendKey, first_send, first_send_committed, remember, resend_key
 from api.cases.scope import load_case
 from api.cases.workflow import (
     INCREMENT_PERIODS,
@@ -36,7 +36,7 @@ from api.cases.workflow import (
     reported_area_refusal,
 )
 from api.clock import as_utc, utcnow
-from api.db.models import Case, Comment, Finding, Photo, ProgressReport, User
+from api.db.models import Case, ClientRequest, Comment, Finding, Photo, ProgressReport, User
 from api.errors import Conflict, Forbidden, Message, NotFound
 from api.stewardship.workflow import GROWTH_AT_STOCK
 from gis.evidence import is_undecodable, passes_distance_check
@@ -234,16 +234,26 @@ def transition(factory: sessionmaker[Session], user: User, case_id: int, action:
             session.expunge(case)
             return case
     except (StaleDataError, IntegrityError) as exc:
-        if first_send_committed(factory, user, key) is not None:  # the resend raced its own first send
-            with factory() as session:
-                case = load_case(session, user, case_id)
-                session.expunge(case)
-                return case
-        if isinstance(exc, IntegrityError):
-            raise
-        raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
-                               f"case {case_id} was changed by someone else at the same time; reload and try again")
-                       ) from exc
+        _raced(factory, user, key, case_id, exc)
+        with factory() as session:
+            case = load_case(session, user, case_id)
+            session.expunge(case)
+            return case
+
+
+def _raced(factory: sessionmaker[Session], user: User, key: ResendKey | None, case_id: int,
+           clash: StaleDataError | IntegrityError) -> ClientRequest:
+    """After a write clashed with a concurrent transaction: the first send of the same submission, when that is
+    what committed meanwhile (a resend racing its first send: answered with it). Otherwise the clash stands — a
+    case changed by someone else at the same time is 409; any other integrity error is raised as it is."""
+    done = first_send_committed(factory, user, key)
+    if done is not None:
+        return done
+    if isinstance(clash, IntegrityError):
+        raise clash
+    raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
+                           f"case {case_id} was changed by someone else at the same time; reload and try again")
+                   ) from clash
 
 
 def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int], assignee: str | None,
@@ -284,9 +294,8 @@ def add_comment(factory: sessionmaker[Session], user: User, case_id: int, text: 
             session.flush()
             session.expunge(comment)
             return comment
-    except IntegrityError:
-        if (done := first_send_committed(factory, user, key)) is None:
-            raise
+    except IntegrityError as exc:
+        done = _raced(factory, user, key, case_id, exc)
         with factory() as session:
             return _detached(session, Comment, done.record_id)
 
@@ -337,10 +346,6 @@ def add_progress_report(factory: sessionmaker[Session], user: User, case_id: int
             session.expunge(report)
             return report
     except (StaleDataError, IntegrityError) as exc:
-        if (done := first_send_committed(factory, user, key)) is not None:  # the resend raced its first send
-            with factory() as session:
-                return _detached(session, ProgressReport, done.record_id)
-        if isinstance(exc, IntegrityError):
-            raise
-        raise Conflict(Message(f"案件 {case_id} 同时被他人修改：请刷新后重试",
-                               f"case {case_id} was changed by someone else at the same time")) from exc
+        done = _raced(factory, user, key, case_id, exc)
+        with factory() as session:
+            return _detached(session, ProgressReport, done.record_id)

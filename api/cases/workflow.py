@@ -66,19 +66,25 @@ UPPER_LEVELS: tuple[ReviewLevel, ...] = (ReviewLevel.CITY, ReviewLevel.PROVINCE)
 REVIEW_LEVEL_NAMES: dict[str, str] = {"city": "市级", "province": "省级"}
 
 
-def awaited_level(upper_passed: str | None) -> ReviewLevel | None:
+#: The highest level above the county that passed a case: a `ReviewLevel`, or none yet — None, or NaN as a frame
+#: of cases (a snapshot, a list) carries a missing value.
+PassedLevel = str | float | None
+
+
+def awaited_level(upper_passed: PassedLevel) -> ReviewLevel | None:
     """The level whose word a closed case waits for, given the highest level that passed it since the county
-    did (None: the city; the city: the province); None once the province passed it (the review is over)."""
+    did (none: the city; the city: the province); None once the province passed it (the review is over)."""
     passed = [level.value for level in UPPER_LEVELS]
-    index = passed.index(upper_passed) + 1 if upper_passed in passed else 0
+    index = passed.index(upper_passed) + 1 if isinstance(upper_passed, str) and upper_passed in passed else 0
     return UPPER_LEVELS[index] if index < len(UPPER_LEVELS) else None
 
 
-def upper_review_words(status: str, upper_passed: str | None) -> Message | None:
+def upper_review_words(status: str, upper_passed: PassedLevel) -> Message | None:
     """Where a case stands above the county, in both languages (the map's panel shows the user's, the exports'
     上级审核 the Chinese): None until the county closed it."""
     if status != Status.CLOSED:
         return None
+    upper_passed = upper_passed if isinstance(upper_passed, str) else None
     awaited = awaited_level(upper_passed)
     if awaited is None:
         last = UPPER_LEVELS[-1]
@@ -90,7 +96,7 @@ def upper_review_words(status: str, upper_passed: str | None) -> Message | None:
                    f"passed by the {upper_passed}, {waiting.en}")
 
 
-def upper_review_text(status: str, upper_passed: str | None) -> str:
+def upper_review_text(status: str, upper_passed: PassedLevel) -> str:
     """Where a case stands above the county, in Chinese (the exports' 上级审核): empty until the county closed it."""
     words = upper_review_words(status, upper_passed)
     return words.zh if words else ""

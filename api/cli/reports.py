@@ -25,12 +25,10 @@ def export_cmd(
     摸排 table, HTML report, manifest."""
     from api.errors import InvalidQuery
     from api.reports.export import export_month
-    from api.reports.monthly import check_report_month, check_report_period
+    from api.reports.monthly import chosen_period
 
     try:
-        if (month is None) == (period is None):
-            raise ValueError("give --month or --period (one of them)")
-        month = check_report_month(month) if month is not None else check_report_period(str(period))
+        month = chosen_period(month, period)
     except Exception as exc:
         fail(exc)
         return

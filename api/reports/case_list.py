@@ -45,7 +45,7 @@ def case_list_table(frame: pd.DataFrame, area_names: dict[str, str]) -> pd.DataF
         "逾期": ["是" if v else "否" for v in frame["overdue"]],
         "巡查员": frame["assignee"].fillna("").to_numpy(),
         "立案号": frame["file_number"].fillna("").to_numpy(),
-        "上级审核": [upper_review_text(status, level if isinstance(level, str) else None)
+        "上级审核": [upper_review_text(status, level)
                  for status, level in zip(frame["status"], frame["upper_review"], strict=True)],
         "乡镇代码": frame["township_code"].fillna("").to_numpy(), "村代码": frame["village_code"].fillna("").to_numpy(),
         "状态代码": frame["status"].to_numpy(), "时段代码": frame["period"].to_numpy(),

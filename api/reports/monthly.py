@@ -156,6 +156,14 @@ def check_report_period(period: str, now: dt.datetime | None = None) -> str:
     return period
 
 
+def chosen_period(month: str | None, period: str | None) -> str:
+    """The period a caller asked for, by `month` (a month) or by `period` (any period): exactly one of them, and
+    one a report may be asked for (422 / exit 2 otherwise). The scoreboard, the export job and the CLI take both."""
+    if (month is None) == (period is None):
+        raise InvalidQuery(Message("请给出 month 或 period 其中之一", "give either month or period, not both"))
+    return check_report_month(month) if month is not None else check_report_period(str(period))
+
+
 def begun_months(period: str, now: dt.datetime | None = None) -> list[str]:
     """The period's months that have begun in Asia/Shanghai (all of them, for a period that has ended)."""
     current = f"{(now or dt.datetime.now(dt.UTC)).astimezone(COUNTY_TZ):%Y-%m}"
@@ -298,7 +306,7 @@ def _figures_of(cases: gpd.GeoDataFrame, start: dt.datetime, end: dt.datetime) -
         # closed that the city or the province has yet to pass.
         "awaiting_review": int(sum(1 for status, level in zip(cases["status"], cases["upper_review"], strict=True)
                                    if status == Status.CLOSED
-                                   and awaited_level(level if isinstance(level, str) else None) is not None)),
+                                   and awaited_level(level) is not None)),
         "overdue": int(cases["overdue"].sum()),
         "due": due,
         "met": met,
@@ -343,6 +351,7 @@ __all__ = [
     "begun_months",
     "check_report_month",
     "check_report_period",
+    "chosen_period",
     "figures",
     "month_bounds",
     "mu",

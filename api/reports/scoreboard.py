@@ -72,7 +72,7 @@ def trend(session: Session, user: User, month: str, settings: Settings, months: 
         total = figures(session, m, settings, township).summary.iloc[-1]
         row: dict[str, Any] = {"month": m}
         for key in TREND_FIGURES:
-            value = total[key]
-            row[key] = None if value is None or value != value else round(float(value), 4)
+            value = _number(total[key])
+            row[key] = None if value is None else round(value, 4)
         out.append(row)
     return out

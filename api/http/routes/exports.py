@@ -7,14 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from api.clock import as_utc
 from api.errors import NotFound
 from api.http.deps import FactoryDep, RowId, SessionDep, SettingsDep
 from api.http.identity import CurrentUser
 from api.reports.jobs import job_files, list_jobs, load_job, start_export
-from api.reports.monthly import PERIOD_PATTERN
+from api.reports.monthly import PERIOD_PATTERN, chosen_period
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
@@ -26,15 +26,6 @@ class ExportIn(BaseModel):
     period: str | None = Field(default=None, pattern=PERIOD_PATTERN, max_length=7, examples=["2026-Q4"])
     township: str | None = Field(default=None, examples=["431021101000"])
 
-    @model_validator(mode="after")
-    def _one_period(self) -> ExportIn:
-        if (self.month is None) == (self.period is None):
-            raise ValueError("give month or period (one of them)")
-        return self
-
-    @property
-    def chosen(self) -> str:
-        return str(self.month if self.month is not None else self.period)
 
 
 def _job_out(job: Any) -> dict[str, Any]:
@@ -48,7 +39,7 @@ def _job_out(job: Any) -> dict[str, Any]:
 def post_export(factory: FactoryDep, user: CurrentUser, settings: SettingsDep, body: ExportIn) -> dict[str, Any]:
     """Start the export of a month, a quarter or a year (workbook, GeoPackage, zipped GBK Shapefile, 摸排 table,
     printable report, manifest); the job's `month` is the period asked for."""
-    job = start_export(factory, settings, user, body.chosen, body.township)
+    job = start_export(factory, settings, user, chosen_period(body.month, body.period), body.township)
     return _job_out(job)
 
 

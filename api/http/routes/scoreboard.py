@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.errors import InvalidQuery, Message
 from api.http.deps import SessionDep, SettingsDep
 from api.http.identity import CurrentUser
 from api.reports.monthly import (
@@ -14,7 +13,7 @@ from api.reports.monthly import (
     PERIOD_PATTERN,
     begun_months,
     check_report_month,
-    check_report_period,
+    chosen_period,
     period_kind,
 )
 from api.reports.scoreboard import scoreboard, trend
@@ -34,9 +33,7 @@ def get_scoreboard(session: SessionDep, user: CurrentUser, settings: SettingsDep
     its end (now, for the running one).
 
     A period that has not begun (Asia/Shanghai) is refused with 422, as are a month and a period at once."""
-    if (month is None) == (period is None):
-        raise InvalidQuery(Message("请给出 month 或 period 其中之一", "give either month or period, not both"))
-    chosen = check_report_period(period) if period is not None else check_report_month(str(month))
+    chosen = chosen_period(month, period)
     kind = period_kind(chosen)
     return {"month": chosen if kind == "month" else None, "period": chosen, "kind": kind,
             "kind_name": PERIOD_KIND_NAMES[kind], "months": begun_months(chosen),

@@ -49,7 +49,7 @@ def case_table(fig: MonthFigures, names: dict[str, str], lead_codes: list[list[s
         "origin": [CASE_ORIGIN_NAMES.get(o, o) for o in c["origin"]],
         "lead_codes": ["、".join(codes) for codes in lead_codes],
         # Above the county (city, then province) once the county closed the case.
-        "upper_review": [upper_review_text(s, u if isinstance(u, str) else None)
+        "upper_review": [upper_review_text(s, u)
                          for s, u in zip(c["status"], c["upper_review"], strict=True)],
     })
     table["occupied_mu"] = (table["occupied_m2"] / MU_M2).round(4)

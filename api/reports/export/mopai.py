@@ -119,7 +119,7 @@ def _state(row: dict[str, Any]) -> str:
     """处置状态: the case's state; a closed one says where it stands above the county (rectified only once the
     review is over)."""
     state = STATUS_NAMES.get(row["status"], row["status"])
-    above = upper_review_text(row["status"], row["upper_review"] if isinstance(row["upper_review"], str) else None)
+    above = upper_review_text(row["status"], row["upper_review"])
     return f"{state}（{above}）" if above else state
 
 
