@@ -21,6 +21,7 @@ All areas are in m² of one projected CRS (CGCS2000 Gauss-Kruger by default).
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -89,6 +91,9 @@ class CheckInputs:
     approvals: gpd.GeoDataFrame | None = None
     households: pd.DataFrame | None = None
     plots: gpd.GeoDataFrame | None = None
+    #: The houses' geometry as their file encodes it, row for row (WKB, `gis.sources.read_source_and_wkb`),
+    #: where it was read from such a file: the clip kernel reads the rings from these bytes (`_prepare_houses`).
+    houses_wkb: pa.Array | pa.ChunkedArray | None = None
 
 
 @dataclass
@@ -141,20 +146,41 @@ def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd
     return clean
 
 
-def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame],
-                    workers: int | None) -> tuple[gpd.GeoDataFrame, np.ndarray, Rings]:
+def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame], workers: int | None,
+                    wkb: pa.Array | pa.ChunkedArray | None = None) -> tuple[gpd.GeoDataFrame, np.ndarray, Rings]:
     """The houses cleaned like any layer, with which are convex and their rings (for the clip kernel).
 
     Convex houses are simple polygons, so GEOS need not validate them: reading their coordinates once
     serves both the cleaning and the kernel. Where cleaning changed anything, the rings are read again.
+    `wkb` (`CheckInputs.houses_wkb`): the rings of a footprint still the very object read from those bytes
+    (not reprojected, not repaired) are read from its bytes (`convex_clip_polygons`).
     """
     projected = projected_layer(gdf, "houses", crs)
-    convex, clip = convex_clip_polygons(projected.geometry.to_numpy())
+    geoms = projected.geometry.to_numpy()
+    wkb = _bytes_of_unchanged(wkb, geoms, gdf.geometry.to_numpy()) if wkb is not None else None
+    convex, clip = convex_clip_polygons(geoms, wkb)
     houses, report = clean_polygons(projected, source="houses", workers=workers, known_valid=convex)
     if len(report):
         repairs.append(report)
-        convex, clip = convex_clip_polygons(houses.geometry.to_numpy())
+        kept = projected.index.get_indexer(houses.index)
+        cleaned = houses.geometry.to_numpy()
+        wkb = _bytes_of_unchanged(wkb.take(pa.array(kept)), cleaned, geoms[kept]) if wkb is not None else None
+        convex, clip = convex_clip_polygons(cleaned, wkb)
     return houses, convex, clip
+
+
+def _bytes_of_unchanged(wkb: pa.Array | pa.ChunkedArray, geoms: np.ndarray, read: np.ndarray
+                        ) -> pa.Array | pa.ChunkedArray | None:
+    """`wkb` (the encoding of `read`, row for row) where `geoms[i]` is still the object `read[i]`, null where it
+    was changed since (reprojected, repaired): a null is read from the geometry. None where nothing is left."""
+    if len(wkb) != len(geoms) or len(read) != len(geoms):
+        return None
+    same = np.fromiter(map(operator.is_, geoms, read), dtype=bool, count=len(geoms))
+    if same.all():
+        return wkb
+    if not same.any():
+        return None
+    return pc.if_else(pa.array(same), wkb, pa.nulls(len(wkb), type=wkb.type))
 
 
 def working_crs(houses: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:
@@ -207,7 +233,7 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
     repairs: list[pd.DataFrame] = []
-    houses, convex, clip = _prepare_houses(inputs.houses, work_crs, repairs, workers)
+    houses, convex, clip = _prepare_houses(inputs.houses, work_crs, repairs, workers, inputs.houses_wkb)
     if "house_id" not in houses.columns:
         raise RedlineInputError("no house_id column", source="houses", field="house_id")
     dup = houses["house_id"].duplicated(keep="first")

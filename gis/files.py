@@ -76,6 +76,7 @@ def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
     households = None
     if files.households is not None:
         households = renamed(read_table(files.households), wanted["households"])
+    footprints = SourceFootprints.of(houses, wkb)
     inputs = CheckInputs(
         houses=houses,
         farmland=layer("farmland"),  # type: ignore[arg-type]
@@ -84,8 +85,9 @@ def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
         approvals=layer("approvals"),
         households=households,
         plots=layer("plots"),
+        houses_wkb=footprints.wkb if footprints is not None else None,
     )
-    return inputs, SourceFootprints.of(houses, wkb)
+    return inputs, footprints
 
 
 def _renamed(frame: Any, wanted: dict[str, tuple[str, ...]]) -> Any:

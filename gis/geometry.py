@@ -97,9 +97,15 @@ def clean_polygons(gdf: gpd.GeoDataFrame, *, source: str = "input", row_column: 
         reasons[invalid] = shapely.is_valid_reason(geoms[invalid])
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-    poly = polygonal_part(geoms)
-    poly_missing = shapely.is_missing(poly)
-    area = np.nan_to_num(shapely.area(poly), nan=0.0)
+    # A proven row (`known_valid`: a convex polygon of three turns or more) is its own polygonal part and has an
+    # area: only the others are asked (0.1–0.2 s a million houses).
+    asked = np.flatnonzero(~known_valid) if known_valid is not None else np.arange(len(geoms))
+    poly = geoms.copy()
+    poly[asked] = polygonal_part(geoms[asked])
+    poly_missing = np.zeros(len(geoms), dtype=bool)
+    poly_missing[asked] = shapely.is_missing(poly[asked])
+    area = np.ones(len(geoms))
+    area[asked] = np.nan_to_num(shapely.area(poly[asked]), nan=0.0)
     drop = missing | poly_missing | (area <= 0.0)
     report = []
     dropped = np.flatnonzero(drop)

@@ -275,3 +275,36 @@ def test_threads_give_the_same_answer_as_one():
     two = check(CheckInputs(h, farm), RuleSet(), workers=2).houses
     pd.testing.assert_frame_equal(one_thread.drop(columns="geometry"), two.drop(columns="geometry"))
     assert (one_thread.farmland_m2 > 0).sum() > 100
+
+
+def test_footprint_bytes_read_only_where_the_footprint_is_the_one_read():
+    """`redline check` hands the engine the houses' WKB as the file has it (`CheckInputs.houses_wkb`), and the clip
+    kernel reads the rings of a footprint from those bytes — only while the footprint is the very object read from
+    them. Bytes that lie (each house moved 5 m east) show where they are read: a house kept as read takes the
+    moved ring; a repaired house (the bow-tie), a dropped one (empty) and every house of a layer reprojected from
+    CGCS2000 degrees are read from their geometry. With honest bytes the result is the result without them."""
+    import pyarrow as pa
+
+    bow = Polygon([(X0 + 40, Y0 + 40), (X0 + 50, Y0 + 50), (X0 + 50, Y0 + 40), (X0 + 40, Y0 + 50)])
+    h = houses(sq(95, 10, 10), bow, Polygon(), sq(95, 40, 10), sq(20, 20, 6))
+    farm = frame([sq(0, 0, 100)])
+    honest = pa.array(shapely.to_wkb(h.geometry.to_numpy()), type=pa.binary())
+    moved = pa.array(shapely.to_wkb(shapely.transform(h.geometry.to_numpy(), lambda xy: xy + np.array([5.0, 0.0]))),
+                     type=pa.binary())
+    plain = check(CheckInputs(h, farm), RuleSet()).houses.set_index("house_id")
+    with_bytes = check(CheckInputs(h, farm, houses_wkb=honest), RuleSet()).houses.set_index("house_id")
+    pd.testing.assert_frame_equal(with_bytes, plain)
+    assert plain.loc["H1", "farmland_m2"] == pytest.approx(50.0) and "H3" not in plain.index
+
+    lying = check(CheckInputs(h, farm, houses_wkb=moved), RuleSet()).houses.set_index("house_id")
+    assert lying.loc["H1", "farmland_m2"] == pytest.approx(0.0)  # its moved ring lies east of the farmland
+    assert lying.loc["H4", "farmland_m2"] == pytest.approx(0.0)
+    assert lying.loc["H5", "farmland_m2"] == pytest.approx(36.0)  # moved, still inside
+    assert lying.loc["H2", "farmland_m2"] == plain.loc["H2", "farmland_m2"] > 0  # repaired: read from geometry
+
+    degrees = h.to_crs("EPSG:4490")
+    moved_degrees = pa.array(shapely.to_wkb(shapely.transform(degrees.geometry.to_numpy(),
+                                                              lambda xy: xy + np.array([0.01, 0.0]))), type=pa.binary())
+    reprojected = check(CheckInputs(degrees, farm, houses_wkb=moved_degrees), RuleSet(), crs=CRS).houses
+    assert reprojected.set_index("house_id")["farmland_m2"].to_numpy() == pytest.approx(
+        check(CheckInputs(degrees, farm), RuleSet(), crs=CRS).houses.set_index("house_id")["farmland_m2"].to_numpy())

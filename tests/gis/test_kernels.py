@@ -7,12 +7,22 @@ overlay for most houses and must agree with it to far below the 0.01 m² the eng
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import shapely
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gis.kernels import MAX_CLIP_EDGES, Rings, clipped_areas, convex_clip_polygons
+from gis.kernels import (
+    MAX_CLIP_EDGES,
+    WKB_NO_RING,
+    WKB_RING,
+    WKB_UNREAD,
+    Rings,
+    clipped_areas,
+    convex_clip_polygons,
+    wkb_single_rings,
+)
 
 GK_E, GK_N = 39_500_000.0, 3_500_000.0  # Gauss-Kruger magnitudes (zone-prefixed easting)
 
@@ -147,3 +157,71 @@ def test_convexity_test():
     assert shapely.is_valid(geoms[convex]).all()
     assert not shapely.is_valid(pentagram)
     assert clip.ring_count.tolist() == [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0]  # empty polygon: a ring, no edges
+
+
+def _rings_by_row(convex: np.ndarray, clip: Rings) -> list[list[tuple[float, float]] | None]:
+    """Per row: its clip ring's vertices (closing vertex included), None without a ring."""
+    out: list[list[tuple[float, float]] | None] = []
+    for row in range(len(convex)):
+        ring = clip.first_ring[row]
+        if ring < 0 or clip.ring_count[row] == 0:
+            out.append(None)
+            continue
+        s, n = clip.start[ring], clip.length[ring]
+        out.append(list(zip(clip.x[s:s + n + 1].tolist(), clip.y[s:s + n + 1].tolist(), strict=True)) if n else [])
+    return out
+
+
+def test_rings_read_from_wkb_are_the_rings_geos_reads():
+    """`redline check` reads a GeoParquet file's houses' rings from its WKB with GeoArrow (`wkb_single_rings`).
+    Every row it reads must give GEOS's coordinates to the bit and the same convexity, whatever the encoding
+    (big-endian, Z, EWKB with an SRID, binary or large binary, chunked, a slice); a row it calls no ring (holes,
+    several parts) GEOS calls no ring too; a null, a column with other geometry types and bytes GeoArrow cannot
+    read are left to GEOS."""
+    rng = np.random.default_rng(7)
+    xy = np.c_[GK_E + rng.uniform(0, 5000, 400), GK_N + rng.uniform(0, 5000, 400)]
+    rotated = [affinity.rotate(box(x, y, x + 12.3, y + 9.1), a, origin=(x, y))
+               for (x, y), a in zip(xy, rng.uniform(0, 90, len(xy)), strict=True)]
+    square = box(0, 0, 10, 10)
+    l_shape = Polygon([(0, 0), (10, 0), (10, 4), (4, 4), (4, 10), (0, 10)])
+    holed = Polygon(square.exterior.coords, [[(2, 2), (4, 2), (4, 4)]])
+    z_house = shapely.force_3d(box(5, 5, 9, 9), 2.0)
+    geoms = np.array([*rotated, square, l_shape, z_house, box(1, 1, 2, 2), box(3, 3, 4, 4), MultiPolygon([square]),
+                      Polygon(), holed, MultiPolygon([holed]), MultiPolygon([square, box(20, 20, 30, 30)]), None],
+                     dtype=object)
+    encoded = list(shapely.to_wkb(geoms))
+    n = len(rotated)
+    encoded[n + 3] = shapely.to_wkb(geoms[n + 3], byte_order=0)  # big-endian
+    encoded[n + 4] = shapely.to_wkb(shapely.set_srid(geoms[n + 4], 4546), include_srid=True)
+    column = pa.array(encoded, type=pa.binary())
+
+    state = wkb_single_rings(column)[0]
+    # The houses, the square, the L (a ring, not convex), the Z, big-endian and SRID houses, the one-part
+    # multipolygon; the empty polygon (GEOS's to tell: a polygon's or a multipolygon's emptiness?); the holed ones
+    # and the two-part one; the null.
+    assert state.tolist() == [WKB_RING] * (n + 6) + [WKB_UNREAD] + [WKB_NO_RING] * 3 + [WKB_UNREAD]
+    want = _rings_by_row(*convex_clip_polygons(geoms))
+    for wkb in (column, pa.array(encoded, type=pa.large_binary()),
+                pa.chunked_array([column.slice(0, 100), column.slice(100)]),
+                pa.array([b"junk", *encoded], type=pa.binary()).slice(1)):  # a slice: Arrow's offset
+        convex, rings = convex_clip_polygons(geoms, wkb)
+        assert convex.tolist() == convex_clip_polygons(geoms)[0].tolist()
+        assert convex[:n].all() and not convex[n + 1]
+        assert _rings_by_row(convex, rings) == want
+    # A point among the houses, or bytes cut short: nothing is read from the bytes, GEOS reads every row.
+    with_point = np.array([*geoms[:5], shapely.Point(1, 2)], dtype=object)
+    for odd in (pa.array(shapely.to_wkb(with_point), type=pa.binary()),
+                pa.array([*encoded[:5], bytes(encoded[0])[:-5]], type=pa.binary())):
+        assert wkb_single_rings(odd)[0].tolist() == [WKB_UNREAD] * 6
+        assert _rings_by_row(*convex_clip_polygons(with_point, odd)) == _rings_by_row(
+            *convex_clip_polygons(with_point))
+    assert wkb_single_rings(pa.array(shapely.to_wkb([MultiPolygon(), None]), type=pa.binary()))[0].tolist() == [
+        WKB_UNREAD] * 2  # a column of nothing: GeoArrow cannot tell its type
+    # The kernel's areas from the rings the bytes gave are GEOS's areas.
+    field = Polygon([(GK_E - 100, GK_N - 100), (GK_E + 2600, GK_N + 300), (GK_E + 5200, GK_N + 5100),
+                     (GK_E + 200, GK_N + 4800)])
+    convex, rings = convex_clip_polygons(geoms, column)
+    houses = np.flatnonzero(convex)
+    got = clipped_areas(Rings.of(np.array([field], dtype=object)), np.zeros(len(houses), dtype=np.int64), rings,
+                        houses)
+    assert np.abs(got - shapely.area(shapely.intersection(geoms[houses], field))).max() < 1e-6
