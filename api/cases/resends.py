@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,14 @@ def resend_key(client_uuid: str | None, kind: str, case_id: int, asked: dict[str
     assert kind in KINDS, kind
     text = json.dumps(asked, sort_keys=True, ensure_ascii=False, default=str)
     return ResendKey(canonical_uuid(str(client_uuid)), kind, case_id, hashlib.sha256(text.encode()).hexdigest())
+
+
+def batch_case_key(client_uuid: str | None, case_id: int) -> str | None:
+    """The key of one case's step in a batch keyed `client_uuid` (the desk's bulk assignment): a name-based UUID
+    of the batch's and the case's, the same on every resend of the batch and different for each case."""
+    if client_uuid is None:
+        return None
+    return str(uuid.uuid5(uuid.UUID(canonical_uuid(str(client_uuid))), f"case:{case_id}"))
 
 
 def first_send(session: Session, user: User, key: ResendKey | None) -> ClientRequest | None:

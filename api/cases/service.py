@@ -20,7 +20,7 @@ from api.cases.audit import append_event
 from api.cases.deadlines import COUNTY_TZ
 from api.cases.measures import old_part_m2, remaining_of
 from api.cases.milestones import demolitions_recorded
-from api.cases.resends import ResendKey, first_send, first_send_committed, remember, resend_key
+from api.cases.resends import ResendKey, batch_case_key, first_send, first_send_committed, remember, resend_key
 from api.cases.scope import load_case
 from api.cases.workflow import (
     INCREMENT_PERIODS,
@@ -257,14 +257,18 @@ def _raced(factory: sessionmaker[Session], user: User, key: ResendKey | None, ca
 
 
 def assign_many(factory: sessionmaker[Session], user: User, case_ids: list[int], assignee: str | None,
-                *, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+                *, now: dt.datetime | None = None, client_uuid: str | None = None) -> list[dict[str, Any]]:
     """`assign` each case in its own transaction (audited one by one); a refusal is reported, not raised, so
-    the rest still go through. Results in the order asked: {id, ok, status | error}."""
+    the rest still go through. Results in the order asked: {id, ok, status | error}.
+
+    `client_uuid`, the batch's key: each case's step gets its own (`batch_case_key`), so a resent batch assigns no
+    case twice (`transition`'s resend rule, case by case)."""
     results: list[dict[str, Any]] = []
     payload = {"assignee": assignee} if assignee else {}
     for case_id in dict.fromkeys(case_ids):
         try:
-            case = transition(factory, user, case_id, "assign", payload, now=now)
+            case = transition(factory, user, case_id, "assign", payload, now=now,
+                              client_uuid=batch_case_key(client_uuid, case_id))
         except (Conflict, NotFound) as exc:
             results.append({"id": case_id, "ok": False, "error": str(exc), "error_zh": exc.message.zh,
                             "error_en": exc.message.en})

@@ -393,6 +393,34 @@ def test_a_resent_step_report_or_comment_is_answered_once_and_applied_once(site:
         assert verify_chain(s).ok
 
 
+def test_a_resent_bulk_assignment_is_applied_once(site: Site):
+    """The desk's bulk assignment sent again after its answer was lost (a dropped connection, the official clicking
+    once more) must not assign every case a second time. One key for the batch as drawn (`client_uuid`): each
+    case's step is keyed by it and the case, so a resend answers each case as it stands; the key sent again with
+    another assignee is refused case by case, never applied; a key that is no UUID is 422."""
+    cases = [case_id(site, house) for house in ("A1", "A2")]
+    batch = {"ids": cases, "assignee": "inspector1", "client_uuid": str(uuid.uuid4())}
+    sends = [site.client.post("/api/cases/bulk-assign", headers=site.as_user("county"), json=batch)
+             for _ in range(2)]
+    assert [r.status_code for r in sends] == [200, 200], sends[1].text
+    assert sends[0].json() == sends[1].json() and sends[1].json()["assigned"] == 2
+    changed = site.client.post("/api/cases/bulk-assign", headers=site.as_user("county"),
+                               json={**batch, "assignee": "inspector2"}).json()
+    assert changed["assigned"] == 0 and all("另一次提交" in r["error_zh"] for r in changed["results"]), changed
+    assert site.client.post("/api/cases/bulk-assign", headers=site.as_user("county"),
+                            json={**batch, "client_uuid": "not-a-uuid"}).status_code == 422
+    listed = {i["id"]: i for i in site.client.get("/api/cases", headers=site.as_user("county")).json()["items"]}
+    for cid in cases:
+        detail = site.client.get(f"/api/cases/{cid}", headers=site.as_user("county")).json()["properties"]
+        assert [e["action"] for e in detail["history"]] == ["create", "assign"], detail["history"]
+        assert listed[cid]["assignee"] == "inspector1"
+    # Without a key each send is a new assignment (a re-assignment is a step of its own).
+    site.client.post("/api/cases/bulk-assign", headers=site.as_user("county"),
+                     json={"ids": cases[:1], "assignee": "inspector1"})
+    detail = site.client.get(f"/api/cases/{cases[0]}", headers=site.as_user("county")).json()["properties"]
+    assert [e["action"] for e in detail["history"]] == ["create", "assign", "assign"]
+
+
 def resaved(quality: int) -> bytes:
     """The fixture photo saved again at `quality`: other bytes, a near-identical picture."""
     with Image.open(fixture_path(*PHOTO)) as img:

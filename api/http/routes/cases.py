@@ -95,6 +95,15 @@ def download_cases(session: SessionDep, user: CurrentUser, settings: SettingsDep
         "X-Total-Count": str(total)})
 
 
+#: How a client makes a resend harmless (`api.cases.resends`).
+RESEND_KEY = ("the client's own UUID for this submission: a resend (the answer was lost) is answered as the "
+              "first send was and applied once; the UUID reused for anything else is 409")
+
+
+def _key(client_uuid: uuid.UUID | None) -> str | None:
+    return None if client_uuid is None else str(client_uuid)
+
+
 class BulkAssignIn(BaseModel):
     """Cases to assign at once: to an inspector (a username from the pick list), or to the township itself
     (no inspector: the township takes the case on and picks the inspector later)."""
@@ -103,13 +112,17 @@ class BulkAssignIn(BaseModel):
 
     ids: Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Field(min_length=1, max_length=1000)]
     assignee: Annotated[str, Field(max_length=150)] | None = None
+    client_uuid: uuid.UUID | None = Field(default=None, description=(
+        "one UUID for the batch as the desk drew it: each case's step is keyed by it and the case, so a resend "
+        "(the answer was lost) assigns no case twice and is answered case by case as the first send was; the "
+        "UUID sent again with other cases' assignee is refused for each case it already assigned"))
 
 
 @router.post("/bulk-assign")
 def bulk_assign(factory: FactoryDep, user: CurrentUser, body: BulkAssignIn) -> dict[str, Any]:
     """Assign many cases, each in its own audited transition: one refused case (out of scope, wrong state,
     an inspector of another township) does not stop the others; each result says what happened."""
-    results = assign_many(factory, user, body.ids, body.assignee)
+    results = assign_many(factory, user, body.ids, body.assignee, client_uuid=_key(body.client_uuid))
     return {"assigned": sum(r["ok"] for r in results), "refused": sum(not r["ok"] for r in results),
             "results": results}
 
@@ -199,15 +212,6 @@ def get_dossier(session: SessionDep, factory: FactoryDep, user: CurrentUser, set
 
 Text = Annotated[str, Field(max_length=2000)]
 Word = Annotated[str, Field(max_length=64)]
-
-#: How a client makes a resend harmless (`api.cases.resends`).
-RESEND_KEY = ("the client's own UUID for this submission: a resend (the answer was lost) is answered as the "
-              "first send was and applied once; the UUID reused for anything else is 409")
-
-
-def _key(client_uuid: uuid.UUID | None) -> str | None:
-    return None if client_uuid is None else str(client_uuid)
-
 
 
 class TransitionPayload(BaseModel):

@@ -1,6 +1,6 @@
 // The case list: the map's filters plus assignee and overdue, sorted and paged by the server (100 000 cases
 // page as fast as 100), downloads of the filtered list, and bulk assignment from pick lists.
-import { getJSON, postJSON, query } from "../common/api.js";
+import { getJSON, postJSON, query, submissionKey } from "../common/api.js";
 import { fillVillages } from "../common/areas.js";
 import { label } from "../common/config.js";
 import { t } from "../common/lang.js";
@@ -127,13 +127,22 @@ function start() {
     }
     showBulk();
   });
+  // The batch sent and not yet answered, with its key: sent again (the answer was lost, the official clicks once
+  // more) it keeps the key, so the server assigns no case twice; another selection or assignee is a new batch.
+  let unanswered = null;
   bulk.addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = document.getElementById("rl-bulk-result");
     out.textContent = t("指派中…", "Assigning…");
+    const ids = [...state.selected].sort((a, b) => a - b);
+    const assignee = bulk.elements.assignee.value || null;
+    const signature = JSON.stringify([ids, assignee]);
+    if (!unanswered || unanswered.signature !== signature) {
+      unanswered = { signature, key: submissionKey() };
+    }
     try {
-      const result = await postJSON("/api/cases/bulk-assign", { ids: [...state.selected],
-        assignee: bulk.elements.assignee.value || null });
+      const result = await postJSON("/api/cases/bulk-assign", { ids, assignee, client_uuid: unanswered.key });
+      unanswered = null;
       const refused = result.results.filter((r) => !r.ok).map((r) => `#${r.id}: ${t(r.error_zh, r.error_en)}`);
       out.textContent = t(`已指派 ${result.assigned} 件`, `${result.assigned} assigned`) + (refused.length
         ? t(`；未指派 ${refused.length} 件（${refused.join("；")}）`, `; ${refused.length} not assigned (${refused.join("; ")})`) : "");
