@@ -55,21 +55,27 @@ def export_cmd(
 
 def dossier_cmd(
     case_code: Annotated[str | None, typer.Argument(help="the case code, e.g. RL-431021101000-H017606")] = None,
-    out: Annotated[Path | None, typer.Option(help="the PDF to write (a .zip with --township and --month)")] = None,
-    township: Annotated[str | None, typer.Option(help="12-digit township code: every case of the month")] = None,
+    out: Annotated[Path | None, typer.Option(help="the PDF to write (a .zip with --township)")] = None,
+    township: Annotated[str | None, typer.Option(help="12-digit township code: every case of the month or period")
+                        ] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM, with --township")] = None,
+    period: Annotated[str | None, typer.Option(help="YYYY-MM, YYYY-Qn or YYYY (月清/季核/年度评估), with --township")
+                      ] = None,
 ) -> None:
-    """Write the case dossier (案件档案, A4 PDF in Chinese), or a zip of a township's dossiers for a month."""
+    """Write the case dossier (案件档案, A4 PDF in Chinese), or a zip of a township's dossiers for a month, a
+    quarter or a year."""
     from api.errors import InvalidQuery, NotFound
     from api.reports.dossier import case_id_of, dossier_pdf, dossier_zip
-    from api.reports.monthly import check_report_month
+    from api.reports.monthly import chosen_period
 
     settings = get_settings()
-    if (case_code is None) == (township is None or month is None):
-        fail(ValueError("give a case code, or --township and --month (not both)"))
+    if (case_code is None) == (township is None):
+        fail(ValueError("give a case code, or --township with --month or --period (not both)"))
     try:
         sessions = factory()
         if case_code is not None:
+            if month is not None or period is not None:
+                fail(ValueError("--month and --period go with --township, not with a case code"))
             with sessions() as session:
                 case_id = case_id_of(session, case_code)
             dossier = dossier_pdf(sessions, case_id, settings)
@@ -77,10 +83,10 @@ def dossier_cmd(
             target.write_bytes(dossier.pdf)
             echo(f"dossier {case_code}: {target} ({len(dossier.pdf) // 1024} KiB)")
             return
-        assert township is not None and month is not None
-        check_report_month(month)
-        target = out or Path(f"dossiers_{township}_{month.replace('-', '')}.zip")
-        codes = dossier_zip(sessions, township, month, settings, target)
-        echo(f"dossiers {township} {month}: {len(codes)} cases in {target}")
+        assert township is not None
+        chosen = chosen_period(month, period)
+        target = out or Path(f"dossiers_{township}_{chosen.replace('-', '')}.zip")
+        codes = dossier_zip(sessions, township, chosen, settings, target)
+        echo(f"dossiers {township} {chosen}: {len(codes)} cases in {target}")
     except (NotFound, InvalidQuery) as exc:
         fail(ValueError(str(exc)))

@@ -63,7 +63,7 @@ from api.evidence.upload import PHOTO_KIND_NAMES
 from api.mapview.epochs import epochs_around
 from api.mapview.style import CASE_COLOURS, LAYER_COLOURS
 from api.reports.drawing import Frame, window_around
-from api.reports.monthly import month_bounds
+from api.reports.monthly import period_bounds
 from api.settings import Settings
 from gis.rules import (
     BUILDER_TYPE_NAMES,
@@ -257,10 +257,11 @@ def _history(session: Session, case_id: int) -> list[dict[str, Any]]:
              "code": e.action, "note": e.note, "hash": e.hash, "prev_hash": e.prev_hash} for e in events]
 
 
-def cases_of_month(session: Session, township: str, month: str) -> list[int]:
-    """The cases of a township that something happened to in the month (Asia/Shanghai): found, or any event
-    in the audit chain — the batch a township files for that month."""
-    start, end = month_bounds(month)
+def cases_of_period(session: Session, township: str, period: str) -> list[int]:
+    """The cases of a township that something happened to in the period — a month, a quarter or a year
+    (`api.reports.monthly.period_bounds`, Asia/Shanghai): found, or any event in the audit chain — the batch a
+    township files for its monthly clearance (月清), the quarterly check (季核) or the yearly assessment."""
+    start, end = period_bounds(period)
     touched = select(CaseEvent.case_id).where(CaseEvent.at >= start, CaseEvent.at < end)
     stmt = (select(Case.id).where(Case.township_code == township,
                                   or_(Case.id.in_(touched), (Case.created_at >= start) & (Case.created_at < end)))
@@ -268,12 +269,13 @@ def cases_of_month(session: Session, township: str, month: str) -> list[int]:
     return list(session.execute(stmt).scalars())
 
 
-def dossier_zip(factory: sessionmaker[Session], township: str, month: str, settings: Settings,
+def dossier_zip(factory: sessionmaker[Session], township: str, period: str, settings: Settings,
                 out: Path) -> list[str]:
-    """A zip of the dossiers of a township's cases of the month; returns the case codes in it."""
+    """A zip of the dossiers of a township's cases of the period (`cases_of_period`); returns the case codes in
+    it."""
     with factory() as session:
         check_township(session, township)
-        ids = cases_of_month(session, township, month)
+        ids = cases_of_period(session, township, period)
     tmp = out.with_suffix(out.suffix + ".part")
     codes = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

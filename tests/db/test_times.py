@@ -15,7 +15,7 @@ from api.cases.deadlines import COUNTY_TZ
 from api.clock import as_utc
 from api.db.models import Case, Epoch
 from api.db.repository import insert_rows, table_of
-from api.reports.dossier import cases_of_month
+from api.reports.dossier import cases_of_period
 from api.reports.monthly import month_bounds
 from tests.conftest import Database
 from tests.http.conftest import T1, Site
@@ -66,14 +66,19 @@ def test_the_bulk_writer_stores_the_same_instant(db: Database):
 
 
 def test_a_case_found_at_three_in_the_morning_on_the_first_is_in_that_months_dossier_batch(site: Site):
-    """The batch of dossiers a township files for a month (`cases_of_month`) is chosen by county time. A case
+    """The batch of dossiers a township files for a month (`cases_of_period`) is chosen by county time. A case
     found at 03:00 on 1 September belongs to September (before: to August, on SpatiaLite)."""
     with site.db.factory.begin() as s:
         found = s.execute(select(Case.id).where(Case.code.like("%-A1"))).scalar_one()
         s.execute(update(Case).where(Case.id == found).values(created_at=as_utc(EARLY_SEPTEMBER)))
     with site.db.factory() as s:
-        assert found in cases_of_month(s, T1, "2026-09")
-        assert found not in cases_of_month(s, T1, "2026-08")
+        assert found in cases_of_period(s, T1, "2026-09")
+        assert found not in cases_of_period(s, T1, "2026-08")
+        # The quarterly check's batch (季核) and the year's (年度评估): every case of their months, by county time.
+        assert found in cases_of_period(s, T1, "2026-Q3") and found in cases_of_period(s, T1, "2026")
+        assert found not in cases_of_period(s, T1, "2026-Q2")
+        assert set(cases_of_period(s, T1, "2026-Q3")) == {
+            i for month in ("2026-07", "2026-08", "2026-09") for i in cases_of_period(s, T1, month)}
 
 
 def test_a_stored_time_reads_back_aware_in_utc_on_both_databases(db: Database):

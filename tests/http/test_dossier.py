@@ -94,7 +94,7 @@ def test_the_dossier_holds_the_case_file_and_can_be_checked(site: Site, tmp_path
     assert site.client.get(f"/api/cases/{cid}/epochs", headers=site.as_user("officer2")).status_code == 404
 
 
-def test_the_cli_writes_one_dossier_or_a_townships_month(site: Site, tmp_path: Path,
+def test_the_cli_writes_one_dossier_or_a_townships_month_or_quarter(site: Site, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch):
     cid = a_filed_case_with_evidence(site, tmp_path)
     monkeypatch.setenv("REDLINE_DATABASE_URL", site.db.url)
@@ -114,6 +114,17 @@ def test_the_cli_writes_one_dossier_or_a_townships_month(site: Site, tmp_path: P
             names = z.namelist()
             assert f"{code}.pdf" in names and all(n.startswith(f"RL-{T1}") for n in names)
             assert code in pdf_text(z.read(f"{code}.pdf"))
+        # The quarter's batch (季核) holds the month's: a period is asked for as the export asks for it.
+        quarter = f"{month[:4]}-Q{(int(month[5:]) - 1) // 3 + 1}"
+        by_quarter = runner.invoke(app, ["dossier", "--township", T1, "--period", quarter,
+                                         "--out", str(tmp_path / "q.zip")])
+        assert by_quarter.exit_code == 0 and quarter in by_quarter.output, by_quarter.output
+        with zipfile.ZipFile(tmp_path / "q.zip") as z:
+            assert set(names) <= set(z.namelist())
+        for wrong in (["--period", f"{month[:4]}-Q5"], ["--month", month, "--period", quarter]):
+            refused = runner.invoke(app, ["dossier", "--township", T1, *wrong, "--out", str(tmp_path / "w.zip")])
+            assert refused.exit_code == 2 and "Traceback" not in refused.output, refused.output
+            assert not (tmp_path / "w.zip").exists()
         unknown = runner.invoke(app, ["dossier", "RL-nope", "--out", str(tmp_path / "x.pdf")])
         assert unknown.exit_code == 2 and "no case 'RL-nope'" in unknown.output and "Traceback" not in unknown.output
         both = runner.invoke(app, ["dossier", code, "--township", T1, "--month", month])
