@@ -185,6 +185,8 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     or that GeoArrow cannot read.
     """
     array = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
+    if isinstance(array, pa.ExtensionArray):  # geoarrow.wkb: its bytes
+        array = array.storage
     n = len(array)
     nothing = np.zeros(n, dtype=np.int64)
     unread = (np.full(n, WKB_UNREAD, dtype=np.int8), np.zeros(0), np.zeros(0), nothing, nothing.copy())
@@ -193,7 +195,8 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     import geoarrow.pyarrow as ga  # only `redline check` on GeoParquet needs it
 
     try:
-        native = ga.as_geoarrow(ga.wkb().wrap_array(array))
+        encoding = ga.large_wkb() if pa.types.is_large_binary(array.type) else ga.wkb()
+        native = ga.as_geoarrow(encoding.wrap_array(array))
     except Exception:  # whatever GeoArrow cannot read (its C errors, a column whose type it cannot infer) is
         return unread  # read by GEOS, which read these very bytes once already
     kind = native.type.geometry_type

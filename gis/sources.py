@@ -223,7 +223,10 @@ def read_geoparquet(path: Path) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | Non
         fields.append(f)
     frame = gpd.GeoDataFrame.from_arrow(table.cast(pa.schema(fields, metadata=table.schema.metadata)),
                                         geometry=primary)
-    return frame, table.column(primary)
+    wkb = table.column(primary)
+    if isinstance(wkb.type, pa.ExtensionType):  # geoarrow.wkb, once GeoArrow's package registered it: the bytes
+        wkb = pa.chunked_array([chunk.storage for chunk in wkb.chunks], type=wkb.type.storage_type)
+    return frame, wkb
 
 
 def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | str | int | None = None,

@@ -6,6 +6,8 @@ overlay for most houses and must agree with it to far below the 0.01 m² the eng
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -178,6 +180,7 @@ def test_rings_read_from_wkb_are_the_rings_geos_reads():
     (big-endian, Z, EWKB with an SRID, binary or large binary, chunked, a slice); a row it calls no ring (holes,
     several parts) GEOS calls no ring too; a null, a column with other geometry types and bytes GeoArrow cannot
     read are left to GEOS."""
+    geoarrow = import_module("geoarrow.pyarrow")
     rng = np.random.default_rng(7)
     xy = np.c_[GK_E + rng.uniform(0, 5000, 400), GK_N + rng.uniform(0, 5000, 400)]
     rotated = [affinity.rotate(box(x, y, x + 12.3, y + 9.1), a, origin=(x, y))
@@ -203,7 +206,9 @@ def test_rings_read_from_wkb_are_the_rings_geos_reads():
     want = _rings_by_row(*convex_clip_polygons(geoms))
     for wkb in (column, pa.array(encoded, type=pa.large_binary()),
                 pa.chunked_array([column.slice(0, 100), column.slice(100)]),
-                pa.array([b"junk", *encoded], type=pa.binary()).slice(1)):  # a slice: Arrow's offset
+                pa.array([b"junk", *encoded], type=pa.binary()).slice(1),  # a slice: Arrow's offset
+                geoarrow.wkb().wrap_array(column)):  # typed geoarrow.wkb (GeoArrow's extension type)
+        assert wkb_single_rings(wkb)[0].tolist() == state.tolist()  # read by GeoArrow, not left to GEOS
         convex, rings = convex_clip_polygons(geoms, wkb)
         assert convex.tolist() == convex_clip_polygons(geoms)[0].tolist()
         assert convex[:n].all() and not convex[n + 1]
