@@ -21,7 +21,6 @@ All areas are in m² of one projected CRS (CGCS2000 Gauss-Kruger by default).
 from __future__ import annotations
 
 import itertools
-import operator
 import os
 import threading
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from pyproj import CRS
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
-from gis.geometry import clean_polygons, polygonal_part
+from gis.geometry import clean_polygons, polygonal_part, unchanged
 from gis.kernels import Rings, convex_clip_polygons
 from gis.numbers import NumberError, parse_numbers
 from gis.overlay import (
@@ -157,25 +156,26 @@ def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame]
     """
     projected = projected_layer(gdf, "houses", crs)
     geoms = projected.geometry.to_numpy()
-    wkb = _bytes_of_unchanged(wkb, geoms, gdf.geometry.to_numpy()) if wkb is not None else None
+    wkb = _bytes_of_unchanged(wkb, geoms, gdf.geometry.to_numpy())
     convex, clip = convex_clip_polygons(geoms, wkb)
     houses, report = clean_polygons(projected, source="houses", workers=workers, known_valid=convex)
     if len(report):
         repairs.append(report)
         kept = projected.index.get_indexer(houses.index)
         cleaned = houses.geometry.to_numpy()
-        wkb = _bytes_of_unchanged(wkb.take(pa.array(kept)), cleaned, geoms[kept]) if wkb is not None else None
+        wkb = _bytes_of_unchanged(wkb.take(pa.array(kept)) if wkb is not None else None, cleaned, geoms[kept])
         convex, clip = convex_clip_polygons(cleaned, wkb)
     return houses, convex, clip
 
 
-def _bytes_of_unchanged(wkb: pa.Array | pa.ChunkedArray, geoms: np.ndarray, read: np.ndarray
+def _bytes_of_unchanged(wkb: pa.Array | pa.ChunkedArray | None, geoms: np.ndarray, read: np.ndarray
                         ) -> pa.Array | pa.ChunkedArray | None:
-    """`wkb` (the encoding of `read`, row for row) where `geoms[i]` is still the object `read[i]`, null where it
-    was changed since (reprojected, repaired): a null is read from the geometry. None where nothing is left."""
-    if len(wkb) != len(geoms) or len(read) != len(geoms):
+    """`wkb` (the encoding of `read`, row for row) where `geoms[i]` is still the object `read[i]` (`unchanged`),
+    null where it was changed since (reprojected, repaired): a null is read from the geometry. None where there
+    are no bytes or nothing is left."""
+    if wkb is None or len(wkb) != len(geoms) or len(read) != len(geoms):
         return None
-    same = np.fromiter(map(operator.is_, geoms, read), dtype=bool, count=len(geoms))
+    same = unchanged(geoms, read)
     if same.all():
         return wkb
     if not same.any():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import shapely
 from gis.engine import CheckInputs, CheckResult, check
 from gis.errors import RedlineInputError
 from gis.fields import names, renamed
+from gis.geometry import unchanged
 from gis.rules import RuleSet
 from gis.sources import read_source, read_source_and_wkb, read_table
 
@@ -182,8 +182,7 @@ class SourceFootprints:
         the very object read, freshly encoded elsewhere."""
         pos = self.house_ids.get_indexer(pd.Index(house_ids))
         kept = pos >= 0
-        kept[kept] = np.fromiter(map(operator.is_, geoms[kept], self.geoms[pos[kept]]), dtype=bool,
-                                 count=int(kept.sum()))
+        kept[kept] = unchanged(geoms[kept], self.geoms[pos[kept]])
         if kept.all():
             return self.wkb.take(pa.array(pos))
         out = np.empty(len(geoms), dtype=object)

@@ -8,6 +8,7 @@ through `clean_polygons` before any area is taken.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,13 @@ from shapely import GeometryType
 _POLYGONAL = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
 
 REPORT_COLUMNS = ["source", "row", "field", "action", "reason"]
+
+
+def unchanged(geoms: np.ndarray, read: np.ndarray) -> np.ndarray:
+    """Per row: `geoms[i]` is still the very object `read[i]` — not reprojected, repaired or rebuilt since, so
+    its file's bytes (`gis.files.SourceFootprints`) still encode it. Identity, not equality: a test of object
+    identity costs nothing next to comparing a million footprints' coordinates."""
+    return np.fromiter(map(operator.is_, geoms, read), dtype=bool, count=len(geoms))
 
 
 def polygonal_part(geoms: np.ndarray) -> np.ndarray:

@@ -220,14 +220,15 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     # Writable copies: Numba compiles (and caches) its kernels for writable arrays, Arrow's views are read-only.
     x = vertices.field("x").to_numpy(zero_copy_only=False, writable=True)
     y = vertices.field("y").to_numpy(zero_copy_only=False, writable=True)
-    ring_count = np.where(part >= 0, ring_offsets[np.maximum(part, 0) + 1] - ring_offsets[np.maximum(part, 0)], 0)
+    first = np.maximum(part, 0)
+    ring = ring_offsets[first]  # the part's first ring, where it has one
+    ring_count = np.where(part >= 0, ring_offsets[first + 1] - ring, 0)
     single = (parts == 1) & (ring_count <= 1)
     state = np.where(single, WKB_RING, WKB_NO_RING).astype(np.int8)
     # An empty row of a multipolygon column may have been an empty Polygon (GEOS: a ring of no edge) or an empty
     # MultiPolygon (no ring): GEOS says which.
     state[parts == 0] = WKB_UNREAD
     state[storage.is_null().to_numpy(zero_copy_only=False)] = WKB_UNREAD
-    ring = ring_offsets[np.maximum(part, 0)]  # the part's first ring, where it has one
     has = (state == WKB_RING) & (ring_count == 1)
     start = np.where(has, vertex_offsets[ring], 0).astype(np.int64)
     points = np.where(has, vertex_offsets[ring + 1] - start, 0)
