@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
+from gis.collector import cycle_collector_paused
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
@@ -220,6 +221,7 @@ def _input_row(frame: pd.DataFrame, position: int) -> int:
     return int(frame["_row"].iloc[position]) if "_row" in frame.columns else position + 1
 
 
+@cycle_collector_paused()
 def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = None,
           workers: int | None = None, progress: Callable[[int], None] | None = None) -> CheckResult:
     """Check every house against farmland and cultivated land; see the module docstring for columns.
@@ -228,6 +230,7 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     `workers` threads share the work (shapely releases the GIL); default: the number of cores.
     `progress` is called with the number of houses finished after each slice. The rules are always given:
     a county's cutoff and thresholds are its settings, never a silent national default.
+    Python's cyclic collector is held off meanwhile (`gis.collector`: a million geometries are no cycles).
     """
     work_crs = working_crs(inputs.houses, crs)
     if not work_crs.is_projected:

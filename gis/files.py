@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
+from gis.collector import cycle_collector_paused
 from gis.engine import CheckInputs, CheckResult, check
 from gis.errors import RedlineInputError
 from gis.fields import names, renamed
@@ -242,10 +243,12 @@ def write_result(result: CheckResult, out: Path, source: SourceFootprints | None
                                     layer="plot_areas", driver="GPKG", append=True)
 
 
+@cycle_collector_paused()
 def run_check(files: CheckFiles, out: Path, rules: RuleSet, *, crs: str | None = None, id_field: str | None = None,
               src_crs: str | None = None, progress: Callable[[int], None] | None = None,
               workers: int | None = None) -> CheckResult:
-    """Read, check, write; return the result (for the summary)."""
+    """Read, check, write; return the result (for the summary). Reading and writing a county's footprints make
+    and drop a million geometries as the check does: the cyclic collector waits for all three (`gis.collector`)."""
     inputs, footprints = read_inputs(files, id_field=id_field, src_crs=src_crs)
     result = check(inputs, rules, crs=crs, progress=progress, workers=workers)
     write_result(result, out, footprints)

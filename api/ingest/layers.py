@@ -31,6 +31,7 @@ from api.db.repository import in_chunks, insert_rows, read_frame, records, table
 from api.ingest.farmland_totals import AFFECTS_TOTALS, record_totals
 from api.stewardship.grids import locate_cases
 from gis.codes import COUNTY_TZ
+from gis.collector import cycle_collector_paused
 from gis.crs import Extent, check_inside, county_extent, to_projected, zone_extent
 from gis.dates import DateError, parse_days
 from gis.errors import RedlineInputError
@@ -402,6 +403,7 @@ def _kept_rows(rows: pd.Series, newer: pd.Series, source: str) -> pd.DataFrame:
                                     for day in days]})
 
 
+@cycle_collector_paused()
 def import_layer(factory: sessionmaker[Session], kind_name: str, path: str | Path, *, layer: str | None = None,
                  src_crs: str | None = None, id_field: str | None = None,
                  field_map: Mapping[str, str] | None = None,

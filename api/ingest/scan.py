@@ -42,6 +42,7 @@ from api.db.repository import (
     to_db_geometry,
 )
 from api.stewardship.grids import locate_cases
+from gis.collector import cycle_collector_paused
 from gis.compare import CompareRules, matches, one_to_one
 from gis.engine import CheckInputs, CheckResult, check
 from gis.rules import PERIOD_NAMES, Period, RuleSet
@@ -173,6 +174,7 @@ def _differs(before: pd.Series, after: pd.Series) -> np.ndarray:
     return np.asarray((b_missing != a_missing) | (both & unequal), dtype=bool)
 
 
+@cycle_collector_paused()
 def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | None = None,
          workers: int | None = None, compare_rules: CompareRules | None = None) -> ScanReport:
     """Check every stored house and create or update one case per violating house, in one transaction.
