@@ -40,7 +40,7 @@ from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
 from gis.geometry import clean_polygons, polygonal_part, unchanged
-from gis.kernels import Rings, convex_clip_polygons
+from gis.kernels import Rings, clip_rows, convex_clip_polygons, merged_clip
 from gis.numbers import NumberError, parse_numbers
 from gis.overlay import (
     Layer,
@@ -151,7 +151,9 @@ def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame]
     """The houses cleaned like any layer, with which are convex and their rings (for the clip kernel).
 
     Convex houses are simple polygons, so GEOS need not validate them: reading their coordinates once
-    serves both the cleaning and the kernel. Where cleaning changed anything, the rings are read again.
+    serves both the cleaning and the kernel. Where cleaning repaired a house, its rings are read again; the
+    houses it left alone keep those read before (reading them all again cost ~0.15–0.5 s a million houses on any
+    delivery with a single repair).
     `wkb` (`CheckInputs.houses_wkb`): the rings of a footprint still the very object read from those bytes
     (not reprojected, not repaired) are read from its bytes (`convex_clip_polygons`).
     """
@@ -164,8 +166,10 @@ def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame]
         repairs.append(report)
         kept = projected.index.get_indexer(houses.index)
         cleaned = houses.geometry.to_numpy()
-        wkb = _bytes_of_unchanged(wkb.take(pa.array(kept)) if wkb is not None else None, cleaned, geoms[kept])
-        convex, clip = convex_clip_polygons(cleaned, wkb)
+        same = unchanged(cleaned, geoms[kept])
+        repaired = np.flatnonzero(~same)
+        convex, clip = merged_clip(len(cleaned), (np.flatnonzero(same), *clip_rows(convex, clip, kept[same])),
+                                   (repaired, *convex_clip_polygons(cleaned[repaired])))
     return houses, convex, clip
 
 

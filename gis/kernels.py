@@ -140,6 +140,36 @@ def convex_clip_polygons(geoms: np.ndarray, wkb: pa.Array | pa.ChunkedArray | No
     return convex, rings
 
 
+def clip_rows(convex: np.ndarray, rings: Rings, rows: np.ndarray) -> tuple[np.ndarray, Rings]:
+    """`convex_clip_polygons`'s answer for some of its rows (positions, in the order given): the coordinate
+    arrays are shared, not copied."""
+    return convex[rows], replace(rings, first_ring=rings.first_ring[rows], ring_count=rings.ring_count[rows])
+
+
+def merged_clip(n: int, *parts: tuple[np.ndarray, np.ndarray, Rings]) -> tuple[np.ndarray, Rings]:
+    """One `convex_clip_polygons` answer for `n` rows from answers for disjoint sets of them, each given as
+    (rows, convex, rings) with `convex` and `rings` in the order of `rows`: e.g. the houses cleaning left alone,
+    whose rings were read already, beside the few it repaired, read afresh (`gis.engine._prepare_houses`)."""
+    convex = np.zeros(n, dtype=bool)
+    first_ring = np.full(n, -1, dtype=np.int64)
+    ring_count = np.zeros(n, dtype=np.int64)
+    xs, ys, starts, lengths, signs = [], [], [], [], []
+    vertices = ring_base = 0
+    for rows, flags, rings in parts:
+        convex[rows] = flags
+        first_ring[rows] = np.where(rings.first_ring >= 0, rings.first_ring + ring_base, -1)
+        ring_count[rows] = rings.ring_count
+        xs.append(rings.x)
+        ys.append(rings.y)
+        starts.append(rings.start + vertices)
+        lengths.append(rings.length)
+        signs.append(rings.sign)
+        vertices += len(rings.x)
+        ring_base += len(rings.start)
+    return convex, Rings(np.concatenate(xs), np.concatenate(ys), np.concatenate(starts), np.concatenate(lengths),
+                         np.concatenate(signs), first_ring, ring_count)
+
+
 def _convex_clip_geometries(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
     """`convex_clip_polygons` from the geometry objects (GEOS reads types, holes and coordinates)."""
     n = len(geoms)
