@@ -47,7 +47,6 @@ chief_app.command("list")(stewardship.chief_list)
 grids_app.command("generate")(stewardship.grids_generate)
 
 
-
 def main() -> None:
     """The `redline` program (`[project.scripts]`): the commands, and an exit that does not walk the heap.
 
