@@ -17,8 +17,9 @@ until its result file is written (the wall time a user waits):
   cores; no validation, no rules, nothing written.
 
 The Python contestants (Redline, the floor, the PostGIS loader) run alike: Python's cyclic collector held off
-while geometries are made (`gis.collector`) and a frozen heap at exit (`api.cli.main`). With `--repeat N` the
-contestants run in N rounds, each round all of them one after another, and each keeps its best time.
+while geometries are made (`gis.collector`) and a frozen heap at exit (`gis.collector.freeze_at_exit`). With
+`--repeat N` the contestants run in N rounds, each round all of them one after another, and each keeps its best
+time.
 
 Every contestant's per-house farmland area is checked against Redline's (|diff| < 0.01 m²). Without --pg-url a
 throwaway PostGIS cluster is started with scripts/postgis.sh.
@@ -27,8 +28,6 @@ throwaway PostGIS cluster is started with scripts/postgis.sh.
 from __future__ import annotations
 
 import argparse
-import atexit
-import gc
 import os
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bench.readme import add_readme_option, markdown_table, write_block
-from gis.collector import cycle_collector_paused
+from gis.collector import cycle_collector_paused, freeze_at_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -211,7 +210,7 @@ def main() -> None:
     if args.mode == "peer":
         # As Redline's program runs (`api.cli.main`, `gis.collector`): no cyclic collections while the geometries
         # are made and measured, a frozen heap at exit. Without it the floor would pay ~1 s Redline does not.
-        atexit.register(gc.freeze)
+        freeze_at_exit()
         with cycle_collector_paused():
             PEERS[args.name](args.houses, args.farmland, args.out, workers=args.workers, pg_url=args.pg_url)
         return

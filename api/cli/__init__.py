@@ -6,12 +6,10 @@ they need when they run, so a simple one (`redline user add`) starts without Fas
 
 from __future__ import annotations
 
-import atexit
-import gc
-
 from api.cli import admin, files, ingest, reports, serve, stewardship
 from api.cli.base import typer_app
 from api.cli.serve import DEMO_LAYERS
+from gis.collector import freeze_at_exit
 
 app = typer_app("Redline: rural houses on farmland — check, queue, track.")
 db_app = typer_app("Database schema.")
@@ -48,14 +46,9 @@ grids_app.command("generate")(stewardship.grids_generate)
 
 
 def main() -> None:
-    """The `redline` program (`[project.scripts]`): the commands, and an exit that does not walk the heap.
-
-    When a Python process ends, its finalisation runs full cyclic collections over every object still alive —
-    after `redline check` the modules of pandas, numba, pyproj and the rest: 0.15–0.3 s of waiting for a prompt
-    that has nothing left to do. Objects frozen (`gc.freeze`) are left out of those walks; the memory goes back to
-    the system with the process as it would anyway. Only the program does this: tests and the server use `app`.
-    """
-    atexit.register(gc.freeze)
+    """The `redline` program (`[project.scripts]`): the commands, and an exit that does not walk the heap
+    (`gis.collector.freeze_at_exit`). Only the program does this: tests and the server use `app`."""
+    freeze_at_exit()
     app()
 
 
