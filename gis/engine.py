@@ -25,13 +25,12 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -39,8 +38,9 @@ from gis.collector import cycle_collector_paused
 from gis.crs import require_projected, same_crs, to_projected, zone_for_frame
 from gis.dates import DateError, parse_days
 from gis.errors import MissingCRSError, RedlineInputError
+from gis.footprints import Footprints, HouseShapes
 from gis.geometry import clean_polygons, polygonal_part, unchanged
-from gis.kernels import Rings, clip_rows, convex_clip_polygons, merged_clip
+from gis.kernels import clip_rows, convex_clip_polygons, convex_clip_wkb, merged_clip
 from gis.numbers import NumberError, parse_numbers
 from gis.overlay import (
     Layer,
@@ -48,6 +48,7 @@ from gis.overlay import (
     area_or_zero,
     clip_union,
     intersect_or_none,
+    pair_areas,
     subtract_or_keep,
     union_groups,
     union_or_either,
@@ -82,35 +83,58 @@ RESULT_COLUMNS = [
 
 @dataclass
 class CheckInputs:
-    """The layers of one check; only houses and farmland are required."""
+    """The layers of one check; only houses and farmland are required. The houses may come as a GeoDataFrame or,
+    read from a WKB GeoParquet file, as `Footprints`: then only the footprints the clip kernel cannot measure
+    from their rings are ever decoded into geometry objects (`gis.footprints`)."""
 
-    houses: gpd.GeoDataFrame
+    houses: gpd.GeoDataFrame | Footprints
     farmland: gpd.GeoDataFrame
     cultivated: gpd.GeoDataFrame | None = None
     baseline: gpd.GeoDataFrame | None = None
     approvals: gpd.GeoDataFrame | None = None
     households: pd.DataFrame | None = None
     plots: gpd.GeoDataFrame | None = None
-    #: The houses' geometry as their file encodes it, row for row (WKB, `gis.sources.read_source_and_wkb`),
-    #: where it was read from such a file: the clip kernel reads the rings from these bytes (`_prepare_houses`).
-    houses_wkb: pa.Array | pa.ChunkedArray | None = None
 
 
-@dataclass
 class CheckResult:
-    """Per-house results, house × plot areas, and every geometry repair or drop made on the way."""
+    """Per-house results, house × plot areas, and every geometry repair or drop made on the way.
 
-    houses: gpd.GeoDataFrame
-    plot_areas: pd.DataFrame
-    repairs: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: What the office should know about the inputs: approvals of a kind that legalises nothing or that
-    #: no one could read, baseline imagery taken after the cutoff.
-    warnings: list[str] = field(default_factory=list)
+    `table` has the result columns (`RESULT_COLUMNS`), one row per checked house; `houses` is the same with each
+    house's footprint (in `crs`), a GeoDataFrame made when first asked for: `redline check` writing GeoParquet
+    never asks, and writes the footprints as their file had them (`HouseShapes.wkb`).
+    """
+
+    def __init__(self, houses: pd.DataFrame, plot_areas: pd.DataFrame, repairs: pd.DataFrame | None = None,
+                 warnings: list[str] | None = None, *, crs: CRS | None = None,
+                 footprints: HouseShapes | None = None) -> None:
+        self.table = houses
+        self.plot_areas = plot_areas
+        self.repairs = repairs if repairs is not None else pd.DataFrame()
+        #: What the office should know about the inputs: approvals of a kind that legalises nothing or that
+        #: no one could read, baseline imagery taken after the cutoff.
+        self.warnings = warnings if warnings is not None else []
+        self.crs = crs if crs is not None else getattr(houses, "crs", None)
+        #: Where given, the footprints of `table`'s houses, row for row (`houses` is made from them).
+        self.footprints = footprints
+        self._houses: pd.DataFrame | None = houses if footprints is None else None
+
+    @property
+    def houses(self) -> gpd.GeoDataFrame:
+        """The result columns with each house's footprint."""
+        if self._houses is None:
+            assert self.footprints is not None
+            self._houses = gpd.GeoDataFrame(self.table, geometry=gpd.GeoSeries(
+                self.footprints.geometries(), index=self.table.index, crs=self.crs), crs=self.crs)
+        return self._houses  # type: ignore[return-value]
+
+    @houses.setter
+    def houses(self, frame: pd.DataFrame) -> None:
+        self._houses = self.table = frame
+        self.footprints = None
 
     def summary(self) -> pd.DataFrame:
         """Counts and areas per disposition (m² and 亩)."""
-        h = self.houses
-        g = h.groupby("disposition", observed=True).agg(
+        g = self.table.groupby("disposition", observed=True).agg(
             houses=("house_id", "size"),
             footprint_m2=("footprint_m2", "sum"),
             farmland_m2=("farmland_m2", "sum"),
@@ -120,7 +144,7 @@ class CheckResult:
         return g.reindex([d.value for d in Disposition], fill_value=0)
 
 
-def with_row_numbers(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def with_row_numbers(gdf: pd.DataFrame) -> pd.DataFrame:
     """The layer with its 1-based input row numbers in `_row` (what error and repair reports name),
     numbered here unless the caller numbered it already (e.g. before splitting it into partitions)."""
     if "_row" in gdf.columns:
@@ -146,46 +170,86 @@ def _prepare(gdf: gpd.GeoDataFrame | None, name: str, crs: CRS, repairs: list[pd
     return clean
 
 
-def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame], workers: int | None,
-                    wkb: pa.Array | pa.ChunkedArray | None = None) -> tuple[gpd.GeoDataFrame, np.ndarray, Rings]:
-    """The houses cleaned like any layer, with which are convex and their rings (for the clip kernel).
+def _prepare_houses(gdf: gpd.GeoDataFrame, crs: CRS, repairs: list[pd.DataFrame], workers: int | None
+                    ) -> tuple[gpd.GeoDataFrame, HouseShapes]:
+    """The houses cleaned like any layer, with their shapes (which are convex, their rings, boxes and areas).
 
     Convex houses are simple polygons, so GEOS need not validate them: reading their coordinates once
     serves both the cleaning and the kernel. Where cleaning repaired a house, its rings are read again; the
     houses it left alone keep those read before (reading them all again cost ~0.15–0.5 s a million houses on any
     delivery with a single repair).
-    `wkb` (`CheckInputs.houses_wkb`): the rings of a footprint still the very object read from those bytes
-    (not reprojected, not repaired) are read from its bytes (`convex_clip_polygons`).
     """
     projected = projected_layer(gdf, "houses", crs)
     geoms = projected.geometry.to_numpy()
-    wkb = _bytes_of_unchanged(wkb, geoms, gdf.geometry.to_numpy())
-    convex, clip = convex_clip_polygons(geoms, wkb)
+    convex, clip = convex_clip_polygons(geoms)
     houses, report = clean_polygons(projected, source="houses", workers=workers, known_valid=convex)
+    cleaned = houses.geometry.to_numpy()
     if len(report):
         repairs.append(report)
         kept = projected.index.get_indexer(houses.index)
-        cleaned = houses.geometry.to_numpy()
         same = unchanged(cleaned, geoms[kept])
         repaired = np.flatnonzero(~same)
         convex, clip = merged_clip(len(cleaned), (np.flatnonzero(same), *clip_rows(convex, clip, kept[same])),
                                    (repaired, *convex_clip_polygons(cleaned[repaired])))
-    return houses, convex, clip
+    return houses, HouseShapes.of(cleaned, convex, clip)
 
 
-def _bytes_of_unchanged(wkb: pa.Array | pa.ChunkedArray | None, geoms: np.ndarray, read: np.ndarray
-                        ) -> pa.Array | pa.ChunkedArray | None:
-    """`wkb` (the encoding of `read`, row for row) where `geoms[i]` is still the object `read[i]` (`unchanged`),
-    null where it was changed since (reprojected, repaired): a null is read from the geometry. None where there
-    are no bytes or nothing is left."""
-    if wkb is None or len(wkb) != len(geoms) or len(read) != len(geoms):
-        return None
-    same = unchanged(geoms, read)
-    if same.all():
-        return wkb
-    if not same.any():
-        return None
-    return pc.if_else(pa.array(same), wkb, pa.nulls(len(wkb), type=wkb.type))
+def _prepare_footprints(footprints: Footprints, crs: CRS, repairs: list[pd.DataFrame], workers: int | None
+                        ) -> tuple[pd.DataFrame, HouseShapes]:
+    """`_prepare_houses` for footprints still in their file's WKB, already in the working CRS `crs`.
+
+    The convex ones are read from the bytes into rings (`convex_clip_wkb`) and never decoded: a convex ring is a
+    valid polygon with area, which cleaning would keep as it is. Only the others (concave, with holes, several
+    parts, empty, with Z values) are decoded and cleaned like any layer; what cleaning repaired is written out
+    anew, everything else as the file's own bytes (`HouseShapes.wkb`).
+    """
+    n = len(footprints)
+    wkb = footprints.wkb
+    attributes = with_row_numbers(footprints.frame)
+    convex, rings = convex_clip_wkb(wkb)
+    rest = np.flatnonzero(~convex)
+    decoded = footprints.decode(rest)
+    rows = attributes["_row"].to_numpy()
+    rest_convex, rest_clip = convex_clip_polygons(decoded)
+    cleaned, report = clean_polygons(gpd.GeoDataFrame({"_row": rows[rest]}, geometry=decoded, crs=crs),
+                                     source="houses", workers=workers, known_valid=rest_convex)
+    if len(report):
+        repairs.append(report)
+    kept_rest = cleaned.index.to_numpy()  # positions in `rest` (the frame's RangeIndex)
+    keep = np.ones(n, dtype=bool)
+    keep[rest] = False
+    keep[rest[kept_rest]] = True
+    kept = np.flatnonzero(keep)
+    position = np.full(n, -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    objects = np.full(len(kept), None, dtype=object)
+    cleaned_geoms = cleaned.geometry.to_numpy()
+    at = position[rest[kept_rest]]
+    objects[at] = cleaned_geoms
+    same = unchanged(cleaned_geoms, decoded[kept_rest])
+    changed = np.zeros(len(kept), dtype=bool)
+    changed[at[~same]] = True
+    fast = np.flatnonzero(convex)
+    convex_kept, clip = merged_clip(len(kept), (position[fast], *clip_rows(convex, rings, fast)),
+                                    (at[same], *clip_rows(rest_convex, rest_clip, kept_rest[same])),
+                                    (at[~same], *convex_clip_polygons(cleaned_geoms[~same])))
+    everything = len(kept) == n
+    frame = attributes if everything else attributes.iloc[kept].reset_index(drop=True)
+    source = wkb if everything else wkb.take(pa.array(kept))
+    return frame, HouseShapes.of(objects, convex_kept, clip, source=source, changed=changed)
+
+
+def _houses_in_working_crs(houses: gpd.GeoDataFrame | Footprints, crs: CRS | str | int | None
+                           ) -> tuple[gpd.GeoDataFrame | Footprints, CRS]:
+    """The working CRS, and the houses as the engine takes them: `Footprints` stay bytes where they are in that CRS
+    already; otherwise they are decoded (a reprojection moves every vertex: there is nothing to keep)."""
+    if isinstance(houses, Footprints):
+        if houses.crs is None and crs is None:
+            raise MissingCRSError("houses have no CRS; give one (--src-crs) or a projected --crs", source="houses")
+        if houses.crs is not None and houses.crs.is_projected and (crs is None or same_crs(houses.crs, crs)):
+            return houses, CRS.from_user_input(crs) if crs is not None else houses.crs
+        houses = houses.to_geodataframe()
+    return houses, working_crs(houses, crs)
 
 
 def working_crs(houses: gpd.GeoDataFrame, crs: CRS | str | int | None) -> CRS:
@@ -230,17 +294,22 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
           workers: int | None = None, progress: Callable[[int], None] | None = None) -> CheckResult:
     """Check every house against farmland and cultivated land; see the module docstring for columns.
 
-    Returns one row per (clean) house with the columns in `RESULT_COLUMNS` plus the geometry.
+    Returns one row per (clean) house with the columns in `RESULT_COLUMNS` (and, asked for, the footprint).
     `workers` threads share the work (shapely releases the GIL); default: the number of cores.
     `progress` is called with the number of houses finished after each slice. The rules are always given:
     a county's cutoff and thresholds are its settings, never a silent national default.
     Python's cyclic collector is held off meanwhile (`gis.collector`: a million geometries are no cycles).
     """
-    work_crs = working_crs(inputs.houses, crs)
+    given, work_crs = _houses_in_working_crs(inputs.houses, crs)
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
     repairs: list[pd.DataFrame] = []
-    houses, convex, clip = _prepare_houses(inputs.houses, work_crs, repairs, workers, inputs.houses_wkb)
+    houses: pd.DataFrame
+    if isinstance(given, Footprints):
+        houses, shapes = _prepare_footprints(given, work_crs, repairs, workers)
+    else:
+        houses, shapes = _prepare_houses(given, work_crs, repairs, workers)
+        require_projected(houses, "houses")
     if "house_id" not in houses.columns:
         raise RedlineInputError("no house_id column", source="houses", field="house_id")
     dup = houses["house_id"].duplicated(keep="first")
@@ -254,7 +323,6 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     }
     farmland = layers["farmland"]
     assert farmland is not None
-    require_projected(houses, "houses")
 
     cultivated = layers["cultivated"]
     if cultivated is not None:
@@ -281,8 +349,7 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     homestead = is_home(houses)
     household = household_ids(houses)
 
-    geoms = houses.geometry.to_numpy()
-    chunks = _chunks(len(geoms), workers)
+    chunks = _chunks(len(shapes), workers)
     n_threads = max(1, min(len(chunks), workers or os.cpu_count() or 1))
     # GEOS caches inside prepared geometries are not thread-safe: each thread gets its own copy of the
     # layers (the first keeps the originals). Threads take the next slice as they come free, so the one
@@ -299,8 +366,7 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
             if i is None:
                 return
             sl = chunks[i]
-            parts[i] = _measure(own, geoms[sl], convex[sl], clip.take(sl), built_on[sl], homestead[sl], others[sl],
-                                household[sl])
+            parts[i] = _measure(own, shapes.take(sl), built_on[sl], homestead[sl], others[sl], household[sl])
             if progress is not None:
                 progress(sl.stop - sl.start)
 
@@ -313,18 +379,15 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
 
     # copy=False: the columns are this function's own fresh arrays. Stacking them into pandas' 2-D blocks
     # copied ~100 MB per million houses into freshly faulted memory, 0.1–0.6 s of a `redline check`.
-    out = gpd.GeoDataFrame(
-        {"house_id": houses["house_id"].array, **measured},
-        geometry=houses.geometry.array, crs=work_crs, index=index, copy=False,
-    )
-    plot_areas = _plot_areas(ctx, geoms, houses["house_id"].to_numpy(),
+    out = pd.DataFrame({"house_id": houses["house_id"].array, **measured}, index=index, copy=False)
+    plot_areas = _plot_areas(ctx, shapes, houses["house_id"].to_numpy(),
                              layers["plots"]["plot_id"].to_numpy() if layers["plots"] is not None
                              and "plot_id" in layers["plots"] else None)
     out["plot_areas"] = _plot_area_text(out["house_id"], plot_areas)
-    out = out[[*RESULT_COLUMNS, "geometry"]]
+    out = out[RESULT_COLUMNS]
     report = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame(
         columns=["source", "row", "field", "action", "reason"])
-    return CheckResult(houses=out, plot_areas=plot_areas, repairs=report, warnings=warnings)
+    return CheckResult(out, plot_areas, report, warnings, crs=work_crs, footprints=shapes)
 
 
 @dataclass
@@ -472,10 +535,10 @@ def other_homesteads(houses: gpd.GeoDataFrame, households: pd.DataFrame | None) 
     return others_from_counts(houses["household_id"], home_counts(houses), homestead_register(households))
 
 
-def _measure(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings, built_on: np.ndarray,
-             homestead: np.ndarray, other_homesteads: np.ndarray, household: np.ndarray) -> dict[str, np.ndarray]:
+def _measure(ctx: _Context, shapes: HouseShapes, built_on: np.ndarray, homestead: np.ndarray,
+             other_homesteads: np.ndarray, household: np.ndarray) -> dict[str, np.ndarray]:
     """All per-house measures for one slice of houses (the thread-parallel unit)."""
-    measures = _measure_areas(ctx, geoms, convex, clip, built_on, household)
+    measures = _measure_areas(ctx, shapes, built_on, household)
     return {**measures, **decide(ctx.rules, measures, homestead, other_homesteads)}
 
 
@@ -524,8 +587,8 @@ def _period(rules: RuleSet, built_on: np.ndarray, footprint: np.ndarray, old_m2:
     return period, after_m2, conflict
 
 
-def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: Rings,
-                   built_on: np.ndarray, household: np.ndarray) -> dict[str, np.ndarray]:
+def _measure_areas(ctx: _Context, shapes: HouseShapes, built_on: np.ndarray, household: np.ndarray
+                   ) -> dict[str, np.ndarray]:
     """Areas per house, by the fast kernel where it is exact, by GEOS geometry where it must be.
 
     The kernel gives each house's area on each layer. That settles every house that touches no farmland
@@ -533,20 +596,20 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: R
     (increments and approved houses on farmland — a small share) need the geometry of the part after the
     cutoff intersected with each layer, and go through `_measure_geometry`.
     """
-    n = len(geoms)
-    footprint = area_or_zero(geoms)
-    farmland_m2 = area_on(geoms, ctx.farmland, convex, clip)
-    cultivated_m2 = area_on(geoms, ctx.cultivated, convex, clip) if ctx.cultivated is not None else np.zeros(n)
-    old_m2 = area_on(geoms, ctx.baseline, convex, clip) if ctx.baseline is not None else None
-    late_m2 = area_on(geoms, ctx.late_baseline, convex, clip) if ctx.late_baseline is not None else None
+    n = len(shapes)
+    footprint = shapes.area
+    farmland_m2 = area_on(shapes, ctx.farmland)
+    cultivated_m2 = area_on(shapes, ctx.cultivated) if ctx.cultivated is not None else np.zeros(n)
+    old_m2 = area_on(shapes, ctx.baseline) if ctx.baseline is not None else None
+    late_m2 = area_on(shapes, ctx.late_baseline) if ctx.late_baseline is not None else None
     if old_m2 is None and late_m2 is not None:
         old_m2 = np.zeros(n)
     period, after_m2, conflict = _period(ctx.rules, built_on, footprint, old_m2, late_m2)
-    plots_m2 = area_on(geoms, ctx.plots, convex, clip) if ctx.plots is not None else np.zeros(n)
+    plots_m2 = area_on(shapes, ctx.plots) if ctx.plots is not None else np.zeros(n)
     touching = (farmland_m2 > 0) | (cultivated_m2 > 0)
     approval_candidate = np.zeros(n, dtype=bool)
-    if ctx.approvals is not None:
-        approval_candidate[ctx.approvals.layer.pairs(geoms)[0]] = True
+    if ctx.approvals is not None:  # boxes that meet: the exact pass decides whether an approval covers the house
+        approval_candidate[ctx.approvals.layer.boxes.pairs(shapes.bounds)[0]] = True
     has_new_part = ~np.isnan(after_m2) & (after_m2 > NEW_PART_EPSILON_M2)
     both = (farmland_m2 > 0) & (cultivated_m2 > 0)  # their union needs geometry
     exact = touching & (has_new_part | approval_candidate | both)
@@ -575,7 +638,7 @@ def _measure_areas(ctx: _Context, geoms: np.ndarray, convex: np.ndarray, clip: R
     }
     idx = np.flatnonzero(exact)
     if len(idx):
-        for key, values in _measure_geometry(ctx, geoms[idx], built_on[idx], household[idx]).items():
+        for key, values in _measure_geometry(ctx, shapes.geometries(idx), built_on[idx], household[idx]).items():
             measures[key][idx] = values
     return measures
 
@@ -753,20 +816,18 @@ def _labels(codes: np.ndarray, names: tuple[str, ...], index: pd.Index) -> pd.Se
     return pd.Series(pd.array(pa.array(names).take(pa.array(codes)), dtype="str"), index=index)
 
 
-def _plot_areas(ctx: _Context, geoms: np.ndarray, house_ids: np.ndarray,
+def _plot_areas(ctx: _Context, shapes: HouseShapes, house_ids: np.ndarray,
                 plot_ids: np.ndarray | None) -> pd.DataFrame:
     """Long table of the house area on each contracted plot it touches (m², > 0 only)."""
     empty = pd.DataFrame({"house_id": pd.Series(dtype=object), "plot_id": pd.Series(dtype=object),
                           "area_m2": pd.Series(dtype=float)})
     if ctx.plots is None:
         return empty
-    hi, pi = ctx.plots.pairs(geoms)
+    hi, pi, area = pair_areas(shapes, ctx.plots)
     if len(hi) == 0:
         return empty
-    area = area_or_zero(shapely.intersection(geoms[hi], ctx.plots.geoms[pi]))
-    keep = area > 0
-    ids = plot_ids[pi[keep]] if plot_ids is not None else pi[keep] + 1
-    return pd.DataFrame({"house_id": house_ids[hi[keep]], "plot_id": ids, "area_m2": area[keep]})
+    ids = plot_ids[pi] if plot_ids is not None else pi + 1
+    return pd.DataFrame({"house_id": house_ids[hi], "plot_id": ids, "area_m2": area})
 
 
 def _plot_area_text(house_ids: pd.Series, plot_areas: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from pyproj import CRS
 
 from gis.collector import cycle_collector_paused
 from gis.engine import CheckInputs, CheckResult, check
 from gis.errors import RedlineInputError
 from gis.fields import names, renamed
-from gis.geometry import unchanged
+from gis.kernels import warm_up
 from gis.rules import RuleSet
-from gis.sources import read_source, read_source_and_wkb, read_table
+from gis.sources import read_footprints, read_source, read_table
 
 OUTPUT_FORMATS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV",
                   ".parquet": "Parquet"}
@@ -52,13 +54,13 @@ def _fields(id_field: str | None) -> dict[str, dict[str, tuple[str, ...]]]:
             "households": names("households", "household_id", "homesteads_elsewhere")}
 
 
-def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None
-                ) -> tuple[CheckInputs, SourceFootprints | None]:
-    """Read and normalise every input layer to the engine's column names; with them the houses' footprints as
-    the file encodes them, where it is WKB GeoParquet (`SourceFootprints`)."""
+def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str | None = None) -> CheckInputs:
+    """Read and normalise every input layer to the engine's column names. Houses in WKB GeoParquet stay as the
+    file's bytes (`gis.footprints.Footprints`): the engine decodes only the footprints it must."""
     wanted = _fields(id_field)
-    frame, wkb = read_source_and_wkb(files.houses, src_crs=src_crs)
-    houses = renamed(frame, wanted["houses"])
+    footprints = read_footprints(files.houses, src_crs=src_crs)
+    houses = renamed(footprints.frame if footprints is not None else read_source(files.houses, src_crs=src_crs),
+                     wanted["houses"])
     if "house_id" not in houses.columns:
         if id_field:
             raise RedlineInputError(f"no field {id_field!r}", source=str(files.houses), field=id_field)
@@ -77,18 +79,15 @@ def read_inputs(files: CheckFiles, *, id_field: str | None = None, src_crs: str 
     households = None
     if files.households is not None:
         households = renamed(read_table(files.households), wanted["households"])
-    footprints = SourceFootprints.of(houses, wkb)
-    inputs = CheckInputs(
-        houses=houses,
+    return CheckInputs(
+        houses=footprints.with_frame(houses) if footprints is not None else houses,
         farmland=layer("farmland"),  # type: ignore[arg-type]
         cultivated=cultivated,
         baseline=layer("baseline"),
         approvals=layer("approvals"),
         households=households,
         plots=layer("plots"),
-        houses_wkb=footprints.wkb if footprints is not None else None,
     )
-    return inputs, footprints
 
 
 def _renamed(frame: Any, wanted: dict[str, tuple[str, ...]]) -> Any:
@@ -154,78 +153,72 @@ def is_folder_output(out: Path) -> bool:
     return out.suffix == "" or out.is_dir()
 
 
-#: GeoParquet's names of the geometry types, by shapely type id.
-GEOPARQUET_TYPES = {0: "Point", 1: "LineString", 2: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+#: GeoParquet's names of the geometry types, by WKB type code (shapely's type id + 1).
+GEOPARQUET_TYPES = {1: "Point", 2: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
                     6: "MultiPolygon", 7: "GeometryCollection"}
 
 
-@dataclass(frozen=True)
-class SourceFootprints:
-    """The houses as read from a WKB GeoParquet file: their geometry objects and the file's own encoding of
-    them. A footprint the check kept as it was read (same CRS, not repaired) is written out as those very
-    bytes: encoding a million footprints again costs about a second and gives the same bytes."""
-
-    house_ids: pd.Index
-    geoms: np.ndarray
-    wkb: pa.ChunkedArray
-
-    @classmethod
-    def of(cls, houses: gpd.GeoDataFrame, wkb: pa.ChunkedArray | None) -> SourceFootprints | None:
-        """The footprints of `houses` as read, with `wkb`, their file's encoding of them row for row
-        (`gis.sources.read_source_and_wkb`); None where there is no such encoding."""
-        if wkb is None or len(wkb) != len(houses) or not (pa.types.is_binary(wkb.type)
-                                                          or pa.types.is_large_binary(wkb.type)):
-            return None
-        return cls(pd.Index(houses["house_id"]), houses.geometry.to_numpy(), wkb)
-
-    def wkb_for(self, house_ids: pd.Series, geoms: np.ndarray) -> pa.Array | pa.ChunkedArray:
-        """WKB of `geoms` (the result's footprints of `house_ids`): the source's bytes where the footprint is
-        the very object read, freshly encoded elsewhere."""
-        pos = self.house_ids.get_indexer(pd.Index(house_ids))
-        kept = pos >= 0
-        kept[kept] = unchanged(geoms[kept], self.geoms[pos[kept]])
-        if kept.all():
-            return self.wkb.take(pa.array(pos))
-        out = np.empty(len(geoms), dtype=object)
-        out[kept] = self.wkb.take(pa.array(pos[kept])).to_numpy(zero_copy_only=False)
-        out[~kept] = shapely.to_wkb(geoms[~kept])
-        return pa.array(out, type=pa.binary())
+def wkb_geometry_types(wkb: pa.Array | pa.ChunkedArray) -> list[str]:
+    """GeoParquet's names of the geometry types in a WKB column, read from each value's header (byte order, then
+    the type code) without decoding a geometry. ISO codes (1003: a Polygon Z) and EWKB flags name the plain type."""
+    chunks = wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb]
+    codes = [_wkb_type_codes(chunk) for chunk in chunks if len(chunk)]
+    found = np.unique(np.concatenate(codes)) if codes else []
+    return sorted(GEOPARQUET_TYPES[int(t)] for t in found if int(t) in GEOPARQUET_TYPES)
 
 
-def write_geoparquet(frame: gpd.GeoDataFrame, out: Path, wkb: pa.Array | pa.ChunkedArray | None = None) -> None:
-    """Write GeoParquet 1.1 (WKB geometry, the CRS as PROJJSON, the bounding box and geometry types in the
-    `geo` metadata, as the specification and geopandas write it). `wkb`, when given, is the geometry column
-    already encoded (see `SourceFootprints`)."""
-    geoms = frame.geometry.to_numpy()
-    name = frame.geometry.name
-    # The other columns as they are (copy=False): `frame.drop` merged the result's ~20 columns into pandas'
-    # 2-D blocks first, copying ~150 MB per million houses (0.3–0.5 s of a `redline check`) only to split
-    # them into Arrow columns again.
-    others = pd.DataFrame({column: frame[column] for column in frame.columns if column != name}, copy=False)
-    table = pa.Table.from_pandas(others, preserve_index=False)
-    table = table.append_column(name, wkb if wkb is not None else pa.array(shapely.to_wkb(geoms), type=pa.binary()))
-    present = ~shapely.is_missing(geoms)
-    types = sorted(GEOPARQUET_TYPES[t] for t in np.unique(shapely.get_type_id(geoms[present])))
-    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": types,
-                              "bbox": [float(v) for v in shapely.total_bounds(geoms)] if present.any() else []}
-    column["crs"] = frame.crs.to_json_dict() if frame.crs is not None else None
-    geo = {"version": "1.1.0", "primary_column": name, "columns": {name: column}}
+def _wkb_type_codes(array: pa.Array) -> np.ndarray:
+    """The plain WKB type code (1 Point … 7 GeometryCollection) of every value at least a header long."""
+    offset_type = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=offset_type)[array.offset:array.offset + len(array) + 1]
+    starts = offsets[:-1].astype(np.int64)
+    present = np.diff(offsets) >= 5
+    if array.null_count:
+        present &= array.is_valid().to_numpy(zero_copy_only=False)
+    starts = starts[present]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8) if len(starts) else np.zeros(0, dtype=np.uint8)
+    byte = [data[starts + k].astype(np.uint32) for k in range(5)]
+    code = np.where(byte[0] == 1, byte[1] | byte[2] << 8 | byte[3] << 16 | byte[4] << 24,
+                    byte[4] | byte[3] << 8 | byte[2] << 16 | byte[1] << 24)
+    return np.flatnonzero(np.bincount((code & 0x0FFFFFFF) % 1000))
+
+
+def write_geoparquet(frame: pd.DataFrame, out: Path, wkb: pa.Array, crs: CRS | None, bbox: list[float]) -> None:
+    """Write GeoParquet 1.1: `frame`'s columns and the footprints' WKB as `geometry` (the CRS as PROJJSON, the
+    bounding box and the geometry types in the `geo` metadata, as the specification and geopandas write it)."""
+    # The columns as they are (copy=False): merging the result's ~20 columns into pandas' 2-D blocks first copied
+    # ~150 MB per million houses (0.3–0.5 s of a `redline check`) only to split them into Arrow columns again.
+    table = pa.Table.from_pandas(pd.DataFrame(dict(frame.items()), copy=False), preserve_index=False)
+    table = table.append_column("geometry", wkb)
+    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": wkb_geometry_types(wkb), "bbox": bbox,
+                              "crs": crs.to_json_dict() if crs is not None else None}
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
     pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(geo)}), out)
 
 
-def write_result(result: CheckResult, out: Path, source: SourceFootprints | None = None) -> None:
+def write_result(result: CheckResult, out: Path) -> None:
     """Write per-house results to `out` in the format its extension names (plot areas beside, in GPKG).
-    `source`: the houses as read, whose footprint bytes a GeoParquet output may reuse."""
+    GeoParquet carries each footprint as its input file's bytes where the check kept it as read
+    (`gis.footprints.HouseShapes.wkb`)."""
     suffix = out.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise RedlineInputError(f"unknown output format {suffix!r}; use one of {', '.join(OUTPUT_FORMATS)}",
                                 source=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":
-        houses = result.houses.assign(house_id=result.houses["house_id"].astype(str))
-        wkb = (source.wkb_for(result.houses["house_id"], houses.geometry.to_numpy())
-               if source is not None else None)
-        write_geoparquet(houses, out, wkb)
+        table = result.table.assign(house_id=result.table["house_id"].astype(str))
+        shapes = result.footprints
+        wkb = shapes.wkb() if shapes is not None else None
+        if shapes is None or wkb is None:
+            geoms = result.houses.geometry.to_numpy()
+            wkb = pa.array(shapely.to_wkb(geoms), type=pa.binary())
+            present = ~shapely.is_missing(geoms)
+            bounds = shapely.total_bounds(geoms) if present.any() else []
+        else:
+            bounds = [*np.nanmin(shapes.bounds[:, :2], axis=0), *np.nanmax(shapes.bounds[:, 2:], axis=0)] \
+                if len(shapes) else []
+        write_geoparquet(table.drop(columns="geometry", errors="ignore"), out, wkb, result.crs,
+                         [float(v) for v in bounds])
         return
     houses = result.houses.copy()
     houses["house_id"] = houses["house_id"].astype(str)
@@ -249,7 +242,10 @@ def run_check(files: CheckFiles, out: Path, rules: RuleSet, *, crs: str | None =
               workers: int | None = None) -> CheckResult:
     """Read, check, write; return the result (for the summary). Reading and writing a county's footprints make
     and drop a million geometries as the check does: the cyclic collector waits for all three (`gis.collector`)."""
-    inputs, footprints = read_inputs(files, id_field=id_field, src_crs=src_crs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        kernels = pool.submit(warm_up)  # loaded from Numba's cache while the files are read (`warm_up`)
+        inputs = read_inputs(files, id_field=id_field, src_crs=src_crs)
+        kernels.result()
     result = check(inputs, rules, crs=crs, progress=progress, workers=workers)
-    write_result(result, out, footprints)
+    write_result(result, out)
     return result

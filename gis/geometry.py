@@ -26,8 +26,8 @@ REPORT_COLUMNS = ["source", "row", "field", "action", "reason"]
 
 def unchanged(geoms: np.ndarray, read: np.ndarray) -> np.ndarray:
     """Per row: `geoms[i]` is still the very object `read[i]` — not reprojected, repaired or rebuilt since, so
-    its file's bytes (`gis.files.SourceFootprints`) still encode it. Identity, not equality: a test of object
-    identity costs nothing next to comparing a million footprints' coordinates."""
+    what was read of it (its rings; its file's bytes, `gis.footprints.HouseShapes.wkb`) still holds. Identity, not
+    equality: a test of object identity costs nothing next to comparing a million footprints' coordinates."""
     return np.fromiter(map(operator.is_, geoms, read), dtype=bool, count=len(geoms))
 
 

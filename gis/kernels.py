@@ -104,8 +104,7 @@ class EdgeBands:
         return cls(*fields)
 
 
-def convex_clip_polygons(geoms: np.ndarray, wkb: pa.Array | pa.ChunkedArray | None = None
-                         ) -> tuple[np.ndarray, Rings]:
+def convex_clip_polygons(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
     """Which houses can serve as convex clip polygons, and their exterior rings.
 
     Convex means: one part (a Polygon, or a MultiPolygon of one), no hole, at most `MAX_CLIP_EDGES` edges,
@@ -113,31 +112,25 @@ def convex_clip_polygons(geoms: np.ndarray, wkb: pa.Array | pa.ChunkedArray | No
     turn in all — so a five-pointed star, whose turns all go one way, is not convex. Such a ring is simple,
     hence a valid polygon, which lets `gis.geometry.clean_polygons` skip GEOS validation for it. Only
     single-ring polygons get a ring (read straight from their coordinates, without building ring objects).
-
-    `wkb`, where given, is `geoms` as their file encodes them, row for row (the very bytes they were decoded
-    from: `gis.files.SourceFootprints`). The rings are then read from those bytes (`wkb_single_rings`): asking
-    GEOS for a million houses' types, holes and coordinates cost ~0.5 s, decoding the bytes with GeoArrow ~0.1 s.
-    A row not read so (a null; a column of other geometry types) is read from its geometry as before.
     """
-    geoms = np.asarray(geoms, dtype=object)
-    if wkb is None or len(wkb) != len(geoms):
-        return _convex_clip_geometries(geoms)
-    n = len(geoms)
+    return _convex_clip_geometries(np.asarray(geoms, dtype=object))
+
+
+def convex_clip_wkb(wkb: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, Rings]:
+    """`convex_clip_polygons` for footprints still in their file's WKB, without a geometry object: GeoArrow decodes
+    the bytes into rings (`wkb_single_rings`, ~0.1 s a million houses, where decoding them into shapely objects
+    cost ~0.45 s). A row not read so (a null, an empty row, Z values, bytes GeoArrow cannot read) is not convex
+    here: the caller decodes it and asks `convex_clip_polygons`. Nor is a ring whose last vertex is not its first:
+    GeoArrow reads one, GEOS refuses it (an open ring is no polygon), and the caller must hear GEOS say so."""
     state, x, y, start, length = wkb_single_rings(wkb)
+    n = len(state)
     has_ring = state == WKB_RING
-    rest = np.flatnonzero(state == WKB_UNREAD)
-    if len(rest):
-        _, other = _convex_clip_geometries(geoms[rest])
-        ring = other.first_ring >= 0
-        at = rest[ring]
-        has_ring[at] = True
-        start[at] = other.start[other.first_ring[ring]] + len(x)
-        length[at] = other.length[other.first_ring[ring]]
-        x, y = np.concatenate([x, other.x]), np.concatenate([y, other.y])
+    if len(x):
+        first, last = np.minimum(start, len(x) - 1), np.minimum(start + length, len(x) - 1)
+        has_ring &= (x[first] == x[last]) & (y[first] == y[last])
     first_ring = np.where(has_ring, np.arange(n), -1).astype(np.int64)
     rings = Rings(x, y, start, length, np.ones(n), first_ring, has_ring.astype(np.int64))
-    convex = _convex_rings(x, y, start, length, MAX_CLIP_EDGES, TURN_TOLERANCE) & has_ring
-    return convex, rings
+    return _convex_rings(x, y, start, length, MAX_CLIP_EDGES, TURN_TOLERANCE) & has_ring, rings
 
 
 def clip_rows(convex: np.ndarray, rings: Rings, rows: np.ndarray) -> tuple[np.ndarray, Rings]:
@@ -211,8 +204,8 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     the returned `x`, `y` (`start`; `length` vertices, closing vertex excluded, as `Rings` counts them). A
     single-ring polygon is what `convex_clip_polygons` reads from GEOS: a Polygon, or a MultiPolygon of one
     part, without holes (an empty Polygon: a ring of no edge). `WKB_UNREAD`, for the caller to ask GEOS: a null,
-    an empty row of a multipolygon column, and every row of a column that is not all polygons or multipolygons
-    or that GeoArrow cannot read.
+    an empty row of a multipolygon column, and every row of a column that is not all polygons or multipolygons,
+    that has Z or M values, or that GeoArrow cannot read.
     """
     array = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
     if isinstance(array, pa.ExtensionArray):  # geoarrow.wkb: its bytes
@@ -230,8 +223,9 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     except Exception:  # whatever GeoArrow cannot read (its C errors, a column whose type it cannot infer) is
         return unread  # read by GEOS, which read these very bytes once already
     kind = native.type.geometry_type
-    if kind not in (ga.GeometryType.POLYGON, ga.GeometryType.MULTIPOLYGON):
-        return unread
+    if (kind not in (ga.GeometryType.POLYGON, ga.GeometryType.MULTIPOLYGON)
+            or native.type.dimensions != ga.Dimensions.XY):
+        return unread  # Z or M values are dropped by cleaning (`gis.geometry.clean_polygons`): GEOS's to read
     storage = native.storage
     row_offsets = storage.offsets.to_numpy()
     if kind == ga.GeometryType.MULTIPOLYGON:
@@ -265,15 +259,52 @@ def wkb_single_rings(wkb: pa.Array | pa.ChunkedArray
     return state, x, y, start, np.maximum(points - 1, 0).astype(np.int64)
 
 
+def ring_bounds_and_areas(rings: Rings, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding box (m, 4) and area (m²) of the single-ring `polygons` (indices into `rings`' polygons), read from
+    their rings: the houses the clip kernel measures need no geometry object for either (`gis.footprints`).
+
+    The area is GEOS's own formula (`Area::ofRingSigned`: the shoelace with x shifted to the first vertex, summed
+    in the same order), so it is the very number `shapely.area` gives for the same ring."""
+    rings_of = rings.first_ring[np.asarray(polygons, dtype=np.int64)]
+    return _ring_bounds_and_areas(rings.x, rings.y, rings.start[rings_of], rings.length[rings_of])
+
+
+@njit(cache=True, nogil=True)
+def _ring_bounds_and_areas(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    bounds = np.empty((len(start), 4))
+    area = np.empty(len(start))
+    for r in range(len(start)):
+        s, n = start[r], length[r] + 1  # with the closing vertex, as GEOS counts a ring's points
+        lo_x, lo_y, hi_x, hi_y = x[s], y[s], x[s], y[s]
+        for k in range(1, n):
+            lo_x, hi_x = min(lo_x, x[s + k]), max(hi_x, x[s + k])
+            lo_y, hi_y = min(lo_y, y[s + k]), max(hi_y, y[s + k])
+        bounds[r, 0], bounds[r, 1], bounds[r, 2], bounds[r, 3] = lo_x, lo_y, hi_x, hi_y
+        total = 0.0
+        if n >= 3:
+            x0 = x[s]
+            for i in range(1, n - 1):
+                total += (x[s + i] - x0) * (y[s + i - 1] - y[s + i + 1])
+        area[r] = abs(total / 2.0)
+    return bounds, area
+
+
 def warm_up() -> None:
     """Compile the kernels, or load them from Numba's on-disk cache, ahead of the first real call.
 
-    Benchmarks call this before timing, as a database loads its extension before a query is timed.
+    Benchmarks call this before timing, as a database loads its extension before a query is timed; `redline check`
+    calls it on a thread while it reads its files (`gis.files.run_check`): loading the kernels from the cache costs
+    ~0.3 s of a process's life (Numba's start), holding the GIL, while reading GeoParquet mostly releases it.
     """
+    from gis.boxes import BoxIndex
+
     square = shapely.box(0.0, 0.0, 1.0, 1.0)
     _, rings = convex_clip_polygons(np.array([square], dtype=object))
     clipped_areas(Rings.of(np.array([square], dtype=object)), np.zeros(1, dtype=np.int64), rings,
                   np.zeros(1, dtype=np.int64))
+    ring_bounds_and_areas(rings, np.zeros(1, dtype=np.int64))
+    BoxIndex.of(np.array([[0.0, 0.0, 1.0, 1.0]])).pairs(np.array([[0.5, 0.5, 2.0, 2.0]]))
 
 
 def clipped_areas(subject: Rings, subject_poly: np.ndarray, clip: Rings, clip_poly: np.ndarray) -> np.ndarray:
@@ -344,7 +375,14 @@ def _edge_bands(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.ndar
 @njit(cache=True, nogil=True)
 def _convex_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.ndarray, max_edges: int,
                   tolerance: float) -> np.ndarray:  # pragma: no cover - compiled; tested through its wrapper
-    """Per ring: convex (see `convex_clip_polygons`). Coordinates are shifted to the ring's first vertex."""
+    """Per ring: convex (see `convex_clip_polygons`). Coordinates are shifted to the ring's first vertex.
+
+    "One full turn in all" is read from the edges' x-directions: a ring whose turns all go one way turns round
+    once exactly when its edges' x-components change sign twice around the ring (zeros skipped: vertical edges);
+    a star, turning round twice, changes them four times. (A wobble of straight-on vertices near the vertical
+    adds changes and leaves such a ring to GEOS: safe.) The sum of the turning angles said the same at the price
+    of an arctangent per vertex, ~0.1 s a million houses.
+    """
     out = np.zeros(len(start), dtype=np.bool_)
     for r in range(len(start)):
         n = length[r]
@@ -354,7 +392,9 @@ def _convex_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.nd
         ox, oy = x[s], y[s]
         pos = 0
         neg = 0
-        total = 0.0
+        changes = 0
+        first_sign = 0
+        last_sign = 0
         finite = True
         for k in range(n):
             i0, i1, i2 = s + k, s + (k + 1) % n, s + (k + 2) % n
@@ -371,8 +411,16 @@ def _convex_rings(x: np.ndarray, y: np.ndarray, start: np.ndarray, length: np.nd
             elif dot < 0.0:
                 neg += 1
                 pos += 1  # a spike: the ring doubles back on itself
-            total += np.arctan2(cross, dot)
-        out[r] = finite and (pos == 0 or neg == 0) and (pos + neg) >= 3 and abs(abs(total) - 2 * np.pi) < 1e-6
+            sign = 1 if ax > 0.0 else (-1 if ax < 0.0 else 0)
+            if sign != 0:
+                if first_sign == 0:
+                    first_sign = sign
+                elif sign != last_sign:
+                    changes += 1
+                last_sign = sign
+        if last_sign != first_sign:
+            changes += 1  # round the ring, from the last edge to the first
+        out[r] = finite and (pos == 0 or neg == 0) and (pos + neg) >= 3 and changes == 2
     return out
 
 

@@ -12,21 +12,25 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
+from gis.boxes import BoxIndex
+from gis.footprints import HouseShapes
 from gis.geometry import polygonal_part
 from gis.kernels import Rings, clipped_areas
 
 
 class Layer:
-    """A polygon layer prepared for repeated clipping: its geometries, a spatial index, its rings."""
+    """A polygon layer prepared for repeated clipping: its geometries, two spatial indexes (an STRtree for
+    geometry objects, a `BoxIndex` for houses known by their boxes alone), its rings."""
 
-    def __init__(self, geoms: np.ndarray, rings: Rings | None = None) -> None:
+    def __init__(self, geoms: np.ndarray, rings: Rings | None = None, boxes: BoxIndex | None = None) -> None:
         self.geoms = np.asarray(geoms, dtype=object)
         self.tree = STRtree(self.geoms)
         self.rings = rings if rings is not None else Rings.of(self.geoms)
+        self.boxes = boxes if boxes is not None else BoxIndex.of(shapely.bounds(self.geoms))
 
     def copy(self) -> Layer:
-        """A layer over fresh copies of the geometries (GEOS objects a thread may use alone)."""
-        return Layer(shapely.from_wkb(shapely.to_wkb(self.geoms)), self.rings)
+        """A layer over fresh copies of the geometries (GEOS objects a thread may use alone); the arrays are shared."""
+        return Layer(shapely.from_wkb(shapely.to_wkb(self.geoms)), self.rings, self.boxes)
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -138,30 +142,34 @@ def union_or_either(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 TOUCH_EPSILON_M2 = 1e-9
 
 
-def area_on(geoms: np.ndarray, layer: Layer, convex: np.ndarray, clip: Rings) -> np.ndarray:
-    """Area of each geometry on the union of `layer` (overlaps counted once), without building pieces.
+def pair_areas(houses: HouseShapes, layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (house, layer polygon) pair that shares area: indices into `houses`, into `layer`, and the area (m²).
 
-    Convex houses (`convex`, with their rings in `clip`) use the clipping kernel; others are intersected
-    by GEOS. Houses that meet two layer polygons whose interiors overlap are redone with `clip_union`.
+    Pairs come from the houses' boxes (`BoxIndex`, no geometry object asked); convex houses (`houses.convex`, their
+    rings in `houses.clip`) are measured by the clipping kernel, the others intersected by GEOS.
     """
-    n = len(geoms)
-    if n == 0 or len(layer) == 0:
-        return np.zeros(n)
-    gi, li = layer.tree.query(geoms)
-    if len(gi) == 0:
-        return np.zeros(n)
+    gi, li = layer.boxes.pairs(houses.bounds)
     area = np.zeros(len(gi))
-    fast = convex[gi]
-    area[fast] = clipped_areas(layer.rings, li[fast], clip, gi[fast])
+    fast = houses.convex[gi]
+    area[fast] = clipped_areas(layer.rings, li[fast], houses.clip, gi[fast])
     slow = np.flatnonzero(~fast)
     if len(slow):
-        area[slow] = area_or_zero(shapely.intersection(geoms[gi[slow]], layer.geoms[li[slow]]))
+        area[slow] = area_or_zero(shapely.intersection(houses.geometries(gi[slow]), layer.geoms[li[slow]]))
     hit = area > TOUCH_EPSILON_M2
-    gi, li, area = gi[hit], li[hit], area[hit]
+    return gi[hit], li[hit], area[hit]
+
+
+def area_on(houses: HouseShapes, layer: Layer) -> np.ndarray:
+    """Area of each house on the union of `layer` (overlaps counted once), without building pieces
+    (`pair_areas`). Houses that meet two layer polygons whose interiors overlap are redone with `clip_union`."""
+    n = len(houses)
+    if n == 0 or len(layer) == 0:
+        return np.zeros(n)
+    gi, li, area = pair_areas(houses, layer)
     out = np.bincount(gi, weights=area, minlength=n).astype(float)
     redo = _houses_on_overlapping_polygons(gi, li, layer)
     if len(redo):
-        out[redo] = area_or_zero(clip_union(geoms[redo], layer))
+        out[redo] = area_or_zero(clip_union(houses.geometries(redo), layer))
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -19,6 +20,9 @@ import pyogrio
 from pyproj import CRS
 
 from gis.errors import MissingCRSError, RedlineInputError
+
+if TYPE_CHECKING:
+    from gis.footprints import Footprints
 
 _PARQUET_SUFFIXES = {".parquet", ".geoparquet"}
 
@@ -188,16 +192,9 @@ def _vsi(p: Path) -> str:
     return f"/vsizip/{p}" if p.suffix.lower() == ".zip" else str(p)
 
 
-def read_geoparquet(path: Path) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | None]:
-    """A GeoParquet file read once: the frame, and its primary geometry column's WKB exactly as in the file
-    (None where the file's geometry is not all WKB).
-
-    `redline check` writes a footprint it kept as read back as these very bytes (`gis.files.SourceFootprints`);
-    reading the column a second time for them cost 0.1–0.6 s at a million houses. The frame is what
-    `geopandas.read_parquet` gives: each geometry column carries its GeoParquet CRS as GeoArrow metadata for
-    the public `GeoDataFrame.from_arrow` (a column without a `crs` key is OGC:CRS84, per the specification).
-    A file that is not plain WKB GeoParquet is left to `geopandas.read_parquet` and its messages.
-    """
+def _plain_geoparquet(path: Path) -> tuple[pq.ParquetFile, str, dict, str | None] | None:
+    """The file, its primary geometry column, the `geo` metadata's columns and its bounding-box covering column,
+    where the file is GeoParquet whose geometry columns are all WKB; None otherwise (left to geopandas)."""
     file = pq.ParquetFile(path)
     names = file.schema_arrow.names
     try:
@@ -208,10 +205,20 @@ def read_geoparquet(path: Path) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | Non
         # A bounding-box covering column is an index for readers that filter, not data: geopandas leaves it out.
         covering = columns[primary].get("covering", {}).get("bbox", {}).get("xmin", [None])[0]
     except (KeyError, TypeError, AttributeError, ValueError, IndexError):
-        plain = False
-    if not plain:
-        return gpd.read_parquet(path), None
-    table = file.read(columns=[name for name in names if name != covering], use_pandas_metadata=True)
+        return None
+    return (file, primary, columns, covering) if plain else None
+
+
+def read_geoparquet(path: Path) -> gpd.GeoDataFrame:
+    """A GeoParquet file as `geopandas.read_parquet` reads it: each WKB geometry column carries its GeoParquet CRS
+    as GeoArrow metadata for the public `GeoDataFrame.from_arrow` (a column without a `crs` key is OGC:CRS84, per
+    the specification). A file that is not plain WKB GeoParquet is left to `geopandas.read_parquet`."""
+    plain = _plain_geoparquet(path)
+    if plain is None:
+        return gpd.read_parquet(path)
+    file, primary, columns, covering = plain
+    table = file.read(columns=[name for name in file.schema_arrow.names if name != covering],
+                      use_pandas_metadata=True)
     fields = []
     for f in table.schema:
         if f.name in columns:
@@ -221,12 +228,45 @@ def read_geoparquet(path: Path) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | Non
                                  **({"ARROW:extension:metadata": json.dumps({"crs": crs})} if crs is not None
                                     else {})})
         fields.append(f)
-    frame = gpd.GeoDataFrame.from_arrow(table.cast(pa.schema(fields, metadata=table.schema.metadata)),
-                                        geometry=primary)
-    wkb = table.column(primary)
-    if isinstance(wkb.type, pa.ExtensionType):  # geoarrow.wkb, once GeoArrow's package registered it: the bytes
-        wkb = pa.chunked_array([chunk.storage for chunk in wkb.chunks], type=wkb.type.storage_type)
-    return frame, wkb
+    return gpd.GeoDataFrame.from_arrow(table.cast(pa.schema(fields, metadata=table.schema.metadata)),
+                                       geometry=primary)
+
+
+def read_footprints(path: str | Path, *, src_crs: CRS | str | int | None = None) -> Footprints | None:
+    """A house layer from WKB GeoParquet with its footprints left as the file's bytes (`gis.footprints`): the
+    attributes with `_row`, as `read_source` gives them, the primary geometry column's WKB and the CRS (the file's,
+    else `src_crs`, as `read_source` decides). None for any other source, or a file with a second geometry column:
+    `read_source` reads those."""
+    from gis.footprints import Footprints  # with the clip kernels: only `redline check` needs it
+
+    p = Path(path)
+    if p.suffix.lower() not in _PARQUET_SUFFIXES or not p.exists():
+        return None
+    try:
+        plain = _plain_geoparquet(p)
+        if plain is None or len(plain[2]) != 1:
+            return None
+        file, primary, columns, covering = plain
+        table = file.read(columns=[name for name in file.schema_arrow.names if name != covering],
+                          use_pandas_metadata=True)
+    except Exception:  # whatever Arrow cannot read is read_source's to report, with GDAL's or geopandas' words
+        return None
+    crs_spec = columns[primary].get("crs", "OGC:CRS84")
+    crs = CRS.from_user_input(crs_spec) if crs_spec is not None else None
+    if crs is None:
+        if src_crs is None:
+            raise MissingCRSError("the source has no CRS; pass --src-crs", source=str(p))
+        try:
+            crs = CRS.from_user_input(src_crs)
+        except Exception as exc:  # pyproj's CRSError: say which option was wrong
+            raise RedlineInputError(f"--src-crs {src_crs!r} is not a CRS pyproj knows", source=str(p),
+                                    field="src_crs") from exc
+    wkb = table.column(primary).combine_chunks()
+    if isinstance(wkb, pa.ExtensionArray):  # geoarrow.wkb, once GeoArrow's package registered it: the bytes
+        wkb = wkb.storage
+    frame = table.drop_columns([primary]).to_pandas().reset_index(drop=True)
+    frame.insert(0, "_row", range(1, len(frame) + 1))
+    return Footprints(frame, wkb, crs, source=str(p))
 
 
 def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | str | int | None = None,
@@ -236,21 +276,13 @@ def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | st
     `_row` is the feature's position in the source, so every later message can name it. A source without
     a CRS is refused unless `src_crs` is given; `src_crs` never overrides a CRS the source declares.
     """
-    return read_source_and_wkb(path, layer=layer, src_crs=src_crs, encoding=encoding)[0]
-
-
-def read_source_and_wkb(path: str | Path, *, layer: str | None = None, src_crs: CRS | str | int | None = None,
-                        encoding: str | None = None) -> tuple[gpd.GeoDataFrame, pa.ChunkedArray | None]:
-    """`read_source`, and for WKB GeoParquet the geometry's WKB as in the file, row for row (`read_geoparquet`);
-    None for any other source."""
     p = Path(path)
     if not p.exists():
         raise RedlineInputError("no such file", source=str(p))
     check_integrity(p)
-    wkb = None
     try:
         if p.suffix.lower() in _PARQUET_SUFFIXES:
-            gdf, wkb = read_geoparquet(p)
+            gdf = read_geoparquet(p)
         else:
             enc = encoding or detect_encoding(p)
             kwargs: dict = {"layer": layer} if layer else {}
@@ -277,7 +309,7 @@ def read_source_and_wkb(path: str | Path, *, layer: str | None = None, src_crs: 
                                     field="src_crs") from exc
     gdf = gdf.reset_index(drop=True)
     gdf.insert(0, "_row", range(1, len(gdf) + 1))
-    return gdf, wkb
+    return gdf
 
 
 def read_table(path: str | Path, *, layer: str | None = None) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def check_cmd(
         fail(exc)
         return
     bar.close()
-    echo(f"{len(result.houses)} houses checked in {result.houses.crs.name}; results in {out}")
+    echo(f"{len(result.table)} houses checked in {result.crs.name if result.crs else '?'}; results in {out}")
     print_summary(result.summary())
     print_problems(result.repairs)
     for warning in result.warnings:

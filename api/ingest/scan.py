@@ -189,17 +189,19 @@ def scan(factory: sessionmaker[Session], rules: RuleSet, *, now: dt.datetime | N
     now = now or dt.datetime.now(dt.UTC)
     with factory.begin() as session:
         inputs = stored_inputs(session)
+        houses = inputs.houses
+        assert isinstance(houses, pd.DataFrame)  # the stored houses, a GeoDataFrame (never file bytes)
         result = check(inputs, rules, workers=workers)
-        if inputs.houses.empty:
+        if houses.empty:
             return ScanReport(0, 0, 0, 0, 0, result)
-        values = _case_values(result, inputs.houses, session)
+        values = _case_values(result, houses, session)
         table = table_of(models.Case)
         # A house's own case (cases that continue another — a grown house's new part — have no house_id).
         existing = {row.house_id: (row.id, row.status) for row in
                     session.execute(select(table.c.house_id, table.c.id, table.c.status)
                                     .where(table.c.house_id.is_not(None))).all()}
         is_known = values["house_id"].isin(list(existing)).to_numpy()
-        unclaimed = inputs.houses[inputs.houses["id"].isin(values.loc[~is_known, "house_id"])]
+        unclaimed = houses[houses["id"].isin(values.loc[~is_known, "house_id"])]
         claimed = _claim_building_cases(session, unclaimed, (compare_rules or CompareRules()).match_share, now)
         if claimed:
             existing.update(claimed)

@@ -247,3 +247,34 @@ def test_geoparquet_output_carries_the_input_footprints_and_reencodes_repaired_o
     assert back.crs.to_epsg() == 4546
     assert back.loc["a", "farmland_m2"] == pytest.approx(50.0) and back.loc["b", "farmland_m2"] == 0.0
     assert back.loc["bowtie", "footprint_m2"] == pytest.approx(50.0)  # two 25 m² triangles
+
+
+def test_a_footprint_that_is_no_polygon_is_refused_naming_its_row(tmp_path: Path):
+    """GeoParquet houses are read into rings without GEOS (`gis.footprints`), and GeoArrow would read a ring
+    whose last vertex is not its first; GEOS refuses it, and so does `redline check`: one line naming the file and
+    the row, exit 2, no output file — never an area guessed from an open ring."""
+    import struct
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+    from shapely import box
+
+    x0, y0 = 500_000.0, 2_830_000.0
+    houses = gpd.GeoDataFrame({"id": ["a", "open", "c"]},
+                              geometry=[box(x0, y0, x0 + 10, y0 + 10)] * 3, crs=4546)
+    houses.to_parquet(tmp_path / "houses.parquet")
+    open_ring = struct.pack("<BIII", 1, 3, 1, 4) + struct.pack("<8d", x0, y0, x0 + 10, y0, x0 + 10, y0 + 10, x0,
+                                                              y0 + 10)
+    table = pq.read_table(tmp_path / "houses.parquet")
+    wkb = pa.array([shapely.to_wkb(houses.geometry[0]), open_ring, shapely.to_wkb(houses.geometry[2])],
+                   type=pa.binary())
+    pq.write_table(table.set_column(table.schema.get_field_index("geometry"), "geometry", wkb),
+                   tmp_path / "houses.parquet")
+    gpd.GeoDataFrame(geometry=[box(x0 - 5, y0 - 5, x0 + 50, y0 + 50)], crs=4546).to_parquet(tmp_path / "farm.parquet")
+    out = tmp_path / "result.parquet"
+    result = runner.invoke(app, ["check", "--farmland", str(tmp_path / "farm.parquet"),
+                                 "--houses", str(tmp_path / "houses.parquet"), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "houses.parquet, row 2, field geometry" in result.output and "Traceback" not in result.output
+    assert not out.exists()

@@ -277,37 +277,100 @@ def test_threads_give_the_same_answer_as_one():
     assert (one_thread.farmland_m2 > 0).sum() > 100
 
 
-def test_footprint_bytes_read_only_where_the_footprint_is_the_one_read():
-    """`redline check` hands the engine the houses' WKB as the file has it (`CheckInputs.houses_wkb`), and the clip
-    kernel reads the rings of a footprint from those bytes — only while the footprint is the very object read from
-    them. Bytes that lie (each house moved 5 m east) show where they are read: a house kept as read takes the
-    moved ring; a repaired house (the bow-tie), a dropped one (empty) and every house of a layer reprojected from
-    CGCS2000 degrees are read from their geometry. With honest bytes the result is the result without them."""
+def _footprints(gdf: gpd.GeoDataFrame, wkb=None):
+    """`gdf`'s houses as `redline check` reads them from GeoParquet: attributes beside the footprints' WKB."""
     import pyarrow as pa
 
+    from gis.footprints import Footprints
+
+    frame_ = pd.DataFrame(gdf.drop(columns="geometry")).reset_index(drop=True)
+    frame_.insert(0, "_row", np.arange(1, len(frame_) + 1))
+    encoded = wkb if wkb is not None else pa.array(shapely.to_wkb(gdf.geometry.to_numpy()), type=pa.binary())
+    return Footprints(frame_, encoded, gdf.crs)
+
+
+def _a_county_with_every_layer(rng: np.random.Generator, n: int = 3000):
+    """Houses of every awkward kind on every layer: rotated rectangles, an L, a bow-tie, an empty one, a one-part
+    and a two-part multipolygon, a holed house, a 40-gon, houses sharing a farmland edge exactly; declared dates,
+    households, baseline imagery before and after the cutoff, approvals of each kind, contracted plots."""
+    from shapely import affinity
+
+    xy = rng.uniform(0, 3000, (n, 2))
+    angle = rng.choice([0.0, 0.0, 17.0, 45.0], n)
+    geoms = [affinity.rotate(sq(x, y, 9, 13), a, origin=(X0 + x, Y0 + y))
+             for (x, y), a in zip(xy, angle, strict=True)]
+    odd = [Polygon([(X0, Y0), (X0 + 20, Y0), (X0 + 20, Y0 + 10), (X0 + 10, Y0 + 10), (X0 + 10, Y0 + 20),
+                    (X0, Y0 + 20)]),
+           Polygon([(X0 + 40, Y0 + 40), (X0 + 50, Y0 + 50), (X0 + 50, Y0 + 40), (X0 + 40, Y0 + 50)]), Polygon(),
+           MultiPolygon([sq(60, 0, 10)]), MultiPolygon([sq(80, 0, 10), sq(95, 0, 5)]),
+           Polygon(sq(110, 0, 20).exterior.coords, [sq(115, 5, 5).exterior.coords]),
+           shapely.Point(X0 + 150, Y0 + 10).buffer(8, quad_segs=10), sq(200, 0, 10), sq(210, 0, 10)]
+    geoms = odd + geoms
+    m = len(geoms)
+    corners, sizes = rng.uniform(0, 3000, (2, 150)), rng.uniform(20, 200, (2, 150))
+    farmland = frame([*(sq(x, y, w, h) for x, y, w, h in zip(*corners, *sizes, strict=True)), sq(150, -50, 60, 100)])
+    dltb = frame([sq(x, y, 250) for x, y in rng.uniform(0, 3000, (60, 2))],
+                 dlbm=rng.choice(["0101", "0103", "0201"], 60))
+    imaged = [g for g in geoms[::3] if not g.is_empty]
+    baseline = frame(imaged, imaged_on=rng.choice(["2019-05-01", "2021-04-01", None], len(imaged)))
+    approvals = frame([sq(x, y, 30) for x, y in rng.uniform(0, 3000, (80, 2))],
+                      approved_on=rng.choice(["2019-01-01", "2021-01-01", "2023-06-01", None], 80),
+                      kind=rng.choice(["homestead", "land_conversion", "planning_permit", "?"], 80),
+                      approved_area_m2=rng.choice([50.0, np.nan], 80))
+    plots = frame([sq(x, y, 80) for x, y in rng.uniform(0, 3000, (200, 2))], plot_id=[f"P{i}" for i in range(200)])
+    hh = [f"HH{k}" for k in rng.integers(0, m // 2, m)]
+    h = houses(*geoms, built_on=rng.choice(["2018-03-01", "2020-07-03", "2022-01-01", None], m), household_id=hh,
+               use=rng.choice(["住宅", "仓库", None], m))
+    households = pd.DataFrame({"household_id": [f"HH{k}" for k in range(m // 2)],
+                               "homesteads_elsewhere": rng.integers(0, 2, m // 2)})
+    return h, dict(farmland=farmland, cultivated=dltb, baseline=baseline, approvals=approvals, plots=plots,
+                   households=households)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_footprints_left_as_bytes_give_what_decoded_houses_give(workers):
+    """`redline check` on GeoParquet hands the engine the houses as their file's WKB (`Footprints`), and the engine
+    decodes only the footprints the clip kernel cannot measure from their rings. On a county with every layer and
+    every awkward footprint the answer — every column, the plot areas, the repairs, the footprints — is the one the
+    same houses give decoded, to the last bit; and the bytes written out are the input's for every footprint kept
+    as read, a fresh encoding of the repaired one."""
+    h, layers = _a_county_with_every_layer(np.random.default_rng(11))
+    decoded = check(CheckInputs(h, **layers), RuleSet(), workers=workers)
+    as_bytes = check(CheckInputs(_footprints(h), **layers), RuleSet(), workers=workers)
+    pd.testing.assert_frame_equal(as_bytes.table, decoded.table, check_exact=True)
+    pd.testing.assert_frame_equal(as_bytes.plot_areas, decoded.plot_areas, check_exact=True)
+    pd.testing.assert_frame_equal(as_bytes.repairs.reset_index(drop=True), decoded.repairs.reset_index(drop=True))
+    assert as_bytes.warnings == decoded.warnings
+    assert shapely.equals_exact(as_bytes.houses.geometry.to_numpy(), decoded.houses.geometry.to_numpy(), 0).all()
+    t = decoded.table.set_index("house_id")
+    # The county exercises what it claims: demolitions, approvals, plots, repairs and drops.
+    assert (t.disposition == "demolish").sum() > 20 and (t.approved_m2 > 0).any() and t.rules.str.contains("8").any()
+    assert len(decoded.plot_areas) > 50 and set(decoded.repairs["action"]) == {"repaired", "dropped"}
+    assert "H3" not in t.index  # the empty footprint, dropped
+    written = as_bytes.footprints.wkb().to_pylist()
+    given = dict(zip(h["house_id"], shapely.to_wkb(h.geometry.to_numpy()), strict=True))
+    kept = dict(zip(as_bytes.table["house_id"], written, strict=True))
+    assert kept["H1"] == given["H1"] and kept["H10"] == given["H10"]  # the L and a rectangle: the very bytes
+    assert kept["H2"] != given["H2"] and shapely.is_valid(shapely.from_wkb(kept["H2"]))  # the repaired bow-tie
+
+
+def test_only_the_footprints_the_kernel_cannot_measure_are_decoded():
+    """Of a county's rectangles, one L and a bow-tie, the engine decodes the L and the bow-tie (GEOS must clip and
+    repair them) and whatever a later step needs as geometry — here the houses with a part built after the cutoff
+    on farmland — and no other house."""
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 2000, (2000, 2))
+    ell = Polygon([(X0, Y0), (X0 + 20, Y0), (X0 + 20, Y0 + 10), (X0 + 10, Y0 + 10), (X0 + 10, Y0 + 20), (X0, Y0 + 20)])
     bow = Polygon([(X0 + 40, Y0 + 40), (X0 + 50, Y0 + 50), (X0 + 50, Y0 + 40), (X0 + 40, Y0 + 50)])
-    h = houses(sq(95, 10, 10), bow, Polygon(), sq(95, 40, 10), sq(20, 20, 6))
-    farm = frame([sq(0, 0, 100)])
-    honest = pa.array(shapely.to_wkb(h.geometry.to_numpy()), type=pa.binary())
-    moved = pa.array(shapely.to_wkb(shapely.transform(h.geometry.to_numpy(), lambda xy: xy + np.array([5.0, 0.0]))),
-                     type=pa.binary())
-    plain = check(CheckInputs(h, farm), RuleSet()).houses.set_index("house_id")
-    with_bytes = check(CheckInputs(h, farm, houses_wkb=honest), RuleSet()).houses.set_index("house_id")
-    pd.testing.assert_frame_equal(with_bytes, plain)
-    assert plain.loc["H1", "farmland_m2"] == pytest.approx(50.0) and "H3" not in plain.index
-
-    lying = check(CheckInputs(h, farm, houses_wkb=moved), RuleSet()).houses.set_index("house_id")
-    assert lying.loc["H1", "farmland_m2"] == pytest.approx(0.0)  # its moved ring lies east of the farmland
-    assert lying.loc["H4", "farmland_m2"] == pytest.approx(0.0)
-    assert lying.loc["H5", "farmland_m2"] == pytest.approx(36.0)  # moved, still inside
-    assert lying.loc["H2", "farmland_m2"] == plain.loc["H2", "farmland_m2"] > 0  # repaired: read from geometry
-
-    degrees = h.to_crs("EPSG:4490")
-    moved_degrees = pa.array(shapely.to_wkb(shapely.transform(degrees.geometry.to_numpy(),
-                                                              lambda xy: xy + np.array([0.01, 0.0]))), type=pa.binary())
-    reprojected = check(CheckInputs(degrees, farm, houses_wkb=moved_degrees), RuleSet(), crs=CRS).houses
-    assert reprojected.set_index("house_id")["farmland_m2"].to_numpy() == pytest.approx(
-        check(CheckInputs(degrees, farm), RuleSet(), crs=CRS).houses.set_index("house_id")["farmland_m2"].to_numpy())
+    h = houses(ell, bow, *[sq(x, y, 10, 12) for x, y in xy],
+               built_on=["2019-01-01", "2019-01-01", *rng.choice(["2019-01-01", "2021-05-01"], len(xy))])
+    farm = frame([sq(300 * i + 50, 300 * j + 50, 150) for i in range(7) for j in range(7)])  # none overlaps another
+    result = check(CheckInputs(_footprints(h), farm), RuleSet())
+    made = ~shapely.is_missing(result.footprints.objects)
+    t = result.table
+    new_on_farmland = ((t.period == "after_cutoff") & (t.farmland_m2 > 0)).to_numpy()
+    assert made[:2].all()
+    assert (made[2:] == new_on_farmland[2:]).all() and 20 < new_on_farmland.sum() < len(t) // 4
 
 
 def test_after_a_repair_only_the_repaired_houses_rings_are_read_again(monkeypatch):
@@ -326,13 +389,14 @@ def test_after_a_repair_only_the_repaired_houses_rings_are_read_again(monkeypatc
     h = houses(grid[0], bow, Polygon(), ell, *grid[1:])
     read: list[int] = []
 
-    def counting(geoms, wkb=None):
+    def counting(geoms):
         read.append(len(geoms))
-        return convex_clip_polygons(geoms, wkb)
+        return convex_clip_polygons(geoms)
 
     monkeypatch.setattr(engine, "convex_clip_polygons", counting)
     repairs: list[pd.DataFrame] = []
-    cleaned, convex, clip = engine._prepare_houses(h, engine.working_crs(h, None), repairs, None)
+    cleaned, shapes = engine._prepare_houses(h, engine.working_crs(h, None), repairs, None)
+    convex, clip = shapes.convex, shapes.clip
     assert read == [200, 1], "only the repaired bow-tie is read again"
     assert len(cleaned) == 199 and sorted(pd.concat(repairs)["action"]) == ["dropped", "repaired"]
     want_convex, want_clip = convex_clip_polygons(cleaned.geometry.to_numpy())

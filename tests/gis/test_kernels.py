@@ -23,6 +23,7 @@ from gis.kernels import (
     Rings,
     clipped_areas,
     convex_clip_polygons,
+    convex_clip_wkb,
     wkb_single_rings,
 )
 
@@ -161,6 +162,30 @@ def test_convexity_test():
     assert clip.ring_count.tolist() == [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0]  # empty polygon: a ring, no edges
 
 
+def test_convexity_agrees_with_geos_on_random_rings():
+    """Random rings of 3 to 12 vertices round a centre (star-shaped: convex or not), stars that wind round twice,
+    and rotated rectangles at Gauss-Kruger magnitudes: the kernel calls a ring convex exactly when GEOS finds it
+    valid and equal to its own convex hull."""
+    rng = np.random.default_rng(21)
+    rings = []
+    for _ in range(3000):
+        k = int(rng.integers(3, 13))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, k))
+        radius = rng.uniform(5, 10, k) if rng.random() < 0.5 else np.full(k, 8.0)
+        rings.append(np.c_[GK_E + radius * np.cos(angles), GK_N + radius * np.sin(angles)])
+    for k in (5, 7, 9, 11):  # {k/2} stars: every turn one way, twice round
+        angles = np.arange(k) * 4 * np.pi / k + rng.uniform(0, 1)
+        rings.append(np.c_[GK_E + 10 * np.cos(angles), GK_N + 10 * np.sin(angles)])
+    for a in rng.uniform(0, 180, 500):
+        rings.append(np.asarray(affinity.rotate(box(GK_E, GK_N, GK_E + 12.5, GK_N + 8.25), a).exterior.coords)[:-1])
+    geoms = np.array([Polygon(r) for r in rings], dtype=object)
+    convex, _ = convex_clip_polygons(geoms)
+    hull = shapely.convex_hull(geoms)
+    truth = shapely.is_valid(geoms) & (np.abs(shapely.area(hull) - shapely.area(geoms)) < 1e-9 * shapely.area(hull))
+    assert convex.tolist() == truth.tolist()
+    assert 500 < convex.sum() < len(geoms) - 500 and not convex[3000:3004].any()
+
+
 def _rings_by_row(convex: np.ndarray, clip: Rings) -> list[list[tuple[float, float]] | None]:
     """Per row: its clip ring's vertices (closing vertex included), None without a ring."""
     out: list[list[tuple[float, float]] | None] = []
@@ -175,11 +200,11 @@ def _rings_by_row(convex: np.ndarray, clip: Rings) -> list[list[tuple[float, flo
 
 
 def test_rings_read_from_wkb_are_the_rings_geos_reads():
-    """`redline check` reads a GeoParquet file's houses' rings from its WKB with GeoArrow (`wkb_single_rings`).
-    Every row it reads must give GEOS's coordinates to the bit and the same convexity, whatever the encoding
-    (big-endian, Z, EWKB with an SRID, binary or large binary, chunked, a slice); a row it calls no ring (holes,
-    several parts) GEOS calls no ring too; a null, a column with other geometry types and bytes GeoArrow cannot
-    read are left to GEOS."""
+    """`redline check` reads a GeoParquet file's houses' rings from its WKB with GeoArrow (`wkb_single_rings`,
+    `convex_clip_wkb`). Every row it reads must give GEOS's coordinates to the bit and the same convexity, whatever
+    the encoding (big-endian, EWKB with an SRID, binary or large binary, chunked, a slice); a row it calls no ring
+    (holes, several parts) GEOS calls no ring too; a null, a column with other geometry types or Z values and
+    bytes GeoArrow cannot read are left unread (the engine decodes them)."""
     geoarrow = import_module("geoarrow.pyarrow")
     rng = np.random.default_rng(7)
     xy = np.c_[GK_E + rng.uniform(0, 5000, 400), GK_N + rng.uniform(0, 5000, 400)]
@@ -188,10 +213,9 @@ def test_rings_read_from_wkb_are_the_rings_geos_reads():
     square = box(0, 0, 10, 10)
     l_shape = Polygon([(0, 0), (10, 0), (10, 4), (4, 4), (4, 10), (0, 10)])
     holed = Polygon(square.exterior.coords, [[(2, 2), (4, 2), (4, 4)]])
-    z_house = shapely.force_3d(box(5, 5, 9, 9), 2.0)
-    geoms = np.array([*rotated, square, l_shape, z_house, box(1, 1, 2, 2), box(3, 3, 4, 4), MultiPolygon([square]),
-                      Polygon(), holed, MultiPolygon([holed]), MultiPolygon([square, box(20, 20, 30, 30)]), None],
-                     dtype=object)
+    geoms = np.array([*rotated, square, l_shape, box(5, 5, 9, 9), box(1, 1, 2, 2), box(3, 3, 4, 4),
+                      MultiPolygon([square]), Polygon(), holed, MultiPolygon([holed]),
+                      MultiPolygon([square, box(20, 20, 30, 30)]), None], dtype=object)
     encoded = list(shapely.to_wkb(geoms))
     n = len(rotated)
     encoded[n + 3] = shapely.to_wkb(geoms[n + 3], byte_order=0)  # big-endian
@@ -199,33 +223,38 @@ def test_rings_read_from_wkb_are_the_rings_geos_reads():
     column = pa.array(encoded, type=pa.binary())
 
     state = wkb_single_rings(column)[0]
-    # The houses, the square, the L (a ring, not convex), the Z, big-endian and SRID houses, the one-part
+    # The houses, the square, the L (a ring, not convex), the big-endian and SRID houses, the one-part
     # multipolygon; the empty polygon (GEOS's to tell: a polygon's or a multipolygon's emptiness?); the holed ones
     # and the two-part one; the null.
     assert state.tolist() == [WKB_RING] * (n + 6) + [WKB_UNREAD] + [WKB_NO_RING] * 3 + [WKB_UNREAD]
-    want = _rings_by_row(*convex_clip_polygons(geoms))
+    read = state != WKB_UNREAD
+    want_convex, want_rings = convex_clip_polygons(geoms)
+    want = _rings_by_row(want_convex, want_rings)
     for wkb in (column, pa.array(encoded, type=pa.large_binary()),
                 pa.chunked_array([column.slice(0, 100), column.slice(100)]),
                 pa.array([b"junk", *encoded], type=pa.binary()).slice(1),  # a slice: Arrow's offset
                 geoarrow.wkb().wrap_array(column)):  # typed geoarrow.wkb (GeoArrow's extension type)
         assert wkb_single_rings(wkb)[0].tolist() == state.tolist()  # read by GeoArrow, not left to GEOS
-        convex, rings = convex_clip_polygons(geoms, wkb)
-        assert convex.tolist() == convex_clip_polygons(geoms)[0].tolist()
+        convex, rings = convex_clip_wkb(wkb)
+        assert convex.tolist() == want_convex.tolist()
         assert convex[:n].all() and not convex[n + 1]
-        assert _rings_by_row(convex, rings) == want
-    # A point among the houses, or bytes cut short: nothing is read from the bytes, GEOS reads every row.
+        got = _rings_by_row(convex, rings)
+        assert [got[i] for i in np.flatnonzero(read)] == [want[i] for i in np.flatnonzero(read)]
+        assert all(got[i] is None for i in np.flatnonzero(~read))
+    # A point among the houses, a Z house among plain ones, or bytes cut short: nothing is read from the bytes.
     with_point = np.array([*geoms[:5], shapely.Point(1, 2)], dtype=object)
     for odd in (pa.array(shapely.to_wkb(with_point), type=pa.binary()),
+                pa.array(shapely.to_wkb([*geoms[:5], shapely.force_3d(box(5, 5, 9, 9), 2.0)]), type=pa.binary()),
                 pa.array([*encoded[:5], bytes(encoded[0])[:-5]], type=pa.binary())):
         assert wkb_single_rings(odd)[0].tolist() == [WKB_UNREAD] * 6
-        assert _rings_by_row(*convex_clip_polygons(with_point, odd)) == _rings_by_row(
-            *convex_clip_polygons(with_point))
+        convex, rings = convex_clip_wkb(odd)
+        assert not convex.any() and (rings.first_ring == -1).all()
     assert wkb_single_rings(pa.array(shapely.to_wkb([MultiPolygon(), None]), type=pa.binary()))[0].tolist() == [
         WKB_UNREAD] * 2  # a column of nothing: GeoArrow cannot tell its type
     # The kernel's areas from the rings the bytes gave are GEOS's areas.
     field = Polygon([(GK_E - 100, GK_N - 100), (GK_E + 2600, GK_N + 300), (GK_E + 5200, GK_N + 5100),
                      (GK_E + 200, GK_N + 4800)])
-    convex, rings = convex_clip_polygons(geoms, column)
+    convex, rings = convex_clip_wkb(column)
     houses = np.flatnonzero(convex)
     got = clipped_areas(Rings.of(np.array([field], dtype=object)), np.zeros(len(houses), dtype=np.int64), rings,
                         houses)

@@ -97,9 +97,10 @@ def _null_crs(geo: dict) -> dict:
 @pytest.mark.parametrize("variant", ["plain", "no crs key", "null crs", "bbox covering", "two geometries",
                                      "geoarrow encoding", "wgs84 ensemble"])
 def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: str):
-    """`read_geoparquet` reads the file once for the frame and the footprints' WKB; the frame must be exactly
-    geopandas' own reading of the file, CRS included (absent = OGC:CRS84, null = none, per GeoParquet), and
-    the WKB the file's bytes row for row. A file that is not plain WKB is left to geopandas (no WKB)."""
+    """`read_geoparquet`'s frame must be exactly geopandas' own reading of the file, CRS included (absent =
+    OGC:CRS84, null = none, per GeoParquet). `read_footprints` (the houses of `redline check`, left as bytes) gives
+    `read_source`'s attributes exactly, its CRS (the caller's where the file has none), and the file's WKB row for
+    row; a file with a second geometry column or not WKB-encoded is left to `read_source` (None)."""
     import geopandas as gpd
     import pandas as pd
     import pyarrow as pa
@@ -107,7 +108,7 @@ def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: s
     import shapely
     from pandas.testing import assert_frame_equal
 
-    from gis.sources import read_geoparquet
+    from gis.sources import read_footprints, read_geoparquet
 
     # GeoArrow's Python package (which `redline check` imports to read rings) registers the geoarrow.wkb
     # extension type with pyarrow: from then on a file read in the same process must still give plain WKB.
@@ -132,16 +133,26 @@ def test_geoparquet_read_once_is_what_geopandas_reads(tmp_path: Path, variant: s
             _with_geo(path, _without_crs)
         elif variant == "null crs":
             _with_geo(path, _null_crs)
-    frame, wkb = read_geoparquet(path)
+    frame = read_geoparquet(path)
     expected = gpd.read_parquet(path)
     assert_frame_equal(frame, expected)
     assert frame.crs == expected.crs and frame.geometry.name == expected.geometry.name
     assert {"no crs key": "OGC:CRS84", "null crs": None, "wgs84 ensemble": "EPSG:4326"}.get(variant, "EPSG:4546") == (
         frame.crs.to_string() if frame.crs is not None else None)
-    if variant == "geoarrow encoding":
-        assert wkb is None
-    else:
-        assert wkb is not None and pa.types.is_binary(wkb.type)
-        assert wkb.equals(pq.read_table(path).column("geometry").cast(pa.binary()))
-        assert shapely.equals_exact(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)),
-                                    frame.geometry.to_numpy()).all()
+    src_crs = "EPSG:4546" if variant == "null crs" else None
+    footprints = read_footprints(path, src_crs=src_crs)
+    if variant in ("geoarrow encoding", "two geometries"):
+        assert footprints is None
+        return
+    assert footprints is not None
+    source = read_source(path, src_crs=src_crs)
+    assert_frame_equal(footprints.frame, pd.DataFrame(source.drop(columns="geometry")))
+    assert footprints.crs == source.crs
+    wkb = footprints.wkb
+    assert pa.types.is_binary(wkb.type) and not isinstance(wkb.type, pa.ExtensionType)
+    assert wkb.equals(pq.read_table(path).column("geometry").combine_chunks().cast(pa.binary()))
+    assert shapely.equals_exact(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)),
+                                source.geometry.to_numpy()).all()
+    if variant == "null crs":
+        with pytest.raises(MissingCRSError):
+            read_footprints(path)
