@@ -163,7 +163,7 @@ def wkb_geometry_types(wkb: pa.Array | pa.ChunkedArray) -> list[str]:
     the type code) without decoding a geometry. ISO codes (1003: a Polygon Z) and EWKB flags name the plain type."""
     chunks = wkb.chunks if isinstance(wkb, pa.ChunkedArray) else [wkb]
     codes = [_wkb_type_codes(chunk) for chunk in chunks if len(chunk)]
-    found = np.unique(np.concatenate(codes)) if codes else []
+    found = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
     return sorted(GEOPARQUET_TYPES[int(t)] for t in found if int(t) in GEOPARQUET_TYPES)
 
 
