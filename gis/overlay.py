@@ -1,9 +1,10 @@
 """Vectorised clipping: for each house, the part of it that lies on a layer (overlaps counted once).
 
-This is the hot path of the engine, so it is written as array operations over all candidate pairs:
-an STRtree finds the pairs, a `covers` fast path skips the clip for houses wholly inside one polygon,
-and houses touching several polygons are unioned in padded batches (`union_all(axis=1)`), never one by
-one in Python.
+This is the hot path of the engine, so it is written as array operations over all candidate pairs. Areas
+(`area_on`, `pair_areas`): the houses' boxes find the pairs (`gis.boxes`), the compiled kernel clips the convex
+houses, GEOS the rest. Pieces (`clip_union`, for the few houses the rules need as geometry): an STRtree finds the
+pairs, a `covers` fast path skips the clip for houses wholly inside one polygon, and houses touching several
+polygons are unioned in padded batches (`union_all(axis=1)`), never one by one in Python.
 """
 
 from __future__ import annotations
