@@ -354,6 +354,28 @@ def test_footprints_left_as_bytes_give_what_decoded_houses_give(workers):
     assert kept["H2"] != given["H2"] and shapely.is_valid(shapely.from_wkb(kept["H2"]))  # the repaired bow-tie
 
 
+def test_footprints_in_another_crs_or_with_z_are_decoded_and_give_the_same_answer():
+    """Footprints in CGCS2000 degrees are reprojected (every vertex moves: all are decoded), footprints with Z
+    values lose them in cleaning (GeoArrow leaves such a column to GEOS), and footprints without a CRS are refused
+    as a GeoDataFrame without one is: each as the same houses decoded."""
+    rng = np.random.default_rng(8)
+    h = houses(*[sq(x, y, 9, 12) for x, y in rng.uniform(0, 500, (300, 2))])
+    farm = frame([sq(100, 100, 200)])
+    degrees = h.to_crs("EPSG:4490")
+    for given, crs in ((degrees, None), (degrees, CRS), (h.assign(geometry=shapely.force_3d(h.geometry, 5.0)), None)):
+        decoded = check(CheckInputs(given, farm), RuleSet(), crs=crs)
+        as_bytes = check(CheckInputs(_footprints(given), farm), RuleSet(), crs=crs)
+        pd.testing.assert_frame_equal(as_bytes.table, decoded.table, check_exact=True)
+        assert as_bytes.crs == decoded.crs and as_bytes.crs.to_epsg() == 4546
+        written = as_bytes.footprints.wkb()  # None: the writer encodes the (reprojected) footprints afresh
+        assert (written is None) == (given is degrees)
+        if written is not None:
+            assert not shapely.has_z(shapely.from_wkb(written.to_pylist())).any()
+        assert (decoded.table.farmland_m2 > 0).sum() > 20
+    with pytest.raises(MissingCRSError):
+        check(CheckInputs(_footprints(h.set_crs(None, allow_override=True)), farm), RuleSet())
+
+
 def test_only_the_footprints_the_kernel_cannot_measure_are_decoded():
     """Of a county's rectangles, one L and a bow-tie, the engine decodes the L and the bow-tie (GEOS must clip and
     repair them) and whatever a later step needs as geometry — here the houses with a part built after the cutoff
