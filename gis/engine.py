@@ -239,6 +239,16 @@ def _prepare_footprints(footprints: Footprints, crs: CRS, repairs: list[pd.DataF
     return frame, HouseShapes.of(objects, convex_kept, clip, source=source, changed=changed)
 
 
+def _prepare_layers(inputs: CheckInputs, crs: CRS, repairs: list[pd.DataFrame], workers: int | None
+                    ) -> tuple[dict[str, gpd.GeoDataFrame | None], Layer]:
+    """Every layer but the houses cleaned (`_prepare`), and the farmland indexed for clipping."""
+    layers = {name: _prepare(getattr(inputs, name), name, crs, repairs, workers)
+              for name in ("farmland", "cultivated", "baseline", "approvals", "plots")}
+    farmland = layers["farmland"]
+    assert farmland is not None
+    return layers, Layer(farmland.geometry.to_numpy())
+
+
 def _houses_in_working_crs(houses: gpd.GeoDataFrame | Footprints, crs: CRS | str | int | None
                            ) -> tuple[gpd.GeoDataFrame | Footprints, CRS]:
     """The working CRS, and the houses as the engine takes them: `Footprints` stay bytes where they are in that CRS
@@ -304,25 +314,27 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
     if not work_crs.is_projected:
         raise RedlineInputError(f"{work_crs.name} is not projected; areas need metres", field="crs")
     repairs: list[pd.DataFrame] = []
+    layer_repairs: list[pd.DataFrame] = []
     houses: pd.DataFrame
-    if isinstance(given, Footprints):
-        houses, shapes = _prepare_footprints(given, work_crs, repairs, workers)
-    else:
-        houses, shapes = _prepare_houses(given, work_crs, repairs, workers)
-        require_projected(houses, "houses")
-    if "house_id" not in houses.columns:
-        raise RedlineInputError("no house_id column", source="houses", field="house_id")
-    dup = houses["house_id"].duplicated(keep="first")
-    if dup.any():
-        first = houses.loc[dup].iloc[0]
-        raise RedlineInputError(f"house_id {first['house_id']!r} is not unique", source="houses",
-                                row=int(first["_row"]), field="house_id")
-    layers = {
-        name: _prepare(getattr(inputs, name), name, work_crs, repairs, workers)
-        for name in ("farmland", "cultivated", "baseline", "approvals", "plots")
-    }
-    farmland = layers["farmland"]
-    assert farmland is not None
+    # The other layers are cleaned, and the farmland indexed, on a thread while the houses are prepared: house
+    # preparation is mostly GeoArrow and Numba, layer cleaning mostly GEOS, and each releases the GIL much of
+    # the time. A house error still comes first, as when the layers waited for the houses.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prepared = pool.submit(_prepare_layers, inputs, work_crs, layer_repairs, workers)
+        if isinstance(given, Footprints):
+            houses, shapes = _prepare_footprints(given, work_crs, repairs, workers)
+        else:
+            houses, shapes = _prepare_houses(given, work_crs, repairs, workers)
+            require_projected(houses, "houses")
+        if "house_id" not in houses.columns:
+            raise RedlineInputError("no house_id column", source="houses", field="house_id")
+        dup = houses["house_id"].duplicated(keep="first")
+        if dup.any():
+            first = houses.loc[dup].iloc[0]
+            raise RedlineInputError(f"house_id {first['house_id']!r} is not unique", source="houses",
+                                    row=int(first["_row"]), field="house_id")
+        layers, farmland_layer = prepared.result()
+    repairs += layer_repairs
 
     cultivated = layers["cultivated"]
     if cultivated is not None:
@@ -332,7 +344,6 @@ def check(inputs: CheckInputs, rules: RuleSet, *, crs: CRS | str | int | None = 
         cultivated = cultivated.loc[codes.isin(rules.cultivated_codes).to_numpy()]
 
     warnings: list[str] = []
-    farmland_layer = Layer(farmland.geometry.to_numpy())
     baseline, late_baseline = _split_baseline(layers["baseline"], rules, warnings)
     ctx = _Context(
         rules=rules,
