@@ -200,8 +200,8 @@ def _prepare_footprints(footprints: Footprints, crs: CRS, repairs: list[pd.DataF
 
     The convex ones are read from the bytes into rings (`convex_clip_wkb`) and never decoded: a convex ring is a
     valid polygon with area, which cleaning would keep as it is. Only the others (concave, with holes, several
-    parts, empty, with Z values) are decoded and cleaned like any layer; what cleaning repaired is written out
-    anew, everything else as the file's own bytes (`HouseShapes.wkb`).
+    parts, empty, with Z values) are decoded and go through `_prepare_houses`; what cleaning repaired is written
+    out anew, everything else as the file's own bytes (`HouseShapes.wkb`).
     """
     n = len(footprints)
     wkb = footprints.wkb
@@ -209,12 +209,9 @@ def _prepare_footprints(footprints: Footprints, crs: CRS, repairs: list[pd.DataF
     convex, rings = convex_clip_wkb(wkb)
     rest = np.flatnonzero(~convex)
     decoded = footprints.decode(rest)
-    rows = attributes["_row"].to_numpy()
-    rest_convex, rest_clip = convex_clip_polygons(decoded)
-    cleaned, report = clean_polygons(gpd.GeoDataFrame({"_row": rows[rest]}, geometry=decoded, crs=crs),
-                                     source="houses", workers=workers, known_valid=rest_convex)
-    if len(report):
-        repairs.append(report)
+    cleaned, rest_shapes = _prepare_houses(
+        gpd.GeoDataFrame({"_row": attributes["_row"].to_numpy()[rest]}, geometry=decoded, crs=crs), crs, repairs,
+        workers)
     kept_rest = cleaned.index.to_numpy()  # positions in `rest` (the frame's RangeIndex)
     keep = np.ones(n, dtype=bool)
     keep[rest] = False
@@ -223,16 +220,13 @@ def _prepare_footprints(footprints: Footprints, crs: CRS, repairs: list[pd.DataF
     position = np.full(n, -1, dtype=np.int64)
     position[kept] = np.arange(len(kept))
     objects = np.full(len(kept), None, dtype=object)
-    cleaned_geoms = cleaned.geometry.to_numpy()
     at = position[rest[kept_rest]]
-    objects[at] = cleaned_geoms
-    same = unchanged(cleaned_geoms, decoded[kept_rest])
+    objects[at] = rest_shapes.objects
     changed = np.zeros(len(kept), dtype=bool)
-    changed[at[~same]] = True
+    changed[at] = ~unchanged(rest_shapes.objects, decoded[kept_rest])
     fast = np.flatnonzero(convex)
     convex_kept, clip = merged_clip(len(kept), (position[fast], *clip_rows(convex, rings, fast)),
-                                    (at[same], *clip_rows(rest_convex, rest_clip, kept_rest[same])),
-                                    (at[~same], *convex_clip_polygons(cleaned_geoms[~same])))
+                                    (at, rest_shapes.convex, rest_shapes.clip))
     everything = len(kept) == n
     frame = attributes if everything else attributes.iloc[kept].reset_index(drop=True)
     source = wkb if everything else wkb.take(pa.array(kept))

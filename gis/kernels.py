@@ -112,8 +112,31 @@ def convex_clip_polygons(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
     turn in all — so a five-pointed star, whose turns all go one way, is not convex. Such a ring is simple,
     hence a valid polygon, which lets `gis.geometry.clean_polygons` skip GEOS validation for it. Only
     single-ring polygons get a ring (read straight from their coordinates, without building ring objects).
+    GEOS reads the types, holes and coordinates; footprints still in WKB have `convex_clip_wkb`.
     """
-    return _convex_clip_geometries(np.asarray(geoms, dtype=object))
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    # A one-part MultiPolygon is its part: a database's geometry column keeps every footprint as MULTIPOLYGON,
+    # and without this not one stored house took the kernel (GEOS validated and intersected them all).
+    kinds = shapely.get_type_id(geoms)
+    one_part = (kinds == shapely.GeometryType.MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1)
+    polygons = geoms.copy()
+    polygons[one_part] = shapely.get_geometry(geoms[one_part], 0)
+    simple = (((kinds == shapely.GeometryType.POLYGON) | one_part)
+              & (shapely.get_num_interior_rings(polygons) == 0))
+    idx = np.flatnonzero(simple)
+    picked = polygons[idx]
+    coords = shapely.get_coordinates(picked)
+    counts = shapely.get_num_coordinates(picked).astype(np.int64)  # 0 for an empty polygon: not convex
+    start = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+    length = np.maximum(counts - 1, 0)
+    first_ring = np.full(n, -1, dtype=np.int64)
+    first_ring[idx] = np.arange(len(idx))
+    rings = Rings(np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1]), start, length,
+                  np.ones(len(idx)), first_ring, simple.astype(np.int64))
+    convex = np.zeros(n, dtype=bool)
+    convex[idx] = _convex_rings(rings.x, rings.y, start, length, MAX_CLIP_EDGES, TURN_TOLERANCE)
+    return convex, rings
 
 
 def convex_clip_wkb(wkb: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, Rings]:
@@ -161,32 +184,6 @@ def merged_clip(n: int, *parts: tuple[np.ndarray, np.ndarray, Rings]) -> tuple[n
         ring_base += len(rings.start)
     return convex, Rings(np.concatenate(xs), np.concatenate(ys), np.concatenate(starts), np.concatenate(lengths),
                          np.concatenate(signs), first_ring, ring_count)
-
-
-def _convex_clip_geometries(geoms: np.ndarray) -> tuple[np.ndarray, Rings]:
-    """`convex_clip_polygons` from the geometry objects (GEOS reads types, holes and coordinates)."""
-    n = len(geoms)
-    # A one-part MultiPolygon is its part: a database's geometry column keeps every footprint as MULTIPOLYGON,
-    # and without this not one stored house took the kernel (GEOS validated and intersected them all).
-    kinds = shapely.get_type_id(geoms)
-    one_part = (kinds == shapely.GeometryType.MULTIPOLYGON) & (shapely.get_num_geometries(geoms) == 1)
-    polygons = geoms.copy()
-    polygons[one_part] = shapely.get_geometry(geoms[one_part], 0)
-    simple = (((kinds == shapely.GeometryType.POLYGON) | one_part)
-              & (shapely.get_num_interior_rings(polygons) == 0))
-    idx = np.flatnonzero(simple)
-    picked = polygons[idx]
-    coords = shapely.get_coordinates(picked)
-    counts = shapely.get_num_coordinates(picked).astype(np.int64)  # 0 for an empty polygon: not convex
-    start = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
-    length = np.maximum(counts - 1, 0)
-    first_ring = np.full(n, -1, dtype=np.int64)
-    first_ring[idx] = np.arange(len(idx))
-    rings = Rings(np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1]), start, length,
-                  np.ones(len(idx)), first_ring, simple.astype(np.int64))
-    convex = np.zeros(n, dtype=bool)
-    convex[idx] = _convex_rings(rings.x, rings.y, start, length, MAX_CLIP_EDGES, TURN_TOLERANCE)
-    return convex, rings
 
 
 #: `wkb_single_rings` states of a row: a single-ring polygon, its ring read from the bytes; known to be no such

@@ -209,6 +209,24 @@ def _plain_geoparquet(path: Path) -> tuple[pq.ParquetFile, str, dict, str | None
     return (file, primary, columns, covering) if plain else None
 
 
+def _read_without(file: pq.ParquetFile, covering: str | None) -> pa.Table:
+    """Every column but the bounding-box covering one (an index for readers that filter, not data), with the
+    pandas metadata (the index geopandas would restore)."""
+    return file.read(columns=[name for name in file.schema_arrow.names if name != covering], use_pandas_metadata=True)
+
+
+def _caller_crs(src_crs: CRS | str | int | None, path: Path) -> CRS:
+    """The CRS the caller gives (`--src-crs`) for a source that declares none: refused if none is given, or if
+    pyproj does not know it."""
+    if src_crs is None:
+        raise MissingCRSError("the source has no CRS; pass --src-crs", source=str(path))
+    try:
+        return CRS.from_user_input(src_crs)
+    except Exception as exc:  # pyproj's CRSError: say which option was wrong
+        raise RedlineInputError(f"--src-crs {src_crs!r} is not a CRS pyproj knows", source=str(path),
+                                field="src_crs") from exc
+
+
 def read_geoparquet(path: Path) -> gpd.GeoDataFrame:
     """A GeoParquet file as `geopandas.read_parquet` reads it: each WKB geometry column carries its GeoParquet CRS
     as GeoArrow metadata for the public `GeoDataFrame.from_arrow` (a column without a `crs` key is OGC:CRS84, per
@@ -217,8 +235,7 @@ def read_geoparquet(path: Path) -> gpd.GeoDataFrame:
     if plain is None:
         return gpd.read_parquet(path)
     file, primary, columns, covering = plain
-    table = file.read(columns=[name for name in file.schema_arrow.names if name != covering],
-                      use_pandas_metadata=True)
+    table = _read_without(file, covering)
     fields = []
     for f in table.schema:
         if f.name in columns:
@@ -247,20 +264,11 @@ def read_footprints(path: str | Path, *, src_crs: CRS | str | int | None = None)
         if plain is None or len(plain[2]) != 1:
             return None
         file, primary, columns, covering = plain
-        table = file.read(columns=[name for name in file.schema_arrow.names if name != covering],
-                          use_pandas_metadata=True)
+        table = _read_without(file, covering)
     except Exception:  # whatever Arrow cannot read is read_source's to report, with GDAL's or geopandas' words
         return None
     crs_spec = columns[primary].get("crs", "OGC:CRS84")
-    crs = CRS.from_user_input(crs_spec) if crs_spec is not None else None
-    if crs is None:
-        if src_crs is None:
-            raise MissingCRSError("the source has no CRS; pass --src-crs", source=str(p))
-        try:
-            crs = CRS.from_user_input(src_crs)
-        except Exception as exc:  # pyproj's CRSError: say which option was wrong
-            raise RedlineInputError(f"--src-crs {src_crs!r} is not a CRS pyproj knows", source=str(p),
-                                    field="src_crs") from exc
+    crs = CRS.from_user_input(crs_spec) if crs_spec is not None else _caller_crs(src_crs, p)
     wkb = table.column(primary).combine_chunks()
     if isinstance(wkb, pa.ExtensionArray):  # geoarrow.wkb, once GeoArrow's package registered it: the bytes
         wkb = wkb.storage
@@ -300,13 +308,7 @@ def read_source(path: str | Path, *, layer: str | None = None, src_crs: CRS | st
             raise RedlineInputError("the .prj is not a coordinate system GDAL can read (damaged or not WKT): "
                                     "replace it with the delivery's own, or remove it and pass --src-crs",
                                     source=str(p))
-        if src_crs is None:
-            raise MissingCRSError("the source has no CRS; pass --src-crs", source=str(p))
-        try:
-            gdf = gdf.set_crs(CRS.from_user_input(src_crs))
-        except Exception as exc:  # pyproj's CRSError: say which option was wrong
-            raise RedlineInputError(f"--src-crs {src_crs!r} is not a CRS pyproj knows", source=str(p),
-                                    field="src_crs") from exc
+        gdf = gdf.set_crs(_caller_crs(src_crs, p))
     gdf = gdf.reset_index(drop=True)
     gdf.insert(0, "_row", range(1, len(gdf) + 1))
     return gdf
